@@ -1,0 +1,54 @@
+// Routers pick, for each (token, expert) pair the gate chose, which instance of the expert
+// serves it. The gate's choice is never changed (the method is lossless). Registered by name:
+//
+//   primary      always the primary instance
+//   wrr          weighted choice by the placement's weights, ignoring locality
+//   tar          topology-aware: own GPU, else own node by weight, else all by weight
+//   round-robin  token index mod number of instances (vLLM)
+//   local-first  own GPU, else own node, else uniform random (SGLang static dispatch)
+//   load-aware   grace's own: tar's tiers, balanced by the load already routed this batch
+//
+// Decisions are deterministic functions of (seed, layer, token index, expert, batch content).
+#ifndef GRACE_ROUTER_H_
+#define GRACE_ROUTER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "grace/trace.h"
+
+namespace grace {
+
+struct Placement;
+struct Topology;
+
+// One layer of one batch.
+struct RouteBatch {
+  int layer = 0;
+  int64_t num_tokens = 0;
+  int top_k = 0;
+  const expert_t* ids = nullptr;       // token t's ids at ids + t * ids_stride
+  int64_t ids_stride = 0;              // top_k for a packed array; layers * top_k in a Trace
+  const int* src_gpu = nullptr;        // [num_tokens] GPU the token lives on
+  const int64_t* token_index = nullptr;  // [num_tokens] global token ids; null: 0..n-1
+};
+
+class Router {
+ public:
+  virtual ~Router() = default;
+  virtual std::string_view name() const = 0;
+  // Writes dest[t * top_k + j] = GPU serving (token t, its j-th expert).
+  virtual void route(const RouteBatch& batch, int* dest) = 0;
+};
+
+std::vector<std::string> router_names();
+// Throws InputError listing the valid names.
+std::unique_ptr<Router> make_router(std::string_view name, const Placement& placement,
+                                    const Topology& topo, uint64_t seed = 0);
+
+}  // namespace grace
+
+#endif  // GRACE_ROUTER_H_

@@ -1,0 +1,103 @@
+#include "grace/model.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "grace/error.h"
+
+namespace grace {
+namespace {
+
+// Published architecture facts (the models' public configs; mirrors ../shared/data/models.json).
+const std::vector<ModelSpec>& presets() {
+  static const std::vector<ModelSpec> kPresets = {
+      {"deepseek-v2-lite", 26, 1, 64, 2, 6, 2048, 1408, 102400, 2},
+      {"deepseek-v3", 58, 3, 256, 1, 8, 7168, 2048, 129280, 2},
+      {"gpt-oss-20b", 24, 0, 32, 0, 4, 2880, 2880, 201088, 2},
+      {"olmoe-1b-7b", 16, 0, 64, 0, 8, 2048, 1024, 50304, 2},
+      {"qwen3-30b-a3b", 48, 0, 128, 0, 8, 2048, 768, 151936, 2},
+      {"mixtral-8x7b", 32, 0, 8, 0, 2, 4096, 14336, 32000, 2},
+  };
+  return kPresets;
+}
+
+template <typename T>
+void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& src, bool required) {
+  if (!j.contains(key)) {
+    GRACE_INPUT_CHECK(!required, "{}: missing field '{}'", src, key);
+    return;
+  }
+  GRACE_INPUT_CHECK(j[key].is_number_integer(), "{}: field '{}' must be an integer", src, key);
+  out = j[key].get<T>();
+}
+
+}  // namespace
+
+void ModelSpec::validate() const {
+  auto in = [&](const char* field, int64_t v, int64_t lo, int64_t hi) {
+    GRACE_INPUT_CHECK(v >= lo && v <= hi, "model '{}': {} = {} is outside [{}, {}]", name, field, v, lo, hi);
+  };
+  in("moe_layers", moe_layers, 1, 4096);
+  in("experts", experts, 1, 65535);
+  in("top_k", top_k, 1, experts);
+  in("hidden", hidden, 1, 1 << 20);
+  in("moe_intermediate", moe_intermediate, 1, 1 << 22);
+  in("dtype_bytes", dtype_bytes, 1, 8);
+  in("shared_experts", shared_experts, 0, 1024);
+  in("dense_layers", dense_layers, 0, 4096);
+}
+
+std::vector<std::string> model_preset_names() {
+  std::vector<std::string> names;
+  for (const auto& m : presets()) names.push_back(m.name);
+  return names;
+}
+
+ModelSpec load_model(std::string_view name_or_path) {
+  for (const auto& m : presets())
+    if (m.name == name_or_path) return m;
+  std::string path(name_or_path);
+  if (!std::filesystem::is_regular_file(path)) {
+    std::string names;
+    for (const auto& n : model_preset_names()) names += (names.empty() ? "" : ", ") + n;
+    fail_input("unknown model '{}': not a preset ({}) nor a JSON file", path, names);
+  }
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(ss.str());
+  } catch (const nlohmann::json::exception& e) {
+    fail_input("{}: not valid JSON: {}", path, e.what());
+  }
+  GRACE_INPUT_CHECK(j.is_object(), "{}: a model file must hold one JSON object", path);
+  ModelSpec m;
+  m.name = j.value("name", std::filesystem::path(path).stem().string());
+  read_field(j, "moe_layers", m.moe_layers, path, true);
+  read_field(j, "dense_layers", m.dense_layers, path, false);
+  read_field(j, "experts", m.experts, path, true);
+  read_field(j, "shared_experts", m.shared_experts, path, false);
+  read_field(j, "top_k", m.top_k, path, true);
+  read_field(j, "hidden", m.hidden, path, true);
+  read_field(j, "moe_intermediate", m.moe_intermediate, path, true);
+  read_field(j, "vocab", m.vocab, path, false);
+  read_field(j, "dtype_bytes", m.dtype_bytes, path, false);
+  m.validate();
+  return m;
+}
+
+ModelSpec generic_model(int layers, int experts, int top_k, int64_t hidden, int64_t intermediate) {
+  ModelSpec m;
+  m.name = "generic";
+  m.moe_layers = layers;
+  m.experts = experts;
+  m.top_k = top_k;
+  m.hidden = hidden;
+  m.moe_intermediate = intermediate;
+  return m;
+}
+
+}  // namespace grace

@@ -1,0 +1,172 @@
+#include "grace/topology.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "grace/error.h"
+
+namespace grace {
+namespace {
+
+// Achieved TFLOP/s of one expert's SwiGLU FFN (DeepSeek-V2-Lite shapes, bf16) on one H200,
+// from ../shared/data/calibration/h200.json. The floor at few tokens is launch overhead.
+const std::vector<ComputePoint> kH200Curve = {
+    {1, 0.38},      {4, 1.35},      {16, 5.99},     {64, 23.66},    {128, 41.53},   {256, 98.84},
+    {512, 169.72},  {1024, 374.28}, {2048, 456.58}, {4096, 495.29}, {8192, 522.38}, {16384, 534.28}};
+
+Topology paper_preset() {
+  Topology t;
+  t.name = "paper";
+  t.nodes = 2;
+  t.gpus_per_node = 4;
+  t.intra = {300.0, 10.0};   // A100 NVLink3: 12 links x 25 GB/s per direction
+  t.inter = {3.125, 50.0};   // 25 Gbit/s Ethernet
+  t.node_nic_GBps = 3.125;   // one NIC per node, shared by its 4 GPUs
+  t.peak_tflops = 312;
+  // A100 has ~1/3 of H200's dense bf16 throughput: the H200 curve scaled by 312/989.
+  for (auto p : kH200Curve) t.compute.push_back({p.tokens, p.tflops * 312.0 / 989.0});
+  t.expert_memory_GB = 0;
+  return t;
+}
+
+Topology h200_preset() {
+  Topology t;
+  t.name = "h200";
+  t.nodes = 2;
+  t.gpus_per_node = 8;
+  t.intra = {290.0, 46.0};   // measured NCCL all-to-all, h200-nvlink-2gpu.json
+  t.inter = {50.0, 20.0};    // 400 Gbit/s InfiniBand per GPU
+  t.node_nic_GBps = 0;       // one NIC per GPU
+  t.peak_tflops = 989;
+  t.compute = kH200Curve;
+  return t;
+}
+
+bool parse_int(std::string_view s, int& out) {
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+Topology from_json(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(ss.str());
+  } catch (const nlohmann::json::exception& e) {
+    fail_input("{}: not valid JSON: {}", path, e.what());
+  }
+  GRACE_INPUT_CHECK(j.is_object(), "{}: a topology file must hold one JSON object", path);
+  Topology t = j.contains("preset") ? parse_topology(j["preset"].get<std::string>()) : paper_preset();
+  t.name = j.value("name", std::filesystem::path(path).stem().string());
+  try {
+    t.nodes = j.value("nodes", t.nodes);
+    t.gpus_per_node = j.value("gpus_per_node", t.gpus_per_node);
+    t.slots_per_gpu = j.value("slots_per_gpu", t.slots_per_gpu);
+    t.expert_memory_GB = j.value("expert_memory_GB", t.expert_memory_GB);
+    if (j.contains("intra")) {
+      t.intra.bandwidth_GBps = j["intra"].value("bandwidth_GBps", t.intra.bandwidth_GBps);
+      t.intra.latency_us = j["intra"].value("latency_us", t.intra.latency_us);
+    }
+    if (j.contains("inter")) {
+      t.inter.bandwidth_GBps = j["inter"].value("bandwidth_GBps", t.inter.bandwidth_GBps);
+      t.inter.latency_us = j["inter"].value("latency_us", t.inter.latency_us);
+    }
+    t.node_nic_GBps = j.value("node_nic_GBps", t.node_nic_GBps);
+    t.peak_tflops = j.value("peak_tflops", t.peak_tflops);
+    t.kernel_overhead_us = j.value("kernel_overhead_us", t.kernel_overhead_us);
+    if (j.contains("compute")) {
+      t.compute.clear();
+      for (const auto& p : j["compute"]) t.compute.push_back({p.at(0).get<double>(), p.at(1).get<double>()});
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail_input("{}: bad topology field: {}", path, e.what());
+  }
+  t.validate();
+  return t;
+}
+
+}  // namespace
+
+double Topology::tflops_at(double tokens) const {
+  if (compute.empty()) return peak_tflops;
+  if (tokens <= compute.front().tokens) return compute.front().tflops * tokens / compute.front().tokens;
+  if (tokens >= compute.back().tokens) return compute.back().tflops;
+  for (size_t i = 1; i < compute.size(); ++i) {
+    if (tokens <= compute[i].tokens) {
+      double x0 = std::log2(compute[i - 1].tokens), x1 = std::log2(compute[i].tokens);
+      double f = (std::log2(tokens) - x0) / (x1 - x0);
+      return compute[i - 1].tflops + f * (compute[i].tflops - compute[i - 1].tflops);
+    }
+  }
+  return compute.back().tflops;
+}
+
+void Topology::validate() const {
+  GRACE_INPUT_CHECK(nodes >= 1 && nodes <= 65536, "topology '{}': nodes = {} must be in [1, 65536]", name, nodes);
+  GRACE_INPUT_CHECK(gpus_per_node >= 1 && gpus_per_node <= 1024,
+                    "topology '{}': gpus_per_node = {} must be in [1, 1024]", name, gpus_per_node);
+  GRACE_INPUT_CHECK(int64_t(nodes) * gpus_per_node <= 65536, "topology '{}': more than 65536 GPUs", name);
+  GRACE_INPUT_CHECK(slots_per_gpu >= 0 && slots_per_gpu <= 65536,
+                    "topology '{}': slots_per_gpu = {} must be in [0, 65536]", name, slots_per_gpu);
+  GRACE_INPUT_CHECK(expert_memory_GB >= 0, "topology '{}': expert_memory_GB must be >= 0", name);
+  GRACE_INPUT_CHECK(intra.bandwidth_GBps > 0 && inter.bandwidth_GBps > 0,
+                    "topology '{}': link bandwidths must be > 0", name);
+  GRACE_INPUT_CHECK(intra.latency_us >= 0 && inter.latency_us >= 0, "topology '{}': latencies must be >= 0", name);
+  GRACE_INPUT_CHECK(node_nic_GBps >= 0, "topology '{}': node_nic_GBps must be >= 0", name);
+  GRACE_INPUT_CHECK(peak_tflops > 0, "topology '{}': peak_tflops must be > 0", name);
+  for (size_t i = 0; i < compute.size(); ++i) {
+    GRACE_INPUT_CHECK(compute[i].tokens > 0 && compute[i].tflops > 0,
+                      "topology '{}': compute point {} must have tokens > 0 and tflops > 0", name, i);
+    GRACE_INPUT_CHECK(i == 0 || compute[i].tokens > compute[i - 1].tokens,
+                      "topology '{}': compute points must be sorted by tokens", name);
+  }
+}
+
+std::vector<std::string> topology_preset_names() { return {"paper", "h200"}; }
+
+Topology parse_topology(std::string_view spec) {
+  std::string s(spec);
+  GRACE_INPUT_CHECK(!s.empty(), "empty topology spec (try 2x4, 2x4@h200, paper, h200 or a JSON file)");
+  if (s == "paper") return paper_preset();
+  if (s == "h200") return h200_preset();
+  if (s.size() > 5 && s.substr(s.size() - 5) == ".json") {
+    GRACE_INPUT_CHECK(std::filesystem::is_regular_file(s), "topology file '{}' does not exist", s);
+    return from_json(s);
+  }
+  std::string shape = s, preset = "paper";
+  if (auto at = s.find('@'); at != std::string::npos) {
+    shape = s.substr(0, at);
+    preset = s.substr(at + 1);
+    GRACE_INPUT_CHECK(preset == "paper" || preset == "h200",
+                      "topology '{}': unknown preset '{}' (paper, h200)", s, preset);
+  }
+  auto x = shape.find('x');
+  int n = 0, g = 0;
+  GRACE_INPUT_CHECK(x != std::string::npos && parse_int(std::string_view(shape).substr(0, x), n) &&
+                        parse_int(std::string_view(shape).substr(x + 1), g),
+                    "bad topology '{}': expected NODESxGPUS (e.g. 2x4), NODESxGPUS@preset, a preset "
+                    "(paper, h200) or a .json file",
+                    s);
+  Topology t = preset == "h200" ? h200_preset() : paper_preset();
+  t.nodes = n;
+  t.gpus_per_node = g;
+  t.name = s;
+  t.validate();
+  return t;
+}
+
+int slots_per_gpu(const Topology& topo, int experts, int redundant_slots) {
+  if (topo.slots_per_gpu > 0) return topo.slots_per_gpu;
+  int gpus = topo.num_gpus();
+  if (redundant_slots < 0) redundant_slots = gpus;
+  return int((int64_t(experts) + redundant_slots + gpus - 1) / gpus);
+}
+
+}  // namespace grace

@@ -1,0 +1,65 @@
+#include "grace/topology.h"
+
+#include <gtest/gtest.h>
+
+#include "grace/error.h"
+#include "grace/model.h"
+
+namespace grace {
+namespace {
+
+TEST(Topology, ParsesShapeWithPaperConstants) {
+  Topology t = parse_topology("2x4");
+  EXPECT_EQ(t.nodes, 2);
+  EXPECT_EQ(t.gpus_per_node, 4);
+  EXPECT_EQ(t.num_gpus(), 8);
+  EXPECT_EQ(t.node_of(5), 1);
+  EXPECT_EQ(t.local_rank(5), 1);
+  EXPECT_EQ(t.gpu_at(1, 3), 7);
+  EXPECT_DOUBLE_EQ(t.node_nic_GBps, 3.125);  // 25 Gbit/s Ethernet shared per node
+}
+
+TEST(Topology, ParsesPresetSuffix) {
+  Topology t = parse_topology("4x8@h200");
+  EXPECT_EQ(t.num_gpus(), 32);
+  EXPECT_DOUBLE_EQ(t.inter.bandwidth_GBps, 50.0);  // 400 Gbit/s IB per GPU
+  EXPECT_EQ(t.node_nic_GBps, 0);
+}
+
+TEST(Topology, RejectsBadSpecs) {
+  for (const char* bad : {"", "2x", "x4", "0x4", "2x0", "2y4", "2x4@nope", "missing.json", "-1x2"})
+    EXPECT_THROW(parse_topology(bad), InputError) << bad;
+}
+
+TEST(Topology, ComputeCurveInterpolatesMonotonically) {
+  Topology t = parse_topology("h200");
+  double prev = 0;
+  for (double tokens : {1.0, 3.0, 64.0, 100.0, 1024.0, 5000.0, 1e6}) {
+    double f = t.tflops_at(tokens);
+    EXPECT_GE(f, prev) << tokens;
+    prev = f;
+  }
+  EXPECT_NEAR(t.tflops_at(1024), 374.28, 1e-9);
+}
+
+TEST(Topology, DerivesSlots) {
+  Topology t = parse_topology("8x8");
+  EXPECT_EQ(slots_per_gpu(t, 256, 64), 5);
+  EXPECT_EQ(slots_per_gpu(t, 64, 0), 1);
+  EXPECT_EQ(slots_per_gpu(t, 64, -1), 2);  // default: one redundant slot per GPU
+  t.slots_per_gpu = 7;
+  EXPECT_EQ(slots_per_gpu(t, 256, 64), 7);
+}
+
+TEST(Model, PresetsMatchPublishedFacts) {
+  ModelSpec m = load_model("deepseek-v2-lite");
+  EXPECT_EQ(m.moe_layers, 26);
+  EXPECT_EQ(m.experts, 64);
+  EXPECT_EQ(m.top_k, 6);
+  EXPECT_EQ(m.expert_bytes(), 3LL * 2048 * 1408 * 2);
+  EXPECT_EQ(load_model("deepseek-v3").experts, 256);
+  EXPECT_THROW(load_model("no-such-model"), InputError);
+}
+
+}  // namespace
+}  // namespace grace
