@@ -16,10 +16,10 @@ function(grace_module)
   target_link_libraries(grace_${M_NAME} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
 endfunction()
 
-# grace_test(NAME <name> DEPS <targets...>)
+# grace_test(NAME <name> DEPS <targets...> [CLI])   CLI: the tests run the grace binary
 #   Builds tests/<name>/*_test.cpp into one gtest binary <name>_test and registers its cases with ctest.
 function(grace_test)
-  cmake_parse_arguments(T "" "NAME" "DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "CLI" "NAME" "DEPS;LABELS" ${ARGN})
   file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
   if(NOT sources)
     return()
@@ -31,6 +31,8 @@ function(grace_test)
     GRACE_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data"
     GRACE_CLI_PATH="$<TARGET_FILE:grace>"
     GRACE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-  add_dependencies(${T_NAME}_test grace)
+  if(T_CLI)
+    add_dependencies(${T_NAME}_test grace)  # the tests run the CLI binary
+  endif()
   gtest_discover_tests(${T_NAME}_test DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_NAME};${T_LABELS}")
 endfunction()
