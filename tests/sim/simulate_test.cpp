@@ -1,0 +1,246 @@
+// Simulator on hand-built LayerBatchRecords: exact times from the constants, and monotonicity.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "grace/error.h"
+#include "grace/model.h"
+#include "grace/simulate.h"
+#include "grace/topology.h"
+
+namespace grace {
+namespace {
+
+Topology small_topo(int nodes, int gpus) {
+  Topology t;
+  t.name = "test";
+  t.nodes = nodes;
+  t.gpus_per_node = gpus;
+  t.intra = {100.0, 5.0};
+  t.inter = {10.0, 20.0};
+  t.node_nic_GBps = 0;
+  t.peak_tflops = 100;  // no compute curve: every GEMM runs at peak
+  t.validate();
+  return t;
+}
+
+LayerBatchRecord empty_record(int G) {
+  LayerBatchRecord r;
+  r.gpu_pairs.assign(G, 0);
+  r.gpu_expert_tokens.assign(G, {});
+  r.send_intra.assign(G, 0);
+  r.recv_intra.assign(G, 0);
+  r.send_inter.assign(G, 0);
+  r.recv_inter.assign(G, 0);
+  return r;
+}
+
+TEST(Simulate, TwoGpusOneNodeFlatByHand) {
+  Topology topo = small_topo(1, 2);
+  ModelSpec model = generic_model(1, 4, 2, 1024, 512);
+  LayerBatchRecord r = empty_record(2);
+  r.gpu_expert_tokens = {{10, 0}, {30, 5}};
+  r.gpu_pairs = {10, 35};
+  r.send_intra = {30, 10};
+  r.recv_intra = {10, 30};
+  LayerTime t = simulate_record(r, CommScheme::kFlat, topo, model);
+
+  const double bytes = 30.0 * 1024 * 2;  // 30 copies of a bf16 hidden state of 1024
+  const double comm = topo.intra.latency_us + bytes / (topo.intra.bandwidth_GBps * 1e9) * 1e6;
+  const double flops = 6.0 * 1024 * 512;
+  const double c0 = 10 * flops / (topo.peak_tflops * 1e12) * 1e6;
+  const double c1 = 35 * flops / (topo.peak_tflops * 1e12) * 1e6;
+  EXPECT_NEAR(t.dispatch_us, comm, 1e-9);
+  EXPECT_NEAR(t.combine_us, comm, 1e-9);
+  EXPECT_NEAR(t.dispatch_inter_us, 0.0, 1e-12);
+  EXPECT_NEAR(t.compute_us, c1, 1e-9);
+  EXPECT_NEAR(t.total_us, 2 * comm + c1, 1e-9);
+  EXPECT_NEAR(t.idle_share, (c1 - c0) / (2 * c1), 1e-12);
+  EXPECT_LE(t.overlap_us, t.total_us + 1e-12);
+}
+
+TEST(Simulate, SharedNicAndHierarchicalStagesByHand) {
+  Topology topo = small_topo(2, 2);
+  topo.node_nic_GBps = 15;  // the NIC is slower than two GPUs' links together
+  ModelSpec model = generic_model(1, 8, 2, 1024, 512);
+  LayerBatchRecord r = empty_record(4);
+  r.send_inter = {30, 20, 10, 0};
+  r.recv_inter = {0, 10, 20, 30};
+  r.send_intra = {0, 0, 4, 0};
+  r.recv_intra = {0, 0, 0, 4};
+  const double cb = 2048.0;  // bytes per copy
+  auto us = [](double bytes, double GBps) { return bytes / (GBps * 1e3); };
+
+  // Cross-node stage: node 0 sends 50 copies through its NIC, node 1 receives 50; GPU 0's own
+  // link carries 30 copies. The slowest GPU waits for max(own link, node NIC).
+  double nic = topo.inter.latency_us + us(50 * cb, topo.node_nic_GBps);
+  double own0 = topo.inter.latency_us + us(30 * cb, topo.inter.bandwidth_GBps);
+  double own3 = topo.inter.latency_us + us(30 * cb, topo.inter.bandwidth_GBps);
+  double inter = std::max({nic, own0, own3});
+  double intra = topo.intra.latency_us + us(4 * cb, topo.intra.bandwidth_GBps);
+
+  LayerTime h = simulate_record(r, CommScheme::kHierarchical, topo, model);
+  EXPECT_NEAR(h.dispatch_inter_us, inter, 1e-9);
+  EXPECT_NEAR(h.dispatch_intra_us, intra, 1e-9);
+  EXPECT_NEAR(h.dispatch_us, inter + intra, 1e-9);
+  EXPECT_NEAR(h.combine_us, inter + intra, 1e-9);
+  EXPECT_EQ(h.compute_us, 0.0);
+  EXPECT_EQ(h.idle_share, 0.0);
+
+  // Flat: one stage, tiers in parallel: the slowest GPU's larger tier.
+  LayerTime f = simulate_record(r, CommScheme::kFlat, topo, model);
+  EXPECT_NEAR(f.dispatch_us, std::max(inter, intra), 1e-9);
+
+  // Without the NIC constraint, only the per-GPU links count.
+  topo.node_nic_GBps = 0;
+  LayerTime h2 = simulate_record(r, CommScheme::kHierarchical, topo, model);
+  EXPECT_NEAR(h2.dispatch_inter_us, own0, 1e-9);
+}
+
+TEST(Simulate, NothingToSendCostsNoLatency) {
+  Topology topo = small_topo(2, 2);
+  ModelSpec model = generic_model(1, 8, 2);
+  LayerBatchRecord r = empty_record(4);
+  r.gpu_expert_tokens = {{8}, {8}, {8}, {8}};
+  LayerTime t = simulate_record(r, CommScheme::kHierarchical, topo, model);
+  EXPECT_EQ(t.dispatch_us, 0.0);
+  EXPECT_EQ(t.combine_us, 0.0);
+  EXPECT_GT(t.compute_us, 0.0);
+  EXPECT_NEAR(t.idle_share, 0.0, 1e-12);
+  EXPECT_NEAR(t.total_us, t.compute_us, 1e-12);
+}
+
+TEST(Simulate, KernelOverheadOnlyOnBusyGpus) {
+  Topology topo = small_topo(1, 2);
+  topo.kernel_overhead_us = 7;
+  ModelSpec model = generic_model(1, 4, 2);
+  LayerBatchRecord r = empty_record(2);
+  r.gpu_expert_tokens = {{0, 0}, {0, 0}};
+  EXPECT_EQ(simulate_record(r, CommScheme::kFlat, topo, model).compute_us, 0.0);
+  r.gpu_expert_tokens = {{1, 0}, {0, 0}};
+  EXPECT_NEAR(simulate_record(r, CommScheme::kFlat, topo, model).compute_us,
+              7 + expert_compute_us(1, topo, model), 1e-12);
+}
+
+TEST(Simulate, OverlapHelpsWhenCommAndComputeBalance) {
+  Topology topo = small_topo(2, 1);
+  topo.inter.latency_us = 0.1;
+  ModelSpec model = generic_model(1, 4, 2, 2048, 1408);
+  LayerBatchRecord r = empty_record(2);
+  r.gpu_expert_tokens = {{4000}, {4000}};
+  r.send_inter = {4000, 4000};
+  r.recv_inter = {4000, 4000};
+  LayerTime t = simulate_record(r, CommScheme::kHierarchical, topo, model, SimOptions{8});
+  EXPECT_GT(t.best_chunks, 1);
+  EXPECT_LT(t.overlap_us, 0.8 * t.total_us);
+  LayerTime one = simulate_record(r, CommScheme::kHierarchical, topo, model, SimOptions{1});
+  EXPECT_EQ(one.overlap_us, one.total_us);
+}
+
+TEST(Simulate, ComputeTimeIsMonotoneOnCalibratedCurve) {
+  // The calibrated curves rise faster than linearly in places; the envelope keeps time monotone.
+  ModelSpec model = load_model("deepseek-v2-lite");
+  for (const char* spec : {"paper", "h200"}) {
+    Topology topo = parse_topology(spec);
+    double prev = 0;
+    for (double n = 1; n <= 40000; n *= 1.01) {
+      double t = expert_compute_us(n, topo, model);
+      EXPECT_GE(t, prev - 1e-9) << spec << " at " << n << " tokens";
+      EXPECT_LE(t, n * model.expert_flops_per_token() / (topo.tflops_at(n) * 1e6) + 1e-9);
+      prev = t;
+    }
+  }
+}
+
+LayerBatchRecord random_record(std::mt19937_64& rng, int G, int slots) {
+  LayerBatchRecord r = empty_record(G);
+  std::uniform_int_distribution<int> tok(0, 600), cp(0, 3000);
+  for (int g = 0; g < G; ++g) {
+    r.gpu_expert_tokens[g].resize(slots);
+    for (auto& n : r.gpu_expert_tokens[g]) n = tok(rng) < 100 ? 0 : tok(rng);
+    r.send_intra[g] = cp(rng);
+    r.recv_intra[g] = cp(rng);
+    r.send_inter[g] = cp(rng);
+    r.recv_inter[g] = cp(rng);
+  }
+  return r;
+}
+
+TEST(Simulate, Monotonicity) {
+  ModelSpec model = load_model("deepseek-v2-lite");
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 40; ++trial) {
+    Topology base = parse_topology(trial % 2 ? "2x4" : "2x4@h200");
+    LayerBatchRecord r = random_record(rng, base.num_gpus(), 9);
+    for (CommScheme comm : {CommScheme::kFlat, CommScheme::kHierarchical}) {
+      LayerTime t0 = simulate_record(r, comm, base, model);
+      auto check_not_faster = [&](const LayerTime& t, const char* what) {
+        EXPECT_GE(t.total_us, t0.total_us - 1e-9) << what;
+        EXPECT_GE(t.overlap_us, t0.overlap_us - 1e-9) << what;
+      };
+      auto check_not_slower = [&](const LayerTime& t, const char* what) {
+        EXPECT_LE(t.total_us, t0.total_us + 1e-9) << what;
+        EXPECT_LE(t.overlap_us, t0.overlap_us + 1e-9) << what;
+      };
+      Topology more_bw = base;
+      more_bw.intra.bandwidth_GBps *= 1.5;
+      more_bw.inter.bandwidth_GBps *= 2;
+      if (more_bw.node_nic_GBps > 0) more_bw.node_nic_GBps *= 1.3;
+      check_not_slower(simulate_record(r, comm, more_bw, model), "more bandwidth");
+      Topology more_lat = base;
+      more_lat.intra.latency_us += 3;
+      more_lat.inter.latency_us += 11;
+      check_not_faster(simulate_record(r, comm, more_lat, model), "more latency");
+      // More load on one GPU: more tokens on one of its instances, and more copies to receive.
+      LayerBatchRecord heavier = r;
+      int g = trial % base.num_gpus();
+      heavier.gpu_expert_tokens[g][trial % 9] += 1 + trial * 37;
+      heavier.recv_inter[g] += 50;
+      heavier.recv_intra[g] += 50;
+      check_not_faster(simulate_record(heavier, comm, base, model), "more load");
+      EXPECT_LE(t0.overlap_us, t0.total_us + 1e-9);
+    }
+  }
+}
+
+TEST(Simulate, AggregatesRecordsPerLayer) {
+  Topology topo = small_topo(1, 2);
+  ModelSpec model = generic_model(2, 4, 2);
+  EvalResult e;
+  e.comm = CommScheme::kFlat;
+  e.num_layers = 2;
+  e.num_gpus = 2;
+  e.num_batches = 2;
+  e.batch_tokens = 64;
+  for (int b = 0; b < 2; ++b)
+    for (int l = 0; l < 2; ++l) {
+      LayerBatchRecord r = empty_record(2);
+      r.batch = b;
+      r.layer = l;
+      r.gpu_expert_tokens = {{10 * (b + 1) + l}, {5}};
+      r.send_intra = {b + l, 1};
+      r.recv_intra = {1, b + l};
+      e.records.push_back(r);
+    }
+  SimResult s = simulate(e, topo, model);
+  ASSERT_EQ(s.per_layer.size(), 2u);
+  for (int l = 0; l < 2; ++l) {
+    double want = 0;
+    for (const auto& r : e.records)
+      if (r.layer == l) want += simulate_record(r, e.comm, topo, model).total_us / 2;
+    EXPECT_NEAR(s.per_layer[l].total_us, want, 1e-9);
+  }
+  EXPECT_NEAR(s.batch_total.total_us, s.per_layer[0].total_us + s.per_layer[1].total_us, 1e-9);
+  EXPECT_NEAR(s.mean_layer.total_us, s.batch_total.total_us / 2, 1e-9);
+  EXPECT_NE(format_sim(s).find("overlap"), std::string::npos);
+  EXPECT_NE(sim_json(s).find("\"mean_layer\""), std::string::npos);
+
+  EvalResult no_records = e;
+  no_records.records.clear();
+  EXPECT_THROW(simulate(no_records, topo, model), InputError);
+  EXPECT_THROW(simulate(e, small_topo(2, 2), model), InputError);
+}
+
+}  // namespace
+}  // namespace grace
