@@ -1,0 +1,100 @@
+// EvalResult presentation: the comm scheme names, bytes per token, the readable table and the
+// JSON of `grace evaluate [--json]`.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "grace/error.h"
+#include "grace/evaluate.h"
+
+namespace grace {
+namespace {
+
+double per(double num, double den) { return den > 0 ? num / den : 0.0; }
+
+// Trace tokens behind a totals row: tokens x layers divided by the layers it sums.
+double trace_tokens(const EvalTotals& t, int layers) { return per(double(t.tokens), layers); }
+
+nlohmann::json totals_json(const EvalTotals& t, int layers, int64_t token_bytes) {
+  const double tok = trace_tokens(t, layers);
+  nlohmann::json j;
+  j["tokens"] = t.tokens;
+  j["pairs"] = t.pairs;
+  j["intra_copies"] = t.intra_copies;
+  j["inter_copies"] = t.inter_copies;
+  j["inter_bytes_per_token"] = per(double(t.inter_copies) * double(token_bytes), tok);
+  j["intra_bytes_per_token"] = per(double(t.intra_copies) * double(token_bytes), tok);
+  j["pairs_same_gpu"] = t.pairs_same_gpu;
+  j["pairs_same_node"] = t.pairs_same_node;
+  j["pairs_remote"] = t.pairs_remote;
+  j["share_same_gpu"] = per(double(t.pairs_same_gpu), double(t.pairs));
+  j["share_same_node"] = per(double(t.pairs_same_gpu + t.pairs_same_node), double(t.pairs));
+  j["load_max_mean"] = per(t.load_max_mean_sum, double(t.samples));
+  j["load_std_mean"] = per(t.load_std_sum, double(t.samples));
+  j["samples"] = t.samples;
+  return j;
+}
+
+}  // namespace
+
+CommScheme parse_comm_scheme(const std::string& name) {
+  if (name == "flat") return CommScheme::kFlat;
+  if (name == "hierarchical") return CommScheme::kHierarchical;
+  fail_input("unknown communication scheme '{}' (valid: flat, hierarchical)", name);
+}
+
+const char* comm_scheme_name(CommScheme c) {
+  return c == CommScheme::kFlat ? "flat" : "hierarchical";
+}
+
+double EvalResult::inter_bytes_per_token() const {
+  return per(double(total.inter_copies) * double(token_bytes), trace_tokens(total, num_layers));
+}
+
+double EvalResult::intra_bytes_per_token() const {
+  return per(double(total.intra_copies) * double(token_bytes), trace_tokens(total, num_layers));
+}
+
+std::string format_eval(const EvalResult& r) {
+  std::string s = fmt::format(
+      "router {}, {} communication, {} GPUs, {} batches of up to {} tokens, {} B per token copy\n",
+      r.router, comm_scheme_name(r.comm), r.num_gpus, r.num_batches, r.batch_tokens, r.token_bytes);
+  s += "dispatch bytes per token (combine moves the same back); load over GPUs per batch\n";
+  s += fmt::format("{:>6} {:>14} {:>14} {:>10} {:>10} {:>9} {:>9}\n", "layer", "cross-node B/t",
+                   "intra-node B/t", "load max/mn", "load std/mn", "own GPU", "own node");
+  auto row = [&](const std::string& label, const EvalTotals& t, int layers) {
+    const double tok = trace_tokens(t, layers);
+    s += fmt::format("{:>6} {:>14.1f} {:>14.1f} {:>10.3f} {:>10.3f} {:>8.1f}% {:>8.1f}%\n", label,
+                     per(double(t.inter_copies) * double(r.token_bytes), tok),
+                     per(double(t.intra_copies) * double(r.token_bytes), tok),
+                     per(t.load_max_mean_sum, double(t.samples)),
+                     per(t.load_std_sum, double(t.samples)),
+                     100.0 * per(double(t.pairs_same_gpu), double(t.pairs)),
+                     100.0 * per(double(t.pairs_same_gpu + t.pairs_same_node), double(t.pairs)));
+  };
+  for (size_t l = 0; l < r.per_layer.size(); ++l) row(std::to_string(l), r.per_layer[l], 1);
+  row("total", r.total, r.num_layers);
+  s += fmt::format("total copies: {} cross-node, {} intra-node, over {} token-expert pairs\n",
+                   r.total.inter_copies, r.total.intra_copies, r.total.pairs);
+  return s;
+}
+
+std::string eval_json(const EvalResult& r) {
+  nlohmann::json j;
+  j["router"] = r.router;
+  j["comm"] = comm_scheme_name(r.comm);
+  j["batch_tokens"] = r.batch_tokens;
+  j["num_batches"] = r.num_batches;
+  j["token_bytes"] = r.token_bytes;
+  j["num_layers"] = r.num_layers;
+  j["num_gpus"] = r.num_gpus;
+  j["inter_bytes_per_token"] = r.inter_bytes_per_token();
+  j["intra_bytes_per_token"] = r.intra_bytes_per_token();
+  j["total"] = totals_json(r.total, r.num_layers, r.token_bytes);
+  nlohmann::json layers = nlohmann::json::array();
+  for (const EvalTotals& t : r.per_layer) layers.push_back(totals_json(t, 1, r.token_bytes));
+  j["per_layer"] = std::move(layers);
+  return j.dump();
+}
+
+}  // namespace grace

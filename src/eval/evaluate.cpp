@@ -1,0 +1,169 @@
+// The trace-replay evaluator (grace/evaluate.h): batching in sequence order, pinning each
+// sequence to the source GPU with the fewest tokens so far (ties: lowest id), then per
+// (batch, layer) routing and counting (layer_counter.h). The in-memory and the streaming
+// entry points share one Replay object and give identical results for the same tokens.
+#include <algorithm>
+#include <memory>
+#include <numeric>
+
+#include "eval/layer_counter.h"
+#include "grace/error.h"
+#include "grace/evaluate.h"
+#include "grace/model.h"
+#include "grace/placement.h"
+#include "grace/topology.h"
+#include "grace/trace_io.h"
+
+namespace grace {
+namespace {
+
+class Replay {
+ public:
+  Replay(const Placement& p, const Topology& topo, const ModelSpec& model, const EvalOptions& opt)
+      : opt_(opt), table_(p, topo), counter_(table_, opt.comm),
+        gpu_tokens_(size_t(table_.num_gpus()), 0) {
+    GRACE_INPUT_CHECK(opt.batch_tokens > 0, "--batch-tokens must be positive (got {})",
+                      opt.batch_tokens);
+    router_ = make_router(opt.router, p, topo, opt.seed);
+    res_.router = opt.router;
+    res_.comm = opt.comm;
+    res_.batch_tokens = opt.batch_tokens;
+    res_.token_bytes = model.token_bytes();
+    res_.num_layers = p.num_layers;
+    res_.num_gpus = table_.num_gpus();
+    res_.per_layer.assign(size_t(p.num_layers), EvalTotals{});
+  }
+
+  // Checks a chunk's shape against the placement.
+  void check_chunk(const Trace& c) const {
+    GRACE_INPUT_CHECK(c.num_layers == table_.num_layers(),
+                      "trace has {} MoE layers but the placement has {}", c.num_layers,
+                      table_.num_layers());
+    GRACE_INPUT_CHECK(c.top_k > 0, "trace has top_k {}", c.top_k);
+    GRACE_INPUT_CHECK(c.num_experts <= table_.num_experts(),
+                      "trace has {} experts but the placement places {}", c.num_experts,
+                      table_.num_experts());
+    expert_t mx = 0;
+    for (expert_t e : c.ids) mx = std::max(mx, e);
+    GRACE_INPUT_CHECK(c.ids.empty() || int(mx) < table_.num_experts(),
+                      "trace has expert id {} but the placement places {} experts", int(mx),
+                      table_.num_experts());
+  }
+
+  // Source GPU of each token of chunk c (chunk order), advancing the pinning state.
+  void pin(const Trace& c, std::vector<int>& src) {
+    const int64_t n = c.num_tokens();
+    src.resize(size_t(n));
+    std::vector<int64_t> offs = c.seq_offsets;
+    if (offs.size() < 2) offs = {0, n};
+    for (size_t s = 0; s + 1 < offs.size(); ++s) {
+      const int64_t seq = c.first_seq + int64_t(s);
+      if (seq != cur_seq_) {  // a new sequence: the GPU with the fewest tokens so far
+        cur_seq_ = seq;
+        cur_gpu_ = int(std::min_element(gpu_tokens_.begin(), gpu_tokens_.end()) - gpu_tokens_.begin());
+      }
+      const int64_t lo = std::clamp<int64_t>(offs[s], 0, n), hi = std::clamp<int64_t>(offs[s + 1], lo, n);
+      for (int64_t t = lo; t < hi; ++t) src[size_t(t)] = cur_gpu_;
+      gpu_tokens_[size_t(cur_gpu_)] += hi - lo;
+    }
+  }
+
+  // One batch: n tokens at ids (stride layers*top_k), their source GPUs and global indices.
+  void batch(const expert_t* ids, int top_k, int64_t n, const int* src, const int64_t* tok) {
+    if (n == 0) return;
+    const int L = table_.num_layers();
+    LayerBatchRecord scratch;
+    for (int l = 0; l < L; ++l) {
+      RouteBatch rb;
+      rb.layer = l;
+      rb.num_tokens = n;
+      rb.top_k = top_k;
+      rb.ids = ids + size_t(l) * top_k;
+      rb.ids_stride = int64_t(L) * top_k;
+      rb.src_gpu = src;
+      rb.token_index = tok;
+      LayerBatchRecord& rec = opt_.keep_records ? res_.records.emplace_back() : scratch;
+      counter_.count(*router_, rb, rec);
+      rec.batch = res_.num_batches;
+      eval::accumulate(res_.per_layer[size_t(l)], rec);
+      eval::accumulate(res_.total, rec);
+    }
+    ++res_.num_batches;
+  }
+
+  EvalResult finish() { return std::move(res_); }
+
+ private:
+  EvalOptions opt_;
+  RoutingTable table_;
+  eval::LayerCounter counter_;
+  std::unique_ptr<Router> router_;
+  std::vector<int64_t> gpu_tokens_;
+  int64_t cur_seq_ = -1;
+  int cur_gpu_ = 0;
+  EvalResult res_;
+};
+
+}  // namespace
+
+EvalResult evaluate(const Trace& trace, const Placement& placement, const Topology& topo,
+                    const ModelSpec& model, const EvalOptions& options) {
+  Replay replay(placement, topo, model, options);
+  replay.check_chunk(trace);
+  std::vector<int> src;
+  replay.pin(trace, src);
+  const int64_t n = trace.num_tokens(), B = options.batch_tokens;
+  const size_t row = size_t(trace.num_layers) * trace.top_k;
+  std::vector<int64_t> tok;
+  for (int64_t b0 = 0; b0 < n; b0 += B) {
+    const int64_t m = std::min(B, n - b0);
+    tok.resize(size_t(m));
+    std::iota(tok.begin(), tok.end(), trace.first_token + b0);
+    replay.batch(trace.ids.data() + size_t(b0) * row, trace.top_k, m, src.data() + b0, tok.data());
+  }
+  return replay.finish();
+}
+
+EvalResult evaluate(TraceReader& reader, const Placement& placement, const Topology& topo,
+                    const ModelSpec& model, const EvalOptions& options) {
+  Replay replay(placement, topo, model, options);
+  const int64_t B = options.batch_tokens;
+  Trace chunk;
+  std::vector<int> chunk_src;
+  // The batch being filled: ids rows, source GPUs, global token indices.
+  std::vector<expert_t> ids;
+  std::vector<int> src;
+  std::vector<int64_t> tok;
+  int top_k = 0;
+  size_t row = 0;
+  while (reader.next(chunk, B)) {
+    replay.check_chunk(chunk);
+    if (row == 0) {
+      top_k = chunk.top_k;
+      row = size_t(chunk.num_layers) * chunk.top_k;
+    }
+    GRACE_INPUT_CHECK(chunk.top_k == top_k, "trace chunks disagree on top_k ({} vs {})",
+                      chunk.top_k, top_k);
+    replay.pin(chunk, chunk_src);
+    const int64_t n = chunk.num_tokens();
+    for (int64_t t0 = 0; t0 < n;) {
+      const int64_t have = int64_t(src.size());
+      const int64_t take = std::min(B - have, n - t0);
+      ids.insert(ids.end(), chunk.ids.begin() + t0 * int64_t(row),
+                 chunk.ids.begin() + (t0 + take) * int64_t(row));
+      src.insert(src.end(), chunk_src.begin() + t0, chunk_src.begin() + t0 + take);
+      for (int64_t t = t0; t < t0 + take; ++t) tok.push_back(chunk.first_token + t);
+      t0 += take;
+      if (int64_t(src.size()) == B) {
+        replay.batch(ids.data(), top_k, B, src.data(), tok.data());
+        ids.clear();
+        src.clear();
+        tok.clear();
+      }
+    }
+  }
+  replay.batch(ids.data(), top_k, int64_t(src.size()), src.data(), tok.data());
+  return replay.finish();
+}
+
+}  // namespace grace
