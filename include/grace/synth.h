@@ -6,6 +6,7 @@
 #define GRACE_SYNTH_H_
 
 #include <cstdint>
+#include <string>
 
 #include "grace/model.h"
 #include "grace/trace.h"
@@ -31,6 +32,12 @@ Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt);
 // A trace with no structure at all: every token picks k distinct experts uniformly.
 Trace uniform_trace(int layers, int experts, int top_k, int64_t tokens, uint64_t seed,
                     int64_t seq_len = 256);
+
+// Parses a trace argument of the form "synthetic:MODEL[:TOKENS[:SEED]]" (MODEL a preset name or
+// model JSON file; TOKENS default 32768, SEED default 1). Returns false when `arg` does not start
+// with "synthetic:"; throws InputError naming the argument when it does but is malformed.
+// TraceReader and read_trace accept such arguments in place of trace files.
+bool parse_synthetic_spec(const std::string& arg, ModelSpec* model, SynthOptions* opt);
 
 }  // namespace grace
 

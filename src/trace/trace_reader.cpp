@@ -1,0 +1,280 @@
+// TraceReader: streams one or more traces (NumPy files or synthetic:... specs) in order.
+// Memory: the sequence offsets of all traces (O(sequences)) plus the current chunk.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "grace/error.h"
+#include "grace/synth.h"
+#include "grace/trace_io.h"
+#include "trace/npy.h"
+
+namespace grace {
+namespace {
+
+struct Source {
+  std::string label;          // ids path or synthetic spec, for messages
+  TraceFiles files;
+  std::shared_ptr<Trace> mem; // synthetic traces live in memory
+  int64_t tokens = 0;
+  int num_layers = 0;
+  int top_k = 0;
+  int64_t first_token = 0;    // global index of its first token
+};
+
+void read_offsets(const std::string& path, int64_t tokens, std::vector<int64_t>& out) {
+  NpyReader r;
+  r.open(path);
+  const NpyHeader& h = r.header();
+  GRACE_INPUT_CHECK(h.dtype == NpyDtype::kI8, "{}: sequence offsets must be int64 (<i8), not {}", path,
+                    npy_descr(h.dtype));
+  GRACE_INPUT_CHECK(h.shape.size() == 1 && h.shape[0] >= 1,
+                    "{}: sequence offsets must have shape [sequences + 1], not {}", path, h.shape_str());
+  r.read_int64(h.shape[0], out);
+  GRACE_INPUT_CHECK(out.front() == 0, "{}: sequence offsets must start at 0, not {}", path, out.front());
+  for (size_t i = 1; i < out.size(); ++i)
+    GRACE_INPUT_CHECK(out[i] > out[i - 1],
+                      "{}: sequence offsets are not strictly increasing at index {} ({} after {}; empty "
+                      "sequences are not allowed)", path, i, out[i], out[i - 1]);
+  GRACE_INPUT_CHECK(out.back() == tokens, "{}: sequence offsets end at {}, but the ids file has {} tokens", path,
+                    out.back(), tokens);
+}
+
+}  // namespace
+
+struct TraceReader::Impl {
+  std::vector<Source> sources;
+  int num_experts = 0;
+  bool weights = false;   // chunks carry weights
+  TraceShape shape;
+  std::vector<int64_t> offsets;  // global, [seqs + 1]
+
+  // Position.
+  size_t src = 0;
+  int64_t src_token = 0;  // tokens of sources[src] already handed out
+  int64_t token = 0;      // global
+  int max_id = -1;
+  NpyReader ids, wts;
+  std::vector<unsigned char> raw;
+
+  void open_source();
+  void read_part(Trace& chunk, int64_t n);
+};
+
+void TraceReader::Impl::open_source() {
+  ids.close();
+  wts.close();
+  if (src >= sources.size() || sources[src].mem) return;
+  ids.open(sources[src].files.ids);
+  if (weights) wts.open(sources[src].files.weights);
+}
+
+// Appends the next n tokens of the current source to chunk.
+void TraceReader::Impl::read_part(Trace& chunk, int64_t n) {
+  const Source& s = sources[src];
+  const int64_t per_token = int64_t(shape.num_layers) * shape.top_k;
+  const int64_t count = n * per_token;
+  size_t base = chunk.ids.size();
+  chunk.ids.resize(base + size_t(count));
+  expert_t* out = chunk.ids.data() + base;
+  if (s.mem) {
+    std::copy_n(s.mem->ids.data() + src_token * per_token, count, out);
+    if (weights) chunk.weights.insert(chunk.weights.end(), s.mem->weights.data() + src_token * per_token,
+                                      s.mem->weights.data() + (src_token + n) * per_token);
+  } else {
+    ids.read_raw(count, raw);
+    const unsigned char* p = raw.data();
+    const NpyDtype dt = ids.header().dtype;
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t v;
+      switch (dt) {
+        case NpyDtype::kU1: v = p[i]; break;
+        case NpyDtype::kU2: { uint16_t x; std::memcpy(&x, p + 2 * i, 2); v = x; break; }
+        case NpyDtype::kI4: { int32_t x; std::memcpy(&x, p + 4 * i, 4); v = x; break; }
+        default: std::memcpy(&v, p + 8 * i, 8); break;
+      }
+      if (v < 0 || v > 65535 || (num_experts > 0 && v >= num_experts)) {
+        int64_t t = src_token + i / per_token;
+        int layer = int((i % per_token) / shape.top_k);
+        if (v < 0) fail_input("{}: token {}, layer {}: negative expert id {}", s.label, t, layer, v);
+        if (num_experts > 0)
+          fail_input("{}: token {}, layer {}: expert id {} >= {} experts", s.label, t, layer, v, num_experts);
+        fail_input("{}: token {}, layer {}: expert id {} does not fit 16 bits", s.label, t, layer, v);
+      }
+      out[i] = expert_t(v);
+    }
+    if (weights) {
+      wts.read_raw(count, raw);
+      size_t wbase = chunk.weights.size();
+      chunk.weights.resize(wbase + size_t(count));
+      float* w = chunk.weights.data() + wbase;
+      const unsigned char* q = raw.data();
+      switch (wts.header().dtype) {
+        case NpyDtype::kU2:
+          for (int64_t i = 0; i < count; ++i) { uint16_t x; std::memcpy(&x, q + 2 * i, 2); w[i] = float(x) / 1e4f; }
+          break;
+        case NpyDtype::kF2:
+          for (int64_t i = 0; i < count; ++i) { uint16_t x; std::memcpy(&x, q + 2 * i, 2); w[i] = half_to_float(x); }
+          break;
+        default:
+          std::memcpy(w, q, size_t(count) * 4);
+          break;
+      }
+    }
+  }
+  if (num_experts == 0)
+    for (int64_t i = 0; i < count; ++i) max_id = std::max(max_id, int(out[i]));
+  src_token += n;
+  token += n;
+  if (src_token == s.tokens) {
+    ++src;
+    src_token = 0;
+    open_source();
+  }
+}
+
+TraceReader::TraceReader(const std::vector<std::string>& args, int num_experts, bool with_weights)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  GRACE_INPUT_CHECK(!args.empty(), "no trace given");
+  GRACE_INPUT_CHECK(num_experts >= 0 && num_experts <= 65536, "number of experts {} is out of range", num_experts);
+  m.num_experts = num_experts;
+  m.offsets.push_back(0);
+  bool any_weights = false;
+  for (const std::string& arg : args) {
+    Source s;
+    std::vector<int64_t> offs;
+    ModelSpec model;
+    SynthOptions opt;
+    if (parse_synthetic_spec(arg, &model, &opt)) {
+      opt.with_weights = with_weights;
+      s.label = arg;
+      s.mem = std::make_shared<Trace>(synthesize_trace(model, opt));
+      s.tokens = s.mem->num_tokens();
+      s.num_layers = s.mem->num_layers;
+      s.top_k = s.mem->top_k;
+      offs = s.mem->seq_offsets;
+      if (num_experts > 0)
+        GRACE_INPUT_CHECK(model.experts <= num_experts, "{}: model has {} experts, more than the {} expected", arg,
+                          model.experts, num_experts);
+    } else {
+      s.files = resolve_trace(arg);
+      s.label = s.files.ids;
+      NpyReader r;
+      r.open(s.files.ids);
+      const NpyHeader& h = r.header();
+      GRACE_INPUT_CHECK(h.dtype == NpyDtype::kU1 || h.dtype == NpyDtype::kU2 || h.dtype == NpyDtype::kI4 ||
+                            h.dtype == NpyDtype::kI8,
+                        "{}: expert ids must be an integer array (|u1 <u2 <i4 <i8), not {}", s.label,
+                        npy_descr(h.dtype));
+      GRACE_INPUT_CHECK(h.shape.size() == 3 && h.shape[1] > 0 && h.shape[2] > 0,
+                        "{}: expert ids must have shape [tokens, layers, k], not {}", s.label, h.shape_str());
+      GRACE_INPUT_CHECK(h.shape[1] <= 65536 && h.shape[2] <= 65536, "{}: shape {} is implausible", s.label,
+                        h.shape_str());
+      s.tokens = h.shape[0];
+      s.num_layers = int(h.shape[1]);
+      s.top_k = int(h.shape[2]);
+      if (s.files.offsets.empty()) offs = {0, s.tokens};
+      else read_offsets(s.files.offsets, s.tokens, offs);
+      if (s.tokens == 0) offs = {0};
+      if (with_weights && !s.files.weights.empty()) {
+        NpyReader w;
+        w.open(s.files.weights);
+        const NpyHeader& wh = w.header();
+        GRACE_INPUT_CHECK(wh.dtype == NpyDtype::kU2 || wh.dtype == NpyDtype::kF2 || wh.dtype == NpyDtype::kF4,
+                          "{}: gate weights must be <u2 (x1e4), <f2 or <f4, not {}", s.files.weights,
+                          npy_descr(wh.dtype));
+        GRACE_INPUT_CHECK(wh.shape == h.shape, "{}: weights shape {} differs from the ids shape {}", s.files.weights,
+                          wh.shape_str(), h.shape_str());
+      }
+    }
+    if (m.sources.empty()) {
+      m.shape.num_layers = s.num_layers;
+      m.shape.top_k = s.top_k;
+    } else {
+      GRACE_INPUT_CHECK(s.num_layers == m.shape.num_layers && s.top_k == m.shape.top_k,
+                        "{}: shape [tokens, {}, {}] does not match the first trace's [tokens, {}, {}]", s.label,
+                        s.num_layers, s.top_k, m.shape.num_layers, m.shape.top_k);
+    }
+    bool has_w = s.mem ? with_weights : !s.files.weights.empty();
+    if (with_weights && !m.sources.empty())
+      GRACE_INPUT_CHECK(has_w == any_weights, "{}: {} gate weights but {} {}", s.label,
+                        has_w ? "has" : "has no", m.sources.front().label, has_w ? "has none" : "has");
+    any_weights = has_w;
+    s.first_token = m.shape.tokens;
+    for (size_t i = 1; i < offs.size(); ++i) m.offsets.push_back(offs[i] + m.shape.tokens);
+    m.shape.tokens += s.tokens;
+    m.sources.push_back(std::move(s));
+  }
+  m.shape.seqs = int64_t(m.offsets.size()) - 1;
+  m.weights = with_weights && any_weights;
+  rewind();
+}
+
+TraceReader::~TraceReader() = default;
+
+const TraceShape& TraceReader::shape() const { return impl_->shape; }
+
+void TraceReader::rewind() {
+  Impl& m = *impl_;
+  m.src = 0;
+  m.src_token = 0;
+  m.token = 0;
+  m.max_id = -1;
+  while (m.src < m.sources.size() && m.sources[m.src].tokens == 0) ++m.src;
+  m.open_source();
+}
+
+bool TraceReader::next(Trace& chunk, int64_t max_tokens) {
+  GRACE_CHECK(max_tokens > 0, "max_tokens must be positive, got {}", max_tokens);
+  Impl& m = *impl_;
+  chunk.num_layers = m.shape.num_layers;
+  chunk.top_k = m.shape.top_k;
+  chunk.ids.clear();
+  chunk.weights.clear();
+  chunk.seq_offsets.clear();
+  if (m.token >= m.shape.tokens) {
+    chunk.num_experts = m.num_experts > 0 ? m.num_experts : m.max_id + 1;
+    chunk.first_token = m.token;
+    chunk.first_seq = m.shape.seqs;
+    return false;
+  }
+  const int64_t a = m.token;
+  const int64_t n = std::min(max_tokens, m.shape.tokens - a);
+  chunk.ids.reserve(size_t(n * m.shape.num_layers * m.shape.top_k));
+  int64_t left = n;
+  while (left > 0) {
+    while (m.src_token == m.sources[m.src].tokens) {  // skip empty sources
+      ++m.src;
+      m.src_token = 0;
+      m.open_source();
+    }
+    int64_t part = std::min(left, m.sources[m.src].tokens - m.src_token);
+    m.read_part(chunk, part);
+    left -= part;
+  }
+  // Sequences: the one holding token a, then every boundary strictly inside (a, a + n).
+  auto it = std::upper_bound(m.offsets.begin(), m.offsets.end(), a);
+  chunk.first_token = a;
+  chunk.first_seq = int64_t(it - m.offsets.begin()) - 1;
+  chunk.seq_offsets.push_back(0);
+  for (; it != m.offsets.end() && *it < a + n; ++it) chunk.seq_offsets.push_back(*it - a);
+  chunk.seq_offsets.push_back(n);
+  chunk.num_experts = m.num_experts > 0 ? m.num_experts : m.max_id + 1;
+  return true;
+}
+
+Trace read_trace(const std::vector<std::string>& args, int num_experts, bool with_weights) {
+  TraceReader reader(args, num_experts, with_weights);
+  Trace all;
+  int64_t tokens = reader.shape().tokens;
+  if (!reader.next(all, std::max<int64_t>(tokens, 1))) {
+    all.seq_offsets = {0};
+    all.first_seq = 0;
+  }
+  return all;
+}
+
+}  // namespace grace
