@@ -4,6 +4,7 @@
 #ifndef GRACE_PROFILE_H_
 #define GRACE_PROFILE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
