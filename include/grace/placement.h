@@ -56,9 +56,12 @@ struct Placement {
 
 // Checks the placement against the topology and model: shape, every expert placed, GPU ids
 // in range, no duplicate instance of an expert on one GPU, weights positive and normalised,
-// slots per GPU and expert memory respected. Throws InputError with the first violation
-// ("layer 3, expert 17: ...").
-void validate_placement(const Placement& p, const Topology& topo, const ModelSpec& model);
+// slots per GPU (the placement's and, when set, the topology's) and expert memory respected
+// (when expert_memory_GB is set: a GPU's instances summed over all layers x expert_bytes()).
+// Throws InputError with the first violation, naming `source` when given:
+// "placement 'x.json': layer 3, expert 17: instance on GPU 9 but the topology has 8 GPUs".
+void validate_placement(const Placement& p, const Topology& topo, const ModelSpec& model,
+                        const std::string& source = "");
 
 // A stable 64-bit hash of the placement's content (for engine start-up agreement checks).
 uint64_t placement_hash(const Placement& p);
