@@ -1,0 +1,121 @@
+// The distributed MoE engine: replays a routing trace through real expert FFNs on a world of
+// ranks, one rank per GPU of the topology, with flat or hierarchical sparse all-to-all.
+//
+// Per batch (batch_tokens consecutive tokens of the trace; sequences pinned to the rank with
+// the fewest tokens so far, as in the evaluator) and per MoE layer, every rank:
+//   1. routes the batch's (token, expert) pairs with the router (every rank routes the whole
+//      batch with the same deterministic router, so decisions agree; each uses its own tokens);
+//   2. dispatches its tokens' hidden states with the experts and gate weights they need:
+//        flat:          one all-to-all-v over the world, one copy per (token, destination rank);
+//        hierarchical:  stage 1 over the world to the same-local-rank peer of each destination
+//                       node, one copy per (token, node); stage 2 inside the node, one copy per
+//                       (token, destination rank);
+//   3. runs the SwiGLU FFN of every hosted instance on the rows it received (ComputeBackend);
+//   4. combines: each receiver returns one weighted partial sum per received row, along the
+//      reverse path; hierarchical reduces inside the destination node first, so one vector per
+//      (token, node) crosses back; the source adds them and the residual.
+// A layer's output is the next layer's input. Hidden states start as pseudo-random values that
+// are a function of (seed, token id); gate weights come from the trace (1/k when it has none).
+//
+// Errors: inputs that do not fit (world size vs topology, placement vs model/topology/trace)
+// throw InputError on every rank identically, before any communication of activations.
+#ifndef GRACE_ENGINE_ENGINE_H_
+#define GRACE_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "grace/evaluate.h"  // CommScheme
+#include "grace/model.h"
+#include "grace/placement.h"
+#include "grace/topology.h"
+#include "grace/trace.h"
+
+namespace grace {
+class Router;
+}
+
+namespace grace::engine {
+
+class Comm;
+class ComputeBackend;
+class WeightSource;
+
+struct EngineOptions {
+  CommScheme comm = CommScheme::kHierarchical;
+  int64_t batch_tokens = 4096;
+  int num_layers = 0;        // MoE layers to run; 0: all of the placement's
+  int64_t max_batches = 0;   // 0: every batch of the trace
+  uint64_t seed = 0;         // hidden states
+  // Barrier (not timed) before each phase, so phase times measure the phase itself rather than
+  // waiting for the slowest rank's previous phase.
+  bool phase_barrier = true;
+  bool keep_outputs = false;  // keep the final hidden state of every local token
+  // Fault injection for tests: this rank exits abnormally before dispatch at this layer of
+  // the first batch. -1: off.
+  int fail_rank = -1;
+  int fail_layer = 0;
+};
+
+// Bytes and copies are per direction and counted by the engine at the sender, self excluded.
+struct TierCounts {
+  int64_t intra_bytes = 0, inter_bytes = 0;  // everything on the wire (hidden + routing meta)
+  int64_t intra_rows = 0, inter_rows = 0;    // token copies (rows)
+};
+
+struct EngineLayerStats {
+  // Wall seconds summed over batches; each (batch, layer, phase) is the max over ranks.
+  double dispatch_s = 0, compute_s = 0, combine_s = 0;
+  // Per-rank compute seconds summed over batches: the max and mean over ranks.
+  double compute_rank_max_s = 0, compute_rank_mean_s = 0;
+  TierCounts dispatch, combine;  // summed over ranks and batches
+  int64_t pairs = 0;             // token-expert pairs computed
+};
+
+struct EngineResult {
+  std::string comm, router, weights, compute;
+  int ranks = 0, nodes = 0, gpus_per_node = 0;
+  int64_t hidden = 0, intermediate = 0, top_k = 0;
+  int64_t batch_tokens = 0, num_batches = 0, tokens = 0;
+  int num_layers = 0;
+  int64_t row_bytes = 0;          // one dispatch row (hidden F32 + top_k routing entries)
+  double weight_bytes_max = 0;    // expert weight memory of the largest rank
+  double wall_s = 0;              // whole run, max over ranks
+  std::vector<EngineLayerStats> per_layer;
+  EngineLayerStats total;
+  // keep_outputs: this rank's tokens (global ids) and their final hidden states [n][hidden].
+  std::vector<int64_t> out_tokens;
+  std::vector<float> out_hidden;
+};
+
+struct EngineInputs {
+  const Trace* trace = nullptr;          // the whole trace, identical on every rank
+  const Placement* placement = nullptr;  // identical on every rank
+  const Topology* topo = nullptr;
+  ModelSpec model;                       // hidden / moe_intermediate are the dims run
+  Router* router = nullptr;              // made for placement and topo
+  WeightSource* weights = nullptr;
+};
+
+// Checks the inputs against each other and the world (InputError on a mismatch). Collective-
+// free: every rank reaches the same verdict from the same inputs.
+void check_engine_inputs(const EngineInputs& in, const EngineOptions& opt, int world_size);
+
+// Runs the engine. Collective over `world`. Stats are reduced to every rank.
+EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs& in,
+                        const EngineOptions& opt);
+
+// The single-process reference: the same layers, batches, hidden states, gate weights and
+// expert weights, every expert local, no communication. Returns the final hidden state of the
+// requested tokens (global ids), [n][hidden] in that order.
+std::vector<float> run_reference(const EngineInputs& in, const EngineOptions& opt,
+                                 const std::vector<int64_t>& tokens);
+
+// Report for `grace run` and its --json.
+std::string format_engine(const EngineResult& r);
+std::string engine_json(const EngineResult& r);
+
+}  // namespace grace::engine
+
+#endif  // GRACE_ENGINE_ENGINE_H_
