@@ -36,6 +36,9 @@ struct PlanContext {
   const ModelSpec& model;
   const Topology& topo;
   PlanOptions options;
+  // If set, planners append one line per thing they had to give up or adjust (replicas that
+  // did not fit the slots, capacity moves, the ratio picked). Optional, additive.
+  std::vector<std::string>* log = nullptr;
 
   int num_gpus() const { return topo.num_gpus(); }
   int slots() const;  // slots per GPU for this model and options

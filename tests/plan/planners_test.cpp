@@ -1,0 +1,236 @@
+// Invariants every planner must keep, on small and medium synthetic profiles, and the
+// properties that distinguish them (replicas, group sizes, affinity kept, balance).
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "fixtures.h"
+#include "grace/planner.h"
+#include "plan/controlled_grouping.h"
+
+namespace grace {
+namespace {
+
+struct Case {
+  std::string name;
+  testing::ProfileSpec spec;
+  std::string topo;
+};
+
+std::vector<Case> cases() {
+  testing::ProfileSpec small;  // 2 layers x 16 experts, top-2
+  testing::ProfileSpec medium;
+  medium.layers = 3, medium.experts = 64, medium.top_k = 6, medium.tokens = 6000, medium.clusters = 8;
+  medium.skew = 0.8;
+  testing::ProfileSpec odd;  // not divisible by the GPU count
+  odd.layers = 1, odd.experts = 20, odd.top_k = 3, odd.clusters = 5, odd.skew = 1.0;
+  return {{"small", small, "2x2"}, {"medium", medium, "2x4"}, {"odd", odd, "2x4"}};
+}
+
+bool replicas_allowed(const std::string& planner) {
+  return planner != "contiguous" && planner != "uniform-affinity";
+}
+
+class EveryPlanner : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EveryPlanner, KeepsPlacementInvariants) {
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.name);
+    auto prof = testing::make_profile(c.spec);
+    auto model = testing::model_for(prof);
+    Topology topo = parse_topology(c.topo);
+    PlanContext ctx{prof, model, topo, {}};
+    auto planner = make_planner(GetParam());
+    Placement p = planner->plan(ctx);
+    EXPECT_EQ(p.policy, GetParam());
+    EXPECT_EQ(p.model, "test-model");
+    EXPECT_EQ(p.nodes, topo.nodes);
+    EXPECT_EQ(p.gpus_per_node, topo.gpus_per_node);
+    EXPECT_EQ(p.slots_per_gpu, ctx.slots());
+    ASSERT_EQ(int(p.layers.size()), prof.num_layers);
+    int replicas = 0;
+    for (int l = 0; l < p.num_layers; ++l) {
+      ASSERT_EQ(int(p.layers[l].experts.size()), prof.num_experts);
+      std::vector<int> used(topo.num_gpus(), 0);
+      for (const auto& ep : p.layers[l].experts) {
+        ASSERT_GE(ep.num_instances(), 1);
+        double sum = 0;
+        std::set<int> gpus;
+        for (const auto& in : ep.instances) {
+          ASSERT_GE(in.gpu, 0);
+          ASSERT_LT(in.gpu, topo.num_gpus());
+          EXPECT_GT(in.weight, 0);
+          sum += in.weight;
+          gpus.insert(in.gpu);
+          ++used[in.gpu];
+        }
+        EXPECT_EQ(gpus.size(), ep.instances.size()) << "two instances on one GPU";
+        EXPECT_NEAR(sum, 1.0, 1e-9);
+        replicas += ep.num_instances() - 1;
+      }
+      for (int g = 0; g < topo.num_gpus(); ++g) EXPECT_LE(used[g], p.slots_per_gpu) << "GPU " << g;
+    }
+    if (!replicas_allowed(GetParam())) {
+      EXPECT_EQ(replicas, 0);
+    }
+    auto s = summarize_plan(p, prof);
+    EXPECT_LE(s.slots_used_max, s.slots_available);
+    EXPECT_EQ(int(s.replicas_per_layer.size()), prof.num_layers);
+  }
+}
+
+TEST_P(EveryPlanner, IsDeterministic) {
+  auto c = cases()[1];
+  auto prof = testing::make_profile(c.spec);
+  auto model = testing::model_for(prof);
+  Topology topo = parse_topology(c.topo);
+  PlanOptions opt;
+  opt.seed = 7;
+  PlanContext ctx{prof, model, topo, opt};
+  Placement a = make_planner(GetParam())->plan(ctx), b = make_planner(GetParam())->plan(ctx);
+  EXPECT_EQ(placement_hash(a), placement_hash(b));
+  for (int l = 0; l < a.num_layers; ++l)
+    for (int e = 0; e < a.num_experts; ++e) {
+      const auto& x = a.layers[l].experts[e].instances;
+      const auto& y = b.layers[l].experts[e].instances;
+      ASSERT_EQ(x.size(), y.size());
+      for (size_t i = 0; i < x.size(); ++i) {
+        EXPECT_EQ(x[i].gpu, y[i].gpu);
+        EXPECT_EQ(x[i].weight, y[i].weight);
+      }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Plan, EveryPlanner, ::testing::ValuesIn(planner_names()),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (auto& ch : n)
+                             if (ch == '-') ch = '_';
+                           return n;
+                         });
+
+std::vector<int> primaries_per_gpu(const Placement& p, int layer) {
+  std::vector<int> n(p.num_gpus(), 0);
+  for (const auto& ep : p.layers[layer].experts) ++n[ep.primary_gpu()];
+  return n;
+}
+
+TEST(UniformAffinity, GroupSizesAreEqualOrWithinOne) {
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.name);
+    auto prof = testing::make_profile(c.spec);
+    auto model = testing::model_for(prof);
+    Topology topo = parse_topology(c.topo);
+    Placement p = make_planner("uniform-affinity")->plan({prof, model, topo, {}});
+    for (int l = 0; l < p.num_layers; ++l) {
+      auto n = primaries_per_gpu(p, l);
+      auto [lo, hi] = std::minmax_element(n.begin(), n.end());
+      EXPECT_LE(*hi - *lo, c.spec.experts % topo.num_gpus() == 0 ? 0 : 1);
+    }
+  }
+}
+
+TEST(GracePaper, GpuGroupSizesStayWithinControlledBounds) {
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.name);
+    auto prof = testing::make_profile(c.spec);
+    auto model = testing::model_for(prof);
+    Topology topo = parse_topology(c.topo);
+    PlanOptions opt;
+    opt.ratio = 0.15;
+    PlanContext ctx{prof, model, topo, opt};
+    Placement p = make_planner("grace-paper")->plan(ctx);
+    for (int l = 0; l < p.num_layers; ++l) {
+      auto n = primaries_per_gpu(p, l);
+      for (int node = 0; node < topo.nodes; ++node) {
+        int in_node = 0;
+        for (int g = 0; g < topo.gpus_per_node; ++g) in_node += n[topo.gpu_at(node, g)];
+        auto b = plan::controlled_bounds(in_node, topo.gpus_per_node, 0.15, ctx.slots());
+        EXPECT_GE(b.lo, 1);
+        for (int g = 0; g < topo.gpus_per_node; ++g) {
+          int s = n[topo.gpu_at(node, g)];
+          EXPECT_GE(s, std::max(1, b.ideal - b.delta)) << "layer " << l << " node " << node;
+          EXPECT_LE(s, b.ideal + b.delta) << "layer " << l << " node " << node;
+        }
+      }
+    }
+  }
+}
+
+TEST(GracePaper, PicksTheRatioFromTheGridWhenAsked) {
+  auto c = cases()[1];
+  auto prof = testing::make_profile(c.spec);
+  auto model = testing::model_for(prof);
+  Topology topo = parse_topology(c.topo);
+  std::vector<std::string> log;
+  PlanContext ctx{prof, model, topo, {}, &log};
+  make_planner("grace-paper")->plan(ctx);
+  bool found = false;
+  for (const auto& line : log) found |= line.find("ratio r =") != std::string::npos;
+  EXPECT_TRUE(found) << "no note about the ratio picked";
+}
+
+// A profile with planted clusters: affinity-aware planners keep more affinity on a GPU.
+TEST(Planners, AffinityAwarePlannersKeepMoreAffinityThanContiguous) {
+  testing::ProfileSpec s;
+  s.layers = 2, s.experts = 32, s.top_k = 4, s.tokens = 8000, s.clusters = 8, s.in_cluster = 0.95;
+  auto prof = testing::make_profile(s);
+  auto model = testing::model_for(prof);
+  Topology topo = parse_topology("2x4");
+  auto kept = [&](const char* name) {
+    return summarize_plan(make_planner(name)->plan({prof, model, topo, {}}), prof).affinity_in_gpu;
+  };
+  double contiguous = kept("contiguous");
+  EXPECT_GT(kept("uniform-affinity"), contiguous + 0.2);
+  EXPECT_GT(kept("grace-paper"), contiguous + 0.2);
+  EXPECT_GT(kept("grace"), contiguous + 0.2);
+}
+
+// A skewed profile: replicating planners balance the predicted GPU load better.
+TEST(Planners, ReplicatingPlannersBalanceBetterThanContiguous) {
+  testing::ProfileSpec s;
+  s.layers = 2, s.experts = 32, s.top_k = 4, s.tokens = 8000, s.clusters = 0, s.skew = 1.2;
+  auto prof = testing::make_profile(s);
+  auto model = testing::model_for(prof);
+  Topology topo = parse_topology("2x4");
+  auto balance = [&](const char* name) {
+    return summarize_plan(make_planner(name)->plan({prof, model, topo, {}}), prof).predicted_max_mean;
+  };
+  double contiguous = balance("contiguous");
+  EXPECT_GT(contiguous, 1.3);
+  EXPECT_LT(balance("eplb"), contiguous);
+  EXPECT_LT(balance("grace"), contiguous);
+  EXPECT_LT(balance("grace"), 1.15);
+}
+
+TEST(Summary, CountsReplicasAffinityAndBalanceOfAHandMadePlan) {
+  Profile prof;
+  prof.num_layers = 1, prof.num_experts = 4, prof.top_k = 2;
+  LayerProfile lp;
+  lp.num_experts = 4;
+  lp.load = {30, 10, 10, 10};
+  lp.affinity.assign(16, 0);
+  lp.affinity[0 * 4 + 1] = lp.affinity[1 * 4 + 0] = 6;  // 0-1 on one GPU
+  lp.affinity[2 * 4 + 3] = lp.affinity[3 * 4 + 2] = 2;  // 2-3 across nodes
+  prof.layers = {lp};
+  Placement p;
+  p.num_layers = 1, p.num_experts = 4, p.nodes = 2, p.gpus_per_node = 1, p.slots_per_gpu = 3;
+  LayerPlacement l;
+  l.experts.resize(4);
+  l.experts[0].instances = {{0, 0.5}, {1, 0.5}};
+  l.experts[1].instances = {{0, 1.0}};
+  l.experts[2].instances = {{0, 1.0}};
+  l.experts[3].instances = {{1, 1.0}};
+  p.layers = {l};
+  auto s = summarize_plan(p, prof);
+  EXPECT_EQ(s.replicas_per_layer, std::vector<int>{1});
+  EXPECT_EQ(s.slots_used_max, 3);
+  EXPECT_EQ(s.slots_available, 3);
+  EXPECT_DOUBLE_EQ(s.affinity_in_gpu, 6.0 / 8.0);
+  EXPECT_DOUBLE_EQ(s.affinity_in_node, 6.0 / 8.0);
+  // GPU 0: 15 + 10 + 10 = 35, GPU 1: 15 + 10 = 25; mean 30.
+  EXPECT_DOUBLE_EQ(s.predicted_max_mean, 35.0 / 30.0);
+}
+
+}  // namespace
+}  // namespace grace
