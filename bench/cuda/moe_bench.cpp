@@ -1,0 +1,231 @@
+// GPU MoE-layer benchmark on one GPU (see docs/gpu.md for the command and the results).
+//
+// For each model shape (DeepSeek-V2-Lite, Qwen3-30B-A3B) and batch size it measures, with CUDA
+// events, median over --reps after warm-up:
+//   route+permute  tar routing kernel on a 2x4 replicated placement + stable bucket sort by flat
+//                  slot + row gather; throughput = minimal bytes (x read once, one row written
+//                  per pair, ids read, slots written) / time, against a measured D2D copy
+//   ffn grouped    cublasGemmGroupedBatchedEx + SwiGLU over all experts (rows sorted by expert)
+//   ffn streams    per-expert cublasGemmEx on 4 streams + SwiGLU
+//   dense          the same two GEMMs as one dense GEMM pair with all rows (same FLOPs)
+//   layer          LocalMoeLayer::forward (bucket, gather, grouped FFN, combine), one host sync
+// Routing: the real DeepSeek-V2-Lite trace slice (layer 10) when --data holds it, else a
+// skewed synthetic one. Each routing is written to --out for bench/cuda/torch_ref.py.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "grace/cuda/device.h"
+#include "grace/cuda/expert_ffn.h"
+#include "grace/cuda/moe_layer.h"
+#include "grace/cuda/permute.h"
+#include "grace/cuda/routing.h"
+#include "grace/placement.h"
+#include "grace/routing_table.h"
+#include "grace/topology.h"
+
+using namespace grace;
+using namespace grace::cuda;
+
+namespace {
+
+struct Shape {
+  const char* name;
+  int64_t hidden, inter;
+  int experts, top_k;
+};
+
+float median_ms(int reps, const std::function<void()>& body) {
+  Timer t;
+  body();
+  body();  // warm-up
+  std::vector<float> ms;
+  for (int r = 0; r < reps; ++r) {
+    t.start();
+    body();
+    ms.push_back(t.stop());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+// Routing of T tokens: real trace slice (ids u8, weights u16 x 1e4) or synthetic Zipf-skewed.
+bool load_trace(const std::string& dir, int64_t T, int k, std::vector<int32_t>& ids, std::vector<float>& w) {
+  std::ifstream fi(dir + "/dsv2lite_l10_ids_u8.bin", std::ios::binary), fw(dir + "/dsv2lite_l10_w_u16.bin", std::ios::binary);
+  if (!fi || !fw) return false;
+  std::vector<uint8_t> b(T * k);
+  std::vector<uint16_t> u(T * k);
+  if (!fi.read(reinterpret_cast<char*>(b.data()), b.size())) return false;
+  if (!fw.read(reinterpret_cast<char*>(u.data()), u.size() * 2)) return false;
+  ids.assign(b.begin(), b.end());
+  w.resize(T * k);
+  for (size_t i = 0; i < u.size(); ++i) w[i] = float(u[i]) * 1e-4f;
+  return true;
+}
+
+void synthetic(int64_t T, int E, int k, uint64_t seed, std::vector<int32_t>& ids, std::vector<float>& w) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> pop(E);
+  std::vector<int> perm(E);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  for (int e = 0; e < E; ++e) pop[perm[e]] = 1.0 / std::pow(double(e + 1), 0.7);  // max/mean ~3-4
+  ids.resize(T * k);
+  w.resize(T * k);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<double> p = pop;
+    double total = std::accumulate(p.begin(), p.end(), 0.0), ws = 0;
+    for (int j = 0; j < k; ++j) {
+      double r = u(rng) * total;
+      int e = 0;
+      while (e + 1 < E && (p[e] == 0 || r >= p[e])) r -= p[e], ++e;
+      if (p[e] == 0) e = int(std::find_if(p.begin(), p.end(), [](double x) { return x > 0; }) - p.begin());
+      ids[t * k + j] = e;
+      total -= p[e];
+      p[e] = 0;
+      w[t * k + j] = float(0.05 + u(rng));
+      ws += w[t * k + j];
+    }
+    for (int j = 0; j < k; ++j) w[t * k + j] /= float(ws);
+  }
+}
+
+// 2 nodes x 4 GPUs: contiguous primaries, the 8 hottest experts of the batch get two replicas.
+Placement replicated_placement(int E, const std::vector<int32_t>& ids) {
+  std::vector<int64_t> load(E, 0);
+  for (int32_t e : ids) load[e]++;
+  std::vector<int> hot(E);
+  std::iota(hot.begin(), hot.end(), 0);
+  std::sort(hot.begin(), hot.end(), [&](int a, int b) { return load[a] > load[b]; });
+  Placement p;
+  p.model = "bench";
+  p.policy = "bench";
+  p.num_layers = 1;
+  p.num_experts = E;
+  p.nodes = 2;
+  p.gpus_per_node = 4;
+  p.slots_per_gpu = E / 8 + 3;
+  LayerPlacement lp;
+  lp.experts.resize(E);
+  for (int e = 0; e < E; ++e) lp.experts[e].instances = {{e / (E / 8), 1.0}};
+  for (int i = 0; i < 8; ++i) {
+    const int e = hot[i], g = e / (E / 8);
+    lp.experts[e].instances = {{g, 0.5}, {(g + 1) % 4 + (g / 4) * 4, 0.25}, {(g + 4) % 8, 0.25}};
+  }
+  p.layers.push_back(lp);
+  return p;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string out_dir = ".", data_dir = ".gpu-data";
+  int reps = 20;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--out") out_dir = argv[i + 1];
+    else if (a == "--data") data_dir = argv[i + 1];
+    else if (a == "--reps") reps = std::stoi(argv[i + 1]);
+    else { std::fprintf(stderr, "unknown flag %s\n", a.c_str()); return 2; }
+  }
+  if (device_count() == 0) { std::fprintf(stderr, "moe_bench: no CUDA GPU\n"); return 1; }
+
+  // Copy bandwidth ceiling: 2 GiB device-to-device, bytes read + written.
+  const size_t copy_bytes = size_t(2) << 30;
+  DeviceBuffer<unsigned char> ca(copy_bytes), cb(copy_bytes);
+  fill_bytes(ca.get(), 1, copy_bytes);
+  const float copy_ms = median_ms(10, [&] { copy_device(cb.get(), ca.get(), copy_bytes); });
+  const double copy_GBps = 2.0 * copy_bytes / (copy_ms * 1e-3) / 1e9;
+  std::printf("D2D copy: %.1f GB/s (read+write)\n", copy_GBps);
+
+  const Shape shapes[] = {{"deepseek-v2-lite", 2048, 1408, 64, 6}, {"qwen3-30b-a3b", 2048, 768, 128, 8}};
+  const int64_t batches[] = {256, 1024, 4096, 16384};
+  std::string json = "{\"copy_GBps\":" + std::to_string(copy_GBps) + ",\"rows\":[";
+  std::printf("%-18s %6s %5s | %9s %7s %5s | %9s %9s %9s %7s %7s | %9s %s\n", "model", "tokens", "src",
+              "rt+perm", "GB/s", "%bw", "ffn grp", "ffn strm", "dense", "TF grp", "TF dns", "layer", "(ms)");
+  bool first = true;
+  for (const Shape& s : shapes) {
+    const int64_t H = s.hidden, I = s.inter;
+    const int E = s.experts, k = s.top_k;
+    DeviceBuffer<bf16_t> w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I);
+    fill_uniform_bf16(w13.get(), int64_t(w13.size()), 1, 1.0f / std::sqrt(float(H)));
+    fill_uniform_bf16(w2.get(), int64_t(w2.size()), 2, 1.0f / std::sqrt(float(I)));
+    LocalMoeLayer layer(E, k, H, I, GemmPath::kGrouped);
+    ExpertFfn ffn_grouped(H, I, GemmPath::kGrouped), ffn_streams(H, I, GemmPath::kStreams);
+    for (int64_t T : batches) {
+      std::vector<int32_t> ids;
+      std::vector<float> gw;
+      const bool real = std::string(s.name) == "deepseek-v2-lite" && load_trace(data_dir, T, k, ids, gw);
+      if (!real) synthetic(T, E, k, 1000 + T, ids, gw);
+      {
+        std::ofstream f(out_dir + "/routing_" + s.name + "_" + std::to_string(T) + ".bin", std::ios::binary);
+        f.write(reinterpret_cast<const char*>(ids.data()), ids.size() * 4);
+        f.write(reinterpret_cast<const char*>(gw.data()), gw.size() * 4);
+      }
+      const int64_t P = T * k;
+      DeviceBuffer<bf16_t> x(T * H), xs(P * H), ys(P * H), out(T * H);
+      fill_uniform_bf16(x.get(), T * H, 3 + T, 1.0f);
+      DeviceBuffer<int32_t> d_ids, d_slot(P);
+      DeviceBuffer<float> d_w;
+      d_ids.upload(ids.data(), ids.size());
+      d_w.upload(gw.data(), gw.size());
+
+      // Route + permute on a replicated 2x4 placement (this GPU is GPU 0).
+      const Placement pl = replicated_placement(E, ids);
+      const RoutingTable table(pl, parse_topology("2x4"));
+      const DeviceRoutingTable dt(table);
+      PairBuckets pb;
+      const DeviceRouteBatch rb{0, T, k, d_ids.get(), nullptr, 0, 0};
+      const float rp_ms = median_ms(reps, [&] {
+        route_on_device(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get());
+        pb.build(d_slot.get(), P, dt.num_slots(0));
+        gather_rows(x.get(), pb.order(), k, P, H, xs.get());
+      });
+      const double rp_bytes = 2.0 * T * H + 2.0 * P * H + 8.0 * P;
+      const double rp_GBps = rp_bytes / (rp_ms * 1e-3) / 1e9;
+
+      // Expert FFN on rows sorted by expert.
+      PairBuckets eb;
+      eb.build(d_ids.get(), P, E);
+      const std::vector<int32_t> off = eb.host_offsets();
+      gather_rows(x.get(), eb.order(), k, P, H, xs.get());
+      const float grp_ms = median_ms(reps, [&] { ffn_grouped.run(xs.get(), off.data(), E, w13.get(), w2.get(), ys.get()); });
+      const float str_ms = median_ms(reps, [&] { ffn_streams.run(xs.get(), off.data(), E, w13.get(), w2.get(), ys.get()); });
+      const float dns_ms = median_ms(reps, [&] { ffn_grouped.run_dense(xs.get(), P, w13.get(), w2.get(), ys.get()); });
+      const double flops = 6.0 * H * I * P;
+      const float layer_ms = median_ms(reps, [&] {
+        layer.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+      });
+      MoeLayerTimes st;
+      layer.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &st);
+      synchronize();
+      int64_t maxload = 0;
+      for (int e = 0; e < E; ++e) maxload = std::max<int64_t>(maxload, off[e + 1] - off[e]);
+      std::printf("%-18s %6lld %5s | %9.3f %7.0f %4.0f%% | %9.3f %9.3f %9.3f %7.0f %7.0f | %9.3f  (perm %.3f ffn %.3f comb %.3f) max/mean %.2f\n",
+                  s.name, (long long)T, real ? "trace" : "synth", rp_ms, rp_GBps, 100 * rp_GBps / copy_GBps,
+                  grp_ms, str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (dns_ms * 1e-3) / 1e12,
+                  layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, double(maxload) * E / double(P));
+      char buf[1024];
+      std::snprintf(buf, sizeof buf,
+                    "%s{\"model\":\"%s\",\"tokens\":%lld,\"routing\":\"%s\",\"route_permute_ms\":%.5f,"
+                    "\"route_permute_GBps\":%.1f,\"ffn_grouped_ms\":%.5f,\"ffn_streams_ms\":%.5f,"
+                    "\"dense_ms\":%.5f,\"grouped_tflops\":%.1f,\"streams_tflops\":%.1f,\"dense_tflops\":%.1f,"
+                    "\"layer_ms\":%.5f,\"stage_permute_ms\":%.5f,\"stage_ffn_ms\":%.5f,\"stage_combine_ms\":%.5f}",
+                    first ? "" : ",", s.name, (long long)T, real ? "trace" : "synthetic", rp_ms, rp_GBps, grp_ms,
+                    str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (str_ms * 1e-3) / 1e12,
+                    flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms);
+      json += buf;
+      first = false;
+    }
+  }
+  json += "]}\n";
+  std::ofstream(out_dir + "/moe_bench.json") << json;
+  return 0;
+}

@@ -1,0 +1,63 @@
+// Permute / unpermute of token rows on the GPU.
+//
+// Bucketing: every (token, expert) pair p = t * top_k + j has a key in [0, num_buckets] (a flat
+// slot from route_on_device, or an expert id; num_buckets means "not here, skip"). build()
+// sorts the pairs by key with a stable radix sort (deterministic: inside a bucket pairs keep
+// token order), and fills
+//   order[i]     the pair at sorted position i           [num_pairs]
+//   position[p]  the sorted position of pair p            [num_pairs]  (inverse of order)
+//   offsets[b]   first sorted position of bucket b        [num_buckets + 1]; offsets[num_buckets]
+//                is the number of pairs kept (skipped pairs sort last)
+// gather_rows copies token rows into that order (one row per kept pair, contiguous per bucket);
+// combine_rows is the weighted gather back: out[t] = sum_j w[t, j] * rows[position[t*k + j]]
+// (F32 accumulation, skipped pairs contribute nothing).
+#ifndef GRACE_CUDA_PERMUTE_H_
+#define GRACE_CUDA_PERMUTE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "grace/cuda/device.h"
+
+namespace grace::cuda {
+
+class PairBuckets {
+ public:
+  PairBuckets() = default;
+
+  // keys: device [num_pairs]. Asynchronous on `stream`; scratch grows as needed.
+  void build(const int32_t* keys, int64_t num_pairs, int num_buckets, Stream stream = nullptr);
+
+  const int32_t* order() const { return order_.get(); }
+  const int32_t* position() const { return position_.get(); }
+  const int32_t* offsets() const { return offsets_.get(); }
+  int64_t num_pairs() const { return num_pairs_; }
+  int num_buckets() const { return num_buckets_; }
+  // Copies offsets to the host (synchronises the stream).
+  std::vector<int32_t> host_offsets(Stream stream = nullptr) const;
+
+ private:
+  int64_t num_pairs_ = 0;
+  int num_buckets_ = 0;
+  DeviceBuffer<int32_t> order_, position_, offsets_, keys_sorted_, iota_;
+  DeviceBuffer<unsigned char> temp_;
+};
+
+// dst[i][:] = src[order[i] / top_k][:] for i < num_rows (num_rows <= pairs; pass the kept
+// count). hidden must be a multiple of 8 and rows 16-byte aligned.
+void gather_rows(const bf16_t* src, const int32_t* order, int top_k, int64_t num_rows,
+                 int64_t hidden, bf16_t* dst, Stream stream = nullptr);
+
+// out[t][:] = sum_j weights[t*k+j] * rows[position[t*k+j]][:] over pairs whose position is
+// < *kept (kept: device pointer, e.g. offsets + num_buckets; null: all pairs kept).
+void combine_rows(const bf16_t* rows, const int32_t* position, const float* weights,
+                  const int32_t* kept, int64_t num_tokens, int top_k, int64_t hidden,
+                  bf16_t* out, Stream stream = nullptr);
+
+// F32 <-> BF16 element-wise conversion (n elements).
+void to_bf16(const float* src, int64_t n, bf16_t* dst, Stream stream = nullptr);
+void to_f32(const bf16_t* src, int64_t n, float* dst, Stream stream = nullptr);
+
+}  // namespace grace::cuda
+
+#endif  // GRACE_CUDA_PERMUTE_H_

@@ -1,0 +1,183 @@
+// ExpertFfn over cuBLAS (contract in grace/cuda/expert_ffn.h).
+//
+// Column-major view of the row-major tensors: x_e is [hidden, n_e] (ld hidden), w13_e is
+// [hidden, 2*inter] (ld hidden, used transposed), so h_e^T = w13_e^T x_e^T lands row-major
+// [n_e][2*inter]; the down projection is the same with w2_e [inter, hidden] (ld inter).
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <vector>
+
+#include "cuda/cuda_check.h"
+#include "grace/error.h"
+#include "grace/cuda/expert_ffn.h"
+
+#define GRACE_CUBLAS_CHECK(call)                                                               \
+  do {                                                                                         \
+    cublasStatus_t st_ = (call);                                                               \
+    if (st_ != CUBLAS_STATUS_SUCCESS)                                                          \
+      ::grace::fail_internal(__FILE__, __LINE__, #call, cublasGetStatusString(st_));           \
+  } while (0)
+
+namespace grace::cuda {
+
+GemmPath parse_gemm_path(std::string_view name) {
+  if (name == "grouped") return GemmPath::kGrouped;
+  if (name == "streams") return GemmPath::kStreams;
+  fail_input("GEMM path '{}' is not one of: grouped, streams", name);
+}
+const char* gemm_path_name(GemmPath p) { return p == GemmPath::kGrouped ? "grouped" : "streams"; }
+
+struct ExpertFfn::Impl {
+  cublasHandle_t main = nullptr;
+  std::vector<cublasHandle_t> side_handles;
+  std::vector<cudaStream_t> side;
+  std::vector<cudaEvent_t> side_done;
+  cudaEvent_t fork = nullptr;
+  DeviceBuffer<bf16_t> h, act;
+  DeviceBuffer<const void*> ptrs;  // grouped path: A, B, C pointer arrays of both GEMMs
+  DeviceBuffer<unsigned char> workspace;
+
+  ~Impl() {
+    for (auto hd : side_handles) cublasDestroy(hd);
+    for (auto s : side) cudaStreamDestroy(s);
+    for (auto e : side_done) cudaEventDestroy(e);
+    if (fork) cudaEventDestroy(fork);
+    if (main) cublasDestroy(main);
+  }
+
+  void gemm(cublasHandle_t hd, cudaStream_t s, int m, int n, int k, const void* A, int lda,
+            const void* B, int ldb, void* C, int ldc) {
+    const float one = 1.0f, zero = 0.0f;
+    GRACE_CUBLAS_CHECK(cublasSetStream(hd, s));
+    GRACE_CUBLAS_CHECK(cublasGemmEx(hd, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, A, CUDA_R_16BF, lda,
+                                    B, CUDA_R_16BF, ldb, &zero, C, CUDA_R_16BF, ldc,
+                                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+};
+
+ExpertFfn::ExpertFfn(int64_t hidden, int64_t inter, GemmPath path, int num_streams)
+    : impl_(std::make_unique<Impl>()), hidden_(hidden), inter_(inter), path_(path) {
+  GRACE_CHECK(hidden % 8 == 0 && inter % 8 == 0, "hidden {} / inter {} must be multiples of 8", hidden, inter);
+  GRACE_CUBLAS_CHECK(cublasCreate(&impl_->main));
+  if (path == GemmPath::kStreams) {
+    GRACE_CUDA_CHECK(cudaEventCreateWithFlags(&impl_->fork, cudaEventDisableTiming));
+    for (int i = 0; i < num_streams; ++i) {
+      cudaStream_t s;
+      cudaEvent_t e;
+      cublasHandle_t hd;
+      GRACE_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+      GRACE_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+      GRACE_CUBLAS_CHECK(cublasCreate(&hd));
+      impl_->side.push_back(s);
+      impl_->side_done.push_back(e);
+      impl_->side_handles.push_back(hd);
+    }
+  }
+}
+
+ExpertFfn::~ExpertFfn() = default;
+
+void ExpertFfn::run(const bf16_t* x, const int32_t* offsets, int num_experts, const bf16_t* w13,
+                    const bf16_t* w2, bf16_t* y, Stream stream) {
+  std::vector<const bf16_t*> p13(num_experts), p2(num_experts);
+  for (int e = 0; e < num_experts; ++e) {
+    p13[e] = w13 + size_t(e) * 2 * inter_ * hidden_;
+    p2[e] = w2 + size_t(e) * hidden_ * inter_;
+  }
+  run_experts(x, offsets, num_experts, p13.data(), p2.data(), y, stream);
+}
+
+void ExpertFfn::run_experts(const bf16_t* x, const int32_t* offsets, int num_experts,
+                            const bf16_t* const* w13, const bf16_t* const* w2, bf16_t* y,
+                            Stream stream) {
+  Impl& m = *impl_;
+  const int64_t rows = offsets[num_experts];
+  if (rows == 0) return;
+  const int64_t H = hidden_, I = inter_;
+  m.h.resize(size_t(rows) * 2 * I);
+  m.act.resize(size_t(rows) * I);
+  std::vector<int> active;
+  for (int e = 0; e < num_experts; ++e)
+    if (offsets[e + 1] > offsets[e]) active.push_back(e);
+  const int G = int(active.size());
+  auto xe = [&](int e) { return x + size_t(offsets[e]) * H; };
+  auto he = [&](int e) { return m.h.get() + size_t(offsets[e]) * 2 * I; };
+  auto ae = [&](int e) { return m.act.get() + size_t(offsets[e]) * I; };
+  auto ye = [&](int e) { return y + size_t(offsets[e]) * H; };
+  auto w13e = [&](int e) { return w13[e]; };
+  auto w2e = [&](int e) { return w2[e]; };
+
+  if (path_ == GemmPath::kGrouped) {
+    // Pointer arrays of both GEMMs, uploaded once: [A1 B1 C1 A2 B2 C2] x G.
+    std::vector<const void*> p(size_t(6) * G);
+    std::vector<int> m1(G, int(2 * I)), n(G), k1(G, int(H)), lda1(G, int(H)), ldb1(G, int(H)),
+        ldc1(G, int(2 * I)), m2(G, int(H)), k2(G, int(I)), lda2(G, int(I)), ldb2(G, int(I)),
+        ldc2(G, int(H)), sizes(G, 1);
+    std::vector<float> alpha(G, 1.0f), beta(G, 0.0f);
+    std::vector<cublasOperation_t> ta(G, CUBLAS_OP_T), tb(G, CUBLAS_OP_N);
+    for (int g = 0; g < G; ++g) {
+      const int e = active[g];
+      n[g] = offsets[e + 1] - offsets[e];
+      p[g] = w13e(e);
+      p[G + g] = xe(e);
+      p[2 * G + g] = he(e);
+      p[3 * G + g] = w2e(e);
+      p[4 * G + g] = ae(e);
+      p[5 * G + g] = ye(e);
+    }
+    m.ptrs.resize(p.size());
+    GRACE_CUDA_CHECK(cudaMemcpyAsync(m.ptrs.get(), p.data(), p.size() * sizeof(void*),
+                                     cudaMemcpyHostToDevice, stream));
+    const void* const* d = m.ptrs.get();
+    GRACE_CUBLAS_CHECK(cublasSetStream(m.main, stream));
+    GRACE_CUBLAS_CHECK(cublasGemmGroupedBatchedEx(
+        m.main, ta.data(), tb.data(), m1.data(), n.data(), k1.data(), alpha.data(), d, CUDA_R_16BF,
+        lda1.data(), d + G, CUDA_R_16BF, ldb1.data(), beta.data(), const_cast<void* const*>(d + 2 * G),
+        CUDA_R_16BF, ldc1.data(), G, sizes.data(), CUBLAS_COMPUTE_32F));
+    swiglu(m.h.get(), rows, I, m.act.get(), stream);
+    GRACE_CUBLAS_CHECK(cublasGemmGroupedBatchedEx(
+        m.main, ta.data(), tb.data(), m2.data(), n.data(), k2.data(), alpha.data(), d + 3 * G,
+        CUDA_R_16BF, lda2.data(), d + 4 * G, CUDA_R_16BF, ldb2.data(), beta.data(),
+        const_cast<void* const*>(d + 5 * G), CUDA_R_16BF, ldc2.data(), G, sizes.data(),
+        CUBLAS_COMPUTE_32F));
+    // The host arrays above must outlive the calls' reads of them: cuBLAS reads host-side
+    // arrays before returning, so nothing more to keep.
+    return;
+  }
+
+  // Streams path: fork, per-expert GEMMs round-robin, join; twice around the activation.
+  const int S = int(m.side.size());
+  auto fork_join = [&](auto&& body) {
+    GRACE_CUDA_CHECK(cudaEventRecord(m.fork, stream));
+    for (int s = 0; s < S; ++s) GRACE_CUDA_CHECK(cudaStreamWaitEvent(m.side[s], m.fork, 0));
+    for (int g = 0; g < G; ++g) body(active[g], g % S);
+    for (int s = 0; s < S; ++s) {
+      GRACE_CUDA_CHECK(cudaEventRecord(m.side_done[s], m.side[s]));
+      GRACE_CUDA_CHECK(cudaStreamWaitEvent(stream, m.side_done[s], 0));
+    }
+  };
+  fork_join([&](int e, int s) {
+    const int ne = offsets[e + 1] - offsets[e];
+    m.gemm(m.side_handles[s], m.side[s], int(2 * I), ne, int(H), w13e(e), int(H), xe(e), int(H), he(e), int(2 * I));
+  });
+  swiglu(m.h.get(), rows, I, m.act.get(), stream);
+  fork_join([&](int e, int s) {
+    const int ne = offsets[e + 1] - offsets[e];
+    m.gemm(m.side_handles[s], m.side[s], int(H), ne, int(I), w2e(e), int(I), ae(e), int(I), ye(e), int(H));
+  });
+}
+
+void ExpertFfn::run_dense(const bf16_t* x, int64_t rows, const bf16_t* w13, const bf16_t* w2,
+                          bf16_t* y, Stream stream) {
+  Impl& m = *impl_;
+  if (rows == 0) return;
+  const int64_t H = hidden_, I = inter_;
+  m.h.resize(size_t(rows) * 2 * I);
+  m.act.resize(size_t(rows) * I);
+  m.gemm(m.main, stream, int(2 * I), int(rows), int(H), w13, int(H), x, int(H), m.h.get(), int(2 * I));
+  swiglu(m.h.get(), rows, I, m.act.get(), stream);
+  m.gemm(m.main, stream, int(H), int(rows), int(I), w2, int(I), m.act.get(), int(I), y, int(H));
+}
+
+}  // namespace grace::cuda

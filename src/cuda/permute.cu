@@ -1,0 +1,170 @@
+// Permute / unpermute kernels (contract in grace/cuda/permute.h): a stable cub radix sort of
+// pair keys, bucket offsets read off the sorted keys, and 16-byte vectorised row copies.
+#include <cub/device/device_radix_sort.cuh>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "cuda/cuda_check.h"
+#include "grace/cuda/permute.h"
+
+namespace grace::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned blocks_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
+
+__global__ void iota_kernel(int32_t* out, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = int32_t(i);
+}
+
+// offsets[b] = first sorted index whose key >= b; thread i handles the boundary before i.
+__global__ void offsets_kernel(const int32_t* sorted, int64_t n, int num_buckets, int32_t* offsets) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i > n) return;
+  const int lo = i == 0 ? -1 : min(sorted[i - 1], num_buckets);
+  const int hi = i == n ? num_buckets : min(sorted[i], num_buckets);
+  for (int b = lo + 1; b <= hi; ++b) offsets[b] = int32_t(i);
+}
+
+__global__ void inverse_kernel(const int32_t* order, int64_t n, int32_t* position) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) position[order[i]] = int32_t(i);
+}
+
+__global__ void gather_kernel(const uint4* src, const int32_t* order, int k, int64_t rows,
+                              int vec_per_row, uint4* dst) {
+  const int64_t total = rows * vec_per_row;
+  for (int64_t v = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; v < total;
+       v += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = v / vec_per_row;
+    const int c = int(v - r * vec_per_row);
+    const int64_t src_row = order[r] / k;
+    dst[v] = src[src_row * vec_per_row + c];
+  }
+}
+
+__device__ __forceinline__ void acc8(float* a, uint4 v, float w) {
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&v);
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    const float2 f = __bfloat1622float2(h[q]);
+    a[2 * q] += w * f.x;
+    a[2 * q + 1] += w * f.y;
+  }
+}
+
+__global__ void combine_kernel(const uint4* rows, const int32_t* position, const float* weights,
+                               const int32_t* kept, int64_t tokens, int k, int vec_per_row,
+                               uint4* out) {
+  const int64_t total = tokens * vec_per_row;
+  const int32_t limit = kept ? *kept : INT32_MAX;
+  for (int64_t v = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; v < total;
+       v += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t t = v / vec_per_row;
+    const int c = int(v - t * vec_per_row);
+    float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int j = 0; j < k; ++j) {
+      const int32_t p = position[t * k + j];
+      if (p >= limit) continue;
+      acc8(a, rows[int64_t(p) * vec_per_row + c], weights[t * k + j]);
+    }
+    uint4 o;
+    __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&o);
+#pragma unroll
+    for (int q = 0; q < 4; ++q) h[q] = __floats2bfloat162_rn(a[2 * q], a[2 * q + 1]);
+    out[v] = o;
+  }
+}
+
+__global__ void to_bf16_kernel(const float* src, int64_t n, __nv_bfloat16* dst) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = __float2bfloat16_rn(src[i]);
+}
+__global__ void to_f32_kernel(const __nv_bfloat16* src, int64_t n, float* dst) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = __bfloat162float(src[i]);
+}
+
+unsigned grid_for(int64_t work) {
+  const int64_t b = (work + kThreads - 1) / kThreads;
+  return unsigned(b < 132 * 32 ? (b > 0 ? b : 1) : 132 * 32);  // grid-stride beyond ~32 waves
+}
+
+int bits_for(int num_buckets) {
+  int bits = 1;
+  while ((1 << bits) <= num_buckets) ++bits;
+  return bits;
+}
+
+}  // namespace
+
+void PairBuckets::build(const int32_t* keys, int64_t n, int num_buckets, Stream stream) {
+  GRACE_CUDA_REQUIRE(n >= 0 && n < INT32_MAX && num_buckets > 0, "bad bucket build (pairs or buckets out of range)");
+  num_pairs_ = n;
+  num_buckets_ = num_buckets;
+  order_.resize(n + 1);
+  position_.resize(n + 1);
+  keys_sorted_.resize(n + 1);
+  iota_.resize(n + 1);
+  offsets_.resize(num_buckets + 1);
+  if (n > 0) {
+    iota_kernel<<<blocks_for(n), kThreads, 0, stream>>>(iota_.get(), n);
+    GRACE_CUDA_CHECK_LAUNCH();
+    const int end_bit = bits_for(num_buckets);
+    size_t temp_bytes = 0;
+    GRACE_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys, keys_sorted_.get(),
+                                                     iota_.get(), order_.get(), int(n), 0, end_bit, stream));
+    temp_.resize(temp_bytes + 1);
+    GRACE_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp_.get(), temp_bytes, keys, keys_sorted_.get(),
+                                                     iota_.get(), order_.get(), int(n), 0, end_bit, stream));
+    inverse_kernel<<<blocks_for(n), kThreads, 0, stream>>>(order_.get(), n, position_.get());
+    GRACE_CUDA_CHECK_LAUNCH();
+  }
+  offsets_kernel<<<blocks_for(n + 1), kThreads, 0, stream>>>(keys_sorted_.get(), n, num_buckets,
+                                                             offsets_.get());
+  GRACE_CUDA_CHECK_LAUNCH();
+}
+
+std::vector<int32_t> PairBuckets::host_offsets(Stream stream) const {
+  std::vector<int32_t> h(size_t(num_buckets_) + 1);
+  GRACE_CUDA_CHECK(cudaMemcpyAsync(h.data(), offsets_.get(), h.size() * 4, cudaMemcpyDeviceToHost, stream));
+  GRACE_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return h;
+}
+
+void gather_rows(const bf16_t* src, const int32_t* order, int top_k, int64_t rows, int64_t hidden,
+                 bf16_t* dst, Stream stream) {
+  GRACE_CUDA_REQUIRE(hidden % 8 == 0, "hidden size is not a multiple of 8");
+  if (rows <= 0) return;
+  const int vpr = int(hidden / 8);
+  gather_kernel<<<grid_for(rows * vpr), kThreads, 0, stream>>>(
+      reinterpret_cast<const uint4*>(src), order, top_k, rows, vpr, reinterpret_cast<uint4*>(dst));
+  GRACE_CUDA_CHECK_LAUNCH();
+}
+
+void combine_rows(const bf16_t* rows, const int32_t* position, const float* weights,
+                  const int32_t* kept, int64_t tokens, int top_k, int64_t hidden, bf16_t* out,
+                  Stream stream) {
+  GRACE_CUDA_REQUIRE(hidden % 8 == 0, "hidden size is not a multiple of 8");
+  if (tokens <= 0) return;
+  const int vpr = int(hidden / 8);
+  combine_kernel<<<grid_for(tokens * vpr), kThreads, 0, stream>>>(
+      reinterpret_cast<const uint4*>(rows), position, weights, kept, tokens, top_k, vpr,
+      reinterpret_cast<uint4*>(out));
+  GRACE_CUDA_CHECK_LAUNCH();
+}
+
+void to_bf16(const float* src, int64_t n, bf16_t* dst, Stream stream) {
+  if (n <= 0) return;
+  to_bf16_kernel<<<grid_for(n), kThreads, 0, stream>>>(src, n, reinterpret_cast<__nv_bfloat16*>(dst));
+  GRACE_CUDA_CHECK_LAUNCH();
+}
+void to_f32(const bf16_t* src, int64_t n, float* dst, Stream stream) {
+  if (n <= 0) return;
+  to_f32_kernel<<<grid_for(n), kThreads, 0, stream>>>(reinterpret_cast<const __nv_bfloat16*>(src), n, dst);
+  GRACE_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace grace::cuda

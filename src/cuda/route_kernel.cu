@@ -1,0 +1,90 @@
+// The routing kernel: one thread per (token, expert) pair, reading the flat routing table.
+// The rules and the hash mirror src/route/table_routers.cpp and grace/routing_table.h exactly
+// (integer thresholds, same draw bits), so GPU and CPU decisions are identical.
+#include <cuda_runtime.h>
+
+#include "cuda/cuda_check.h"
+#include "grace/cuda/routing.h"
+#include "grace/routing_table.h"
+
+namespace grace::cuda {
+namespace {
+
+// Same as grace::pick_hash (routing_table.h), compiled for the device.
+__device__ __forceinline__ uint64_t pick_hash_d(uint64_t seed, uint32_t layer, uint64_t token,
+                                                uint32_t expert) {
+  uint64_t x = seed ^ (uint64_t(layer) << 48) ^ (uint64_t(expert) << 32) ^ 0x9e3779b97f4a7c15ull;
+  x ^= token * 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 31;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 29;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 32;
+  return x;
+}
+
+__device__ __forceinline__ int pick_weighted_d(const uint32_t* cum, int n, uint32_t r) {
+  int i = 0;
+  while (i + 1 < n && r >= cum[i]) ++i;
+  return i;
+}
+
+template <bool kTar>
+__global__ void route_kernel(RoutingTableView v, uint64_t seed, int layer, const int32_t* ids,
+                             int64_t num_pairs, int k, const int32_t* src_gpu, int src_all,
+                             int64_t token_base, int32_t* dest_gpu, int32_t* flat_slot) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= num_pairs) return;
+  const int64_t t = i / k;
+  const int e = ids[i];
+  const int le = layer * v.num_experts + e;
+  const int o = v.inst_offset[le];
+  const int c = v.inst_offset[le + 1] - o;
+  int g = v.inst_gpu[o];
+  if (kTar && c > 1) {
+    const int src = src_gpu ? src_gpu[t] : src_all;
+    if ((v.host_bits[size_t(le) * v.bit_words + (src >> 5)] >> (src & 31)) & 1u) {
+      g = src;  // own GPU
+    } else {
+      const int len = le * v.num_nodes + src / v.gpus_per_node;
+      const int no = v.node_offset[len], nc = v.node_offset[len + 1] - no;
+      if (nc == 1) {
+        g = v.node_gpu[no];
+      } else {
+        const uint32_t r = uint32_t(pick_hash_d(seed, uint32_t(layer), uint64_t(token_base + t),
+                                                uint32_t(e)) >> 33);
+        g = nc > 1 ? v.node_gpu[no + pick_weighted_d(v.node_cum + no, nc, r)]   // own node
+                   : v.inst_gpu[o + pick_weighted_d(v.inst_cum + o, c, r)];     // anywhere
+      }
+    }
+  }
+  if (dest_gpu) dest_gpu[i] = g;
+  if (flat_slot) {
+    flat_slot[i] = v.gpu_slot_offset[size_t(layer) * (v.num_gpus + 1) + g] +
+                   v.slot_of[size_t(le) * v.num_gpus + g];
+  }
+}
+
+}  // namespace
+
+void route_on_device(const DeviceRoutingTable& table, DeviceRouter router, uint64_t seed,
+                     const DeviceRouteBatch& b, int32_t* dest_gpu, int32_t* flat_slot,
+                     Stream stream) {
+  GRACE_CUDA_REQUIRE(b.top_k > 0 && b.num_tokens >= 0 && b.ids, "bad device route batch");
+  const int64_t n = b.num_tokens * b.top_k;
+  if (n == 0) return;
+  const int threads = 256;
+  const unsigned blocks = unsigned((n + threads - 1) / threads);
+  if (router == DeviceRouter::kTar) {
+    route_kernel<true><<<blocks, threads, 0, stream>>>(table.view(), seed, b.layer, b.ids, n,
+                                                       b.top_k, b.src_gpu, b.src_gpu_all,
+                                                       b.token_base, dest_gpu, flat_slot);
+  } else {
+    route_kernel<false><<<blocks, threads, 0, stream>>>(table.view(), seed, b.layer, b.ids, n,
+                                                        b.top_k, b.src_gpu, b.src_gpu_all,
+                                                        b.token_base, dest_gpu, flat_slot);
+  }
+  GRACE_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace grace::cuda

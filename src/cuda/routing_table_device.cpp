@@ -1,0 +1,40 @@
+// DeviceRoutingTable: the flat routing table copied to device memory; router names.
+#include <algorithm>
+
+#include "grace/cuda/routing.h"
+#include "grace/error.h"
+#include "grace/routing_table.h"
+
+namespace grace::cuda {
+
+DeviceRouter parse_device_router(std::string_view name) {
+  if (name == "primary") return DeviceRouter::kPrimary;
+  if (name == "tar") return DeviceRouter::kTar;
+  fail_input("router '{}' has no GPU kernel (GPU routers: primary, tar)", name);
+}
+
+DeviceRoutingTable::DeviceRoutingTable(const RoutingTable& t) {
+  inst_offset_.upload(t.inst_offset().data(), t.inst_offset().size());
+  inst_gpu_.upload(t.inst_gpu().data(), t.inst_gpu().size());
+  inst_cum_.upload(t.inst_cum().data(), t.inst_cum().size());
+  node_offset_.upload(t.node_offset().data(), t.node_offset().size());
+  node_gpu_.upload(t.node_gpu().data(), t.node_gpu().size());
+  node_cum_.upload(t.node_cum().data(), t.node_cum().size());
+  host_bits_.upload(t.host_bits().data(), t.host_bits().size());
+  slot_of_.upload(t.slot_of().data(), t.slot_of().size());
+  const int L = t.num_layers(), G = t.num_gpus();
+  std::vector<int32_t> gso(size_t(L) * (G + 1));
+  slots_per_layer_.resize(L);
+  for (int l = 0; l < L; ++l) {
+    const int32_t* off = t.gpu_slot_offset(l);
+    std::copy(off, off + G + 1, gso.begin() + size_t(l) * (G + 1));
+    slots_per_layer_[l] = off[G];
+  }
+  gso_.upload(gso.data(), gso.size());
+  view_ = RoutingTableView{t.num_experts(), G, t.num_nodes(), t.gpus_per_node(), t.bit_words(),
+                           inst_offset_.get(), inst_gpu_.get(), inst_cum_.get(),
+                           node_offset_.get(), node_gpu_.get(), node_cum_.get(),
+                           host_bits_.get(), slot_of_.get(), gso_.get()};
+}
+
+}  // namespace grace::cuda
