@@ -36,7 +36,10 @@ class GracePlanner final : public Planner {
     for (int l = 0; l < L; ++l) {
       AffMat a = layer_affinity(ctx.profile.layers[l]);
       auto load = layer_load(ctx.profile.layers[l]);
-      std::vector<int> node_of = metis_partition(a, load, N, {}, mo);
+      // Counts may deviate up to what the capacity allows: load balance comes first.
+      MetisOptions node_mo = mo;
+      node_mo.count_imbalance = std::max(1.02, double(Gn) * slots * N / E);
+      std::vector<int> node_of = metis_partition(a, load, N, {}, node_mo);
       int lo = E >= t.num_gpus() ? Gn : E / N;
       fix_group_sizes(a, node_of, N, std::vector<int>(N, lo), std::vector<int>(N, Gn * slots));
       std::vector<int> gpu_of(E, -1);
@@ -46,7 +49,9 @@ class GracePlanner final : public Planner {
         AffMat sub = sub_affinity(a, mem);
         std::vector<double> sub_load(mem.size());
         for (size_t i = 0; i < mem.size(); ++i) sub_load[i] = load[mem[i]];
-        auto local = metis_partition(sub, sub_load, Gn, {}, mo);
+        MetisOptions gpu_mo = mo;
+        gpu_mo.count_imbalance = std::max(1.02, double(Gn) * slots / std::max<size_t>(1, mem.size()));
+        auto local = metis_partition(sub, sub_load, Gn, {}, gpu_mo);
         int glo = int(mem.size()) >= Gn ? 1 : 0;
         int ghi = std::max(slots, int((mem.size() + Gn - 1) / Gn));
         fix_group_sizes(sub, local, Gn, std::vector<int>(Gn, glo), std::vector<int>(Gn, ghi));

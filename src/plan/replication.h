@@ -7,8 +7,10 @@
 //                    one copy of each on the n least-loaded GPUs, then load-predicted weights
 //                    (each instance's share = load / instances; weight ~ 1 / predicted GPU
 //                    load). Slots are respected: copies that do not fit are given up (counted).
-//   replicate_fill   grace's own: fills every free slot. Repeatedly the expert with the largest
-//                    load per instance gets one more instance, on a node that has none of it
+//   replicate_fill   grace's own: fills every free slot. Repeatedly an expert gets one more
+//                    instance: while predicted GPU loads are unbalanced, the expert with the
+//                    largest share on the most loaded GPU; then the expert with the largest
+//                    load per instance. The copy goes to a node that has none of it
 //                    yet when possible (the least-loaded GPU with room there), else on the
 //                    least-loaded GPU with room; the expert's load is spread over its instances
 //                    by water filling on the other load of their GPUs, and weights are those

@@ -41,13 +41,27 @@ int replicate_fill(LayerPlacement& lp, const std::vector<double>& load, int node
   int added = 0;
   std::vector<char> full(num_experts, 0);  // no GPU with room lacks this expert
   while (added < free_slots) {
-    // The expert with the most load per instance that can still go somewhere.
+    // While the GPUs are unbalanced: the expert with the largest share on the most loaded GPU.
+    // Once balanced: the expert with the most load per instance (locality for more tokens).
     int best_e = -1;
     double best_v = -1;
-    for (int e = 0; e < num_experts; ++e) {
-      if (full[e]) continue;
-      double v = load[e] / lp.experts[e].num_instances();
-      if (v > best_v) best_v = v, best_e = e;
+    int hot = int(std::max_element(gpu.begin(), gpu.end()) - gpu.begin());
+    double mean = 0;
+    for (double v : gpu) mean += v / num_gpus;
+    if (gpu[hot] > mean * (1 + 1e-3)) {
+      for (int e = 0; e < num_experts; ++e) {
+        if (full[e] || !on_gpu[e][hot]) continue;
+        const auto& ins = lp.experts[e].instances;
+        for (size_t i = 0; i < ins.size(); ++i)
+          if (ins[i].gpu == hot && share[e][i] > best_v) best_v = share[e][i], best_e = e;
+      }
+    }
+    if (best_e < 0) {
+      for (int e = 0; e < num_experts; ++e) {
+        if (full[e]) continue;
+        double v = load[e] / lp.experts[e].num_instances();
+        if (v > best_v) best_v = v, best_e = e;
+      }
     }
     if (best_e < 0) break;
     // Where: least-loaded GPU with room on a node without the expert, else anywhere with room.
