@@ -1,14 +1,58 @@
-// grace compare: placeholder until its module lands.
+// grace compare: runs the standard set of (planner, router, comm) combinations on one trace,
+// out of sample, prints the table and writes DIR/report.md, DIR/report.html, DIR/results.json.
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <string>
 
 #include "commands.h"
+#include "grace/compare.h"
 #include "grace/error.h"
 
 namespace grace::cli {
+namespace {
+
+struct CompareArgs {
+  CompareOptions opt;
+  std::string out_dir;
+  bool json = false;
+};
+
+void run_compare_cmd(const CompareArgs& a) {
+  CompareResult r = run_compare(a.opt, [](const std::string& line) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+    std::fflush(stderr);
+  });
+  write_compare_reports(r, a.out_dir);
+  if (a.json) {
+    std::printf("%s\n", compare_json(r).c_str());
+  } else {
+    std::printf("%s", format_compare_table(r).c_str());
+    std::printf("wrote %s/report.md, %s/report.html, %s/results.json\n", a.out_dir.c_str(), a.out_dir.c_str(),
+                a.out_dir.c_str());
+  }
+}
+
+}  // namespace
 
 void add_compare_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("compare", "(not implemented yet)");
-  cmd->callback([] { fail_input("'grace compare' is not implemented yet"); });
+  auto a = std::make_shared<CompareArgs>();
+  auto* cmd = app.add_subcommand(
+      "compare", "Plan, route, evaluate and simulate the standard policy combinations; write reports");
+  cmd->add_option("--trace", a->opt.traces, "Routing trace to evaluate on (repeat to concatenate); "
+                                            "default: the model's synthetic trace");
+  cmd->add_option("--plan-trace", a->opt.plan_traces,
+                  "Trace to plan on (repeatable); default: even-indexed sequences plan, odd-indexed evaluate");
+  cmd->add_option("--model", a->opt.model, "Model preset or JSON (default: inferred from the trace; "
+                                           "deepseek-v2-lite for the synthetic trace)");
+  cmd->add_option("--topology", a->opt.topology, "Topology: 2x4 (paper constants), 2x4@h200, h200 or JSON")
+      ->capture_default_str();
+  cmd->add_option("--batch-tokens", a->opt.batch_tokens, "Tokens per batch")->capture_default_str();
+  cmd->add_option("--seed", a->opt.seed, "Seed for the planners, routers and the synthetic trace")->capture_default_str();
+  cmd->add_option("--synth-tokens", a->opt.synth_tokens, "Tokens of the synthetic trace")->capture_default_str();
+  cmd->add_option("-o,--out", a->out_dir, "Output directory for report.md, report.html, results.json")->required();
+  cmd->add_flag("--json", a->json, "Print results.json to stdout instead of the table");
+  cmd->callback([a] { run_compare_cmd(*a); });
 }
 
 }  // namespace grace::cli

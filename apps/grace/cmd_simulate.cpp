@@ -1,14 +1,80 @@
-// grace simulate: placeholder until its module lands.
+// grace simulate: replays a trace through a placement and a router (evaluate.h), then turns the
+// per-batch counts into time with the cost model (simulate.h). Text report, or JSON with --json.
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "commands.h"
 #include "grace/error.h"
+#include "grace/evaluate.h"
+#include "grace/model.h"
+#include "grace/placement.h"
+#include "grace/placement_io.h"
+#include "grace/simulate.h"
+#include "grace/topology.h"
+#include "grace/trace_io.h"
 
 namespace grace::cli {
+namespace {
+
+struct SimulateArgs {
+  std::vector<std::string> traces;
+  std::string placement;
+  std::string topology;  // empty: the placement's shape with the paper constants
+  std::string model;     // empty: the placement's model
+  std::string router = "tar";
+  std::string comm = "hierarchical";
+  int64_t batch_tokens = 4096;
+  uint64_t seed = 0;
+  int max_chunks = 8;
+  bool json = false;
+};
+
+void run_simulate(const SimulateArgs& a) {
+  Placement p = load_placement(a.placement);
+  ModelSpec model = load_model(a.model.empty() ? p.model : a.model);
+  Topology topo = parse_topology(a.topology.empty() ? fmt::format("{}x{}", p.nodes, p.gpus_per_node) : a.topology);
+  validate_placement(p, topo, model);
+  GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be > 0 (got {})", a.batch_tokens);
+  GRACE_INPUT_CHECK(a.max_chunks >= 1, "--max-chunks must be >= 1 (got {})", a.max_chunks);
+  EvalOptions opt;
+  opt.batch_tokens = a.batch_tokens;
+  opt.comm = parse_comm_scheme(a.comm);
+  opt.router = a.router;
+  opt.seed = a.seed;
+  opt.keep_records = true;
+  Trace trace = read_trace(a.traces, model.experts);
+  EvalResult e = evaluate(trace, p, topo, model, opt);
+  SimResult s = simulate(e, topo, model, SimOptions{a.max_chunks});
+  if (a.json) {
+    std::printf("%s\n", sim_json(s).c_str());
+  } else {
+    std::printf("placement %s (%s), router %s, topology %s, model %s\n", a.placement.c_str(), p.policy.c_str(),
+                a.router.c_str(), topo.name.c_str(), model.name.c_str());
+    std::printf("%s", format_sim(s).c_str());
+  }
+}
+
+}  // namespace
 
 void add_simulate_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("simulate", "(not implemented yet)");
-  cmd->callback([] { fail_input("'grace simulate' is not implemented yet"); });
+  auto args = std::make_shared<SimulateArgs>();
+  auto* cmd = app.add_subcommand("simulate", "Evaluate a placement on a trace, then simulate the MoE-layer time");
+  cmd->add_option("--trace", args->traces, "Routing trace (ids file or directory); repeat to concatenate")->required();
+  cmd->add_option("--placement", args->placement, "Placement JSON (grace plan -o)")->required();
+  cmd->add_option("--topology", args->topology, "Topology: 2x4, 2x4@h200, paper, h200 or a JSON file "
+                                                "(default: the placement's shape, paper constants)");
+  cmd->add_option("--model", args->model, "Model preset or JSON (default: the placement's model)");
+  cmd->add_option("--router", args->router, "Router: primary, wrr, tar, round-robin, local-first, load-aware")
+      ->capture_default_str();
+  cmd->add_option("--comm", args->comm, "Communication scheme: flat | hierarchical")->capture_default_str();
+  cmd->add_option("--batch-tokens", args->batch_tokens, "Tokens per batch")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Router seed")->capture_default_str();
+  cmd->add_option("--max-chunks", args->max_chunks, "Overlap model: largest chunk count tried")->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print one JSON object instead of the table");
+  cmd->callback([args] { run_simulate(*args); });
 }
 
 }  // namespace grace::cli

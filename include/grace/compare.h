@@ -1,0 +1,95 @@
+// compare: plans, routes, evaluates and simulates a set of (planner, router, comm) combinations
+// on one trace, out of sample, and reports them side by side (grace compare).
+//
+// Input: the given traces, or the model's built-in synthetic trace (synth.h). Planning uses the
+// plan traces when given; otherwise the evaluated trace is split by sequence: even-indexed
+// sequences plan, odd-indexed ones are evaluated (a single-sequence trace is split in halves),
+// so every figure is out of sample. The report says which split was used.
+//
+// Output: report.md, report.html (self-contained: inline CSS and SVG charts, no script, no
+// external resource) and results.json, each written atomically.
+#ifndef GRACE_COMPARE_H_
+#define GRACE_COMPARE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "grace/evaluate.h"
+#include "grace/simulate.h"
+
+namespace grace {
+
+struct Combination {
+  std::string planner;
+  std::string router;
+  CommScheme comm = CommScheme::kFlat;
+  std::string label() const;  // "planner/router/comm"
+};
+
+// contiguous/primary/flat (the baseline), eplb/round-robin/flat, eplb/wrr/flat,
+// uniform-affinity/primary/hierarchical, grace-paper/tar/hierarchical, grace/tar/hierarchical,
+// grace/load-aware/hierarchical.
+std::vector<Combination> default_combinations();
+
+struct CompareOptions {
+  std::vector<std::string> traces;       // empty: the model's synthetic trace
+  std::vector<std::string> plan_traces;  // empty: even/odd sequence split of the trace
+  std::string model;                     // preset or JSON; empty: inferred from the trace's shape
+                                         //   (deepseek-v2-lite for the synthetic trace)
+  std::string topology = "2x4";
+  int64_t batch_tokens = 4096;
+  uint64_t seed = 0;
+  int64_t synth_tokens = 32768;          // size of the synthetic trace
+  std::vector<Combination> combinations; // empty: default_combinations()
+};
+
+struct CompareRow {
+  Combination combo;
+  bool ok = false;
+  std::string skipped;                   // why, when !ok
+  double plan_seconds = 0;
+  int replicas = 0;                      // instances beyond one per expert, all layers
+  // Per batch, dispatch direction (combine moves as much back), all MoE layers, in MB (1e6 B).
+  double inter_mb_per_batch = 0, intra_mb_per_batch = 0;
+  double inter_bytes_per_token = 0, intra_bytes_per_token = 0;
+  double load_max_mean = 0;              // GPU load max/mean, mean over (batch, layer)
+  double share_same_gpu = 0, share_same_node = 0, share_remote = 0;  // of token-expert pairs
+  LayerTime time;                        // one MoE layer of one batch (mean over layers)
+  double speedup = 0, speedup_overlap = 0;  // baseline time / this time
+  std::vector<double> inter_mb_per_layer, intra_mb_per_layer;  // [layer], per batch
+  std::vector<LayerTime> time_per_layer;                       // [layer]
+  std::vector<std::vector<double>> gpu_load;  // [layer][gpu]: mean over batches of pairs / mean
+};
+
+struct CompareResult {
+  std::string model;
+  std::string topology;
+  int nodes = 0, gpus_per_node = 0, num_layers = 0, num_experts = 0, top_k = 0;
+  std::string trace_source;              // what was evaluated
+  std::string plan_source;               // what was planned on (the split)
+  int64_t eval_tokens = 0, plan_tokens = 0, eval_seqs = 0, plan_seqs = 0;
+  int64_t batch_tokens = 0;
+  int64_t num_batches = 0;
+  uint64_t seed = 0;
+  int baseline = -1;                     // row the speedups are relative to (-1: none ran)
+  std::vector<CompareRow> rows;
+};
+
+// Runs every combination; `progress` gets one line per combination. Planners or routers that do
+// not exist are skipped with a reason; bad inputs throw InputError.
+CompareResult run_compare(const CompareOptions& options,
+                          const std::function<void(const std::string&)>& progress = {});
+
+std::string format_compare_table(const CompareResult& r);  // plain-text table (stdout)
+std::string compare_markdown(const CompareResult& r);
+std::string compare_html(const CompareResult& r);
+std::string compare_json(const CompareResult& r);
+
+// Writes dir/report.md, dir/report.html and dir/results.json (creates dir; atomic writes).
+void write_compare_reports(const CompareResult& r, const std::string& dir);
+
+}  // namespace grace
+
+#endif  // GRACE_COMPARE_H_

@@ -1,0 +1,77 @@
+// results.json, and writing the three report files atomically.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+#include "grace/compare.h"
+#include "grace/error.h"
+
+namespace grace {
+namespace {
+
+nlohmann::json time_json(const LayerTime& t) {
+  return {{"dispatch_us", t.dispatch_us}, {"dispatch_inter_us", t.dispatch_inter_us},
+          {"dispatch_intra_us", t.dispatch_intra_us}, {"compute_us", t.compute_us},
+          {"combine_us", t.combine_us}, {"total_us", t.total_us}, {"overlap_us", t.overlap_us},
+          {"idle_share", t.idle_share}};
+}
+
+}  // namespace
+
+std::string compare_json(const CompareResult& r) {
+  nlohmann::json j;
+  j["model"] = r.model;
+  j["topology"] = {{"name", r.topology}, {"nodes", r.nodes}, {"gpus_per_node", r.gpus_per_node}};
+  j["num_layers"] = r.num_layers;
+  j["num_experts"] = r.num_experts;
+  j["top_k"] = r.top_k;
+  j["trace"] = {{"source", r.trace_source}, {"tokens", r.eval_tokens}, {"sequences", r.eval_seqs}};
+  j["plan_trace"] = {{"source", r.plan_source}, {"tokens", r.plan_tokens}, {"sequences", r.plan_seqs}};
+  j["batch_tokens"] = r.batch_tokens;
+  j["num_batches"] = r.num_batches;
+  j["seed"] = r.seed;
+  j["baseline"] = r.baseline >= 0 ? nlohmann::json(r.rows[r.baseline].combo.label()) : nlohmann::json();
+  j["rows"] = nlohmann::json::array();
+  for (const auto& row : r.rows) {
+    nlohmann::json x = {{"planner", row.combo.planner}, {"router", row.combo.router},
+                        {"comm", comm_scheme_name(row.combo.comm)}, {"label", row.combo.label()}, {"ok", row.ok}};
+    if (!row.ok) {
+      x["skipped"] = row.skipped;
+    } else {
+      x["plan_seconds"] = row.plan_seconds;
+      x["replicas"] = row.replicas;
+      x["inter_mb_per_batch"] = row.inter_mb_per_batch;
+      x["intra_mb_per_batch"] = row.intra_mb_per_batch;
+      x["inter_bytes_per_token"] = row.inter_bytes_per_token;
+      x["intra_bytes_per_token"] = row.intra_bytes_per_token;
+      x["load_max_mean"] = row.load_max_mean;
+      x["share_same_gpu"] = row.share_same_gpu;
+      x["share_same_node"] = row.share_same_node;
+      x["share_remote"] = row.share_remote;
+      x["time"] = time_json(row.time);
+      x["speedup"] = row.speedup;
+      x["speedup_overlap"] = row.speedup_overlap;
+      x["inter_mb_per_layer"] = row.inter_mb_per_layer;
+      x["intra_mb_per_layer"] = row.intra_mb_per_layer;
+      x["time_per_layer"] = nlohmann::json::array();
+      for (const auto& t : row.time_per_layer) x["time_per_layer"].push_back(time_json(t));
+      x["gpu_load"] = row.gpu_load;
+    }
+    j["rows"].push_back(std::move(x));
+  }
+  return j.dump(1);
+}
+
+void write_compare_reports(const CompareResult& r, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  GRACE_INPUT_CHECK(!ec && std::filesystem::is_directory(dir), "-o {}: cannot create the output directory: {}", dir,
+                    ec ? ec.message() : "not a directory");
+  // Render everything first so a rendering failure writes nothing.
+  std::string md = compare_markdown(r), html = compare_html(r), json = compare_json(r);
+  write_file_atomic(dir + "/results.json", json);
+  write_file_atomic(dir + "/report.md", md);
+  write_file_atomic(dir + "/report.html", html);
+}
+
+}  // namespace grace
