@@ -12,6 +12,7 @@ namespace grace::cli {
 void add_trace_command(CLI::App& app);     // grace trace synth|stats|convert
 void add_plan_command(CLI::App& app);      // grace plan
 void add_export_command(CLI::App& app);    // grace export
+void add_validate_command(CLI::App& app);  // grace validate
 void add_evaluate_command(CLI::App& app);  // grace evaluate
 void add_simulate_command(CLI::App& app);  // grace simulate
 void add_compare_command(CLI::App& app);   // grace compare

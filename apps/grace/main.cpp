@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   grace::cli::add_trace_command(app);
   grace::cli::add_plan_command(app);
   grace::cli::add_export_command(app);
+  grace::cli::add_validate_command(app);
   grace::cli::add_evaluate_command(app);
   grace::cli::add_simulate_command(app);
   grace::cli::add_compare_command(app);

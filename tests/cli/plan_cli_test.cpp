@@ -1,0 +1,156 @@
+// `grace plan`, `grace export` and `grace validate` end to end: run the binary, then check
+// what it wrote with the library's own reader and validator.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "cli/cli_runner.h"
+#include "grace/model.h"
+#include "grace/placement.h"
+#include "grace/placement_io.h"
+#include "grace/topology.h"
+
+namespace grace {
+namespace {
+
+using testing::CliResult;
+using testing::run_grace;
+using testing::TempDir;
+
+const char* kPolicies[] = {"contiguous", "eplb", "uniform-affinity", "grace-paper", "grace"};
+
+TEST(PlanCli, SyntheticDefaultWritesAValidPlacement) {
+  TempDir dir("plan");
+  const std::string out = dir.file("p.json");
+  CliResult r = run_grace("plan --topology 2x4 -o '" + out + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("built-in synthetic trace of deepseek-v2-lite"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("affinity kept"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("predicted load"), std::string::npos) << r.out;
+  Placement p = load_placement(out);
+  EXPECT_EQ(p.policy, "grace");
+  EXPECT_EQ(p.model, "deepseek-v2-lite");
+  EXPECT_NO_THROW(validate_placement(p, parse_topology("2x4"), load_model("deepseek-v2-lite")));
+  EXPECT_EQ(dir.count(), 1);  // no temporary file left
+  // The printed hash is the file's.
+  EXPECT_NE(r.out.find(fmt::format("{:016x}", placement_hash(p))), std::string::npos) << r.out;
+
+  // Same seed, same plan.
+  CliResult again = run_grace("plan --topology 2x4 -o '" + dir.file("q.json") + "'");
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(placement_hash(load_placement(dir.file("q.json"))), placement_hash(p));
+
+  // export + validate on the written file.
+  CliResult ex = run_grace("export --placement '" + out + "' --format vllm -o '" + dir.file("v.json") + "'");
+  ASSERT_EQ(ex.code, 0) << ex.err;
+  Placement back = import_placement(testing::slurp(dir.file("v.json")), ExportFormat::kVllm, 2, 4);
+  for (int l = 0; l < p.num_layers; ++l)
+    for (int e = 0; e < p.num_experts; ++e)
+      ASSERT_EQ(back.layers[l].experts[e].num_instances(), p.layers[l].experts[e].num_instances());
+  CliResult sg = run_grace("export --placement '" + out + "' --format sglang");
+  ASSERT_EQ(sg.code, 0) << sg.err;
+  EXPECT_EQ(sg.out.rfind("{\"physical_to_logical_map\": [", 0), 0u) << sg.out.substr(0, 80);
+  CliResult val = run_grace("validate --placement '" + out + "'");
+  EXPECT_EQ(val.code, 0) << val.err;
+  EXPECT_NE(val.out.find("is valid"), std::string::npos);
+}
+
+TEST(PlanCli, PolicyAllPrintsOneTableAndWritesOneFilePerPolicy) {
+  TempDir dir("all");
+  CliResult r = run_grace("plan --policy all --topology 2x4 -o '" + dir.file("p.json") + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("aff in GPU"), std::string::npos) << r.out;
+  for (const char* policy : kPolicies) {
+    EXPECT_NE(r.out.find(std::string("\n") + policy + " "), std::string::npos) << policy << "\n" << r.out;
+    const std::string f = dir.file(std::string("p.") + policy + ".json");
+    ASSERT_TRUE(std::filesystem::exists(f)) << f;
+    Placement p = load_placement(f);
+    EXPECT_EQ(p.policy, policy);
+    EXPECT_NO_THROW(validate_placement(p, parse_topology("2x4"), load_model("deepseek-v2-lite")));
+  }
+  EXPECT_EQ(dir.count(), 5);
+}
+
+TEST(PlanCli, JsonOutputIsOneObject) {
+  CliResult r = run_grace("plan --policy contiguous --json --model gpt-oss-20b --topology 1x4");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("{", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("\"policy\":\"contiguous\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"model\":\"gpt-oss-20b\""), std::string::npos) << r.out;
+}
+
+// Bad input: exit 2, exactly one line on stderr that names the problem, and no output file.
+void expect_bad(const std::string& args, const std::string& needle) {
+  TempDir dir("bad");
+  CliResult r = run_grace(args + " -o '" + dir.file("p.json") + "'");
+  EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+  EXPECT_EQ(r.err_lines(), 1) << args << "\n" << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\nstderr: " << r.err;
+  EXPECT_EQ(dir.count(), 0) << args;
+}
+
+TEST(PlanCli, BadInputsFailWithOneLineAndNoFile) {
+  expect_bad("plan --trace /nonexistent/topk_ids.npy.gz", "/nonexistent/topk_ids.npy.gz");
+  expect_bad("plan --policy nope", "nope");
+  expect_bad("plan --model no-such-model", "no-such-model");
+  expect_bad("plan --topology 2y4", "2y4");
+  expect_bad("plan --topology /nonexistent/topo.json", "/nonexistent/topo.json");
+  expect_bad("plan --redundant -5", "--redundant");
+}
+
+TEST(PlanCli, TraceModelMismatchIsRejected) {
+  TempDir dir("mismatch");
+  // A gpt-oss-shaped synthetic trace (24 layers x 32 experts, top-4) planned as deepseek-v2-lite.
+  CliResult w = run_grace("trace synth --model gpt-oss-20b --tokens 512 -o '" + dir.file("t") + "'");
+  ASSERT_EQ(w.code, 0) << w.err;
+  CliResult r = run_grace("plan --trace '" + dir.file("t") + "' --model deepseek-v2-lite -o '" + dir.file("p.json") + "'");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err_lines(), 1) << r.err;
+  EXPECT_NE(r.err.find("24 MoE layers, top-4 but model 'deepseek-v2-lite' has 26 MoE layers, top-6"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("p.json")));
+  // The matching model plans it.
+  CliResult ok = run_grace("plan --trace '" + dir.file("t") + "' --model gpt-oss-20b --policy eplb -o '" + dir.file("p.json") + "'");
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("p.json")));
+}
+
+TEST(ExportCli, BadInputs) {
+  TempDir dir("export");
+  CliResult r = run_grace("export --placement /nonexistent.json --format sglang");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("/nonexistent.json"), std::string::npos) << r.err;
+  ASSERT_EQ(run_grace("plan --policy contiguous -o '" + dir.file("p.json") + "'").code, 0);
+  r = run_grace("export --placement '" + dir.file("p.json") + "' --format trt");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown export format 'trt'"), std::string::npos) << r.err;
+  r = run_grace("validate --placement '" + dir.file("p.json") + "' --topology 4x4");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("2x4"), std::string::npos) << r.err;
+}
+
+// Every policy on both real traces, on 2x4 and 4x8: the written placements validate.
+TEST(PlanCli, RealTracesEveryPolicy) {
+  const std::string data = GRACE_SHARED_DATA;
+  if (!std::filesystem::is_directory(data + "/traces"))
+    GTEST_SKIP() << "shared data folder " << data << " is absent: real-trace planning not tested";
+  struct Case {
+    std::string trace, model;
+  } cases[] = {{data + "/traces/deepseek-v2-lite-esft/law_topk_ids.npy.gz", "deepseek-v2-lite"},
+               {data + "/traces/gpt-oss-20b-mmlu/topk_ids.npy.gz", "gpt-oss-20b"}};
+  for (const auto& c : cases)
+    for (const char* topo : {"2x4", "4x8"}) {
+      TempDir dir("real");
+      CliResult r = run_grace("plan --policy all --trace '" + c.trace + "' --model " + c.model + " --topology " + topo +
+                              " -o '" + dir.file("p.json") + "'");
+      ASSERT_EQ(r.code, 0) << c.trace << " " << topo << "\n" << r.err;
+      for (const char* policy : kPolicies) {
+        Placement p = load_placement(dir.file(std::string("p.") + policy + ".json"));
+        EXPECT_NO_THROW(validate_placement(p, parse_topology(topo), load_model(c.model)))
+            << c.model << " " << topo << " " << policy;
+      }
+    }
+}
+
+}  // namespace
+}  // namespace grace
