@@ -75,7 +75,7 @@ void synthetic(int64_t T, int E, int k, uint64_t seed, std::vector<int32_t>& ids
   std::vector<int> perm(E);
   std::iota(perm.begin(), perm.end(), 0);
   std::shuffle(perm.begin(), perm.end(), rng);
-  for (int e = 0; e < E; ++e) pop[perm[e]] = 1.0 / std::pow(double(e + 1), 0.7);  // max/mean ~3-4
+  for (int e = 0; e < E; ++e) pop[perm[e]] = 1.0 / std::pow(double(e + 1), 0.35);  // batch max/mean ~3, like the trace
   ids.resize(T * k);
   w.resize(T * k);
   std::uniform_real_distribution<double> u(0, 1);

@@ -23,10 +23,24 @@ std::vector<int> metis_partition(const AffMat& a, const std::vector<double>& loa
   double total = 0;
   for (double v : a.v) total += v;
   double escale = total > 0 ? std::min(1.0, 1e8 / total) : 1.0;
+  // Sparsify: edge (i, j) stays when j is among i's strongest neighbours or i among j's.
+  std::vector<char> keep(size_t(n) * n, 1);
+  if (opt.max_degree > 0 && opt.max_degree < n - 1) {
+    std::fill(keep.begin(), keep.end(), 0);
+    std::vector<int> nb(n);
+    for (int i = 0; i < n; ++i) {
+      std::iota(nb.begin(), nb.end(), 0);
+      std::partial_sort(nb.begin(), nb.begin() + opt.max_degree + 1, nb.end(), [&](int x, int y) {
+        double ax = x == i ? -1 : a(i, x), ay = y == i ? -1 : a(i, y);
+        return ax > ay || (ax == ay && x < y);
+      });
+      for (int t = 0; t < opt.max_degree; ++t) keep[size_t(i) * n + nb[t]] = keep[size_t(nb[t]) * n + i] = 1;
+    }
+  }
   std::vector<idx_t> xadj(1, 0), adjncy, adjwgt;
   for (int i = 0; i < n; ++i) {
     for (int j = 0; j < n; ++j) {
-      if (i == j) continue;
+      if (i == j || !keep[size_t(i) * n + j]) continue;
       idx_t w = idx_t(std::llround(a(i, j) * escale));
       if (w <= 0) continue;
       adjncy.push_back(j);
@@ -70,7 +84,11 @@ std::vector<int> metis_partition(const AffMat& a, const std::vector<double>& loa
   METIS_SetDefaultOptions(options);
   options[METIS_OPTION_SEED] = idx_t(opt.seed % 1000003);
   options[METIS_OPTION_NUMBERING] = 0;
-  idx_t nv = n, ncon = 2, nparts = k, objval = 0;
+  idx_t nv = n, ncon = opt.balance_load ? 2 : 1, nparts = k, objval = 0;
+  if (!opt.balance_load) {
+    for (int i = 0; i < n; ++i) vwgt[i] = 1;
+    for (int p = 0; p < k; ++p) tpwgts[p] = fractions.empty() ? real_t(1.0 / k) : real_t(fractions[p]);
+  }
   std::vector<idx_t> out(n, 0);
   int rc = METIS_PartGraphKway(&nv, &ncon, xadj.data(), adjncy.data(), vwgt.data(), nullptr,
                                adjwgt.data(), &nparts, tpwgts.data(),

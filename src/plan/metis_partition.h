@@ -17,6 +17,11 @@ struct MetisOptions {
   double count_imbalance = 1.02;  // ubvec for the expert-count constraint
   double load_imbalance = 1.05;   // ubvec for the load constraint
   uint64_t seed = 0;
+  // Each expert keeps only its strongest `max_degree` affinity edges (the union over both
+  // ends is kept, so the graph stays symmetric). Dense graphs make METIS slow (~1 s for 256
+  // experts with two constraints) and the weak edges carry little of the affinity. 0: all.
+  int max_degree = 16;
+  bool balance_load = true;  // false: one constraint (count), much faster
 };
 
 // Part in [0, k) per row of a. `fractions` (size k, summing to 1) is each part's target share
