@@ -3,7 +3,7 @@
 // For each model shape (DeepSeek-V2-Lite, Qwen3-30B-A3B) and batch size it measures, with CUDA
 // events, median over --reps after warm-up:
 //   route+permute  tar routing kernel on a 2x4 replicated placement + stable bucket sort by flat
-//                  slot + row gather; throughput = minimal bytes (x read once, one row written
+//                  slot + row scatter; throughput = minimal bytes (x read once, one row written
 //                  per pair, ids read, slots written) / time, against a measured D2D copy
 //   ffn grouped    cublasGemmGroupedBatchedEx + SwiGLU over all experts (rows sorted by expert)
 //   ffn streams    per-expert cublasGemmEx on 4 streams + SwiGLU
@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
     DeviceBuffer<bf16_t> w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I);
     fill_uniform_bf16(w13.get(), int64_t(w13.size()), 1, 1.0f / std::sqrt(float(H)));
     fill_uniform_bf16(w2.get(), int64_t(w2.size()), 2, 1.0f / std::sqrt(float(I)));
-    LocalMoeLayer layer(E, k, H, I, GemmPath::kGrouped);
+    LocalMoeLayer layer(E, k, H, I, GemmPath::kAuto);
     ExpertFfn ffn_grouped(H, I, GemmPath::kGrouped), ffn_streams(H, I, GemmPath::kStreams);
     for (int64_t T : batches) {
       std::vector<int32_t> ids;
@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
       const float rp_ms = median_ms(reps, [&] {
         route_on_device(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get());
         pb.build(d_slot.get(), P, dt.num_slots(0));
-        gather_rows(x.get(), pb.order(), k, P, H, xs.get());
+        scatter_rows(x.get(), pb.position(), nullptr, T, k, H, xs.get());
       });
       const double rp_bytes = 2.0 * T * H + 2.0 * P * H + 8.0 * P;
       const double rp_GBps = rp_bytes / (rp_ms * 1e-3) / 1e9;

@@ -24,9 +24,12 @@ namespace grace::cuda {
 GemmPath parse_gemm_path(std::string_view name) {
   if (name == "grouped") return GemmPath::kGrouped;
   if (name == "streams") return GemmPath::kStreams;
-  fail_input("GEMM path '{}' is not one of: grouped, streams", name);
+  if (name == "auto") return GemmPath::kAuto;
+  fail_input("GEMM path '{}' is not one of: grouped, streams, auto", name);
 }
-const char* gemm_path_name(GemmPath p) { return p == GemmPath::kGrouped ? "grouped" : "streams"; }
+const char* gemm_path_name(GemmPath p) {
+  return p == GemmPath::kGrouped ? "grouped" : p == GemmPath::kStreams ? "streams" : "auto";
+}
 
 struct ExpertFfn::Impl {
   cublasHandle_t main = nullptr;
@@ -60,7 +63,7 @@ ExpertFfn::ExpertFfn(int64_t hidden, int64_t inter, GemmPath path, int num_strea
     : impl_(std::make_unique<Impl>()), hidden_(hidden), inter_(inter), path_(path) {
   GRACE_CHECK(hidden % 8 == 0 && inter % 8 == 0, "hidden {} / inter {} must be multiples of 8", hidden, inter);
   GRACE_CUBLAS_CHECK(cublasCreate(&impl_->main));
-  if (path == GemmPath::kStreams) {
+  if (path != GemmPath::kGrouped) {
     GRACE_CUDA_CHECK(cudaEventCreateWithFlags(&impl_->fork, cudaEventDisableTiming));
     for (int i = 0; i < num_streams; ++i) {
       cudaStream_t s;
@@ -108,7 +111,9 @@ void ExpertFfn::run_experts(const bf16_t* x, const int32_t* offsets, int num_exp
   auto w13e = [&](int e) { return w13[e]; };
   auto w2e = [&](int e) { return w2[e]; };
 
-  if (path_ == GemmPath::kGrouped) {
+  const bool grouped = path_ == GemmPath::kGrouped ||
+                       (path_ == GemmPath::kAuto && rows < kAutoStreamsRows * G);
+  if (grouped) {
     // Pointer arrays of both GEMMs, uploaded once: [A1 B1 C1 A2 B2 C2] x G.
     std::vector<const void*> p(size_t(6) * G);
     std::vector<int> m1(G, int(2 * I)), n(G), k1(G, int(H)), lda1(G, int(H)), ldb1(G, int(H)),

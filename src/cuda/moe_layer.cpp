@@ -28,7 +28,8 @@ void LocalMoeLayer::forward(const bf16_t* x, const int32_t* keys, const float* w
   const int64_t rows = off[num_experts_];
   xs_.resize(size_t(rows > 0 ? rows : 1) * hidden_);
   ys_.resize(size_t(rows > 0 ? rows : 1) * hidden_);
-  gather_rows(x, buckets_.order(), top_k_, rows, hidden_, xs_.get(), stream);
+  scatter_rows(x, buckets_.position(), buckets_.offsets() + num_experts_, tokens, top_k_, hidden_,
+               xs_.get(), stream);
   if (times) {
     times->permute_ms = timer->stop();
     timer->start();

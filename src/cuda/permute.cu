@@ -33,15 +33,57 @@ __global__ void inverse_kernel(const int32_t* order, int64_t n, int32_t* positio
   if (i < n) position[order[i]] = int32_t(i);
 }
 
+// One warp per destination row (8 rows per block): no per-element division, and each lane
+// issues its row's loads (up to kUnroll 16-byte vectors) before its stores.
+constexpr int kRowsPerBlock = 8;
+constexpr int kUnroll = 8;
+
 __global__ void gather_kernel(const uint4* src, const int32_t* order, int k, int64_t rows,
                               int vec_per_row, uint4* dst) {
-  const int64_t total = rows * vec_per_row;
-  for (int64_t v = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; v < total;
-       v += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t r = v / vec_per_row;
-    const int c = int(v - r * vec_per_row);
-    const int64_t src_row = order[r] / k;
-    dst[v] = src[src_row * vec_per_row + c];
+  const int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.y;
+  if (r >= rows) return;
+  const uint4* s = src + int64_t(order[r] / k) * vec_per_row;
+  uint4* d = dst + r * vec_per_row;
+  for (int base = 0; base < vec_per_row; base += 32 * kUnroll) {
+    uint4 v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = base + u * 32 + threadIdx.x;
+      if (c < vec_per_row) v[u] = s[c];
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = base + u * 32 + threadIdx.x;
+      if (c < vec_per_row) d[c] = v[u];
+    }
+  }
+}
+
+// One warp per source token: its row is read once and written to each of its kept pairs'
+// sorted positions (k stores per load), so x crosses HBM once instead of once per pair.
+__global__ void scatter_kernel(const uint4* src, const int32_t* position, const int32_t* kept,
+                               int64_t tokens, int k, int vec_per_row, uint4* dst) {
+  const int64_t t = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.y;
+  if (t >= tokens) return;
+  const int32_t limit = kept ? *kept : INT32_MAX;
+  const uint4* s = src + t * vec_per_row;
+  for (int base = 0; base < vec_per_row; base += 32 * kUnroll) {
+    uint4 v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = base + u * 32 + threadIdx.x;
+      if (c < vec_per_row) v[u] = s[c];
+    }
+    for (int j = 0; j < k; ++j) {
+      const int32_t p = position[t * k + j];
+      if (p >= limit) continue;
+      uint4* d = dst + int64_t(p) * vec_per_row;
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int c = base + u * 32 + threadIdx.x;
+        if (c < vec_per_row) d[c] = v[u];
+      }
+    }
   }
 }
 
@@ -139,8 +181,20 @@ void gather_rows(const bf16_t* src, const int32_t* order, int top_k, int64_t row
   GRACE_CUDA_REQUIRE(hidden % 8 == 0, "hidden size is not a multiple of 8");
   if (rows <= 0) return;
   const int vpr = int(hidden / 8);
-  gather_kernel<<<grid_for(rows * vpr), kThreads, 0, stream>>>(
+  const dim3 block(32, kRowsPerBlock);
+  gather_kernel<<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), block, 0, stream>>>(
       reinterpret_cast<const uint4*>(src), order, top_k, rows, vpr, reinterpret_cast<uint4*>(dst));
+  GRACE_CUDA_CHECK_LAUNCH();
+}
+
+void scatter_rows(const bf16_t* src, const int32_t* position, const int32_t* kept, int64_t tokens,
+                  int top_k, int64_t hidden, bf16_t* dst, Stream stream) {
+  GRACE_CUDA_REQUIRE(hidden % 8 == 0, "hidden size is not a multiple of 8");
+  if (tokens <= 0) return;
+  const dim3 block(32, kRowsPerBlock);
+  scatter_kernel<<<unsigned((tokens + kRowsPerBlock - 1) / kRowsPerBlock), block, 0, stream>>>(
+      reinterpret_cast<const uint4*>(src), position, kept, tokens, top_k, int(hidden / 8),
+      reinterpret_cast<uint4*>(dst));
   GRACE_CUDA_CHECK_LAUNCH();
 }
 

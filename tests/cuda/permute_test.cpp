@@ -54,6 +54,14 @@ TEST(CudaPermute, BucketsAreStableAndRoundTripCombines) {
   for (int64_t i = 0; i < kept; ++i)
     for (int64_t h = 0; h < H; ++h) ASSERT_EQ(rows[i * H + h], x[(order[i] / k) * H + h]);
 
+  // scatter_rows writes the same rows token by token.
+  DeviceBuffer<bf16_t> d_rows2(T * k * H);
+  fill_bytes(d_rows2.get(), 0xff, T * k * H * 2);
+  scatter_rows(d_x.get(), pb.position(), pb.offsets() + B, T, k, H, d_rows2.get());
+  std::vector<bf16_t> rows2(kept * H);
+  copy_to_host(rows2.data(), d_rows2.get(), rows2.size() * 2);
+  EXPECT_EQ(rows2, rows);
+
   fill_bytes(d_out.get(), 0xff, T * H * 2);
   combine_rows(d_rows.get(), pb.position(), d_w.get(), pb.offsets() + B, T, k, H, d_out.get());
   std::vector<bf16_t> out(T * H);

@@ -9,7 +9,9 @@
 // bucket counts back once per layer). y[r] = W2_e (silu(Wg_e x[r]) * (Wu_e x[r])).
 //
 // GEMM paths: kGrouped is one cublasGemmGroupedBatchedEx call per projection (all experts in
-// one launch); kStreams is one cublasGemmEx per expert spread round-robin over a few streams.
+// one launch); kStreams is one cublasGemmEx per expert spread round-robin over a few streams;
+// kAuto takes kStreams when experts average >= kAutoStreamsRows rows (measured on H200: the
+// grouped call wins at small batches, per-expert GEMMs at large ones; docs/gpu.md).
 #ifndef GRACE_CUDA_EXPERT_FFN_H_
 #define GRACE_CUDA_EXPERT_FFN_H_
 
@@ -21,8 +23,9 @@
 
 namespace grace::cuda {
 
-enum class GemmPath { kGrouped, kStreams };
-GemmPath parse_gemm_path(std::string_view name);  // "grouped" | "streams"
+enum class GemmPath { kGrouped, kStreams, kAuto };
+constexpr int64_t kAutoStreamsRows = 320;
+GemmPath parse_gemm_path(std::string_view name);  // "grouped" | "streams" | "auto"
 const char* gemm_path_name(GemmPath p);
 
 // act[r][c] = silu(h[r][c]) * h[r][inter + c] for h [rows][2*inter]; inter % 8 == 0.
@@ -30,7 +33,7 @@ void swiglu(const bf16_t* h, int64_t rows, int64_t inter, bf16_t* act, Stream st
 
 class ExpertFfn {
  public:
-  ExpertFfn(int64_t hidden, int64_t inter, GemmPath path = GemmPath::kGrouped, int num_streams = 4);
+  ExpertFfn(int64_t hidden, int64_t inter, GemmPath path = GemmPath::kAuto, int num_streams = 4);
   ~ExpertFfn();
   ExpertFfn(const ExpertFfn&) = delete;
   ExpertFfn& operator=(const ExpertFfn&) = delete;

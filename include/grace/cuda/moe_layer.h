@@ -25,7 +25,7 @@ struct MoeLayerTimes {
 class LocalMoeLayer {
  public:
   LocalMoeLayer(int num_experts, int top_k, int64_t hidden, int64_t inter,
-                GemmPath path = GemmPath::kGrouped);
+                GemmPath path = GemmPath::kAuto);
   ~LocalMoeLayer();
 
   // times: when not null, each stage is timed with events (adds synchronisation).

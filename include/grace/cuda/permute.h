@@ -48,6 +48,12 @@ class PairBuckets {
 void gather_rows(const bf16_t* src, const int32_t* order, int top_k, int64_t num_rows,
                  int64_t hidden, bf16_t* dst, Stream stream = nullptr);
 
+// The same rows written token by token: dst[position[t*k+j]][:] = src[t][:] for every pair with
+// position < *kept (kept: device pointer; null: all). Reads each token row once (faster than
+// gather_rows when top_k > 1).
+void scatter_rows(const bf16_t* src, const int32_t* position, const int32_t* kept, int64_t tokens,
+                  int top_k, int64_t hidden, bf16_t* dst, Stream stream = nullptr);
+
 // out[t][:] = sum_j weights[t*k+j] * rows[position[t*k+j]][:] over pairs whose position is
 // < *kept (kept: device pointer, e.g. offsets + num_buckets; null: all pairs kept).
 void combine_rows(const bf16_t* rows, const int32_t* position, const float* weights,
