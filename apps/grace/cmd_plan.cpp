@@ -76,7 +76,7 @@ std::string output_path(const std::string& out, const std::string& policy, bool 
 }
 
 // Streams the traces into a profile; progress on stderr (a live line on a terminal, a line per
-// quarter otherwise for traces over a million tokens).
+// quarter otherwise), for traces of 262,144 tokens or more.
 Profile profile_traces(const PlanArgs& a, const ModelSpec& model, std::string& described) {
   TraceReader reader(a.traces, model.experts);
   const TraceShape& shape = reader.shape();
@@ -88,7 +88,7 @@ Profile profile_traces(const PlanArgs& a, const ModelSpec& model, std::string& d
                     names, shape.num_layers, shape.top_k, model.name, model.moe_layers, model.top_k);
   described = fmt::format("{}: {} tokens in {} sequences", names, shape.tokens, shape.seqs);
   const bool tty = ::isatty(2) != 0;
-  const bool big = shape.tokens >= (int64_t(1) << 20);
+  const bool big = shape.tokens >= (int64_t(1) << 18);
   Profile prof(model.moe_layers, model.experts, model.top_k);
   Trace chunk;
   int quarter = 0;
@@ -221,7 +221,8 @@ void run_plan(const PlanArgs& a) {
     so.with_weights = false;
     Trace trace = synthesize_trace(model, so);
     prof = build_profile(trace);
-    input = fmt::format("built-in synthetic trace of {} ({} tokens, seed {}; no --trace given)", model.name,
+    input = fmt::format("built-in synthetic trace of {} ({} tokens, seed {}; no --trace given; profile time "
+                        "includes generating it)", model.name,
                         trace.num_tokens(), a.seed);
   } else {
     prof = profile_traces(a, model, input);
