@@ -15,14 +15,15 @@ body { font-family: -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, san
 header { background: #1f3a5f; color: #fff; padding: 18px 32px; }
 header h1 { margin: 0 0 4px 0; font-size: 22px; }
 header p { margin: 0; opacity: 0.85; font-size: 13px; }
-main { padding: 16px 32px 40px 32px; max-width: 1200px; }
+main { padding: 16px 32px 40px 32px; max-width: 1360px; }
+div.scroll { overflow-x: auto; }
 section { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 14px 18px; margin: 16px 0; }
 h2 { font-size: 17px; margin: 4px 0 10px 0; color: #1f3a5f; }
 dl.meta { display: grid; grid-template-columns: max-content auto; gap: 3px 14px; font-size: 13px; margin: 0; }
 dl.meta dt { font-weight: 600; color: #555; }
 dl.meta dd { margin: 0; }
 table { border-collapse: collapse; font-size: 12.5px; width: 100%; }
-th, td { padding: 5px 8px; border-bottom: 1px solid #e6e8eb; text-align: right; white-space: nowrap; }
+th, td { padding: 5px 6px; border-bottom: 1px solid #e6e8eb; text-align: right; white-space: nowrap; }
 th { background: #eef1f5; color: #333; font-weight: 600; vertical-align: bottom; white-space: normal; }
 td.name, th.name { text-align: left; font-family: "DejaVu Sans Mono", Menlo, monospace; }
 tr.base td { background: #fbf7e9; }
@@ -105,7 +106,7 @@ std::string compare_html(const CompareResult& r) {
   if (r.baseline >= 0) meta("baseline", r.rows[r.baseline].combo.label());
   o += "</dl></section>";
 
-  o += "<section><h2>Results</h2>" + table(r) +
+  o += "<section><h2>Results</h2><div class=\"scroll\">" + table(r) + "</div>" +
        "<p class=\"note\">MB = 10<sup>6</sup> bytes per batch, summed over MoE layers, dispatch direction (combine "
        "moves as much back). Local GPU / node: share of token-expert pairs served on the token's own GPU / node. "
        "Times: one MoE layer of one batch, mean over layers and batches, from the cost model (docs/simulator.md). "

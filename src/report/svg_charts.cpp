@@ -35,6 +35,13 @@ std::string num(double v) {
   return fmt::format("{:.3g}", v);
 }
 
+// A tick label with as many decimals as the tick step needs.
+std::string tick_label(double v, const std::vector<double>& ticks) {
+  double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
+  int decimals = step >= 1 ? 0 : int(std::ceil(-std::log10(step) - 1e-9));
+  return fmt::format("{:.{}f}", v, decimals);
+}
+
 std::string open_svg(double w, double h, const std::string& title) {
   return fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
@@ -96,7 +103,7 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
   for (double t : ticks) {
     o += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" class=\"grid\"/>", L, Y(t), L + pw, Y(t));
     o += fmt::format("<text x=\"{}\" y=\"{:.1f}\" class=\"tick\" text-anchor=\"end\">{}</text>", L - 6, Y(t) + 4,
-                     num(t));
+                     tick_label(t, ticks));
   }
   size_t step = n > 30 ? (n + 14) / 15 : (n > 15 ? 2 : 1);
   for (size_t i = 0; i < n; i += step)
@@ -154,7 +161,7 @@ std::string stacked_bars(const std::string& title, const std::string& x_label, c
   for (double t : ticks) {
     o += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" class=\"grid\"/>", X(t), T - 4, plot_bottom);
     o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>", X(t),
-                     plot_bottom + 16, num(t));
+                     plot_bottom + 16, tick_label(t, ticks));
   }
   o += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" class=\"axis\"/>", L, T - 4, plot_bottom);
   o += fmt::format("<text x=\"{}\" y=\"{}\" class=\"label\" text-anchor=\"middle\">{}</text>", L + pw / 2, H - 10,

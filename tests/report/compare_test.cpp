@@ -8,6 +8,7 @@
 
 #include "grace/compare.h"
 #include "grace/error.h"
+#include "report/run_command.h"
 #include "report/xml_check.h"
 
 namespace grace {
@@ -104,6 +105,19 @@ TEST_F(CompareTest, HtmlIsWellFormedAndSelfContained) {
   EXPECT_EQ(html.find("https://"), std::string::npos);
   EXPECT_NE(html.find("MoE layer"), std::string::npos);  // axis label
   EXPECT_NE(html.find("with overlap"), std::string::npos);  // legend entry
+}
+
+TEST_F(CompareTest, ChromiumRendersTheCharts) {
+  const char* chromium = "/usr/bin/chromium";
+  if (!fs::exists(chromium)) GTEST_SKIP() << "chromium is not installed (apt-get install chromium): browser check skipped";
+  fs::path html = dir_ / "out" / "report.html";
+  auto r = testing::run(std::string(chromium) + " --headless --no-sandbox --disable-gpu --user-data-dir=" +
+                        (dir_ / "chromium-profile").string() + " --dump-dom file://" + html.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  // The DOM the browser built holds the table and every chart.
+  EXPECT_EQ(count_of(r.out, "<svg "), 7) << r.out.substr(0, 2000);
+  EXPECT_EQ(count_of(r.out, "<polyline "), 2 * 7);  // two traffic charts, one line per policy
+  EXPECT_NE(r.out.find("grace/tar/hierarchical</td>"), std::string::npos);
 }
 
 TEST(XmlCheck, CatchesBrokenMarkup) {
