@@ -2,6 +2,8 @@
 // what it wrote with the library's own reader and validator.
 #include <gtest/gtest.h>
 
+#include <fmt/core.h>
+
 #include <filesystem>
 
 #include "cli/cli_runner.h"
