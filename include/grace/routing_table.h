@@ -4,7 +4,8 @@
 //
 // Indices. L layers, E experts, G GPUs, N nodes, W = ceil(G / 32) bitset words.
 //   le  = layer * E + expert                    (one (layer, expert) pair)
-//   len = le * N + node                         (one (layer, expert, node) triple)
+//   lne = (layer * N + node) * E + expert       (one (layer, node, expert) triple; a token's
+//                                               node fixes a row of E consecutive entries)
 //
 // Arrays (all owned by the table, contiguous):
 //   inst_offset [L*E + 1]  instances of le are inst_offset[le] .. inst_offset[le+1]-1
@@ -13,15 +14,21 @@
 //                          kWeightOne: a draw r in [0, kWeightOne) picks the first i with
 //                          r < inst_cum[i]; the last instance of le has exactly kWeightOne
 //   inst_weight [I]        the placement's weight of each instance (float; load-aware uses it)
-//   node_offset [L*E*N + 1] instances of le on node n are node_offset[len] .. [len+1]-1 in:
-//   node_gpu    [J]        GPU of each such instance, in instance order (primary first)
-//   node_cum    [J]        cumulative thresholds over the instances of le on that node only,
-//                          last one exactly kWeightOne (same draw rule as inst_cum)
-//   node_weight [J]        the placement's weight of each such instance
+//   cand_offset [L*N*E + 1] the off-GPU candidates of a token on node n for (layer, expert):
+//                          cand_offset[lne] .. cand_offset[lne+1]-1 with
+//                          lne = (layer * N + n) * E + expert, in:
+//   cand_gpu    [J]        the instances of le on node n if there is any (tar's tier 2), else
+//                          all instances of le (tier 3); in instance order (primary first)
+//   cand_cum    [J]        cumulative thresholds over that list, last exactly kWeightOne (same
+//                          draw rule as inst_cum)
+//   cand_weight [J]        the placement's weight of each candidate
 //   host_bits   [L*E*W]    bit (g % 32) of word host_bits[le * W + g / 32] is set iff GPU g
 //                          hosts an instance of le
 //   slot_of     [L*E*G]    slot of le's instance on GPU g in Placement::gpu_slots(layer)[g],
 //                          or -1 when g hosts no instance of le (used by the evaluator)
+//
+// tar in these terms: if host_bits says the token's GPU hosts le, that GPU; else the
+// candidates at lne: the only one, or a weighted draw among them.
 //
 // Draws. The weighted and uniform choices use pick_hash(seed, layer, token, expert) (below),
 // so they are reproducible on host and device: r = hash >> 33 is the weighted draw in
@@ -67,6 +74,9 @@ class RoutingTable {
   int bit_words() const { return bit_words_; }
 
   int le(int layer, int expert) const { return layer * num_experts_ + expert; }
+  int lne(int layer, int node, int expert) const {
+    return (layer * num_nodes_ + node) * num_experts_ + expert;
+  }
   int num_instances(int le) const { return inst_offset_[le + 1] - inst_offset_[le]; }
   bool hosts(int le, int gpu) const {
     return (host_bits_[size_t(le) * bit_words_ + (gpu >> 5)] >> (gpu & 31)) & 1u;
@@ -83,10 +93,14 @@ class RoutingTable {
   const std::vector<int32_t>& inst_gpu() const { return inst_gpu_; }
   const std::vector<uint32_t>& inst_cum() const { return inst_cum_; }
   const std::vector<float>& inst_weight() const { return inst_weight_; }
-  const std::vector<int32_t>& node_offset() const { return node_offset_; }
-  const std::vector<int32_t>& node_gpu() const { return node_gpu_; }
-  const std::vector<uint32_t>& node_cum() const { return node_cum_; }
-  const std::vector<float>& node_weight() const { return node_weight_; }
+  const std::vector<int32_t>& cand_offset() const { return cand_offset_; }
+  const std::vector<int32_t>& cand_gpu() const { return cand_gpu_; }
+  const std::vector<uint32_t>& cand_cum() const { return cand_cum_; }
+  const std::vector<float>& cand_weight() const { return cand_weight_; }
+  // Whether the candidates at lne are on the token's own node (tier 2) or anywhere (tier 3).
+  bool cand_on_node(int lne, int node) const {
+    return cand_gpu_[size_t(cand_offset_[lne])] / gpus_per_node_ == node;
+  }
   const std::vector<uint32_t>& host_bits() const { return host_bits_; }
   const std::vector<int32_t>& slot_of() const { return slot_of_; }
 
@@ -96,19 +110,20 @@ class RoutingTable {
   std::vector<int32_t> inst_offset_, inst_gpu_;
   std::vector<uint32_t> inst_cum_;
   std::vector<float> inst_weight_;
-  std::vector<int32_t> node_offset_, node_gpu_;
-  std::vector<uint32_t> node_cum_;
-  std::vector<float> node_weight_;
+  std::vector<int32_t> cand_offset_, cand_gpu_;
+  std::vector<uint32_t> cand_cum_;
+  std::vector<float> cand_weight_;
   std::vector<uint32_t> host_bits_;
   std::vector<int32_t> slot_of_;
   std::vector<int32_t> gpu_slot_offset_;  // [L][G + 1]
 };
 
 // Index of the first threshold above r among cum[0..n) (n >= 1; the last threshold is
-// kWeightOne so the result is < n).
+// kWeightOne > r so the result is < n). Thresholds are non-decreasing, so that index is the
+// number of thresholds <= r: counted without data-dependent branches.
 inline int pick_weighted(const uint32_t* cum, int n, uint32_t r) {
   int i = 0;
-  while (i + 1 < n && r >= cum[i]) ++i;
+  for (int j = 0; j + 1 < n; ++j) i += r >= cum[j];
   return i;
 }
 

@@ -21,57 +21,40 @@ class LoadAwareRouter final : public Router {
     const RoutingTable& tb = *table_;
     check_batch(tb, b);
     load_.assign(size_t(tb.num_gpus()), 0);
-    const int k = b.top_k, gpn = tb.gpus_per_node(), N = tb.num_nodes();
-    const int base = b.layer * tb.num_experts();
-    const int32_t* off = tb.inst_offset().data();
-    const int32_t* gpu = tb.inst_gpu().data();
-    const float* w = tb.inst_weight().data();
-    const int32_t* noff = tb.node_offset().data();
-    const int32_t* ngpu = tb.node_gpu().data();
-    const float* nw = tb.node_weight().data();
+    const int k = b.top_k, gpn = tb.gpus_per_node(), E = tb.num_experts();
+    const int N = tb.num_nodes();
+    const int base = b.layer * E;
+    // Tier-2/3 candidates of a token on node n: cand_* row (layer * N + n) * E.
+    const int32_t* coff = tb.cand_offset().data() + size_t(b.layer) * N * E;
+    const int32_t* cg = tb.cand_gpu().data();
+    const float* cw = tb.cand_weight().data();
     int64_t* load = load_.data();
 
-    // Pass 1: forced choices.
+    // Pass 1: forced choices (own GPU, or a single candidate).
     bool any_free = false;
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
       const int src = b.src_gpu[t];
+      const int32_t* off = coff + size_t(src / gpn) * E;
       for (int j = 0; j < k; ++j) {
-        const int le = base + ids[j];
-        const int o = off[le], c = off[le + 1] - o;
+        const int e = ids[j];
         int d = -1;
-        if (c == 1) {
-          d = gpu[o];
-        } else if (tb.hosts(le, src)) {
-          d = src;
-        } else {
-          const int len = le * N + src / gpn;
-          if (noff[len + 1] - noff[len] == 1) d = ngpu[noff[len]];
-        }
+        if (tb.hosts(base + e, src)) d = src;
+        else if (off[e + 1] - off[e] == 1) d = cg[off[e]];
         dest[t * k + j] = d;
         if (d >= 0) ++load[d];
         else any_free = true;
       }
     }
     if (!any_free) return;
-    // Pass 2: free choices among the tier's candidates.
+    // Pass 2: free choices among the tier's candidates, in token order.
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
-      const int node = b.src_gpu[t] / gpn;
+      const int32_t* off = coff + size_t(b.src_gpu[t] / gpn) * E;
       for (int j = 0; j < k; ++j) {
         int& d = dest[t * k + j];
         if (d >= 0) continue;
-        const int le = base + ids[j];
-        const int len = le * N + node;
-        int o = noff[len], c = noff[len + 1] - o;
-        const int32_t* cg = ngpu;
-        const float* cw = nw;
-        if (c == 0) {  // no instance on the token's node: all instances
-          o = off[le];
-          c = off[le + 1] - o;
-          cg = gpu;
-          cw = w;
-        }
+        const int o = off[ids[j]], c = off[ids[j] + 1] - o;
         int best = o;
         for (int i = o + 1; i < o + c; ++i) {
           // (load_i + 1) / w_i < (load_best + 1) / w_best

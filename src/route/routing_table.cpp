@@ -44,7 +44,7 @@ RoutingTable::RoutingTable(const Placement& p, const Topology& topo)
   const int L = num_layers_, E = num_experts_, G = num_gpus_, N = num_nodes_;
   const size_t LE = size_t(L) * E;
   inst_offset_.assign(LE + 1, 0);
-  node_offset_.assign(LE * N + 1, 0);
+  cand_offset_.assign(LE * N + 1, 0);
   host_bits_.assign(LE * bit_words_, 0u);
   slot_of_.assign(LE * G, -1);
   gpu_slot_offset_.assign(size_t(L) * (G + 1), 0);
@@ -75,16 +75,27 @@ RoutingTable::RoutingTable(const Placement& p, const Topology& topo)
       }
       append_thresholds(w, inst_cum_);
       inst_offset_[le + 1] = int32_t(inst_gpu_.size());
-      for (int n = 0; n < N; ++n) {
+    }
+    // Off-GPU candidates, rows of E per (layer, node): the node's instances, else all.
+    for (int n = 0; n < N; ++n) {
+      for (int e = 0; e < E; ++e) {
+        const auto& inst = lp.experts[e].instances;
         w.clear();
         for (const Instance& in : inst) {
           if (topo.node_of(in.gpu) != n) continue;
-          node_gpu_.push_back(in.gpu);
-          node_weight_.push_back(float(in.weight));
+          cand_gpu_.push_back(in.gpu);
+          cand_weight_.push_back(float(in.weight));
           w.push_back(in.weight);
         }
-        append_thresholds(w, node_cum_);
-        node_offset_[le * N + n + 1] = int32_t(node_gpu_.size());
+        if (w.empty()) {
+          for (const Instance& in : inst) {
+            cand_gpu_.push_back(in.gpu);
+            cand_weight_.push_back(float(in.weight));
+            w.push_back(in.weight);
+          }
+        }
+        append_thresholds(w, cand_cum_);
+        cand_offset_[(size_t(l) * N + n) * E + e + 1] = int32_t(cand_gpu_.size());
       }
     }
     // Slots in Placement::gpu_slots order, for the evaluator's per-instance counts.

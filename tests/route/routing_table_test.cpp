@@ -19,10 +19,13 @@ TEST(RoutingTable, OffsetsThresholdsAndNodes) {
   EXPECT_EQ(t.inst_gpu(), (std::vector<int32_t>{0, 2, 3, 1}));
   const uint32_t one = RoutingTable::kWeightOne;
   EXPECT_EQ(t.inst_cum(), (std::vector<uint32_t>{one / 2, one / 4 * 3, one, one}));
-  // node lists: (e0, n0) = {0}, (e0, n1) = {2, 3}, (e1, n0) = {1}, (e1, n1) = {}
-  EXPECT_EQ(t.node_offset(), (std::vector<int32_t>{0, 1, 3, 4, 4}));
-  EXPECT_EQ(t.node_gpu(), (std::vector<int32_t>{0, 2, 3, 1}));
-  EXPECT_EQ(t.node_cum(), (std::vector<uint32_t>{one, one / 2, one, one}));
+  // Candidates, rows (layer, node): (n0, e0) = {0}, (n0, e1) = {1}, (n1, e0) = {2, 3},
+  // (n1, e1) = all instances of e1 = {1} (none on node 1).
+  EXPECT_EQ(t.cand_offset(), (std::vector<int32_t>{0, 1, 2, 4, 5}));
+  EXPECT_EQ(t.cand_gpu(), (std::vector<int32_t>{0, 1, 2, 3, 1}));
+  EXPECT_EQ(t.cand_cum(), (std::vector<uint32_t>{one, one, one / 2, one, one}));
+  EXPECT_TRUE(t.cand_on_node(t.lne(0, 1, 0), 1));
+  EXPECT_FALSE(t.cand_on_node(t.lne(0, 1, 1), 1));
   EXPECT_TRUE(t.hosts(0, 0));
   EXPECT_FALSE(t.hosts(0, 1));
   EXPECT_TRUE(t.hosts(1, 1));
