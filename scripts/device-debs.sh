@@ -22,7 +22,8 @@ pkgs=(libfmt-dev libfmt9
       libeigen3-dev
       libmetis-dev libmetis5
       libgtest-dev libgmock-dev googletest
-      libbenchmark-dev libbenchmark1debian)
+      libbenchmark-dev libbenchmark1debian
+      libopenblas0-pthread libopenblas-pthread-dev libopenblas-dev libgfortran5 libquadmath0)
 
 case "$mode" in
   download)
@@ -43,7 +44,7 @@ case "$mode" in
     done
     cat > "$prefix/env.sh" <<ENV
 export CMAKE_PREFIX_PATH="$prefix/usr\${CMAKE_PREFIX_PATH:+:\$CMAKE_PREFIX_PATH}"
-export LD_LIBRARY_PATH="$libdir\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$libdir:$libdir/openblas-pthread\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 export CPATH="$prefix/usr/include\${CPATH:+:\$CPATH}"
 export LIBRARY_PATH="$libdir\${LIBRARY_PATH:+:\$LIBRARY_PATH}"
 ENV

@@ -3,7 +3,7 @@
 # unpack the carried Debian packages (.debs, from scripts/device-debs.sh download), build the
 # CUDA targets, run the GPU tests, the GPU benchmark and the PyTorch reference.
 #
-#   scripts/device-run.sh [tests] [bench] [torch]     (default: all three)
+#   scripts/device-run.sh [tests] [bench] [torch] [engine]   (default: all four)
 #
 # Logs and JSON results go to $OUT (the device tool's output folder; /tmp/grace-out elsewhere).
 # The real-trace routing slice is read from .gpu-data/ when carried (never committed).
@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/grace-out}
 mkdir -p "$OUT"
-stages=${*:-tests bench torch}
+stages=${*:-tests bench torch engine}
 # NVLink multicast stays off on shared hosts.
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 
@@ -32,7 +32,7 @@ echo "NCCL_HOME=${NCCL_HOME:-/usr/local/cuda}"
 t0=$(date +%s)
 cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DGRACE_CUDA=ON -DGRACE_MPI=OFF \
   -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" > "$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
-for target in cuda_test grace_cuda_bench; do  # separately: a broken bench still lets tests run
+for target in cuda_test grace_cuda_bench grace_cuda_engine_check; do  # separately: a broken bench still lets tests run
   cmake --build build-dev --target $target -j "$(nproc)" >> "$OUT/build.log" 2>&1 \
     || { echo "BUILD FAILED: $target"; grep -E "error|FAILED" -A5 "$OUT/build.log" | head -60; }
 done
@@ -51,5 +51,8 @@ fi
 if [[ " $stages " == *" torch "* ]]; then
   PYTHONUNBUFFERED=1 python3 bench/cuda/torch_ref.py --dir /tmp/grace-bench --reps 10 2>&1 | tee "$OUT/torch.log" || rc=1
   cp /tmp/grace-bench/torch_ref.json "$OUT/" 2>/dev/null
+fi
+if [[ " $stages " == *" engine "* ]]; then
+  build-dev/grace_cuda_engine_check --data .gpu-data 2>&1 | tee "$OUT/engine.log" || rc=1
 fi
 exit $rc

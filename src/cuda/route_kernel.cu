@@ -1,6 +1,7 @@
 // The routing kernel: one thread per (token, expert) pair, reading the flat routing table.
 // The rules and the hash mirror src/route/table_routers.cpp and grace/routing_table.h exactly
-// (integer thresholds, same draw bits), so GPU and CPU decisions are identical.
+// (integer thresholds, same draw bits, same candidate lists), so GPU and CPU decisions are
+// identical.
 #include <cuda_runtime.h>
 
 #include "cuda/cuda_check.h"
@@ -40,21 +41,20 @@ __global__ void route_kernel(RoutingTableView v, uint64_t seed, int layer, const
   const int le = layer * v.num_experts + e;
   const int o = v.inst_offset[le];
   const int c = v.inst_offset[le + 1] - o;
-  int g = v.inst_gpu[o];
+  int g = v.inst_gpu[o];  // primary
   if (kTar && c > 1) {
     const int src = src_gpu ? src_gpu[t] : src_all;
     if ((v.host_bits[size_t(le) * v.bit_words + (src >> 5)] >> (src & 31)) & 1u) {
       g = src;  // own GPU
     } else {
-      const int len = le * v.num_nodes + src / v.gpus_per_node;
-      const int no = v.node_offset[len], nc = v.node_offset[len + 1] - no;
-      if (nc == 1) {
-        g = v.node_gpu[no];
-      } else {
+      // Candidates: the instances on the token's node if any, else all (routing_table.h).
+      const int lne = (layer * v.num_nodes + src / v.gpus_per_node) * v.num_experts + e;
+      const int co = v.cand_offset[lne], cn = v.cand_offset[lne + 1] - co;
+      g = v.cand_gpu[co];
+      if (cn > 1) {
         const uint32_t r = uint32_t(pick_hash_d(seed, uint32_t(layer), uint64_t(token_base + t),
                                                 uint32_t(e)) >> 33);
-        g = nc > 1 ? v.node_gpu[no + pick_weighted_d(v.node_cum + no, nc, r)]   // own node
-                   : v.inst_gpu[o + pick_weighted_d(v.inst_cum + o, c, r)];     // anywhere
+        g = v.cand_gpu[co + pick_weighted_d(v.cand_cum + co, cn, r)];
       }
     }
   }

@@ -17,9 +17,9 @@ DeviceRoutingTable::DeviceRoutingTable(const RoutingTable& t) {
   inst_offset_.upload(t.inst_offset().data(), t.inst_offset().size());
   inst_gpu_.upload(t.inst_gpu().data(), t.inst_gpu().size());
   inst_cum_.upload(t.inst_cum().data(), t.inst_cum().size());
-  node_offset_.upload(t.node_offset().data(), t.node_offset().size());
-  node_gpu_.upload(t.node_gpu().data(), t.node_gpu().size());
-  node_cum_.upload(t.node_cum().data(), t.node_cum().size());
+  cand_offset_.upload(t.cand_offset().data(), t.cand_offset().size());
+  cand_gpu_.upload(t.cand_gpu().data(), t.cand_gpu().size());
+  cand_cum_.upload(t.cand_cum().data(), t.cand_cum().size());
   host_bits_.upload(t.host_bits().data(), t.host_bits().size());
   slot_of_.upload(t.slot_of().data(), t.slot_of().size());
   const int L = t.num_layers(), G = t.num_gpus();
@@ -33,7 +33,7 @@ DeviceRoutingTable::DeviceRoutingTable(const RoutingTable& t) {
   gso_.upload(gso.data(), gso.size());
   view_ = RoutingTableView{t.num_experts(), G, t.num_nodes(), t.gpus_per_node(), t.bit_words(),
                            inst_offset_.get(), inst_gpu_.get(), inst_cum_.get(),
-                           node_offset_.get(), node_gpu_.get(), node_cum_.get(),
+                           cand_offset_.get(), cand_gpu_.get(), cand_cum_.get(),
                            host_bits_.get(), slot_of_.get(), gso_.get()};
 }
 

@@ -31,9 +31,9 @@ struct RoutingTableView {
   const int32_t* inst_offset = nullptr;
   const int32_t* inst_gpu = nullptr;
   const uint32_t* inst_cum = nullptr;
-  const int32_t* node_offset = nullptr;
-  const int32_t* node_gpu = nullptr;
-  const uint32_t* node_cum = nullptr;
+  const int32_t* cand_offset = nullptr;
+  const int32_t* cand_gpu = nullptr;
+  const uint32_t* cand_cum = nullptr;
   const uint32_t* host_bits = nullptr;
   const int32_t* slot_of = nullptr;
   const int32_t* gpu_slot_offset = nullptr;  // [L][G + 1]
@@ -47,8 +47,8 @@ class DeviceRoutingTable {
   int num_slots(int layer) const { return slots_per_layer_[layer]; }
 
  private:
-  DeviceBuffer<int32_t> inst_offset_, inst_gpu_, node_offset_, node_gpu_, slot_of_, gso_;
-  DeviceBuffer<uint32_t> inst_cum_, node_cum_, host_bits_;
+  DeviceBuffer<int32_t> inst_offset_, inst_gpu_, cand_offset_, cand_gpu_, slot_of_, gso_;
+  DeviceBuffer<uint32_t> inst_cum_, cand_cum_, host_bits_;
   RoutingTableView view_;
   std::vector<int> slots_per_layer_;
 };
