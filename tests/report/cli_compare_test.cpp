@@ -49,6 +49,26 @@ TEST_F(CliCompare, WritesTheReports) {
   EXPECT_EQ(grace::testing::check_well_formed(slurp(dir_ / "out" / "report.html")), "");
 }
 
+TEST(CliSimulate, PlanThenSimulatePrintsTimes) {
+  fs::path dir = fs::temp_directory_path() / ("grace_cli_simulate_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string g = GRACE_CLI_PATH;
+  const std::string tr = (dir / "tr").string(), pl = (dir / "p.json").string();
+  ASSERT_EQ(run(g + " trace synth --model gpt-oss-20b --tokens 2048 -o " + tr).code, 0);
+  ASSERT_EQ(run(g + " plan --model gpt-oss-20b --policy contiguous --trace " + tr + " -o " + pl).code, 0);
+  CmdResult text = run(g + " simulate --trace " + tr + " --placement " + pl + " --batch-tokens 1024");
+  ASSERT_EQ(text.code, 0) << text.out;
+  EXPECT_NE(text.out.find("MoE-layer time per batch"), std::string::npos) << text.out;
+  CmdResult json = run(g + " simulate --trace " + tr + " --placement " + pl + " --comm flat --router primary --json");
+  ASSERT_EQ(json.code, 0) << json.out;
+  EXPECT_NE(json.out.find("\"comm\":\"flat\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"mean_layer\""), std::string::npos);
+  CmdResult bad = run(g + " simulate --trace " + tr + " --placement " + pl + " --comm bogus");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("bogus"), std::string::npos) << bad.out;
+  fs::remove_all(dir);
+}
+
 TEST(CliErrors, BadFlagsExitTwoWithOneLine) {
   fs::path dir = fs::temp_directory_path() / ("grace_cli_bad_" + std::to_string(::getpid()));
   CmdResult r = run(std::string(GRACE_CLI_PATH) + " compare --topology 3z2 -o " + (dir / "bad").string());
