@@ -89,6 +89,13 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
                     "the MPI world has {} ranks but --topology {} has {} GPUs (run with mpirun -np {})",
                     world_size, a.topology, s.topo.num_gpus(), s.topo.num_gpus());
   s.placement = load_placement(a.placement);
+  // Placement against model and topology before reading the trace (clearer first error).
+  GRACE_INPUT_CHECK(s.placement.model.empty() || s.placement.model == s.model.name,
+                    "--placement {} was made for model '{}', not --model '{}'", a.placement,
+                    s.placement.model, s.model.name);
+  GRACE_INPUT_CHECK(s.placement.nodes == s.topo.nodes && s.placement.gpus_per_node == s.topo.gpus_per_node,
+                    "--placement {} was made for a {}x{} topology, not --topology {}", a.placement,
+                    s.placement.nodes, s.placement.gpus_per_node, a.topology);
   if (a.traces.empty()) {
     SynthOptions so;
     so.tokens = a.synth_tokens;
