@@ -116,6 +116,12 @@ NpyHeader parse_npy_header(const std::string& text, const std::string& path) {
     h.shape.push_back(v);
     while (i < tuple.size() && tuple[i] == 'L') ++i;  // Python 2 longs
   }
+  int64_t total = 1;  // the element count must not overflow (count() multiplies the dimensions)
+  for (int64_t v : h.shape) {
+    GRACE_INPUT_CHECK(v == 0 || total <= (int64_t(1) << 56) / v, "{}: shape {} has too many elements", path,
+                      h.shape_str());
+    total *= v;
+  }
   return h;
 }
 
@@ -161,10 +167,13 @@ void NpyReader::read_raw(int64_t n, std::vector<unsigned char>& out) {
   GRACE_CHECK(n >= 0 && n <= remaining(), "reading {} elements, {} remain", n, remaining());
   size_t item = npy_itemsize(header_.dtype);
   size_t bytes = size_t(n) * item;
-  out.resize(bytes);
+  // The buffer grows with the data actually read (16 MiB steps), never straight to the size the
+  // header claims: a tiny file declaring a huge shape fails as "truncated", not by allocating.
+  out.clear();
   size_t done = 0;
   while (done < bytes) {
-    unsigned want = unsigned(std::min<size_t>(bytes - done, size_t(1) << 30));
+    unsigned want = unsigned(std::min<size_t>(bytes - done, size_t(1) << 24));
+    out.resize(done + want);
     int got = gzread(gz(file_), out.data() + done, want);
     if (got < 0) {
       int err = 0;

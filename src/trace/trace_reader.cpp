@@ -1,6 +1,7 @@
 // TraceReader: streams one or more traces (NumPy files or synthetic:... specs) in order.
 // Memory: the sequence offsets of all traces (O(sequences)) plus the current chunk.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -77,6 +78,8 @@ void TraceReader::Impl::read_part(Trace& chunk, int64_t n) {
   const int64_t per_token = int64_t(shape.num_layers) * shape.top_k;
   const int64_t count = n * per_token;
   size_t base = chunk.ids.size();
+  // File data is read before the chunk grows, so its size is bounded by what the file holds.
+  if (!s.mem) ids.read_raw(count, raw);
   chunk.ids.resize(base + size_t(count));
   expert_t* out = chunk.ids.data() + base;
   if (s.mem) {
@@ -84,7 +87,6 @@ void TraceReader::Impl::read_part(Trace& chunk, int64_t n) {
     if (weights) chunk.weights.insert(chunk.weights.end(), s.mem->weights.data() + src_token * per_token,
                                       s.mem->weights.data() + (src_token + n) * per_token);
   } else {
-    ids.read_raw(count, raw);
     const unsigned char* p = raw.data();
     const NpyDtype dt = ids.header().dtype;
     for (int64_t i = 0; i < count; ++i) {
@@ -122,6 +124,12 @@ void TraceReader::Impl::read_part(Trace& chunk, int64_t n) {
           std::memcpy(w, q, size_t(count) * 4);
           break;
       }
+      for (int64_t i = 0; i < count; ++i)  // gate weights are probabilities
+        if (!(std::isfinite(w[i]) && w[i] >= 0)) {
+          fail_input("{}: token {}, layer {}: gate weight {} is not a finite non-negative number",
+                     sources[src].files.weights, src_token + i / per_token, int((i % per_token) / shape.top_k),
+                     w[i]);
+        }
     }
   }
   if (num_experts == 0)
@@ -171,8 +179,9 @@ TraceReader::TraceReader(const std::vector<std::string>& args, int num_experts, 
                         npy_descr(h.dtype));
       GRACE_INPUT_CHECK(h.shape.size() == 3 && h.shape[1] > 0 && h.shape[2] > 0,
                         "{}: expert ids must have shape [tokens, layers, k], not {}", s.label, h.shape_str());
-      GRACE_INPUT_CHECK(h.shape[1] <= 65536 && h.shape[2] <= 65536, "{}: shape {} is implausible", s.label,
-                        h.shape_str());
+      GRACE_INPUT_CHECK(h.shape[1] <= 65536 && h.shape[2] <= 65536 &&
+                            h.shape[0] <= (int64_t(1) << 56) / (h.shape[1] * h.shape[2]),
+                        "{}: shape {} is implausible", s.label, h.shape_str());
       s.tokens = h.shape[0];
       s.num_layers = int(h.shape[1]);
       s.top_k = int(h.shape[2]);
@@ -243,7 +252,8 @@ bool TraceReader::next(Trace& chunk, int64_t max_tokens) {
   }
   const int64_t a = m.token;
   const int64_t n = std::min(max_tokens, m.shape.tokens - a);
-  chunk.ids.reserve(size_t(n * m.shape.num_layers * m.shape.top_k));
+  // Capped: n comes from file headers; read_part grows the chunk as data actually arrives.
+  chunk.ids.reserve(size_t(std::min<int64_t>(n * m.shape.num_layers * m.shape.top_k, int64_t(1) << 24)));
   int64_t left = n;
   while (left > 0) {
     while (m.src_token == m.sources[m.src].tokens) {  // skip empty sources
