@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -30,7 +31,13 @@ void read_field(const nlohmann::json& j, const char* key, T& out, const std::str
     return;
   }
   GRACE_INPUT_CHECK(j[key].is_number_integer(), "{}: field '{}' must be an integer", src, key);
-  out = j[key].get<T>();
+  // Read wide and range-check, so 4294967360 is rejected rather than wrapped to a valid 64.
+  GRACE_INPUT_CHECK(!j[key].is_number_unsigned() || j[key].get<uint64_t>() <= uint64_t(INT64_MAX),
+                    "{}: field '{}' = {} is out of range", src, key, j[key].dump());
+  const int64_t v = j[key].get<int64_t>();
+  GRACE_INPUT_CHECK(v >= int64_t(std::numeric_limits<T>::min()) && v <= int64_t(std::numeric_limits<T>::max()),
+                    "{}: field '{}' = {} is out of range", src, key, v);
+  out = T(v);
 }
 
 }  // namespace
@@ -75,6 +82,7 @@ ModelSpec load_model(std::string_view name_or_path) {
   }
   GRACE_INPUT_CHECK(j.is_object(), "{}: a model file must hold one JSON object", path);
   ModelSpec m;
+  GRACE_INPUT_CHECK(!j.contains("name") || j["name"].is_string(), "{}: field 'name' must be a string", path);
   m.name = j.value("name", std::filesystem::path(path).stem().string());
   read_field(j, "moe_layers", m.moe_layers, path, true);
   read_field(j, "dense_layers", m.dense_layers, path, false);

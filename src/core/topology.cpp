@@ -63,9 +63,17 @@ Topology from_json(const std::string& path) {
     fail_input("{}: not valid JSON: {}", path, e.what());
   }
   GRACE_INPUT_CHECK(j.is_object(), "{}: a topology file must hold one JSON object", path);
-  Topology t = j.contains("preset") ? parse_topology(j["preset"].get<std::string>()) : paper_preset();
-  t.name = j.value("name", std::filesystem::path(path).stem().string());
+  Topology t = paper_preset();
   try {
+    if (j.contains("preset")) {
+      GRACE_INPUT_CHECK(j["preset"].is_string(), "{}: 'preset' must be a string", path);
+      const std::string preset = j["preset"].get<std::string>();
+      // A preset names built-in constants; a file here could include itself forever.
+      GRACE_INPUT_CHECK(preset.find(".json") == std::string::npos,
+                        "{}: 'preset' must be a preset or NODESxGPUS[@preset], not a file", path);
+      t = parse_topology(preset);
+    }
+    t.name = j.value("name", std::filesystem::path(path).stem().string());
     t.nodes = j.value("nodes", t.nodes);
     t.gpus_per_node = j.value("gpus_per_node", t.gpus_per_node);
     t.slots_per_gpu = j.value("slots_per_gpu", t.slots_per_gpu);
