@@ -113,6 +113,9 @@ SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
       GRACE_INPUT_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0,
                         "{}: tensor '{}' has a bad shape", path_, name);
       info.shape.push_back(d.get<int64_t>());
+      // numel * 8 bytes must not overflow: no valid tensor is larger than the file anyway.
+      GRACE_INPUT_CHECK(info.shape.back() == 0 || numel <= (int64_t(1) << 56) / info.shape.back(),
+                        "{}: tensor '{}' has an implausible shape", path_, name);
       numel *= info.shape.back();
     }
     GRACE_INPUT_CHECK(t["data_offsets"][0].is_number_integer() && t["data_offsets"][1].is_number_integer(),
