@@ -60,11 +60,11 @@ std::string format_eval(const EvalResult& r) {
       "router {}, {} communication, {} GPUs, {} batches of up to {} tokens, {} B per token copy\n",
       r.router, comm_scheme_name(r.comm), r.num_gpus, r.num_batches, r.batch_tokens, r.token_bytes);
   s += "dispatch bytes per token (combine moves the same back); load over GPUs per batch\n";
-  s += fmt::format("{:>6} {:>14} {:>14} {:>10} {:>10} {:>9} {:>9}\n", "layer", "cross-node B/t",
+  s += fmt::format("{:>6} {:>14} {:>14} {:>11} {:>11} {:>9} {:>9}\n", "layer", "cross-node B/t",
                    "intra-node B/t", "load max/mn", "load std/mn", "own GPU", "own node");
   auto row = [&](const std::string& label, const EvalTotals& t, int layers) {
     const double tok = trace_tokens(t, layers);
-    s += fmt::format("{:>6} {:>14.1f} {:>14.1f} {:>10.3f} {:>10.3f} {:>8.1f}% {:>8.1f}%\n", label,
+    s += fmt::format("{:>6} {:>14.1f} {:>14.1f} {:>11.3f} {:>11.3f} {:>8.1f}% {:>8.1f}%\n", label,
                      per(double(t.inter_copies) * double(r.token_bytes), tok),
                      per(double(t.intra_copies) * double(r.token_bytes), tok),
                      per(t.load_max_mean_sum, double(t.samples)),
