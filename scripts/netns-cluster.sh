@@ -77,8 +77,9 @@ ip -n "$NS1" addr add 198.18.0.2/30 dev gracev
 for ns in "$NS0" "$NS1"; do
   ip -n "$ns" link set lo up
   ip -n "$ns" link set gracev up
-  # Token bucket: RATE, a burst of ~1 ms at 1 Gbit/s, queueing up to 20 ms (+ fixed delay if asked).
-  ip netns exec "$ns" tc qdisc add dev gracev root tbf rate "$RATE" burst 128kb latency $((20 + DELAY_MS))ms
+  # Token bucket: RATE, burst TBF_BURST, queueing up to TBF_QUEUE_MS (+ fixed delay if asked).
+  ip netns exec "$ns" tc qdisc add dev gracev root tbf rate "$RATE" burst "${TBF_BURST:-128kb}" \
+    latency $((${TBF_QUEUE_MS:-20} + DELAY_MS))ms
 done
 set +e
 
