@@ -34,5 +34,8 @@ function(grace_test)
   if(T_CLI)
     add_dependencies(${T_NAME}_test grace)  # the tests run the CLI binary
   endif()
-  gtest_discover_tests(${T_NAME}_test DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_NAME};${T_LABELS}")
+  # gtest_discover_tests flattens lists in PROPERTIES: escape the separators of the label list.
+  set(labels ${T_NAME} ${T_LABELS})
+  string(REPLACE ";" "\\;" labels "${labels}")
+  gtest_discover_tests(${T_NAME}_test DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${labels}")
 endfunction()
