@@ -85,7 +85,7 @@ for c in "${CONFIGS[@]}"; do
   set -- $c
   tag=$1-$2-$3
   echo "bench-engine: running $tag on the emulated cluster" >&2
-  "$ROOT/scripts/netns-cluster.sh" run -- "$GRACE" run --model "$OUT/model.json" --topology 2x2 \
+  "$ROOT/scripts/netns-cluster.sh" run --rate "${RATE:-1gbit}" -- "$GRACE" run --model "$OUT/model.json" --topology 2x2 \
     --placement "$OUT/$1.json" --trace "$TRACE" --router $3 --comm $2 --hidden 2048 \
     --intermediate "$INTER" --layers "$LAYERS" --batch-tokens "$BATCH" --json \
     > "$OUT/$tag.run.out" 2> "$OUT/$tag.run.err" || { cat "$OUT/$tag.run.err" >&2; exit 1; }
