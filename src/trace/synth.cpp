@@ -3,12 +3,15 @@
 // Model, per layer l (E experts, top-k):
 //   popularity  logit_l[e] = sigma_g * g_l[e] + sigma_h * h_{z,l}[e] + sigma_s * n_{s,l}[e] with
 //               g, h, n standard normal: a global part, a part of the sequence's topic z, and a
-//               small per-sequence part. A token's "fresh" draw is from softmax(logit).
-//   clusters    experts are split (random permutation) into co-activation clusters of ~E/10+1;
+//               small per-sequence part. A token's "fresh" draw is from softmax(logit). A new
+//               sequence keeps the previous one's topic with probability topic_stay (traces
+//               are grouped by task), so windows of a few sequences share a skew.
+//   clusters    experts are split into co-activation clusters of ~E/10+1 of similar popularity;
 //               with probability p_cluster a slot takes a member of the cluster of an expert the
 //               token already chose at this layer.
-//   successors  every expert e at l has kSucc favoured successors at l+1; with probability
-//               p_succ a slot takes a successor of one of the token's experts at l-1.
+//   successors  every expert e at l has one favoured successor at l+1, of about the same
+//               global popularity rank; with probability p_succ a slot takes the successor of
+//               one of the token's experts at l-1.
 //   locality    with probability p_reuse a slot re-uses an expert of the previous token of the
 //               sequence at this layer.
 // Slots are filled in order (slot 0 first) and distinct; a duplicate candidate is redrawn.
@@ -26,16 +29,19 @@
 namespace grace {
 namespace {
 
-constexpr int kSucc = 2;
-
 struct Params {
   double sigma_g, sigma_h, sigma_s;
   double p_cluster, p_succ, p_reuse;
+  double topic_stay;  // probability that a sequence keeps the previous sequence's topic
 };
 
-// Calibrated against ../shared/data (see docs/traces.md); the knobs of SynthOptions scale them.
+// Calibrated against ../shared/data by a random search over these seven values (loss: squared
+// relative error of the seven statistics of grace/trace_stats.h), then hand-tuned; see
+// docs/traces.md. Models without their own calibration get values between the two.
 Params base_params(const ModelSpec& m, const SynthOptions& o) {
-  Params p{0.55, 0.9, 0.3, 0.12, 0.12, 0.25};
+  Params p{0.97, 2.3, 0.3, 0.43, 0.32, 0.15, 0.7};                           // generic
+  if (m.name == "deepseek-v2-lite") p = {0.9, 1.8, 0.13, 0.45, 0.36, 0.09, 0.6};   // prefill
+  if (m.name == "gpt-oss-20b") p = {1.05, 2.8, 0.5, 0.42, 0.28, 0.2, 0.8};         // decode
   p.sigma_g *= o.skew;
   p.sigma_h *= o.skew;
   p.sigma_s *= o.skew;
@@ -51,11 +57,12 @@ Params base_params(const ModelSpec& m, const SynthOptions& o) {
   return p;
 }
 
-// Draws an index from a cumulative table (cdf.back() is the total).
-int draw(const float* cdf, int n, Rng& rng) {
-  float u = float(rng.uniform()) * cdf[n - 1];
-  int i = int(std::upper_bound(cdf, cdf + n, u) - cdf);
-  return std::min(i, n - 1);
+// Draws an index in [begin, end) with probability proportional to cdf[i] - cdf[i - 1].
+int draw_range(const float* cdf, int begin, int end, Rng& rng) {
+  float lo = begin > 0 ? cdf[begin - 1] : 0.0f;
+  float u = lo + float(rng.uniform()) * (cdf[end - 1] - lo);
+  int i = int(std::upper_bound(cdf + begin, cdf + end, u) - cdf);
+  return std::min(i, end - 1);
 }
 
 }  // namespace
@@ -68,22 +75,36 @@ Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt) {
   const int L = model.moe_layers, E = model.experts, k = model.top_k;
   const Params par = base_params(model, opt);
   Rng rng(opt.seed * 0x9e3779b97f4a7c15ull + 0x5eed);
+  Rng wrng(opt.seed * 0xc2b2ae3d27d4eb4full + 0x3e1);  // weights: own stream, ids do not depend on them
 
   // Static structure: global and topic logits, clusters, successors.
   std::vector<float> glob(size_t(L) * E), topic(size_t(opt.num_topics) * L * E);
   for (auto& v : glob) v = float(par.sigma_g * rng.normal());
   for (auto& v : topic) v = float(par.sigma_h * rng.normal());
+  auto jittered_order = [&](int l) {  // experts by global popularity, ranks jittered
+    std::vector<std::pair<float, int>> key(E);
+    for (int e = 0; e < E; ++e) key[e] = {glob[size_t(l) * E + e] + float(0.5 * par.sigma_g * rng.normal()), e};
+    std::sort(key.begin(), key.end());
+    return key;
+  };
+  // Clusters: runs of cluster_size experts of similar popularity (so drawing uniformly inside
+  // a cluster does not flatten the skew); `members` lists the experts cluster by cluster.
   const int cluster_size = std::max(2, E / 10 + 1);
-  std::vector<int> members(size_t(L) * E), cluster_of(size_t(L) * E);  // members grouped by cluster
+  std::vector<int> members(size_t(L) * E), cluster_of(size_t(L) * E);
   for (int l = 0; l < L; ++l) {
-    int* mem = members.data() + size_t(l) * E;
-    for (int e = 0; e < E; ++e) mem[e] = e;
-    for (int e = E - 1; e > 0; --e) std::swap(mem[e], mem[rng.below(uint32_t(e + 1))]);
-    for (int i = 0; i < E; ++i) cluster_of[size_t(l) * E + mem[i]] = i / cluster_size;
+    auto order = jittered_order(l);
+    for (int i = 0; i < E; ++i) {
+      members[size_t(l) * E + i] = order[i].second;
+      cluster_of[size_t(l) * E + order[i].second] = i / cluster_size;
+    }
   }
-  std::vector<expert_t> succ(size_t(L) * E * kSucc);
-  for (auto& v : succ) v = expert_t(rng.below(uint32_t(E)));
-
+  // Successors: expert e at l maps to the expert of about the same global popularity rank at
+  // l+1 (ranks jittered), so following successors keeps each layer's skew.
+  std::vector<expert_t> succ(size_t(L) * E);
+  for (int l = 0; l + 1 < L; ++l) {
+    auto from = jittered_order(l), to = jittered_order(l + 1);
+    for (int r = 0; r < E; ++r) succ[size_t(l) * E + from[r].second] = expert_t(to[r].second);
+  }
   Trace tr;
   tr.num_layers = L;
   tr.top_k = k;
@@ -95,18 +116,19 @@ Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt) {
   std::vector<float> cdf(size_t(L) * E);
   std::vector<float> weight_tmp(k);
   int64_t t = 0;
+  int z = 0;
   while (t < opt.tokens) {
     // A new sequence: length, topic, its popularity tables.
     int64_t len = std::max<int64_t>(1, int64_t(double(opt.mean_seq_len) * (0.25 + 1.5 * rng.uniform())));
     len = std::min(len, opt.tokens - t);
-    const int z = int(rng.below(uint32_t(opt.num_topics)));
+    if (t == 0 || rng.uniform() >= par.topic_stay) z = int(rng.below(uint32_t(opt.num_topics)));
     for (int l = 0; l < L; ++l) {
       float acc = 0;
-      for (int e = 0; e < E; ++e) {
-        size_t i = size_t(l) * E + e;
-        float logit = glob[i] + topic[(size_t(z) * L + l) * E + e] + float(par.sigma_s * rng.normal());
+      for (int i = 0; i < E; ++i) {  // in cluster order, so a cluster is a contiguous range
+        int e = members[size_t(l) * E + i];
+        float logit = glob[size_t(l) * E + e] + topic[(size_t(z) * L + l) * E + e] + float(par.sigma_s * rng.normal());
         acc += std::exp(logit);
-        cdf[i] = acc;
+        cdf[size_t(l) * E + i] = acc;
       }
     }
     for (int64_t s = 0; s < len; ++s, ++t) {
@@ -119,17 +141,18 @@ Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt) {
           int cand = -1;
           for (int attempt = 0; attempt < 16; ++attempt) {
             double u = rng.uniform();
+            const double u_succ = u - par.p_reuse, u_cluster = u_succ - par.p_succ;
             if (prev && u < par.p_reuse) {
               cand = prev[rng.below(uint32_t(k))];
-            } else if (below && (u -= par.p_reuse) < par.p_succ) {
-              cand = succ[(size_t(l - 1) * E + below[rng.below(uint32_t(k))]) * kSucc + rng.below(kSucc)];
-            } else if (j > 0 && (u -= par.p_succ) < par.p_cluster) {
+            } else if (below && u_succ >= 0 && u_succ < par.p_succ) {
+              cand = succ[size_t(l - 1) * E + below[rng.below(uint32_t(k))]];
+            } else if (j > 0 && u_cluster >= 0 && u_cluster < par.p_cluster) {
               int anchor = out[rng.below(uint32_t(j))];
               int start = cluster_of[size_t(l) * E + anchor] * cluster_size;
               int size = std::min(cluster_size, E - start);
               cand = members[size_t(l) * E + start + int(rng.below(uint32_t(size)))];
             } else {
-              cand = draw(c, E, rng);
+              cand = members[size_t(l) * E + draw_range(c, 0, E, rng)];
             }
             if (std::find(out, out + j, expert_t(cand)) == out + j) break;
             cand = -1;
@@ -143,7 +166,7 @@ Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt) {
         }
         if (opt.with_weights) {
           float sum = 0;
-          for (int j = 0; j < k; ++j) sum += weight_tmp[j] = float(std::exp(-0.45 * j) * (0.7 + 0.6 * rng.uniform()));
+          for (int j = 0; j < k; ++j) sum += weight_tmp[j] = float(std::exp(-0.45 * j) * (0.7 + 0.6 * wrng.uniform()));
           std::sort(weight_tmp.begin(), weight_tmp.end(), std::greater<float>());
           float* w = tr.weights.data() + (size_t(t) * L + l) * k;
           for (int j = 0; j < k; ++j) w[j] = weight_tmp[j] / sum;
