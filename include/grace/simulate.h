@@ -1,6 +1,7 @@
 // Cost-model simulator: turns the evaluator's per-(batch, layer) counts (evaluate.h) into time.
-// Every constant comes from the Topology (link tiers, NIC, compute curve) and the ModelSpec
-// (bytes per token copy, FLOPs per token per expert); see docs/simulator.md for the model.
+// Every constant comes from the Topology (link tiers, NIC, compute model and its constants) and
+// the ModelSpec (bytes per token copy, expert weight bytes, FLOPs per token per expert); see
+// docs/simulator.md for the model.
 //
 //   communication  alpha-beta per link tier. A GPU pays a tier's latency once per exchange stage
 //                  in which it sends or receives anything on that tier, plus
@@ -11,13 +12,18 @@
 //                  its two tiers), the slowest GPU sets the pace. hierarchical: the cross-node
 //                  stage, then the intra-node stage, each paced by its slowest GPU. Combine
 //                  mirrors dispatch (the same copies in reverse).
-//   compute        per GPU, the sum over hosted instances with n > 0 tokens of
-//                  n x FLOPs/token / achieved(n), plus kernel_overhead_us when the GPU computes
-//                  anything. achieved(n) is Topology::tflops_at; a GEMM of n tokens never takes
-//                  longer than one of m > n calibrated tokens (it could be padded), which keeps
-//                  time monotone in load. The layer waits for the slowest GPU.
+//   compute        per GPU, by Topology::compute_model, plus kernel_overhead_us when the GPU
+//                  computes anything; the layer waits for the slowest GPU.
+//                  grouped (default): all of the GPU's instances in one grouped GEMM, a roofline
+//                  max(A x expert_bytes / hbm_GBps, N x FLOPs/token / grouped_tflops), A = hosted
+//                  instances with tokens > 0, N = the GPU's token-expert pairs.
+//                  per-expert: the sum over instances with n > 0 tokens of
+//                  n x FLOPs/token / achieved(n), achieved(n) = Topology::tflops_at; a GEMM of n
+//                  tokens never takes longer than one of m > n calibrated tokens (it could be
+//                  padded), which keeps time monotone in load.
 //   overlap        the batch is cut into c chunks pipelined through the stages (dispatch[, intra],
-//                  compute, combine): each chunk pays full latencies and computes n / c tokens;
+//                  compute, combine): each chunk pays full latencies and computes n / c tokens
+//                  (grouped: each chunk streams its active instances' weights again);
 //                  time = sum of one chunk's stages + (c - 1) x the slowest stage. The reported
 //                  overlapped time is the best c in {1, 2, 4, ..., max_chunks}, so it never
 //                  exceeds the time without overlap.
@@ -77,9 +83,18 @@ LayerTime simulate_record(const LayerBatchRecord& rec, CommScheme comm, const To
 SimResult simulate(const EvalResult& eval, const Topology& topo, const ModelSpec& model,
                    const SimOptions& options = {});
 
-// Time for one expert GEMM group of `tokens` tokens, in microseconds (the compute model above,
-// without the per-GPU overhead).
+// Per-expert model: time for one expert GEMM group of `tokens` tokens, in microseconds (the
+// per-expert curve's monotone envelope, without the per-GPU overhead).
 double expert_compute_us(double tokens, const Topology& topo, const ModelSpec& model);
+
+// Grouped model: time of one grouped GEMM over `active_instances` instances and `tokens`
+// token-expert pairs in total, in microseconds, without the per-GPU overhead.
+double grouped_compute_us(int64_t active_instances, double tokens, const Topology& topo, const ModelSpec& model);
+
+// One GPU's compute time for one chunk of `chunks` (each instance sees n / chunks tokens), by
+// topo.compute_model, including kernel_overhead_us when any instance has tokens; 0 otherwise.
+double gpu_compute_us(const std::vector<int32_t>& instance_tokens, int chunks, const Topology& topo,
+                      const ModelSpec& model);
 
 // Human-readable report and one JSON object (for `grace simulate [--json]`).
 std::string format_sim(const SimResult& r);

@@ -18,6 +18,19 @@ struct LinkTier {
   double latency_us = 0;      // fixed cost of one exchange stage (collective call) on this tier
 };
 
+// How the simulator costs a GPU's expert FFNs (see grace/simulate.h, docs/simulator.md).
+//   kGrouped    one grouped GEMM over all of the GPU's local instances (real MoE engines): a
+//               roofline, max(weight bytes of the active instances / hbm_GBps, FLOPs /
+//               grouped_tflops), plus kernel_overhead_us. The default.
+//   kPerExpert  one GEMM per active instance at the calibrated per-expert curve `compute`
+//               (a PyTorch per-expert loop, ~46 us launch floor per expert); kept for comparison.
+enum class ComputeModel { kGrouped, kPerExpert };
+
+// "grouped" / "per-expert".
+std::string_view compute_model_name(ComputeModel m);
+// Parses "grouped" | "per-expert"; throws InputError naming the value otherwise.
+ComputeModel parse_compute_model(std::string_view name);
+
 // Achieved expert-GEMM throughput as a function of tokens per expert (piecewise linear in
 // log2(tokens)); calibrated from measurements (see ../shared/data/calibration).
 struct ComputePoint {
@@ -43,8 +56,16 @@ struct Topology {
   double node_nic_GBps = 0;
 
   double peak_tflops = 0;              // dense bf16 peak of one GPU
-  std::vector<ComputePoint> compute;   // tokens per expert -> achieved TFLOP/s
-  double kernel_overhead_us = 0;       // fixed cost per expert GEMM group launch
+  ComputeModel compute_model = ComputeModel::kGrouped;
+  // kGrouped: effective HBM bandwidth for streaming the active instances' weights, GB/s
+  // (1e9 bytes/s); 0 = weight streaming not modelled (compute-bound only).
+  double hbm_GBps = 0;
+  // kGrouped: achieved TFLOP/s of a large grouped GEMM; 0 = peak_tflops.
+  double grouped_tflops = 0;
+  std::vector<ComputePoint> compute;   // kPerExpert: tokens per expert -> achieved TFLOP/s
+  // Fixed cost per GPU per layer (per chunk) when the GPU computes anything: the grouped
+  // kernel's launch (kGrouped), or on top of the per-expert curve (kPerExpert).
+  double kernel_overhead_us = 0;
 
   int num_gpus() const { return nodes * gpus_per_node; }
   int node_of(int gpu) const { return gpu / gpus_per_node; }

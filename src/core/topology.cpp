@@ -19,6 +19,21 @@ const std::vector<ComputePoint> kH200Curve = {
     {1, 0.38},      {4, 1.35},      {16, 5.99},     {64, 23.66},    {128, 41.53},   {256, 98.84},
     {512, 169.72},  {1024, 374.28}, {2048, 456.58}, {4096, 495.29}, {8192, 522.38}, {16384, 534.28}};
 
+// Grouped-GEMM roofline of one H200, fitted to the calibration's "grouped" entries
+// (torch._grouped_mm, 64 experts of [2048 x 1408] bf16 = 369.1 MB of weights, tokens split
+// evenly): 1024 tokens 124.0 us, 4096 tokens 133.5 us, 16384 tokens 168.8 us. The first two
+// are weight-bound (their FLOPs would take 10.6 and 42.2 us): 369.1 MB / mean(124.0, 133.5) us
+// = 2867 GB/s (59.7% of the 4800 GB/s HBM3e peak); the third is FLOP-bound: 94.49 GFLOP /
+// 168.8 us = 559.8 TFLOP/s (56.6% of the 989 TFLOP/s peak). A launch overhead is not
+// identifiable from three points of a max() roofline, so it is 0 (absorbed in the fit).
+constexpr double kH200HbmPeakGBps = 4800;
+constexpr double kH200HbmGBps = 2867;
+constexpr double kH200GroupedTflops = 559.8;
+constexpr double kH200PeakTflops = 989;
+// A100 SXM4 40 GB: 1555 GB/s HBM2, 312 TFLOP/s dense bf16; the same efficiencies as H200.
+constexpr double kA100HbmPeakGBps = 1555;
+constexpr double kA100PeakTflops = 312;
+
 Topology paper_preset() {
   Topology t;
   t.name = "paper";
@@ -27,9 +42,13 @@ Topology paper_preset() {
   t.intra = {300.0, 10.0};   // A100 NVLink3: 12 links x 25 GB/s per direction
   t.inter = {3.125, 50.0};   // 25 Gbit/s Ethernet
   t.node_nic_GBps = 3.125;   // one NIC per node, shared by its 4 GPUs
-  t.peak_tflops = 312;
+  t.peak_tflops = kA100PeakTflops;
   // A100 has ~1/3 of H200's dense bf16 throughput: the H200 curve scaled by 312/989.
-  for (auto p : kH200Curve) t.compute.push_back({p.tokens, p.tflops * 312.0 / 989.0});
+  for (auto p : kH200Curve) t.compute.push_back({p.tokens, p.tflops * kA100PeakTflops / kH200PeakTflops});
+  // Grouped roofline: the H200 fit at the same efficiencies (928.7 GB/s, 176.6 TFLOP/s).
+  t.compute_model = ComputeModel::kGrouped;
+  t.hbm_GBps = kH200HbmGBps * kA100HbmPeakGBps / kH200HbmPeakGBps;
+  t.grouped_tflops = kH200GroupedTflops * kA100PeakTflops / kH200PeakTflops;
   t.expert_memory_GB = 0;
   return t;
 }
@@ -42,8 +61,11 @@ Topology h200_preset() {
   t.intra = {290.0, 46.0};   // measured NCCL all-to-all, h200-nvlink-2gpu.json
   t.inter = {50.0, 20.0};    // 400 Gbit/s InfiniBand per GPU
   t.node_nic_GBps = 0;       // one NIC per GPU
-  t.peak_tflops = 989;
+  t.peak_tflops = kH200PeakTflops;
   t.compute = kH200Curve;
+  t.compute_model = ComputeModel::kGrouped;
+  t.hbm_GBps = kH200HbmGBps;
+  t.grouped_tflops = kH200GroupedTflops;
   return t;
 }
 
@@ -89,6 +111,15 @@ Topology from_json(const std::string& path) {
     t.node_nic_GBps = j.value("node_nic_GBps", t.node_nic_GBps);
     t.peak_tflops = j.value("peak_tflops", t.peak_tflops);
     t.kernel_overhead_us = j.value("kernel_overhead_us", t.kernel_overhead_us);
+    if (j.contains("compute_model")) {
+      GRACE_INPUT_CHECK(j["compute_model"].is_string(), "{}: 'compute_model' must be a string", path);
+      const std::string cm = j["compute_model"].get<std::string>();
+      GRACE_INPUT_CHECK(cm == "grouped" || cm == "per-expert",
+                        "{}: unknown compute_model '{}' (grouped, per-expert)", path, cm);
+      t.compute_model = parse_compute_model(cm);
+    }
+    t.hbm_GBps = j.value("hbm_GBps", t.hbm_GBps);
+    t.grouped_tflops = j.value("grouped_tflops", t.grouped_tflops);
     if (j.contains("compute")) {
       t.compute.clear();
       for (const auto& p : j["compute"]) t.compute.push_back({p.at(0).get<double>(), p.at(1).get<double>()});
@@ -129,12 +160,29 @@ void Topology::validate() const {
   GRACE_INPUT_CHECK(intra.latency_us >= 0 && inter.latency_us >= 0, "topology '{}': latencies must be >= 0", name);
   GRACE_INPUT_CHECK(node_nic_GBps >= 0, "topology '{}': node_nic_GBps must be >= 0", name);
   GRACE_INPUT_CHECK(peak_tflops > 0, "topology '{}': peak_tflops must be > 0", name);
+  GRACE_INPUT_CHECK(compute_model == ComputeModel::kGrouped || compute_model == ComputeModel::kPerExpert,
+                    "topology '{}': unknown compute_model", name);
+  GRACE_INPUT_CHECK(hbm_GBps >= 0, "topology '{}': hbm_GBps = {} must be >= 0 (0 = not modelled)", name, hbm_GBps);
+  GRACE_INPUT_CHECK(grouped_tflops >= 0, "topology '{}': grouped_tflops = {} must be >= 0 (0 = peak_tflops)", name,
+                    grouped_tflops);
+  GRACE_INPUT_CHECK(kernel_overhead_us >= 0, "topology '{}': kernel_overhead_us = {} must be >= 0", name,
+                    kernel_overhead_us);
   for (size_t i = 0; i < compute.size(); ++i) {
     GRACE_INPUT_CHECK(compute[i].tokens > 0 && compute[i].tflops > 0,
                       "topology '{}': compute point {} must have tokens > 0 and tflops > 0", name, i);
     GRACE_INPUT_CHECK(i == 0 || compute[i].tokens > compute[i - 1].tokens,
                       "topology '{}': compute points must be sorted by tokens", name);
   }
+}
+
+std::string_view compute_model_name(ComputeModel m) {
+  return m == ComputeModel::kPerExpert ? "per-expert" : "grouped";
+}
+
+ComputeModel parse_compute_model(std::string_view name) {
+  if (name == "grouped") return ComputeModel::kGrouped;
+  if (name == "per-expert") return ComputeModel::kPerExpert;
+  fail_input("unknown compute_model '{}' (grouped, per-expert)", name);
 }
 
 std::vector<std::string> topology_preset_names() { return {"paper", "h200"}; }

@@ -46,15 +46,7 @@ Stages stage_times(const LayerBatchRecord& rec, CommScheme comm, const Topology&
   }
   const int G = topo.num_gpus();
   s.gpu_compute.assign(G, 0.0);
-  for (int g = 0; g < G; ++g) {
-    bool any = false;
-    for (int32_t n : rec.gpu_expert_tokens[g]) {
-      if (n <= 0) continue;
-      any = true;
-      s.gpu_compute[g] += expert_compute_us(double(n) / chunks, topo, model);
-    }
-    if (any) s.gpu_compute[g] += topo.kernel_overhead_us;
-  }
+  for (int g = 0; g < G; ++g) s.gpu_compute[g] = gpu_compute_us(rec.gpu_expert_tokens[g], chunks, topo, model);
   s.compute = max_of(s.gpu_compute);
   return s;
 }

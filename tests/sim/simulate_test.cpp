@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
+#include <vector>
 
 #include "grace/error.h"
 #include "grace/model.h"
@@ -36,28 +38,87 @@ LayerBatchRecord empty_record(int G) {
   return r;
 }
 
-TEST(Simulate, TwoGpusOneNodeFlatByHand) {
-  Topology topo = small_topo(1, 2);
-  ModelSpec model = generic_model(1, 4, 2, 1024, 512);
+// One record on 1x2 (flat): GPU 0 hosts {300, 0} tokens, GPU 1 {64, 30, 0}; both exchange 30
+// copies. The two compute models disagree on which GPU is slower.
+LayerBatchRecord two_gpu_record() {
   LayerBatchRecord r = empty_record(2);
-  r.gpu_expert_tokens = {{10, 0}, {30, 5}};
-  r.gpu_pairs = {10, 35};
+  r.gpu_expert_tokens = {{300, 0}, {64, 30, 0}};
+  r.gpu_pairs = {300, 94};
   r.send_intra = {30, 10};
   r.recv_intra = {10, 30};
-  LayerTime t = simulate_record(r, CommScheme::kFlat, topo, model);
+  return r;
+}
 
+double two_gpu_comm_us(const Topology& topo) {
   const double bytes = 30.0 * 1024 * 2;  // 30 copies of a bf16 hidden state of 1024
-  const double comm = topo.intra.latency_us + bytes / (topo.intra.bandwidth_GBps * 1e9) * 1e6;
+  return topo.intra.latency_us + bytes / (topo.intra.bandwidth_GBps * 1e9) * 1e6;
+}
+
+TEST(Simulate, TwoGpusOneNodeFlatByHandPerExpert) {
+  Topology topo = small_topo(1, 2);
+  topo.compute_model = ComputeModel::kPerExpert;
+  topo.compute = {{16, 10}, {256, 50}};  // 10 TFLOP/s per log2 unit between 16 and 256 tokens
+  topo.kernel_overhead_us = 3;
+  topo.validate();
+  ModelSpec model = generic_model(1, 4, 2, 1024, 512);
+  LayerTime t = simulate_record(two_gpu_record(), CommScheme::kFlat, topo, model);
+
+  const double comm = two_gpu_comm_us(topo);
   const double flops = 6.0 * 1024 * 512;
-  const double c0 = 10 * flops / (topo.peak_tflops * 1e12) * 1e6;
-  const double c1 = 35 * flops / (topo.peak_tflops * 1e12) * 1e6;
+  auto tf = [](double n) { return 10 + (std::log2(n) - 4) * 10; };  // on [16, 256]
+  // 300 tokens: past the last point, 50 TFLOP/s. 64 and 30 tokens: on the rising side of the
+  // segment (its time minimum is where tf = 10 / ln 2, at ~21.8 tokens), so no padding helps.
+  const double c0 = 3 + 300 * flops / (50 * 1e12) * 1e6;
+  const double c1 = 3 + 64 * flops / (tf(64) * 1e12) * 1e6 + 30 * flops / (tf(30) * 1e12) * 1e6;
+  ASSERT_GT(c0, c1);
   EXPECT_NEAR(t.dispatch_us, comm, 1e-9);
   EXPECT_NEAR(t.combine_us, comm, 1e-9);
   EXPECT_NEAR(t.dispatch_inter_us, 0.0, 1e-12);
+  EXPECT_NEAR(t.compute_us, c0, 1e-9);
+  EXPECT_NEAR(t.total_us, 2 * comm + c0, 1e-9);
+  EXPECT_NEAR(t.idle_share, (c0 - c1) / (2 * c0), 1e-12);
+  EXPECT_LE(t.overlap_us, t.total_us + 1e-12);
+
+  // 10 tokens sit on the falling side: padding to the segment's minimum (tf = 10 / ln 2) is faster.
+  const double s = std::exp2(4 + (10 / std::log(2.0) - 10) / 10);
+  EXPECT_NEAR(expert_compute_us(10, topo, model), s * flops / (10 / std::log(2.0) * 1e12) * 1e6, 1e-9);
+  EXPECT_LT(expert_compute_us(10, topo, model), 10 * flops / (10.0 * 10 / 16 * 1e12) * 1e6);
+}
+
+TEST(Simulate, TwoGpusOneNodeFlatByHandGrouped) {
+  Topology topo = small_topo(1, 2);
+  topo.compute_model = ComputeModel::kGrouped;
+  topo.hbm_GBps = 100;
+  topo.grouped_tflops = 20;
+  topo.kernel_overhead_us = 3;
+  topo.compute = {{16, 10}, {256, 50}};  // ignored by the grouped model
+  topo.validate();
+  ModelSpec model = generic_model(1, 4, 2, 1024, 512);
+  LayerTime t = simulate_record(two_gpu_record(), CommScheme::kFlat, topo, model);
+
+  const double comm = two_gpu_comm_us(topo);
+  const double weights = 3.0 * 1024 * 512 * 2 / (100 * 1e9) * 1e6;  // one instance: 31.46 us
+  const double per_token = 6.0 * 1024 * 512 / (20 * 1e12) * 1e6;   // 0.157 us
+  const double c0 = 3 + std::max(1 * weights, 300 * per_token);    // FLOP-bound: 50.2 us
+  const double c1 = 3 + std::max(2 * weights, 94 * per_token);     // weight-bound: 65.9 us
+  ASSERT_GT(300 * per_token, weights);
+  ASSERT_GT(2 * weights, 94 * per_token);
+  EXPECT_NEAR(t.dispatch_us, comm, 1e-9);
+  EXPECT_NEAR(t.combine_us, comm, 1e-9);
   EXPECT_NEAR(t.compute_us, c1, 1e-9);
   EXPECT_NEAR(t.total_us, 2 * comm + c1, 1e-9);
   EXPECT_NEAR(t.idle_share, (c1 - c0) / (2 * c1), 1e-12);
   EXPECT_LE(t.overlap_us, t.total_us + 1e-12);
+
+  // A chunk of two streams the weights again and computes half the tokens.
+  const std::vector<int32_t> gpu0 = {300, 0}, gpu1 = {64, 30, 0};
+  EXPECT_NEAR(gpu_compute_us(gpu0, 2, topo, model), 3 + std::max(weights, 150 * per_token), 1e-9);
+  EXPECT_NEAR(gpu_compute_us(gpu1, 2, topo, model), 3 + 2 * weights, 1e-9);
+  EXPECT_EQ(gpu_compute_us({0, 0}, 1, topo, model), 0.0);
+  // hbm_GBps = 0: weights are not modelled; grouped_tflops = 0: peak_tflops (100) is used.
+  topo.hbm_GBps = 0;
+  topo.grouped_tflops = 0;
+  EXPECT_NEAR(gpu_compute_us(gpu1, 1, topo, model), 3 + 94 * 6.0 * 1024 * 512 / (100 * 1e12) * 1e6, 1e-9);
 }
 
 TEST(Simulate, SharedNicAndHierarchicalStagesByHand) {
@@ -172,6 +233,7 @@ TEST(Simulate, Monotonicity) {
   std::mt19937_64 rng(7);
   for (int trial = 0; trial < 40; ++trial) {
     Topology base = parse_topology(trial % 2 ? "2x4" : "2x4@h200");
+    if (trial % 4 >= 2) base.compute_model = ComputeModel::kPerExpert;
     LayerBatchRecord r = random_record(rng, base.num_gpus(), 9);
     for (CommScheme comm : {CommScheme::kFlat, CommScheme::kHierarchical}) {
       LayerTime t0 = simulate_record(r, comm, base, model);

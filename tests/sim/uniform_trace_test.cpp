@@ -28,16 +28,20 @@ double simulated_us(const std::string& planner, CommScheme comm, const Trace& pl
 
 TEST(SimulateUniform, ContiguousAndUniformAffinityAgree) {
   ModelSpec model = generic_model(4, 32, 4);
-  Topology topo = parse_topology("2x4");
   Trace plan_trace = uniform_trace(4, 32, 4, 8192, 11);
   Trace eval_trace = uniform_trace(4, 32, 4, 8192, 12);
-  for (CommScheme comm : {CommScheme::kFlat, CommScheme::kHierarchical}) {
-    double a = simulated_us("contiguous", comm, plan_trace, eval_trace, model, topo);
-    double b = simulated_us("uniform-affinity", comm, plan_trace, eval_trace, model, topo);
-    ASSERT_GT(a, 0);
-    EXPECT_NEAR(b / a, 1.0, 0.05) << comm_scheme_name(comm) << ": contiguous " << a << " us, uniform-affinity "
-                                  << b << " us";
-  }
+  for (const char* spec : {"2x4", "2x4@h200"})
+    for (ComputeModel cm : {ComputeModel::kGrouped, ComputeModel::kPerExpert}) {
+      Topology topo = parse_topology(spec);
+      topo.compute_model = cm;
+      for (CommScheme comm : {CommScheme::kFlat, CommScheme::kHierarchical}) {
+        double a = simulated_us("contiguous", comm, plan_trace, eval_trace, model, topo);
+        double b = simulated_us("uniform-affinity", comm, plan_trace, eval_trace, model, topo);
+        ASSERT_GT(a, 0);
+        EXPECT_NEAR(b / a, 1.0, 0.05) << spec << ", " << compute_model_name(cm) << ", " << comm_scheme_name(comm)
+                                      << ": contiguous " << a << " us, uniform-affinity " << b << " us";
+      }
+    }
 }
 
 }  // namespace
