@@ -4,12 +4,22 @@
 //   <prefix>seq_offsets.npy[.gz]     int64 [sequences + 1], monotone, ends at tokens
 //   <prefix>topk_weights_x1e4.npy.gz uint16 gate probability x 1e4      (optional)
 //   <prefix>topk_probs_f16.npy.gz    float16 gate probability            (optional)
+//   <prefix>topk_weights_f32.npy[.gz] float32 gate weight (what write_trace writes; optional)
+//
+// Any of these may be .npy or .npy.gz (NumPy format v1-v3, little-endian, C order). Sequence
+// offsets must start at 0, be strictly increasing (no empty sequences) and end at the token
+// count; without an offsets file the whole file is one sequence.
 //
 // where <prefix> is "" or "<task>_". A trace argument names the ids file, or a directory
 // holding exactly one ids file. Several traces concatenate (their shapes must agree).
 //
+// A trace argument may also be "synthetic:MODEL[:TOKENS[:SEED]]" (see synth.h): the synthetic
+// trace is generated in memory and read like a file.
+//
 // Every problem is an InputError naming the file and what is wrong (bad magic, truncated
-// data, dtype or shape that does not fit, ids >= experts, bad offsets).
+// data, dtype or shape that does not fit, ids >= experts, bad offsets). Header problems are
+// reported when the reader is constructed; data problems (truncation, bad ids) when the chunk
+// holding them is read.
 #ifndef GRACE_TRACE_IO_H_
 #define GRACE_TRACE_IO_H_
 
@@ -39,8 +49,20 @@ struct TraceShape {
   int top_k = 0;
 };
 
-// Streams one or more traces in order with bounded memory. Chunks hold at most max_tokens
-// tokens; profiles and evaluations that are sums over tokens consume them one at a time.
+// Streams one or more traces in order with bounded memory: the current chunk plus the sequence
+// offsets (O(sequences)). Chunks hold at most max_tokens tokens and exactly max_tokens except
+// the last; a chunk may span the end of one trace and the start of the next. Profiles and
+// evaluations that are sums over tokens consume them one at a time.
+//
+// Chunk layout: first_token = global index of the chunk's first token; first_seq = global index
+// of the sequence holding it; seq_offsets are chunk-relative: 0, then every sequence start
+// strictly inside the chunk, then num_tokens(). A sequence cut by a chunk boundary therefore
+// appears as a partial sequence at the end of one chunk and the start of the next (the next
+// chunk's first_seq is that sequence). Chunk-local sequence s is global sequence first_seq + s.
+//
+// with_weights: chunks carry gate weights (as float: x1e4 files divided by 1e4, float16
+// widened) when the traces have weight files; if some traces of a concatenation have them and
+// others not, that is an InputError. Synthetic traces always have weights.
 class TraceReader {
  public:
   // num_experts > 0: ids must be < num_experts (checked while reading). 0: no check, and

@@ -114,7 +114,8 @@ Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt) {
   tr.seq_offsets.push_back(0);
 
   std::vector<float> cdf(size_t(L) * E);
-  std::vector<float> weight_tmp(k);
+  std::vector<float> weight_tmp(k), weight_base(k);
+  for (int j = 0; j < k; ++j) weight_base[j] = float(std::exp(-0.45 * j));
   int64_t t = 0;
   int z = 0;
   while (t < opt.tokens) {
@@ -166,7 +167,7 @@ Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt) {
         }
         if (opt.with_weights) {
           float sum = 0;
-          for (int j = 0; j < k; ++j) sum += weight_tmp[j] = float(std::exp(-0.45 * j) * (0.7 + 0.6 * wrng.uniform()));
+          for (int j = 0; j < k; ++j) sum += weight_tmp[j] = weight_base[j] * float(0.7 + 0.6 * wrng.uniform());
           std::sort(weight_tmp.begin(), weight_tmp.end(), std::greater<float>());
           float* w = tr.weights.data() + (size_t(t) * L + l) * k;
           for (int j = 0; j < k; ++j) w[j] = weight_tmp[j] / sum;
