@@ -43,7 +43,7 @@ const std::vector<Row>& rows() {
       {"stats_id_out_of_range", {"trace", "stats", "--experts", "8", "@bad/oor"},
        {"oor/topk_ids.npy", "expert id 9 >= 8"}},
       {"stats_huge_token_count", {"trace", "stats", "@bad/hugetokens"}, {"hugetokens/topk_ids.npy", "truncated"}},
-      {"stats_huge_dims", {"trace", "stats", "@bad/hugedims"}, {"hugedims/topk_ids.npy", "implausible"}},
+      {"stats_huge_dims", {"trace", "stats", "@bad/hugedims"}, {"hugedims/topk_ids.npy", "too many elements"}},
       {"stats_offsets_not_monotone", {"trace", "stats", "@bad/badoffsets"},
        {"badoffsets/seq_offsets.npy", "strictly increasing"}},
       {"stats_huge_offsets", {"trace", "stats", "@bad/hugeoffsets"}, {"hugeoffsets/seq_offsets.npy", "truncated"}},

@@ -118,7 +118,7 @@ inline void write_fixtures(const std::string& dir) {
   write_raw_npy(d + "bad/shape2d/topk_ids.npy", "|u1", {kTokens, kLayers}, u8_ids(kTokens * kLayers, 1));
   write_raw_npy(d + "bad/oor/topk_ids.npy", "|u1", {kTokens, kLayers, kTopK}, u8_ids(n, 9));
   write_raw_npy(d + "bad/hugetokens/topk_ids.npy", "|u1", {int64_t(1) << 40, kLayers, kTopK}, u8_ids(100, 1));
-  write_raw_npy(d + "bad/hugedims/topk_ids.npy", "|u1", {kTokens, 60000, 60000}, u8_ids(100, 1));
+  write_raw_npy(d + "bad/hugedims/topk_ids.npy", "|u1", {int64_t(1) << 30, 60000, 60000}, u8_ids(100, 1));
   write_raw_npy(d + "bad/badoffsets/topk_ids.npy", "|u1", {kTokens, kLayers, kTopK}, u8_ids(n, 1));
   write_raw_npy(d + "bad/badoffsets/seq_offsets.npy", "<i8", {4}, i64_bytes({0, 30, 20, kTokens}));
   write_raw_npy(d + "bad/hugeoffsets/topk_ids.npy", "|u1", {kTokens, kLayers, kTopK}, u8_ids(n, 1));
