@@ -5,9 +5,10 @@
 // The profile is structured like real routing: experts form co-activated clusters (a token
 // draws most of its experts from one cluster) and popularity is Zipf-skewed, reshuffled per
 // layer. Each iteration plans every layer. Counters report the plan's affinity kept and
-// predicted balance (summarize_plan), so the timing comes with what it bought.
+// predicted balance (summarize_plan: weight-proportional routing; tar_max_mean: the tar router as
+// plan/tar_model.h predicts it), so the timing comes with what it bought.
 //
-// Run (one core): taskset -c 0 build-plan/bench/plan_bench --benchmark_min_time=1x
+// Run (one core): taskset -c 0 build-plan2/bench/plan_bench --benchmark_min_time=1x
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "grace/planner.h"
 #include "grace/profile.h"
 #include "grace/topology.h"
+#include "plan/tar_model.h"
 
 namespace {
 
@@ -109,6 +111,17 @@ void BM_Plan(benchmark::State& state, std::string scale_name, std::string policy
   state.counters["aff_in_gpu"] = sum.affinity_in_gpu;
   state.counters["aff_in_node"] = sum.affinity_in_node;
   state.counters["max_mean"] = sum.predicted_max_mean;
+  // Under the tar router (own GPU, own node, then anywhere), as plan/tar_model.h predicts it.
+  double tar_mm = 0;
+  for (int l = 0; l < p.num_layers; ++l) {
+    const auto& lp = s.profile.layers[l];
+    std::vector<double> load(lp.load.begin(), lp.load.end());
+    auto g = grace::plan::tar_gpu_load(p.layers[l], load, p.nodes, p.gpus_per_node);
+    double mean = 0;
+    for (double v : g) mean += v / double(g.size());
+    tar_mm += mean > 0 ? *std::max_element(g.begin(), g.end()) / mean : 1.0;
+  }
+  state.counters["tar_max_mean"] = tar_mm / std::max(1, p.num_layers);
   int reps = 0;
   for (int r : sum.replicas_per_layer) reps += r;
   state.counters["replicas"] = double(reps) / std::max<size_t>(1, sum.replicas_per_layer.size());

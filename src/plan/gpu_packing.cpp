@@ -1,0 +1,99 @@
+#include "plan/gpu_packing.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "grace/error.h"
+
+namespace grace::plan {
+
+std::vector<int> pack_node(const AffMat& a, const std::vector<PackItem>& items, int G, int slots,
+                           const PackOptions& opt) {
+  const int m = int(items.size());
+  GRACE_CHECK(m <= G * slots, "{} instances do not fit {} GPUs x {} slots", m, G, slots);
+  std::vector<int> gpu(m, -1);
+  if (m == 0) return gpu;
+  // Local expert ids and the item-by-item affinity (0 between copies of one expert).
+  std::vector<int> experts;
+  for (const auto& it : items) experts.push_back(it.expert);
+  std::sort(experts.begin(), experts.end());
+  experts.erase(std::unique(experts.begin(), experts.end()), experts.end());
+  std::vector<int> local(m);
+  for (int x = 0; x < m; ++x)
+    local[x] = int(std::lower_bound(experts.begin(), experts.end(), items[x].expert) - experts.begin());
+  const int U = int(experts.size());
+  std::vector<double> A(size_t(m) * m, 0.0);
+  double total_aff = 0;
+  for (int x = 0; x < m; ++x)
+    for (int y = 0; y < m; ++y)
+      if (items[x].expert != items[y].expert) {
+        A[size_t(x) * m + y] = a(items[x].expert, items[y].expert);
+        if (x < y) total_aff += A[size_t(x) * m + y];
+      }
+  auto aff = [&](int x, int y) { return A[size_t(x) * m + y]; };
+
+  // Greedy: heaviest first onto the least loaded GPU allowed (equal counts, no duplicate).
+  const int base = m / G, extra = m % G;
+  std::vector<int> count(G, 0);
+  std::vector<double> L(G, 0.0), conn(size_t(m) * G, 0.0);
+  std::vector<char> has(size_t(G) * U, 0);
+  int plus = 0;
+  std::vector<int> order(m);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return items[x].load > items[y].load; });
+  for (int x : order) {
+    int best = -1;
+    for (int g = 0; g < G; ++g) {
+      bool room = count[g] < base || (count[g] == base && plus < extra);
+      if (!room || has[size_t(g) * U + local[x]]) continue;
+      if (best < 0 || L[g] < L[best] || (L[g] == L[best] && conn[size_t(x) * G + g] > conn[size_t(x) * G + best]))
+        best = g;
+    }
+    GRACE_CHECK(best >= 0, "no GPU can take instance {} of expert {}", x, items[x].expert);
+    if (count[best] == base) ++plus;
+    gpu[x] = best, ++count[best], L[best] += items[x].load, has[size_t(best) * U + local[x]] = 1;
+    for (int z = 0; z < m; ++z) conn[size_t(z) * G + best] += aff(z, x);
+  }
+  if (G == 1) return gpu;
+
+  // Pairwise swaps between GPUs (counts unchanged).
+  double mean = 0;
+  for (double v : L) mean += v / G;
+  const double inv2 = mean > 0 ? 1.0 / (mean * mean) : 0.0;
+  const double wk = total_aff > 0 ? opt.affinity_weight / total_aff : 0.0;
+  auto sq = [&](double v) { return (v - mean) * (v - mean); };
+  for (int pass = 0; pass < opt.max_passes; ++pass) {
+    int moved = 0;
+    for (int x = 0; x < m; ++x) {
+      const int g = gpu[x];
+      int best_y = -1;
+      double best = -1e-12;
+      for (int y = 0; y < m; ++y) {
+        const int h = gpu[y];
+        if (h == g || local[x] == local[y]) continue;
+        if (has[size_t(h) * U + local[x]] || has[size_t(g) * U + local[y]]) continue;
+        const double tx = items[x].load, ty = items[y].load;
+        double dbal = (sq(L[g] - tx + ty) + sq(L[h] - ty + tx) - sq(L[g]) - sq(L[h])) * inv2;
+        double dkept = conn[size_t(x) * G + h] - conn[size_t(x) * G + g] + conn[size_t(y) * G + g] -
+                       conn[size_t(y) * G + h] - 2 * aff(x, y);
+        double dj = dbal - wk * dkept;
+        if (dj < best) best = dj, best_y = y;
+      }
+      if (best_y < 0) continue;
+      const int y = best_y, h = gpu[y];
+      L[g] += items[y].load - items[x].load, L[h] += items[x].load - items[y].load;
+      for (int z = 0; z < m; ++z) {
+        conn[size_t(z) * G + g] += aff(z, y) - aff(z, x);
+        conn[size_t(z) * G + h] += aff(z, x) - aff(z, y);
+      }
+      has[size_t(g) * U + local[x]] = 0, has[size_t(h) * U + local[y]] = 0;
+      has[size_t(h) * U + local[x]] = 1, has[size_t(g) * U + local[y]] = 1;
+      gpu[x] = h, gpu[y] = g;
+      ++moved;
+    }
+    if (moved == 0) break;
+  }
+  return gpu;
+}
+
+}  // namespace grace::plan

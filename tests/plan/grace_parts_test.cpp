@@ -1,0 +1,155 @@
+// The grace planner's building blocks: the tar load model and tar-aware weights, node-level
+// locality replicas and balancing, and in-node GPU packing. Hand-computed cases.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <set>
+
+#include "plan/gpu_packing.h"
+#include "plan/node_sets.h"
+#include "plan/plan_util.h"
+#include "plan/tar_model.h"
+
+namespace grace::plan {
+namespace {
+
+ExpertPlacement expert(std::vector<Instance> ins) {
+  ExpertPlacement e;
+  e.instances = std::move(ins);
+  return e;
+}
+
+AffMat zeros(int n) {
+  AffMat a;
+  a.n = n;
+  a.v.assign(size_t(n) * n, 0.0);
+  return a;
+}
+
+void set_aff(AffMat& a, int i, int j, double v) { a.at(i, j) = a.at(j, i) = v; }
+
+TEST(TarModel, PredictsOwnGpuThenNodeThenRemoteByWeight) {
+  // 2 nodes x 2 GPUs; every GPU asks each expert for load / 4 tokens.
+  LayerPlacement lp;
+  lp.experts = {expert({{0, 0.5}, {2, 0.5}}),     // one instance per node: each keeps its node
+                expert({{1, 1.0}}),               // single instance: everything
+                expert({{0, 0.75}, {1, 0.25}})};  // both on node 0: node 1's demand by weight
+  std::vector<double> load = {40, 40, 40};
+  auto r = tar_instance_load(lp, load, 2, 2);
+  EXPECT_DOUBLE_EQ(r[0][0], 20);
+  EXPECT_DOUBLE_EQ(r[0][1], 20);
+  EXPECT_DOUBLE_EQ(r[1][0], 40);
+  EXPECT_DOUBLE_EQ(r[2][0], 10 + 20 * 0.75);
+  EXPECT_DOUBLE_EQ(r[2][1], 10 + 20 * 0.25);
+  auto g = tar_gpu_load(lp, load, 2, 2);
+  EXPECT_DOUBLE_EQ(g[0], 20 + 25);
+  EXPECT_DOUBLE_EQ(g[1], 40 + 15);
+  EXPECT_DOUBLE_EQ(g[2], 20);
+  EXPECT_DOUBLE_EQ(g[3], 0);
+  EXPECT_DOUBLE_EQ(std::accumulate(g.begin(), g.end(), 0.0), 120);
+}
+
+TEST(TarModel, WeightsSendTheNodeDemandToTheLighterGpu) {
+  // 1 node x 3 GPUs. Expert 0 (90) on GPUs 0 and 1, expert 1 (60) on GPU 0. GPU 2's 30 tokens
+  // for expert 0 should all go to GPU 1: loads 90 / 60 instead of 105 / 45.
+  LayerPlacement lp;
+  lp.experts = {expert({{0, 0.5}, {1, 0.5}}), expert({{0, 1.0}})};
+  std::vector<double> load = {90, 60};
+  set_tar_weights(lp, load, 1, 3);
+  const auto& ins = lp.experts[0].instances;
+  EXPECT_GT(ins[1].weight / (ins[0].weight + ins[1].weight), 0.99);
+  auto g = tar_gpu_load(lp, load, 1, 3);
+  EXPECT_NEAR(g[0], 90, 0.5);
+  EXPECT_NEAR(g[1], 60, 0.5);
+  for (const auto& e : lp.experts)
+    for (const auto& in : e.instances) EXPECT_GT(in.weight, 0);
+}
+
+TEST(TarModel, WeightsSpreadTheRemoteDemandOverHostingNodes) {
+  // 3 nodes x 1 GPU. Expert 0 (90) on GPUs 0 and 1, expert 1 (30) on GPU 0. Node 2's 30 tokens
+  // for expert 0 should go to GPU 1: 60 / 60.
+  LayerPlacement lp;
+  lp.experts = {expert({{0, 0.5}, {1, 0.5}}), expert({{0, 1.0}})};
+  std::vector<double> load = {90, 30};
+  set_tar_weights(lp, load, 3, 1);
+  auto g = tar_gpu_load(lp, load, 3, 1);
+  EXPECT_NEAR(g[0], 60, 0.5);
+  EXPECT_NEAR(g[1], 60, 0.5);
+  EXPECT_NEAR(g[2], 0, 1e-9);
+}
+
+TEST(NodeSets, CopiesGoWhereTheirPartnersAre) {
+  // 2 nodes, 6 experts: 0-2 on node 0, 3-5 on node 1. Expert 3 is tied to node 0's experts,
+  // expert 4 to nobody; equal loads. Node 0 has room for one copy: expert 3.
+  AffMat a = zeros(6);
+  set_aff(a, 3, 0, 10), set_aff(a, 3, 1, 10), set_aff(a, 0, 1, 5), set_aff(a, 5, 4, 1);
+  set_aff(a, 3, 5, 2);
+  std::vector<double> load = {10, 10, 10, 10, 10, 10};
+  NodeSets s({0, 0, 0, 1, 1, 1}, 2);
+  int added = add_locality_replicas(a, load, 3, 4, 2, s);
+  EXPECT_EQ(added, 2);
+  EXPECT_EQ(s.copies[3][0], 1);
+  EXPECT_EQ(s.node_count(0), 4);
+  EXPECT_EQ(s.node_count(1), 4);
+  EXPECT_EQ(s.hosting_nodes(3), 2);
+}
+
+TEST(NodeSets, SecondCopiesInsideANodeOnlyWhenItHasEveryExpert) {
+  AffMat a = zeros(3);
+  std::vector<double> load = {50, 10, 10};
+  NodeSets s({0, 0, 0}, 1);
+  int added = add_locality_replicas(a, load, 2, 5, 2, s);
+  EXPECT_EQ(added, 2);
+  EXPECT_EQ(s.copies[0][0], 2);  // the hot one, at most max_in_node copies
+  EXPECT_EQ(s.node_count(0), 5);
+}
+
+TEST(NodeSets, BalanceSwapsNarrowTheNodeLoadGap) {
+  AffMat a = zeros(8);
+  std::vector<double> load = {40, 30, 20, 10, 4, 3, 2, 1};
+  NodeSets s({0, 0, 0, 0, 1, 1, 1, 1}, 2);
+  auto before = node_load(s, load);
+  int swaps = balance_nodes(a, load, s, 0.02, 10);
+  auto after = node_load(s, load);
+  EXPECT_GT(swaps, 0);
+  EXPECT_LT(std::fabs(after[0] - after[1]), std::fabs(before[0] - before[1]));
+  EXPECT_LE(std::fabs(after[0] - after[1]), 0.1 * (after[0] + after[1]) / 2);
+  EXPECT_DOUBLE_EQ(after[0] + after[1], 110);
+  EXPECT_EQ(s.node_count(0), 4);
+}
+
+TEST(GpuPacking, EqualCountsBalancedLoadsNoDuplicateOnAGpu) {
+  AffMat a = zeros(10);
+  std::vector<PackItem> items;
+  for (int e = 0; e < 10; ++e) items.push_back({e, double(10 + 3 * e)});
+  items.push_back({9, 39});  // a second copy of expert 9
+  items.push_back({8, 34});
+  auto gpu = pack_node(a, items, 4, 3);
+  std::vector<int> count(4, 0);
+  std::vector<double> load(4, 0.0);
+  std::set<std::pair<int, int>> seen;
+  for (size_t i = 0; i < items.size(); ++i) {
+    ASSERT_GE(gpu[i], 0);
+    ASSERT_LT(gpu[i], 4);
+    ++count[gpu[i]], load[gpu[i]] += items[i].load;
+    EXPECT_TRUE(seen.insert({gpu[i], items[i].expert}).second) << "two copies of one expert on a GPU";
+  }
+  for (int c : count) EXPECT_EQ(c, 3);
+  auto [lo, hi] = std::minmax_element(load.begin(), load.end());
+  EXPECT_LE(*hi - *lo, 6.0) << "loads " << load[0] << " " << load[1] << " " << load[2] << " " << load[3];
+}
+
+TEST(GpuPacking, KeepsAffinePairsTogetherWhenLoadsAreEqual) {
+  AffMat a = zeros(8);
+  for (int i = 0; i < 4; ++i) set_aff(a, i, i + 4, 100);  // pairs (0,4) (1,5) (2,6) (3,7)
+  set_aff(a, 0, 1, 1);
+  std::vector<PackItem> items;
+  for (int e = 0; e < 8; ++e) items.push_back({e, 10});
+  auto gpu = pack_node(a, items, 4, 2);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(gpu[i], gpu[i + 4]) << "pair " << i;
+}
+
+}  // namespace
+}  // namespace grace::plan
