@@ -3,7 +3,10 @@
 # unpack the carried Debian packages (.debs, from scripts/device-debs.sh download), build the
 # CUDA targets, run the GPU tests, the GPU benchmark and the PyTorch reference.
 #
-#   scripts/device-run.sh [tests] [bench] [torch] [engine]   (default: all four)
+#   scripts/device-run.sh [tests] [bench] [torch] [engine] [gpuengine]
+#                                        (default: tests bench torch engine)
+# gpuengine: the GPU-resident engine (grace_gpu_engine_run), one process per GPU under mpirun
+# when the machine has one (else two processes started here with the same OMPI_* variables).
 #
 # Logs and JSON results go to $OUT (the device tool's output folder; /tmp/grace-out elsewhere).
 # The real-trace routing slice is read from .gpu-data/ when carried (never committed).
@@ -32,7 +35,7 @@ echo "NCCL_HOME=${NCCL_HOME:-/usr/local/cuda}"
 t0=$(date +%s)
 cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DGRACE_CUDA=ON -DGRACE_MPI=OFF \
   -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" > "$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
-for target in cuda_test grace_cuda_bench grace_cuda_engine_check; do  # separately: a broken bench still lets tests run
+for target in cuda_test grace_cuda_bench grace_cuda_engine_check grace_gpu_engine_run; do  # separately: a broken bench still lets tests run
   cmake --build build-dev --target $target -j "$(nproc)" >> "$OUT/build.log" 2>&1 \
     || { echo "BUILD FAILED: $target"; grep -E "error|FAILED" -A5 "$OUT/build.log" | head -60; }
 done
@@ -54,5 +57,29 @@ if [[ " $stages " == *" torch "* ]]; then
 fi
 if [[ " $stages " == *" engine "* ]]; then
   build-dev/grace_cuda_engine_check --data .gpu-data 2>&1 | tee "$OUT/engine.log" || rc=1
+fi
+if [[ " $stages " == *" gpuengine "* ]]; then
+  rdv=$(mktemp -d /tmp/grace-rdv.XXXXXX)
+  ngpu=$(nvidia-smi -L | wc -l)
+  args=(--rendezvous "$rdv" --data .gpu-data --reps "${GRACE_REPS:-20}" --out "$OUT/gpu_engine.tsv" --topology "${GRACE_TOPO:-2x1}")
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  if command -v mpirun >/dev/null && mpirun --version 2>&1 | grep -qi "open mpi"; then
+    echo "launcher: $(mpirun --version 2>&1 | head -1), $ngpu ranks"
+    timeout 400 mpirun -np "$ngpu" --bind-to none -x NCCL_NVLS_ENABLE -x LD_LIBRARY_PATH \
+      build-dev/grace_gpu_engine_run "${args[@]}" 2>&1 | tee "$OUT/gpu_engine.log" || rc=1
+  elif command -v mpirun >/dev/null; then
+    echo "launcher: $(mpirun --version 2>&1 | head -1), $ngpu ranks"
+    timeout 400 mpirun -np "$ngpu" build-dev/grace_gpu_engine_run "${args[@]}" 2>&1 | tee "$OUT/gpu_engine.log" || rc=1
+  else
+    echo "launcher: no mpirun on this machine: $ngpu processes started by this script (OMPI_COMM_WORLD_* set)"
+    pids=()
+    for ((r = 0; r < ngpu; ++r)); do
+      OMPI_COMM_WORLD_RANK=$r OMPI_COMM_WORLD_SIZE=$ngpu OMPI_COMM_WORLD_LOCAL_RANK=$r \
+        timeout 400 build-dev/grace_gpu_engine_run "${args[@]}" > "$OUT/gpu_engine.rank$r.log" 2>&1 &
+      pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    cat "$OUT/gpu_engine.rank0.log"; grep -h "ERROR\|failures" "$OUT"/gpu_engine.rank[1-9]*.log
+  fi
 fi
 exit $rc

@@ -1,0 +1,95 @@
+// GpuMoeEngine: one MoE layer of the distributed engine with everything resident on the GPU,
+// one rank per GPU, NCCL between ranks (no CUDA/NCCL headers here).
+//
+// forward(x, ids, gate_w, out) for this rank's tokens, all device pointers:
+//   route (primary|tar kernel on the shared RoutingTable) -> per-destination histogram
+//   (stable bucket sort of "units") -> count exchange (the only host round trip: one int64 per
+//   peer over NCCL, plus the bucket offsets) -> scatter rows by destination -> grouped
+//   ncclSend/ncclRecv (BF16 rows + per-unit metadata: the k destination GPUs, flat slots and
+//   gate weights) -> on the destination GPU: local permute by expert, grouped expert FFN,
+//   gate-weighted sum per unit (LocalMoeLayer) -> the same path back -> sum of the returned
+//   partial rows per token + residual:  out[t] = x[t] + sum_j w[t,j] * FFN_{ids[t,j]}(x[t]).
+//
+// A unit is one row on the wire. flat: one unit per (token, destination GPU) over the world
+// comm. hierarchical: stage 1 sends one unit per (token, destination node) over the world comm
+// to the GPU of that node with this GPU's local rank; stage 2 one unit per (token, GPU) over the
+// node comm; on the way back stage-2 partial sums are reduced on the relay GPU before they
+// cross nodes again. Hidden states and partial sums are BF16 on the wire (F32 accumulation).
+//
+// Expert weights: each local slot s of this GPU (Placement::gpu_slots(layer)[gpu][s]) is filled
+// on the device by fill_expert_weights(expert, ...) (deterministic per expert), so replicas are
+// identical and fill_expert_weights builds the single-GPU reference with the same weights.
+#ifndef GRACE_CUDA_GPU_ENGINE_H_
+#define GRACE_CUDA_GPU_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "grace/cuda/device.h"
+#include "grace/cuda/nccl_comm.h"
+#include "grace/cuda/routing.h"
+
+namespace grace {
+struct Placement;
+struct Topology;
+class RoutingTable;
+}  // namespace grace
+
+namespace grace::cuda {
+
+struct GpuEngineConfig {
+  int rank = 0, size = 1, device = 0;
+  int layer = 0;            // the placement layer this engine serves
+  int top_k = 1;
+  int64_t hidden = 0, inter = 0;
+  bool hierarchical = false;
+  DeviceRouter router = DeviceRouter::kPrimary;
+  uint64_t route_seed = 3;
+  uint64_t weight_seed = 5;
+};
+
+// Per forward() call (this rank). Times from CUDA events on the engine's stream; the host
+// round trips of the count exchange are inside dispatch.
+struct GpuLayerStats {
+  float dispatch_ms = 0;  // route + histogram + count exchange + scatter + sends (all stages)
+  float compute_ms = 0;   // local permute + expert FFN + weighted sum per unit
+  float combine_ms = 0;   // return trips + reductions + unpermute + residual
+  int64_t rows_intra = 0, rows_inter = 0;    // rows this rank sent to other GPUs, both ways
+  int64_t bytes_intra = 0, bytes_inter = 0;  // the same in bytes (rows + metadata)
+  int64_t expert_rows = 0;                   // (unit, local expert) pairs computed here
+};
+
+// The expert's weights in the layout of expert_ffn.h: w13 [2*inter][hidden], w2 [hidden][inter].
+void fill_expert_weights(int expert, uint64_t seed, int64_t hidden, int64_t inter, bf16_t* w13,
+                         bf16_t* w2, Stream stream = nullptr);
+
+class GpuMoeEngine {
+ public:
+  // Collective over all ranks (creates the NCCL communicators). The placement and topology
+  // must be the same on every rank; topology nodes * gpus_per_node == size.
+  GpuMoeEngine(const NcclId& id, const GpuEngineConfig& cfg, const Placement& placement,
+               const Topology& topo, const RoutingTable& table);
+  ~GpuMoeEngine();
+  GpuMoeEngine(const GpuMoeEngine&) = delete;
+  GpuMoeEngine& operator=(const GpuMoeEngine&) = delete;
+
+  // Collective. x, out [tokens][hidden] bf16 (out may not alias x); ids [tokens][top_k];
+  // gate_w [tokens][top_k] f32. token_base: global index of token 0 (the routing hash key).
+  GpuLayerStats forward(const bf16_t* x, const int32_t* ids, const float* gate_w, int64_t tokens,
+                        int64_t token_base, bf16_t* out);
+
+  // Collective helpers for the drivers: element-wise max over ranks of n floats (host in/out),
+  // and a barrier.
+  void allreduce_max(float* values, int n);
+  void barrier();
+  Stream stream() const;
+  int num_local_slots() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace grace::cuda
+
+#endif  // GRACE_CUDA_GPU_ENGINE_H_
