@@ -1,4 +1,5 @@
 // Every malformed trace file gives an InputError whose message names the file.
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -148,7 +149,7 @@ TEST(TraceBadInput, BadOffsets) {
     TempDir d;
     write_bytes(d / "topk_ids.npy", npy_bytes(npy_dict("|u1", kShape), kIds16));
     write_bytes(d / "seq_offsets.npy",
-                npy_bytes(npy_dict("<i8", "(" + std::to_string(c.offs.size()) + ",)"), raw_bytes(c.offs)));
+                npy_bytes(npy_dict("<i8", fmt::format("({},)", c.offs.size())), raw_bytes(c.offs)));
     expect_error(d, d / "seq_offsets.npy", c.words);
   }
 }
