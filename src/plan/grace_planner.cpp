@@ -41,14 +41,14 @@ std::vector<int> primary_nodes(const AffMat& a, const std::vector<double>& load,
   return node_of;
 }
 
-LayerPlacement plan_layer(const LayerProfile& prof, const Topology& t, int slots, int top_k, uint64_t seed) {
+LayerPlacement plan_layer(const LayerProfile& prof, const Topology& t, int slots, uint64_t seed) {
   const int N = t.nodes, Gn = t.gpus_per_node;
   AffMat a = layer_affinity(prof);
   auto load = layer_load(prof);
   const int E = a.n;
   NodeSets s(primary_nodes(a, load, t, slots, seed), N);
   balance_nodes(a, load, s, kNodeBalanceTol, E);
-  add_locality_replicas(a, load, top_k, Gn * slots, Gn, s);
+  add_locality_replicas(a, load, Gn * slots, Gn, s);
   balance_nodes(a, load, s, kNodeBalanceTol, E);
 
   LayerPlacement lp;
@@ -87,10 +87,9 @@ class GracePlanner final : public Planner {
 
  private:
   Placement plan_impl(const PlanContext& ctx) const override {
-    const int top_k = ctx.profile.top_k > 0 ? ctx.profile.top_k : std::max(2, ctx.model.top_k);
     Placement p;
     for (int l = 0; l < ctx.profile.num_layers; ++l)
-      p.layers.push_back(plan_layer(ctx.profile.layers[l], ctx.topo, ctx.slots(), top_k, ctx.options.seed));
+      p.layers.push_back(plan_layer(ctx.profile.layers[l], ctx.topo, ctx.slots(), ctx.options.seed));
     return p;
   }
 };

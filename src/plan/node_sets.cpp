@@ -72,10 +72,9 @@ std::vector<double> node_load(const NodeSets& s, const std::vector<double>& load
   return r;
 }
 
-int add_locality_replicas(const AffMat& a, const std::vector<double>& load, int top_k, int cap, int max_in_node,
+int add_locality_replicas(const AffMat& a, const std::vector<double>& load, int cap, int max_in_node,
                           NodeSets& s) {
   const int E = a.n, N = s.nodes;
-  const double gamma = std::max(1, top_k - 1);
   std::vector<double> rowsum(E, 0.0);
   for (int x = 0; x < E; ++x)
     for (int y = 0; y < E; ++y) rowsum[x] += a(x, y);
@@ -90,7 +89,7 @@ int add_locality_replicas(const AffMat& a, const std::vector<double>& load, int 
       for (int e = 0; e < E; ++e) {
         if (s.copies[e][n]) continue;
         double share = rowsum[e] > 0 ? conn[size_t(e) * N + n] / rowsum[e] : 1.0;
-        double gain = load[e] / N * std::pow(share, gamma);
+        double gain = load[e] / N * share;
         if (gain > best_gain) best_gain = gain, best = e;
       }
       if (best < 0) break;

@@ -4,11 +4,13 @@
 // node's expert set decides the cross-node traffic of its tokens, whatever the weights.
 //
 //   add_locality_replicas  fills each node's free capacity with copies of experts it lacks,
-//                          greedily by the node-n tokens a copy would make fully local:
-//                          gain(e, n) = load[e] / N x l(e, n)^(k - 1), with l(e, n) the share
-//                          of e's affinity that is to experts already on n (a token choosing e
-//                          is local only if its k - 1 other experts are). Nodes are independent
-//                          (a copy on n changes only n's shares). When a node already has every
+//                          greedily by gain(e, n) = load[e] / N x l(e, n): node n's tokens that
+//                          choose e, times l(e, n), the share of e's affinity that is to experts
+//                          already on n (a token choosing e stays home only if its other experts
+//                          are there too). The exponent 1 on l was measured best of
+//                          {0, 0.5, 1, 2, 3, k - 1, 8} (docs/planners.md); k - 1, the independent-
+//                          partners guess, favoured weakly used boundary experts too much. Nodes
+//                          are independent (a copy on n changes only n's shares). When a node has every
 //                          expert, the rest of its room goes to second copies inside the node
 //                          of its most loaded instances (load balance only).
 //   balance_nodes          swaps experts hosted by one node only between the most and least
@@ -46,7 +48,7 @@ std::vector<double> node_load(const NodeSets& s, const std::vector<double>& load
 
 // Returns the copies added. cap: instances a node can hold; max_in_node: copies of one expert
 // a node can hold (its GPU count).
-int add_locality_replicas(const AffMat& a, const std::vector<double>& load, int top_k, int cap, int max_in_node,
+int add_locality_replicas(const AffMat& a, const std::vector<double>& load, int cap, int max_in_node,
                           NodeSets& s);
 
 // Returns the swaps made. Stops when (max - min) <= tol x mean node load.

@@ -4,9 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <set>
 
+#include "fixtures.h"
+#include "grace/planner.h"
+#include "grace/topology.h"
 #include "plan/gpu_packing.h"
 #include "plan/node_sets.h"
 #include "plan/plan_util.h"
@@ -88,7 +92,7 @@ TEST(NodeSets, CopiesGoWhereTheirPartnersAre) {
   set_aff(a, 3, 5, 2);
   std::vector<double> load = {10, 10, 10, 10, 10, 10};
   NodeSets s({0, 0, 0, 1, 1, 1}, 2);
-  int added = add_locality_replicas(a, load, 3, 4, 2, s);
+  int added = add_locality_replicas(a, load, 4, 2, s);
   EXPECT_EQ(added, 2);
   EXPECT_EQ(s.copies[3][0], 1);
   EXPECT_EQ(s.node_count(0), 4);
@@ -100,7 +104,7 @@ TEST(NodeSets, SecondCopiesInsideANodeOnlyWhenItHasEveryExpert) {
   AffMat a = zeros(3);
   std::vector<double> load = {50, 10, 10};
   NodeSets s({0, 0, 0}, 1);
-  int added = add_locality_replicas(a, load, 2, 5, 2, s);
+  int added = add_locality_replicas(a, load, 5, 2, s);
   EXPECT_EQ(added, 2);
   EXPECT_EQ(s.copies[0][0], 2);  // the hot one, at most max_in_node copies
   EXPECT_EQ(s.node_count(0), 5);
@@ -149,6 +153,44 @@ TEST(GpuPacking, KeepsAffinePairsTogetherWhenLoadsAreEqual) {
   for (int e = 0; e < 8; ++e) items.push_back({e, 10});
   auto gpu = pack_node(a, items, 4, 2);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(gpu[i], gpu[i + 4]) << "pair " << i;
+}
+
+double tar_max_mean(const Placement& p, const Profile& prof) {
+  double sum = 0;
+  for (int l = 0; l < p.num_layers; ++l) {
+    std::vector<double> load(prof.layers[l].load.begin(), prof.layers[l].load.end());
+    auto g = tar_gpu_load(p.layers[l], load, p.nodes, p.gpus_per_node);
+    double mean = std::accumulate(g.begin(), g.end(), 0.0) / double(g.size());
+    sum += *std::max_element(g.begin(), g.end()) / mean;
+  }
+  return sum / p.num_layers;
+}
+
+// The whole planner on a clustered, skewed profile: every slot used, copies on other nodes
+// than their primary, and a tar-predicted balance better than the paper's rule.
+TEST(GracePlanner, FillsSlotsWithCrossNodeCopiesAndBalancesTarLoad) {
+  grace::testing::ProfileSpec spec;
+  spec.layers = 3, spec.experts = 64, spec.top_k = 6, spec.tokens = 6000, spec.clusters = 8, spec.skew = 0.8;
+  auto prof = grace::testing::make_profile(spec);
+  auto model = grace::testing::model_for(prof);
+  Topology topo = parse_topology("2x4");
+  PlanContext ctx{prof, model, topo, {}};
+  Placement g = make_planner("grace")->plan(ctx);
+  Placement paper = make_planner("grace-paper")->plan(ctx);
+  for (int l = 0; l < g.num_layers; ++l) {
+    EXPECT_EQ(g.num_instances(l), topo.num_gpus() * ctx.slots());
+    for (const auto& ep : g.layers[l].experts) {
+      std::set<int> nodes;
+      for (const auto& in : ep.instances) nodes.insert(topo.node_of(in.gpu));
+      EXPECT_EQ(int(nodes.size()), ep.num_instances()) << "a copy inside its primary's node";
+    }
+    auto slots = g.gpu_slots(l);
+    for (const auto& s : slots) EXPECT_EQ(int(s.size()), ctx.slots());
+  }
+  double mg = tar_max_mean(g, prof), mp = tar_max_mean(paper, prof);
+  std::printf("tar-predicted max/mean: grace %.3f grace-paper %.3f\n", mg, mp);
+  EXPECT_LT(mg, mp);
+  EXPECT_LT(mg, 1.15);
 }
 
 }  // namespace
