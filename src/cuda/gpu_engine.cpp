@@ -96,17 +96,34 @@ struct GpuMoeEngine::Impl {
     st.keys.resize(size_t(std::max<int64_t>(n * k, 1)));
     unit_keys(d, n, k, st.sp, st.keys.get(), stream);
     st.buckets.build(st.keys.get(), n * k, st.size, stream);
-    const std::vector<int32_t> off = st.buckets.host_offsets(stream);
-    st.units = off[st.size];
-    const size_t u = size_t(std::max<int64_t>(st.units, 1));
-    st.send_rows.resize(u * H);
-    st.send_dest.resize(u * k);
-    st.send_slot.resize(u * k);
-    st.send_w.resize(u * k);
+    // Send counts straight from the bucket offsets on the device, exchanged before the rows are
+    // scattered; then one host round trip brings back both offsets and received counts.
+    st.counts.resize(size_t(2) * st.size);
+    counts_from_offsets(st.buckets.offsets(), st.size, st.counts.get(), stream);
+    if (st.size > 1) {
+      GRACE_NCCL_OK(ncclGroupStart());
+      for (int p = 0; p < st.size; ++p) {
+        GRACE_NCCL_OK(ncclSend(st.counts.get() + p, 1, ncclInt64, p, st.comm, stream));
+        GRACE_NCCL_OK(ncclRecv(st.counts.get() + st.size + p, 1, ncclInt64, p, st.comm, stream));
+      }
+      GRACE_NCCL_OK(ncclGroupEnd());
+    }
+    const size_t ucap = size_t(std::max<int64_t>(n * k, 1));  // units <= pairs
+    st.send_rows.resize(ucap * H);
+    st.send_dest.resize(ucap * k);
+    st.send_slot.resize(ucap * k);
+    st.send_w.resize(ucap * k);
     scatter_rows(rows, st.buckets.position(), st.buckets.offsets() + st.size, n, k, H, st.send_rows.get(), stream);
     unit_meta(d, sl, w, st.keys.get(), st.buckets.position(), n, k, st.sp, st.send_dest.get(), st.send_slot.get(),
               st.send_w.get(), stream);
-    // Count exchange: the one host round trip of the stage.
+    std::vector<int32_t> off(st.size + 1);
+    st.recv_cnt.assign(st.size, 0);
+    GRACE_CUDA_CHECK(cudaMemcpyAsync(off.data(), st.buckets.offsets(), (st.size + 1) * 4, cudaMemcpyDeviceToHost, stream));
+    if (st.size > 1)
+      GRACE_CUDA_CHECK(cudaMemcpyAsync(st.recv_cnt.data(), st.counts.get() + st.size, st.size * 8,
+                                       cudaMemcpyDeviceToHost, stream));
+    GRACE_CUDA_CHECK(cudaStreamSynchronize(stream));
+    st.units = off[st.size];
     st.send_cnt.assign(st.size, 0);
     st.send_off.assign(st.size + 1, 0);
     for (int p = 0; p < st.size; ++p) {
@@ -114,18 +131,7 @@ struct GpuMoeEngine::Impl {
       st.send_off[p] = off[p];
     }
     st.send_off[st.size] = off[st.size];
-    st.counts.resize(size_t(2) * st.size);
-    GRACE_CUDA_CHECK(cudaMemcpyAsync(st.counts.get(), st.send_cnt.data(), st.size * 8, cudaMemcpyHostToDevice, stream));
-    GRACE_NCCL_OK(ncclGroupStart());
-    for (int p = 0; p < st.size; ++p) {
-      GRACE_NCCL_OK(ncclSend(st.counts.get() + p, 1, ncclInt64, p, st.comm, stream));
-      GRACE_NCCL_OK(ncclRecv(st.counts.get() + st.size + p, 1, ncclInt64, p, st.comm, stream));
-    }
-    GRACE_NCCL_OK(ncclGroupEnd());
-    st.recv_cnt.assign(st.size, 0);
-    GRACE_CUDA_CHECK(cudaMemcpyAsync(st.recv_cnt.data(), st.counts.get() + st.size, st.size * 8,
-                                     cudaMemcpyDeviceToHost, stream));
-    GRACE_CUDA_CHECK(cudaStreamSynchronize(stream));
+    if (st.size == 1) st.recv_cnt = st.send_cnt;
     st.recv_off.assign(st.size + 1, 0);
     for (int p = 0; p < st.size; ++p) st.recv_off[p + 1] = st.recv_off[p] + st.recv_cnt[p];
     st.m = st.recv_off[st.size];
@@ -134,6 +140,15 @@ struct GpuMoeEngine::Impl {
     st.recv_dest.resize(mm * k);
     st.recv_slot.resize(mm * k);
     st.recv_w.resize(mm * k);
+    if (st.size == 1) {  // a one-GPU communicator (hierarchical, 1 GPU per node): device copies
+      if (const int64_t c = st.send_cnt[0]; c > 0) {
+        GRACE_CUDA_CHECK(cudaMemcpyAsync(st.recv_rows.get(), st.send_rows.get(), size_t(c * H) * 2, cudaMemcpyDeviceToDevice, stream));
+        GRACE_CUDA_CHECK(cudaMemcpyAsync(st.recv_dest.get(), st.send_dest.get(), size_t(c * k) * 4, cudaMemcpyDeviceToDevice, stream));
+        GRACE_CUDA_CHECK(cudaMemcpyAsync(st.recv_slot.get(), st.send_slot.get(), size_t(c * k) * 4, cudaMemcpyDeviceToDevice, stream));
+        GRACE_CUDA_CHECK(cudaMemcpyAsync(st.recv_w.get(), st.send_w.get(), size_t(c * k) * 4, cudaMemcpyDeviceToDevice, stream));
+      }
+      return;
+    }
     GRACE_NCCL_OK(ncclGroupStart());
     for (int p = 0; p < st.size; ++p) {
       if (const int64_t c = st.send_cnt[p]; c > 0) {
@@ -160,14 +175,20 @@ struct GpuMoeEngine::Impl {
     const int k = cfg.top_k;
     const int64_t H = cfg.hidden;
     st.ret_rows.resize(size_t(std::max<int64_t>(st.units, 1)) * H);
-    GRACE_NCCL_OK(ncclGroupStart());
-    for (int p = 0; p < st.size; ++p) {
-      if (const int64_t c = st.recv_cnt[p]; c > 0)
-        GRACE_NCCL_OK(ncclSend(partial_rows + st.recv_off[p] * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
-      if (const int64_t c = st.send_cnt[p]; c > 0)
-        GRACE_NCCL_OK(ncclRecv(st.ret_rows.get() + st.send_off[p] * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
+    if (st.size == 1) {
+      if (st.units > 0)
+        GRACE_CUDA_CHECK(cudaMemcpyAsync(st.ret_rows.get(), partial_rows, size_t(st.units * H) * 2,
+                                         cudaMemcpyDeviceToDevice, stream));
+    } else {
+      GRACE_NCCL_OK(ncclGroupStart());
+      for (int p = 0; p < st.size; ++p) {
+        if (const int64_t c = st.recv_cnt[p]; c > 0)
+          GRACE_NCCL_OK(ncclSend(partial_rows + st.recv_off[p] * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
+        if (const int64_t c = st.send_cnt[p]; c > 0)
+          GRACE_NCCL_OK(ncclRecv(st.ret_rows.get() + st.send_off[p] * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
+      }
+      GRACE_NCCL_OK(ncclGroupEnd());
     }
-    GRACE_NCCL_OK(ncclGroupEnd());
     account(st, st.recv_cnt, H * 2);
     if (st.n == 0) return;
     const size_t pairs = size_t(st.n) * k;

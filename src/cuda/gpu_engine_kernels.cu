@@ -73,7 +73,16 @@ __global__ void fill_f32_kernel(float* dst, int64_t n, float v) {
     dst[i] = v;
 }
 
+__global__ void counts_kernel(const int32_t* off, int n, int64_t* counts) {
+  for (int p = threadIdx.x; p < n; p += blockDim.x) counts[p] = int64_t(off[p + 1]) - off[p];
+}
+
 }  // namespace
+
+void counts_from_offsets(const int32_t* offsets, int n, int64_t* counts, Stream stream) {
+  counts_kernel<<<1, 128, 0, stream>>>(offsets, n, counts);
+  GRACE_CUDA_CHECK_LAUNCH();
+}
 
 void unit_keys(const int32_t* dest, int64_t tokens, int top_k, StagePeers sp, int32_t* keys, Stream stream) {
   const int64_t pairs = tokens * top_k;

@@ -37,6 +37,9 @@ void local_keys(const int32_t* dest, const int32_t* slot, int64_t n, int me, int
 // out[i] = x[i] + out[i] (bf16, f32 math).
 void add_residual(const bf16_t* x, int64_t n, bf16_t* out, Stream stream);
 
+// counts[p] = offsets[p+1] - offsets[p] for p < n (one block).
+void counts_from_offsets(const int32_t* offsets, int n, int64_t* counts, Stream stream);
+
 void fill_f32(float* dst, int64_t n, float value, Stream stream);
 
 }  // namespace grace::cuda
