@@ -40,7 +40,15 @@ std::vector<int> pack_node(const AffMat& a, const std::vector<PackItem>& items, 
   int plus = 0;
   std::vector<int> order(m);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return items[x].load > items[y].load; });
+  // Copies of one expert go first (while every GPU has room they always fit on distinct GPUs),
+  // then longest first.
+  std::vector<int> copies(U, 0);
+  for (int x = 0; x < m; ++x) ++copies[local[x]];
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
+    bool mx = copies[local[x]] > 1, my = copies[local[y]] > 1;
+    if (mx != my) return mx;
+    return items[x].load > items[y].load;
+  });
   for (int x : order) {
     int best = -1;
     for (int g = 0; g < G; ++g) {

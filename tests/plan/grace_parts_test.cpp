@@ -145,6 +145,21 @@ TEST(GpuPacking, EqualCountsBalancedLoadsNoDuplicateOnAGpu) {
   EXPECT_LE(*hi - *lo, 6.0) << "loads " << load[0] << " " << load[1] << " " << load[2] << " " << load[3];
 }
 
+TEST(GpuPacking, ManyCopiesOfLightExpertsStillFit) {
+  // Three copies each of two light experts and three heavy singles on 3 GPUs x 3 slots: a
+  // heaviest-first order would leave the last copies only GPUs that already hold them.
+  AffMat a = zeros(5);
+  std::vector<PackItem> items = {{0, 30}, {1, 29}, {2, 28}, {3, 1}, {3, 1}, {3, 1}, {4, 1}, {4, 1}, {4, 1}};
+  auto gpu = pack_node(a, items, 3, 3);
+  std::set<std::pair<int, int>> seen;
+  for (size_t i = 0; i < items.size(); ++i)
+    EXPECT_TRUE(seen.insert({gpu[i], items[i].expert}).second) << "two copies of one expert on a GPU";
+  std::vector<double> load(3, 0.0);
+  for (size_t i = 0; i < items.size(); ++i) load[gpu[i]] += items[i].load;
+  auto [lo, hi] = std::minmax_element(load.begin(), load.end());
+  EXPECT_LE(*hi - *lo, 2.0);
+}
+
 TEST(GpuPacking, KeepsAffinePairsTogetherWhenLoadsAreEqual) {
   AffMat a = zeros(8);
   for (int i = 0; i < 4; ++i) set_aff(a, i, i + 4, 100);  // pairs (0,4) (1,5) (2,6) (3,7)
