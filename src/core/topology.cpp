@@ -96,9 +96,16 @@ Topology from_json(const std::string& path) {
       t = parse_topology(preset);
     }
     t.name = j.value("name", std::filesystem::path(path).stem().string());
-    t.nodes = j.value("nodes", t.nodes);
-    t.gpus_per_node = j.value("gpus_per_node", t.gpus_per_node);
-    t.slots_per_gpu = j.value("slots_per_gpu", t.slots_per_gpu);
+    // Counts must be whole numbers in range: nlohmann's value() would truncate 2.5 or wrap 2^32.
+    for (const char* key : {"nodes", "gpus_per_node", "slots_per_gpu"}) {
+      if (!j.contains(key)) continue;
+      GRACE_INPUT_CHECK(j[key].is_number_integer() && j[key].get<int64_t>() >= 0 &&
+                            j[key].get<int64_t>() <= (int64_t(1) << 20),
+                        "{}: '{}' must be a whole number in [0, 1048576]", path, key);
+    }
+    t.nodes = int(j.value("nodes", int64_t(t.nodes)));
+    t.gpus_per_node = int(j.value("gpus_per_node", int64_t(t.gpus_per_node)));
+    t.slots_per_gpu = int(j.value("slots_per_gpu", int64_t(t.slots_per_gpu)));
     t.expert_memory_GB = j.value("expert_memory_GB", t.expert_memory_GB);
     if (j.contains("intra")) {
       t.intra.bandwidth_GBps = j["intra"].value("bandwidth_GBps", t.intra.bandwidth_GBps);

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
 #include "grace/error.h"
 #include "grace/model.h"
 
@@ -49,6 +54,30 @@ TEST(Topology, DerivesSlots) {
   EXPECT_EQ(slots_per_gpu(t, 64, -1), 2);  // default: one redundant slot per GPU
   t.slots_per_gpu = 7;
   EXPECT_EQ(slots_per_gpu(t, 256, 64), 7);
+}
+
+// Writes `json` to a temp .json file and parses it as a topology.
+Topology parse_json_topology(const std::string& json) {
+  auto path = std::filesystem::temp_directory_path() / "grace_topology_test.json";
+  std::ofstream(path) << json;
+  struct Remove {
+    std::filesystem::path p;
+    ~Remove() { std::filesystem::remove(p); }
+  } remove{path};
+  return parse_topology(path.string());
+}
+
+TEST(Topology, JsonCountsMustBeWholeNumbersInRange) {
+  Topology t = parse_json_topology(R"({"preset": "2x4@h200", "nodes": 3, "slots_per_gpu": 12})");
+  EXPECT_EQ(t.nodes, 3);
+  EXPECT_EQ(t.gpus_per_node, 4);
+  EXPECT_EQ(t.slots_per_gpu, 12);
+  EXPECT_DOUBLE_EQ(t.inter.bandwidth_GBps, 50.0);
+  EXPECT_THROW(parse_json_topology(R"({"nodes": 2.5})"), InputError);           // not truncated to 2
+  EXPECT_THROW(parse_json_topology(R"({"gpus_per_node": 4294967298})"), InputError);  // not wrapped to 2
+  EXPECT_THROW(parse_json_topology(R"({"nodes": -1})"), InputError);
+  EXPECT_THROW(parse_json_topology(R"({"nodes": "2"})"), InputError);
+  EXPECT_THROW(parse_json_topology(R"({"gpus_per_node": 0})"), InputError);
 }
 
 TEST(Model, PresetsMatchPublishedFacts) {
