@@ -66,6 +66,7 @@ struct CompareRow {
 struct CompareResult {
   std::string model;
   std::string topology;
+  std::string compute_model;             // the simulator's compute model (topology.h)
   int nodes = 0, gpus_per_node = 0, num_layers = 0, num_experts = 0, top_k = 0;
   std::string trace_source;              // what was evaluated
   std::string plan_source;               // what was planned on (the split)

@@ -92,6 +92,7 @@ CompareResult run_compare(const CompareOptions& o, const std::function<void(cons
   Topology topo = parse_topology(o.topology);
   CompareResult r;
   r.topology = topo.name;
+  r.compute_model = std::string(compute_model_name(topo.compute_model));
   r.nodes = topo.nodes;
   r.gpus_per_node = topo.gpus_per_node;
   r.batch_tokens = o.batch_tokens;

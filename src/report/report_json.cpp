@@ -21,7 +21,8 @@ nlohmann::json time_json(const LayerTime& t) {
 std::string compare_json(const CompareResult& r) {
   nlohmann::json j;
   j["model"] = r.model;
-  j["topology"] = {{"name", r.topology}, {"nodes", r.nodes}, {"gpus_per_node", r.gpus_per_node}};
+  j["topology"] = {{"name", r.topology}, {"nodes", r.nodes}, {"gpus_per_node", r.gpus_per_node},
+                   {"compute_model", r.compute_model}};
   j["num_layers"] = r.num_layers;
   j["num_experts"] = r.num_experts;
   j["top_k"] = r.top_k;

@@ -11,8 +11,9 @@ std::string speedup_str(double s) { return s > 0 ? fmt::format("{:.2f}x", s) : "
 }  // namespace
 
 std::string format_compare_table(const CompareResult& r) {
-  std::string out = fmt::format("{} on {} ({} GPUs), {} batches of {} tokens; plan: {}\n", r.model, r.topology,
-                                r.nodes * r.gpus_per_node, r.num_batches, r.batch_tokens, r.plan_source);
+  std::string out = fmt::format("{} on {} ({} GPUs, {} compute model), {} batches of {} tokens; plan: {}\n", r.model,
+                                r.topology, r.nodes * r.gpus_per_node, r.compute_model, r.num_batches,
+                                r.batch_tokens, r.plan_source);
   out += fmt::format("{:<40} {:>9} {:>9} {:>8} {:>7} {:>7} {:>10} {:>10} {:>8} {:>8}\n", "planner/router/comm",
                      "xnode_MB", "intra_MB", "max/mean", "gpu%", "node%", "layer_us", "overlap_us", "speedup",
                      "(ovl)");
@@ -36,7 +37,8 @@ std::string compare_markdown(const CompareResult& r) {
   std::string md = "# grace compare\n\n";
   md += fmt::format("- model: **{}** ({} MoE layers x {} experts, top-{})\n", r.model, r.num_layers, r.num_experts,
                     r.top_k);
-  md += fmt::format("- topology: **{}** ({} nodes x {} GPUs)\n", r.topology, r.nodes, r.gpus_per_node);
+  md += fmt::format("- topology: **{}** ({} nodes x {} GPUs; simulated with the {} compute model)\n", r.topology,
+                    r.nodes, r.gpus_per_node, r.compute_model);
   md += fmt::format("- evaluated on: {} - {} tokens in {} sequences, {} batches of {} tokens\n", r.trace_source,
                     r.eval_tokens, r.eval_seqs, r.num_batches, r.batch_tokens);
   md += fmt::format("- planned on: {} - {} tokens in {} sequences\n", r.plan_source, r.plan_tokens, r.plan_seqs);

@@ -86,6 +86,10 @@ TEST_F(CompareTest, ReportsHoldEveryRow) {
     EXPECT_NE(json.find("\"" + c.label() + "\""), std::string::npos) << c.label();
   }
   EXPECT_NE(md.find("out of sample"), std::string::npos);
+  // The reader is told which compute model the simulated times come from.
+  EXPECT_EQ(result_->compute_model, "grouped");
+  EXPECT_NE(md.find("grouped compute model"), std::string::npos);
+  EXPECT_NE(json.find("\"compute_model\": \"grouped\""), std::string::npos);
   // No temporary files are left behind.
   int files = 0;
   for (auto& e : fs::directory_iterator(dir_ / "out")) files += e.is_regular_file();
