@@ -6,7 +6,12 @@
 // all fail alike) prints the message, every rank exits non-zero, nobody waits forever. An error
 // during the run aborts the whole job (MPI_Abort).
 // Fault injection for tests: GRACE_ENGINE_FAIL_RANK=r [GRACE_ENGINE_FAIL_LAYER=l] makes rank r
-// exit abnormally at layer l of the first batch.
+// exit abnormally at layer l of the first batch; GRACE_ENGINE_HANG_RANK=r [GRACE_ENGINE_HANG_LAYER=l]
+// makes rank r sleep forever before the dispatch collectives of layer l of the first batch.
+// Start-up agreement: after set-up, the ranks compare hashes of the placement and of the rest of
+// the configuration and refuse to start (exit 2 on every rank) when they differ.
+// Hang detection: --timeout S (default 300, 0 = off) aborts the job when a rank makes no progress
+// for S seconds.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +54,7 @@ struct RunArgs {
   uint64_t seed = 0;
   bool no_phase_barrier = false;
   bool json = false;
+  double timeout_s = 300;
 };
 
 #ifdef GRACE_HAVE_ENGINE
@@ -85,6 +91,10 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
   s.opt.phase_barrier = !a.no_phase_barrier;
   s.opt.fail_rank = env_int("GRACE_ENGINE_FAIL_RANK", -1);
   s.opt.fail_layer = env_int("GRACE_ENGINE_FAIL_LAYER", 0);
+  s.opt.hang_rank = env_int("GRACE_ENGINE_HANG_RANK", -1);
+  s.opt.hang_layer = env_int("GRACE_ENGINE_HANG_LAYER", 0);
+  GRACE_INPUT_CHECK(a.timeout_s >= 0, "--timeout must be >= 0 seconds (got {})", a.timeout_s);
+  s.opt.timeout_s = a.timeout_s;
   GRACE_INPUT_CHECK(world_size == s.topo.num_gpus(),
                     "the MPI world has {} ranks but --topology {} has {} GPUs (run with mpirun -np {})",
                     world_size, a.topology, s.topo.num_gpus(), s.topo.num_gpus());
@@ -114,12 +124,14 @@ void run_run(const RunArgs& a) {
   engine::Comm& world = session->world();
   const int me = world.rank();
   Setup s;
+  engine::ConfigHashes hashes;
   int code = 0;
   std::string msg;
   try {
     build_setup(a, world.size(), s);
     engine::EngineInputs in{&s.trace, &s.placement, &s.topo, s.model, s.router.get(), s.weights.get()};
     engine::check_engine_inputs(in, s.opt, world.size());
+    hashes = engine::engine_config_hashes(in, s.opt);
   } catch (const InputError& e) {
     code = 2;
     msg = e.what();
@@ -140,6 +152,16 @@ void run_run(const RunArgs& a) {
     world.barrier();
     session.reset();  // MPI_Finalize on every rank, then leave without unwinding into main
     std::exit(int(agree[0]));
+  }
+  // Every rank must run the same placement and configuration (e.g. an MPMD launch, or files that
+  // differ between hosts): refuse to start, rank 0 names the ranks that differ.
+  const std::string mismatch = engine::check_same_config(world, hashes);
+  if (!mismatch.empty()) {
+    if (me == 0) std::fprintf(stderr, "grace: error: %s\n", mismatch.c_str());
+    std::fflush(stderr);
+    world.barrier();
+    session.reset();
+    std::exit(2);
   }
   engine::EngineResult r;
   try {
@@ -190,6 +212,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--no-phase-barrier", a->no_phase_barrier,
                 "Do not synchronise ranks before each phase (phase times then include waiting)");
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
+  cmd->add_option("--timeout", a->timeout_s, "Abort the job when a rank makes no progress for this many "
+                  "seconds (hang detection; 0: off)")->capture_default_str();
 #ifdef GRACE_HAVE_ENGINE
   cmd->callback([a] { run_run(*a); });
 #else

@@ -4,13 +4,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "engine/exchange.h"
 #include "engine/layer_compute.h"
 #include "engine/rng.h"
 #include "engine/token_pinning.h"
+#include "engine/watchdog.h"
 #include "grace/engine/comm.h"
 #include "grace/engine/compute.h"
 #include "grace/engine/weights.h"
@@ -34,16 +37,25 @@ void add_counters(int64_t* c, const TierCounts& d, const TierCounts& m, int64_t 
 }
 
 void load_weights(ComputeBackend& compute, WeightSource& ws, const Placement& pl, int L, int64_t H,
-                  int64_t I, int me) {
+                  int64_t I, int me, Watchdog& wd) {
   compute.configure(H, I);
   ExpertWeights w;
-  for (int l = 0; l < L; ++l)
+  for (int l = 0; l < L; ++l) {
+    wd.beat("loading weights", l);
     for (int e = 0; e < pl.num_experts; ++e)
       for (const Instance& inst : pl.layers[size_t(l)].experts[size_t(e)].instances)
         if (inst.gpu == me) {
           ws.load(l, e, w);
           compute.load_expert(l, e, {w.gate.data(), w.up.data(), w.down.data()});
         }
+  }
+}
+
+// Test hook: never enter the next collective (the watchdogs must end the job).
+[[noreturn]] void hang_forever(int me, int l) {
+  std::fprintf(stderr, "grace run: rank %d hanging on purpose before dispatch at layer %d (fault injection)\n", me, l);
+  std::fflush(stderr);
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
 }  // namespace
@@ -62,7 +74,9 @@ EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs
   const int64_t H = in.model.hidden, I = in.model.moe_intermediate;
   const bool hier = opt.comm == CommScheme::kHierarchical;
 
-  load_weights(compute, *in.weights, pl, L, H, I, me);
+  Watchdog wd(opt.timeout_s, me, [&world] { world.abort(4); });
+  load_weights(compute, *in.weights, pl, L, H, I, me, wd);
+  wd.beat("split (node communicator)");
   std::unique_ptr<Comm> node = world.split(my_node, my_local);
   const StageComm world_sc{&world, [](int p) { return p; }, my_node, G};
   const StageComm node_sc{node.get(), [my_node, G](int p) { return my_node * G + p; }, my_node, G};
@@ -124,6 +138,8 @@ EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs
         std::fflush(stderr);
         std::_Exit(3);
       }
+      if (b == 0 && l == opt.hang_layer && me == opt.hang_rank) hang_forever(me, l);
+      wd.beat("route", l, b);
       RouteBatch rb;
       rb.layer = l;
       rb.num_tokens = n;
@@ -136,7 +152,9 @@ EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs
 
       TierCounts dc, mc;
       double* ph = &phase[size_t((b * L + l) * 3)];
+      wd.beat("barrier before dispatch", l, b);
       if (opt.phase_barrier) world.barrier();
+      wd.beat("dispatch", l, b);
       double t0 = now_s();
       // Dispatch: pack this rank's tokens with their routing entries.
       char* rp = rows.reserve(size_t(nl) * f.bytes());
@@ -154,6 +172,7 @@ EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs
       if (hier) {
         dispatch_stage(world_sc, f, rp, nl, [&](int g) { return topo.gpu_at(topo.node_of(g), my_local); },
                        plan1, s1_send, s1_recv, dc);
+        wd.beat("dispatch stage 2 (node)", l, b);
         dispatch_stage(node_sc, f, s1_recv.data(), plan1.recv.total_rows,
                        [&](int g) { return topo.local_rank(g); }, plan2, s2_send, s2_recv, dc);
         final_rows = s2_recv.data();
@@ -165,19 +184,24 @@ EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs
       }
       ph[0] = now_s() - t0;
 
+      wd.beat("barrier before compute", l, b);
       if (opt.phase_barrier) world.barrier();
+      wd.beat("compute", l, b);
       t0 = now_s();
       float* out = reinterpret_cast<float*>(results.reserve(size_t(n_final * H) * sizeof(float)));
       const int64_t pairs = compute_partials(compute, l, pl.num_experts, f, final_rows, n_final, me, out, scratch);
       ph[1] = now_s() - t0;
       rank_compute[size_t(l)] += ph[1];
 
+      wd.beat("barrier before combine", l, b);
       if (opt.phase_barrier) world.barrier();
+      wd.beat("combine", l, b);
       t0 = now_s();
       if (hier) {
         const int64_t n1 = plan1.recv.total_rows;
         float* nacc = reinterpret_cast<float*>(node_acc.reserve(size_t(n1 * H) * sizeof(float)));
         combine_stage(node_sc, H, out, plan2, n1, nacc, back2, mc);
+        wd.beat("combine stage 2 (world)", l, b);
         combine_stage(world_sc, H, nacc, plan1, nl, acc.data(), back1, mc);
       } else {
         combine_stage(world_sc, H, out, plan1, nl, acc.data(), back1, mc);
@@ -185,6 +209,7 @@ EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs
       for (size_t i = 0; i < x.size(); ++i) x[i] += acc[i];  // residual
       ph[2] = now_s() - t0;
       add_counters(&counters[size_t(l) * kCounters], dc, mc, pairs);
+      wd.beat("end of layer", l, b);
     }
     if (opt.keep_outputs) {
       res.out_tokens.insert(res.out_tokens.end(), local.begin(), local.end());
@@ -195,6 +220,7 @@ EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs
   for (auto& t : res.out_tokens) t += tr.first_token;
 
   // Reduce the statistics.
+  wd.beat("reducing statistics");
   world.allreduce_max(phase.data(), int(phase.size()));
   std::vector<double> rc_max = rank_compute, rc_sum = rank_compute;
   world.allreduce_max(rc_max.data(), L);

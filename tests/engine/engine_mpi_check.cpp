@@ -118,12 +118,14 @@ int run_case(Comm& world, const Topology& topo, const Case& c) {
   return ok ? 0 : 1;
 }
 
-// Files for the `grace run` CLI tests: a deepseek-v2-lite placement for 2x2 and one for 1x4,
+// Files for the `grace run` CLI tests: two deepseek-v2-lite placements for 2x2 and one for 1x4,
 // a small trace with the model's shape, and a safetensors file lacking most experts.
 int write_fixtures(const std::string& dir) {
   std::filesystem::create_directories(dir);
   ModelSpec m = load_model("deepseek-v2-lite");
   save_placement(testing::contiguous_placement(m, 2, 2), dir + "/placement-2x2.json");
+  // A second valid 2x2 placement (for the start-up agreement test: ranks given different ones).
+  save_placement(testing::eplb_like_placement(m, 2, 2), dir + "/placement-2x2-b.json");
   save_placement(testing::eplb_like_placement(m, 1, 4), dir + "/placement-1x4.json");
   write_trace(testing::make_trace(m.moe_layers, m.experts, m.top_k, 300, 60, 1), dir + "/trace", false);
   std::map<std::string, TensorToWrite> t;

@@ -56,6 +56,13 @@ struct EngineOptions {
   // the first batch. -1: off.
   int fail_rank = -1;
   int fail_layer = 0;
+  // Hang detection: a watchdog thread aborts the whole job (Comm::abort) when this rank makes
+  // no progress (no phase boundary passed) for timeout_s seconds. <= 0: off.
+  double timeout_s = 0;
+  // Hang injection for tests: this rank sleeps forever instead of entering the dispatch
+  // collectives at this layer of the first batch. -1: off.
+  int hang_rank = -1;
+  int hang_layer = 0;
 };
 
 // Bytes and copies are per direction and counted by the engine at the sender, self excluded.
@@ -111,6 +118,19 @@ EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs
 // requested tokens (global ids), [n][hidden] in that order.
 std::vector<float> run_reference(const EngineInputs& in, const EngineOptions& opt,
                                  const std::vector<int64_t>& tokens);
+
+// Start-up agreement. Every rank hashes what must be identical across ranks: the placement
+// (placement_hash) and the rest of the configuration (model dims, topology shape, router, comm,
+// batch tokens, layers, max batches, seed, weights spec, trace shape, build id).
+struct ConfigHashes {
+  uint64_t placement = 0, config = 0;
+};
+ConfigHashes engine_config_hashes(const EngineInputs& in, const EngineOptions& opt);
+
+// Collective over `world`: gathers every rank's hashes (small allreduces) and returns "" when all
+// ranks agree with rank 0, else one line naming the ranks that differ from rank 0 and which hash
+// (placement and/or config) disagrees. Every rank gets the same string.
+std::string check_same_config(Comm& world, const ConfigHashes& mine);
 
 // Report for `grace run` and its --json.
 std::string format_engine(const EngineResult& r);
