@@ -47,8 +47,16 @@ namespace grace {
 struct Placement;
 struct Topology;
 
+// Compiled for host and device when nvcc includes this header (the GPU routing kernel must pick
+// exactly as the CPU routers do).
+#if defined(__CUDACC__)
+#define GRACE_HOST_DEVICE __host__ __device__
+#else
+#define GRACE_HOST_DEVICE
+#endif
+
 // A stable 64-bit mix of the four keys (same function on host and device).
-inline uint64_t pick_hash(uint64_t seed, uint32_t layer, uint64_t token, uint32_t expert) {
+GRACE_HOST_DEVICE inline uint64_t pick_hash(uint64_t seed, uint32_t layer, uint64_t token, uint32_t expert) {
   uint64_t x = seed ^ (uint64_t(layer) << 48) ^ (uint64_t(expert) << 32) ^ 0x9e3779b97f4a7c15ull;
   x ^= token * 0xbf58476d1ce4e5b9ull;
   x ^= x >> 31;

@@ -29,4 +29,14 @@ namespace grace::cuda {
     if (!(cond)) ::grace::cuda::cuda_fail(__FILE__, __LINE__, #cond, msg);      \
   } while (0)
 
+// Every NCCL call of src/cuda (files built with GRACE_HAVE_NCCL): a failure throws grace::Error.
+#ifdef GRACE_HAVE_NCCL
+#include <nccl.h>
+#define GRACE_NCCL_CHECK(call)                                                             \
+  do {                                                                                     \
+    ncclResult_t r_ = (call);                                                              \
+    if (r_ != ncclSuccess) ::grace::cuda::cuda_fail(__FILE__, __LINE__, #call, ncclGetErrorString(r_)); \
+  } while (0)
+#endif
+
 #endif  // GRACE_SRC_CUDA_CUDA_CHECK_H_

@@ -22,11 +22,6 @@
 
 #ifdef GRACE_HAVE_NCCL
 #include <nccl.h>
-#define GRACE_NCCL_OK(call)                                                                        \
-  do {                                                                                             \
-    ncclResult_t r_ = (call);                                                                      \
-    if (r_ != ncclSuccess) ::grace::fail_internal(__FILE__, __LINE__, #call, ncclGetErrorString(r_)); \
-  } while (0)
 #endif
 
 namespace grace::cuda {
@@ -101,12 +96,12 @@ struct GpuMoeEngine::Impl {
     st.counts.resize(size_t(2) * st.size);
     counts_from_offsets(st.buckets.offsets(), st.size, st.counts.get(), stream);
     if (st.size > 1) {
-      GRACE_NCCL_OK(ncclGroupStart());
+      GRACE_NCCL_CHECK(ncclGroupStart());
       for (int p = 0; p < st.size; ++p) {
-        GRACE_NCCL_OK(ncclSend(st.counts.get() + p, 1, ncclInt64, p, st.comm, stream));
-        GRACE_NCCL_OK(ncclRecv(st.counts.get() + st.size + p, 1, ncclInt64, p, st.comm, stream));
+        GRACE_NCCL_CHECK(ncclSend(st.counts.get() + p, 1, ncclInt64, p, st.comm, stream));
+        GRACE_NCCL_CHECK(ncclRecv(st.counts.get() + st.size + p, 1, ncclInt64, p, st.comm, stream));
       }
-      GRACE_NCCL_OK(ncclGroupEnd());
+      GRACE_NCCL_CHECK(ncclGroupEnd());
     }
     const size_t ucap = size_t(std::max<int64_t>(n * k, 1));  // units <= pairs
     st.send_rows.resize(ucap * H);
@@ -149,24 +144,24 @@ struct GpuMoeEngine::Impl {
       }
       return;
     }
-    GRACE_NCCL_OK(ncclGroupStart());
+    GRACE_NCCL_CHECK(ncclGroupStart());
     for (int p = 0; p < st.size; ++p) {
       if (const int64_t c = st.send_cnt[p]; c > 0) {
         const int64_t o = st.send_off[p];
-        GRACE_NCCL_OK(ncclSend(st.send_rows.get() + o * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
-        GRACE_NCCL_OK(ncclSend(st.send_dest.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_OK(ncclSend(st.send_slot.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_OK(ncclSend(st.send_w.get() + o * k, size_t(c * k), ncclFloat32, p, st.comm, stream));
+        GRACE_NCCL_CHECK(ncclSend(st.send_rows.get() + o * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
+        GRACE_NCCL_CHECK(ncclSend(st.send_dest.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
+        GRACE_NCCL_CHECK(ncclSend(st.send_slot.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
+        GRACE_NCCL_CHECK(ncclSend(st.send_w.get() + o * k, size_t(c * k), ncclFloat32, p, st.comm, stream));
       }
       if (const int64_t c = st.recv_cnt[p]; c > 0) {
         const int64_t o = st.recv_off[p];
-        GRACE_NCCL_OK(ncclRecv(st.recv_rows.get() + o * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
-        GRACE_NCCL_OK(ncclRecv(st.recv_dest.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_OK(ncclRecv(st.recv_slot.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_OK(ncclRecv(st.recv_w.get() + o * k, size_t(c * k), ncclFloat32, p, st.comm, stream));
+        GRACE_NCCL_CHECK(ncclRecv(st.recv_rows.get() + o * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
+        GRACE_NCCL_CHECK(ncclRecv(st.recv_dest.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
+        GRACE_NCCL_CHECK(ncclRecv(st.recv_slot.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
+        GRACE_NCCL_CHECK(ncclRecv(st.recv_w.get() + o * k, size_t(c * k), ncclFloat32, p, st.comm, stream));
       }
     }
-    GRACE_NCCL_OK(ncclGroupEnd());
+    GRACE_NCCL_CHECK(ncclGroupEnd());
     account(st, st.send_cnt, H * 2 + int64_t(k) * 12);
   }
 
@@ -180,14 +175,14 @@ struct GpuMoeEngine::Impl {
         GRACE_CUDA_CHECK(cudaMemcpyAsync(st.ret_rows.get(), partial_rows, size_t(st.units * H) * 2,
                                          cudaMemcpyDeviceToDevice, stream));
     } else {
-      GRACE_NCCL_OK(ncclGroupStart());
+      GRACE_NCCL_CHECK(ncclGroupStart());
       for (int p = 0; p < st.size; ++p) {
         if (const int64_t c = st.recv_cnt[p]; c > 0)
-          GRACE_NCCL_OK(ncclSend(partial_rows + st.recv_off[p] * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
+          GRACE_NCCL_CHECK(ncclSend(partial_rows + st.recv_off[p] * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
         if (const int64_t c = st.send_cnt[p]; c > 0)
-          GRACE_NCCL_OK(ncclRecv(st.ret_rows.get() + st.send_off[p] * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
+          GRACE_NCCL_CHECK(ncclRecv(st.ret_rows.get() + st.send_off[p] * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
       }
-      GRACE_NCCL_OK(ncclGroupEnd());
+      GRACE_NCCL_CHECK(ncclGroupEnd());
     }
     account(st, st.recv_cnt, H * 2);
     if (st.n == 0) return;
@@ -242,14 +237,14 @@ GpuMoeEngine::GpuMoeEngine(const NcclId& id, const GpuEngineConfig& cfg, const P
   ncclUniqueId uid;
   static_assert(sizeof(uid) == sizeof(id.bytes), "NCCL unique id size");
   std::memcpy(&uid, id.bytes, sizeof(uid));
-  GRACE_NCCL_OK(ncclCommInitRank(&im.world, cfg.size, uid, cfg.rank));
+  GRACE_NCCL_CHECK(ncclCommInitRank(&im.world, cfg.size, uid, cfg.rank));
   im.s1.comm = im.world;
   im.s1.size = cfg.size;
   im.s1.me = cfg.rank;
   for (int g = 0; g < cfg.size; ++g) im.s1.global_of.push_back(g);
   im.s1.sp = StagePeers{cfg.hierarchical ? StageMap::kNode : StageMap::kFlat, im.gpn, cfg.rank % im.gpn, cfg.size};
   if (cfg.hierarchical) {
-    GRACE_NCCL_OK(ncclCommSplit(im.world, im.my_node, cfg.rank % im.gpn, &im.node, nullptr));
+    GRACE_NCCL_CHECK(ncclCommSplit(im.world, im.my_node, cfg.rank % im.gpn, &im.node, nullptr));
     im.s2.comm = im.node;
     im.s2.size = im.gpn;
     im.s2.me = cfg.rank % im.gpn;
@@ -319,7 +314,7 @@ void GpuMoeEngine::allreduce_max(float* values, int n) {
   set_device(im.cfg.device);
   im.scratch.resize(size_t(std::max(n, 1)));
   GRACE_CUDA_CHECK(cudaMemcpyAsync(im.scratch.get(), values, size_t(n) * 4, cudaMemcpyHostToDevice, im.stream));
-  GRACE_NCCL_OK(ncclAllReduce(im.scratch.get(), im.scratch.get(), size_t(n), ncclFloat32, ncclMax, im.world, im.stream));
+  GRACE_NCCL_CHECK(ncclAllReduce(im.scratch.get(), im.scratch.get(), size_t(n), ncclFloat32, ncclMax, im.world, im.stream));
   GRACE_CUDA_CHECK(cudaMemcpyAsync(values, im.scratch.get(), size_t(n) * 4, cudaMemcpyDeviceToHost, im.stream));
   GRACE_CUDA_CHECK(cudaStreamSynchronize(im.stream));
 }

@@ -12,12 +12,6 @@
 
 #ifdef GRACE_HAVE_NCCL
 #include <nccl.h>
-
-#define GRACE_NCCL_CHECK(call)                                                         \
-  do {                                                                                 \
-    ncclResult_t r_ = (call);                                                          \
-    if (r_ != ncclSuccess) ::grace::fail_internal(__FILE__, __LINE__, #call, ncclGetErrorString(r_)); \
-  } while (0)
 #endif
 
 namespace grace::cuda {

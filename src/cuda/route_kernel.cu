@@ -11,18 +11,6 @@
 namespace grace::cuda {
 namespace {
 
-// Same as grace::pick_hash (routing_table.h), compiled for the device.
-__device__ __forceinline__ uint64_t pick_hash_d(uint64_t seed, uint32_t layer, uint64_t token,
-                                                uint32_t expert) {
-  uint64_t x = seed ^ (uint64_t(layer) << 48) ^ (uint64_t(expert) << 32) ^ 0x9e3779b97f4a7c15ull;
-  x ^= token * 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 31;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 29;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 32;
-  return x;
-}
 
 __device__ __forceinline__ int pick_weighted_d(const uint32_t* cum, int n, uint32_t r) {
   int i = 0;
@@ -52,7 +40,7 @@ __global__ void route_kernel(RoutingTableView v, uint64_t seed, int layer, const
       const int co = v.cand_offset[lne], cn = v.cand_offset[lne + 1] - co;
       g = v.cand_gpu[co];
       if (cn > 1) {
-        const uint32_t r = uint32_t(pick_hash_d(seed, uint32_t(layer), uint64_t(token_base + t),
+        const uint32_t r = uint32_t(::grace::pick_hash(seed, uint32_t(layer), uint64_t(token_base + t),
                                                 uint32_t(e)) >> 33);
         g = v.cand_gpu[co + pick_weighted_d(v.cand_cum + co, cn, r)];
       }
