@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "checked_placement.h"
 #include "commands.h"
 #include "grace/error.h"
 #include "grace/evaluate.h"
@@ -53,13 +54,10 @@ void run_evaluate(const EvaluateArgs& a) {
   const auto names = router_names();
   GRACE_INPUT_CHECK(std::find(names.begin(), names.end(), a.router) != names.end(),
                     "--router: unknown router '{}' (valid: {})", a.router, fmt::join(names, ", "));
-  const Placement p = load_placement(a.placement);
-  GRACE_INPUT_CHECK(!a.model.empty() || !p.model.empty(),
-                    "placement '{}' names no model: give --model", a.placement);
-  const ModelSpec model = load_model(a.model.empty() ? p.model : a.model);
-  const Topology topo =
-      parse_topology(a.topology.empty() ? fmt::format("{}x{}", p.nodes, p.gpus_per_node) : a.topology);
-  validate_placement(p, topo, model, a.placement);
+  const CheckedPlacement checked = load_checked_placement(a.placement, a.model, a.topology);
+  const Placement& p = checked.placement;
+  const ModelSpec& model = checked.model;
+  const Topology& topo = checked.topo;
 
   TraceReader reader(a.traces, p.num_experts);
   const TraceShape& shape = reader.shape();

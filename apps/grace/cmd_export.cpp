@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "checked_placement.h"
 #include "commands.h"
 #include "core/atomic_file.h"
 #include "grace/error.h"
@@ -39,13 +40,10 @@ void run_export(const ExportArgs& a) {
 }
 
 void run_validate(const ValidateArgs& a) {
-  const Placement p = load_placement(a.placement);
-  GRACE_INPUT_CHECK(!a.model.empty() || !p.model.empty(),
-                    "placement '{}' names no model: give --model", a.placement);
-  const ModelSpec model = load_model(a.model.empty() ? p.model : a.model);
-  const Topology topo =
-      parse_topology(a.topology.empty() ? fmt::format("{}x{}", p.nodes, p.gpus_per_node) : a.topology);
-  validate_placement(p, topo, model, a.placement);
+  const CheckedPlacement checked = load_checked_placement(a.placement, a.model, a.topology);
+  const Placement& p = checked.placement;
+  const ModelSpec& model = checked.model;
+  const Topology& topo = checked.topo;
   int instances = 0;
   for (int l = 0; l < p.num_layers; ++l) instances += p.num_instances(l);
   std::printf("placement '%s' is valid for model %s on topology %s: %d layers x %d experts, %d instances "

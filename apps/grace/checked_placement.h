@@ -1,0 +1,28 @@
+// A placement file loaded for a command, with its model and topology resolved (from the flags,
+// else from the file) and the placement validated against both. Shared by the commands that
+// read placements (evaluate, validate).
+#ifndef GRACE_APPS_CHECKED_PLACEMENT_H_
+#define GRACE_APPS_CHECKED_PLACEMENT_H_
+
+#include <string>
+
+#include "grace/model.h"
+#include "grace/placement.h"
+#include "grace/topology.h"
+
+namespace grace::cli {
+
+struct CheckedPlacement {
+  Placement placement;
+  ModelSpec model;
+  Topology topo;
+};
+
+// model_arg / topology_arg empty: the placement's model, and its nodes x GPUs with the paper's
+// constants. Throws InputError naming the file and the problem.
+CheckedPlacement load_checked_placement(const std::string& path, const std::string& model_arg,
+                                        const std::string& topology_arg);
+
+}  // namespace grace::cli
+
+#endif  // GRACE_APPS_CHECKED_PLACEMENT_H_
