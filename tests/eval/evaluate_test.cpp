@@ -113,6 +113,59 @@ TEST(Evaluate, BatchingAndTotalsEqualSumOfRecords) {
   }
 }
 
+// Two experts per GPU (expert e on GPU e / 2), top-3, so a token's experts share GPUs and
+// remote nodes: a token is sent once per destination GPU (flat) and once per destination node
+// (hierarchical), never once per expert. Tokens land on GPUs 0, 1, 2, 3, 0.
+EvalResult run_shared(CommScheme comm) {
+  Placement p = hand_placement(2, 2, {{{{0, 1}}, {{0, 1}}, {{1, 1}}, {{1, 1}},
+                                       {{2, 1}}, {{2, 1}}, {{3, 1}}, {{3, 1}}}});
+  Trace t;
+  t.num_layers = 1;
+  t.top_k = 3;
+  t.num_experts = 8;
+  t.ids = {4, 5, 6, /**/ 2, 3, 0, /**/ 0, 1, 2, /**/ 6, 7, 1, /**/ 1, 3, 5};
+  t.seq_offsets = {0, 1, 2, 3, 4, 5};
+  EvalOptions o;
+  o.router = "primary";
+  o.comm = comm;
+  return evaluate(t, p, hand_topology(2, 2), generic_model(1, 8, 3, 1000), o);
+}
+
+TEST(Evaluate, SharedGpuAndNodeFlat) {
+  // t0 on 0 -> GPUs {2, 2, 3}: inter 0->2 once, 0->3.   t1 on 1 -> {1, 1, 0}: intra 1->0.
+  // t2 on 2 -> {0, 0, 1}: inter 2->0 once, 2->1.         t3 on 3 -> {3, 3, 0}: inter 3->0.
+  // t4 on 0 -> {0, 1, 2}: intra 0->1, inter 0->2.
+  EvalResult r = run_shared(CommScheme::kFlat);
+  ASSERT_EQ(r.records.size(), 1u);
+  const LayerBatchRecord& rec = r.records[0];
+  EXPECT_EQ(rec.gpu_pairs, (V{5, 4, 3, 3}));
+  EXPECT_EQ(rec.send_inter, (V{3, 0, 2, 1}));
+  EXPECT_EQ(rec.recv_inter, (V{2, 1, 2, 1}));
+  EXPECT_EQ(rec.send_intra, (V{1, 1, 0, 0}));
+  EXPECT_EQ(rec.recv_intra, (V{1, 1, 0, 0}));
+  EXPECT_EQ(rec.pairs_same_gpu, 5);
+  EXPECT_EQ(rec.pairs_same_node, 2);
+  EXPECT_EQ(rec.pairs_remote, 8);
+  EXPECT_EQ(r.total.inter_copies, 6);  // not 9: one copy per (token, remote GPU)
+  EXPECT_EQ(r.total.intra_copies, 2);
+}
+
+TEST(Evaluate, SharedGpuAndNodeHierarchical) {
+  // t0 on 0: inter 0->2 (one per node), then 2 forwards to 3.   t1 on 1: intra 1->0.
+  // t2 on 2: inter 2->0, then 0 forwards to 1.                  t3 on 3: inter 3->1, then 1->0.
+  // t4 on 0: intra 0->1, inter 0->2 (the target itself).
+  EvalResult r = run_shared(CommScheme::kHierarchical);
+  ASSERT_EQ(r.records.size(), 1u);
+  const LayerBatchRecord& rec = r.records[0];
+  EXPECT_EQ(rec.gpu_pairs, (V{5, 4, 3, 3}));
+  EXPECT_EQ(rec.send_inter, (V{2, 0, 1, 1}));
+  EXPECT_EQ(rec.recv_inter, (V{1, 1, 2, 0}));
+  EXPECT_EQ(rec.send_intra, (V{2, 2, 1, 0}));  // GPU 0: t2's forward and t4; GPU 1: t1 and t3's forward
+  EXPECT_EQ(rec.recv_intra, (V{2, 2, 0, 1}));
+  EXPECT_EQ(r.total.inter_copies, 4);
+  EXPECT_EQ(r.total.intra_copies, 5);
+}
+
 // A random 2 x 4 placement with replicas and a random 3-layer trace.
 struct RandomCase {
   Placement p;

@@ -1,7 +1,9 @@
 // The bad-input suite: each row runs one `grace` subcommand with one bad input and checks the
 // CLI contract for user errors: exit code 2, exactly one line on stderr ("grace: error: ..."),
-// that line names the file or flag and the problem, and no output file (nor a temp file) is
-// left in the -o folder. Fixtures are written by fixtures.h into a fresh temp directory.
+// that line names the file or flag and the problem, nothing on stdout (commands without -o,
+// such as evaluate and simulate, print their report there), and no output file (nor a temp
+// file) is left in the -o folder. The *_late rows fail on the last token of the trace, after
+// earlier batches were processed. Fixtures are written by fixtures.h into a fresh temp directory.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -127,6 +129,12 @@ const std::vector<Row>& rows() {
        {"oor/topk_ids.npy", "expert id 9 >= 8"}},
       {"evaluate_zero_batch", {"evaluate", "--model", "@model.json", "--trace", "@good", "--placement", "@placement.json", "--batch-tokens", "0"},
        {"--batch-tokens"}},
+      {"evaluate_bad_id_late", {"evaluate", "--model", "@model.json", "--trace", "@bad/oorlate", "--placement", "@placement.json", "--batch-tokens", "16", "--json"},
+       {"oorlate/topk_ids.npy", "9"}},
+      {"simulate_bad_id_late", {"simulate", "--model", "@model.json", "--trace", "@bad/oorlate", "--placement", "@placement.json", "--batch-tokens", "16"},
+       {"oorlate/topk_ids.npy", "9"}},
+      {"compare_bad_id_late", {"compare", "--model", "@model.json", "--trace", "@bad/oorlate", "--topology", "2x2", "--batch-tokens", "16", "-o", "{out}/c"},
+       {"oorlate/topk_ids.npy", "9"}},
       {"simulate_unknown_router", {"simulate", "--model", "@model.json", "--trace", "@good", "--placement", "@placement.json", "--router", "nope"},
        {"nope"}},
       {"simulate_zero_gpus", {"simulate", "--model", "@model.json", "--trace", "@good", "--placement", "@placement.json", "--topology", "@bad/topo_zerogpus.json"},
@@ -196,7 +204,8 @@ TEST_P(BadInput, FailsWithOneLineAndNoOutput) {
   for (const auto& e : row.expect) EXPECT_NE(err.find(expand(e, dir_, out)), std::string::npos) << "missing: " << e;
   // Bad input fails fast: nothing here needs more than a moment, even under ASan.
   EXPECT_LT(secs, 20.0);
-  // No output file, no temp file, no half-written folder.
+  // Nothing half-written on stdout, no output file, no temp file, no half-written folder.
+  EXPECT_EQ(slurp(so), "") << "stdout must stay empty when the command fails";
   std::vector<std::string> left;
   for (const auto& e : fs::recursive_directory_iterator(out)) left.push_back(e.path().string());
   EXPECT_TRUE(left.empty()) << "left in the output folder: " << (left.empty() ? "" : left.front());

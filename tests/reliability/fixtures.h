@@ -23,6 +23,7 @@
 //   good/               valid trace of that model (64 tokens, 3 sequences, f32 weights)
 //   placement.json      valid placement of that model on 2x2, 3 slots per GPU
 //   bad/...             the broken inputs named by the rows of bad_input_test.cpp
+//                       (bad/oorlate: an out-of-range id in the last token only)
 
 namespace grace::reliability {
 namespace fs = std::filesystem;
@@ -117,6 +118,8 @@ inline void write_fixtures(const std::string& dir) {
   write_raw_npy(d + "bad/bigendian/topk_ids.npy", ">u2", {kTokens, kLayers, kTopK}, std::string(size_t(n) * 2, '\0'));
   write_raw_npy(d + "bad/shape2d/topk_ids.npy", "|u1", {kTokens, kLayers}, u8_ids(kTokens * kLayers, 1));
   write_raw_npy(d + "bad/oor/topk_ids.npy", "|u1", {kTokens, kLayers, kTopK}, u8_ids(n, 9));
+  // Valid until the very last id: streaming commands fail after batches were already counted.
+  write_raw_npy(d + "bad/oorlate/topk_ids.npy", "|u1", {kTokens, kLayers, kTopK}, u8_ids(n - 1, 1) + char(9));
   write_raw_npy(d + "bad/hugetokens/topk_ids.npy", "|u1", {int64_t(1) << 40, kLayers, kTopK}, u8_ids(100, 1));
   write_raw_npy(d + "bad/hugedims/topk_ids.npy", "|u1", {int64_t(1) << 30, 60000, 60000}, u8_ids(100, 1));
   write_raw_npy(d + "bad/badoffsets/topk_ids.npy", "|u1", {kTokens, kLayers, kTopK}, u8_ids(n, 1));
