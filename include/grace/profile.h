@@ -23,20 +23,37 @@ struct LayerProfile {
   int64_t total_load() const;
 };
 
+// A uniform sample of the profiled tokens' whole routing rows (every layer's top-k set), for
+// planners that need a token's full expert set (a hyperedge), not only its pairs. Bottom-m
+// sketch: the `capacity` tokens with the smallest hash of their index in the profile (the
+// order in which tokens were added), so the sample does not depend on chunking and merges
+// exactly. Rows are kept in token order, so consecutive rows stand in for a batch window.
+struct TokenSample {
+  static constexpr int64_t kDefaultCapacity = 16384;
+  int64_t capacity = kDefaultCapacity;
+  std::vector<int64_t> token;   // [n] ascending profile token index
+  std::vector<uint64_t> hash;   // [n] the sketch key of each row
+  std::vector<expert_t> ids;    // [n][layers][k]
+  int64_t size() const { return int64_t(token.size()); }
+};
+
 struct Profile {
   int num_layers = 0;
   int num_experts = 0;
   int top_k = 0;
   int64_t tokens = 0;
   std::vector<LayerProfile> layers;
+  TokenSample sample;
 
   Profile() = default;
   Profile(int layers, int experts, int top_k);
 
   // Adds every token of `chunk` (which must have the same layers/top_k; ids < num_experts).
   void add(const Trace& chunk);
-  // Adds another profile of the same shape.
+  // Adds another profile of the same shape (its tokens count after this profile's).
   void merge(const Profile& other);
+  // Scale from sample rows to profiled tokens (tokens / sample.size(); 1 when empty).
+  double sample_scale() const;
 };
 
 // Streams the reader to the end (from its current position) and returns the profile.

@@ -70,6 +70,27 @@ std::vector<int> pack_node(const AffMat& a, const std::vector<PackItem>& items, 
   const double inv2 = mean > 0 ? 1.0 / (mean * mean) : 0.0;
   const double wk = total_aff > 0 ? opt.affinity_weight / total_aff : 0.0;
   auto sq = [&](double v) { return (v - mean) * (v - mean); };
+  // Window loads per GPU (W x G) and their means.
+  const int W = opt.windows;
+  std::vector<double> LW(size_t(W) * G, 0.0), wmean(size_t(W), 0.0), winv2(size_t(W), 0.0);
+  for (int x = 0; x < m && W > 0; ++x) {
+    GRACE_CHECK(int(items[x].window_load.size()) == W, "pack_node: item {} has no window loads", x);
+    for (int w = 0; w < W; ++w) LW[size_t(w) * G + gpu[x]] += items[x].window_load[size_t(w)];
+  }
+  for (int w = 0; w < W; ++w) {
+    for (int g = 0; g < G; ++g) wmean[size_t(w)] += LW[size_t(w) * G + g] / G;
+    winv2[size_t(w)] = wmean[size_t(w)] > 0 ? opt.window_weight / (wmean[size_t(w)] * wmean[size_t(w)] * W) : 0.0;
+  }
+  auto window_delta = [&](int x, int y, int g, int h) {
+    double d = 0;
+    for (int w = 0; w < W; ++w) {
+      const double dx = items[x].window_load[size_t(w)], dy = items[y].window_load[size_t(w)];
+      const double mw = wmean[size_t(w)], lg = LW[size_t(w) * G + g] - mw, lh = LW[size_t(w) * G + h] - mw;
+      const double ng = lg - dx + dy, nh = lh - dy + dx;
+      d += (ng * ng + nh * nh - lg * lg - lh * lh) * winv2[size_t(w)];
+    }
+    return d;
+  };
   for (int pass = 0; pass < opt.max_passes; ++pass) {
     int moved = 0;
     for (int x = 0; x < m; ++x) {
@@ -85,11 +106,16 @@ std::vector<int> pack_node(const AffMat& a, const std::vector<PackItem>& items, 
         double dkept = conn[size_t(x) * G + h] - conn[size_t(x) * G + g] + conn[size_t(y) * G + g] -
                        conn[size_t(y) * G + h] - 2 * aff(x, y);
         double dj = dbal - wk * dkept;
+        if (W > 0) dj += window_delta(x, y, g, h);
         if (dj < best) best = dj, best_y = y;
       }
       if (best_y < 0) continue;
       const int y = best_y, h = gpu[y];
       L[g] += items[y].load - items[x].load, L[h] += items[x].load - items[y].load;
+      for (int w = 0; w < W; ++w) {
+        const double d = items[y].window_load[size_t(w)] - items[x].window_load[size_t(w)];
+        LW[size_t(w) * G + g] += d, LW[size_t(w) * G + h] -= d;
+      }
       for (int z = 0; z < m; ++z) {
         conn[size_t(z) * G + g] += aff(z, y) - aff(z, x);
         conn[size_t(z) * G + h] += aff(z, x) - aff(z, y);

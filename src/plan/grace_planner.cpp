@@ -1,67 +1,140 @@
-// grace: the project's own planner (docs/planners.md explains the choices), made for the `tar`
-// router with hierarchical communication. Per layer:
-//   1. nodes: METIS k-way partition of the (sparsified) affinity graph into equal-count parts
-//      (one constraint, cheap), node capacity enforced by release / rejoin / fill, then swaps of
-//      single-node experts until the nodes' predicted tar loads are within 2% (node_sets.h);
-//   2. replicas at node level: every free slot of a node holds a copy of an expert the node
-//      lacks, the copies that make the most of the node's tokens fully local first; node loads
-//      balanced again;
-//   3. GPUs inside each node: equal instance counts, predicted tar load balanced by greedy +
-//      pairwise swaps, affinity kept inside GPUs as the secondary goal (gpu_packing.h);
-//   4. weights for tar: the remote demand and each node's demand water-filled over the
-//      instances given the other experts' predicted loads (tar_model.h).
-// Deterministic for a seed (METIS's seed; every tie goes to the lower index).
+// grace: the project's own planner (docs/planners.md explains the objective and the search), for
+// hierarchical communication with a locality-first router (`cover`, or `tar`). Per layer, on the
+// sampled tokens of the profile seen as a hypergraph (hypergraph.h):
+//   1. nodes: the best of two starting splits (METIS on the affinity graph, and the equal-size
+//      affinity split that uniform-affinity uses) by the real objective, the number of nodes a
+//      token's experts sit on, then local search on that objective by moves and swaps under
+//      node size and load limits (node_refine.h);
+//   2. replicas: every free slot of a node goes to the copy that saves the most node visits of
+//      the node's own tokens, by exact gain (replica_gain.h); slots nothing can save go to
+//      second copies of the node's most loaded instances (balance);
+//   3. GPUs inside each node: equal instance counts, predicted load balanced by greedy + pairwise
+//      swaps, affinity kept inside GPUs as the secondary goal (gpu_packing.h);
+//   4. weights for tar: water-filled over the instances (tar_model.h).
+// Layers are planned in parallel (one thread per core); the result does not depend on the
+// thread count. Deterministic for a seed (METIS's seed; every tie goes to the lower index).
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "grace/error.h"
 #include "plan/gpu_packing.h"
+#include "plan/hypergraph.h"
 #include "plan/metis_partition.h"
+#include "plan/node_refine.h"
 #include "plan/node_sets.h"
 #include "plan/partition.h"
 #include "plan/plan_util.h"
 #include "plan/planners.h"
+#include "plan/replica_gain.h"
 #include "plan/tar_model.h"
 
 namespace grace::plan {
 namespace {
 
-constexpr double kNodeBalanceTol = 0.02;  // node load spread accepted, share of the mean
+constexpr double kNodeLoadTol = 0.10;  // primaries' node load may exceed the mean by this share
+
+// Tokens of a batch window for the GPU packing's batch-level balance.
+constexpr double kWindowTokens = 1024;
+
+// Sampled pins per layer the search works on (cost grows linearly with them).
+constexpr int kMaxPins = 65536;
 
 // Step 1: primary node of every expert.
-std::vector<int> primary_nodes(const AffMat& a, const std::vector<double>& load, const Topology& t, int slots,
-                               uint64_t seed) {
-  const int E = a.n, N = t.nodes, Gn = t.gpus_per_node;
+std::vector<int> primary_nodes(const Hypergraph& hg, const AffMat& a, const std::vector<double>& load,
+                               const Topology& t, int slots, uint64_t seed) {
+  const int E = a.n, N = t.nodes, C = t.gpus_per_node * slots;
   if (N == 1) return std::vector<int>(E, 0);
+  std::vector<int> even(N, E / N);
+  for (int n = 0; n < E % N; ++n) ++even[n];
+  // Candidate A: METIS (count constraint only), sizes brought into [even, capacity].
   MetisOptions mo;
   mo.seed = seed;
-  mo.balance_load = false;  // count only: load is balanced by swaps and replicas below
-  std::vector<int> node_of = metis_partition(a, load, N, {}, mo);
-  int lo = E >= t.num_gpus() ? Gn : E / N;
-  fix_group_sizes(a, node_of, N, std::vector<int>(N, lo), std::vector<int>(N, Gn * slots));
-  return node_of;
+  mo.balance_load = false;
+  std::vector<int> metis = metis_partition(a, load, N, {}, mo);
+  fix_group_sizes(a, metis, N, even, std::vector<int>(N, C));
+  // Candidate B: equal sizes, most pairwise affinity inside.
+  std::vector<int> equal = partition_fixed_sizes(a, even);
+  std::vector<int> best =
+      hg.num_edges > 0 && connectivity(hg, metis, N) < connectivity(hg, equal, N) ? metis : equal;
+  NodeRefineOptions ro;
+  const int spare = std::max(0, C - even[0]);
+  for (int n = 0; n < N; ++n) {
+    ro.min_size.push_back(std::max(1, even[n] - spare));
+    ro.max_size.push_back(std::min(C, even[n] + spare));
+  }
+  ro.load_tol = kNodeLoadTol;
+  rebalance_nodes(hg, load, N, ro, best);
+  refine_nodes(hg, load, N, ro, best);
+  return best;
 }
 
-LayerPlacement plan_layer(const LayerProfile& prof, const Topology& t, int slots, uint64_t seed) {
-  const int N = t.nodes, Gn = t.gpus_per_node;
+// Step 2b: slots nothing can save traffic with hold second copies of the node's most loaded
+// instances (at most one copy of an expert per GPU).
+void add_balance_replicas(const std::vector<double>& load, int cap, int max_in_node, NodeSets& s) {
+  const int E = int(load.size());
+  for (int n = 0; n < s.nodes; ++n) {
+    int room = cap - s.node_count(n);
+    while (room > 0) {
+      int best = -1;
+      double best_v = -1;
+      for (int e = 0; e < E; ++e) {
+        if (s.copies[e][n] == 0 || s.copies[e][n] >= max_in_node) continue;
+        const double v = instance_load_estimate(s, load, e, 0)[n];
+        if (v > best_v) best_v = v, best = e;
+      }
+      if (best < 0) break;
+      ++s.copies[best][n];
+      --room;
+    }
+  }
+}
+
+LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, int slots, uint64_t seed) {
+  const LayerProfile& prof = profile.layers[size_t(layer)];
+  const int N = t.nodes, Gn = t.gpus_per_node, C = Gn * slots;
   AffMat a = layer_affinity(prof);
   auto load = layer_load(prof);
   const int E = a.n;
-  NodeSets s(primary_nodes(a, load, t, slots, seed), N);
-  balance_nodes(a, load, s, kNodeBalanceTol, E);
-  add_locality_replicas(a, load, Gn * slots, Gn, s);
-  balance_nodes(a, load, s, kNodeBalanceTol, E);
+  Hypergraph hg = layer_hypergraph(profile, layer, kMaxPins / profile.top_k);
+  NodeSets s(primary_nodes(hg, a, load, t, slots, seed), N);
+  std::vector<int> free_slots(N);
+  for (int n = 0; n < N; ++n) free_slots[n] = C - s.node_count(n);
+  add_gain_replicas(hg, free_slots, s);
+  add_balance_replicas(load, C, Gn, s);
 
   LayerPlacement lp;
   lp.experts.resize(E);
   std::vector<std::vector<int>> gpus_of(E);
+  // Batch windows of the sample: each expert's tokens per window, scaled like `load`.
+  PackOptions po;
+  std::vector<double> wl;  // [E][W]
+  const int window = std::max(1, int(kWindowTokens / hg.scale));
+  po.windows = hg.num_edges >= 4 * window ? hg.num_edges / window : 0;
+  if (po.windows > 0) {
+    wl.assign(size_t(E) * po.windows, 0.0);
+    for (int h = 0; h < po.windows * window; ++h)
+      for (int j = 0; j < hg.k; ++j) wl[size_t(hg.edge(h)[j]) * po.windows + h / window] += 1.0;
+    for (int e = 0; e < E; ++e) {
+      double sum = 0;
+      for (int w = 0; w < po.windows; ++w) sum += wl[size_t(e) * po.windows + w];
+      const double f = sum > 0 ? load[e] / sum : 0.0;  // window shares of e's planned load
+      for (int w = 0; w < po.windows; ++w) wl[size_t(e) * po.windows + w] *= f * po.windows;
+    }
+  }
   for (int n = 0; n < N; ++n) {
     std::vector<PackItem> items;
     for (int e = 0; e < E; ++e) {
       if (!s.copies[e][n]) continue;
-      double per = instance_load_estimate(s, load, e, Gn)[n];
-      for (int c = 0; c < s.copies[e][n]; ++c) items.push_back({e, per});
+      const double per = instance_load_estimate(s, load, e, Gn)[n];
+      PackItem it{e, per, {}};
+      if (po.windows > 0) {
+        const double share = load[e] > 0 ? per / load[e] : 0.0;
+        for (int w = 0; w < po.windows; ++w) it.window_load.push_back(share * wl[size_t(e) * po.windows + w]);
+      }
+      for (int c = 0; c < s.copies[e][n]; ++c) items.push_back(it);
     }
-    auto local = pack_node(a, items, Gn, slots);
+    auto local = pack_node(a, items, Gn, slots, po);
     for (size_t i = 0; i < items.size(); ++i) gpus_of[items[i].expert].push_back(t.gpu_at(n, local[i]));
   }
   for (int e = 0; e < E; ++e) {
@@ -81,15 +154,33 @@ class GracePlanner final : public Planner {
  public:
   std::string_view name() const override { return "grace"; }
   std::string_view description() const override {
-    return "grace's own, for tar + hierarchical: METIS node groups balanced by swaps, free slots filled "
-           "with copies that keep tokens inside their node, balanced GPU packing, tar-aware weights";
+    return "grace's own, for hierarchical communication with cover/tar routing: node sets by local search on "
+           "the nodes each token visits, replicas by exact traffic gain, balanced GPU packing";
   }
 
  private:
   Placement plan_impl(const PlanContext& ctx) const override {
+    const int L = ctx.profile.num_layers, slots = ctx.slots();
     Placement p;
-    for (int l = 0; l < ctx.profile.num_layers; ++l)
-      p.layers.push_back(plan_layer(ctx.profile.layers[l], ctx.topo, ctx.slots(), ctx.options.seed));
+    p.layers.resize(size_t(L));
+    std::atomic<int> next{0};
+    std::exception_ptr failure;
+    std::atomic<bool> failed{false};
+    auto work = [&] {
+      for (int l = next++; l < L && !failed; l = next++) {
+        try {
+          p.layers[size_t(l)] = plan_layer(ctx.profile, l, ctx.topo, slots, ctx.options.seed);
+        } catch (...) {
+          if (!failed.exchange(true)) failure = std::current_exception();
+        }
+      }
+    };
+    const int threads = std::clamp(int(std::thread::hardware_concurrency()), 1, std::min(L, 16));
+    std::vector<std::thread> pool;
+    for (int i = 1; i < threads; ++i) pool.emplace_back(work);
+    work();
+    for (auto& th : pool) th.join();
+    if (failure) std::rethrow_exception(failure);
     return p;
   }
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <numeric>
 
 #include "grace/error.h"
@@ -90,6 +91,11 @@ std::vector<int> metis_partition(const AffMat& a, const std::vector<double>& loa
     for (int p = 0; p < k; ++p) tpwgts[p] = fractions.empty() ? real_t(1.0 / k) : real_t(fractions[p]);
   }
   std::vector<idx_t> out(n, 0);
+  // NOTES: METIS seeds one process-wide random generator per call, so concurrent calls (the
+  // planners plan layers in parallel) would interleave its draws: one call at a time keeps
+  // every partition a function of its inputs and seed.
+  static std::mutex metis_mutex;
+  std::lock_guard<std::mutex> lock(metis_mutex);
   int rc = METIS_PartGraphKway(&nv, &ncon, xadj.data(), adjncy.data(), vwgt.data(), nullptr,
                                adjwgt.data(), &nparts, tpwgts.data(),
                                ubvec.data(), options, &objval, out.data());

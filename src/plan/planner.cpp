@@ -89,6 +89,7 @@ const std::vector<std::pair<std::string, Factory>>& registry() {
       {"contiguous", &plan::make_contiguous_planner},
       {"eplb", &plan::make_eplb_planner},
       {"uniform-affinity", &plan::make_uniform_affinity_planner},
+      {"uniform-affinity+replicas", &plan::make_uniform_affinity_replicas_planner},
       {"grace-paper", &plan::make_grace_paper_planner},
       {"grace", &plan::make_grace_planner},
   };

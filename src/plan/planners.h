@@ -12,6 +12,7 @@ namespace grace::plan {
 std::unique_ptr<Planner> make_contiguous_planner();
 std::unique_ptr<Planner> make_eplb_planner();
 std::unique_ptr<Planner> make_uniform_affinity_planner();
+std::unique_ptr<Planner> make_uniform_affinity_replicas_planner();
 std::unique_ptr<Planner> make_grace_paper_planner();
 std::unique_ptr<Planner> make_grace_planner();
 

@@ -2,6 +2,13 @@
 // experts are first split over nodes (each node gets the sum of its GPUs' sizes), then each
 // node's experts over its GPUs; every split keeps as much pairwise affinity inside the parts
 // as greedy growth plus pairwise swaps find. GPU sizes are E / G, the first E % G GPUs one more.
+//
+// uniform-affinity+replicas: the same groups, then the free slots (G x slots - E) filled the way
+// DeepSeek's EPLB fills them: each to the expert with the largest load per instance, on the GPU
+// with the least load that has room and lacks the expert; equal weights over an expert's
+// instances. The equal-memory baseline for a planner that spends those slots on replicas.
+#include <algorithm>
+
 #include "grace/error.h"
 #include "plan/partition.h"
 #include "plan/plan_util.h"
@@ -10,11 +17,52 @@
 namespace grace::plan {
 namespace {
 
+// EPLB-style replicas over the free slots of a primaries-only layer (see above).
+void add_load_replicas(LayerPlacement& lp, const std::vector<double>& load, int gpus, int slots) {
+  const int E = int(lp.experts.size());
+  std::vector<int> used(gpus, 0), count(E, 1);
+  std::vector<double> gload(gpus, 0.0);
+  for (int e = 0; e < E; ++e) {
+    ++used[lp.experts[e].primary_gpu()];
+    gload[lp.experts[e].primary_gpu()] += load[e];
+  }
+  auto holds = [&](int e, int g) {
+    for (const auto& in : lp.experts[e].instances)
+      if (in.gpu == g) return true;
+    return false;
+  };
+  int free_total = gpus * slots - E;
+  std::vector<bool> full(E, false);
+  while (free_total > 0) {
+    int e = -1;
+    for (int x = 0; x < E; ++x)
+      if (!full[x] && (e < 0 || load[x] / count[x] > load[e] / count[e])) e = x;
+    if (e < 0) break;
+    int g = -1;
+    for (int y = 0; y < gpus; ++y)
+      if (used[y] < slots && !holds(e, y) && (g < 0 || gload[y] < gload[g])) g = y;
+    if (g < 0) {
+      full[e] = true;
+      continue;
+    }
+    // The expert's load is shared equally by its instances: move the shares on the GPU loads.
+    const double before = load[e] / count[e], after = load[e] / (count[e] + 1);
+    for (const auto& in : lp.experts[e].instances) gload[in.gpu] += after - before;
+    lp.experts[e].instances.push_back(Instance{g, 1.0});
+    gload[g] += after;
+    ++used[g], ++count[e], --free_total;
+  }
+  for (auto& ex : lp.experts)
+    for (auto& in : ex.instances) in.weight = 1.0 / ex.num_instances();
+}
+
 class UniformAffinityPlanner final : public Planner {
  public:
-  std::string_view name() const override { return "uniform-affinity"; }
+  explicit UniformAffinityPlanner(bool replicas) : replicas_(replicas) {}
+  std::string_view name() const override { return replicas_ ? "uniform-affinity+replicas" : "uniform-affinity"; }
   std::string_view description() const override {
-    return "Occult-style equal-size affinity groups (nodes, then GPUs), no replicas";
+    return replicas_ ? "uniform-affinity's groups plus EPLB-style replicas in the free slots (equal-memory baseline)"
+                     : "Occult-style equal-size affinity groups (nodes, then GPUs), no replicas";
   }
 
  private:
@@ -36,15 +84,21 @@ class UniformAffinityPlanner final : public Planner {
         for (size_t i = 0; i < nodes[n].size(); ++i) gpu_of[nodes[n][i]] = t.gpu_at(n, local[i]);
       }
       p.layers.push_back(primaries_layer(gpu_of));
+      if (replicas_)
+        add_load_replicas(p.layers.back(), layer_load(ctx.profile.layers[l]), t.num_gpus(), ctx.slots());
     }
     return p;
   }
+  bool replicas_;
 };
 
 }  // namespace
 
 std::unique_ptr<Planner> make_uniform_affinity_planner() {
-  return std::make_unique<UniformAffinityPlanner>();
+  return std::make_unique<UniformAffinityPlanner>(false);
+}
+std::unique_ptr<Planner> make_uniform_affinity_replicas_planner() {
+  return std::make_unique<UniformAffinityPlanner>(true);
 }
 
 }  // namespace grace::plan

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "grace/error.h"
+#include "profile/token_sample.h"
 
 namespace grace {
 namespace {
@@ -94,6 +95,7 @@ void Profile::add(const Trace& chunk) {
         }
     }
   }
+  profile::sample_add(sample, chunk, tokens);
   tokens += n;
 }
 
@@ -107,7 +109,12 @@ void Profile::merge(const Profile& other) {
     for (size_t e = 0; e < dst.load.size(); ++e) dst.load[e] += src.load[e];
     for (size_t i = 0; i < dst.affinity.size(); ++i) dst.affinity[i] += src.affinity[i];
   }
+  profile::sample_merge(sample, other.sample, tokens, size_t(num_layers) * top_k);
   tokens += other.tokens;
+}
+
+double Profile::sample_scale() const {
+  return sample.size() > 0 ? double(tokens) / double(sample.size()) : 1.0;
 }
 
 Profile build_profile(const Trace& trace) {

@@ -19,6 +19,7 @@ std::unique_ptr<Router> make_tar(std::shared_ptr<const RoutingTable> t, uint64_t
 std::unique_ptr<Router> make_round_robin(std::shared_ptr<const RoutingTable> t);
 std::unique_ptr<Router> make_local_first(std::shared_ptr<const RoutingTable> t, uint64_t seed);
 std::unique_ptr<Router> make_load_aware(std::shared_ptr<const RoutingTable> t, uint64_t seed);
+std::unique_ptr<Router> make_cover(std::shared_ptr<const RoutingTable> t);
 
 }  // namespace grace::route
 

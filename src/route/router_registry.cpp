@@ -7,7 +7,7 @@
 namespace grace {
 
 std::vector<std::string> router_names() {
-  return {"primary", "wrr", "tar", "round-robin", "local-first", "load-aware"};
+  return {"primary", "wrr", "tar", "round-robin", "local-first", "load-aware", "cover"};
 }
 
 std::unique_ptr<Router> make_router(std::string_view name, const Placement& placement,
@@ -22,6 +22,7 @@ std::unique_ptr<Router> make_router(std::string_view name, const Placement& plac
   if (name == "tar") return route::make_tar(table, seed);
   if (name == "round-robin") return route::make_round_robin(table);
   if (name == "local-first") return route::make_local_first(table, seed);
+  if (name == "cover") return route::make_cover(table);
   return route::make_load_aware(table, seed);
 }
 

@@ -19,7 +19,7 @@ using testing::CliResult;
 using testing::run_grace;
 using testing::TempDir;
 
-const char* kPolicies[] = {"contiguous", "eplb", "uniform-affinity", "grace-paper", "grace"};
+const char* kPolicies[] = {"contiguous", "eplb", "uniform-affinity", "uniform-affinity+replicas", "grace-paper", "grace"};
 
 TEST(PlanCli, SyntheticDefaultWritesAValidPlacement) {
   TempDir dir("plan");
@@ -70,7 +70,7 @@ TEST(PlanCli, PolicyAllPrintsOneTableAndWritesOneFilePerPolicy) {
     EXPECT_EQ(p.policy, policy);
     EXPECT_NO_THROW(validate_placement(p, parse_topology("2x4"), load_model("deepseek-v2-lite")));
   }
-  EXPECT_EQ(dir.count(), 5);
+  EXPECT_EQ(dir.count(), int(std::size(kPolicies)));
 }
 
 TEST(PlanCli, JsonOutputIsOneObject) {

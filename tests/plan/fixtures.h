@@ -1,4 +1,5 @@
-// Synthetic profiles for the planner tests, built by hand (no trace module): tokens pick their
+// Synthetic profiles for the planner tests, built by hand (no trace module), with the token
+// sample the hypergraph planners read: tokens pick their
 // top-k experts mostly inside one planted cluster (expert e is in cluster e % clusters, so the
 // contiguous layout splits every cluster), with a Zipf-like skew over experts.
 #ifndef GRACE_TESTS_PLAN_FIXTURES_H_
@@ -34,6 +35,10 @@ inline Profile make_profile(const ProfileSpec& s) {
   p.tokens = s.tokens;
   std::mt19937_64 rng(s.seed);
   std::uniform_real_distribution<double> unif(0, 1);
+  // The token sample (Profile::sample): every token's rows, up to the sample's capacity.
+  const int64_t kept = std::min<int64_t>(s.tokens, p.sample.capacity);
+  p.sample.ids.assign(size_t(kept) * s.layers * s.top_k, 0);
+  for (int64_t t = 0; t < kept; ++t) p.sample.token.push_back(t), p.sample.hash.push_back(uint64_t(t));
   for (int l = 0; l < s.layers; ++l) {
     LayerProfile lp;
     lp.num_experts = s.experts;
@@ -62,6 +67,9 @@ inline Profile make_profile(const ProfileSpec& s) {
         int e = (s.clusters > 0 && unif(rng) < s.in_cluster) ? members[c][pick_in[c](rng)] : pick_any(rng);
         if (std::find(chosen.begin(), chosen.end(), e) == chosen.end()) chosen.push_back(e);
       }
+      if (t < kept)
+        for (int j = 0; j < s.top_k; ++j)
+          p.sample.ids[(size_t(t) * s.layers + l) * s.top_k + j] = expert_t(chosen[size_t(j)]);
       for (size_t i = 0; i < chosen.size(); ++i) {
         ++lp.load[chosen[i]];
         for (size_t j = i + 1; j < chosen.size(); ++j) {

@@ -1,5 +1,5 @@
-// The grace planner's building blocks: the tar load model and tar-aware weights, node-level
-// locality replicas and balancing, and in-node GPU packing. Hand-computed cases.
+// The grace planner's building blocks: the tar load model and tar-aware weights and in-node GPU
+// packing. Hand-computed cases. The hypergraph search is in grace_search_test.cpp.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -84,46 +84,6 @@ TEST(TarModel, WeightsSpreadTheRemoteDemandOverHostingNodes) {
   EXPECT_NEAR(g[2], 0, 1e-9);
 }
 
-TEST(NodeSets, CopiesGoWhereTheirPartnersAre) {
-  // 2 nodes, 6 experts: 0-2 on node 0, 3-5 on node 1. Expert 3 is tied to node 0's experts,
-  // expert 4 to nobody; equal loads. Node 0 has room for one copy: expert 3.
-  AffMat a = zeros(6);
-  set_aff(a, 3, 0, 10), set_aff(a, 3, 1, 10), set_aff(a, 0, 1, 5), set_aff(a, 5, 4, 1);
-  set_aff(a, 3, 5, 2);
-  std::vector<double> load = {10, 10, 10, 10, 10, 10};
-  NodeSets s({0, 0, 0, 1, 1, 1}, 2);
-  int added = add_locality_replicas(a, load, 4, 2, s);
-  EXPECT_EQ(added, 2);
-  EXPECT_EQ(s.copies[3][0], 1);
-  EXPECT_EQ(s.node_count(0), 4);
-  EXPECT_EQ(s.node_count(1), 4);
-  EXPECT_EQ(s.hosting_nodes(3), 2);
-}
-
-TEST(NodeSets, SecondCopiesInsideANodeOnlyWhenItHasEveryExpert) {
-  AffMat a = zeros(3);
-  std::vector<double> load = {50, 10, 10};
-  NodeSets s({0, 0, 0}, 1);
-  int added = add_locality_replicas(a, load, 5, 2, s);
-  EXPECT_EQ(added, 2);
-  EXPECT_EQ(s.copies[0][0], 2);  // the hot one, at most max_in_node copies
-  EXPECT_EQ(s.node_count(0), 5);
-}
-
-TEST(NodeSets, BalanceSwapsNarrowTheNodeLoadGap) {
-  AffMat a = zeros(8);
-  std::vector<double> load = {40, 30, 20, 10, 4, 3, 2, 1};
-  NodeSets s({0, 0, 0, 0, 1, 1, 1, 1}, 2);
-  auto before = node_load(s, load);
-  int swaps = balance_nodes(a, load, s, 0.02, 10);
-  auto after = node_load(s, load);
-  EXPECT_GT(swaps, 0);
-  EXPECT_LT(std::fabs(after[0] - after[1]), std::fabs(before[0] - before[1]));
-  EXPECT_LE(std::fabs(after[0] - after[1]), 0.1 * (after[0] + after[1]) / 2);
-  EXPECT_DOUBLE_EQ(after[0] + after[1], 110);
-  EXPECT_EQ(s.node_count(0), 4);
-}
-
 TEST(GpuPacking, EqualCountsBalancedLoadsNoDuplicateOnAGpu) {
   AffMat a = zeros(10);
   std::vector<PackItem> items;
@@ -182,7 +142,8 @@ double tar_max_mean(const Placement& p, const Profile& prof) {
 }
 
 // The whole planner on a clustered, skewed profile: every slot used, copies on other nodes
-// than their primary, and a tar-predicted balance better than the paper's rule.
+// than their primary, primaries' node loads within the planner's 10% tolerance, and a
+// tar-predicted balance better than the paper's rule.
 TEST(GracePlanner, FillsSlotsWithCrossNodeCopiesAndBalancesTarLoad) {
   grace::testing::ProfileSpec spec;
   spec.layers = 3, spec.experts = 64, spec.top_k = 6, spec.tokens = 6000, spec.clusters = 8, spec.skew = 0.8;
@@ -201,11 +162,17 @@ TEST(GracePlanner, FillsSlotsWithCrossNodeCopiesAndBalancesTarLoad) {
     }
     auto slots = g.gpu_slots(l);
     for (const auto& s : slots) EXPECT_EQ(int(s.size()), ctx.slots());
+    std::vector<double> node(topo.nodes, 0.0);
+    double total = 0;
+    for (int e = 0; e < g.num_experts; ++e) {
+      node[topo.node_of(g.layers[l].experts[e].primary_gpu())] += double(prof.layers[l].load[e]);
+      total += double(prof.layers[l].load[e]);
+    }
+    for (double v : node) EXPECT_LE(v, 1.10 * total / topo.nodes + 1e-9) << "layer " << l;
   }
   double mg = tar_max_mean(g, prof), mp = tar_max_mean(paper, prof);
   std::printf("tar-predicted max/mean: grace %.3f grace-paper %.3f\n", mg, mp);
   EXPECT_LT(mg, mp);
-  EXPECT_LT(mg, 1.15);
 }
 
 }  // namespace

@@ -106,7 +106,7 @@ INSTANTIATE_TEST_SUITE_P(Plan, EveryPlanner, ::testing::ValuesIn(planner_names()
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& ch : n)
-                             if (ch == '-') ch = '_';
+                             if (ch == '-' || ch == '+') ch = '_';
                            return n;
                          });
 

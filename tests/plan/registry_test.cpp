@@ -8,9 +8,10 @@
 namespace grace {
 namespace {
 
-TEST(PlannerRegistry, ListsTheFivePlanners) {
+TEST(PlannerRegistry, ListsTheSixPlanners) {
   auto names = planner_names();
-  EXPECT_EQ(names, (std::vector<std::string>{"contiguous", "eplb", "uniform-affinity", "grace-paper", "grace"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"contiguous", "eplb", "uniform-affinity", "uniform-affinity+replicas",
+                                             "grace-paper", "grace"}));
   for (const auto& n : names) {
     auto p = make_planner(n);
     ASSERT_NE(p, nullptr);

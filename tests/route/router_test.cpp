@@ -38,7 +38,7 @@ std::map<int, double> shares(const std::vector<int>& dest) {
 
 TEST(Router, NamesAndUnknownName) {
   auto names = router_names();
-  EXPECT_EQ(names.size(), 6u);
+  EXPECT_EQ(names.size(), 7u);
   Placement p = hand_placement(1, 2, {{{{0, 1}}, {{1, 1}}}});
   Topology topo = hand_topology(1, 2);
   for (const auto& n : names) EXPECT_EQ(make_router(n, p, topo)->name(), n);

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The planner's results table (README "Planner at equal memory", docs/planners.md): for every
+# case, plans on one part of the traffic and evaluates on another, then prints per case
+#   grace vs the best baseline (the lower cross-node traffic of uniform-affinity/primary/hier and
+#   eplb/tar/hier), grace vs uniform-affinity+replicas (same memory, same router and comm),
+#   grace at zero redundancy vs uniform-affinity (same memory), grace's load max/mean vs
+#   eplb/wrr/flat's, and the simulated MoE-layer time of grace vs the best baseline with
+#   hierarchical communication.
+# Cases: DeepSeek-V2-Lite ESFT (even/odd sequences, and plan on three tasks / evaluate on the
+# fourth, all four rotations) and GPT-OSS-20B MMLU (even/odd) at 2x4, 4x4, 4x2 (paper
+# constants); DeepSeek-V3 synthetic (32k tokens, even/odd) at 8x8@h200.
+# Usage: scripts/planner-matrix.sh [BUILD_DIR] [OUT_TSV]      (needs ../shared/data)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+OUT=${2:-out/planner-matrix.tsv}
+BIN=$BUILD/bench/planner_matrix
+DATA=${GRACE_SHARED_DATA:-../shared/data}
+[[ -x $BIN ]] || { echo "planner-matrix: $BIN missing (cmake --build $BUILD --target planner_matrix)" >&2; exit 2; }
+[[ -d $DATA/traces ]] || { echo "planner-matrix: $DATA/traces not found (real traces needed)" >&2; exit 2; }
+mkdir -p "$(dirname "$OUT")"
+DS=$DATA/traces/deepseek-v2-lite-esft
+GO=$DATA/traces/gpt-oss-20b-mmlu
+ROWS=(eplb/wrr/flat uniform-affinity/primary/hierarchical eplb/tar/hierarchical
+      uniform-affinity+replicas/cover/hierarchical grace/cover/hierarchical grace/cover/hierarchical/0)
+: > "$OUT.raw"
+run() {  # name, then planner_matrix arguments
+  local name=$1; shift
+  echo "== $name" >&2
+  "$BIN" "$@" "${ROWS[@]}" | tail -n +2 | sed "s|^|$name\t|" >> "$OUT.raw"
+}
+TASKS=(intent law summary translation)
+for topo in 2x4 4x4 4x2; do
+  args=()
+  for t in "${TASKS[@]}"; do args+=(--trace "$DS/${t}_topk_ids.npy.gz"); done
+  run "deepseek-v2-lite $topo even/odd" --model deepseek-v2-lite --topology $topo "${args[@]}"
+  for held in "${TASKS[@]}"; do
+    args=()
+    for t in "${TASKS[@]}"; do [[ $t == "$held" ]] || args+=(--plan-trace "$DS/${t}_topk_ids.npy.gz"); done
+    run "deepseek-v2-lite $topo plan-3-tasks/eval-$held" --model deepseek-v2-lite --topology $topo "${args[@]}" \
+      --trace "$DS/${held}_topk_ids.npy.gz"
+  done
+  run "gpt-oss-20b $topo even/odd" --model gpt-oss-20b --topology $topo --trace "$GO/topk_ids.npy.gz"
+done
+run "deepseek-v3 8x8@h200 synthetic even/odd" --model deepseek-v3 --topology 8x8@h200 --trace synthetic:deepseek-v3:32768:1
+# One line per case: the ratios the planner issue asks for.
+awk -F'\t' '
+  { c=$1; r=$2; mb[c,r]=$3; ld[c,r]=$4; us[c,r]=$5; if (!(c in seen)) { seen[c]=1; order[n++]=c } }
+  END {
+    printf "case\tgrace MB\tvs best baseline\tvs UA+replicas (same memory)\tgrace/0 vs UA (same memory)\tload vs eplb/wrr/flat\ttime speedup vs best hier baseline\n";
+    for (i = 0; i < n; i++) {
+      c = order[i]; g = "grace/cover/hierarchical"; ua = "uniform-affinity/primary/hierarchical"; et = "eplb/tar/hierarchical"
+      uar = "uniform-affinity+replicas/cover/hierarchical"
+      best = mb[c,ua] < mb[c,et] ? mb[c,ua] : mb[c,et]
+      bt = us[c,ua]; if (us[c,et] < bt) bt = us[c,et]; if (us[c,uar] < bt) bt = us[c,uar]
+      printf "%s\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f (%.2f vs %.2f)\t%.3f\n", c, mb[c,g], mb[c,g]/best, mb[c,g]/mb[c,uar],
+        mb[c,g "/0"]/mb[c,ua], ld[c,g]/ld[c,"eplb/wrr/flat"], ld[c,g], ld[c,"eplb/wrr/flat"], bt/us[c,g]
+    }
+  }' "$OUT.raw" | tee "$OUT"
+echo "rows: $OUT.raw; summary: $OUT" >&2

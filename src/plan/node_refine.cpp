@@ -1,0 +1,218 @@
+#include "plan/node_refine.h"
+
+#include <algorithm>
+
+#include "grace/error.h"
+
+namespace grace::plan {
+namespace {
+
+class Refiner {
+ public:
+  Refiner(const Hypergraph& hg, const std::vector<double>& load, int nodes, std::vector<int>& node_of)
+      : hg_(hg), load_(load), N_(nodes), node_of_(node_of) {
+    const int E = hg.num_experts;
+    cnt_.assign(size_t(hg.num_edges) * N_, 0);
+    for (int h = 0; h < hg.num_edges; ++h)
+      for (int j = 0; j < hg.k; ++j) ++cnt_[size_t(h) * N_ + node_of_[hg.edge(h)[j]]];
+    pos_.assign(size_t(E), 0);
+    neg_.assign(size_t(E) * N_, 0);
+    for (int h = 0; h < hg.num_edges; ++h) edge_terms(h, +1);
+    size_.assign(size_t(N_), 0);
+    nload_.assign(size_t(N_), 0.0);
+    for (int e = 0; e < E; ++e) ++size_[node_of_[e]], nload_[node_of_[e]] += load_[e];
+  }
+
+  int gain(int e, int b) const { return pos_[e] - neg_[size_t(e) * N_ + b]; }
+
+  // Moves e to b, updating the gains of the pins of e's edges where a count crosses 0, 1, 2.
+  void move(int e, int b) {
+    const int a = node_of_[e];
+    for (int32_t i = hg_.inc_offset[e]; i < hg_.inc_offset[e + 1]; ++i) {
+      const int h = hg_.inc[i];
+      const uint16_t* p = hg_.edge(h);
+      uint16_t* c = cnt_.data() + size_t(h) * N_;
+      const int ca = c[a], cb = c[b];
+      pos_[e] += (cb + 1 == 1) - (ca == 1);  // e's own term: last on a before, last on b after
+      for (int j = 0; j < hg_.k; ++j) {
+        const int x = p[j];
+        if (x == e) continue;
+        const int nx = node_of_[x];
+        if (nx == a && ca == 2) ++pos_[x];  // x becomes the last pin on a
+        if (nx == b && cb == 1) --pos_[x];  // x is no longer alone on b
+      }
+      if (ca == 1)
+        for (int j = 0; j < hg_.k; ++j) ++neg_[size_t(p[j]) * N_ + a];  // a loses the edge
+      if (cb == 0)
+        for (int j = 0; j < hg_.k; ++j) --neg_[size_t(p[j]) * N_ + b];  // b gains it
+      c[a] = uint16_t(ca - 1);
+      c[b] = uint16_t(cb + 1);
+    }
+    node_of_[e] = b;
+    --size_[a], ++size_[b];
+    nload_[a] -= load_[e], nload_[b] += load_[e];
+  }
+
+  // Exact gain of swapping e (node a) with each f on another node, minus the independent move
+  // gains: an edge holding both keeps its node counts, so the sum of the two move gains
+  // over-counts it by [count on a == 1] + [count on f's node == 1]. Fills corr[f] (>= 0).
+  void swap_correction(int e, std::vector<int>& corr) const {
+    std::fill(corr.begin(), corr.end(), 0);
+    const int a = node_of_[e];
+    for (int32_t i = hg_.inc_offset[e]; i < hg_.inc_offset[e + 1]; ++i) {
+      const int h = hg_.inc[i];
+      const uint16_t* p = hg_.edge(h);
+      const uint16_t* c = cnt_.data() + size_t(h) * N_;
+      for (int j = 0; j < hg_.k; ++j) {
+        const int f = p[j];
+        const int b = node_of_[f];
+        if (b != a) corr[f] += (c[a] == 1) + (c[b] == 1);
+      }
+    }
+  }
+
+  const std::vector<int>& size() const { return size_; }
+  const std::vector<double>& node_load() const { return nload_; }
+
+ private:
+  // Adds (sign +1) or removes (-1) edge h's terms of pos and neg for each of its pins.
+  void edge_terms(int h, int sign) {
+    const uint16_t* p = hg_.edge(h);
+    const uint16_t* c = cnt_.data() + size_t(h) * N_;
+    for (int j = 0; j < hg_.k; ++j) {
+      const int x = p[j];
+      pos_[x] += sign * (c[node_of_[x]] == 1);
+      int* nx = neg_.data() + size_t(x) * N_;
+      for (int n = 0; n < N_; ++n) nx[n] += sign * (c[n] == 0);
+    }
+  }
+
+  const Hypergraph& hg_;
+  const std::vector<double>& load_;
+  int N_;
+  std::vector<int>& node_of_;
+  std::vector<uint16_t> cnt_;
+  std::vector<int> pos_, neg_, size_;
+  std::vector<double> nload_;
+};
+
+}  // namespace
+
+int64_t refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int N, const NodeRefineOptions& opt,
+                     std::vector<int>& node_of) {
+  const int E = hg.num_experts;
+  if (N < 2 || hg.num_edges == 0) return 0;
+  GRACE_CHECK(int(opt.min_size.size()) == N && int(opt.max_size.size()) == N, "refine_nodes: size bounds");
+  Refiner r(hg, load, N, node_of);
+  double total = 0;
+  for (int e = 0; e < E; ++e) total += load[e];
+  const double cap = total / N * (1 + opt.load_tol);
+  // Loads after moving `delta` from a to b: acceptable if neither goes over the cap, or the
+  // larger of the two goes down.
+  auto load_ok = [&](int a, int b, double delta) {
+    const auto& nl = r.node_load();
+    const double na = nl[a] - delta, nb = nl[b] + delta;
+    return std::max(na, nb) <= cap || std::max(na, nb) < std::max(nl[a], nl[b]) - 1e-9;
+  };
+  int64_t improved = 0;
+  std::vector<int> corr(size_t(E), 0);
+  for (int round = 0; round < opt.max_rounds; ++round) {
+    int64_t round_gain = 0;
+    for (int e = 0; e < E; ++e) {
+      const int a = node_of[e];
+      int best_b = -1, best_f = -1, best_g = 0;
+      bool blocked = false;  // a move that would gain is not allowed (size or load)
+      for (int b = 0; b < N; ++b) {
+        if (b == a) continue;
+        const int g = r.gain(e, b);
+        if (g <= best_g) continue;
+        if (r.size()[a] - 1 >= opt.min_size[a] && r.size()[b] + 1 <= opt.max_size[b] && load_ok(a, b, load[e]))
+          best_b = b, best_g = g, best_f = -1;
+        else
+          blocked = true;
+      }
+      // Swaps, only where a gaining move was blocked (fixed sizes, load): the sum of the two
+      // move gains bounds the swap's gain from above.
+      bool any = false;
+      for (int f = 0; blocked && f < E && !any; ++f)
+        any = node_of[f] != a && r.gain(e, node_of[f]) + r.gain(f, a) > best_g;
+      if (any) {
+        r.swap_correction(e, corr);
+        for (int f = 0; f < E; ++f) {
+          const int b = node_of[f];
+          if (b == a) continue;
+          const int g = r.gain(e, b) + r.gain(f, a) - corr[f];
+          if (g > best_g && load_ok(a, b, load[e] - load[f])) best_b = b, best_g = g, best_f = f;
+        }
+      }
+      if (best_b < 0) continue;
+      r.move(e, best_b);
+      if (best_f >= 0) r.move(best_f, a);
+      round_gain += best_g;
+    }
+    improved += round_gain;
+    if (round_gain == 0) break;
+  }
+  return improved;
+}
+
+int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N, const NodeRefineOptions& opt,
+                    std::vector<int>& node_of) {
+  const int E = int(load.size());
+  if (N < 2) return 0;
+  Refiner r(hg, load, N, node_of);
+  double total = 0;
+  for (double v : load) total += v;
+  const double cap = total / N * (1 + opt.load_tol);
+  std::vector<int> corr(size_t(E), 0);
+  struct Cand {
+    int e, b, f;
+    double reduction, score;
+  };
+  std::vector<Cand> cands;
+  int steps = 0;
+  for (; steps < 4 * E; ++steps) {
+    const auto& nl = r.node_load();
+    const int a = int(std::max_element(nl.begin(), nl.end()) - nl.begin());
+    if (nl[a] <= cap) break;
+    // Moves off a (alone, or as a swap with a lighter expert) that lower a's load, scored by
+    // (connectivity lost + 1) / load taken off a; the best few by the swaps' upper-bound gain
+    // are checked with exact gains.
+    cands.clear();
+    auto consider = [&](int e, int b, int f, double d, int g) {
+      const double red = nl[a] - std::max(nl[a] - d, nl[b] + d);
+      if (red > 1e-9) cands.push_back({e, b, f, red, (std::max(0, -g) + 1) / red});
+    };
+    // Swaps go to the lightest node only (the cheap half of the search).
+    const int light = int(std::min_element(nl.begin(), nl.end()) - nl.begin());
+    for (int e = 0; e < E; ++e) {
+      if (node_of[e] != a) continue;
+      for (int b = 0; b < N; ++b)
+        if (b != a && r.size()[a] - 1 >= opt.min_size[a] && r.size()[b] + 1 <= opt.max_size[b])
+          consider(e, b, -1, load[e], r.gain(e, b));
+      for (int f = 0; f < E; ++f)
+        if (node_of[f] == light && load[f] < load[e]) consider(e, light, f, load[e] - load[f], r.gain(e, light) + r.gain(f, a));
+    }
+    if (cands.empty()) break;
+    const size_t check = std::min<size_t>(cands.size(), 8);
+    std::partial_sort(cands.begin(), cands.begin() + check, cands.end(),
+                      [](const Cand& x, const Cand& y) { return x.score < y.score; });
+    int best = 0;
+    double best_score = 0;
+    for (size_t i = 0; i < check; ++i) {
+      Cand& c = cands[i];
+      if (c.f >= 0) {
+        r.swap_correction(c.e, corr);
+        const int g = r.gain(c.e, c.b) + r.gain(c.f, a) - corr[c.f];
+        c.score = (std::max(0, -g) + 1) / c.reduction;
+      }
+      if (i == 0 || c.score < best_score) best = int(i), best_score = c.score;
+    }
+    const Cand& c = cands[size_t(best)];
+    r.move(c.e, c.b);
+    if (c.f >= 0) r.move(c.f, a);
+  }
+  return steps;
+}
+
+}  // namespace grace::plan

@@ -1,0 +1,135 @@
+// cover: grace's locality-first router for hierarchical communication. A token's experts are
+// served on its own GPU when it hosts them, else on its own node; the experts its node lacks
+// go to as few remote nodes as possible (greedy set cover: repeatedly the remote node hosting
+// most of the still-unserved experts; ties to the node with the least load so far in this
+// call, then the lower id), since hierarchical dispatch sends a token to each remote node once.
+// Every expert not on the token's own GPU is then served by its least loaded instance (pairs
+// assigned so far in this route() call) among the token's own node and the remote nodes it
+// visits anyway: riding along on a visit costs no cross-node copy and evens out the nodes.
+// Two passes: forced choices (own GPU; the only own-node instance for a token that needs no
+// remote node) first, then the others in token order. Counters reset at each call; no random
+// draws (seed unused).
+#include <algorithm>
+#include <vector>
+
+#include "grace/error.h"
+#include "route/router_impl.h"
+
+namespace grace::route {
+namespace {
+
+class CoverRouter final : public Router {
+ public:
+  explicit CoverRouter(std::shared_ptr<const RoutingTable> t) : table_(std::move(t)) {}
+  std::string_view name() const override { return "cover"; }
+
+  void route(const RouteBatch& b, int* dest) override {
+    const RoutingTable& tb = *table_;
+    check_batch(tb, b);
+    const int k = b.top_k, gpn = tb.gpus_per_node(), E = tb.num_experts(), N = tb.num_nodes();
+    const int base = b.layer * E;
+    load_.assign(size_t(tb.num_gpus()), 0);
+    node_load_.assign(size_t(N), 0);
+    const int32_t* coff = tb.cand_offset().data() + size_t(b.layer) * N * E;
+    const int32_t* cg = tb.cand_gpu().data();
+    const int32_t* ioff = tb.inst_offset().data();
+    const int32_t* ig = tb.inst_gpu().data();
+    const float* iw = tb.inst_weight().data();
+    int64_t* load = load_.data();
+    auto assign = [&](int64_t slot, int g) {
+      dest[slot] = g;
+      ++load[g];
+      ++node_load_[size_t(g / gpn)];
+    };
+    // Pass 1: own GPU, or the only instance on the own node of a token whose node hosts all
+    // of its experts (nothing to cover, nothing can ride along).
+    bool any_free = false;
+    for (int64_t t = 0; t < b.num_tokens; ++t) {
+      const expert_t* ids = b.ids + t * b.ids_stride;
+      const int src = b.src_gpu[t], node = src / gpn;
+      const int32_t* off = coff + size_t(node) * E;
+      bool local = true;
+      for (int j = 0; j < k; ++j) local = local && cg[off[ids[j]]] / gpn == node;
+      for (int j = 0; j < k; ++j) {
+        const int e = ids[j];
+        dest[t * k + j] = -1;
+        if (tb.hosts(base + e, src)) assign(t * k + j, src);
+        else if (local && off[e + 1] - off[e] == 1) assign(t * k + j, cg[off[e]]);
+        else any_free = true;
+      }
+    }
+    if (!any_free) return;
+    // Pass 2: the rest, token by token: cover the experts the node lacks, then serve every
+    // other expert on the least loaded instance among the own node and the nodes the token
+    // visits anyway (a ride along costs no cross-node copy).
+    std::vector<int> missing, open;
+    std::vector<int> cover_count(size_t(N), 0);
+    std::vector<char> visit(size_t(N), 0);
+    for (int64_t t = 0; t < b.num_tokens; ++t) {
+      const expert_t* ids = b.ids + t * b.ids_stride;
+      const int node = b.src_gpu[t] / gpn;
+      missing.clear(), open.clear();
+      for (int j = 0; j < k; ++j) {
+        if (dest[t * k + j] >= 0) continue;
+        if (tb.cand_on_node(tb.lne(b.layer, node, ids[j]), node)) open.push_back(j);
+        else missing.push_back(j);
+      }
+      if (missing.empty() && open.empty()) continue;
+      std::fill(visit.begin(), visit.end(), 0);
+      visit[size_t(node)] = 1;
+      while (!missing.empty()) {
+        // Nodes hosting each unserved expert (a node with two instances counts once).
+        std::fill(cover_count.begin(), cover_count.end(), 0);
+        for (int j : missing) {
+          const int le = base + ids[j];
+          for (int i = ioff[le]; i < ioff[le + 1]; ++i) {
+            const int m = ig[i] / gpn;
+            bool first = true;
+            for (int q = ioff[le]; q < i; ++q) first = first && ig[q] / gpn != m;
+            cover_count[size_t(m)] += first;
+          }
+        }
+        int best = -1;
+        for (int m = 0; m < N; ++m) {
+          if (cover_count[size_t(m)] == 0) continue;
+          if (best < 0 || cover_count[size_t(m)] > cover_count[size_t(best)] ||
+              (cover_count[size_t(m)] == cover_count[size_t(best)] && node_load_[size_t(m)] < node_load_[size_t(best)]))
+            best = m;
+        }
+        GRACE_CHECK(best >= 0, "cover: layer {} expert has no instance", b.layer);
+        visit[size_t(best)] = 1;
+        size_t keep = 0;
+        for (int j : missing) {
+          const int le = base + ids[j];
+          bool here = false;
+          for (int i = ioff[le]; i < ioff[le + 1] && !here; ++i) here = ig[i] / gpn == best;
+          if (here) open.push_back(j);
+          else missing[keep++] = j;
+        }
+        missing.resize(keep);
+      }
+      for (int j : open) {
+        const int le = base + ids[j];
+        int g = -1;
+        for (int i = ioff[le]; i < ioff[le + 1]; ++i) {
+          const int x = ig[i];
+          if (!visit[size_t(x / gpn)]) continue;
+          if (g < 0 || load[x] < load[g]) g = x;
+        }
+        assign(t * k + j, g);
+      }
+    }
+  }
+
+ private:
+  std::shared_ptr<const RoutingTable> table_;
+  std::vector<int64_t> load_, node_load_;
+};
+
+}  // namespace
+
+std::unique_ptr<Router> make_cover(std::shared_ptr<const RoutingTable> t) {
+  return std::make_unique<CoverRouter>(std::move(t));
+}
+
+}  // namespace grace::route

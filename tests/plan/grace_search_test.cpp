@@ -1,0 +1,134 @@
+// The grace planner's hypergraph search (hypergraph.h, node_refine.h, replica_gain.h) and the
+// batch-window term of the GPU packing, on hand-computed cases.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "plan/gpu_packing.h"
+#include "plan/hypergraph.h"
+#include "plan/node_refine.h"
+#include "plan/node_sets.h"
+#include "plan/replica_gain.h"
+
+namespace grace::plan {
+namespace {
+
+// A hypergraph of E experts from edges given as (pins, repeat count).
+Hypergraph make_hg(int E, int k, const std::vector<std::pair<std::vector<int>, int>>& edges) {
+  Profile p(1, E, k);
+  for (const auto& [pins, times] : edges)
+    for (int r = 0; r < times; ++r) {
+      p.sample.token.push_back(p.sample.size());
+      p.sample.hash.push_back(0);
+      for (int e : pins) p.sample.ids.push_back(expert_t(e));
+    }
+  p.tokens = p.sample.size();
+  return layer_hypergraph(p, 0);
+}
+
+NodeRefineOptions sizes(int N, int lo, int hi, double tol = 10.0) {
+  NodeRefineOptions o;
+  o.min_size.assign(size_t(N), lo);
+  o.max_size.assign(size_t(N), hi);
+  o.load_tol = tol;
+  return o;
+}
+
+TEST(Hypergraph, IncidenceAndConnectivity) {
+  Hypergraph hg = make_hg(4, 2, {{{0, 1}, 2}, {{1, 2}, 1}});
+  EXPECT_EQ(hg.num_edges, 3);
+  EXPECT_EQ(hg.degree(0), 2);
+  EXPECT_EQ(hg.degree(1), 3);
+  EXPECT_EQ(hg.degree(3), 0);
+  EXPECT_EQ(connectivity(hg, {0, 0, 1, 1}, 2), 2 + 2);  // {0,1} twice on one node, {1,2} on two
+  EXPECT_EQ(connectivity(hg, {0, 1, 1, 0}, 2), 4 + 1);
+  // Strided subset: at most 2 of the 3 edges, in order.
+  Profile p(1, 4, 2);
+  for (int t = 0; t < 3; ++t) {
+    p.sample.token.push_back(t), p.sample.hash.push_back(0);
+    p.sample.ids.push_back(expert_t(t)), p.sample.ids.push_back(expert_t(3));
+  }
+  p.tokens = 3;
+  Hypergraph sub = layer_hypergraph(p, 0, 2);
+  EXPECT_EQ(sub.num_edges, 2);
+  EXPECT_DOUBLE_EQ(sub.scale, 1.5);
+  EXPECT_EQ(sub.edge(1)[0], 1);
+}
+
+TEST(NodeRefine, SwapsFixedSizeNodesToTheOptimum) {
+  // {0,1} x5 and {2,3} x5 belong together; the start splits both pairs. Sizes are fixed (2 and
+  // 2), so only swaps help: sum lambda 21 -> 12.
+  Hypergraph hg = make_hg(4, 2, {{{0, 1}, 5}, {{2, 3}, 5}, {{0, 2}, 1}});
+  std::vector<int> node_of = {0, 1, 0, 1};
+  std::vector<double> load = {1, 1, 1, 1};
+  EXPECT_EQ(connectivity(hg, node_of, 2), 21);
+  EXPECT_EQ(refine_nodes(hg, load, 2, sizes(2, 2, 2), node_of), 9);
+  EXPECT_EQ(connectivity(hg, node_of, 2), 12);
+  EXPECT_EQ(node_of[0], node_of[1]);
+  EXPECT_EQ(node_of[2], node_of[3]);
+  EXPECT_NE(node_of[0], node_of[2]);
+}
+
+TEST(NodeRefine, LoadLimitBlocksAGainingMove) {
+  // Moving 1 next to 0 gains, but would put 3 of 4 load units on node 0 (limit: mean x 1.2).
+  Hypergraph hg = make_hg(4, 2, {{{0, 1}, 5}});
+  std::vector<int> node_of = {0, 1, 0, 1};
+  std::vector<double> load = {1, 1, 1, 1};
+  refine_nodes(hg, load, 2, sizes(2, 1, 3, 0.2), node_of);
+  // A swap of 1 and 2 keeps the loads equal and wins the same.
+  EXPECT_EQ(node_of[0], node_of[1]);
+  EXPECT_EQ((node_of[0] == 0) + (node_of[1] == 0) + (node_of[2] == 0) + (node_of[3] == 0), 2);
+}
+
+TEST(NodeRefine, RebalanceBringsNodesUnderTheLimit) {
+  Hypergraph hg = make_hg(4, 2, {{{0, 1}, 3}, {{2, 3}, 3}});
+  std::vector<int> node_of = {0, 0, 1, 1};
+  std::vector<double> load = {40, 30, 20, 10};  // 70 vs 30, limit 55
+  EXPECT_GT(rebalance_nodes(hg, load, 2, sizes(2, 1, 3, 0.1), node_of), 0);
+  double n0 = 0, n1 = 0;
+  for (int e = 0; e < 4; ++e) (node_of[e] == 0 ? n0 : n1) += load[e];
+  EXPECT_LE(std::max(n0, n1), 55.0);
+}
+
+TEST(ReplicaGain, CopiesThatCompleteTheMostTokensFirstAndGainsUpdate) {
+  // Experts 0-3 live on node 0, 4-7 on node 1. From node 0's side: {0,4} x1 needs node 1 for 4
+  // alone (gain 1); {0,4,5} x6 needs 4 and 5 (no single copy helps) until 4 is copied, then 5
+  // completes 6 tokens. Node 1 has no free slot.
+  Hypergraph hg = make_hg(8, 3, {{{0, 4, 1}, 1}, {{0, 4, 5}, 6}});
+  NodeSets s({0, 0, 0, 0, 1, 1, 1, 1}, 2);
+  EXPECT_EQ(add_gain_replicas(hg, {2, 0}, s), 2);
+  EXPECT_EQ(s.copies[4][0], 1);
+  EXPECT_EQ(s.copies[5][0], 1);
+  EXPECT_EQ(s.node_count(1), 4);
+  // No copy saves anything any more: the third slot stays free for the caller.
+  NodeSets t({0, 0, 0, 0, 1, 1, 1, 1}, 2);
+  EXPECT_EQ(add_gain_replicas(hg, {3, 0}, t), 2);
+}
+
+TEST(ReplicaGain, EachNodeSavesItsOwnTokens) {
+  // {0,4} x10: node 0 lacks 4, node 1 lacks 0; {2,7} x3 likewise. One slot each: 4 on node 0,
+  // 0 on node 1.
+  Hypergraph hg = make_hg(8, 2, {{{0, 4}, 10}, {{2, 7}, 3}});
+  NodeSets s({0, 0, 0, 0, 1, 1, 1, 1}, 2);
+  EXPECT_EQ(add_gain_replicas(hg, {1, 1}, s), 2);
+  EXPECT_EQ(s.copies[4][0], 1);
+  EXPECT_EQ(s.copies[0][1], 1);
+  EXPECT_EQ(s.copies[7][0], 0);
+}
+
+TEST(GpuPacking, WindowsSeparateExpertsThatPeakInTheSameBatches) {
+  // Equal whole-trace loads, so any 2 + 2 split looks balanced; experts 0 and 2 carry all of
+  // window 0, 1 and 3 all of window 1. Greedy puts 0 and 2 together; the window term parts them.
+  AffMat a;
+  a.n = 4;
+  a.v.assign(16, 0.0);
+  std::vector<PackItem> items = {{0, 10, {20, 0}}, {1, 10, {0, 20}}, {2, 10, {20, 0}}, {3, 10, {0, 20}}};
+  PackOptions po;
+  po.windows = 2;
+  auto gpu = pack_node(a, items, 2, 2, po);
+  EXPECT_NE(gpu[0], gpu[2]);
+  EXPECT_NE(gpu[1], gpu[3]);
+}
+
+}  // namespace
+}  // namespace grace::plan

@@ -1,0 +1,78 @@
+// Profile::sample: a bottom-m sketch of the profiled tokens' whole routing rows.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+#include "grace/profile.h"
+
+namespace grace {
+namespace {
+
+Trace random_rows(int layers, int experts, int k, int64_t tokens, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Trace t;
+  t.num_layers = layers, t.top_k = k, t.num_experts = experts;
+  for (int64_t i = 0; i < tokens * layers; ++i) {
+    std::set<int> chosen;
+    while (int(chosen.size()) < k) chosen.insert(int(rng() % unsigned(experts)));
+    for (int e : chosen) t.ids.push_back(expert_t(e));
+  }
+  t.seq_offsets = {0, tokens};
+  return t;
+}
+
+Trace slice(const Trace& t, int64_t from, int64_t to) {
+  Trace c;
+  c.num_layers = t.num_layers, c.top_k = t.top_k, c.num_experts = t.num_experts;
+  const size_t row = size_t(t.num_layers) * t.top_k;
+  c.ids.assign(t.ids.begin() + from * int64_t(row), t.ids.begin() + to * int64_t(row));
+  c.seq_offsets = {0, to - from};
+  return c;
+}
+
+TEST(TokenSample, KeepsEveryTokenUnderCapacityWithItsRows) {
+  Trace t = random_rows(3, 16, 2, 100, 1);
+  Profile p(3, 16, 2);
+  p.add(t);
+  ASSERT_EQ(p.sample.size(), 100);
+  EXPECT_EQ(p.sample.ids, t.ids);
+  EXPECT_DOUBLE_EQ(p.sample_scale(), 1.0);
+}
+
+TEST(TokenSample, BoundedInTokenOrderAndIndependentOfChunking) {
+  Trace t = random_rows(2, 32, 4, 5000, 2);
+  Profile whole(2, 32, 4), chunked(2, 32, 4);
+  whole.sample.capacity = chunked.sample.capacity = 700;
+  whole.add(t);
+  for (int64_t a = 0; a < 5000; a += 333) chunked.add(slice(t, a, std::min<int64_t>(5000, a + 333)));
+  ASSERT_EQ(whole.sample.size(), 700);
+  EXPECT_EQ(whole.sample.token, chunked.sample.token);
+  EXPECT_EQ(whole.sample.ids, chunked.sample.ids);
+  for (int64_t i = 1; i < whole.sample.size(); ++i) EXPECT_LT(whole.sample.token[i - 1], whole.sample.token[i]);
+  // Rows are the sampled tokens' own rows.
+  const size_t row = 2 * 4;
+  for (int64_t i = 0; i < whole.sample.size(); i += 97) {
+    const int64_t tok = whole.sample.token[size_t(i)];
+    for (size_t j = 0; j < row; ++j) EXPECT_EQ(whole.sample.ids[size_t(i) * row + j], t.ids[size_t(tok) * row + j]);
+  }
+  // Spread over the whole trace, not its first tokens.
+  EXPECT_GT(whole.sample.token.back(), 4000);
+  EXPECT_LT(whole.sample.token.front(), 1000);
+  EXPECT_NEAR(whole.sample_scale(), 5000.0 / 700, 1e-9);
+}
+
+TEST(TokenSample, MergeEqualsAddingBothParts) {
+  Trace t = random_rows(2, 32, 4, 3000, 3);
+  Profile all(2, 32, 4), a(2, 32, 4), b(2, 32, 4);
+  all.sample.capacity = a.sample.capacity = b.sample.capacity = 10000;
+  all.add(t);
+  a.add(slice(t, 0, 1200));
+  b.add(slice(t, 1200, 3000));
+  a.merge(b);
+  EXPECT_EQ(a.sample.token, all.sample.token);
+  EXPECT_EQ(a.sample.ids, all.sample.ids);
+}
+
+}  // namespace
+}  // namespace grace
