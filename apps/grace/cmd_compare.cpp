@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "grace/compare.h"
+#include "grace/experiment.h"
 #include "grace/error.h"
 
 namespace grace::cli {

@@ -1,18 +1,12 @@
-// compare: plans, routes, evaluates and simulates a set of (planner, router, comm) combinations
-// on one trace, out of sample, and reports them side by side (grace compare).
-//
-// Input: the given traces, or the model's built-in synthetic trace (synth.h). Planning uses the
-// plan traces when given; otherwise the evaluated trace is split by sequence: even-indexed
-// sequences plan, odd-indexed ones are evaluated (a single-sequence trace is split in halves),
-// so every figure is out of sample. The report says which split was used.
-//
-// Output: report.md, report.html (self-contained: inline CSS and SVG charts, no script, no
-// external resource) and results.json, each written atomically.
+// compare: the result of running a set of (planner, router, comm) combinations on one trace,
+// out of sample (made by run_compare in grace/experiment.h), and its renderings: the plain-text
+// table, report.md, report.html (self-contained: inline CSS and SVG charts, no script, no
+// external resource) and results.json, each written atomically. This header is the report
+// layer's (src/report); it only renders what the experiment layer measured.
 #ifndef GRACE_COMPARE_H_
 #define GRACE_COMPARE_H_
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,23 +20,6 @@ struct Combination {
   std::string router;
   CommScheme comm = CommScheme::kFlat;
   std::string label() const;  // "planner/router/comm"
-};
-
-// contiguous/primary/flat (the baseline), eplb/round-robin/flat, eplb/wrr/flat,
-// uniform-affinity/primary/hierarchical, grace-paper/tar/hierarchical, grace/tar/hierarchical,
-// grace/load-aware/hierarchical.
-std::vector<Combination> default_combinations();
-
-struct CompareOptions {
-  std::vector<std::string> traces;       // empty: the model's synthetic trace
-  std::vector<std::string> plan_traces;  // empty: even/odd sequence split of the trace
-  std::string model;                     // preset or JSON; empty: inferred from the trace's shape
-                                         //   (deepseek-v2-lite for the synthetic trace)
-  std::string topology = "2x4";
-  int64_t batch_tokens = 4096;
-  uint64_t seed = 0;
-  int64_t synth_tokens = 32768;          // size of the synthetic trace
-  std::vector<Combination> combinations; // empty: default_combinations()
 };
 
 struct CompareRow {
@@ -77,11 +54,6 @@ struct CompareResult {
   int baseline = -1;                     // row the speedups are relative to (-1: none ran)
   std::vector<CompareRow> rows;
 };
-
-// Runs every combination; `progress` gets one line per combination. Planners or routers that do
-// not exist are skipped with a reason; bad inputs throw InputError.
-CompareResult run_compare(const CompareOptions& options,
-                          const std::function<void(const std::string&)>& progress = {});
 
 std::string format_compare_table(const CompareResult& r);  // plain-text table (stdout)
 std::string compare_markdown(const CompareResult& r);

@@ -10,6 +10,8 @@ std::string speedup_str(double s) { return s > 0 ? fmt::format("{:.2f}x", s) : "
 
 }  // namespace
 
+std::string Combination::label() const { return fmt::format("{}/{}/{}", planner, router, comm_scheme_name(comm)); }
+
 std::string format_compare_table(const CompareResult& r) {
   std::string out = fmt::format("{} on {} ({} GPUs, {} compute model), {} batches of {} tokens; plan: {}\n", r.model,
                                 r.topology, r.nodes * r.gpus_per_node, r.compute_model, r.num_batches,

@@ -1,12 +1,12 @@
 // run_compare: plan on one part of the trace, then route, evaluate and simulate every
-// combination on the other part (see grace/compare.h).
+// combination on the other part (see grace/experiment.h).
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <chrono>
 #include <exception>
 
-#include "grace/compare.h"
+#include "grace/experiment.h"
 #include "grace/error.h"
 #include "grace/model.h"
 #include "grace/placement.h"
@@ -16,7 +16,7 @@
 #include "grace/synth.h"
 #include "grace/topology.h"
 #include "grace/trace_io.h"
-#include "report/trace_split.h"
+#include "experiment/trace_split.h"
 
 namespace grace {
 namespace {
@@ -73,8 +73,6 @@ void fill_stats(CompareRow& row, const EvalResult& e, const SimResult& s, int G)
 }
 
 }  // namespace
-
-std::string Combination::label() const { return fmt::format("{}/{}/{}", planner, router, comm_scheme_name(comm)); }
 
 std::vector<Combination> default_combinations() {
   using C = CommScheme;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "grace/compare.h"
+#include "grace/experiment.h"
 #include "grace/error.h"
 #include "report/run_command.h"
 #include "report/xml_check.h"
