@@ -19,6 +19,7 @@
 
 #include "commands.h"
 #include "grace/error.h"
+#include "grace/expert_memory.h"
 #include "grace/model.h"
 #include "grace/placement.h"
 #include "grace/placement_io.h"
@@ -50,6 +51,7 @@ struct PlanResult {
   std::string policy;
   Placement placement;
   PlanSummary summary;
+  ExpertMemory memory;
   double seconds = 0;
   std::string path;  // where it was written, if anywhere
 };
@@ -144,6 +146,8 @@ void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo,
     std::printf("\npolicy %s (planned in %.3f s)\n", r.policy.c_str(), r.seconds);
     std::printf("  replicas          %s\n", compact_list(s.replicas_per_layer).c_str());
     std::printf("  slots             %d used (most on one GPU) of %d per GPU\n", s.slots_used_max, s.slots_available);
+    std::printf("  expert memory     %.2f instances per GPU per layer (fullest GPU), %+.1f%% vs one copy per expert\n",
+                r.memory.instances_per_gpu, r.memory.extra_pct);
     std::printf("  affinity kept     %.1f%% inside GPUs, %.1f%% inside nodes\n", 100 * s.affinity_in_gpu,
                 100 * s.affinity_in_node);
     std::printf("  predicted load    max/mean %.3f per GPU (mean over layers)\n", s.predicted_max_mean);
@@ -151,14 +155,17 @@ void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo,
     if (!r.path.empty()) std::printf("  written           %s\n", r.path.c_str());
     return;
   }
-  std::printf("\n%-18s %9s %11s %11s %12s %14s %10s\n", "policy", "replicas", "slots used", "aff in GPU",
-              "aff in node", "pred max/mean", "plan time");
+  std::printf("\n%-26s %9s %11s %9s %10s %11s %12s %14s %10s\n", "policy", "replicas", "slots used", "inst/GPU",
+              "extra mem", "aff in GPU", "aff in node", "pred max/mean", "plan time");
   for (const auto& r : results) {
     const auto& s = r.summary;
-    std::printf("%-18s %9d %7d/%-3d %10.1f%% %11.1f%% %14.3f %9.3fs\n", r.policy.c_str(), total_replicas(s),
-                s.slots_used_max, s.slots_available, 100 * s.affinity_in_gpu, 100 * s.affinity_in_node,
-                s.predicted_max_mean, r.seconds);
+    std::printf("%-26s %9d %7d/%-3d %9.2f %9.1f%% %10.1f%% %11.1f%% %14.3f %9.3fs\n", r.policy.c_str(),
+                total_replicas(s), s.slots_used_max, s.slots_available, r.memory.instances_per_gpu,
+                r.memory.extra_pct, 100 * s.affinity_in_gpu, 100 * s.affinity_in_node, s.predicted_max_mean,
+                r.seconds);
   }
+  std::printf("inst/GPU: expert instances on the fullest GPU per layer; extra mem: instances over one copy per "
+              "expert\n");
   for (const auto& r : results)
     if (!r.path.empty()) std::printf("written %s\n", r.path.c_str());
 }
@@ -183,6 +190,8 @@ void print_json(const ModelSpec& model, const Topology& topo, int slots, const P
                           {"replicas", total_replicas(s)},
                           {"slots_used_max", s.slots_used_max},
                           {"slots_available", s.slots_available},
+                          {"instances_per_gpu", r.memory.instances_per_gpu},
+                          {"extra_memory_pct", r.memory.extra_pct},
                           {"affinity_in_gpu", s.affinity_in_gpu},
                           {"affinity_in_node", s.affinity_in_node},
                           {"predicted_max_mean", s.predicted_max_mean},
@@ -247,6 +256,7 @@ void run_plan(const PlanArgs& a) {
     r.seconds = since(tp);
     validate_placement(r.placement, topo, model, name);
     r.summary = summarize_plan(r.placement, prof);
+    r.memory = expert_memory(r.placement);
     results.push_back(std::move(r));
   }
   if (tty && policies.size() > 1) std::fprintf(stderr, "\r%30s\r", "");

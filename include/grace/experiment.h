@@ -17,10 +17,15 @@
 
 namespace grace {
 
-// contiguous/primary/flat (the baseline), eplb/round-robin/flat, eplb/wrr/flat,
-// uniform-affinity/primary/hierarchical, grace-paper/tar/hierarchical, grace/tar/hierarchical,
+// contiguous/primary/flat (the reference), eplb/round-robin/flat, eplb/wrr/flat,
+// eplb/tar/hierarchical, uniform-affinity/primary/hierarchical,
+// uniform-affinity+replicas/tar/hierarchical (grace's replica budget), grace-paper/tar/hierarchical,
+// grace/tar/hierarchical, grace/tar/hierarchical at redundant 0 (uniform-affinity's memory),
 // grace/load-aware/hierarchical.
 std::vector<Combination> default_combinations();
+
+// The memory sweep's default combinations: grace/tar/hierarchical and eplb/tar/hierarchical.
+std::vector<Combination> default_sweep_combinations();
 
 struct CompareOptions {
   std::vector<std::string> traces;       // empty: the model's synthetic trace
@@ -32,10 +37,16 @@ struct CompareOptions {
   uint64_t seed = 0;
   int64_t synth_tokens = 32768;          // size of the synthetic trace
   std::vector<Combination> combinations; // empty: default_combinations()
+  // Memory-traffic trade-off: each sweep combination planned at each extra-memory level (their
+  // own `redundant` is replaced), evaluated and simulated like the rows.
+  bool sweep_memory = false;
+  std::vector<double> sweep_pcts = {0, 12.5, 25, 50, 100};  // % extra expert memory
+  std::vector<Combination> sweep_combinations;              // empty: default_sweep_combinations()
 };
 
-// Runs every combination; `progress` gets one line per combination. Planners or routers that do
-// not exist are skipped with a reason; bad inputs throw InputError.
+// Runs every combination (then the sweep, if asked); `progress` gets one line per combination
+// and sweep point. Planners or routers that do not exist are skipped with a reason; bad inputs
+// throw InputError. Rows with the same planner and budget share one plan.
 CompareResult run_compare(const CompareOptions& options,
                           const std::function<void(const std::string&)>& progress = {});
 

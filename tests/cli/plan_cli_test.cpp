@@ -62,6 +62,13 @@ TEST(PlanCli, PolicyAllPrintsOneTableAndWritesOneFilePerPolicy) {
   CliResult r = run_grace("plan --policy all --topology 2x4 -o '" + dir.file("p.json") + "'");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("aff in GPU"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("inst/GPU"), std::string::npos) << r.out;
+  // 64 experts on 8 GPUs, one copy each: 8 instances per GPU, no extra memory.
+  const size_t line = r.out.find("\ncontiguous ");
+  ASSERT_NE(line, std::string::npos) << r.out;
+  const std::string contiguous = r.out.substr(line + 1, r.out.find('\n', line + 1) - line - 1);
+  EXPECT_NE(contiguous.find(" 8.00 "), std::string::npos) << contiguous;
+  EXPECT_NE(contiguous.find(" 0.0% "), std::string::npos) << contiguous;
   for (const char* policy : kPolicies) {
     EXPECT_NE(r.out.find(std::string("\n") + policy + " "), std::string::npos) << policy << "\n" << r.out;
     const std::string f = dir.file(std::string("p.") + policy + ".json");
@@ -79,6 +86,8 @@ TEST(PlanCli, JsonOutputIsOneObject) {
   EXPECT_EQ(r.out.rfind("{", 0), 0u) << r.out;
   EXPECT_NE(r.out.find("\"policy\":\"contiguous\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"model\":\"gpt-oss-20b\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"instances_per_gpu\":8.0"), std::string::npos) << r.out;  // 32 experts / 4 GPUs
+  EXPECT_NE(r.out.find("\"extra_memory_pct\":0.0"), std::string::npos) << r.out;
 }
 
 // Bad input: exit 2, exactly one line on stderr that names the problem, and no output file.
