@@ -2,7 +2,7 @@
 // one policy or all of them, print the plan's key numbers and write the placement file(s).
 //
 //   grace plan [--trace T]... [--model M] [--topology X] [--policy P|all] [--redundant N]
-//              [--seed S] [--ratio r] [-o placement.json] [--json]
+//              [--seed S] [--ratio r] [-o placement.json] [--dump-loads loads.json] [--json]
 //
 // Every input is checked before the long steps (model, topology, policy names, output folder,
 // trace shape against the model). Placements are validated against the topology before they
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "core/atomic_file.h"
 #include "grace/error.h"
 #include "grace/expert_memory.h"
 #include "grace/model.h"
@@ -44,6 +45,7 @@ struct PlanArgs {
   uint64_t seed = 1;
   double ratio = -1;
   std::string out;
+  std::string dump_loads;  // write the profile's per-layer expert loads here
   bool json = false;
 };
 
@@ -60,14 +62,27 @@ double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The per-layer expert loads the planners see (tokens that chose each expert), as JSON: what an
+// external balancer (DeepSeek's EPLB: bench/plan-vs-eplb.sh) is given to plan on the same data.
+void dump_loads(const std::string& path, const ModelSpec& model, const Profile& prof) {
+  nlohmann::json j;
+  j["model"] = model.name;
+  j["num_layers"] = prof.num_layers;
+  j["num_experts"] = prof.num_experts;
+  j["tokens"] = prof.tokens;
+  j["load"] = nlohmann::json::array();
+  for (const auto& l : prof.layers) j["load"].push_back(l.load);
+  write_file_atomic(path, j.dump() + "\n");
+}
+
 // Fails early (before profiling) when the output cannot be written there.
-void check_output_dir(const std::string& out) {
+void check_output_dir(const std::string& out, const char* flag = "-o") {
   if (out.empty()) return;
   auto parent = std::filesystem::path(out).parent_path();
   if (parent.empty()) parent = ".";
-  GRACE_INPUT_CHECK(std::filesystem::is_directory(parent), "-o '{}': folder '{}' does not exist", out,
+  GRACE_INPUT_CHECK(std::filesystem::is_directory(parent), "{} '{}': folder '{}' does not exist", flag, out,
                     parent.string());
-  GRACE_INPUT_CHECK(!std::filesystem::is_directory(out), "-o '{}' is a folder, expected a file name", out);
+  GRACE_INPUT_CHECK(!std::filesystem::is_directory(out), "{} '{}' is a folder, expected a file name", flag, out);
 }
 
 std::string output_path(const std::string& out, const std::string& policy, bool many) {
@@ -216,6 +231,7 @@ void run_plan(const PlanArgs& a) {
     policies = {a.policy};
   }
   check_output_dir(a.out);
+  check_output_dir(a.dump_loads, "--dump-loads");
   for (const auto& t : a.traces) resolve_trace(t);
 
   // 2. Profile.
@@ -262,6 +278,7 @@ void run_plan(const PlanArgs& a) {
   if (tty && policies.size() > 1) std::fprintf(stderr, "\r%30s\r", "");
 
   // 4. Write, then report.
+  if (!a.dump_loads.empty()) dump_loads(a.dump_loads, model, prof);
   for (auto& r : results) {
     if (a.out.empty()) continue;
     r.path = output_path(a.out, r.policy, policies.size() > 1);
@@ -289,6 +306,8 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--ratio", args->ratio, "grace-paper's controlled non-uniform ratio r (default: knee)");
   cmd->add_option("-o,--output", args->out,
                   "Placement file to write; with --policy all, one <stem>.<policy>.json per policy");
+  cmd->add_option("--dump-loads", args->dump_loads,
+                  "Also write the profile's per-layer expert loads as JSON {\"load\": [layer][expert], ...}");
   cmd->add_flag("--json", args->json, "Print a JSON object instead of the report");
   cmd->callback([args] { run_plan(*args); });
 }
