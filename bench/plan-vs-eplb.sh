@@ -64,24 +64,34 @@ echo "   machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) b
 
 plan_cmd=("$GRACE" plan --policy grace --model "$MODEL" --topology "$TOPO" --redundant "$REDUNDANT"
           --trace "$OUT/trace" --seed "$SEED")
+groups_arr=($GROUPS_LIST)
+eplb_args() { echo "$EPLB_DIR" "$OUT/loads.json" "$REDUNDANT" "$1" "$NODES" "$GPUS"; }
 echo "== grace process: ${plan_cmd[*]}"
-wall "${plan_cmd[@]}" > /dev/null  # warm the page cache
+for groups in "${groups_arr[@]}"; do
+  echo "== EPLB process, $groups expert groups: $PY bench/eplb_rebalance.py $(eplb_args "$groups") 0"
+done
+# Warm the page cache, then interleave the process runs so that a busy machine weighs on both alike.
+wall "${plan_cmd[@]}" > /dev/null
+wall "$PY" bench/eplb_rebalance.py $(eplb_args "${groups_arr[0]}") 0 > /dev/null
 grace_runs=()
-for ((i = 0; i < RUNS; ++i)); do grace_runs+=("$(wall "${plan_cmd[@]}")"); done
+declare -A proc_runs
+for ((i = 0; i < RUNS; ++i)); do
+  grace_runs+=("$(wall "${plan_cmd[@]}")")
+  for groups in "${groups_arr[@]}"; do
+    proc_runs[$groups]+="$(wall "$PY" bench/eplb_rebalance.py $(eplb_args "$groups") 0) "
+  done
+done
 grace_s=$(printf '%s\n' "${grace_runs[@]}" | median)
-echo "   runs (s): ${grace_runs[*]}  -> median $grace_s"
+echo "   grace process runs (s): ${grace_runs[*]} -> median $grace_s"
 
 summary=()
-for groups in $GROUPS_LIST; do
-  args=("$EPLB_DIR" "$OUT/loads.json" "$REDUNDANT" "$groups" "$NODES" "$GPUS")
-  echo "== EPLB, $groups expert groups: $PY bench/eplb_rebalance.py ${args[*]} N"
-  call_json=$("$PY" bench/eplb_rebalance.py "${args[@]}" "$RUNS")
+for groups in "${groups_arr[@]}"; do
+  proc_s=$(printf '%s\n' ${proc_runs[$groups]} | median)
+  echo "   EPLB process runs, $groups groups (s): ${proc_runs[$groups]}-> median $proc_s"
+  echo "== EPLB call alone, $groups expert groups: $PY bench/eplb_rebalance.py $(eplb_args "$groups") $RUNS"
+  call_json=$("$PY" bench/eplb_rebalance.py $(eplb_args "$groups") "$RUNS")
   call_s=$(echo "$call_json" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["median_s"])')
-  echo "   call alone: $call_json"
-  proc_runs=()
-  for ((i = 0; i < RUNS; ++i)); do proc_runs+=("$(wall "$PY" bench/eplb_rebalance.py "${args[@]}" 0)"); done
-  proc_s=$(printf '%s\n' "${proc_runs[@]}" | median)
-  echo "   whole process runs (s): ${proc_runs[*]}  -> median $proc_s"
+  echo "   $call_json"
   summary+=("$(awk -v g="$groups" -v a="$grace_s" -v c="$call_s" -v p="$proc_s" 'BEGIN {
     printf "%-14s %12.3f %14.3f %15.3f %16.2f %18.2f", g, a, c, p, a / c, a / p }')")
 done
