@@ -1,5 +1,5 @@
 // Router registry: the one table of routers (name, factory, description), and the batch check
-// shared by all routers. A new router is one line in kRouters.
+// shared by all routers. A new router is one entry in kRouters.
 #include <fmt/format.h>
 
 #include <utility>
@@ -10,8 +10,9 @@
 namespace grace {
 namespace {
 
-using TablePtr = std::shared_ptr<const RoutingTable>;
-using Factory = std::unique_ptr<Router> (*)(TablePtr table, uint64_t seed);
+// A factory gets what a router may need: the placement, the topology and the seed. Most
+// routers share the placement's routing table (table()).
+using Factory = std::unique_ptr<Router> (*)(const Placement& placement, const Topology& topo, uint64_t seed);
 
 struct RouterEntry {
   std::string_view name;
@@ -19,18 +20,25 @@ struct RouterEntry {
   std::string_view description;
 };
 
+std::shared_ptr<const RoutingTable> table(const Placement& p, const Topology& t) {
+  return std::make_shared<const RoutingTable>(p, t);
+}
+
 const RouterEntry kRouters[] = {
-    {"primary", [](TablePtr t, uint64_t) { return route::make_primary(std::move(t)); },
+    {"primary", [](const Placement& p, const Topology& t, uint64_t) { return route::make_primary(table(p, t)); },
      "always the expert's primary instance"},
-    {"wrr", [](TablePtr t, uint64_t s) { return route::make_wrr(std::move(t), s); },
+    {"wrr", [](const Placement& p, const Topology& t, uint64_t s) { return route::make_wrr(table(p, t), s); },
      "weighted choice by the placement's weights, ignoring locality"},
-    {"tar", [](TablePtr t, uint64_t s) { return route::make_tar(std::move(t), s); },
+    {"tar", [](const Placement& p, const Topology& t, uint64_t s) { return route::make_tar(table(p, t), s); },
      "topology-aware: own GPU, else own node by weight, else all by weight"},
-    {"round-robin", [](TablePtr t, uint64_t) { return route::make_round_robin(std::move(t)); },
+    {"round-robin",
+     [](const Placement& p, const Topology& t, uint64_t) { return route::make_round_robin(table(p, t)); },
      "token index mod number of instances (vLLM)"},
-    {"local-first", [](TablePtr t, uint64_t s) { return route::make_local_first(std::move(t), s); },
+    {"local-first",
+     [](const Placement& p, const Topology& t, uint64_t s) { return route::make_local_first(table(p, t), s); },
      "own GPU, else own node, else uniform random (SGLang static dispatch)"},
-    {"load-aware", [](TablePtr t, uint64_t s) { return route::make_load_aware(std::move(t), s); },
+    {"load-aware",
+     [](const Placement& p, const Topology& t, uint64_t s) { return route::make_load_aware(table(p, t), s); },
      "tar's tiers, balanced by the load already routed this batch (grace)"},
 };
 
@@ -67,7 +75,7 @@ std::string router_description(std::string_view name) {
 std::unique_ptr<Router> make_router(std::string_view name, const Placement& placement,
                                     const Topology& topo, uint64_t seed) {
   check_router_name(name);
-  return find_router(name)->make(std::make_shared<const RoutingTable>(placement, topo), seed);
+  return find_router(name)->make(placement, topo, seed);
 }
 
 namespace route {
