@@ -25,7 +25,7 @@
 #include "grace/simulate.h"
 #include "grace/topology.h"
 #include "grace/trace_io.h"
-#include "report/trace_split.h"
+#include "experiment/trace_split.h"
 
 using namespace grace;
 

@@ -1,5 +1,6 @@
 // grace compare: runs the standard set of (planner, router, comm) combinations on one trace,
 // out of sample, prints the table and writes DIR/report.md, DIR/report.html, DIR/results.json.
+// --sweep-memory adds the memory-traffic trade-off (grace/experiment.h).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
@@ -7,6 +8,7 @@
 
 #include "commands.h"
 #include "grace/compare.h"
+#include "grace/experiment.h"
 #include "grace/error.h"
 
 namespace grace::cli {
@@ -51,6 +53,11 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--seed", a->opt.seed, "Seed for the planners, routers and the synthetic trace")->capture_default_str();
   cmd->add_option("--synth-tokens", a->opt.synth_tokens, "Tokens of the synthetic trace")->capture_default_str();
   cmd->add_option("-o,--out", a->out_dir, "Output directory for report.md, report.html, results.json")->required();
+  cmd->add_flag("--sweep-memory", a->opt.sweep_memory,
+                "Also plan grace and eplb (tar, hierarchical) at several extra expert memory levels (--sweep-pct) "
+                "and report traffic, load and simulated time against memory (table + charts)");
+  cmd->add_option("--sweep-pct", a->opt.sweep_pcts, "Extra expert memory levels of --sweep-memory, in % of one "
+                  "copy per expert (repeatable)")->capture_default_str();
   cmd->add_flag("--json", a->json, "Print results.json to stdout instead of the table");
   cmd->callback([a] { run_compare_cmd(*a); });
 }

@@ -19,6 +19,7 @@
 
 #include "checked_placement.h"
 #include "commands.h"
+#include "router_option.h"
 #include "grace/error.h"
 #include "grace/evaluate.h"
 #include "grace/model.h"
@@ -51,9 +52,7 @@ void run_evaluate(const EvaluateArgs& a) {
   opt.seed = a.seed;
   opt.keep_records = false;  // totals only: bounded memory on long traces
   GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be positive (got {})", a.batch_tokens);
-  const auto names = router_names();
-  GRACE_INPUT_CHECK(std::find(names.begin(), names.end(), a.router) != names.end(),
-                    "--router: unknown router '{}' (valid: {})", a.router, fmt::join(names, ", "));
+  check_router_name(a.router, "--router");
   const CheckedPlacement checked = load_checked_placement(a.placement, a.model, a.topology);
   const Placement& p = checked.placement;
   const ModelSpec& model = checked.model;
@@ -82,7 +81,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--model", args->model, "Model preset or JSON (default: the placement's)");
   cmd->add_option("--topology", args->topology,
                   "Topology spec (default: the placement's NODESxGPUS, paper constants)");
-  cmd->add_option("--router", args->router, "primary | wrr | tar | round-robin | local-first | load-aware")
+  cmd->add_option("--router", args->router, router_option_help())
       ->capture_default_str();
   cmd->add_option("--comm", args->comm, "flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", args->batch_tokens, "Tokens per batch")->capture_default_str();

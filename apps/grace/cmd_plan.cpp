@@ -2,7 +2,7 @@
 // one policy or all of them, print the plan's key numbers and write the placement file(s).
 //
 //   grace plan [--trace T]... [--model M] [--topology X] [--policy P|all] [--redundant N]
-//              [--seed S] [--ratio r] [-o placement.json] [--json]
+//              [--seed S] [--ratio r] [-o placement.json] [--dump-loads loads.json] [--json]
 //
 // Every input is checked before the long steps (model, topology, policy names, output folder,
 // trace shape against the model). Placements are validated against the topology before they
@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "commands.h"
+#include "core/atomic_file.h"
 #include "grace/error.h"
+#include "grace/expert_memory.h"
 #include "grace/model.h"
 #include "grace/placement.h"
 #include "grace/placement_io.h"
@@ -43,6 +45,7 @@ struct PlanArgs {
   uint64_t seed = 1;
   double ratio = -1;
   std::string out;
+  std::string dump_loads;  // write the profile's per-layer expert loads here
   bool json = false;
 };
 
@@ -50,6 +53,7 @@ struct PlanResult {
   std::string policy;
   Placement placement;
   PlanSummary summary;
+  ExpertMemory memory;
   double seconds = 0;
   std::string path;  // where it was written, if anywhere
 };
@@ -58,14 +62,27 @@ double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The per-layer expert loads the planners see (tokens that chose each expert), as JSON: what an
+// external balancer (DeepSeek's EPLB: bench/plan-vs-eplb.sh) is given to plan on the same data.
+void dump_loads(const std::string& path, const ModelSpec& model, const Profile& prof) {
+  nlohmann::json j;
+  j["model"] = model.name;
+  j["num_layers"] = prof.num_layers;
+  j["num_experts"] = prof.num_experts;
+  j["tokens"] = prof.tokens;
+  j["load"] = nlohmann::json::array();
+  for (const auto& l : prof.layers) j["load"].push_back(l.load);
+  write_file_atomic(path, j.dump() + "\n");
+}
+
 // Fails early (before profiling) when the output cannot be written there.
-void check_output_dir(const std::string& out) {
+void check_output_dir(const std::string& out, const char* flag = "-o") {
   if (out.empty()) return;
   auto parent = std::filesystem::path(out).parent_path();
   if (parent.empty()) parent = ".";
-  GRACE_INPUT_CHECK(std::filesystem::is_directory(parent), "-o '{}': folder '{}' does not exist", out,
+  GRACE_INPUT_CHECK(std::filesystem::is_directory(parent), "{} '{}': folder '{}' does not exist", flag, out,
                     parent.string());
-  GRACE_INPUT_CHECK(!std::filesystem::is_directory(out), "-o '{}' is a folder, expected a file name", out);
+  GRACE_INPUT_CHECK(!std::filesystem::is_directory(out), "{} '{}' is a folder, expected a file name", flag, out);
 }
 
 std::string output_path(const std::string& out, const std::string& policy, bool many) {
@@ -144,6 +161,8 @@ void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo,
     std::printf("\npolicy %s (planned in %.3f s)\n", r.policy.c_str(), r.seconds);
     std::printf("  replicas          %s\n", compact_list(s.replicas_per_layer).c_str());
     std::printf("  slots             %d used (most on one GPU) of %d per GPU\n", s.slots_used_max, s.slots_available);
+    std::printf("  expert memory     %.2f instances per GPU per layer (fullest GPU), %+.1f%% vs one copy per expert\n",
+                r.memory.instances_per_gpu, r.memory.extra_pct);
     std::printf("  affinity kept     %.1f%% inside GPUs, %.1f%% inside nodes\n", 100 * s.affinity_in_gpu,
                 100 * s.affinity_in_node);
     std::printf("  predicted load    max/mean %.3f per GPU (mean over layers)\n", s.predicted_max_mean);
@@ -151,14 +170,17 @@ void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo,
     if (!r.path.empty()) std::printf("  written           %s\n", r.path.c_str());
     return;
   }
-  std::printf("\n%-18s %9s %11s %11s %12s %14s %10s\n", "policy", "replicas", "slots used", "aff in GPU",
-              "aff in node", "pred max/mean", "plan time");
+  std::printf("\n%-26s %9s %11s %9s %10s %11s %12s %14s %10s\n", "policy", "replicas", "slots used", "inst/GPU",
+              "extra mem", "aff in GPU", "aff in node", "pred max/mean", "plan time");
   for (const auto& r : results) {
     const auto& s = r.summary;
-    std::printf("%-18s %9d %7d/%-3d %10.1f%% %11.1f%% %14.3f %9.3fs\n", r.policy.c_str(), total_replicas(s),
-                s.slots_used_max, s.slots_available, 100 * s.affinity_in_gpu, 100 * s.affinity_in_node,
-                s.predicted_max_mean, r.seconds);
+    std::printf("%-26s %9d %7d/%-3d %9.2f %9.1f%% %10.1f%% %11.1f%% %14.3f %9.3fs\n", r.policy.c_str(),
+                total_replicas(s), s.slots_used_max, s.slots_available, r.memory.instances_per_gpu,
+                r.memory.extra_pct, 100 * s.affinity_in_gpu, 100 * s.affinity_in_node, s.predicted_max_mean,
+                r.seconds);
   }
+  std::printf("inst/GPU: expert instances on the fullest GPU per layer; extra mem: instances over one copy per "
+              "expert\n");
   for (const auto& r : results)
     if (!r.path.empty()) std::printf("written %s\n", r.path.c_str());
 }
@@ -183,6 +205,8 @@ void print_json(const ModelSpec& model, const Topology& topo, int slots, const P
                           {"replicas", total_replicas(s)},
                           {"slots_used_max", s.slots_used_max},
                           {"slots_available", s.slots_available},
+                          {"instances_per_gpu", r.memory.instances_per_gpu},
+                          {"extra_memory_pct", r.memory.extra_pct},
                           {"affinity_in_gpu", s.affinity_in_gpu},
                           {"affinity_in_node", s.affinity_in_node},
                           {"predicted_max_mean", s.predicted_max_mean},
@@ -207,6 +231,7 @@ void run_plan(const PlanArgs& a) {
     policies = {a.policy};
   }
   check_output_dir(a.out);
+  check_output_dir(a.dump_loads, "--dump-loads");
   for (const auto& t : a.traces) resolve_trace(t);
 
   // 2. Profile.
@@ -247,11 +272,13 @@ void run_plan(const PlanArgs& a) {
     r.seconds = since(tp);
     validate_placement(r.placement, topo, model, name);
     r.summary = summarize_plan(r.placement, prof);
+    r.memory = expert_memory(r.placement);
     results.push_back(std::move(r));
   }
   if (tty && policies.size() > 1) std::fprintf(stderr, "\r%30s\r", "");
 
   // 4. Write, then report.
+  if (!a.dump_loads.empty()) dump_loads(a.dump_loads, model, prof);
   for (auto& r : results) {
     if (a.out.empty()) continue;
     r.path = output_path(a.out, r.policy, policies.size() > 1);
@@ -279,6 +306,8 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--ratio", args->ratio, "grace-paper's controlled non-uniform ratio r (default: knee)");
   cmd->add_option("-o,--output", args->out,
                   "Placement file to write; with --policy all, one <stem>.<policy>.json per policy");
+  cmd->add_option("--dump-loads", args->dump_loads,
+                  "Also write the profile's per-layer expert loads as JSON {\"load\": [layer][expert], ...}");
   cmd->add_flag("--json", args->json, "Print a JSON object instead of the report");
   cmd->callback([args] { run_plan(*args); });
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "router_option.h"
 #include "grace/error.h"
 
 #ifdef GRACE_HAVE_ENGINE
@@ -74,6 +75,7 @@ struct Setup {
 };
 
 void build_setup(const RunArgs& a, int world_size, Setup& s) {
+  check_router_name(a.router, "--router");
   s.model = load_model(a.model);
   if (a.hidden != 0) s.model.hidden = a.hidden;
   if (a.intermediate != 0) s.model.moe_intermediate = a.intermediate;
@@ -198,7 +200,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--trace", a->traces, "Routing trace (ids file or directory); repeat to concatenate. "
                   "Default: a synthetic trace of --synth-tokens tokens");
   cmd->add_option("--synth-tokens", a->synth_tokens, "Tokens of the synthetic trace")->capture_default_str();
-  cmd->add_option("--router", a->router, "Router: primary, wrr, tar, round-robin, local-first, load-aware")
+  cmd->add_option("--router", a->router, router_option_help())
       ->capture_default_str();
   cmd->add_option("--comm", a->comm, "Communication: flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", a->batch_tokens, "Tokens per batch (over all ranks)")->capture_default_str();

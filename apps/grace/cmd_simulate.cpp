@@ -7,11 +7,13 @@
 #include <vector>
 
 #include "commands.h"
+#include "router_option.h"
 #include "grace/error.h"
 #include "grace/evaluate.h"
 #include "grace/model.h"
 #include "grace/placement.h"
 #include "grace/placement_io.h"
+#include "grace/router.h"
 #include "grace/simulate.h"
 #include "grace/topology.h"
 #include "grace/trace_io.h"
@@ -33,6 +35,7 @@ struct SimulateArgs {
 };
 
 void run_simulate(const SimulateArgs& a) {
+  check_router_name(a.router, "--router");
   Placement p = load_placement(a.placement);
   ModelSpec model = load_model(a.model.empty() ? p.model : a.model);
   Topology topo = parse_topology(a.topology.empty() ? fmt::format("{}x{}", p.nodes, p.gpus_per_node) : a.topology);
@@ -67,7 +70,7 @@ void add_simulate_command(CLI::App& app) {
   cmd->add_option("--topology", args->topology, "Topology: 2x4, 2x4@h200, paper, h200 or a JSON file "
                                                 "(default: the placement's shape, paper constants)");
   cmd->add_option("--model", args->model, "Model preset or JSON (default: the placement's model)");
-  cmd->add_option("--router", args->router, "Router: primary, wrr, tar, round-robin, local-first, load-aware")
+  cmd->add_option("--router", args->router, router_option_help())
       ->capture_default_str();
   cmd->add_option("--comm", args->comm, "Communication scheme: flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", args->batch_tokens, "Tokens per batch")->capture_default_str();

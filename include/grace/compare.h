@@ -1,18 +1,12 @@
-// compare: plans, routes, evaluates and simulates a set of (planner, router, comm) combinations
-// on one trace, out of sample, and reports them side by side (grace compare).
-//
-// Input: the given traces, or the model's built-in synthetic trace (synth.h). Planning uses the
-// plan traces when given; otherwise the evaluated trace is split by sequence: even-indexed
-// sequences plan, odd-indexed ones are evaluated (a single-sequence trace is split in halves),
-// so every figure is out of sample. The report says which split was used.
-//
-// Output: report.md, report.html (self-contained: inline CSS and SVG charts, no script, no
-// external resource) and results.json, each written atomically.
+// compare: the result of running a set of (planner, router, comm) combinations on one trace,
+// out of sample (made by run_compare in grace/experiment.h), and its renderings: the plain-text
+// table, report.md, report.html (self-contained: inline CSS and SVG charts, no script, no
+// external resource) and results.json, each written atomically. This header is the report
+// layer's (src/report); it only renders what the experiment layer measured.
 #ifndef GRACE_COMPARE_H_
 #define GRACE_COMPARE_H_
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,25 +19,15 @@ struct Combination {
   std::string planner;
   std::string router;
   CommScheme comm = CommScheme::kFlat;
-  std::string label() const;  // "planner/router/comm"
+  // Replica budget: extra expert slots over the cluster (PlanOptions::redundant_slots);
+  // -1: the planner's default (one per GPU).
+  int redundant = -1;
+  // "planner/router/comm", plus " (redundant N)" when the budget is set.
+  std::string label() const;
 };
 
-// contiguous/primary/flat (the baseline), eplb/round-robin/flat, eplb/wrr/flat,
-// uniform-affinity/primary/hierarchical, grace-paper/tar/hierarchical, grace/tar/hierarchical,
-// grace/load-aware/hierarchical.
-std::vector<Combination> default_combinations();
-
-struct CompareOptions {
-  std::vector<std::string> traces;       // empty: the model's synthetic trace
-  std::vector<std::string> plan_traces;  // empty: even/odd sequence split of the trace
-  std::string model;                     // preset or JSON; empty: inferred from the trace's shape
-                                         //   (deepseek-v2-lite for the synthetic trace)
-  std::string topology = "2x4";
-  int64_t batch_tokens = 4096;
-  uint64_t seed = 0;
-  int64_t synth_tokens = 32768;          // size of the synthetic trace
-  std::vector<Combination> combinations; // empty: default_combinations()
-};
+// Baselines are the planners that are not grace's own (names not starting with "grace").
+bool is_baseline_planner(const std::string& planner);
 
 struct CompareRow {
   Combination combo;
@@ -57,10 +41,28 @@ struct CompareRow {
   double load_max_mean = 0;              // GPU load max/mean, mean over (batch, layer)
   double share_same_gpu = 0, share_same_node = 0, share_remote = 0;  // of token-expert pairs
   LayerTime time;                        // one MoE layer of one batch (mean over layers)
-  double speedup = 0, speedup_overlap = 0;  // baseline time / this time
+  // Expert memory of the plan (grace/expert_memory.h): instances on the fullest GPU per layer,
+  // and extra memory over one copy per expert, in %.
+  double instances_per_gpu = 0, extra_memory_pct = 0;
+  // Against the reference row (CompareResult::baseline, contiguous/primary/flat by default):
+  double speedup = 0, speedup_overlap = 0;  // reference time / this time
+  // Against the best baseline at the same memory and comm scheme: among the baseline rows
+  // (is_baseline_planner) that ran with this row's comm scheme and no more expert memory
+  // (instances_per_gpu) than this row, the fastest (MoE-layer time; with overlap: the fastest
+  // with overlap) and the one with the least cross-node traffic. -1: none qualifies.
+  int best_baseline = -1, best_baseline_overlap = -1, least_traffic_baseline = -1;
+  double speedup_vs_best = 0, speedup_vs_best_overlap = 0;  // that row's time / this time
+  double inter_vs_least = 0;  // this row's cross-node bytes / that row's (0: that row sends none)
   std::vector<double> inter_mb_per_layer, intra_mb_per_layer;  // [layer], per batch
   std::vector<LayerTime> time_per_layer;                       // [layer]
   std::vector<std::vector<double>> gpu_load;  // [layer][gpu]: mean over batches of pairs / mean
+};
+
+// One point of the memory sweep: a combination planned with the replica budget that gives
+// `requested_pct` % extra expert memory (redundant_slots_for_extra_pct).
+struct SweepPoint {
+  double requested_pct = 0;
+  CompareRow row;  // row.combo.redundant is the budget used
 };
 
 struct CompareResult {
@@ -76,12 +78,8 @@ struct CompareResult {
   uint64_t seed = 0;
   int baseline = -1;                     // row the speedups are relative to (-1: none ran)
   std::vector<CompareRow> rows;
+  std::vector<SweepPoint> memory_sweep;  // empty unless the sweep was asked for
 };
-
-// Runs every combination; `progress` gets one line per combination. Planners or routers that do
-// not exist are skipped with a reason; bad inputs throw InputError.
-CompareResult run_compare(const CompareOptions& options,
-                          const std::function<void(const std::string&)>& progress = {});
 
 std::string format_compare_table(const CompareResult& r);  // plain-text table (stdout)
 std::string compare_markdown(const CompareResult& r);

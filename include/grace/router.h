@@ -1,12 +1,7 @@
 // Routers pick, for each (token, expert) pair the gate chose, which instance of the expert
-// serves it. The gate's choice is never changed (the method is lossless). Registered by name:
-//
-//   primary      always the primary instance
-//   wrr          weighted choice by the placement's weights, ignoring locality
-//   tar          topology-aware: own GPU, else own node by weight, else all by weight
-//   round-robin  token index mod number of instances (vLLM)
-//   local-first  own GPU, else own node, else uniform random (SGLang static dispatch)
-//   load-aware   grace's own: tar's tiers, balanced by the load already routed this batch
+// serves it. The gate's choice is never changed (the method is lossless). Routers are
+// registered by name in one table (src/route/router_registry.cpp: name, factory, one-line
+// description); router_infos() lists it and every CLI command's --router help is built from it.
 //
 // Decisions are deterministic functions of (seed, layer, token index, expert, batch content).
 #ifndef GRACE_ROUTER_H_
@@ -44,7 +39,19 @@ class Router {
   virtual void route(const RouteBatch& batch, int* dest) = 0;
 };
 
+// One registered router: its name and a one-line description of its rule.
+struct RouterInfo {
+  std::string name;
+  std::string description;
+};
+
+// Every registered router, in registry order.
+std::vector<RouterInfo> router_infos();
 std::vector<std::string> router_names();
+// The description of a registered router; throws InputError listing the valid names.
+std::string router_description(std::string_view name);
+// Throws InputError "<where>: unknown router '<name>' (valid: ...)" unless `name` is registered.
+void check_router_name(std::string_view name, std::string_view where = "router");
 // Throws InputError listing the valid names.
 std::unique_ptr<Router> make_router(std::string_view name, const Placement& placement,
                                     const Topology& topo, uint64_t seed = 0);

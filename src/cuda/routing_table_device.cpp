@@ -1,16 +1,37 @@
-// DeviceRoutingTable: the flat routing table copied to device memory; router names.
+// DeviceRoutingTable: the flat routing table copied to device memory; the GPU router table.
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "grace/cuda/routing.h"
 #include "grace/error.h"
+#include "grace/router.h"
 #include "grace/routing_table.h"
 
 namespace grace::cuda {
 
+namespace {
+
+// The routers with a device kernel, by their names in the router registry (grace/router.h).
+struct DeviceRouterEntry {
+  std::string_view name;
+  DeviceRouter router;
+};
+const DeviceRouterEntry kDeviceRouters[] = {{"primary", DeviceRouter::kPrimary}, {"tar", DeviceRouter::kTar}};
+
+}  // namespace
+
+std::vector<std::string> device_router_names() {
+  std::vector<std::string> out;
+  for (const auto& e : kDeviceRouters) out.emplace_back(e.name);
+  return out;
+}
+
 DeviceRouter parse_device_router(std::string_view name) {
-  if (name == "primary") return DeviceRouter::kPrimary;
-  if (name == "tar") return DeviceRouter::kTar;
-  fail_input("router '{}' has no GPU kernel (GPU routers: primary, tar)", name);
+  check_router_name(name);  // an unknown name gets the registry's list
+  for (const auto& e : kDeviceRouters)
+    if (e.name == name) return e.router;
+  fail_input("router '{}' has no GPU kernel (GPU routers: {})", name, fmt::join(device_router_names(), ", "));
 }
 
 DeviceRoutingTable::DeviceRoutingTable(const RoutingTable& t) {

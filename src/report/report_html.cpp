@@ -6,6 +6,7 @@
 
 #include "grace/compare.h"
 #include "report/svg_charts.h"
+#include "report/sweep_render.h"
 
 namespace grace {
 namespace {
@@ -47,24 +48,34 @@ std::string td(const std::string& s, const char* cls = nullptr) {
   return cls ? fmt::format("<td class=\"{}\">{}</td>", cls, s) : "<td>" + s + "</td>";
 }
 
+// Green above 1 (better), red below.
+const char* tone(double speedup) {
+  return speedup <= 0 ? nullptr : speedup > 1.005 ? "good" : (speedup < 0.995 ? "bad" : nullptr);
+}
+
+std::string ratio_str(double v) { return v > 0 ? fmt::format("{:.2f}x", v) : "-"; }
+
 std::string table(const CompareResult& r) {
   std::string o = "<table><thead><tr><th class=\"name\">planner / router / comm</th><th>replicas</th>"
-                  "<th>cross-node MB / batch</th><th>intra-node MB / batch</th><th>cross-node B / token</th>"
+                  "<th>instances / GPU</th><th>extra memory</th><th>cross-node MB / batch</th><th>intra-node MB / batch</th><th>cross-node B / token</th>"
                   "<th>GPU load max / mean</th><th>local GPU</th><th>local node</th><th>dispatch us</th>"
                   "<th>compute us</th><th>combine us</th><th>GPU idle</th><th>MoE-layer us</th>"
-                  "<th>with overlap us</th><th>speedup</th><th>speedup (overlap)</th></tr></thead><tbody>";
+                  "<th>with overlap us</th><th>speedup</th><th>speedup (overlap)</th><th>vs best baseline</th>"
+                  "<th>vs best baseline (overlap)</th><th>cross-node vs least baseline</th>"
+                  "<th class=\"name\">best baseline (same memory, comm)</th></tr></thead><tbody>";
   for (size_t i = 0; i < r.rows.size(); ++i) {
     const auto& row = r.rows[i];
     if (!row.ok) {
-      o += fmt::format("<tr class=\"skip\"><td class=\"name\">{}</td><td colspan=\"15\" style=\"text-align:left\">skipped: {}</td></tr>",
+      o += fmt::format("<tr class=\"skip\"><td class=\"name\">{}</td><td colspan=\"21\" style=\"text-align:left\">skipped: {}</td></tr>",
                        svg::escape(row.combo.label()), svg::escape(row.skipped));
       continue;
     }
     const auto& t = row.time;
-    const char* sp = row.speedup > 1.005 ? "good" : (row.speedup < 0.995 ? "bad" : nullptr);
-    const char* spo = row.speedup_overlap > 1.005 ? "good" : (row.speedup_overlap < 0.995 ? "bad" : nullptr);
+    const char* sp = tone(row.speedup);
+    const char* spo = tone(row.speedup_overlap);
     o += fmt::format("<tr{}>", int(i) == r.baseline ? " class=\"base\"" : "");
     o += td(svg::escape(row.combo.label()), "name") + td(fmt::format("{}", row.replicas)) +
+         td(fmt::format("{:.2f}", row.instances_per_gpu)) + td(fmt::format("{:.1f}%", row.extra_memory_pct)) +
          td(fmt::format("{:.2f}", row.inter_mb_per_batch)) + td(fmt::format("{:.2f}", row.intra_mb_per_batch)) +
          td(fmt::format("{:.0f}", row.inter_bytes_per_token)) + td(fmt::format("{:.2f}", row.load_max_mean)) +
          td(fmt::format("{:.1f}%", 100 * row.share_same_gpu)) +
@@ -72,7 +83,11 @@ std::string table(const CompareResult& r) {
          td(fmt::format("{:.1f}", t.dispatch_us)) + td(fmt::format("{:.1f}", t.compute_us)) +
          td(fmt::format("{:.1f}", t.combine_us)) + td(fmt::format("{:.1f}%", 100 * t.idle_share)) +
          td(fmt::format("{:.1f}", t.total_us)) + td(fmt::format("{:.1f}", t.overlap_us)) +
-         td(fmt::format("{:.2f}x", row.speedup), sp) + td(fmt::format("{:.2f}x", row.speedup_overlap), spo);
+         td(fmt::format("{:.2f}x", row.speedup), sp) + td(fmt::format("{:.2f}x", row.speedup_overlap), spo) +
+         td(ratio_str(row.speedup_vs_best), tone(row.speedup_vs_best)) +
+         td(ratio_str(row.speedup_vs_best_overlap), tone(row.speedup_vs_best_overlap)) +
+         td(ratio_str(row.inter_vs_least), row.inter_vs_least > 0 ? tone(1 / row.inter_vs_least) : nullptr) +
+         td(row.best_baseline >= 0 ? svg::escape(r.rows[row.best_baseline].combo.label()) : "-", "name");
     o += "</tr>";
   }
   return o + "</tbody></table>";
@@ -111,7 +126,11 @@ std::string compare_html(const CompareResult& r) {
        "<p class=\"note\">MB = 10<sup>6</sup> bytes per batch, summed over MoE layers, dispatch direction (combine "
        "moves as much back). Local GPU / node: share of token-expert pairs served on the token's own GPU / node. "
        "Times: one MoE layer of one batch, mean over layers and batches, from the cost model (docs/simulator.md). "
-       "Speedups relative to the highlighted baseline row.</p></section>";
+       "Instances / GPU: expert instances on the fullest GPU per MoE layer (the HBM every GPU reserves); extra "
+       "memory: instances beyond one copy per expert. Speedups relative to the highlighted reference row, and to "
+       "the best baseline: the fastest row of a non-grace planner with the same comm scheme and no more "
+       "instances / GPU. Cross-node vs least baseline: cross-node bytes over those of the least-traffic such "
+       "row.</p></section>";
 
   std::vector<const CompareRow*> ok;
   for (const auto& row : r.rows)
@@ -148,6 +167,7 @@ std::string compare_html(const CompareResult& r) {
          "batches. White = balanced (1.0), red = overloaded, blue = underloaded; the thick line separates nodes.</p>"
          "</section>";
   }
+  o += report::sweep_html(r);
   o += "</main></body></html>\n";
   return o;
 }

@@ -5,6 +5,7 @@
 #include "core/atomic_file.h"
 #include "grace/compare.h"
 #include "grace/error.h"
+#include "report/sweep_render.h"
 
 namespace grace {
 namespace {
@@ -14,6 +15,10 @@ nlohmann::json time_json(const LayerTime& t) {
           {"dispatch_intra_us", t.dispatch_intra_us}, {"compute_us", t.compute_us},
           {"combine_us", t.combine_us}, {"total_us", t.total_us}, {"overlap_us", t.overlap_us},
           {"idle_share", t.idle_share}};
+}
+
+nlohmann::json label_of(const CompareResult& r, int row) {
+  return row >= 0 ? nlohmann::json(r.rows[row].combo.label()) : nlohmann::json();
 }
 
 }  // namespace
@@ -35,7 +40,8 @@ std::string compare_json(const CompareResult& r) {
   j["rows"] = nlohmann::json::array();
   for (const auto& row : r.rows) {
     nlohmann::json x = {{"planner", row.combo.planner}, {"router", row.combo.router},
-                        {"comm", comm_scheme_name(row.combo.comm)}, {"label", row.combo.label()}, {"ok", row.ok}};
+                        {"comm", comm_scheme_name(row.combo.comm)}, {"redundant", row.combo.redundant},
+                        {"label", row.combo.label()}, {"ok", row.ok}};
     if (!row.ok) {
       x["skipped"] = row.skipped;
     } else {
@@ -50,8 +56,16 @@ std::string compare_json(const CompareResult& r) {
       x["share_same_node"] = row.share_same_node;
       x["share_remote"] = row.share_remote;
       x["time"] = time_json(row.time);
+      x["instances_per_gpu"] = row.instances_per_gpu;
+      x["extra_memory_pct"] = row.extra_memory_pct;
       x["speedup"] = row.speedup;
       x["speedup_overlap"] = row.speedup_overlap;
+      x["best_baseline"] = label_of(r, row.best_baseline);
+      x["speedup_vs_best_baseline"] = row.speedup_vs_best;
+      x["best_baseline_overlap"] = label_of(r, row.best_baseline_overlap);
+      x["speedup_vs_best_baseline_overlap"] = row.speedup_vs_best_overlap;
+      x["least_traffic_baseline"] = label_of(r, row.least_traffic_baseline);
+      x["inter_vs_least_traffic_baseline"] = row.inter_vs_least;
       x["inter_mb_per_layer"] = row.inter_mb_per_layer;
       x["intra_mb_per_layer"] = row.intra_mb_per_layer;
       x["time_per_layer"] = nlohmann::json::array();
@@ -60,6 +74,7 @@ std::string compare_json(const CompareResult& r) {
     }
     j["rows"].push_back(std::move(x));
   }
+  j["memory_sweep"] = nlohmann::json::parse(report::sweep_json(r));
   return j.dump(1);
 }
 

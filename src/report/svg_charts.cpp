@@ -132,6 +132,54 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
   return o + "</svg>";
 }
 
+std::string xy_chart(const std::string& title, const std::string& x_label, const std::string& y_label,
+                     const std::vector<XYSeries>& series, const std::string& x_unit) {
+  const double W = 900, H = 360, L = 70, R = 290, T = 40, B = 50, pw = W - L - R, ph = H - T - B;
+  double xmax = 0, ymax_v = 0;
+  for (const auto& s : series)
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      xmax = std::max(xmax, s.x[i]);
+      ymax_v = std::max(ymax_v, s.y[i]);
+    }
+  auto xticks = nice_ticks(xmax), yticks = nice_ticks(ymax_v);
+  double xm = xticks.back() > 0 ? xticks.back() : 1, ym = yticks.back() > 0 ? yticks.back() : 1;
+  auto X = [&](double v) { return L + pw * v / xm; };
+  auto Y = [&](double v) { return T + ph - ph * v / ym; };
+  std::string o = open_svg(W, H, title);
+  for (double t : yticks) {
+    o += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" class=\"grid\"/>", L, Y(t), L + pw, Y(t));
+    o += fmt::format("<text x=\"{}\" y=\"{:.1f}\" class=\"tick\" text-anchor=\"end\">{}</text>", L - 6, Y(t) + 4,
+                     tick_label(t, yticks));
+  }
+  for (double t : xticks)
+    o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>", X(t), T + ph + 16,
+                     tick_label(t, xticks));
+  o += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" class=\"axis\"/>", L, T, T + ph);
+  o += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" class=\"axis\"/>", L, T + ph, L + pw);
+  o += fmt::format("<text x=\"{}\" y=\"{}\" class=\"label\" text-anchor=\"middle\">{}</text>", L + pw / 2, H - 10,
+                   escape(x_label));
+  o += fmt::format("<text x=\"16\" y=\"{0}\" class=\"label\" text-anchor=\"middle\" transform=\"rotate(-90 16 {0})\">{1}</text>",
+                   T + ph / 2, escape(y_label));
+  for (size_t k = 0; k < series.size(); ++k) {
+    const auto& s = series[k];
+    const size_t n = std::min(s.x.size(), s.y.size());
+    std::string pts;
+    for (size_t i = 0; i < n; ++i) pts += fmt::format("{:.1f},{:.1f} ", X(s.x[i]), Y(s.y[i]));
+    o += fmt::format("<g class=\"series\"><polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>",
+                     pts, palette(int(k)));
+    for (size_t i = 0; i < n; ++i)
+      o += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"><title>{}, {}{}: {}</title></circle>",
+                       X(s.x[i]), Y(s.y[i]), palette(int(k)), escape(s.name), num(s.x[i]), escape(x_unit),
+                       num(s.y[i]));
+    o += "</g>";
+    double ly = T + 8 + 20.0 * double(k);
+    o += fmt::format("<rect x=\"{}\" y=\"{:.1f}\" width=\"14\" height=\"4\" fill=\"{}\"/>", L + pw + 16, ly - 4,
+                     palette(int(k)));
+    o += fmt::format("<text x=\"{}\" y=\"{:.1f}\" class=\"legend\">{}</text>", L + pw + 36, ly + 1, escape(s.name));
+  }
+  return o + "</svg>";
+}
+
 std::string stacked_bars(const std::string& title, const std::string& x_label, const std::vector<std::string>& parts,
                          const std::vector<StackedBar>& bars, const std::string& marker_name) {
   const double W = 900, L = 280, R = 90, T = 62, bar_h = 22, gap = 10, B = 50;

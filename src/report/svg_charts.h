@@ -1,5 +1,5 @@
-// Small inline-SVG chart builders for the HTML report: line chart, horizontal stacked bars and a
-// heatmap. Output is well-formed XML (every element closed, text escaped), with axes, labels,
+// Small inline-SVG chart builders for the HTML report: line charts (by index or x-y), horizontal
+// stacked bars and a heatmap. Output is well-formed XML (every element closed, text escaped), with axes, labels,
 // units and legends, and native <title> tooltips (no script). Internal to the report module.
 #ifndef GRACE_REPORT_SVG_CHARTS_H_
 #define GRACE_REPORT_SVG_CHARTS_H_
@@ -22,6 +22,14 @@ struct Series {
 // Lines over x = 0..n-1 (n = longest series), y from 0.
 std::string line_chart(const std::string& title, const std::string& x_label, const std::string& y_label,
                        const std::vector<Series>& series);
+
+struct XYSeries {
+  std::string name;
+  std::vector<double> x, y;  // points in order (same length)
+};
+// Lines through (x, y) points, both axes from 0; `x_unit` follows x values in tooltips.
+std::string xy_chart(const std::string& title, const std::string& x_label, const std::string& y_label,
+                     const std::vector<XYSeries>& series, const std::string& x_unit = "");
 
 struct StackedBar {
   std::string label;

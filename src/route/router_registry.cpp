@@ -1,29 +1,83 @@
-// Router registry: names, the factory, and the batch check shared by all routers.
+// Router registry: the one table of routers (name, factory, description), and the batch check
+// shared by all routers. A new router is one entry in kRouters.
 #include <fmt/format.h>
+
+#include <utility>
 
 #include "grace/error.h"
 #include "route/router_impl.h"
 
 namespace grace {
+namespace {
+
+// A factory gets what a router may need: the placement, the topology and the seed. Most
+// routers share the placement's routing table (table()).
+using Factory = std::unique_ptr<Router> (*)(const Placement& placement, const Topology& topo, uint64_t seed);
+
+struct RouterEntry {
+  std::string_view name;
+  Factory make;
+  std::string_view description;
+};
+
+std::shared_ptr<const RoutingTable> table(const Placement& p, const Topology& t) {
+  return std::make_shared<const RoutingTable>(p, t);
+}
+
+const RouterEntry kRouters[] = {
+    {"primary", [](const Placement& p, const Topology& t, uint64_t) { return route::make_primary(table(p, t)); },
+     "always the expert's primary instance"},
+    {"wrr", [](const Placement& p, const Topology& t, uint64_t s) { return route::make_wrr(table(p, t), s); },
+     "weighted choice by the placement's weights, ignoring locality"},
+    {"tar", [](const Placement& p, const Topology& t, uint64_t s) { return route::make_tar(table(p, t), s); },
+     "topology-aware: own GPU, else own node by weight, else all by weight"},
+    {"round-robin",
+     [](const Placement& p, const Topology& t, uint64_t) { return route::make_round_robin(table(p, t)); },
+     "token index mod number of instances (vLLM)"},
+    {"local-first",
+     [](const Placement& p, const Topology& t, uint64_t s) { return route::make_local_first(table(p, t), s); },
+     "own GPU, else own node, else uniform random (SGLang static dispatch)"},
+    {"load-aware",
+     [](const Placement& p, const Topology& t, uint64_t s) { return route::make_load_aware(table(p, t), s); },
+     "tar's tiers, balanced by the load already routed this batch (grace)"},
+    {"cover", [](const Placement& p, const Topology& t, uint64_t) { return route::make_cover(table(p, t)); },
+     "own GPU, else own node; the rest on the fewest remote nodes, riding along on visits to even load (grace)"},
+};
+
+const RouterEntry* find_router(std::string_view name) {
+  for (const auto& e : kRouters)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<RouterInfo> router_infos() {
+  std::vector<RouterInfo> out;
+  for (const auto& e : kRouters) out.push_back({std::string(e.name), std::string(e.description)});
+  return out;
+}
 
 std::vector<std::string> router_names() {
-  return {"primary", "wrr", "tar", "round-robin", "local-first", "load-aware", "cover"};
+  std::vector<std::string> out;
+  for (const auto& e : kRouters) out.emplace_back(e.name);
+  return out;
+}
+
+void check_router_name(std::string_view name, std::string_view where) {
+  GRACE_INPUT_CHECK(find_router(name) != nullptr, "{}: unknown router '{}' (valid: {})", where, name,
+                    fmt::join(router_names(), ", "));
+}
+
+std::string router_description(std::string_view name) {
+  check_router_name(name);
+  return std::string(find_router(name)->description);
 }
 
 std::unique_ptr<Router> make_router(std::string_view name, const Placement& placement,
                                     const Topology& topo, uint64_t seed) {
-  auto names = router_names();
-  bool known = false;
-  for (const auto& n : names) known = known || n == name;
-  GRACE_INPUT_CHECK(known, "unknown router '{}' (valid: {})", name, fmt::join(names, ", "));
-  auto table = std::make_shared<const RoutingTable>(placement, topo);
-  if (name == "primary") return route::make_primary(table);
-  if (name == "wrr") return route::make_wrr(table, seed);
-  if (name == "tar") return route::make_tar(table, seed);
-  if (name == "round-robin") return route::make_round_robin(table);
-  if (name == "local-first") return route::make_local_first(table, seed);
-  if (name == "cover") return route::make_cover(table);
-  return route::make_load_aware(table, seed);
+  check_router_name(name);
+  return find_router(name)->make(placement, topo, seed);
 }
 
 namespace route {

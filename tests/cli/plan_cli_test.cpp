@@ -62,6 +62,13 @@ TEST(PlanCli, PolicyAllPrintsOneTableAndWritesOneFilePerPolicy) {
   CliResult r = run_grace("plan --policy all --topology 2x4 -o '" + dir.file("p.json") + "'");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("aff in GPU"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("inst/GPU"), std::string::npos) << r.out;
+  // 64 experts on 8 GPUs, one copy each: 8 instances per GPU, no extra memory.
+  const size_t line = r.out.find("\ncontiguous ");
+  ASSERT_NE(line, std::string::npos) << r.out;
+  const std::string contiguous = r.out.substr(line + 1, r.out.find('\n', line + 1) - line - 1);
+  EXPECT_NE(contiguous.find(" 8.00 "), std::string::npos) << contiguous;
+  EXPECT_NE(contiguous.find(" 0.0% "), std::string::npos) << contiguous;
   for (const char* policy : kPolicies) {
     EXPECT_NE(r.out.find(std::string("\n") + policy + " "), std::string::npos) << policy << "\n" << r.out;
     const std::string f = dir.file(std::string("p.") + policy + ".json");
@@ -79,6 +86,35 @@ TEST(PlanCli, JsonOutputIsOneObject) {
   EXPECT_EQ(r.out.rfind("{", 0), 0u) << r.out;
   EXPECT_NE(r.out.find("\"policy\":\"contiguous\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"model\":\"gpt-oss-20b\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"instances_per_gpu\":8.0"), std::string::npos) << r.out;  // 32 experts / 4 GPUs
+  EXPECT_NE(r.out.find("\"extra_memory_pct\":0.0"), std::string::npos) << r.out;
+}
+
+// --dump-loads writes the profile's loads: every token counted top_k times per layer.
+TEST(PlanCli, DumpLoadsWritesTheProfile) {
+  TempDir dir("loads");
+  const std::string trace = dir.file("tr");
+  ASSERT_EQ(run_grace("trace synth --model gpt-oss-20b --tokens 1000 -o '" + trace + "'").code, 0);
+  CliResult r = run_grace("plan --policy contiguous --model gpt-oss-20b --topology 1x4 --trace '" + trace +
+                          "' --dump-loads '" + dir.file("loads.json") + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string j = testing::slurp(dir.file("loads.json"));
+  EXPECT_NE(j.find("\"num_layers\":24"), std::string::npos) << j.substr(0, 200);
+  EXPECT_NE(j.find("\"num_experts\":32"), std::string::npos);
+  EXPECT_NE(j.find("\"tokens\":1000"), std::string::npos);
+  // The first layer's loads sum to tokens x top_k = 4000.
+  const size_t a = j.find("\"load\":[[") + 9, b = j.find(']', a);
+  int64_t sum = 0;
+  for (size_t p = a; p < b;) {
+    size_t q = j.find(',', p);
+    if (q == std::string::npos || q > b) q = b;
+    sum += std::stoll(j.substr(p, q - p));
+    p = q + 1;
+  }
+  EXPECT_EQ(sum, 4000);
+  CliResult bad = run_grace("plan --policy contiguous --dump-loads /nonexistent/dir/l.json");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--dump-loads '/nonexistent/dir/l.json': folder"), std::string::npos) << bad.err;
 }
 
 // Bad input: exit 2, exactly one line on stderr that names the problem, and no output file.

@@ -6,6 +6,7 @@
 
 #include "cuda/gpu_test_util.h"
 #include "grace/cuda/routing.h"
+#include "grace/error.h"
 #include "grace/placement.h"
 #include "grace/router.h"
 #include "grace/routing_table.h"
@@ -40,6 +41,18 @@ Placement test_placement() {
   return p;
 }
 
+// The GPU router table uses the registry's names (no GPU needed).
+TEST(CudaRouting, DeviceRoutersAreRegisteredRouters) {
+  const auto cpu = router_names();
+  const auto gpu = device_router_names();
+  ASSERT_EQ(gpu.size(), 2u);
+  for (const auto& name : gpu) EXPECT_NE(std::find(cpu.begin(), cpu.end(), name), cpu.end()) << name;
+  EXPECT_EQ(parse_device_router("primary"), DeviceRouter::kPrimary);
+  EXPECT_EQ(parse_device_router("tar"), DeviceRouter::kTar);
+  EXPECT_THROW(parse_device_router("wrr"), InputError);     // registered, no kernel
+  EXPECT_THROW(parse_device_router("no-such"), InputError);  // not registered
+}
+
 TEST(CudaRouting, MatchesCpuRoutersExactly) {
   GRACE_REQUIRE_GPU();
   const Placement p = test_placement();
@@ -63,7 +76,7 @@ TEST(CudaRouting, MatchesCpuRoutersExactly) {
   DeviceBuffer<int32_t> d_ids, d_src, d_dest(T * k), d_slot(T * k);
   d_ids.upload(ids32.data(), ids32.size());
   d_src.upload(src.data(), src.size());
-  for (const char* name : {"primary", "tar"}) {
+  for (const auto& name : device_router_names()) {
     for (int layer = 0; layer < 2; ++layer) {
       const uint64_t seed = 42;
       auto router = make_router(name, p, topo, seed);

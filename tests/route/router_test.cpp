@@ -38,11 +38,35 @@ std::map<int, double> shares(const std::vector<int>& dest) {
 
 TEST(Router, NamesAndUnknownName) {
   auto names = router_names();
-  EXPECT_EQ(names.size(), 7u);
+  EXPECT_GE(names.size(), 7u);
+  for (const char* want : {"primary", "wrr", "tar", "round-robin", "local-first", "load-aware", "cover"})
+    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   Placement p = hand_placement(1, 2, {{{{0, 1}}, {{1, 1}}}});
   Topology topo = hand_topology(1, 2);
   for (const auto& n : names) EXPECT_EQ(make_router(n, p, topo)->name(), n);
   EXPECT_THROW(make_router("nope", p, topo), InputError);
+}
+
+TEST(Router, RegistryTableIsConsistent) {
+  const auto infos = router_infos();
+  const auto names = router_names();
+  ASSERT_EQ(infos.size(), names.size());
+  for (size_t i = 0; i < infos.size(); ++i) {
+    EXPECT_EQ(infos[i].name, names[i]);
+    EXPECT_FALSE(infos[i].description.empty()) << infos[i].name;
+    EXPECT_EQ(infos[i].description.find('\n'), std::string::npos) << infos[i].name;  // one line
+    EXPECT_EQ(router_description(infos[i].name), infos[i].description);
+    for (size_t j = 0; j < i; ++j) EXPECT_NE(infos[j].name, infos[i].name);  // unique
+  }
+  EXPECT_THROW(router_description("nope"), InputError);
+  try {
+    check_router_name("nope", "--router");
+    ADD_FAILURE() << "no throw";
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind("--router: unknown router 'nope'", 0), 0u) << msg;
+    for (const auto& n : names) EXPECT_NE(msg.find(n), std::string::npos) << msg;
+  }
 }
 
 TEST(Router, PrimaryAlwaysPrimary) {

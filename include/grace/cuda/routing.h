@@ -10,6 +10,7 @@
 #define GRACE_CUDA_ROUTING_H_
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -22,7 +23,10 @@ class RoutingTable;
 namespace grace::cuda {
 
 enum class DeviceRouter { kPrimary, kTar };
-// "primary" | "tar"; throws InputError naming the router otherwise.
+// The routers with a device kernel, named as in the router registry (grace/router.h).
+std::vector<std::string> device_router_names();
+// A registered router's device kernel; throws InputError for an unknown name (listing the
+// registry) or a router with no GPU kernel (listing device_router_names()).
 DeviceRouter parse_device_router(std::string_view name);
 
 // Raw device pointers of a table (layout of grace/routing_table.h), passed to kernels by value.

@@ -1,7 +1,7 @@
 // Cutting a trace into the part a plan is made on and the part it is judged on.
-// Internal to the report module.
-#ifndef GRACE_REPORT_TRACE_SPLIT_H_
-#define GRACE_REPORT_TRACE_SPLIT_H_
+// Internal to the experiment module.
+#ifndef GRACE_EXPERIMENT_TRACE_SPLIT_H_
+#define GRACE_EXPERIMENT_TRACE_SPLIT_H_
 
 #include <cstdint>
 #include <vector>
@@ -24,4 +24,4 @@ TraceSplit split_even_odd(const Trace& t);
 
 }  // namespace grace
 
-#endif  // GRACE_REPORT_TRACE_SPLIT_H_
+#endif  // GRACE_EXPERIMENT_TRACE_SPLIT_H_

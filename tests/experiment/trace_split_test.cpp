@@ -1,7 +1,7 @@
 // Splitting a trace into its planning and evaluation parts.
 #include <gtest/gtest.h>
 
-#include "report/trace_split.h"
+#include "experiment/trace_split.h"
 
 namespace grace {
 namespace {

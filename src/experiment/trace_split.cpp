@@ -1,5 +1,5 @@
 // select_sequences / split_even_odd (see trace_split.h).
-#include "report/trace_split.h"
+#include "experiment/trace_split.h"
 
 #include "grace/error.h"
 
