@@ -7,6 +7,8 @@
 //   round-robin  token index mod number of instances (vLLM)
 //   local-first  own GPU, else own node, else uniform random (SGLang static dispatch)
 //   load-aware   grace's own: tar's tiers, balanced by the load already routed this batch
+//   sglang-static   SGLang's static dispatch over the exported layout: own GPU, else any copy
+//   sglang-dynamic  SGLang's dynamic dispatch: uniform over the exported physical copies
 //
 // Decisions are deterministic functions of (seed, layer, token index, expert, batch content).
 #ifndef GRACE_ROUTER_H_

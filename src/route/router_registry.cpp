@@ -7,7 +7,7 @@
 namespace grace {
 
 std::vector<std::string> router_names() {
-  return {"primary", "wrr", "tar", "round-robin", "local-first", "load-aware"};
+  return {"primary", "wrr", "tar", "round-robin", "local-first", "load-aware", "sglang-static", "sglang-dynamic"};
 }
 
 std::unique_ptr<Router> make_router(std::string_view name, const Placement& placement,
@@ -16,6 +16,8 @@ std::unique_ptr<Router> make_router(std::string_view name, const Placement& plac
   bool known = false;
   for (const auto& n : names) known = known || n == name;
   GRACE_INPUT_CHECK(known, "unknown router '{}' (valid: {})", name, fmt::join(names, ", "));
+  if (name == "sglang-static") return route::make_sglang_static(placement, seed);
+  if (name == "sglang-dynamic") return route::make_sglang_dynamic(placement, seed);
   auto table = std::make_shared<const RoutingTable>(placement, topo);
   if (name == "primary") return route::make_primary(table);
   if (name == "wrr") return route::make_wrr(table, seed);
