@@ -21,10 +21,12 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
         build = os.path.join(ROOT, "build-pip")
-        subprocess.check_call(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
-                               "-DGRACE_BUILD_TESTS=OFF", "-DGRACE_BUILD_BENCHMARKS=OFF", "-DGRACE_MPI=OFF",
-                               f"-DGRACE_PYTHON_EXECUTABLE={sys.executable}"])
-        subprocess.check_call(["cmake", "--build", build, "--target", "grace_py", "-j", str(os.cpu_count() or 2)])
+        args = ["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release", "-DGRACE_BUILD_TESTS=OFF",
+                "-DGRACE_BUILD_BENCHMARKS=OFF", "-DGRACE_MPI=OFF", f"-DGRACE_PYTHON_EXECUTABLE={sys.executable}"]
+        if shutil.which("ccache"):
+            args.append("-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
+        subprocess.check_call(args)
+        subprocess.check_call(["cmake", "--build", build, "--target", "grace_py", "-j", str(min(os.cpu_count() or 2, 4))])
         built = glob.glob(os.path.join(build, "python", "grace", "_core*.so"))
         if not built:
             raise RuntimeError("grace._core was not built (is pybind11-dev installed?)")
