@@ -104,18 +104,23 @@ Placement plan_loads(f64_array loads, pyb::object coactivation, const std::strin
   return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed);
 }
 
-pyb::array_t<int64_t> phy2log_array(const Placement& p) {
-  const PhysicalLayout lay = physical_layout(p);
-  pyb::array_t<int64_t> out({lay.num_layers, lay.num_physical()});
-  int64_t* o = out.mutable_data();
-  for (size_t i = 0; i < lay.phy2log.size(); ++i) o[i] = lay.phy2log[i];
-  return out;
-}
-
 ModelSpec model_of(const Placement& p, const std::string& model) {
   GRACE_INPUT_CHECK(!model.empty() || !p.model.empty(), "placement names no model: pass model=");
   if (model.empty() && p.model == "generic") return generic_model(p.num_layers, p.num_experts, 1);
   return load_model(model.empty() ? p.model : model);
+}
+
+// [MoE layers, P] (vLLM, EplbState.from_mapping); sglang: [dense + MoE layers, P] with the
+// dense rows p % E first, as in the --init-expert-location file.
+pyb::array_t<int64_t> phy2log_array(const Placement& p, bool sglang, const std::string& model) {
+  const PhysicalLayout lay = physical_layout(p);
+  const int dense = sglang ? model_of(p, model).dense_layers : 0, P = lay.num_physical();
+  pyb::array_t<int64_t> out({dense + lay.num_layers, P});
+  int64_t* o = out.mutable_data();
+  for (int d = 0; d < dense; ++d)
+    for (int q = 0; q < P; ++q) o[size_t(d) * P + q] = q % lay.num_experts;
+  for (size_t i = 0; i < lay.phy2log.size(); ++i) o[size_t(dense) * P + i] = lay.phy2log[i];
+  return out;
 }
 
 pyb::dict to_sglang(const Placement& p, const std::string& path, const std::string& model) {
@@ -153,9 +158,9 @@ void init_plan(pyb::module_& m) {
         for (const auto& in : p.layers[size_t(layer)].experts[size_t(expert)].instances) out.push_back({in.gpu, in.weight});
         return out;
       }, "[(gpu, weight)] of an expert, primary first")
-      .def("physical_to_logical_map", &phy2log_array,
-           "int64 [MoE layers, num_gpus x slots_per_gpu]: SGLang / vLLM physical -> logical ids (spare slots filled "
-           "with real replicas)")
+      .def("physical_to_logical_map", &phy2log_array, pyb::arg("sglang") = false, pyb::arg("model") = "",
+           "int64 [MoE layers, num_gpus x slots_per_gpu]: physical -> logical ids (vLLM's layout, spare slots "
+           "filled with real replicas); sglang=True: [decoder layers, ...] with the dense layers' rows first")
       .def("to_sglang", &to_sglang, pyb::arg("path"), pyb::arg("model") = "",
            "Writes the --init-expert-location .json (rows for every decoder layer) and returns the flags it needs")
       .def("to_sglang_dispatch", [](const Placement& p, const std::string& path, const std::string& model) {

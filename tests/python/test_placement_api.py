@@ -51,6 +51,7 @@ def test_physical_map_sglang_vllm_and_save(ds_placement, tmp_path):
                              "--ep-size 8 --ep-dispatch-algorithm static")
     rows = json.loads((tmp_path / "p.json").read_text())["physical_to_logical_map"]
     assert len(rows) == 27 and rows[1:] == phy.tolist()
+    assert p.physical_to_logical_map(sglang=True).tolist() == rows
     with pytest.raises(ValueError, match="ends in .json"):
         p.to_sglang(str(tmp_path / "p.txt"))
     p.to_vllm(str(tmp_path / "v.json"))
