@@ -108,9 +108,12 @@ void run_export(const ExportArgs& a) {
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
-  std::printf("wrote %s: %d rows x %d physical experts (%d experts + %d redundant) over %d GPUs\n", a.out.c_str(),
-              fmt == ExportFormat::kSglangDispatch ? rows * lay.num_gpus() : rows, lay.num_physical(), p.num_experts,
-              lay.redundant(), lay.num_gpus());
+  if (fmt == ExportFormat::kSglangDispatch)
+    std::printf("wrote %s: %d ranks x %d rows x %d logical experts -> physical ids of %d (%d experts + %d redundant)\n",
+                a.out.c_str(), lay.num_gpus(), rows, p.num_experts, lay.num_physical(), p.num_experts, lay.redundant());
+  else
+    std::printf("wrote %s: %d rows x %d physical experts (%d experts + %d redundant) over %d GPUs\n", a.out.c_str(),
+                rows, lay.num_physical(), p.num_experts, lay.redundant(), lay.num_gpus());
   if (lay.spare_slots_filled > 0)
     std::printf("%d empty slots of the placement hold extra replicas (serving systems need every slot filled)\n",
                 lay.spare_slots_filled);

@@ -105,3 +105,14 @@ def test_sglang_routers_agree_with_sglang_rule(tmp_path, model, rows):
     print(f"{model}: cross-node pairs expected {want['sglang-static']:.0f}, realised with seed 42 {realised}")
     assert abs(realised / want["sglang-static"] - 1) < 0.05
     assert (moe[lidx, phys] == ids).all()  # the realised map serves the right experts
+    # grace's node-aware dispatch map (--format sglang-dispatch), used by a patched SGLang in
+    # place of the map above, crosses nodes exactly where tar does.
+    p.to_sglang_dispatch(str(tmp_path / "d.json"))
+    dmap = np.array(json.loads((tmp_path / "d.json").read_text())["logical_to_rank_dispatch_physical_map"])
+    dphys = dmap[:, dense:, :][sidx, lidx, ids]
+    assert (moe[lidx, dphys] == ids).all()
+    tar = grace.Router(p, name="tar").route_gpus(ids, src_gpu=src)
+    tar_cross = np.sum(tar // GPN != sidx // GPN)
+    assert np.sum(node_of_phys[dphys] != sidx // GPN) == tar_cross
+    print(f"{model}: cross-node pairs tar / dispatch map {tar_cross}, SGLang static {realised}")
+    assert tar_cross < realised
