@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-import torch
+torch = pytest.importorskip("torch", reason="needs torch (apt install python3-torch)")
 
 from conftest import CLI, SOURCE
 
