@@ -8,6 +8,7 @@
 Modules: grace.eplb (drop-in rebalance_experts), grace.sglang (import SGLang recorder dumps).
 Bad input raises ValueError with grace's one-line message.
 """
+import numbers
 import warnings
 
 import numpy as _np
@@ -77,7 +78,9 @@ class Router:
                 ids = ids.astype(_np.int64)
             fn = self._r.route_i64
         ids = _np.ascontiguousarray(ids)
-        if not isinstance(src_gpu, int):
+        if isinstance(src_gpu, numbers.Integral):
+            src_gpu = int(src_gpu)
+        else:
             src_gpu = _np.ascontiguousarray(_as_numpy(src_gpu), dtype=_np.int64)
         return fn(ids, src_gpu, int(layer), physical)
 

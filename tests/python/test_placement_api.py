@@ -73,7 +73,7 @@ def test_router_returns_physical_ids_of_the_chosen_expert(ds_placement):
         out = r.route(ids[:, 5, :].astype(dtype), src_gpu=np.arange(4000) % 8, layer=5)
         assert out.dtype == np.int32 and out.shape == (4000, 6)
         assert (phy[5][out] == ids[:, 5, :]).all()
-    gpus = r.route_gpus(torch.from_numpy(ids[:, 5, :]), src_gpu=2, layer=5)
+    gpus = r.route_gpus(torch.from_numpy(ids[:, 5, :]), src_gpu=np.int64(2), layer=5)
     assert (gpus == r.route(ids[:, 5, :], 2, layer=5) // 9).all()
     full = r.route(torch.from_numpy(ids.astype(np.int32)), src_gpu=1)
     assert full.shape == ids.shape
