@@ -10,6 +10,7 @@
 
 #include "core/atomic_file.h"
 #include "engine/safetensors.h"
+#include "grace/model.h"
 #include "grace/placement.h"
 #include "grace/placement_io.h"
 #include "grace/trace.h"
@@ -101,8 +102,8 @@ int main(int argc, char** argv) {
   // placement JSON and the two exports.
   const Placement p = small_placement();
   put(out / "placement_json", "seed.json", placement_to_json(p));
-  put(out / "placement_import", "sglang", std::string{0, 1, 1} + export_placement(p, ExportFormat::kSglang));
-  put(out / "placement_import", "vllm", std::string{1, 1, 1} + export_placement(p, ExportFormat::kVllm));
+  put(out / "placement_import", "sglang", std::string{0, 1, 1} + export_placement(p, ExportFormat::kSglang, generic_model(2, 8, 2)));
+  put(out / "placement_import", "vllm", std::string{1, 1, 1} + export_placement(p, ExportFormat::kVllm, generic_model(2, 8, 2)));
 
   // topology JSON (keys as in grace/topology.h) and spec strings.
   put(out / "topology", "full.json",

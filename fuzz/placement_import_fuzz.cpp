@@ -4,6 +4,7 @@
 #include <string>
 
 #include "grace/error.h"
+#include "grace/model.h"
 #include "grace/placement.h"
 #include "grace/placement_io.h"
 
@@ -16,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     grace::Placement p = grace::import_placement(text, fmt, nodes, gpus, "<fuzz>");
     if (p.nodes != nodes || p.gpus_per_node != gpus) __builtin_trap();
     for (int l = 0; l < p.num_layers; ++l) (void)p.gpu_slots(l);
-    (void)grace::export_placement(p, fmt);
+    (void)grace::export_placement(p, fmt, grace::generic_model(p.num_layers, p.num_experts, 1));
   } catch (const grace::InputError&) {
   }
   return 0;

@@ -131,6 +131,8 @@ void add_trace_command(CLI::App& app) {
   cv->add_flag("--plain", conv->plain, "Write uncompressed .npy instead of .npy.gz");
   cv->add_option("-o,--out", conv->out, "Output directory (created if needed)")->required();
   cv->callback([conv] { run_convert(*conv); });
+
+  add_trace_import_command(*cmd);
 }
 
 }  // namespace grace::cli

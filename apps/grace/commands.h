@@ -9,7 +9,8 @@ class App;
 
 namespace grace::cli {
 
-void add_trace_command(CLI::App& app);     // grace trace synth|stats|convert
+void add_trace_command(CLI::App& app);     // grace trace synth|stats|convert|import-sglang
+void add_trace_import_command(CLI::App& trace);  // grace trace import-sglang (cmd_trace_import.cpp)
 void add_plan_command(CLI::App& app);      // grace plan
 void add_export_command(CLI::App& app);    // grace export
 void add_validate_command(CLI::App& app);  // grace validate

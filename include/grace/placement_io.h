@@ -5,10 +5,11 @@
 //   "num_layers":..,"num_experts":..,
 //   "layers":[ {"experts":[ {"instances":[gpu,...],"weights":[w,...]}, ... ]}, ... ]}
 //
-// SGLang (--init-expert-location): {"physical_to_logical_map": [[layer][num_physical]]}
+// Exports for serving systems (serving.h has the layouts and the rules):
+//   sglang           SGLang --init-expert-location: {"physical_to_logical_map": [decoder layer][P]}
+//   sglang-dispatch  SGLang logical_to_rank_dispatch_physical_map, node-aware: [rank][layer][E]
+//   vllm             vLLM eplb_config.initial_expert_map_path (open PR): [MoE layer][P]
 //   physical expert p lives on GPU p / slots_per_gpu.
-// vLLM (EPLB state): {"physical_to_logical_map", "logical_to_physical_map" (padded with -1),
-//   "logical_replica_count"}.
 #ifndef GRACE_PLACEMENT_IO_H_
 #define GRACE_PLACEMENT_IO_H_
 
@@ -26,12 +27,17 @@ Placement placement_from_json(const std::string& text, const std::string& source
 void save_placement(const Placement& p, const std::string& path);
 Placement load_placement(const std::string& path);
 
-enum class ExportFormat { kSglang, kVllm };
-ExportFormat parse_export_format(const std::string& name);  // "sglang" | "vllm"
-std::string export_placement(const Placement& p, ExportFormat fmt);
-// Reads an export back (instances are recovered; weights become equal shares).
+struct ModelSpec;
+
+enum class ExportFormat { kSglang, kSglangDispatch, kVllm };
+ExportFormat parse_export_format(const std::string& name);  // "sglang" | "sglang-dispatch" | "vllm"
+// `model` gives SGLang's decoder layer count (dense_layers + moe_layers); it must match the
+// placement's MoE layers and experts.
+std::string export_placement(const Placement& p, ExportFormat fmt, const ModelSpec& model);
+// Reads an sglang or vllm export back (instances are recovered; weights become equal shares).
+// dense_layers: leading SGLang rows to drop (the model's dense layers).
 Placement import_placement(const std::string& text, ExportFormat fmt, int nodes, int gpus_per_node,
-                           const std::string& source = "<string>");
+                           const std::string& source = "<string>", int dense_layers = 0);
 
 }  // namespace grace
 

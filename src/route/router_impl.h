@@ -20,6 +20,9 @@ std::unique_ptr<Router> make_round_robin(std::shared_ptr<const RoutingTable> t);
 std::unique_ptr<Router> make_local_first(std::shared_ptr<const RoutingTable> t, uint64_t seed);
 std::unique_ptr<Router> make_load_aware(std::shared_ptr<const RoutingTable> t, uint64_t seed);
 std::unique_ptr<Router> make_cover(std::shared_ptr<const RoutingTable> t);
+// SGLang's dispatch rules over the exported physical layout (sglang_routers.cpp).
+std::unique_ptr<Router> make_sglang_static(const Placement& p, uint64_t seed);
+std::unique_ptr<Router> make_sglang_dynamic(const Placement& p, uint64_t seed);
 
 }  // namespace grace::route
 

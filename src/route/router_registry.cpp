@@ -42,6 +42,10 @@ const RouterEntry kRouters[] = {
      "tar's tiers, balanced by the load already routed this batch (grace)"},
     {"cover", [](const Placement& p, const Topology& t, uint64_t) { return route::make_cover(table(p, t)); },
      "own GPU, else own node; the rest on the fewest remote nodes, riding along on visits to even load (grace)"},
+    {"sglang-static", [](const Placement& p, const Topology&, uint64_t s) { return route::make_sglang_static(p, s); },
+     "SGLang's static dispatch over the exported layout: own GPU's copy, else a fair random copy anywhere"},
+    {"sglang-dynamic", [](const Placement& p, const Topology&, uint64_t s) { return route::make_sglang_dynamic(p, s); },
+     "SGLang's dynamic dispatch: uniform over the exported physical copies"},
 };
 
 const RouterEntry* find_router(std::string_view name) {

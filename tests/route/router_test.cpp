@@ -38,8 +38,9 @@ std::map<int, double> shares(const std::vector<int>& dest) {
 
 TEST(Router, NamesAndUnknownName) {
   auto names = router_names();
-  EXPECT_GE(names.size(), 7u);
-  for (const char* want : {"primary", "wrr", "tar", "round-robin", "local-first", "load-aware", "cover"})
+  EXPECT_GE(names.size(), 9u);
+  for (const char* want : {"primary", "wrr", "tar", "round-robin", "local-first", "load-aware", "cover", "sglang-static",
+                           "sglang-dynamic"})
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   Placement p = hand_placement(1, 2, {{{{0, 1}}, {{1, 1}}}});
   Topology topo = hand_topology(1, 2);
@@ -183,7 +184,8 @@ TEST(Router, DeterministicAndSeeded) {
     auto a = route_same(*make_router(name, remote, topo, 5), 500, {0}, 3);
     auto b = route_same(*make_router(name, remote, topo, 5), 500, {0}, 3);
     EXPECT_EQ(a, b) << name;
-    if (name != "primary") EXPECT_GT(std::count(a.begin(), a.end(), 1), 100) << name;
+    // sglang-*: the exported layout fills GPU 3's empty slots with a copy, so it stays local.
+    if (name != "primary" && name.rfind("sglang-", 0) != 0) EXPECT_GT(std::count(a.begin(), a.end(), 1), 100) << name;
   }
   // wrr: a different seed gives different choices; the same token index gives the same
   // choice whatever else is in the batch.

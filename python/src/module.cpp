@@ -1,0 +1,28 @@
+// grace._core: the C++ side of the Python package (python/grace/__init__.py wraps it).
+// InputError (bad input) becomes ValueError with grace's one-line message.
+#include "grace/error.h"
+#include "py_common.h"
+
+namespace grace::py {
+
+ModelSpec resolve_model(const std::string& model, int layers, int experts, int top_k) {
+  if (!model.empty()) return load_model(model);
+  ModelSpec m = generic_model(layers, experts, std::max(1, std::min(top_k, experts)));
+  m.validate();
+  return m;
+}
+
+}  // namespace grace::py
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "grace C++ core: planning, placements, exports and routing";
+  pybind11::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const grace::InputError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+  grace::py::init_plan(m);
+  grace::py::init_router(m);
+}

@@ -1,0 +1,24 @@
+// Shared by the grace._core binding files: numpy array helpers and the init functions.
+#ifndef GRACE_PYTHON_PY_COMMON_H_
+#define GRACE_PYTHON_PY_COMMON_H_
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "grace/model.h"
+
+namespace grace::py {
+
+namespace pyb = pybind11;
+
+// A preset name or JSON path; empty: generic_model(layers, experts, top_k).
+ModelSpec resolve_model(const std::string& model, int layers, int experts, int top_k);
+
+void init_plan(pyb::module_& m);
+void init_router(pyb::module_& m);
+
+}  // namespace grace::py
+
+#endif  // GRACE_PYTHON_PY_COMMON_H_

@@ -1,0 +1,149 @@
+// grace._core.Router: routes top-k ids through a placement with a named router, in C++ with
+// the GIL released, and returns physical expert ids (the SGLang / vLLM slot numbering of
+// Placement.physical_to_logical_map) or GPU ids.
+//
+// Input ids: int32 or int64, [tokens, k] for one `layer`, or [tokens, layers, k] for all.
+// src_gpu: one int for every token, or int [tokens]. Work is done in chunks of 4,096 tokens
+// (ids narrowed to grace's 16-bit expert ids and range-checked per chunk, then routed).
+#include <memory>
+#include <vector>
+
+#include "grace/error.h"
+#include "grace/router.h"
+#include "grace/serving.h"
+#include "grace/topology.h"
+#include "py_common.h"
+
+namespace grace::py {
+namespace {
+
+class PyRouter {
+ public:
+  PyRouter(const Placement& p, const std::string& name, const std::string& topology, uint64_t seed) : p_(p) {
+    topo_ = parse_topology(topology.empty() ? std::to_string(p.nodes) + "x" + std::to_string(p.gpus_per_node)
+                                            : topology);
+    GRACE_INPUT_CHECK(topo_.num_gpus() == p.num_gpus(), "Router: topology has {} GPUs, the placement {}",
+                      topo_.num_gpus(), p.num_gpus());
+    router_ = make_router(name, p_, topo_, seed);
+    const PhysicalLayout lay = physical_layout(p_, /*require_full=*/false);
+    G_ = lay.num_gpus();
+    phys_.assign(size_t(lay.num_layers) * lay.num_experts * G_, -1);
+    for (int l = 0; l < lay.num_layers; ++l)
+      for (int q = 0; q < lay.num_physical(); ++q)
+        if (lay.row(l)[q] >= 0) phys_[(size_t(l) * lay.num_experts + lay.row(l)[q]) * G_ + lay.gpu_of(q)] = q;
+  }
+
+  std::string name() const { return std::string(router_->name()); }
+
+  template <typename Id>
+  pyb::array route(pyb::array_t<Id, pyb::array::c_style> ids, pyb::object src, int layer, bool physical) {
+    const int nd = int(ids.ndim());
+    GRACE_INPUT_CHECK(nd == 2 || nd == 3, "route: topk_ids must be [tokens, k] or [tokens, layers, k], got {} dims",
+                      nd);
+    const int64_t N = ids.shape(0);
+    const int L = nd == 3 ? int(ids.shape(1)) : 1, K = int(ids.shape(nd - 1));
+    GRACE_INPUT_CHECK(nd == 2 || L == p_.num_layers, "route: topk_ids has {} layers, the placement {}", L,
+                      p_.num_layers);
+    GRACE_INPUT_CHECK(nd == 3 || (layer >= 0 && layer < p_.num_layers), "route: layer {} outside [0, {})", layer,
+                      p_.num_layers);
+    GRACE_INPUT_CHECK(K >= 1 && K < 65536, "route: top-k {} out of range", K);
+    std::vector<int> src_all;
+    int src_one = -1;
+    if (pyb::isinstance<pyb::int_>(src)) {
+      src_one = src.cast<int>();
+      GRACE_INPUT_CHECK(src_one >= 0 && src_one < G_, "route: src_gpu {} outside [0, {})", src_one, G_);
+    } else {
+      auto s = src.cast<pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast>>();
+      GRACE_INPUT_CHECK(s.ndim() == 1 && s.shape(0) == N, "route: src_gpu must be an int or [tokens] = [{}]", N);
+      src_all.resize(size_t(N));
+      for (int64_t t = 0; t < N; ++t) {
+        const int64_t g = s.data()[t];
+        GRACE_INPUT_CHECK(g >= 0 && g < G_, "route: src_gpu[{}] = {} outside [0, {})", t, g, G_);
+        src_all[size_t(t)] = int(g);
+      }
+    }
+    std::vector<pyb::ssize_t> shape(ids.shape(), ids.shape() + nd);
+    pyb::array_t<int32_t> out(shape);
+    const Id* in = ids.data();
+    int32_t* o = out.mutable_data();
+    const int E = p_.num_experts;
+    {
+      pyb::gil_scoped_release nogil;
+      constexpr int64_t kChunk = 4096;  // keeps a chunk's ids, GPUs and output in L2
+      std::vector<expert_t> narrow;
+      std::vector<int> dest, srcbuf;
+      std::vector<int64_t> tokidx;
+      for (int64_t t0 = 0; t0 < N; t0 += kChunk) {
+        const int64_t n = std::min(kChunk, N - t0);
+        const int64_t width = int64_t(L) * K;
+        narrow.resize(size_t(n * width));
+        const Id* src_ids = in + t0 * width;
+        bool ok = true;
+        for (int64_t i = 0; i < n * width; ++i) {
+          const Id v = src_ids[i];
+          ok &= v >= 0 && v < Id(E);
+          narrow[size_t(i)] = expert_t(v);
+        }
+        if (!ok) {
+          for (int64_t i = 0; i < n * width; ++i)
+            if (!(src_ids[i] >= 0 && src_ids[i] < Id(E)))
+              fail_input("route: topk_ids flat index {}: expert id {} outside [0, {})", t0 * width + i,
+                         int64_t(src_ids[i]), E);
+        }
+        const int* sp;
+        if (src_one >= 0) {
+          srcbuf.assign(size_t(n), src_one);
+          sp = srcbuf.data();
+        } else {
+          sp = src_all.data() + t0;
+        }
+        tokidx.resize(size_t(n));
+        for (int64_t t = 0; t < n; ++t) tokidx[size_t(t)] = t0 + t;
+        dest.resize(size_t(n * K));
+        for (int l = 0; l < L; ++l) {
+          const int layer_id = nd == 3 ? l : layer;
+          RouteBatch b;
+          b.layer = layer_id;
+          b.num_tokens = n;
+          b.top_k = K;
+          b.ids = narrow.data() + size_t(l) * K;
+          b.ids_stride = width;
+          b.src_gpu = sp;
+          b.token_index = tokidx.data();
+          router_->route(b, dest.data());
+          const int32_t* ph = phys_.data() + size_t(layer_id) * E * G_;
+          for (int64_t t = 0; t < n; ++t) {
+            int32_t* orow = o + (t0 + t) * width + size_t(l) * K;
+            const expert_t* irow = b.ids + t * width;
+            const int* drow = dest.data() + t * K;
+            for (int j = 0; j < K; ++j) orow[j] = physical ? ph[size_t(irow[j]) * G_ + drow[j]] : drow[j];
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+ private:
+  Placement p_;
+  Topology topo_;
+  std::unique_ptr<Router> router_;
+  int G_ = 0;
+  std::vector<int32_t> phys_;  // [layer][expert][gpu] -> physical id, -1 when the GPU has no copy
+};
+
+}  // namespace
+
+void init_router(pyb::module_& m) {
+  pyb::class_<PyRouter>(m, "Router")
+      .def(pyb::init<const Placement&, const std::string&, const std::string&, uint64_t>(), pyb::arg("placement"),
+           pyb::arg("name") = "tar", pyb::arg("topology") = "", pyb::arg("seed") = 0)
+      .def_property_readonly("name", &PyRouter::name)
+      .def("route_i32", &PyRouter::route<int32_t>, pyb::arg("topk_ids"), pyb::arg("src_gpu"), pyb::arg("layer"),
+           pyb::arg("physical"))
+      .def("route_i64", &PyRouter::route<int64_t>, pyb::arg("topk_ids"), pyb::arg("src_gpu"), pyb::arg("layer"),
+           pyb::arg("physical"));
+  m.def("router_names", &router_names);
+}
+
+}  // namespace grace::py

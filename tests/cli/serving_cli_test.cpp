@@ -1,0 +1,98 @@
+// grace export for SGLang / vLLM, validate --for sglang and evaluate with SGLang's dispatch,
+// end to end through the CLI.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.h"
+
+namespace grace {
+namespace {
+
+using testing::CliResult;
+using testing::run_grace;
+using testing::TempDir;
+
+struct Case {
+  const char* model;
+  int rows, columns, redundant;
+};
+
+// DeepSeek-V2-Lite (1 dense + 26 MoE layers, 64 experts) and GPT-OSS-20B (24 layers, 32
+// experts) at 2x4 with the default one spare slot per GPU.
+TEST(ServingCli, SglangExportPrintsFlagsConsistentWithTheFile) {
+  for (const Case c : {Case{"deepseek-v2-lite", 27, 72, 8}, Case{"gpt-oss-20b", 24, 40, 8}}) {
+    SCOPED_TRACE(c.model);
+    TempDir dir("sg");
+    const std::string p = dir.file("p.json"), f = dir.file("sg.json");
+    ASSERT_EQ(run_grace(std::string("plan --model ") + c.model + " --topology 2x4 -o '" + p + "'").code, 0);
+    CliResult ex = run_grace("export --placement '" + p + "' --format sglang -o '" + f + "'");
+    ASSERT_EQ(ex.code, 0) << ex.err;
+    const std::string flags = "--init-expert-location " + f + " --ep-num-redundant-experts " +
+                              std::to_string(c.redundant) + " --ep-size 8 --ep-dispatch-algorithm static";
+    EXPECT_NE(ex.out.find("flags: " + flags), std::string::npos) << ex.out;
+    const auto j = nlohmann::json::parse(testing::slurp(f));
+    ASSERT_EQ(int(j["physical_to_logical_map"].size()), c.rows);
+    EXPECT_EQ(int(j["physical_to_logical_map"][c.rows - 1].size()), c.columns);
+    CliResult js = run_grace("export --placement '" + p + "' --format sglang --json -o '" + f + "'");
+    ASSERT_EQ(js.code, 0) << js.err;
+    const auto o = nlohmann::json::parse(js.out);
+    EXPECT_EQ(o["rows"], c.rows);
+    EXPECT_EQ(o["num_physical"], c.columns);
+    EXPECT_EQ(o["redundant"], c.redundant);
+    EXPECT_EQ(o["flags"], flags);
+    CliResult v = run_grace("validate --for sglang '" + f + "' --model " + c.model + " --ep-size 8");
+    EXPECT_EQ(v.code, 0) << v.err;
+    EXPECT_NE(v.out.find("is valid for SGLang"), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find(flags), std::string::npos) << v.out;
+    // The server's default --ep-num-redundant-experts 0 does not match the file.
+    CliResult v0 = run_grace("validate --for sglang '" + f + "' --model " + c.model + " --ep-size 8 --redundant 0");
+    EXPECT_EQ(v0.code, 2);
+    EXPECT_NE(v0.err.find("--ep-num-redundant-experts"), std::string::npos) << v0.err;
+    EXPECT_EQ(v0.err_lines(), 1);
+    // vLLM: MoE layers only.
+    ASSERT_EQ(run_grace("export --placement '" + p + "' --format vllm -o '" + dir.file("v.json") + "'").code, 0);
+    EXPECT_EQ(int(nlohmann::json::parse(testing::slurp(dir.file("v.json"))).size()), c.rows - (c.rows == 27));
+  }
+}
+
+TEST(ServingCli, BadSglangRequestsFailWithOneLineAndNoFile) {
+  TempDir dir("sgbad");
+  const std::string p = dir.file("p.json");
+  ASSERT_EQ(run_grace("plan --topology 2x4 -o '" + p + "'").code, 0);
+  CliResult r = run_grace("export --placement '" + p + "' --format sglang -o '" + dir.file("x.txt") + "'");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("ends in .json"), std::string::npos) << r.err;
+  EXPECT_EQ(dir.count(), 1);
+  r = run_grace("export --placement '" + p + "' --format sglang --model gpt-oss-20b -o '" + dir.file("x.json") + "'");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err_lines(), 1) << r.err;
+  EXPECT_EQ(dir.count(), 1);
+  r = run_grace("validate --for sglang '" + p + "' --model deepseek-v2-lite --ep-size 8");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unexpected key"), std::string::npos) << r.err;
+  r = run_grace("validate --for vllm '" + p + "'");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown target 'vllm'"), std::string::npos) << r.err;
+}
+
+double cross_node(const std::string& placement, const char* router) {
+  CliResult r = run_grace("evaluate --trace synthetic:deepseek-v2-lite:4096:3 --placement '" + placement +
+                          "' --router " + router + " --comm flat --json");
+  EXPECT_EQ(r.code, 0) << r.err;
+  return nlohmann::json::parse(r.out)["total"]["inter_copies"].get<double>();
+}
+
+// The same placement under grace's tar vs SGLang's own dispatch: SGLang's static rule is not
+// node-aware, so it sends more copies across nodes; dynamic ignores the own-GPU copy too.
+TEST(ServingCli, EvaluateShowsWhatSglangDispatchDoesWithThePlacement) {
+  TempDir dir("sgeval");
+  const std::string p = dir.file("p.json");
+  ASSERT_EQ(run_grace("plan --topology 2x4 -o '" + p + "'").code, 0);
+  const double tar = cross_node(p, "tar"), st = cross_node(p, "sglang-static"), dyn = cross_node(p, "sglang-dynamic");
+  EXPECT_GT(st, tar);
+  EXPECT_GT(dyn, st);
+}
+
+}  // namespace
+}  // namespace grace
