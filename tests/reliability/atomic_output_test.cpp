@@ -126,7 +126,8 @@ TEST_F(AtomicOutput, Export) {
   const std::string plan = "plan --model deepseek-v2-lite --topology 2x4 "
                            "--policy eplb -o '" + (dir_ / "export-src.json").string() + "'";
   ASSERT_EQ(run(plan, dir_, 0).code, 0);
-  check("export", "export --placement '{fx}/export-src.json' --format sglang -o '{out}'", 4);
+  // (vllm: sglang output names must end in .json, and the helper writes to 'o')
+  check("export", "export --placement '{fx}/export-src.json' --format vllm -o '{out}'", 4);
 }
 
 TEST_F(AtomicOutput, CompareMidWay) {
