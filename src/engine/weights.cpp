@@ -25,6 +25,9 @@ class RandomWeights : public WeightSource {
     fill(w.up, n, layer, expert, 1, 1.0f / std::sqrt(float(h_)));
     fill(w.down, n, layer, expert, 2, 1.0f / std::sqrt(float(i_)));
   }
+  void load_gate(int layer, int experts, std::vector<float>& g) override {
+    fill(g, size_t(experts) * size_t(h_), layer, -1, 3, 3.0f / std::sqrt(float(h_)));
+  }
 
  private:
   void fill(std::vector<float>& v, size_t n, int layer, int expert, int matrix, float scale) const {
@@ -93,6 +96,11 @@ class SafetensorsWeights : public WeightSource {
     w.gate = get("gate_proj");
     w.up = get("up_proj");
     w.down = get("down_proj");
+  }
+
+  void load_gate(int layer, int experts, std::vector<float>& g) override {
+    const std::string name = "model.layers." + std::to_string(layer + dense_) + ".mlp.gate.weight";
+    g = file_for(name).read_f32(name, {int64_t(experts), h_});
   }
 
  private:
