@@ -95,7 +95,7 @@ launch() {
       GRACE_RDV="$rdv" NCCL_HOSTID=grace-node$node NCCL_SOCKET_IFNAME=gv NCCL_IB_DISABLE=1 NCCL_SHM_DISABLE=1 \
       NCCL_P2P_DISABLE=$p2p NCCL_NVLS_ENABLE=0 NCCL_SOCKET_NTHREADS=${NCCL_SOCKET_NTHREADS:-4} \
       NCCL_NSOCKS_PERTHREAD=${NCCL_NSOCKS_PERTHREAD:-4} NCCL_DEBUG=${NCCL_DEBUG:-WARN} \
-      timeout -k 5 "${RUN_TIMEOUT:-240}" "${args[@]}" > "$logp.rank$r.log" 2>&1 &
+      timeout -k 5 "${RUN_TIMEOUT:-90}" "${args[@]}" > "$logp.rank$r.log" 2>&1 &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
@@ -110,7 +110,7 @@ measure() {
   [ -x "$grace" ] || die "no $grace"
   local trace_args=()
   for t in intent law summary translation; do trace_args+=(--trace "$data/trace/${t}_topk_ids.npy.gz"); done
-  local tsv=$out/cluster.tsv
+  local tsv=$out/cluster.tsv runs=0 fails=0
   printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tdispatch_ms\tcompute_ms\tcombine_ms\tlayer_ms\tinter_mb_dispatch\tinter_mb_combine\tintra_mb_dispatch\tintra_mb_combine\tsamples\tcheck_rel_err\tcheck_ok\n' > "$tsv"
   for setup in ${SETUPS:-2x1 2x2}; do
     local gpn=${setup#2x} n=$((2 * ${setup#2x}))
@@ -121,6 +121,11 @@ measure() {
         --max-mb "${SWEEP_MAX_MB:-128}" 2>/dev/null || echo "sweep failed (see logs)"
       cp "$out/logs/sweep_${setup}_${rate}.rank0.log" "$out/sweep_${setup}_${rate}.txt" 2>/dev/null
       cat "$out/sweep_${setup}_${rate}.txt" 2>/dev/null
+      # Small-message latency with one socket and one thread (NCCL's defaults) for comparison.
+      NCCL_SOCKET_NTHREADS=1 NCCL_NSOCKS_PERTHREAD=1 launch "$setup" "$out/logs/sweep1_${setup}_${rate}" "$sweep" \
+        --rendezvous @RDV@ --gpus-per-node "$gpn" --max-mb 16 2>/dev/null
+      echo "-- the same with NCCL_SOCKET_NTHREADS=1 NCCL_NSOCKS_PERTHREAD=1:"
+      grep -v NCCL "$out/logs/sweep1_${setup}_${rate}.rank0.log" 2>/dev/null | tail -n +2
       for T in ${TOKENS:-1024 8192}; do
         local B=$((T * n)) nb=8
         [ "$T" -ge 4096 ] && nb=$(( 32768 / B > 1 ? 32768 / B : 1 ))
@@ -128,6 +133,9 @@ measure() {
                  ${GATE_CASES:-}; do
           local routing=trace cc=$c
           case "$c" in gate:*) routing=gate; cc=${c#gate:} ;; esac
+          if [ $routing = gate ] && [[ " ${GATE_WHERE:-2x1_10gbit_8192 2x2_10gbit_8192} " != *" ${setup}_${rate}_${T} "* ]]; then
+            continue
+          fi
           IFS=/ read -r planner router comm <<< "$cc"
           local tag="${setup}_${rate}_${T}_${routing}_${planner}_${router}_${comm}"
           launch "$setup" "$out/logs/$tag" "$grace" run --backend cuda --rendezvous @RDV@ --routing "$routing" \
@@ -135,6 +143,12 @@ measure() {
             "${trace_args[@]}" --router "$router" --comm "$comm" --batch-tokens "$B" --max-batches "$nb" \
             --layers "${LAYERS:-3}" --warmup 1 --check "${CHECK:-4}" --seed 1 --json
           local rc=$?
+          if [ $rc -ne 0 ]; then
+            fails=$((fails + 1))
+            grep -h "error\|NCCL WARN" "$out/logs/$tag".rank*.log | head -5
+            [ $fails -ge 3 ] && [ $runs -lt 3 ] && die "the first runs failed: stopping"
+          fi
+          runs=$((runs + 1))
           python3 - "$out/logs/$tag.rank0.log" "$setup" "$rate" "$T" "$routing" "$cc" "$rc" >> "$tsv" <<'PY'
 import json, sys
 path, setup, rate, T, routing, case, rc = sys.argv[1:]

@@ -48,6 +48,7 @@ struct Stage {
   DeviceBuffer<int32_t> keys, send_dest, send_slot, recv_dest, recv_slot;
   DeviceBuffer<float> send_w, recv_w, ones;
   DeviceBuffer<bf16_t> send_rows, recv_rows, ret_rows;
+  DeviceBuffer<unsigned char> send_pack, recv_pack;  // wire rows: hidden + metadata
   DeviceBuffer<int64_t> counts;
   size_t ones_filled = 0;
 };
@@ -156,24 +157,34 @@ struct GpuMoeEngine::Impl {
       }
       return;
     }
+    // One wire row per unit: the BF16 hidden state, then the k destination GPUs, flat slots and
+    // gate weights, packed by strided device copies, so each peer gets one NCCL send (over a
+    // socket transport every operation costs a fixed latency of its own).
+    const size_t rb = size_t(H) * 2 + size_t(k) * 12, hb = size_t(H) * 2, kb = size_t(k) * 4;
+    st.send_pack.resize(std::max<size_t>(size_t(st.units), 1) * rb);
+    st.recv_pack.resize(mm * rb);
+    if (st.units > 0) {
+      unsigned char* sp = st.send_pack.get();
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(sp, rb, st.send_rows.get(), hb, hb, size_t(st.units), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(sp + hb, rb, st.send_dest.get(), kb, kb, size_t(st.units), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(sp + hb + kb, rb, st.send_slot.get(), kb, kb, size_t(st.units), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(sp + hb + 2 * kb, rb, st.send_w.get(), kb, kb, size_t(st.units), cudaMemcpyDeviceToDevice, stream));
+    }
     GRACE_NCCL_CHECK(ncclGroupStart());
     for (int p = 0; p < st.size; ++p) {
-      if (const int64_t c = st.send_cnt[p]; c > 0) {
-        const int64_t o = st.send_off[p];
-        GRACE_NCCL_CHECK(ncclSend(st.send_rows.get() + o * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclSend(st.send_dest.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclSend(st.send_slot.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclSend(st.send_w.get() + o * k, size_t(c * k), ncclFloat32, p, st.comm, stream));
-      }
-      if (const int64_t c = st.recv_cnt[p]; c > 0) {
-        const int64_t o = st.recv_off[p];
-        GRACE_NCCL_CHECK(ncclRecv(st.recv_rows.get() + o * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclRecv(st.recv_dest.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclRecv(st.recv_slot.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclRecv(st.recv_w.get() + o * k, size_t(c * k), ncclFloat32, p, st.comm, stream));
-      }
+      if (const int64_t c = st.send_cnt[p]; c > 0)
+        GRACE_NCCL_CHECK(ncclSend(st.send_pack.get() + size_t(st.send_off[p]) * rb, size_t(c) * rb, ncclInt8, p, st.comm, stream));
+      if (const int64_t c = st.recv_cnt[p]; c > 0)
+        GRACE_NCCL_CHECK(ncclRecv(st.recv_pack.get() + size_t(st.recv_off[p]) * rb, size_t(c) * rb, ncclInt8, p, st.comm, stream));
     }
     GRACE_NCCL_CHECK(ncclGroupEnd());
+    if (st.m > 0) {
+      const unsigned char* rp = st.recv_pack.get();
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(st.recv_rows.get(), hb, rp, rb, hb, size_t(st.m), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(st.recv_dest.get(), kb, rp + hb, rb, kb, size_t(st.m), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(st.recv_slot.get(), kb, rp + hb + kb, rb, kb, size_t(st.m), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(st.recv_w.get(), kb, rp + hb + 2 * kb, rb, kb, size_t(st.m), cudaMemcpyDeviceToDevice, stream));
+    }
     account(st, st.send_cnt, H * 2 + int64_t(k) * 12);
   }
 
