@@ -64,8 +64,11 @@ if [[ " $stages " == *" engine "* ]]; then
   ngpu=$(nvidia-smi -L | wc -l)
   targs=()
   pl=(--placement "$data/pl/2x1-grace.json")
-  if [ -d "$data/trace" ]; then
+  if [ -d "$data/trace" ] && [ -f "$data/pl/2x1-grace.json" ]; then
     for t in intent law summary translation; do targs+=(--trace "$data/trace/${t}_topk_ids.npy.gz"); done
+  else  # no data carried: a synthetic trace (grace run's default) and a placement planned on it
+    build-dev/grace plan --model deepseek-v2-lite --topology 2x1 --policy grace -o /tmp/grace-pl-2x1.json >/dev/null
+    pl=(--placement /tmp/grace-pl-2x1.json)
   fi
   for backend in cuda cpu; do
     for routing in trace gate; do
