@@ -26,7 +26,8 @@ INTER_LAT_US=${INTER_LAT_US:-150} # one TCP exchange stage across the veth
 INTRA_LAT_US=${INTRA_LAT_US:-30}
 [ -x "$GRACE" ] || { echo "bench-engine: build grace first ($GRACE)"; exit 1; }
 OUT=$(mktemp -d /tmp/grace-bench-engine.XXXXXX)
-trap 'rm -rf "$OUT"' EXIT
+# KEEP=DIR keeps the model, topology, trace slice, placements and run/sim JSONs (bench/cuda/fit-sim.py).
+trap '[ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp -r "$OUT"/. "$KEEP"/; rm -rf "$OUT"' EXIT
 DATA=$ROOT/../shared/data/traces/deepseek-v2-lite-esft
 
 cat > "$OUT/model.json" <<JSON

@@ -3,10 +3,12 @@
 # unpack the carried Debian packages (.debs, from scripts/device-debs.sh download), build the
 # CUDA targets, run the GPU tests, the GPU benchmark and the PyTorch reference.
 #
-#   scripts/device-run.sh [tests] [bench] [torch] [engine] [gpuengine]
+#   scripts/device-run.sh [tests] [bench] [torch] [engine] [cluster]
 #                                        (default: tests bench torch engine)
-# gpuengine: the GPU-resident engine (grace_gpu_engine_run), one process per GPU under mpirun
-# when the machine has one (else two processes started here with the same OMPI_* variables).
+# engine: `grace run --backend cuda` (and --backend cpu over NCCL) on the machine's GPUs, one
+# process per GPU started here (--rendezvous, no MPI), outputs checked against the reference.
+# cluster: scripts/gpu-cluster.sh measure (emulated 2-node cluster; needs .debs/net and the data
+# folder GRACE_DATA, default out/gpu-data: trace/ + pl/).
 #
 # Logs and JSON results go to $OUT (the device tool's output folder; /tmp/grace-out elsewhere).
 # The real-trace routing slice is read from .gpu-data/ when carried (never committed).
@@ -35,7 +37,7 @@ echo "NCCL_HOME=${NCCL_HOME:-/usr/local/cuda}"
 t0=$(date +%s)
 cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DGRACE_CUDA=ON -DGRACE_MPI=OFF \
   -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" > "$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
-for target in cuda_test grace_cuda_bench grace_cuda_engine_check grace_gpu_engine_run; do  # separately: a broken bench still lets tests run
+for target in cuda_test grace grace_nccl_sweep grace_cuda_bench; do  # separately: a broken bench still lets tests run
   cmake --build build-dev --target $target -j "$(nproc)" >> "$OUT/build.log" 2>&1 \
     || { echo "BUILD FAILED: $target"; grep -E "error|FAILED" -A5 "$OUT/build.log" | head -60; }
 done
@@ -56,30 +58,40 @@ if [[ " $stages " == *" torch "* ]]; then
   cp /tmp/grace-bench/torch_ref.json "$OUT/" 2>/dev/null
 fi
 if [[ " $stages " == *" engine "* ]]; then
-  build-dev/grace_cuda_engine_check --data .gpu-data 2>&1 | tee "$OUT/engine.log" || rc=1
-fi
-if [[ " $stages " == *" gpuengine "* ]]; then
-  rdv=$(mktemp -d /tmp/grace-rdv.XXXXXX)
+  # Both backends, same command line, 2 GPUs on one host (topology 2x1), real routing when the
+  # data folder is there, else a synthetic trace.
+  data=${GRACE_DATA:-out/gpu-data}
   ngpu=$(nvidia-smi -L | wc -l)
-  args=(--rendezvous "$rdv" --data .gpu-data --reps "${GRACE_REPS:-20}" --out "$OUT/gpu_engine.tsv" --topology "${GRACE_TOPO:-2x1}")
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-  if command -v mpirun >/dev/null && mpirun --version 2>&1 | grep -qi "open mpi"; then
-    echo "launcher: $(mpirun --version 2>&1 | head -1), $ngpu ranks"
-    timeout 400 mpirun -np "$ngpu" --bind-to none -x NCCL_NVLS_ENABLE -x LD_LIBRARY_PATH \
-      build-dev/grace_gpu_engine_run "${args[@]}" 2>&1 | tee "$OUT/gpu_engine.log" || rc=1
-  elif command -v mpirun >/dev/null; then
-    echo "launcher: $(mpirun --version 2>&1 | head -1), $ngpu ranks"
-    timeout 400 mpirun -np "$ngpu" build-dev/grace_gpu_engine_run "${args[@]}" 2>&1 | tee "$OUT/gpu_engine.log" || rc=1
-  else
-    echo "launcher: no mpirun on this machine: $ngpu processes started by this script (OMPI_COMM_WORLD_* set)"
-    pids=()
-    for ((r = 0; r < ngpu; ++r)); do
-      OMPI_COMM_WORLD_RANK=$r OMPI_COMM_WORLD_SIZE=$ngpu OMPI_COMM_WORLD_LOCAL_RANK=$r \
-        timeout 400 build-dev/grace_gpu_engine_run "${args[@]}" > "$OUT/gpu_engine.rank$r.log" 2>&1 &
-      pids+=($!)
-    done
-    for p in "${pids[@]}"; do wait "$p" || rc=1; done
-    cat "$OUT/gpu_engine.rank0.log"; grep -h "ERROR\|failures" "$OUT"/gpu_engine.rank[1-9]*.log
+  targs=()
+  pl=(--placement "$data/pl/2x1-grace.json")
+  if [ -d "$data/trace" ] && [ -f "$data/pl/2x1-grace.json" ]; then
+    for t in intent law summary translation; do targs+=(--trace "$data/trace/${t}_topk_ids.npy.gz"); done
+  else  # no data carried: a synthetic trace (grace run's default) and a placement planned on it
+    build-dev/grace plan --model deepseek-v2-lite --topology 2x1 --policy grace -o /tmp/grace-pl-2x1.json >/dev/null
+    pl=(--placement /tmp/grace-pl-2x1.json)
   fi
+  for backend in cuda cpu; do
+    for routing in trace gate; do
+      rdv=$(mktemp -d /tmp/grace-rdv.XXXXXX)
+      pids=()
+      for ((r = 0; r < 2; ++r)); do
+        GRACE_RANK=$r GRACE_SIZE=2 GRACE_LOCAL_RANK=$((r % ngpu)) timeout 300 build-dev/grace run --backend $backend \
+          --rendezvous "$rdv" --routing $routing --model deepseek-v2-lite --topology 2x1 "${pl[@]}" "${targs[@]}" \
+          --router tar --comm hierarchical --batch-tokens 4096 --max-batches 2 --layers $([ $routing = gate ] && echo 1 || echo 2) \
+          --warmup 1 --check 8 > "$OUT/engine_${backend}_${routing}.rank$r.log" 2>&1 &
+        pids+=($!)
+      done
+      for p in "${pids[@]}"; do wait "$p" || rc=1; done
+      echo "== grace run --backend $backend --routing $routing"
+      cat "$OUT/engine_${backend}_${routing}.rank0.log"; grep -h "error" "$OUT"/engine_${backend}_${routing}.rank1.log
+    done
+  done
 fi
+if [[ " $stages " == *" cluster "* ]]; then
+  scripts/gpu-cluster.sh measure build-dev "${GRACE_DATA:-out/gpu-data}" "$OUT/cluster" || rc=1
+  cp "$OUT/cluster/cluster.tsv" "$OUT/" 2>/dev/null
+fi
+# The device tool returns at most 8 files: keep the result tables, pack the rest.
+(cd "$OUT" && find . -type f ! -name '*.tsv' ! -name 'logs.tgz' > /tmp/grace-out-files && \
+  tar czf logs.tgz -T /tmp/grace-out-files && xargs rm -f < /tmp/grace-out-files && find . -mindepth 1 -type d -empty -delete)
 exit $rc

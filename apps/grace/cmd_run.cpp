@@ -1,5 +1,10 @@
-// grace run: the distributed MoE engine over MPI (grace/engine/engine.h). Start it with
-// `mpirun -np <GPUs of --topology> grace run ...`; every rank plays one GPU.
+// grace run: the distributed MoE engine (grace/engine/engine.h). Start it with
+// `mpirun -np <GPUs of --topology> grace run ...`; every rank plays one GPU. Backends
+// (grace/engine/backend.h): --backend cpu (F32 host activations, MPI) and --backend cuda
+// (GPU-resident, NCCL; builds with -DGRACE_CUDA=ON). Without MPI (a CUDA-only build, or ranks
+// started in network namespaces) `--rendezvous DIR` starts the ranks over NCCL: rank and size
+// from OMPI_COMM_WORLD_RANK/SIZE or GRACE_RANK/GRACE_SIZE, the GPU from
+// OMPI_COMM_WORLD_LOCAL_RANK or GRACE_LOCAL_RANK (modulo the visible GPUs).
 //
 // Set-up errors (bad flags, files, a placement for another model or topology, a world size that
 // does not match the topology) are agreed on by all ranks: the lowest failing rank (rank 0 when
@@ -24,9 +29,9 @@
 #include "grace/error.h"
 
 #ifdef GRACE_HAVE_ENGINE
+#include "grace/engine/backend.h"
 #include "grace/engine/compute.h"
 #include "grace/engine/engine.h"
-#include "grace/engine/mpi.h"
 #include "grace/engine/weights.h"
 #include "grace/model.h"
 #include "grace/placement_io.h"
@@ -34,6 +39,14 @@
 #include "grace/synth.h"
 #include "grace/topology.h"
 #include "grace/trace_io.h"
+#endif
+#ifdef GRACE_HAVE_MPI
+#include "grace/engine/mpi.h"
+#endif
+#ifdef GRACE_HAVE_CUDA
+#include "grace/cuda/device.h"
+#include "grace/cuda/gpu_backend.h"
+#include "grace/cuda/nccl_comm.h"
 #endif
 
 namespace grace::cli {
@@ -56,6 +69,11 @@ struct RunArgs {
   bool no_phase_barrier = false;
   bool json = false;
   double timeout_s = 300;
+  std::string backend = "cpu";
+  std::string routing = "trace";
+  std::string rendezvous;
+  int64_t check = 0;
+  int warmup = 0;
 };
 
 #ifdef GRACE_HAVE_ENGINE
@@ -83,9 +101,14 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
                     "--hidden/--intermediate must be positive (got {} and {})", s.model.hidden,
                     s.model.moe_intermediate);
   s.topo = parse_topology(a.topology);
-  GRACE_INPUT_CHECK(a.comm == "flat" || a.comm == "hierarchical",
-                    "--comm must be flat or hierarchical (got '{}')", a.comm);
-  s.opt.comm = a.comm == "flat" ? CommScheme::kFlat : CommScheme::kHierarchical;
+  s.opt.comm = parse_comm_scheme(a.comm);
+  GRACE_INPUT_CHECK(a.routing == "trace" || a.routing == "gate", "--routing must be trace or gate (got '{}')",
+                    a.routing);
+  s.opt.gate_routing = a.routing == "gate";
+  s.opt.bf16_activations = a.backend == "cuda";
+  GRACE_INPUT_CHECK(a.check >= 0 && a.warmup >= 0, "--check and --warmup must be >= 0");
+  s.opt.keep_outputs = a.check > 0;
+  s.opt.warmup_batches = a.warmup;
   s.opt.batch_tokens = a.batch_tokens;
   s.opt.num_layers = a.layers;
   s.opt.max_batches = a.max_batches;
@@ -98,7 +121,7 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
   GRACE_INPUT_CHECK(a.timeout_s >= 0, "--timeout must be >= 0 seconds (got {})", a.timeout_s);
   s.opt.timeout_s = a.timeout_s;
   GRACE_INPUT_CHECK(world_size == s.topo.num_gpus(),
-                    "the MPI world has {} ranks but --topology {} has {} GPUs (run with mpirun -np {})",
+                    "the world has {} ranks but --topology {} has {} GPUs (run with mpirun -np {})",
                     world_size, a.topology, s.topo.num_gpus(), s.topo.num_gpus());
   s.placement = load_placement(a.placement);
   // Placement against model and topology before reading the trace (clearer first error).
@@ -121,60 +144,124 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
                                          s.model.dense_layers);
 }
 
+#ifdef GRACE_HAVE_CUDA
+int env_first(std::initializer_list<const char*> names, int fallback) {
+  for (const char* n : names)
+    if (const char* v = std::getenv(n); v && *v) return std::atoi(v);
+  return fallback;
+}
+#endif
+
+// The world the ranks run in: MPI (mpirun), or NCCL through a rendezvous folder.
+struct World {
+#ifdef GRACE_HAVE_MPI
+  std::unique_ptr<engine::MpiSession> mpi;
+#endif
+  std::unique_ptr<engine::Comm> nccl;
+  engine::Comm* comm = nullptr;
+  int device = 0;
+  void finish() {  // MPI_Finalize (or NCCL teardown) before leaving without unwinding into main
+    nccl.reset();
+#ifdef GRACE_HAVE_MPI
+    mpi.reset();
+#endif
+  }
+};
+
+void open_world(const RunArgs& a, World& w) {
+  GRACE_INPUT_CHECK(a.backend == "cpu" || a.backend == "cuda", "--backend must be cpu or cuda (got '{}')", a.backend);
+#ifndef GRACE_HAVE_CUDA
+  GRACE_INPUT_CHECK(a.backend != "cuda", "--backend cuda: this grace was built without CUDA (configure with "
+                    "-DGRACE_CUDA=ON on a machine with the CUDA toolkit and NCCL)");
+  GRACE_INPUT_CHECK(a.rendezvous.empty(), "--rendezvous starts ranks over NCCL: this grace was built without CUDA");
+#else
+  const int ndev = cuda::device_count();
+  if (a.backend == "cuda" || !a.rendezvous.empty())
+    GRACE_INPUT_CHECK(ndev > 0, "--backend cuda / --rendezvous: no CUDA GPU is visible on this machine");
+  w.device = env_first({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "GRACE_LOCAL_RANK"}, 0) % std::max(ndev, 1);
+  if (!a.rendezvous.empty()) {
+    const int rank = env_first({"OMPI_COMM_WORLD_RANK", "PMI_RANK", "GRACE_RANK"}, 0);
+    const int size = env_first({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "GRACE_SIZE"}, 1);
+    GRACE_INPUT_CHECK(rank >= 0 && rank < size, "--rendezvous: rank {} outside [0, {}) (GRACE_RANK/GRACE_SIZE)", rank,
+                      size);
+    w.nccl = cuda::make_nccl_comm(cuda::rendezvous_nccl_id(a.rendezvous, rank, "world"), rank, size, w.device);
+    w.comm = w.nccl.get();
+    return;
+  }
+#endif
+#ifdef GRACE_HAVE_MPI
+  w.mpi = std::make_unique<engine::MpiSession>(nullptr, nullptr);
+  w.comm = &w.mpi->world();
+#else
+  fail_input("this grace was built without MPI: start the ranks with --rendezvous DIR (GRACE_RANK, GRACE_SIZE)");
+#endif
+}
+
 void run_run(const RunArgs& a) {
-  auto session = std::make_unique<engine::MpiSession>(nullptr, nullptr);
-  engine::Comm& world = session->world();
+  World wld;
+  open_world(a, wld);  // errors here are the same on every rank (flags, build): plain InputError
+  engine::Comm& world = *wld.comm;
   const int me = world.rank();
   Setup s;
-  engine::ConfigHashes hashes;
+  std::unique_ptr<engine::ComputeBackend> compute;
+  std::unique_ptr<engine::MoeBackend> backend;
+  engine::EngineInputs in;
   int code = 0;
   std::string msg;
+  auto fail = [&](const std::exception& e) {
+    code = dynamic_cast<const InputError*>(&e) ? 2 : 1;
+    msg = code == 2 ? e.what() : std::string("internal error: ") + e.what();
+  };
   try {
     build_setup(a, world.size(), s);
-    engine::EngineInputs in{&s.trace, &s.placement, &s.topo, s.model, s.router.get(), s.weights.get()};
+    in = engine::EngineInputs{&s.trace, &s.placement, &s.topo, s.model, s.router.get(), s.weights.get()};
     engine::check_engine_inputs(in, s.opt, world.size());
-    hashes = engine::engine_config_hashes(in, s.opt);
-  } catch (const InputError& e) {
-    code = 2;
-    msg = e.what();
   } catch (const std::exception& e) {
-    code = 1;
-    msg = std::string("internal error: ") + e.what();
+    fail(e);
   }
-  // Agree on set-up failure: the worst code, and the lowest failing rank reports.
-  int64_t agree[2] = {code, code ? int64_t(world.size() - me) : 0};
-  world.allreduce_max(agree, 2);
-  if (agree[0] != 0) {
-    const int reporter = int(world.size() - agree[1]);
-    if (me == reporter) {
-      std::fprintf(stderr, "grace: error: %s%s\n",
-                   reporter == 0 ? "" : fmt::format("rank {}: ", me).c_str(), msg.c_str());
+  // Every rank learns whether all are ready; the lowest failing rank reports, all exit alike.
+  auto leave_if_failed = [&] {
+    const engine::SetupVerdict v = engine::agree_on_setup(world, code);
+    if (v.code == 0) return;
+    if (me == v.reporter)
+      std::fprintf(stderr, "grace: error: %s%s\n", v.reporter == 0 ? "" : fmt::format("rank {}: ", me).c_str(),
+                   msg.c_str());
+    std::fflush(stderr);
+    world.barrier();
+    wld.finish();
+    std::exit(v.code);
+  };
+  leave_if_failed();
+  try {  // the backend (collective: the CPU backend splits the node comm, cuda creates NCCL comms)
+    if (a.backend == "cuda") {
+#ifdef GRACE_HAVE_CUDA
+      backend = cuda::make_cuda_backend(world, in, s.opt, wld.device, a.seed);
+#endif
+    } else {
+      compute = engine::make_cpu_compute();
+      backend = engine::make_cpu_backend(world, *compute, in, s.opt);
     }
-    std::fflush(stderr);
-    world.barrier();
-    session.reset();  // MPI_Finalize on every rank, then leave without unwinding into main
-    std::exit(int(agree[0]));
+  } catch (const std::exception& e) {
+    fail(e);
   }
-  // Every rank must run the same placement and configuration (e.g. an MPMD launch, or files that
-  // differ between hosts): refuse to start, rank 0 names the ranks that differ.
-  const std::string mismatch = engine::check_same_config(world, hashes);
-  if (!mismatch.empty()) {
-    if (me == 0) std::fprintf(stderr, "grace: error: %s\n", mismatch.c_str());
-    std::fflush(stderr);
-    world.barrier();
-    session.reset();
-    std::exit(2);
-  }
+  leave_if_failed();
   engine::EngineResult r;
   try {
-    auto compute = engine::make_cpu_compute();
-    engine::EngineInputs in{&s.trace, &s.placement, &s.topo, s.model, s.router.get(), s.weights.get()};
-    r = engine::run_engine(world, *compute, in, s.opt);
+    r = engine::run_engine(world, *backend, in, s.opt);
+  } catch (const engine::StartupMismatch& e) {
+    // Every rank threw the same message before anything was exchanged: refuse to start.
+    if (me == 0) std::fprintf(stderr, "grace: error: %s\n", e.what());
+    std::fflush(stderr);
+    world.barrier();
+    backend.reset();
+    wld.finish();
+    std::exit(2);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "grace: error: rank %d: %s (aborting the job)\n", me, e.what());
     std::fflush(stderr);
     world.abort(dynamic_cast<const InputError*>(&e) ? 2 : 1);
   }
+  if (a.check > 0) engine::check_outputs(world, in, s.opt, a.check, a.backend == "cuda" ? 2e-2 : 1e-5, r);
   if (me == 0) {
     if (a.json) {
       std::printf("%s\n", engine::engine_json(r).c_str());
@@ -185,6 +272,17 @@ void run_run(const RunArgs& a) {
     }
     std::fflush(stdout);
   }
+  if (!r.check_ok) {
+    if (me == 0)
+      std::fprintf(stderr, "grace: error: output check: max|diff|/max|ref| = %.3g over %lld tokens exceeds %.0e\n",
+                   r.check_rel_err, (long long)r.checked_tokens, r.check_tolerance);
+    std::fflush(stderr);
+    world.barrier();
+    backend.reset();
+    wld.finish();
+    std::exit(1);
+  }
+  backend.reset();
 }
 #endif
 
@@ -192,7 +290,8 @@ void run_run(const RunArgs& a) {
 
 void add_run_command(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
-  auto* cmd = app.add_subcommand("run", "Run the distributed MoE engine over MPI (mpirun -np <GPUs> grace run ...)");
+  auto* cmd = app.add_subcommand("run", "Run the distributed MoE engine (mpirun -np <GPUs> grace run ...; "
+                                 "--backend cpu|cuda)");
   cmd->add_option("--model", a->model, "Model preset or JSON")->capture_default_str();
   cmd->add_option("--topology", a->topology, "Topology (nodes x GPUs per node, preset or JSON); "
                   "the MPI world size must equal its GPU count")->capture_default_str();
@@ -214,12 +313,21 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--no-phase-barrier", a->no_phase_barrier,
                 "Do not synchronise ranks before each phase (phase times then include waiting)");
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
+  cmd->add_option("--backend", a->backend, "Engine backend: cpu (F32 host activations) | cuda (GPU-resident, "
+                  "NCCL; needs a build with -DGRACE_CUDA=ON)")->capture_default_str();
+  cmd->add_option("--routing", a->routing, "trace: top-k and gate weights from the trace | gate: computed per "
+                  "layer from the hidden states (gate GEMM, softmax, group-limited top-k)")->capture_default_str();
+  cmd->add_option("--rendezvous", a->rendezvous, "Start without MPI: ranks share a folder for the NCCL id "
+                  "(GRACE_RANK/GRACE_SIZE/GRACE_LOCAL_RANK or OMPI_* set per process; CUDA builds)");
+  cmd->add_option("--check", a->check, "Compare the final hidden states of this many tokens per rank with the "
+                  "single-process reference (F32 1e-5 on cpu, 2e-2 on cuda); exit 1 when off")->capture_default_str();
+  cmd->add_option("--warmup", a->warmup, "Untimed runs of the first batch before the timed ones")->capture_default_str();
   cmd->add_option("--timeout", a->timeout_s, "Abort the job when a rank makes no progress for this many "
                   "seconds (hang detection; 0: off)")->capture_default_str();
 #ifdef GRACE_HAVE_ENGINE
   cmd->callback([a] { run_run(*a); });
 #else
-  cmd->callback([] { fail_input("'grace run' needs the MPI engine: configure with -DGRACE_MPI=ON"); });
+  cmd->callback([] { fail_input("'grace run' needs the engine: configure with -DGRACE_MPI=ON (or -DGRACE_CUDA=ON)"); });
 #endif
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "grace/comm_scheme.h"
 #include "grace/trace.h"
 
 namespace grace {
@@ -27,10 +28,6 @@ struct Placement;
 struct Topology;
 struct ModelSpec;
 class TraceReader;
-
-enum class CommScheme { kFlat, kHierarchical };
-CommScheme parse_comm_scheme(const std::string& name);  // "flat" | "hierarchical"
-const char* comm_scheme_name(CommScheme c);
 
 struct EvalOptions {
   int64_t batch_tokens = 4096;

@@ -22,6 +22,13 @@ struct ModelSpec {
   int64_t moe_intermediate = 0;
   int64_t vocab = 0;
   int dtype_bytes = 2;      // activations and weights on the wire / in memory (bf16)
+  // The router (gate) of each MoE layer, for the engine's gate routing: softmax over the experts'
+  // logits; with n_group > 1 DeepSeek's group-limited top-k (experts split into n_group equal
+  // groups, a group scored by its best expert, only the best topk_group groups compete); then
+  // top-k; the k weights renormalised to sum 1 when norm_topk_prob.
+  int n_group = 1;
+  int topk_group = 1;
+  bool norm_topk_prob = false;
 
   // Bytes of one routed expert's weights (SwiGLU: gate, up, down = 3 x hidden x intermediate).
   int64_t expert_bytes() const { return 3 * hidden * moe_intermediate * dtype_bytes; }

@@ -14,12 +14,14 @@ namespace {
 // Published architecture facts (the models' public configs; mirrors ../shared/data/models.json).
 const std::vector<ModelSpec>& presets() {
   static const std::vector<ModelSpec> kPresets = {
-      {"deepseek-v2-lite", 26, 1, 64, 2, 6, 2048, 1408, 102400, 2},
-      {"deepseek-v3", 58, 3, 256, 1, 8, 7168, 2048, 129280, 2},
-      {"gpt-oss-20b", 24, 0, 32, 0, 4, 2880, 2880, 201088, 2},
-      {"olmoe-1b-7b", 16, 0, 64, 0, 8, 2048, 1024, 50304, 2},
-      {"qwen3-30b-a3b", 48, 0, 128, 0, 8, 2048, 768, 151936, 2},
-      {"mixtral-8x7b", 32, 0, 8, 0, 2, 4096, 14336, 32000, 2},
+      // ..., dtype_bytes, n_group, topk_group, norm_topk_prob (the configs' router fields;
+      // DeepSeek-V3 scores with a biased sigmoid, which the engine's softmax gate does not model)
+      {"deepseek-v2-lite", 26, 1, 64, 2, 6, 2048, 1408, 102400, 2, 1, 1, false},
+      {"deepseek-v3", 58, 3, 256, 1, 8, 7168, 2048, 129280, 2, 8, 4, true},
+      {"gpt-oss-20b", 24, 0, 32, 0, 4, 2880, 2880, 201088, 2, 1, 1, true},
+      {"olmoe-1b-7b", 16, 0, 64, 0, 8, 2048, 1024, 50304, 2, 1, 1, false},
+      {"qwen3-30b-a3b", 48, 0, 128, 0, 8, 2048, 768, 151936, 2, 1, 1, true},
+      {"mixtral-8x7b", 32, 0, 8, 0, 2, 4096, 14336, 32000, 2, 1, 1, true},
   };
   return kPresets;
 }
@@ -54,6 +56,10 @@ void ModelSpec::validate() const {
   in("dtype_bytes", dtype_bytes, 1, 8);
   in("shared_experts", shared_experts, 0, 1024);
   in("dense_layers", dense_layers, 0, 4096);
+  in("n_group", n_group, 1, experts);
+  GRACE_INPUT_CHECK(experts % n_group == 0, "model '{}': experts = {} is not a multiple of n_group = {}", name,
+                    experts, n_group);
+  in("topk_group", topk_group, 1, n_group);
 }
 
 std::vector<std::string> model_preset_names() {
@@ -93,6 +99,12 @@ ModelSpec load_model(std::string_view name_or_path) {
   read_field(j, "moe_intermediate", m.moe_intermediate, path, true);
   read_field(j, "vocab", m.vocab, path, false);
   read_field(j, "dtype_bytes", m.dtype_bytes, path, false);
+  read_field(j, "n_group", m.n_group, path, false);
+  read_field(j, "topk_group", m.topk_group, path, false);
+  if (j.contains("norm_topk_prob")) {
+    GRACE_INPUT_CHECK(j["norm_topk_prob"].is_boolean(), "{}: field 'norm_topk_prob' must be true or false", path);
+    m.norm_topk_prob = j["norm_topk_prob"].get<bool>();
+  }
   m.validate();
   return m;
 }

@@ -48,38 +48,51 @@ struct Stage {
   DeviceBuffer<int32_t> keys, send_dest, send_slot, recv_dest, recv_slot;
   DeviceBuffer<float> send_w, recv_w, ones;
   DeviceBuffer<bf16_t> send_rows, recv_rows, ret_rows;
+  DeviceBuffer<unsigned char> send_pack, recv_pack;  // wire rows: hidden + metadata
   DeviceBuffer<int64_t> counts;
   size_t ones_filled = 0;
 };
 
 }  // namespace
 
+// One MoE layer's local expert slots on this GPU.
+struct LocalLayer {
+  std::vector<int> experts;  // slot -> expert
+  int num_local = 0, slot_base = 0;
+  DeviceBuffer<bf16_t> w13, w2;
+  std::unique_ptr<LocalMoeLayer> moe;
+};
+
 struct GpuMoeEngine::Impl {
   GpuEngineConfig cfg;
   int gpn = 1, my_node = 0;
-  int num_local = 0, slot_base = 0;
+  int num_local = 0, slot_base = 0;  // of the layer being run
+  std::vector<LocalLayer> layers;
+  LocalLayer* cur = nullptr;
   cudaStream_t stream = nullptr;
   cudaEvent_t ev[4] = {};
   ncclComm_t world = nullptr, node = nullptr;
   DeviceRoutingTable table;
   Stage s1, s2;
-  LocalMoeLayer layer;
-  DeviceBuffer<bf16_t> w13, w2, partial, partial1;
+  DeviceBuffer<bf16_t> partial, partial1;
   DeviceBuffer<int32_t> dest, slot, lkeys;
   DeviceBuffer<float> scratch;
   GpuLayerStats stats;
 
-  Impl(const GpuEngineConfig& c, const RoutingTable& t, int nl)
-      : cfg(c), table(t), layer(nl > 0 ? nl : 1, c.top_k, c.hidden, c.inter) {}
+  Impl(const GpuEngineConfig& c, const RoutingTable& t) : cfg(c), table(t) {}
 
   int node_of(int g) const { return g / gpn; }
 
-  void account(const Stage& st, const std::vector<int64_t>& cnt, int64_t row_bytes) {
+  void account(const Stage& st, const std::vector<int64_t>& cnt, int64_t row_bytes, bool combine = false) {
     for (int p = 0; p < st.size; ++p) {
       if (p == st.me || cnt[p] == 0) continue;
       const bool inter = node_of(st.global_of[p]) != my_node;
       (inter ? stats.rows_inter : stats.rows_intra) += cnt[p];
       (inter ? stats.bytes_inter : stats.bytes_intra) += cnt[p] * row_bytes;
+      if (combine) {
+        (inter ? stats.combine_rows_inter : stats.combine_rows_intra) += cnt[p];
+        (inter ? stats.combine_bytes_inter : stats.combine_bytes_intra) += cnt[p] * row_bytes;
+      }
     }
   }
 
@@ -144,24 +157,34 @@ struct GpuMoeEngine::Impl {
       }
       return;
     }
+    // One wire row per unit: the BF16 hidden state, then the k destination GPUs, flat slots and
+    // gate weights, packed by strided device copies, so each peer gets one NCCL send (over a
+    // socket transport every operation costs a fixed latency of its own).
+    const size_t rb = size_t(H) * 2 + size_t(k) * 12, hb = size_t(H) * 2, kb = size_t(k) * 4;
+    st.send_pack.resize(std::max<size_t>(size_t(st.units), 1) * rb);
+    st.recv_pack.resize(mm * rb);
+    if (st.units > 0) {
+      unsigned char* sp = st.send_pack.get();
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(sp, rb, st.send_rows.get(), hb, hb, size_t(st.units), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(sp + hb, rb, st.send_dest.get(), kb, kb, size_t(st.units), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(sp + hb + kb, rb, st.send_slot.get(), kb, kb, size_t(st.units), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(sp + hb + 2 * kb, rb, st.send_w.get(), kb, kb, size_t(st.units), cudaMemcpyDeviceToDevice, stream));
+    }
     GRACE_NCCL_CHECK(ncclGroupStart());
     for (int p = 0; p < st.size; ++p) {
-      if (const int64_t c = st.send_cnt[p]; c > 0) {
-        const int64_t o = st.send_off[p];
-        GRACE_NCCL_CHECK(ncclSend(st.send_rows.get() + o * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclSend(st.send_dest.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclSend(st.send_slot.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclSend(st.send_w.get() + o * k, size_t(c * k), ncclFloat32, p, st.comm, stream));
-      }
-      if (const int64_t c = st.recv_cnt[p]; c > 0) {
-        const int64_t o = st.recv_off[p];
-        GRACE_NCCL_CHECK(ncclRecv(st.recv_rows.get() + o * H, size_t(c * H) * 2, ncclInt8, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclRecv(st.recv_dest.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclRecv(st.recv_slot.get() + o * k, size_t(c * k), ncclInt32, p, st.comm, stream));
-        GRACE_NCCL_CHECK(ncclRecv(st.recv_w.get() + o * k, size_t(c * k), ncclFloat32, p, st.comm, stream));
-      }
+      if (const int64_t c = st.send_cnt[p]; c > 0)
+        GRACE_NCCL_CHECK(ncclSend(st.send_pack.get() + size_t(st.send_off[p]) * rb, size_t(c) * rb, ncclInt8, p, st.comm, stream));
+      if (const int64_t c = st.recv_cnt[p]; c > 0)
+        GRACE_NCCL_CHECK(ncclRecv(st.recv_pack.get() + size_t(st.recv_off[p]) * rb, size_t(c) * rb, ncclInt8, p, st.comm, stream));
     }
     GRACE_NCCL_CHECK(ncclGroupEnd());
+    if (st.m > 0) {
+      const unsigned char* rp = st.recv_pack.get();
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(st.recv_rows.get(), hb, rp, rb, hb, size_t(st.m), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(st.recv_dest.get(), kb, rp + hb, rb, kb, size_t(st.m), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(st.recv_slot.get(), kb, rp + hb + kb, rb, kb, size_t(st.m), cudaMemcpyDeviceToDevice, stream));
+      GRACE_CUDA_CHECK(cudaMemcpy2DAsync(st.recv_w.get(), kb, rp + hb + 2 * kb, rb, kb, size_t(st.m), cudaMemcpyDeviceToDevice, stream));
+    }
     account(st, st.send_cnt, H * 2 + int64_t(k) * 12);
   }
 
@@ -184,7 +207,7 @@ struct GpuMoeEngine::Impl {
       }
       GRACE_NCCL_CHECK(ncclGroupEnd());
     }
-    account(st, st.recv_cnt, H * 2);
+    account(st, st.recv_cnt, H * 2, /*combine=*/true);
     if (st.n == 0) return;
     const size_t pairs = size_t(st.n) * k;
     if (st.ones_filled < pairs) {
@@ -207,7 +230,8 @@ struct GpuMoeEngine::Impl {
       GRACE_CUDA_CHECK(cudaMemsetAsync(out_partial, 0, size_t(m) * cfg.hidden * 2, stream));
       return;
     }
-    layer.forward(st.recv_rows.get(), lkeys.get(), st.recv_w.get(), m, w13.get(), w2.get(), out_partial, stream);
+    cur->moe->forward(st.recv_rows.get(), lkeys.get(), st.recv_w.get(), m, cur->w13.get(), cur->w2.get(), out_partial,
+                      stream);
   }
 };
 
@@ -217,23 +241,32 @@ GpuMoeEngine::GpuMoeEngine(const NcclId& id, const GpuEngineConfig& cfg, const P
               topo.gpus_per_node, cfg.size);
   GRACE_CHECK(cfg.hidden % 8 == 0 && cfg.inter % 8 == 0 && cfg.top_k > 0, "bad layer shape");
   set_device(cfg.device);
-  const std::vector<int> slots = placement.gpu_slots(cfg.layer)[cfg.rank];
-  const int32_t* gso = table.gpu_slot_offset(cfg.layer);
-  GRACE_CHECK(gso[cfg.rank + 1] - gso[cfg.rank] == int(slots.size()), "slot count mismatch on GPU {}", cfg.rank);
-  impl_ = std::make_unique<Impl>(cfg, table, int(slots.size()));
+  GRACE_CHECK(cfg.num_layers >= 1 && cfg.num_layers <= placement.num_layers, "GpuMoeEngine: {} layers of {}",
+              cfg.num_layers, placement.num_layers);
+  impl_ = std::make_unique<Impl>(cfg, table);
   Impl& im = *impl_;
   im.gpn = topo.gpus_per_node;
   im.my_node = cfg.rank / im.gpn;
-  im.num_local = int(slots.size());
-  im.slot_base = gso[cfg.rank];
   GRACE_CUDA_CHECK(cudaStreamCreateWithFlags(&im.stream, cudaStreamNonBlocking));
   for (auto& e : im.ev) GRACE_CUDA_CHECK(cudaEventCreate(&e));
   const int64_t H = cfg.hidden, I = cfg.inter;
-  im.w13.resize(size_t(std::max(im.num_local, 1)) * 2 * I * H);
-  im.w2.resize(size_t(std::max(im.num_local, 1)) * H * I);
-  for (int s = 0; s < im.num_local; ++s)
-    fill_expert_weights(slots[s], cfg.weight_seed, H, I, im.w13.get() + size_t(s) * 2 * I * H,
-                        im.w2.get() + size_t(s) * H * I, im.stream);
+  im.layers.resize(size_t(cfg.num_layers));
+  for (int l = 0; l < cfg.num_layers; ++l) {
+    LocalLayer& ll = im.layers[size_t(l)];
+    ll.experts = placement.gpu_slots(l)[cfg.rank];
+    const int32_t* gso = table.gpu_slot_offset(l);
+    GRACE_CHECK(gso[cfg.rank + 1] - gso[cfg.rank] == int(ll.experts.size()), "slot count mismatch on GPU {}",
+                cfg.rank);
+    ll.num_local = int(ll.experts.size());
+    ll.slot_base = gso[cfg.rank];
+    ll.moe = std::make_unique<LocalMoeLayer>(std::max(ll.num_local, 1), cfg.top_k, H, I);
+    ll.w13.resize(size_t(std::max(ll.num_local, 1)) * 2 * I * H);
+    ll.w2.resize(size_t(std::max(ll.num_local, 1)) * H * I);
+    if (cfg.generate_weights)
+      for (int s = 0; s < ll.num_local; ++s)
+        fill_expert_weights(ll.experts[size_t(s)], cfg.weight_seed, H, I, ll.w13.get() + size_t(s) * 2 * I * H,
+                            ll.w2.get() + size_t(s) * H * I, im.stream);
+  }
   ncclUniqueId uid;
   static_assert(sizeof(uid) == sizeof(id.bytes), "NCCL unique id size");
   std::memcpy(&uid, id.bytes, sizeof(uid));
@@ -264,11 +297,34 @@ GpuMoeEngine::~GpuMoeEngine() {
   cudaStreamDestroy(impl_->stream);
 }
 
-GpuLayerStats GpuMoeEngine::forward(const bf16_t* x, const int32_t* ids, const float* gate_w, int64_t tokens,
-                                    int64_t token_base, bf16_t* out) {
+const std::vector<int>& GpuMoeEngine::local_experts(int layer) const { return impl_->layers.at(size_t(layer)).experts; }
+
+void GpuMoeEngine::load_expert(int layer, int slot, const float* gate, const float* up, const float* down) {
+  Impl& im = *impl_;
+  set_device(im.cfg.device);
+  LocalLayer& ll = im.layers.at(size_t(layer));
+  GRACE_CHECK(slot >= 0 && slot < ll.num_local, "load_expert: slot {} of {}", slot, ll.num_local);
+  const int64_t H = im.cfg.hidden, I = im.cfg.inter;
+  std::vector<bf16_t> w13(size_t(2 * I * H)), w2(size_t(H * I));
+  for (int64_t i = 0; i < I * H; ++i) {
+    w13[size_t(i)] = float_to_bf16(gate[i]);
+    w13[size_t(I * H + i)] = float_to_bf16(up[i]);
+    w2[size_t(i)] = float_to_bf16(down[i]);
+  }
+  GRACE_CUDA_CHECK(cudaMemcpy(ll.w13.get() + size_t(slot) * 2 * I * H, w13.data(), w13.size() * 2,
+                              cudaMemcpyHostToDevice));
+  GRACE_CUDA_CHECK(cudaMemcpy(ll.w2.get() + size_t(slot) * H * I, w2.data(), w2.size() * 2, cudaMemcpyHostToDevice));
+}
+
+GpuLayerStats GpuMoeEngine::forward(int layer, const bf16_t* x, const int32_t* ids, const float* gate_w,
+                                    int64_t tokens, int64_t token_base, bf16_t* out, const int64_t* token_index) {
   Impl& im = *impl_;
   const auto& c = im.cfg;
   set_device(c.device);
+  GRACE_CHECK(layer >= 0 && layer < c.num_layers, "GpuMoeEngine::forward: layer {} of {}", layer, c.num_layers);
+  im.cur = &im.layers[size_t(layer)];
+  im.num_local = im.cur->num_local;
+  im.slot_base = im.cur->slot_base;
   im.stats = GpuLayerStats{};
   const int64_t H = c.hidden;
   const size_t pairs = size_t(std::max<int64_t>(tokens * c.top_k, 1));
@@ -276,12 +332,13 @@ GpuLayerStats GpuMoeEngine::forward(const bf16_t* x, const int32_t* ids, const f
   im.slot.resize(pairs);
   GRACE_CUDA_CHECK(cudaEventRecord(im.ev[0], im.stream));
   DeviceRouteBatch rb;
-  rb.layer = c.layer;
+  rb.layer = layer;
   rb.num_tokens = tokens;
   rb.top_k = c.top_k;
   rb.ids = ids;
   rb.src_gpu_all = c.rank;
   rb.token_base = token_base;
+  rb.token_index = token_index;
   if (tokens > 0) route_on_device(im.table, c.router, c.route_seed, rb, im.dest.get(), im.slot.get(), im.stream);
   im.dispatch(im.s1, x, tokens, im.dest.get(), im.slot.get(), gate_w);
   Stage& last = c.hierarchical ? im.s2 : im.s1;
@@ -305,7 +362,7 @@ GpuLayerStats GpuMoeEngine::forward(const bf16_t* x, const int32_t* ids, const f
   GRACE_CUDA_CHECK(cudaEventElapsedTime(&im.stats.dispatch_ms, im.ev[0], im.ev[1]));
   GRACE_CUDA_CHECK(cudaEventElapsedTime(&im.stats.compute_ms, im.ev[1], im.ev[2]));
   GRACE_CUDA_CHECK(cudaEventElapsedTime(&im.stats.combine_ms, im.ev[2], im.ev[3]));
-  if (last.m > 0 && im.num_local > 0) im.stats.expert_rows = im.layer.buckets().host_offsets(im.stream)[im.num_local];
+  if (last.m > 0 && im.num_local > 0) im.stats.expert_rows = im.cur->moe->buckets().host_offsets(im.stream)[im.num_local];
   return im.stats;
 }
 
@@ -325,7 +382,7 @@ void GpuMoeEngine::barrier() {
 }
 
 Stream GpuMoeEngine::stream() const { return impl_->stream; }
-int GpuMoeEngine::num_local_slots() const { return impl_->num_local; }
+int GpuMoeEngine::num_local_slots() const { return impl_->layers.empty() ? 0 : impl_->layers[0].num_local; }
 
 #else  // no NCCL
 
@@ -335,7 +392,13 @@ GpuMoeEngine::GpuMoeEngine(const NcclId&, const GpuEngineConfig&, const Placemen
   GRACE_CHECK(false, "GpuMoeEngine: this build has no NCCL (GRACE_HAVE_NCCL)");
 }
 GpuMoeEngine::~GpuMoeEngine() = default;
-GpuLayerStats GpuMoeEngine::forward(const bf16_t*, const int32_t*, const float*, int64_t, int64_t, bf16_t*) {
+const std::vector<int>& GpuMoeEngine::local_experts(int) const {
+  static const std::vector<int> none;
+  return none;
+}
+void GpuMoeEngine::load_expert(int, int, const float*, const float*, const float*) {}
+GpuLayerStats GpuMoeEngine::forward(int, const bf16_t*, const int32_t*, const float*, int64_t, int64_t, bf16_t*,
+                                    const int64_t*) {
   return {};
 }
 void GpuMoeEngine::allreduce_max(float*, int) {}

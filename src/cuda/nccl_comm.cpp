@@ -167,6 +167,10 @@ std::unique_ptr<engine::Comm> make_nccl_comm(const NcclId& id, int rank, int siz
 }
 
 std::unique_ptr<engine::Comm> make_nccl_comm(engine::Comm& boot, int device) {
+  return make_nccl_comm(share_nccl_id(boot), boot.rank(), boot.size(), device);
+}
+
+NcclId share_nccl_id(engine::Comm& boot) {
   const int n = boot.size();
   NcclId id{};
   if (boot.rank() == 0) id = nccl_unique_id();
@@ -180,7 +184,7 @@ std::unique_ptr<engine::Comm> make_nccl_comm(engine::Comm& boot, int device) {
   std::memcpy(&id, rbuf, sizeof id);
   boot.free_buffer(sbuf);
   boot.free_buffer(rbuf);
-  return make_nccl_comm(id, boot.rank(), n, device);
+  return id;
 }
 
 #else  // no NCCL in this build
@@ -193,6 +197,7 @@ std::unique_ptr<engine::Comm> make_nccl_comm(const NcclId&, int, int, int) {
 std::unique_ptr<engine::Comm> make_nccl_comm(engine::Comm&, int) {
   fail_internal(__FILE__, __LINE__, "GRACE_HAVE_NCCL", "built without NCCL");
 }
+NcclId share_nccl_id(engine::Comm&) { fail_internal(__FILE__, __LINE__, "GRACE_HAVE_NCCL", "built without NCCL"); }
 
 #endif
 

@@ -21,7 +21,8 @@ __device__ __forceinline__ int pick_weighted_d(const uint32_t* cum, int n, uint3
 template <bool kTar>
 __global__ void route_kernel(RoutingTableView v, uint64_t seed, int layer, const int32_t* ids,
                              int64_t num_pairs, int k, const int32_t* src_gpu, int src_all,
-                             int64_t token_base, int32_t* dest_gpu, int32_t* flat_slot) {
+                             int64_t token_base, const int64_t* token_index, int32_t* dest_gpu,
+                             int32_t* flat_slot) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= num_pairs) return;
   const int64_t t = i / k;
@@ -40,7 +41,7 @@ __global__ void route_kernel(RoutingTableView v, uint64_t seed, int layer, const
       const int co = v.cand_offset[lne], cn = v.cand_offset[lne + 1] - co;
       g = v.cand_gpu[co];
       if (cn > 1) {
-        const uint32_t r = uint32_t(::grace::pick_hash(seed, uint32_t(layer), uint64_t(token_base + t),
+        const uint32_t r = uint32_t(::grace::pick_hash(seed, uint32_t(layer), uint64_t(token_index ? token_index[t] : token_base + t),
                                                 uint32_t(e)) >> 33);
         g = v.cand_gpu[co + pick_weighted_d(v.cand_cum + co, cn, r)];
       }
@@ -66,11 +67,11 @@ void route_on_device(const DeviceRoutingTable& table, DeviceRouter router, uint6
   if (router == DeviceRouter::kTar) {
     route_kernel<true><<<blocks, threads, 0, stream>>>(table.view(), seed, b.layer, b.ids, n,
                                                        b.top_k, b.src_gpu, b.src_gpu_all,
-                                                       b.token_base, dest_gpu, flat_slot);
+                                                       b.token_base, b.token_index, dest_gpu, flat_slot);
   } else {
     route_kernel<false><<<blocks, threads, 0, stream>>>(table.view(), seed, b.layer, b.ids, n,
                                                         b.top_k, b.src_gpu, b.src_gpu_all,
-                                                        b.token_base, dest_gpu, flat_slot);
+                                                        b.token_base, b.token_index, dest_gpu, flat_slot);
   }
   GRACE_CUDA_CHECK_LAUNCH();
 }

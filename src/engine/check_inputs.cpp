@@ -35,6 +35,11 @@ void check_engine_inputs(const EngineInputs& in, const EngineOptions& opt, int w
   GRACE_INPUT_CHECK(in.model.hidden > 0 && in.model.moe_intermediate > 0,
                     "--hidden/--intermediate must be positive (got {} and {})", in.model.hidden,
                     in.model.moe_intermediate);
+  if (opt.gate_routing) {
+    GRACE_INPUT_CHECK(tr.top_k == in.model.top_k, "--routing gate: model '{}' routes to top-{} but the trace "
+                      "(which fixes the row format) has top-{}", in.model.name, in.model.top_k, tr.top_k);
+    in.model.validate();
+  }
   GRACE_INPUT_CHECK(opt.batch_tokens > 0, "--batch-tokens must be positive (got {})", opt.batch_tokens);
   for (int l = 0; l < L; ++l) {
     const auto& experts = pl.layers[size_t(l)].experts;

@@ -2,15 +2,29 @@
 // expert local, no communication, same hidden states / gate weights / expert weights. Replicas
 // share their primary's weights, so which instance serves a pair does not change the numbers;
 // only summation order differs from the engine.
+#include <cstring>
 #include <map>
 
 #include "engine/layer_compute.h"
 #include "engine/rng.h"
 #include "grace/engine/compute.h"
 #include "grace/engine/engine.h"
+#include "grace/engine/gate.h"
 #include "grace/engine/weights.h"
 
 namespace grace::engine {
+namespace {
+
+float round_bf16(float f) {  // round to nearest even, as the GPU's float -> bf16 conversion
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  u &= 0xffff0000u;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+}  // namespace
 
 std::vector<float> run_reference(const EngineInputs& in, const EngineOptions& opt,
                                  const std::vector<int64_t>& tokens) {
@@ -24,13 +38,31 @@ std::vector<float> run_reference(const EngineInputs& in, const EngineOptions& op
   std::vector<float> x(size_t(n * H));
   for (int64_t i = 0; i < n; ++i) init_hidden(opt.seed, tokens[size_t(i)], H, &x[size_t(i * H)]);
   ExpertWeights w;
+  std::vector<float> wg, logits, gw, xg;
+  std::vector<int32_t> gids;
   for (int l = 0; l < L; ++l) {
     // Group (token, slot) pairs by expert; load only the experts used.
     std::map<int, std::vector<std::pair<int64_t, float>>> by_expert;
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t t = tokens[size_t(i)] - tr.first_token;
-      const expert_t* ids = tr.topk(t, l);
-      for (int j = 0; j < k; ++j) by_expert[ids[j]].push_back({i, gate_weight(tr, t, l, j)});
+    if (opt.gate_routing) {  // the router on the reference's own hidden states
+      const int E = in.placement->num_experts;
+      in.weights->load_gate(l, E, wg);
+      logits.resize(size_t(n * E));
+      gids.resize(size_t(n * k));
+      gw.resize(size_t(n * k));
+      if (opt.bf16_activations) {  // what a BF16 backend feeds its gate
+        xg.resize(x.size());
+        for (size_t i = 0; i < x.size(); ++i) xg[i] = round_bf16(x[i]);
+      }
+      gate_logits(opt.bf16_activations ? xg.data() : x.data(), n, H, wg.data(), E, logits.data());
+      gate_topk(logits.data(), n, GateSpec::of(in.model), gids.data(), gw.data());
+      for (int64_t i = 0; i < n; ++i)
+        for (int j = 0; j < k; ++j) by_expert[gids[size_t(i * k + j)]].push_back({i, gw[size_t(i * k + j)]});
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t t = tokens[size_t(i)] - tr.first_token;
+        const expert_t* ids = tr.topk(t, l);
+        for (int j = 0; j < k; ++j) by_expert[ids[j]].push_back({i, gate_weight(tr, t, l, j)});
+      }
     }
     std::vector<float> acc(size_t(n * H), 0.0f), xin, yout;
     for (auto& [e, pairs] : by_expert) {

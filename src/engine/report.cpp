@@ -40,10 +40,10 @@ std::string layer_line(const std::string& label, const EngineLayerStats& s) {
 
 std::string format_engine(const EngineResult& r) {
   std::string out = fmt::format(
-      "grace run: {} ranks ({}x{}), comm {}, router {}, compute {}, weights {}\n"
+      "grace run: backend {}, routing {}, {} ranks ({}x{}), comm {}, router {}, compute {}, weights {}\n"
       "  hidden {} intermediate {} top-k {}, {} batches of <= {} tokens, {} tokens, {} layers; "
       "row {} bytes; expert weights {:.1f} MB on the largest rank; wall {:.3f} s\n",
-      r.ranks, r.nodes, r.gpus_per_node, r.comm, r.router, r.compute, r.weights, r.hidden,
+      r.backend, r.routing, r.ranks, r.nodes, r.gpus_per_node, r.comm, r.router, r.compute, r.weights, r.hidden,
       r.intermediate, r.top_k, r.num_batches, r.batch_tokens, r.tokens, r.num_layers, r.row_bytes,
       r.weight_bytes_max / 1e6, r.wall_s);
   out += "  times: wall ms summed over batches, each the max over ranks; compute max/mean over ranks;\n"
@@ -53,11 +53,17 @@ std::string format_engine(const EngineResult& r) {
                      "comb intra", "comb inter");
   for (size_t l = 0; l < r.per_layer.size(); ++l) out += layer_line(std::to_string(l), r.per_layer[l]);
   out += layer_line("total", r.total);
+  if (r.checked_tokens > 0)
+    out += fmt::format("  output check: {} tokens vs the single-process reference, max|diff|/max|ref| = {:.2e} "
+                       "(tolerance {:.0e}): {}\n", r.checked_tokens, r.check_rel_err, r.check_tolerance,
+                       r.check_ok ? "OK" : "FAILED");
   return out;
 }
 
 std::string engine_json(const EngineResult& r) {
   nlohmann::json j;
+  j["backend"] = r.backend;
+  j["routing"] = r.routing;
   j["ranks"] = r.ranks;
   j["nodes"] = r.nodes;
   j["gpus_per_node"] = r.gpus_per_node;
@@ -78,6 +84,9 @@ std::string engine_json(const EngineResult& r) {
   j["per_layer"] = nlohmann::json::array();
   for (const auto& s : r.per_layer) j["per_layer"].push_back(layer_json(s));
   j["total"] = layer_json(r.total);
+  if (r.checked_tokens > 0)
+    j["check"] = {{"tokens", r.checked_tokens}, {"rel_err", r.check_rel_err}, {"tolerance", r.check_tolerance},
+                  {"ok", r.check_ok}};
   return j.dump();
 }
 

@@ -38,7 +38,7 @@ std::string rank_list(const std::vector<int>& ranks) {
 
 }  // namespace
 
-ConfigHashes engine_config_hashes(const EngineInputs& in, const EngineOptions& opt) {
+ConfigHashes engine_config_hashes(const EngineInputs& in, const EngineOptions& opt, std::string_view backend) {
   ConfigHashes h;
   if (in.placement) h.placement = placement_hash(*in.placement);
   const ModelSpec& m = in.model;
@@ -51,10 +51,21 @@ ConfigHashes engine_config_hashes(const EngineInputs& in, const EngineOptions& o
   if (in.trace)
     s += fmt::format("trace={}x{}x{}@{};", in.trace->num_tokens(), in.trace->num_layers, in.trace->top_k,
                      in.trace->first_token);
-  s += fmt::format("comm={};batch={};layers={};max_batches={};seed={};barrier={}", int(opt.comm),
-                   opt.batch_tokens, opt.num_layers, opt.max_batches, opt.seed, opt.phase_barrier);
+  s += fmt::format("comm={};batch={};layers={};max_batches={};seed={};barrier={};backend={};gate={};groups={}/{}/{}",
+                   int(opt.comm), opt.batch_tokens, opt.num_layers, opt.max_batches, opt.seed, opt.phase_barrier,
+                   backend, opt.gate_routing, m.n_group, m.topk_group, m.norm_topk_prob);
   h.config = fnv1a(s);
   return h;
+}
+
+SetupVerdict agree_on_setup(Comm& world, int code) {
+  // The worst code, and the lowest failing rank (as size - rank, so max picks the lowest).
+  int64_t agree[2] = {code, code ? int64_t(world.size() - world.rank()) : 0};
+  world.allreduce_max(agree, 2);
+  SetupVerdict v;
+  v.code = int(agree[0]);
+  v.reporter = v.code ? int(world.size() - agree[1]) : 0;
+  return v;
 }
 
 std::string check_same_config(Comm& world, const ConfigHashes& mine) {

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "engine/rng.h"
@@ -25,12 +27,23 @@ class RandomWeights : public WeightSource {
     fill(w.up, n, layer, expert, 1, 1.0f / std::sqrt(float(h_)));
     fill(w.down, n, layer, expert, 2, 1.0f / std::sqrt(float(i_)));
   }
+  void load_gate(int layer, int experts, std::vector<float>& g) override {
+    fill(g, size_t(experts) * size_t(h_), layer, -1, 3, 3.0f / std::sqrt(float(h_)));
+  }
 
  private:
   void fill(std::vector<float>& v, size_t n, int layer, int expert, int matrix, float scale) const {
     v.resize(n);
     const uint64_t base = mix_key(seed_, uint64_t(layer), uint64_t(expert), uint64_t(matrix));
-    for (size_t k = 0; k < n; ++k) v[k] = scale * uniform_pm1(base, k);
+    // A pure function of the index: split over threads for full-size experts (same numbers).
+    const size_t threads = n < (size_t(1) << 20) ? 1 : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+    auto part = [&](size_t t) {
+      for (size_t k = n * t / threads; k < n * (t + 1) / threads; ++k) v[k] = scale * uniform_pm1(base, k);
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(part, t);
+    part(0);
+    for (auto& th : pool) th.join();
   }
   uint64_t seed_;
   int64_t h_, i_;
@@ -93,6 +106,11 @@ class SafetensorsWeights : public WeightSource {
     w.gate = get("gate_proj");
     w.up = get("up_proj");
     w.down = get("down_proj");
+  }
+
+  void load_gate(int layer, int experts, std::vector<float>& g) override {
+    const std::string name = "model.layers." + std::to_string(layer + dense_) + ".mlp.gate.weight";
+    g = file_for(name).read_f32(name, {int64_t(experts), h_});
   }
 
  private:

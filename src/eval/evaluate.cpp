@@ -11,6 +11,7 @@
 #include "grace/evaluate.h"
 #include "grace/model.h"
 #include "grace/placement.h"
+#include "grace/token_pinning.h"
 #include "grace/topology.h"
 #include "grace/trace_io.h"
 
@@ -21,7 +22,7 @@ class Replay {
  public:
   Replay(const Placement& p, const Topology& topo, const ModelSpec& model, const EvalOptions& opt)
       : opt_(opt), table_(p, topo), counter_(table_, opt.comm),
-        gpu_tokens_(size_t(table_.num_gpus()), 0) {
+        pinning_(table_.num_gpus()) {
     GRACE_INPUT_CHECK(opt.batch_tokens > 0, "--batch-tokens must be positive (got {})",
                       opt.batch_tokens);
     router_ = make_router(opt.router, p, topo, opt.seed);
@@ -52,20 +53,8 @@ class Replay {
 
   // Source GPU of each token of chunk c (chunk order), advancing the pinning state.
   void pin(const Trace& c, std::vector<int>& src) {
-    const int64_t n = c.num_tokens();
-    src.resize(size_t(n));
-    std::vector<int64_t> offs = c.seq_offsets;
-    if (offs.size() < 2) offs = {0, n};
-    for (size_t s = 0; s + 1 < offs.size(); ++s) {
-      const int64_t seq = c.first_seq + int64_t(s);
-      if (seq != cur_seq_) {  // a new sequence: the GPU with the fewest tokens so far
-        cur_seq_ = seq;
-        cur_gpu_ = int(std::min_element(gpu_tokens_.begin(), gpu_tokens_.end()) - gpu_tokens_.begin());
-      }
-      const int64_t lo = std::clamp<int64_t>(offs[s], 0, n), hi = std::clamp<int64_t>(offs[s + 1], lo, n);
-      for (int64_t t = lo; t < hi; ++t) src[size_t(t)] = cur_gpu_;
-      gpu_tokens_[size_t(cur_gpu_)] += hi - lo;
-    }
+    src.resize(size_t(c.num_tokens()));
+    pinning_.assign(c, 0, c.num_tokens(), src.data());
   }
 
   // One batch: n tokens at ids (stride layers*top_k), their source GPUs and global indices.
@@ -98,9 +87,7 @@ class Replay {
   RoutingTable table_;
   eval::LayerCounter counter_;
   std::unique_ptr<Router> router_;
-  std::vector<int64_t> gpu_tokens_;
-  int64_t cur_seq_ = -1;
-  int cur_gpu_ = 0;
+  SequencePinning pinning_;
   EvalResult res_;
 };
 

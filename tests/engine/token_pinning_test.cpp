@@ -1,10 +1,10 @@
-#include "engine/token_pinning.h"
+#include "grace/token_pinning.h"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
-namespace grace::engine {
+namespace grace {
 
 TEST(TokenPinning, SequencesGoToTheLeastLoadedGpuAcrossBatches) {
   Trace tr;
@@ -12,7 +12,7 @@ TEST(TokenPinning, SequencesGoToTheLeastLoadedGpuAcrossBatches) {
   tr.top_k = 1;
   tr.ids.assign(12, 0);
   tr.seq_offsets = {0, 5, 6, 7, 12};  // lengths 5, 1, 1, 5
-  TokenPinning pin(2);
+  SequencePinning pin(2);
   std::vector<int> a(4), b(8);
   pin.assign(tr, 0, 4, a.data());   // batch boundary inside sequence 0
   pin.assign(tr, 4, 12, b.data());
@@ -26,10 +26,10 @@ TEST(TokenPinning, NoOffsetsMeansOneSequence) {
   tr.num_layers = 1;
   tr.top_k = 1;
   tr.ids.assign(3, 0);
-  TokenPinning pin(4);
+  SequencePinning pin(4);
   std::vector<int> s(3);
   pin.assign(tr, 0, 3, s.data());
   EXPECT_EQ(s, (std::vector<int>{0, 0, 0}));
 }
 
-}  // namespace grace::engine
+}  // namespace grace

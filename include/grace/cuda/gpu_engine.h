@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "grace/cuda/device.h"
 #include "grace/cuda/nccl_comm.h"
@@ -39,13 +40,16 @@ namespace grace::cuda {
 
 struct GpuEngineConfig {
   int rank = 0, size = 1, device = 0;
-  int layer = 0;            // the placement layer this engine serves
+  int num_layers = 1;       // the placement's MoE layers [0, num_layers) this engine serves
   int top_k = 1;
   int64_t hidden = 0, inter = 0;
   bool hierarchical = false;
   DeviceRouter router = DeviceRouter::kPrimary;
   uint64_t route_seed = 3;
   uint64_t weight_seed = 5;
+  // true: every local slot's weights are generated on the device (fill_expert_weights with
+  // weight_seed); false: the caller loads them with load_expert (the engine's WeightSource).
+  bool generate_weights = true;
 };
 
 // Per forward() call (this rank). Times from CUDA events on the engine's stream; the host
@@ -57,6 +61,8 @@ struct GpuLayerStats {
   int64_t rows_intra = 0, rows_inter = 0;    // rows this rank sent to other GPUs, both ways
   int64_t bytes_intra = 0, bytes_inter = 0;  // the same in bytes (rows + metadata)
   int64_t expert_rows = 0;                   // (unit, local expert) pairs computed here
+  // The combine (return) direction's share of the four counters above.
+  int64_t combine_rows_intra = 0, combine_rows_inter = 0, combine_bytes_intra = 0, combine_bytes_inter = 0;
 };
 
 // The expert's weights in the layout of expert_ffn.h: w13 [2*inter][hidden], w2 [hidden][inter].
@@ -73,10 +79,22 @@ class GpuMoeEngine {
   GpuMoeEngine(const GpuMoeEngine&) = delete;
   GpuMoeEngine& operator=(const GpuMoeEngine&) = delete;
 
+  // Local slots of this GPU at `layer` (Placement::gpu_slots order): their experts.
+  const std::vector<int>& local_experts(int layer) const;
+  // Loads local slot `slot` of `layer` from F32 host matrices in the engine's layout
+  // (compute.h: gate/up [inter][hidden], down [hidden][inter]), converted to BF16.
+  void load_expert(int layer, int slot, const float* gate, const float* up, const float* down);
+
   // Collective. x, out [tokens][hidden] bf16 (out may not alias x); ids [tokens][top_k];
-  // gate_w [tokens][top_k] f32. token_base: global index of token 0 (the routing hash key).
+  // gate_w [tokens][top_k] f32. The routing hash key of token t is token_index[t] (device array)
+  // when given, else token_base + t.
+  GpuLayerStats forward(int layer, const bf16_t* x, const int32_t* ids, const float* gate_w, int64_t tokens,
+                        int64_t token_base, bf16_t* out, const int64_t* token_index = nullptr);
+  // Layer 0 (the single-layer benchmark and tests).
   GpuLayerStats forward(const bf16_t* x, const int32_t* ids, const float* gate_w, int64_t tokens,
-                        int64_t token_base, bf16_t* out);
+                        int64_t token_base, bf16_t* out) {
+    return forward(0, x, ids, gate_w, tokens, token_base, out);
+  }
 
   // Collective helpers for the drivers: element-wise max over ranks of n floats (host in/out),
   // and a barrier.

@@ -15,6 +15,7 @@
 #define GRACE_CUDA_NCCL_COMM_H_
 
 #include <memory>
+#include <string>
 
 #include "grace/engine/comm.h"
 
@@ -29,6 +30,12 @@ bool have_nccl();
 NcclId nccl_unique_id();
 std::unique_ptr<engine::Comm> make_nccl_comm(const NcclId& id, int rank, int size, int device);
 std::unique_ptr<engine::Comm> make_nccl_comm(engine::Comm& bootstrap, int device);
+// Collective over `bootstrap`: rank 0's new unique id, on every rank.
+NcclId share_nccl_id(engine::Comm& bootstrap);
+// Without any Comm: rank 0 writes a new id to DIR/nccl_id.TAG (atomically, by rename), the other
+// ranks wait for the file (up to timeout_s; InputError naming the file after that). DIR must be
+// one folder every rank sees (a launch of processes on one machine, network namespaces included).
+NcclId rendezvous_nccl_id(const std::string& dir, int rank, const std::string& tag, double timeout_s = 120);
 
 }  // namespace grace::cuda
 

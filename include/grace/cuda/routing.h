@@ -66,6 +66,7 @@ struct DeviceRouteBatch {
   const int32_t* src_gpu = nullptr;  // [num_tokens], or null: every token lives on src_gpu_all
   int src_gpu_all = 0;
   int64_t token_base = 0;        // token t's global index (the hash key) is token_base + t
+  const int64_t* token_index = nullptr;  // [num_tokens], or null: token_base + t
 };
 
 // dest_gpu[t*k+j] and flat_slot[t*k+j] (either may be null) for every pair. Asynchronous.

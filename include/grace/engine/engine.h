@@ -24,9 +24,11 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "grace/evaluate.h"  // CommScheme
+#include "grace/comm_scheme.h"
+#include "grace/error.h"
 #include "grace/model.h"
 #include "grace/placement.h"
 #include "grace/topology.h"
@@ -40,10 +42,14 @@ namespace grace::engine {
 
 class Comm;
 class ComputeBackend;
+class MoeBackend;
 class WeightSource;
 
 struct EngineOptions {
   CommScheme comm = CommScheme::kHierarchical;
+  // false: top-k ids and gate weights come from the trace (reproducible experiments); true:
+  // every MoE layer computes them from the hidden states (gate.h; weights from the WeightSource).
+  bool gate_routing = false;
   int64_t batch_tokens = 4096;
   int num_layers = 0;        // MoE layers to run; 0: all of the placement's
   int64_t max_batches = 0;   // 0: every batch of the trace
@@ -52,6 +58,12 @@ struct EngineOptions {
   // waiting for the slowest rank's previous phase.
   bool phase_barrier = true;
   bool keep_outputs = false;  // keep the final hidden state of every local token
+  // Untimed runs of the first batch before the timed loop (connection set-up, allocator and
+  // library warm-up stay out of the phase times).
+  int warmup_batches = 0;
+  // The backend's activations are BF16 (cuda): the reference rounds the gate's input to BF16
+  // the same way, so gate routing picks the same experts.
+  bool bf16_activations = false;
   // Fault injection for tests: this rank exits abnormally before dispatch at this layer of
   // the first batch. -1: off.
   int fail_rank = -1;
@@ -81,7 +93,7 @@ struct EngineLayerStats {
 };
 
 struct EngineResult {
-  std::string comm, router, weights, compute;
+  std::string backend, routing, comm, router, weights, compute;
   int ranks = 0, nodes = 0, gpus_per_node = 0;
   int64_t hidden = 0, intermediate = 0, top_k = 0;
   int64_t batch_tokens = 0, num_batches = 0, tokens = 0;
@@ -94,6 +106,10 @@ struct EngineResult {
   // keep_outputs: this rank's tokens (global ids) and their final hidden states [n][hidden].
   std::vector<int64_t> out_tokens;
   std::vector<float> out_hidden;
+  // check_outputs: tokens compared (all ranks), max over ranks of max|diff| / max|ref|.
+  int64_t checked_tokens = 0;
+  double check_rel_err = 0, check_tolerance = 0;
+  bool check_ok = true;
 };
 
 struct EngineInputs {
@@ -109,9 +125,29 @@ struct EngineInputs {
 // free: every rank reaches the same verdict from the same inputs.
 void check_engine_inputs(const EngineInputs& in, const EngineOptions& opt, int world_size);
 
-// Runs the engine. Collective over `world`. Stats are reduced to every rank.
+// Runs the engine: one driver loop (batches x MoE layers) over a backend (backend.h). Collective
+// over `world`. First the start-up agreement: every rank hashes its placement and configuration
+// (engine_config_hashes, with the backend's name) and check_same_config compares them; when they
+// differ every rank throws the same StartupMismatch, before anything else is exchanged. Stats
+// are reduced to every rank.
+EngineResult run_engine(Comm& world, MoeBackend& backend, const EngineInputs& in, const EngineOptions& opt);
+// The same with the CPU backend (make_cpu_backend) over `compute`.
 EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs& in,
                         const EngineOptions& opt);
+
+// Thrown by run_engine on every rank when the ranks' hashes differ (message: check_same_config's).
+struct StartupMismatch : InputError {
+  using InputError::InputError;
+};
+
+// Set-up agreement before run_engine (bad flags, files, a world that does not fit): every rank
+// passes its own outcome (code 0 = fine, else the exit code and message); all ranks learn the
+// worst code and which rank reports (the lowest failing one; rank 0 when all fail alike).
+struct SetupVerdict {
+  int code = 0;      // 0: every rank is ready
+  int reporter = 0;  // the rank that prints the message
+};
+SetupVerdict agree_on_setup(Comm& world, int code);
 
 // The single-process reference: the same layers, batches, hidden states, gate weights and
 // expert weights, every expert local, no communication. Returns the final hidden state of the
@@ -119,13 +155,20 @@ EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs
 std::vector<float> run_reference(const EngineInputs& in, const EngineOptions& opt,
                                  const std::vector<int64_t>& tokens);
 
+// Collective: every rank compares the final hidden states of up to `per_rank` of its kept tokens
+// (opt.keep_outputs) with run_reference and fills r.checked_tokens / check_rel_err (max over
+// ranks) / check_ok (rel err <= tolerance) on every rank.
+void check_outputs(Comm& world, const EngineInputs& in, const EngineOptions& opt, int64_t per_rank, double tolerance,
+                   EngineResult& r);
+
 // Start-up agreement. Every rank hashes what must be identical across ranks: the placement
 // (placement_hash) and the rest of the configuration (model dims, topology shape, router, comm,
 // batch tokens, layers, max batches, seed, weights spec, trace shape, build id).
 struct ConfigHashes {
   uint64_t placement = 0, config = 0;
 };
-ConfigHashes engine_config_hashes(const EngineInputs& in, const EngineOptions& opt);
+ConfigHashes engine_config_hashes(const EngineInputs& in, const EngineOptions& opt,
+                                  std::string_view backend = "cpu");
 
 // Collective over `world`: gathers every rank's hashes (small allreduces) and returns "" when all
 // ranks agree with rank 0, else one line naming the ranks that differ from rank 0 and which hash

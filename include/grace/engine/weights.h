@@ -31,6 +31,10 @@ class WeightSource {
   virtual std::string describe() const = 0;
   // Fills w for MoE layer `layer` (0-based) and expert `expert`.
   virtual void load(int layer, int expert, ExpertWeights& w) = 0;
+  // Fills g with the router (gate) weights of MoE layer `layer`, [experts][hidden] row-major
+  // (Hugging Face model.layers.{L}.mlp.gate.weight). random:SEED draws them uniform in
+  // [-3/sqrt(hidden), 3/sqrt(hidden)] (logits of std ~1 on the engine's hidden states).
+  virtual void load_gate(int layer, int experts, std::vector<float>& g) = 0;
   // Throws InputError if a tensor this (layer, expert) needs is missing or misshapen, without
   // reading the data (cheap: for start-up checks on every rank).
   virtual void check(int layer, int expert) = 0;

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# gpu-cluster.sh: an emulated multi-node GPU cluster on one multi-GPU machine, and the engine's
+# measurement on it (docs/gpu.md, "Emulated multi-node GPU cluster"). Root only; nothing is
+# installed into /: iproute2 and its libraries come as .debs unpacked into a prefix.
+#
+# Two network namespaces are the two nodes, joined by one veth pair (10.77.0.1/30, 10.77.0.2/30,
+# no other route), optionally shaped on both ends with `tc ... tbf` (each direction RATE). Ranks
+# are plain processes started here inside a namespace (`ip netns exec`), grace's NCCL id goes
+# through a rendezvous folder (`grace run --rendezvous`), and NCCL runs its socket transport over
+# the veth between the nodes: NCCL_IB_DISABLE=1, NCCL_SHM_DISABLE=1, NCCL_SOCKET_IFNAME=gv,
+# NCCL_HOSTID distinct per namespace. Setups:
+#   2x1: one rank (GPU) per node, NCCL_P2P_DISABLE=1;
+#   2x2: ranks 0-1 in node 0 on GPUs 0-1, ranks 2-3 in node 1 on GPUs 0-1; P2P (NVLink) inside a
+#        node, NET/Socket between nodes. Each GPU serves one rank of each node (compute shared).
+#
+# Usage (root, on the GPU machine, from the repository root):
+#   scripts/gpu-cluster.sh measure BUILD_DIR DATA_DIR OUT_DIR
+#       the whole measurement: for each setup (2x1, 2x2) and rate (10gbit, unshaped) the link
+#       sweep (grace_nccl_sweep), then `grace run --backend cuda` for every case and tokens/GPU;
+#       writes OUT_DIR/cluster.tsv (one row per run), sweep_*.txt and the runs' logs (tar).
+#   scripts/gpu-cluster.sh run SETUP RATE -- CMD...   one command per rank on the cluster (CMD
+#       gets GRACE_RANK/GRACE_SIZE/GRACE_LOCAL_RANK and a fresh folder in $GRACE_RDV)
+# DATA_DIR: trace/ (DeepSeek-V2-Lite ESFT traces, as in ../shared/data) and pl/<setup>-<planner>.json
+# (grace plan on the same traces). Knobs: NET_DEBS (default .debs/net), TOKENS ("1024 8192"),
+# LAYERS (3), CASES, RATES ("10gbit none"), SETUPS ("2x1 2x2"), TBF_BURST (4mb), GATE_CASES.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+NET_PREFIX=/tmp/grace-net
+BASE_LD=${LD_LIBRARY_PATH:-}
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+
+die() { echo "gpu-cluster: $*" >&2; exit 1; }
+
+net_tools() {  # ip and tc from the carried .debs, run with their own libraries only
+  if [ -n "${FORCE_NET_DEBS:-}" ] || ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
+    local debs=${NET_DEBS:-.debs/net}
+    [ -d "$debs" ] || die "no ip/tc here and no $debs (scripts/device-debs.sh download)"
+    mkdir -p "$NET_PREFIX"
+    for f in "$debs"/*.deb; do dpkg -x "$f" "$NET_PREFIX"; done
+    local lib="$NET_PREFIX/lib/x86_64-linux-gnu:$NET_PREFIX/usr/lib/x86_64-linux-gnu"
+    IP="env LD_LIBRARY_PATH=$lib $(ls "$NET_PREFIX"/{bin,sbin,usr/bin,usr/sbin}/ip 2>/dev/null | head -1)"
+    TC="env LD_LIBRARY_PATH=$lib $(ls "$NET_PREFIX"/{bin,sbin,usr/bin,usr/sbin}/tc 2>/dev/null | head -1)"
+  else
+    IP=ip
+    TC=tc
+  fi
+  $IP -V >/dev/null || die "ip does not run"
+}
+
+NS0=gracegpu0
+NS1=gracegpu1
+teardown() {
+  $IP netns del $NS0 2>/dev/null
+  $IP netns del $NS1 2>/dev/null
+  true
+}
+
+# setup RATE: the two namespaces and the veth, shaped to RATE ("none": unshaped).
+setup() {
+  teardown
+  $IP netns add $NS0 && $IP netns add $NS1 || die "cannot create network namespaces"
+  $IP link add gv0 type veth peer name gv1 || die "cannot create the veth pair"
+  $IP link set gv0 netns $NS0
+  $IP link set gv1 netns $NS1
+  $IP -n $NS0 addr add 10.77.0.1/30 dev gv0
+  $IP -n $NS1 addr add 10.77.0.2/30 dev gv1
+  for i in 0 1; do
+    local ns=gracegpu$i
+    $IP -n $ns link set lo up
+    $IP -n $ns link set gv$i up
+    if [ "$1" != none ]; then
+      $IP netns exec $ns $TC qdisc add dev gv$i root tbf rate "$1" burst "${TBF_BURST:-4mb}" latency 50ms \
+        || die "tc tbf failed"
+    fi
+  done
+}
+
+# launch SETUP LOGPREFIX CMD...: one process per rank, in its node's namespace; waits for all.
+launch() {
+  local setup=$1 logp=$2
+  shift 2
+  local gpn=${setup#2x} n=$((2 * ${setup#2x})) rdv pids=() rc=0
+  rdv=$(mktemp -d /tmp/grace-rdv.XXXXXX)
+  local args=()
+  for a in "$@"; do
+    [ "$a" = @RDV@ ] && a=$rdv
+    args+=("$a")
+  done
+  for ((r = 0; r < n; ++r)); do
+    local node=$((r / gpn)) lr=$((r % gpn))
+    local p2p=1
+    [ "$gpn" -gt 1 ] && p2p=0
+    $IP netns exec gracegpu$node env LD_LIBRARY_PATH="$BASE_LD" GRACE_RANK=$r GRACE_SIZE=$n GRACE_LOCAL_RANK=$lr \
+      GRACE_RDV="$rdv" NCCL_HOSTID=grace-node$node NCCL_SOCKET_IFNAME=gv NCCL_IB_DISABLE=1 NCCL_SHM_DISABLE=1 \
+      NCCL_P2P_DISABLE=$p2p NCCL_NVLS_ENABLE=0 NCCL_SOCKET_NTHREADS=${NCCL_SOCKET_NTHREADS:-4} \
+      NCCL_NSOCKS_PERTHREAD=${NCCL_NSOCKS_PERTHREAD:-4} NCCL_DEBUG=${NCCL_DEBUG:-WARN} \
+      timeout -k 5 "${RUN_TIMEOUT:-90}" "${args[@]}" > "$logp.rank$r.log" 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  rm -rf "$rdv"
+  return $rc
+}
+
+measure() {
+  local build=$1 data=$2 out=$3
+  mkdir -p "$out/logs"
+  local grace=$build/grace sweep=$build/grace_nccl_sweep
+  [ -x "$grace" ] || die "no $grace"
+  local trace_args=()
+  for t in intent law summary translation; do trace_args+=(--trace "$data/trace/${t}_topk_ids.npy.gz"); done
+  local tsv=$out/cluster.tsv runs=0 fails=0
+  printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tdispatch_ms\tcompute_ms\tcombine_ms\tlayer_ms\tinter_mb_dispatch\tinter_mb_combine\tintra_mb_dispatch\tintra_mb_combine\tsamples\tcheck_rel_err\tcheck_ok\n' > "$tsv"
+  for setup in ${SETUPS:-2x1 2x2}; do
+    local gpn=${setup#2x} n=$((2 * ${setup#2x}))
+    for rate in ${RATES:-10gbit none}; do
+      setup "$rate"
+      echo "== $setup, link ${rate}: NCCL send/recv sweep (both directions at once)"
+      launch "$setup" "$out/logs/sweep_${setup}_${rate}" "$sweep" --rendezvous @RDV@ --gpus-per-node "$gpn" \
+        --max-mb "${SWEEP_MAX_MB:-128}" 2>/dev/null || echo "sweep failed (see logs)"
+      cp "$out/logs/sweep_${setup}_${rate}.rank0.log" "$out/sweep_${setup}_${rate}.txt" 2>/dev/null
+      cat "$out/sweep_${setup}_${rate}.txt" 2>/dev/null
+      # Small-message latency with one socket and one thread (NCCL's defaults) for comparison.
+      NCCL_SOCKET_NTHREADS=1 NCCL_NSOCKS_PERTHREAD=1 launch "$setup" "$out/logs/sweep1_${setup}_${rate}" "$sweep" \
+        --rendezvous @RDV@ --gpus-per-node "$gpn" --max-mb 16 2>/dev/null
+      echo "-- the same with NCCL_SOCKET_NTHREADS=1 NCCL_NSOCKS_PERTHREAD=1:"
+      grep -v NCCL "$out/logs/sweep1_${setup}_${rate}.rank0.log" 2>/dev/null | tail -n +2
+      for T in ${TOKENS:-1024 8192}; do
+        local B=$((T * n)) nb=8
+        [ "$T" -ge 4096 ] && nb=$(( 32768 / B > 1 ? 32768 / B : 1 ))
+        for c in ${CASES:-contiguous/primary/flat eplb/tar/flat uniform-affinity/primary/hierarchical grace/tar/flat grace/tar/hierarchical} \
+                 ${GATE_CASES:-}; do
+          local routing=trace cc=$c
+          case "$c" in gate:*) routing=gate; cc=${c#gate:} ;; esac
+          if [ $routing = gate ] && [[ " ${GATE_WHERE:-2x1_10gbit_8192 2x2_10gbit_8192} " != *" ${setup}_${rate}_${T} "* ]]; then
+            continue
+          fi
+          IFS=/ read -r planner router comm <<< "$cc"
+          local tag="${setup}_${rate}_${T}_${routing}_${planner}_${router}_${comm}"
+          launch "$setup" "$out/logs/$tag" "$grace" run --backend cuda --rendezvous @RDV@ --routing "$routing" \
+            --model deepseek-v2-lite --topology "$setup" --placement "$data/pl/$setup-$planner.json" \
+            "${trace_args[@]}" --router "$router" --comm "$comm" --batch-tokens "$B" --max-batches "$nb" \
+            --layers "${LAYERS:-3}" --warmup 1 --check "${CHECK:-4}" --seed 1 --json
+          local rc=$?
+          if [ $rc -ne 0 ]; then
+            fails=$((fails + 1))
+            grep -h "error\|NCCL WARN" "$out/logs/$tag".rank*.log | head -5
+            [ $fails -ge 3 ] && [ $runs -lt 3 ] && die "the first runs failed: stopping"
+          fi
+          runs=$((runs + 1))
+          python3 - "$out/logs/$tag.rank0.log" "$setup" "$rate" "$T" "$routing" "$cc" "$rc" >> "$tsv" <<'PY'
+import json, sys
+path, setup, rate, T, routing, case, rc = sys.argv[1:]
+j = None
+for line in open(path, errors="replace"):
+    if line.startswith("{"):
+        j = json.loads(line)
+if j is None:
+    print(f"{setup}\t{rate}\t{T}\t{routing}\t{case}\tERROR rc={rc}" + "\t" * 10)
+    sys.exit()
+t = j["total"]
+s = max(1, j["num_batches"] * j["num_layers"])
+ms = lambda k: 1e3 * t[k] / s
+mb = lambda d, k: t[d][k] / s / 1e6
+c = j.get("check", {})
+print("\t".join(str(x) for x in [setup, rate, T, routing, case, f"{ms('dispatch_s'):.3f}", f"{ms('compute_s'):.3f}",
+      f"{ms('combine_s'):.3f}", f"{ms('dispatch_s') + ms('compute_s') + ms('combine_s'):.3f}",
+      f"{mb('dispatch', 'inter_bytes'):.2f}", f"{mb('combine', 'inter_bytes'):.2f}",
+      f"{mb('dispatch', 'intra_bytes'):.2f}", f"{mb('combine', 'intra_bytes'):.2f}", s,
+      f"{c.get('rel_err', float('nan')):.2e}", c.get("ok", "-")]))
+PY
+          tail -1 "$tsv"
+        done
+      done
+      teardown
+    done
+  done
+}
+
+MODE=${1:-}
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
+net_tools
+trap teardown EXIT
+case "$MODE" in
+  measure)
+    [ $# -ge 4 ] || die "usage: $0 measure BUILD_DIR DATA_DIR OUT_DIR"
+    measure "$2" "$3" "$4"
+    ;;
+  run)
+    [ $# -ge 4 ] && [ "$4" = -- ] || die "usage: $0 run SETUP RATE -- CMD..."
+    s=$2 r=$3
+    shift 4
+    setup "$r"
+    launch "$s" "${LOG_PREFIX:-/tmp/gpu-cluster}" "$@"
+    rc=$?
+    cat "${LOG_PREFIX:-/tmp/gpu-cluster}".rank0.log
+    exit $rc
+    ;;
+  *) sed -n '2,30p' "$0"; exit 2 ;;
+esac

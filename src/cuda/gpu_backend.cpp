@@ -1,0 +1,187 @@
+// The GPU-resident backend of the engine (grace/cuda/gpu_backend.h).
+#include "grace/cuda/gpu_backend.h"
+
+#include <cuda_runtime.h>
+
+#include <utility>
+#include <vector>
+
+#include "cuda/cuda_check.h"
+#include "grace/cuda/gate.h"
+#include "grace/cuda/gpu_engine.h"
+#include "grace/cuda/nccl_comm.h"
+#include "grace/engine/comm.h"
+#include "grace/engine/gate.h"
+#include "grace/engine/weights.h"
+#include "grace/error.h"
+#include "grace/router.h"
+#include "grace/routing_table.h"
+
+namespace grace::cuda {
+namespace {
+
+class CudaBackend : public engine::MoeBackend {
+ public:
+  CudaBackend(engine::Comm& world, const engine::EngineInputs& in, const engine::EngineOptions& opt, int device,
+              uint64_t route_seed)
+      : world_(world), in_(in), opt_(opt), table_(*in.placement, *in.topo) {
+    const std::string router(in.router->name());
+    GRACE_INPUT_CHECK(router == "primary" || router == "tar",
+                      "--backend cuda routes on the GPU with --router primary or tar (got '{}')", router);
+    H_ = in.model.hidden;
+    I_ = in.model.moe_intermediate;
+    k_ = in.trace->top_k;
+    GRACE_INPUT_CHECK(H_ % 8 == 0 && I_ % 8 == 0, "--backend cuda needs --hidden and --intermediate that are "
+                      "multiples of 8 (got {} and {})", H_, I_);
+    L_ = opt.num_layers > 0 ? opt.num_layers : in.placement->num_layers;
+    GpuEngineConfig cfg;
+    cfg.rank = world.rank();
+    cfg.size = world.size();
+    cfg.device = device;
+    cfg.num_layers = L_;
+    cfg.top_k = k_;
+    cfg.hidden = H_;
+    cfg.inter = I_;
+    cfg.hierarchical = opt.comm == CommScheme::kHierarchical;
+    cfg.router = parse_device_router(router);
+    cfg.route_seed = route_seed;
+    cfg.generate_weights = false;
+    const NcclId id = share_nccl_id(world);
+    eng_ = std::make_unique<GpuMoeEngine>(id, cfg, *in.placement, *in.topo, table_);
+    stream_ = static_cast<cudaStream_t>(eng_->stream());
+    GRACE_CUDA_CHECK(cudaEventCreate(&ev_[0]));
+    GRACE_CUDA_CHECK(cudaEventCreate(&ev_[1]));
+  }
+  ~CudaBackend() override {
+    cudaEventDestroy(ev_[0]);
+    cudaEventDestroy(ev_[1]);
+  }
+
+  std::string_view name() const override { return "cuda"; }
+  std::string compute_name() const override { return "cuda (bf16 rows, grouped expert GEMMs)"; }
+  int64_t row_bytes() const override { return H_ * 2 + int64_t(k_) * 12; }
+  double memory_bytes() const override { return weight_bytes_; }
+
+  void load(int L, const std::function<void(int)>& beat_layer) override {
+    engine::ExpertWeights w;
+    gate_w_.resize(size_t(L));
+    for (int l = 0; l < L; ++l) {
+      beat_layer(l);
+      const std::vector<int>& experts = eng_->local_experts(l);
+      for (size_t s = 0; s < experts.size(); ++s) {
+        in_.weights->load(l, experts[s], w);
+        eng_->load_expert(l, int(s), w.gate.data(), w.up.data(), w.down.data());
+        weight_bytes_ += 3.0 * double(H_) * double(I_) * 2;
+      }
+      if (opt_.gate_routing) {
+        std::vector<float> g;
+        in_.weights->load_gate(l, in_.placement->num_experts, g);
+        gate_w_[size_t(l)].upload(g.data(), g.size());
+      }
+    }
+    GRACE_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+
+  void begin_batch(const float* x, int64_t nl) override {
+    nl_ = nl;
+    std::vector<bf16_t> hb(size_t(nl * H_));
+    for (size_t i = 0; i < hb.size(); ++i) hb[i] = float_to_bf16(x[i]);
+    x_.resize(std::max<size_t>(hb.size(), 1));
+    y_.resize(std::max<size_t>(hb.size(), 1));
+    to_device(x_.get(), hb.data(), hb.size() * 2);
+    tok_batch_ = -1;
+  }
+
+  void end_batch(float* x) override {
+    std::vector<bf16_t> hb(size_t(nl_ * H_));
+    if (!hb.empty())
+      GRACE_CUDA_CHECK(cudaMemcpyAsync(hb.data(), x_.get(), hb.size() * 2, cudaMemcpyDeviceToHost, stream_));
+    GRACE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    for (size_t i = 0; i < hb.size(); ++i) x[i] = bf16_to_float(hb[i]);
+  }
+
+  engine::LayerTimes layer(const engine::LayerWork& w, const engine::Beat& beat) override {
+    const int64_t nl = w.nl;
+    const size_t pairs = size_t(std::max<int64_t>(nl * k_, 1));
+    ids_.resize(pairs);
+    gw_.resize(pairs);
+    if (tok_batch_ != w.batch) {  // this rank's tokens' global ids (the tar hash key), once per batch
+      std::vector<int64_t> tok(size_t(std::max<int64_t>(nl, 1)));
+      for (int64_t i = 0; i < nl; ++i) tok[size_t(i)] = w.token_index[w.local[i]];
+      tok_.resize(tok.size());
+      to_device(tok_.get(), tok.data(), tok.size() * 8);
+      tok_batch_ = w.batch;
+    }
+    float gate_ms = 0;
+    if (opt_.gate_routing) {
+      if (opt_.phase_barrier) eng_->barrier();
+      beat("gate");
+      const engine::GateSpec gs = engine::GateSpec::of(in_.model);
+      const DeviceGateSpec dg{gs.experts, gs.top_k, gs.n_group, gs.topk_group, gs.norm_topk_prob};
+      GRACE_CUDA_CHECK(cudaEventRecord(ev_[0], stream_));
+      gate_on_device(x_.get(), gate_w_[size_t(w.layer)].get(), nl, H_, dg, ids_.get(), gw_.get(), nullptr, stream_);
+      GRACE_CUDA_CHECK(cudaEventRecord(ev_[1], stream_));
+      GRACE_CUDA_CHECK(cudaEventSynchronize(ev_[1]));
+      GRACE_CUDA_CHECK(cudaEventElapsedTime(&gate_ms, ev_[0], ev_[1]));
+    } else {  // the trace's top-k and gate weights of this rank's tokens
+      std::vector<int32_t> hid(pairs);
+      std::vector<float> hw(pairs);
+      for (int64_t i = 0; i < nl; ++i)
+        for (int j = 0; j < k_; ++j) {
+          const int64_t t = w.local[i];
+          hid[size_t(i * k_ + j)] = int32_t(w.ids[t * w.ids_stride + j]);
+          hw[size_t(i * k_ + j)] = w.gate_w[t * k_ + j];
+        }
+      to_device(ids_.get(), hid.data(), pairs * 4);
+      to_device(gw_.get(), hw.data(), pairs * 4);
+    }
+    if (opt_.phase_barrier) eng_->barrier();
+    beat("gpu layer (dispatch, compute, combine)");
+    const GpuLayerStats st = eng_->forward(w.layer, x_.get(), ids_.get(), gw_.get(), nl, 0, y_.get(), tok_.get());
+    std::swap(x_, y_);
+    engine::LayerTimes lt;
+    lt.dispatch_s = (gate_ms + st.dispatch_ms) * 1e-3;
+    lt.compute_s = st.compute_ms * 1e-3;
+    lt.combine_s = st.combine_ms * 1e-3;
+    lt.dispatch = {st.bytes_intra - st.combine_bytes_intra, st.bytes_inter - st.combine_bytes_inter,
+                   st.rows_intra - st.combine_rows_intra, st.rows_inter - st.combine_rows_inter};
+    lt.combine = {st.combine_bytes_intra, st.combine_bytes_inter, st.combine_rows_intra, st.combine_rows_inter};
+    lt.pairs = st.expert_rows;
+    return lt;
+  }
+
+ private:
+  void to_device(void* dst, const void* src, size_t bytes) {
+    if (bytes == 0) return;
+    GRACE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+    GRACE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+  engine::Comm& world_;
+  const engine::EngineInputs in_;
+  const engine::EngineOptions opt_;
+  RoutingTable table_;
+  std::unique_ptr<GpuMoeEngine> eng_;
+  cudaStream_t stream_ = nullptr;
+  cudaEvent_t ev_[2] = {};
+  int64_t H_ = 0, I_ = 0;
+  int k_ = 0, L_ = 0;
+  int64_t nl_ = 0, tok_batch_ = -1;
+  double weight_bytes_ = 0;
+  DeviceBuffer<bf16_t> x_, y_;
+  DeviceBuffer<int32_t> ids_;
+  DeviceBuffer<float> gw_;
+  DeviceBuffer<int64_t> tok_;
+  std::vector<DeviceBuffer<float>> gate_w_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine::MoeBackend> make_cuda_backend(engine::Comm& world, const engine::EngineInputs& in,
+                                                      const engine::EngineOptions& opt, int device,
+                                                      uint64_t route_seed) {
+  set_device(device);
+  return std::make_unique<CudaBackend>(world, in, opt, device, route_seed);
+}
+
+}  // namespace grace::cuda
