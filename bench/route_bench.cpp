@@ -89,6 +89,7 @@ BENCHMARK_CAPTURE(BM_Route, tar, "tar");
 BENCHMARK_CAPTURE(BM_Route, round_robin, "round-robin");
 BENCHMARK_CAPTURE(BM_Route, local_first, "local-first");
 BENCHMARK_CAPTURE(BM_Route, load_aware, "load-aware");
+BENCHMARK_CAPTURE(BM_Route, cover, "cover");
 
 }  // namespace
 

@@ -20,7 +20,19 @@ namespace {
 
 class CoverRouter final : public Router {
  public:
-  explicit CoverRouter(std::shared_ptr<const RoutingTable> t) : table_(std::move(t)) {}
+  explicit CoverRouter(std::shared_ptr<const RoutingTable> t) : table_(std::move(t)) {
+    // Per (layer, expert), the nodes hosting an instance, as bit words of 64 nodes.
+    const RoutingTable& tb = *table_;
+    const int N = tb.num_nodes(), gpn = tb.gpus_per_node();
+    words_ = (N + 63) / 64;
+    const size_t le_count = size_t(tb.num_layers()) * tb.num_experts();
+    node_mask_.assign(le_count * size_t(words_), 0);
+    for (size_t le = 0; le < le_count; ++le)
+      for (int i = tb.inst_offset()[le]; i < tb.inst_offset()[le + 1]; ++i) {
+        const int m = tb.inst_gpu()[size_t(i)] / gpn;
+        node_mask_[le * size_t(words_) + size_t(m / 64)] |= uint64_t(1) << (m % 64);
+      }
+  }
   std::string_view name() const override { return "cover"; }
 
   void route(const RouteBatch& b, int* dest) override {
@@ -34,7 +46,6 @@ class CoverRouter final : public Router {
     const int32_t* cg = tb.cand_gpu().data();
     const int32_t* ioff = tb.inst_offset().data();
     const int32_t* ig = tb.inst_gpu().data();
-    const float* iw = tb.inst_weight().data();
     int64_t* load = load_.data();
     auto assign = [&](int64_t slot, int g) {
       dest[slot] = g;
@@ -78,16 +89,13 @@ class CoverRouter final : public Router {
       std::fill(visit.begin(), visit.end(), 0);
       visit[size_t(node)] = 1;
       while (!missing.empty()) {
-        // Nodes hosting each unserved expert (a node with two instances counts once).
+        // Nodes hosting each unserved expert (bit masks: a node with two instances counts once).
         std::fill(cover_count.begin(), cover_count.end(), 0);
         for (int j : missing) {
-          const int le = base + ids[j];
-          for (int i = ioff[le]; i < ioff[le + 1]; ++i) {
-            const int m = ig[i] / gpn;
-            bool first = true;
-            for (int q = ioff[le]; q < i; ++q) first = first && ig[q] / gpn != m;
-            cover_count[size_t(m)] += first;
-          }
+          const uint64_t* mask = node_mask_.data() + size_t(base + ids[j]) * size_t(words_);
+          for (int w = 0; w < words_; ++w)
+            for (uint64_t bits = mask[w]; bits; bits &= bits - 1)
+              ++cover_count[size_t(w * 64 + __builtin_ctzll(bits))];
         }
         int best = -1;
         for (int m = 0; m < N; ++m) {
@@ -100,9 +108,8 @@ class CoverRouter final : public Router {
         visit[size_t(best)] = 1;
         size_t keep = 0;
         for (int j : missing) {
-          const int le = base + ids[j];
-          bool here = false;
-          for (int i = ioff[le]; i < ioff[le + 1] && !here; ++i) here = ig[i] / gpn == best;
+          const uint64_t* mask = node_mask_.data() + size_t(base + ids[j]) * size_t(words_);
+          const bool here = (mask[best / 64] >> (best % 64)) & 1u;
           if (here) open.push_back(j);
           else missing[keep++] = j;
         }
@@ -123,6 +130,8 @@ class CoverRouter final : public Router {
 
  private:
   std::shared_ptr<const RoutingTable> table_;
+  int words_ = 1;
+  std::vector<uint64_t> node_mask_;  // [layer * E + expert][words_]
   std::vector<int64_t> load_, node_load_;
 };
 
