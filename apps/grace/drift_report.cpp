@@ -26,13 +26,19 @@ std::string drift_text(const DriftReport& r) {
       "grace drift: placement {}, {} windows of {} tokens, router {} ({}), re-plan budget {}, horizon {} batches of "
       "{} tokens\n",
       r.placement, r.windows.size(), o.window, o.router, o.comm, budget_text(o.max_moves), o.horizon, o.batch_tokens);
-  s += "cross-node KB/token: dispatch bytes per token per direction, summed over layers; re-plan: in sample\n";
+  s += "cross-node KB/token: dispatch bytes per token per direction, summed over layers; re: the re-plan made on\n"
+       "the previous window, replayed on this one (out of sample); payback in batches of the moves' transfer time\n";
   s += fmt::format("{:>6} {:>10} {:>11} {:>10} {:>11} {:>10} {:>7} {:>9} {:>9} {:>11} {:>5}\n", "window", "first tok",
                    "P KB/tok", "P load", "re KB/tok", "re load", "moves", "moved MB", "move ms", "payback", "pays");
   int flagged = 0;
   for (size_t i = 0; i < r.windows.size(); ++i) {
     const auto& w = r.windows[i];
     flagged += w.pays;
+    if (!w.has_replan) {
+      s += fmt::format("{:>6} {:>10} {:>11.2f} {:>10.3f} {:>11} {:>10} {:>7} {:>9} {:>9} {:>11} {:>5}\n", i, w.first_token,
+                       w.current.inter_bytes_per_token / 1e3, w.current.load_max_mean, "-", "-", "-", "-", "-", "-", "-");
+      continue;
+    }
     s += fmt::format("{:>6} {:>10} {:>11.2f} {:>10.3f} {:>11.2f} {:>10.3f} {:>7} {:>9.1f} {:>9.2f} {:>11} {:>5}\n", i,
                      w.first_token, w.current.inter_bytes_per_token / 1e3, w.current.load_max_mean,
                      w.replanned.inter_bytes_per_token / 1e3, w.replanned.load_max_mean, w.move.moves,
@@ -40,7 +46,7 @@ std::string drift_text(const DriftReport& r) {
                      w.payback_batches < 0 ? std::string("never") : fmt::format("{:.1f}", w.payback_batches),
                      w.pays ? "yes" : "-");
   }
-  s += fmt::format("{} of {} windows would pay back a re-plan within {} batches\n", flagged, r.windows.size(),
+  s += fmt::format("{} of {} windows would pay back a re-plan within {} batches\n", flagged, r.windows.size() - (r.windows.empty() ? 0 : 1),
                    o.horizon);
   if (!r.strategies.empty()) {
     s += "\nonline strategies (each window replayed with the placement in force before it):\n";
@@ -67,6 +73,7 @@ std::string drift_json(const DriftReport& r) {
   j["windows"] = nlohmann::json::array();
   for (const auto& w : r.windows)
     j["windows"].push_back({{"first_token", w.first_token},
+                            {"has_replan", w.has_replan},
                             {"current", cost_json(w.current)},
                             {"replanned", cost_json(w.replanned)},
                             {"moves", w.move.moves},
@@ -99,10 +106,10 @@ std::string drift_json(const DriftReport& r) {
 
 std::string drift_html(const DriftReport& r) {
   std::vector<svg::Series> per;
-  svg::Series cur{"placement in force", {}}, rep{"re-plan of the window (in sample)", {}};
+  svg::Series cur{"placement in force", {}}, rep{"re-plan made on the previous window", {}};
   for (const auto& w : r.windows) {
     cur.values.push_back(w.current.inter_bytes_per_token / 1e3);
-    rep.values.push_back(w.replanned.inter_bytes_per_token / 1e3);
+    rep.values.push_back((w.has_replan ? w.replanned : w.current).inter_bytes_per_token / 1e3);
   }
   per = {cur, rep};
   std::string body = svg::line_chart("Cross-node traffic per window", "window", "KB per token (dispatch, per direction)", per);

@@ -109,21 +109,27 @@ std::vector<DriftWindow> run_drift(const std::vector<Trace>& windows, const Plac
                                    const ModelSpec& model, const DriftOptions& o, const Progress& progress) {
   std::vector<DriftWindow> out;
   int64_t first = 0;
+  Placement prev;  // the re-plan made on the previous window
   for (size_t i = 0; i < windows.size(); ++i) {
     const Trace& w = windows[i];
     DriftWindow d;
     d.first_token = first;
     first += w.num_tokens();
     d.current = replay(w, p, topo, model, o);
-    ReplanOptions ro;
-    ro.max_moves = o.max_moves;
-    ro.seed = o.seed;
-    const ReplanResult r = replan(p, build_profile(w), model, topo, ro);
-    d.replanned = replay(w, r.placement, topo, model, o);
-    d.move = move_cost(p, r.placement, model, topo);
-    d.saved_bytes_per_batch = saved_per_batch(d.current, d.replanned, o);
-    d.payback_batches = payback(d.move, d.saved_bytes_per_batch, topo);
-    d.pays = d.move.moves > 0 && d.payback_batches >= 0 && d.payback_batches <= o.horizon;
+    if (i > 0) {  // judged out of sample: made on window i - 1
+      d.has_replan = true;
+      d.replanned = replay(w, prev, topo, model, o);
+      d.move = move_cost(p, prev, model, topo);
+      d.saved_bytes_per_batch = saved_per_batch(d.current, d.replanned, o);
+      d.payback_batches = payback(d.move, d.saved_bytes_per_batch, topo);
+      d.pays = d.move.moves > 0 && d.payback_batches >= 0 && d.payback_batches <= o.horizon;
+    }
+    if (i + 1 < windows.size()) {
+      ReplanOptions ro;
+      ro.max_moves = o.max_moves;
+      ro.seed = o.seed;
+      prev = replan(p, build_profile(w), model, topo, ro).placement;
+    }
     out.push_back(d);
     if (progress) progress(int(i + 1), int(windows.size()));
   }
@@ -168,13 +174,20 @@ std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, co
       bool adopt = false;
       if (i + 1 < windows.size() && name != "static") {
         if (name == "replan") {
+          // Trigger: a re-plan made on the window's first half must pay back within the horizon
+          // on its second half (held out); then the re-plan of the whole window is adopted.
+          const int64_t half = w.num_tokens() / 2;
+          const Trace a = window_trace(w, 0, half, o.seq_tokens), b = window_trace(w, half, w.num_tokens(), o.seq_tokens);
           ReplanOptions ro;
           ro.max_moves = o.max_moves;
           ro.seed = o.seed;
-          next = replan(cur[s], prof, model, topo, ro).placement;
-          const MoveCost m = move_cost(cur[s], next, model, topo);
-          const double pb = payback(m, saved_per_batch(seen[s], replay(w, next, topo, model, o), o), topo);
-          adopt = m.moves > 0 && pb >= 0 && pb <= o.horizon;
+          const Placement trial = replan(cur[s], build_profile(a), model, topo, ro).placement;
+          const MoveCost m = move_cost(cur[s], trial, model, topo);
+          const double pb = payback(m, saved_per_batch(replay(b, cur[s], topo, model, o), replay(b, trial, topo, model, o), o), topo);
+          if (m.moves > 0 && pb >= 0 && pb <= o.horizon) {
+            next = replan(cur[s], prof, model, topo, ro).placement;
+            adopt = true;
+          }
         } else {
           const auto colon = name.find(':');
           const int k = std::stoi(name.substr(colon + 1));

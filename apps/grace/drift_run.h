@@ -1,9 +1,9 @@
 // What `grace drift` computes (docs/replan.md), apart from printing: a routing stream cut into
 // windows of W tokens, and per window
-//   - the placement P against a re-plan of that window (grace/replan.h, from P, under a budget),
-//     both replayed through the router on the window, and whether the re-plan pays back the
-//     expert bytes it moves within a horizon of batches (move and traffic time from the
-//     topology's link bandwidths);
+//   - the placement P against a re-plan of the previous window (grace/replan.h, from P, under a
+//     budget: what re-planning at the window boundary gives), both replayed through the router
+//     on the window (out of sample), and whether the re-plan pays back the expert bytes it moves
+//     within a horizon of batches (move and traffic time from the topology's link bandwidths);
 //   - optionally, online strategies: each window is replayed with the placement in force BEFORE
 //     it (out of sample), then the strategy may re-plan on the window it has just seen.
 #ifndef GRACE_APPS_DRIFT_RUN_H_
@@ -52,7 +52,8 @@ double inter_seconds(double bytes, const Topology& topo);
 
 struct DriftWindow {
   int64_t first_token = 0;
-  WindowCost current, replanned;  // P, and the re-plan of this window (in sample)
+  bool has_replan = false;        // false for the first window
+  WindowCost current, replanned;  // P, and the re-plan made on the previous window (out of sample)
   MoveCost move;
   double saved_bytes_per_batch = 0;  // cross-node, both directions
   double payback_batches = -1;       // < 0: never (no saving)
@@ -71,8 +72,9 @@ std::vector<DriftWindow> run_drift(const std::vector<Trace>& windows, const Plac
                                    const ModelSpec& model, const DriftOptions& o, const Progress& progress);
 
 // Online strategies: "static", "eplb:K", "grace:K" (full re-plan every K windows, on the last
-// window seen, aligned to the placement in force), "replan" (budgeted re-plan on the last window,
-// adopted when it pays back within the horizon).
+// window seen, aligned to the placement in force), "replan" (drift-triggered: a budgeted re-plan
+// made on the first half of the window just seen is judged on its second half; when it pays back
+// within the horizon there, the budgeted re-plan of the whole window is adopted).
 struct StrategyResult {
   std::string name;
   std::vector<WindowCost> windows;        // out of sample
