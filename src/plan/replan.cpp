@@ -222,6 +222,12 @@ ReplanResult replan(const Placement& old, const Profile& recent, const ModelSpec
     for (size_t e = 0; e < lp.experts.size(); ++e)
       for (int g : ls[size_t(l)].instances()[e]) lp.experts[e].instances.push_back(Instance{g, 1.0});
     plan::set_tar_weights(lp, loads[size_t(l)], N, Gn);
+    // set_tar_weights floors every weight (> 0); when a floor binds the sum drifts from 1.
+    for (auto& ep : lp.experts) {
+      double sum = 0;
+      for (const auto& in : ep.instances) sum += in.weight;
+      for (auto& in : ep.instances) in.weight /= sum;
+    }
     res.placement.layers[size_t(l)] = std::move(lp);
   }
   if (res.layers_changed > 0) res.placement.policy = "replan";

@@ -23,7 +23,7 @@ struct Drifted {
 };
 
 // Planned on 4 planted clusters; the recent routing has 8 (so the old node sets split them).
-Drifted drifted(int layers = 3, int experts = 32) {
+Drifted drifted(int layers = 3, int experts = 32, const char* topology = "2x4") {
   Drifted s;
   testing::ProfileSpec a;
   a.layers = layers, a.experts = experts, a.top_k = 4, a.tokens = 3000, a.clusters = 4, a.skew = 0.6;
@@ -32,7 +32,7 @@ Drifted drifted(int layers = 3, int experts = 32) {
   s.old_prof = testing::make_profile(a);
   s.recent = testing::make_profile(b);
   s.model = testing::model_for(s.old_prof);
-  s.topo = parse_topology("2x4");
+  s.topo = parse_topology(topology);
   s.old = make_planner("grace")->plan({s.old_prof, s.model, s.topo, {}});
   return s;
 }
@@ -71,6 +71,20 @@ TEST(Replan, BudgetIsRespectedExactlyAndMoreIsNeverWorse) {
   }
   // With one move allowed the search uses it (replacements cost 1) when it gains.
   EXPECT_EQ(run(s, 1).moves, 1);
+}
+
+TEST(Replan, FourNodesKeepBudgetsAndValidWeights) {
+  const Drifted s = drifted(3, 32, "4x2");
+  double last = 1e300;
+  for (int64_t m : {0, 3, 10, 30, -1}) {
+    SCOPED_TRACE(m);
+    const ReplanResult r = run(s, m);
+    if (m >= 0) EXPECT_LE(r.moves, m);
+    EXPECT_LE(r.visits_after, last + 1e-12);
+    last = r.visits_after;
+    EXPECT_NO_THROW(validate_placement(r.placement, s.topo, s.model));  // weights sum to 1
+  }
+  EXPECT_LT(last, run(s, 0).visits_after);
 }
 
 TEST(Replan, UnboundedBudgetReachesTheFullPlan) {
