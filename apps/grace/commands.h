@@ -18,6 +18,8 @@ void add_evaluate_command(CLI::App& app);  // grace evaluate
 void add_simulate_command(CLI::App& app);  // grace simulate
 void add_compare_command(CLI::App& app);   // grace compare
 void add_run_command(CLI::App& app);       // grace run (MPI engine)
+void add_replan_command(CLI::App& app);    // grace replan
+void add_drift_command(CLI::App& app);     // grace drift
 
 }  // namespace grace::cli
 

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   grace::cli::add_simulate_command(app);
   grace::cli::add_compare_command(app);
   grace::cli::add_run_command(app);
+  grace::cli::add_replan_command(app);
+  grace::cli::add_drift_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -25,4 +25,5 @@ PYBIND11_MODULE(_core, m) {
   });
   grace::py::init_plan(m);
   grace::py::init_router(m);
+  grace::py::init_replan(m);
 }

@@ -18,6 +18,7 @@ ModelSpec resolve_model(const std::string& model, int layers, int experts, int t
 
 void init_plan(pyb::module_& m);
 void init_router(pyb::module_& m);
+void init_replan(pyb::module_& m);  // after init_plan: adds Placement.replan
 
 }  // namespace grace::py
 

@@ -1,0 +1,114 @@
+// grace drift: walk a routing stream in windows and report, per window, the traffic and load of
+// a placement against a re-plan of that window, flagging the windows where re-planning pays
+// back the expert bytes it moves within a horizon of batches; with --strategies, replay online
+// re-planning strategies out of sample (drift_run.h, docs/replan.md).
+//
+//   grace drift --placement P --trace STREAM [--trace ...] --window W [--horizon H]
+//               [--max-moves M | --max-move-bytes B] [--strategies static,eplb:K,grace:K,replan]
+//               [--router R] [--batch-tokens B] [--seq-tokens S] [--json] [--html report.html]
+#include <unistd.h>
+
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "core/atomic_file.h"
+#include "drift_report.h"
+#include "drift_run.h"
+#include "grace/error.h"
+#include "grace/evaluate.h"
+#include "grace/router.h"
+#include "replan_input.h"
+
+namespace grace::cli {
+namespace {
+
+struct DriftArgs {
+  std::string placement;
+  std::vector<std::string> traces;
+  std::string model, topology, html;
+  std::vector<std::string> strategies;
+  DriftOptions o;
+  int64_t max_moves = -1;
+  double max_move_bytes = -1;
+  bool json = false;
+  CLI::Option* moves_opt = nullptr;
+  CLI::Option* bytes_opt = nullptr;
+};
+
+void run_drift_cmd(DriftArgs a) {
+  const CheckedPlacement cp = load_replan_placement(a.placement, a.model, a.topology);
+  a.o.max_moves = move_budget(a.moves_opt, a.max_moves, a.bytes_opt, a.max_move_bytes, cp.model.expert_bytes());
+  GRACE_INPUT_CHECK(a.o.window > 0, "--window must be a positive number of tokens (got {})", a.o.window);
+  GRACE_INPUT_CHECK(a.o.batch_tokens > 0, "--batch-tokens must be positive (got {})", a.o.batch_tokens);
+  GRACE_INPUT_CHECK(a.o.seq_tokens > 0, "--seq-tokens must be positive (got {})", a.o.seq_tokens);
+  GRACE_INPUT_CHECK(a.o.horizon >= 0, "--horizon must be >= 0 batches (got {})", a.o.horizon);
+  check_router_name(a.o.router, "--router");
+  parse_comm_scheme(a.o.comm);
+  check_strategies(a.strategies);
+  check_output_file(a.html, "--html");
+  const Trace stream = read_checked_trace(a.traces, cp, a.placement);
+  const auto windows = cut_windows(stream, a.o);
+
+  const bool tty = ::isatty(2) != 0;
+  auto progress = [&](const char* what) {
+    return [tty, what](int done, int total) {
+      if (tty)
+        std::fprintf(stderr, "\r%s: window %d / %d%s", what, done, total, done == total ? "\n" : "");
+      else
+        std::fprintf(stderr, "%s: window %d / %d\n", what, done, total);
+    };
+  };
+  DriftReport rep;
+  rep.placement = a.placement;
+  rep.options = a.o;
+  rep.model = cp.model;
+  rep.topo = cp.topo;
+  rep.windows = run_drift(windows, cp.placement, cp.topo, cp.model, a.o, progress("drift"));
+  if (!a.strategies.empty())
+    rep.strategies = run_strategies(windows, cp.placement, cp.topo, cp.model, a.o, a.strategies, progress("strategies"));
+  if (!a.html.empty()) write_file_atomic(a.html, drift_html(rep));
+  const std::string out = a.json ? drift_json(rep) + "\n" : drift_text(rep);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  if (!a.html.empty() && !a.json) std::printf("written %s\n", a.html.c_str());
+}
+
+}  // namespace
+
+void add_drift_command(CLI::App& app) {
+  auto args = std::make_shared<DriftArgs>();
+  auto* cmd = app.add_subcommand(
+      "drift", "Walk a routing stream in windows: placement vs re-plan per window, and when re-planning pays");
+  cmd->add_option("--placement", args->placement, "The placement in force (grace placement JSON)")->required();
+  cmd->add_option("--trace", args->traces, "Routing stream: ids .npy[.gz] files or folders, concatenated in order")
+      ->required();
+  cmd->add_option("--window", args->o.window, "Tokens per window")->required();
+  cmd->add_option("--horizon", args->o.horizon, "Batches within which a re-plan must pay back its moves")
+      ->capture_default_str();
+  args->moves_opt = cmd->add_option("--max-moves", args->max_moves, "Re-plan budget in expert instances (default: none)");
+  args->bytes_opt = cmd->add_option("--max-move-bytes", args->max_move_bytes, "Re-plan budget in bytes of expert weights");
+  cmd->add_option("--strategies", args->strategies,
+                  "Also replay online strategies out of sample, comma-separated: static, replan (budgeted, "
+                  "adopted when it pays back within the horizon), eplb:K, grace:K (full re-plan every K windows)")
+      ->delimiter(',');
+  cmd->add_option("--router", args->o.router, "Router of the replay")->capture_default_str();
+  cmd->add_option("--comm", args->o.comm, "flat | hierarchical")->capture_default_str();
+  cmd->add_option("--batch-tokens", args->o.batch_tokens, "Tokens per batch (replay and horizon)")->capture_default_str();
+  cmd->add_option("--seq-tokens", args->o.seq_tokens,
+                  "Cut sequences into pieces of at most this many tokens (spreads a window over the source GPUs)")
+      ->capture_default_str();
+  cmd->add_option("--model", args->model, "Model preset or JSON (default: the placement's; must match it)");
+  cmd->add_option("--topology", args->topology,
+                  "Topology spec (default: the placement's NODESxGPUS, paper constants; must match its shape)");
+  cmd->add_option("--seed", args->o.seed, "Seed of the planners and routers")->capture_default_str();
+  cmd->add_option("--html", args->html, "Also write an HTML report with an SVG chart here");
+  cmd->add_flag("--json", args->json, "Print one JSON object instead of the table");
+  cmd->callback([args] { run_drift_cmd(*args); });
+}
+
+}  // namespace grace::cli

@@ -1,0 +1,77 @@
+#include "replan_input.h"
+
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <filesystem>
+
+#include "grace/error.h"
+#include "grace/placement_io.h"
+#include "grace/trace_io.h"
+
+namespace grace::cli {
+
+CheckedPlacement load_replan_placement(const std::string& path, const std::string& model_arg,
+                                       const std::string& topology_arg) {
+  const Placement p = load_placement(path);
+  if (!model_arg.empty() && !p.model.empty()) {
+    const ModelSpec m = load_model(model_arg);
+    GRACE_INPUT_CHECK(m.name == p.model, "placement '{}' was planned for model '{}', not --model '{}'", path, p.model,
+                      m.name);
+  }
+  if (!topology_arg.empty()) {
+    const Topology t = parse_topology(topology_arg);
+    GRACE_INPUT_CHECK(t.nodes == p.nodes && t.gpus_per_node == p.gpus_per_node,
+                      "placement '{}' was planned for {}x{} GPUs, not --topology '{}' ({}x{})", path, p.nodes,
+                      p.gpus_per_node, topology_arg, t.nodes, t.gpus_per_node);
+  }
+  return load_checked_placement(path, model_arg, topology_arg);
+}
+
+Trace read_checked_trace(const std::vector<std::string>& traces, const CheckedPlacement& cp,
+                         const std::string& placement_path) {
+  std::string names;
+  for (const auto& t : traces) names += (names.empty() ? "" : ", ") + t;
+  const Placement& p = cp.placement;
+  // Shape first (header only), so a trace of another model is named before any reading.
+  {
+    TraceReader reader(traces, std::max(p.num_experts, 1 << 16));
+    const TraceShape& s = reader.shape();
+    GRACE_INPUT_CHECK(s.num_layers == p.num_layers && s.top_k == cp.model.top_k,
+                      "--trace '{}' has {} MoE layers, top-{} but placement '{}' is for model '{}' ({} MoE layers, "
+                      "top-{})",
+                      names, s.num_layers, s.top_k, placement_path, cp.model.name, p.num_layers, cp.model.top_k);
+    GRACE_INPUT_CHECK(s.tokens > 0, "--trace '{}' holds no tokens (empty stream)", names);
+  }
+  Trace t = read_trace(traces, p.num_experts);
+  GRACE_INPUT_CHECK(t.num_tokens() > 0, "--trace '{}' holds no tokens (empty stream)", names);
+  return t;
+}
+
+int64_t move_budget(const CLI::Option* moves_opt, int64_t moves, const CLI::Option* bytes_opt, double bytes,
+                    int64_t expert_bytes) {
+  const bool m = moves_opt->count() > 0, b = bytes_opt->count() > 0;
+  GRACE_INPUT_CHECK(!(m && b), "give --max-moves or --max-move-bytes, not both");
+  if (m) {
+    GRACE_INPUT_CHECK(moves >= 0, "--max-moves {}: the budget must be >= 0 (omit it for no limit)", moves);
+    return moves;
+  }
+  if (b) {
+    GRACE_INPUT_CHECK(std::isfinite(bytes) && bytes >= 0,
+                      "--max-move-bytes {}: the budget must be >= 0 (omit it for no limit)", bytes);
+    return int64_t(std::floor(bytes / double(std::max<int64_t>(1, expert_bytes))));
+  }
+  return -1;
+}
+
+void check_output_file(const std::string& out, const char* flag) {
+  if (out.empty()) return;
+  auto parent = std::filesystem::path(out).parent_path();
+  if (parent.empty()) parent = ".";
+  GRACE_INPUT_CHECK(std::filesystem::is_directory(parent), "{} '{}': folder '{}' does not exist", flag, out,
+                    parent.string());
+  GRACE_INPUT_CHECK(!std::filesystem::is_directory(out), "{} '{}' is a folder, expected a file name", flag, out);
+}
+
+}  // namespace grace::cli

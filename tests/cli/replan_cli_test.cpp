@@ -1,0 +1,148 @@
+// `grace replan` and `grace drift` end to end: budgets, files written (or not), and bad input
+// (a placement for another model or topology, a negative budget, an empty stream) answered by
+// one `grace: error:` line, exit 2 and no output file.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "cli/cli_runner.h"
+#include "grace/model.h"
+#include "grace/placement.h"
+#include "grace/placement_io.h"
+#include "grace/topology.h"
+
+namespace grace {
+namespace {
+
+using testing::CliResult;
+using testing::run_grace;
+using testing::TempDir;
+
+
+// An ids file of shape [0, 26, 6] (uint8): a stream without tokens.
+void write_empty_ids(const std::string& path) {
+  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': (0, 26, 6), }";
+  while ((10 + header.size() + 1) % 64) header += ' ';
+  header += '\n';
+  std::ofstream f(path, std::ios::binary);
+  f.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t n = uint16_t(header.size());
+  f.put(char(n & 0xff)).put(char(n >> 8));
+  f << header;
+}
+
+class ReplanCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir("replan");
+    for (const auto& [model, tokens, seed, name] : {std::tuple{"deepseek-v2-lite", 2048, 1, "old"},
+                                                    std::tuple{"deepseek-v2-lite", 2048, 5, "recent"},
+                                                    std::tuple{"gpt-oss-20b", 256, 1, "other"}}) {
+      CliResult t = run_grace(std::string("trace synth --model ") + model + " --tokens " + std::to_string(tokens) +
+                              " --seed " + std::to_string(seed) + " --no-weights -o '" + dir_->file(name) + "'");
+      ASSERT_EQ(t.code, 0) << t.err;
+    }
+    kOld = "'" + dir_->file("old") + "'";
+    kRecent = "'" + dir_->file("recent") + "'";
+    kOther = "'" + dir_->file("other") + "'";
+    CliResult r = run_grace("plan --trace " + kOld + " -o '" + old_path() + "'");
+    ASSERT_EQ(r.code, 0) << r.err;
+    write_empty_ids(empty_path());
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string old_path() { return dir_->file("old.json"); }
+  static std::string empty_path() { return dir_->file("empty_topk_ids.npy"); }
+
+  // The command must fail with one error line naming `what`, exit 2, and write nothing.
+  static void expect_refused(const std::string& args, const std::string& what) {
+    TempDir out("refused");
+    const std::string file = out.file("new.json");
+    CliResult r = run_grace(args + " -o '" + file + "'");
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(r.err_lines(), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("grace: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(file));
+    EXPECT_EQ(r.out, "");
+  }
+  static TempDir* dir_;
+  static std::string kOld, kRecent, kOther;
+};
+TempDir* ReplanCli::dir_ = nullptr;
+std::string ReplanCli::kOld, ReplanCli::kRecent, ReplanCli::kOther;
+
+TEST_F(ReplanCli, ZeroBudgetWritesTheOldPlacementAndBudgetsHold) {
+  TempDir out("replan0");
+  CliResult r = run_grace("replan --placement '" + old_path() + "' --trace " + kRecent + " --max-moves 0 -o '" +
+                          out.file("new.json") + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(placement_hash(load_placement(out.file("new.json"))), placement_hash(load_placement(old_path())));
+  EXPECT_NE(r.out.find("moved       0 instances"), std::string::npos) << r.out;
+
+  const Placement old = load_placement(old_path());
+  const int64_t eb = load_model("deepseek-v2-lite").expert_bytes();
+  for (const std::string& budget : std::vector<std::string>{"--max-moves 7", "--max-move-bytes " + std::to_string(3 * eb + eb / 2)}) {
+    SCOPED_TRACE(budget);
+    r = run_grace("replan --placement '" + old_path() + "' --trace " + kRecent + " " + budget + " --json -o '" +
+                  out.file("b.json") + "'");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const int64_t limit = budget.rfind("--max-moves", 0) == 0 ? 7 : 3;
+    const auto pos = r.out.find("\"moves\":");
+    ASSERT_NE(pos, std::string::npos) << r.out;
+    const int64_t moves = std::stoll(r.out.substr(pos + 8));
+    EXPECT_LE(moves, limit);
+    EXPECT_GT(moves, 0);  // the synthetic seeds differ: something gains
+    const Placement p = load_placement(out.file("b.json"));
+    EXPECT_NO_THROW(validate_placement(p, parse_topology("2x4"), load_model("deepseek-v2-lite")));
+  }
+}
+
+TEST_F(ReplanCli, BadInputIsOneErrorLineExit2AndNoOutput) {
+  const std::string base = "replan --placement '" + old_path() + "' ";
+  expect_refused(base + "--trace " + kRecent + " --model gpt-oss-20b", "planned for model 'deepseek-v2-lite'");
+  expect_refused(base + "--trace " + kOther, "is for model 'deepseek-v2-lite'");
+  expect_refused(base + "--trace " + kRecent + " --topology 4x8", "planned for 2x4 GPUs");
+  expect_refused(base + "--trace " + kRecent + " --max-moves -3", "--max-moves -3");
+  expect_refused(base + "--trace " + kRecent + " --max-move-bytes -1", "--max-move-bytes");
+  expect_refused(base + "--trace " + kRecent + " --max-moves 2 --max-move-bytes 9", "not both");
+  expect_refused(base + "--trace '" + empty_path() + "'", "no tokens");
+}
+
+TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
+  TempDir out("drift");
+  const std::string html = out.file("d.html");
+  CliResult r = run_grace("drift --placement '" + old_path() + "' --trace " + kOld + " --trace " + kRecent +
+                          " --window 1024 --max-moves 20 --strategies static,grace:2,replan --json --html '" + html +
+                          "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"windows\":["), std::string::npos);
+  EXPECT_NE(r.out.find("\"name\":\"replan\""), std::string::npos);
+  EXPECT_NE(r.err.find("window 4 / 4"), std::string::npos) << r.err;  // progress
+  const std::string page = testing::slurp(html);
+  EXPECT_NE(page.find("<svg"), std::string::npos);
+  EXPECT_NE(page.find("</html>"), std::string::npos);
+
+  const std::string base = "drift --placement '" + old_path() + "' --html '" + out.file("x.html") + "' ";
+  for (const auto& [args, what] : std::initializer_list<std::pair<std::string, std::string>>{
+           {"--trace " + kRecent + " --window 0", "--window"},
+           {"--trace " + kRecent + " --window 512 --max-moves -1", "--max-moves -1"},
+           {"--trace '" + empty_path() + "' --window 512", "no tokens"},
+           {"--trace " + kRecent + " --window 512 --topology 2x8", "planned for 2x4 GPUs"},
+           {"--trace " + kRecent + " --window 512 --strategies static,periodic", "unknown strategy 'periodic'"}}) {
+    SCOPED_TRACE(args);
+    CliResult e = run_grace(base + args);
+    EXPECT_EQ(e.code, 2) << e.err;
+    EXPECT_EQ(e.err_lines(), 1) << e.err;
+    EXPECT_EQ(e.err.rfind("grace: error: ", 0), 0u) << e.err;
+    EXPECT_NE(e.err.find(what), std::string::npos) << e.err;
+    EXPECT_FALSE(std::filesystem::exists(out.file("x.html")));
+  }
+}
+
+}  // namespace
+}  // namespace grace

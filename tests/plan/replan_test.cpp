@@ -1,0 +1,149 @@
+// grace/replan.h: the budget is a hard limit, 0 keeps the placement, more budget is never worse,
+// an unbounded budget reaches the full plan, and (on the shared ESFT traces, skipped without
+// them) 25% of a full re-plan's moves recover >= 80% of its gain at every task switch.
+#include "grace/replan.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "fixtures.h"
+#include "grace/planner.h"
+#include "grace/trace_io.h"
+
+namespace grace {
+namespace {
+
+struct Drifted {
+  Profile old_prof, recent;
+  ModelSpec model;
+  Topology topo;
+  Placement old;
+};
+
+// Planned on 4 planted clusters; the recent routing has 8 (so the old node sets split them).
+Drifted drifted(int layers = 3, int experts = 32, const char* topology = "2x4") {
+  Drifted s;
+  testing::ProfileSpec a;
+  a.layers = layers, a.experts = experts, a.top_k = 4, a.tokens = 3000, a.clusters = 4, a.skew = 0.6;
+  testing::ProfileSpec b = a;
+  b.clusters = 8, b.seed = 7, b.skew = 0.9;
+  s.old_prof = testing::make_profile(a);
+  s.recent = testing::make_profile(b);
+  s.model = testing::model_for(s.old_prof);
+  s.topo = parse_topology(topology);
+  s.old = make_planner("grace")->plan({s.old_prof, s.model, s.topo, {}});
+  return s;
+}
+
+ReplanResult run(const Drifted& s, int64_t moves, bool full = true) {
+  ReplanOptions o;
+  o.max_moves = moves;
+  o.full_plan_target = full;
+  return replan(s.old, s.recent, s.model, s.topo, o);
+}
+
+TEST(Replan, ZeroBudgetReturnsTheOldPlacement) {
+  const Drifted s = drifted();
+  const ReplanResult r = run(s, 0);
+  EXPECT_EQ(r.moves, 0);
+  EXPECT_EQ(r.layers_changed, 0);
+  EXPECT_EQ(placement_hash(r.placement), placement_hash(s.old));
+  EXPECT_EQ(r.visits_after, r.visits_before);
+  EXPECT_GT(r.full_plan_moves, 0);  // there was something to gain
+  EXPECT_LT(r.visits_full, r.visits_before);
+}
+
+TEST(Replan, BudgetIsRespectedExactlyAndMoreIsNeverWorse) {
+  const Drifted s = drifted();
+  double last = 1e300;
+  for (int64_t m : {0, 1, 2, 3, 4, 6, 9, 14, 20, 30, 45, 70, 100}) {
+    SCOPED_TRACE(m);
+    const ReplanResult r = run(s, m);
+    EXPECT_LE(r.moves, m);
+    EXPECT_EQ(count_moves(s.old, r.placement), r.moves);
+    EXPECT_NEAR(predicted_node_visits(r.placement, s.recent), r.visits_after, 1e-9);
+    EXPECT_LE(r.visits_after, last + 1e-12);
+    EXPECT_LE(r.visits_after, r.visits_before);
+    last = r.visits_after;
+    validate_placement(r.placement, s.topo, s.model);
+  }
+  // With one move allowed the search uses it (replacements cost 1) when it gains.
+  EXPECT_EQ(run(s, 1).moves, 1);
+}
+
+TEST(Replan, FourNodesKeepBudgetsAndValidWeights) {
+  const Drifted s = drifted(3, 32, "4x2");
+  double last = 1e300;
+  for (int64_t m : {0, 3, 10, 30, -1}) {
+    SCOPED_TRACE(m);
+    const ReplanResult r = run(s, m);
+    if (m >= 0) EXPECT_LE(r.moves, m);
+    EXPECT_LE(r.visits_after, last + 1e-12);
+    last = r.visits_after;
+    EXPECT_NO_THROW(validate_placement(r.placement, s.topo, s.model));  // weights sum to 1
+  }
+  EXPECT_LT(last, run(s, 0).visits_after);
+}
+
+TEST(Replan, UnboundedBudgetReachesTheFullPlan) {
+  const Drifted s = drifted();
+  const ReplanResult r = run(s, -1);
+  EXPECT_LE(r.visits_after, r.visits_full + 1e-12);  // never worse than adopting it outright
+  EXPECT_LE(r.moves, r.full_plan_moves);
+  // Swaps and replacements alone (no full plan to adopt) get within a few % of it too.
+  const ReplanResult local = run(s, -1, false);
+  EXPECT_LE(local.visits_after, 1.05 * r.visits_full);
+  EXPECT_EQ(local.visits_full, -1);
+}
+
+TEST(Replan, AlignmentUndoesARelabelling) {
+  const Drifted s = drifted(2, 16);
+  Placement p = s.old;
+  const int Gn = p.gpus_per_node, G = p.num_gpus();
+  for (auto& l : p.layers)  // swap the two nodes, and GPUs 0 and 1 inside each
+    for (auto& e : l.experts)
+      for (auto& in : e.instances) {
+        int g = (in.gpu + Gn) % G;
+        if (g % Gn < 2) g ^= 1;
+        in.gpu = g;
+      }
+  EXPECT_GT(count_moves(s.old, p), 0);
+  EXPECT_EQ(count_moves(s.old, align_placement(s.old, p, p.nodes, Gn)), 0);
+}
+
+// Done when (issue 14): at each switch between ESFT tasks, replan with 25% of the moves of the
+// full re-plan (a grace plan of the new task aligned to the old placement) recovers >= 80% of the
+// full re-plan's gain in cross-node node visits per token (for 2 nodes: the cross-node copies of
+// the cover router) on the new task's tokens.
+TEST(Replan, EsftTaskSwitchesQuarterBudgetRecoversMostOfTheGain) {
+  const std::string dir = std::string(GRACE_SHARED_DATA) + "/traces/deepseek-v2-lite-esft";
+  if (!std::filesystem::exists(dir + "/intent_topk_ids.npy.gz")) GTEST_SKIP() << "no shared traces at " << dir;
+  const ModelSpec model = load_model("deepseek-v2-lite");
+  const Topology topo = parse_topology("2x4");
+  const char* tasks[] = {"intent", "law", "summary", "translation"};
+  std::vector<Profile> prof;
+  for (const char* t : tasks) prof.push_back(build_profile(read_trace({dir + "/" + t + "_topk_ids.npy.gz"}, model.experts)));
+  PlanOptions po;
+  po.seed = 1;
+  Placement cur = make_planner("grace")->plan({prof[0], model, topo, po});
+  for (int i = 1; i < 4; ++i) {
+    SCOPED_TRACE(tasks[i]);
+    ReplanOptions o;
+    o.max_moves = 0;
+    const ReplanResult full = replan(cur, prof[size_t(i)], model, topo, o);  // computes the aligned full plan
+    o.max_moves = full.full_plan_moves / 4;
+    const ReplanResult r = replan(cur, prof[size_t(i)], model, topo, o);
+    const double recovered = (r.visits_before - r.visits_after) / (full.visits_before - full.visits_full);
+    std::printf("[ %s ] full re-plan %lld moves, %.3f -> %.3f visits/token; replan %lld moves -> %.3f: %.1f%% of the gain\n",
+                tasks[i], (long long)full.full_plan_moves, full.visits_before, full.visits_full, (long long)r.moves,
+                r.visits_after, 100 * recovered);
+    EXPECT_LE(r.moves, full.full_plan_moves / 4);
+    EXPECT_GE(recovered, 0.80);
+    cur = r.placement;  // the next switch starts from what was in force
+  }
+}
+
+}  // namespace
+}  // namespace grace

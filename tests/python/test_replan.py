@@ -1,0 +1,43 @@
+"""Placement.replan: the budget semantics of `grace replan` from Python."""
+import numpy as np
+import pytest
+
+import grace
+
+DS = "deepseek-v2-lite"
+
+
+def topk(tokens, seed, hot):
+    # Tokens pick 6 of 64 experts, most picks among `hot` (so the two seeds route differently).
+    rng = np.random.default_rng(seed)
+    out = np.empty((tokens, 26, 6), dtype=np.int64)
+    for t in range(tokens):
+        for l in range(26):
+            pool = hot if rng.random() < 0.8 else np.arange(64)
+            out[t, l] = rng.choice(pool, 6, replace=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def old():
+    return grace.plan(topk(600, 1, np.arange(0, 64, 2)), model=DS, topology="2x4", policy="grace")
+
+
+def test_budget_zero_keeps_and_budget_holds(old):
+    recent = topk(600, 2, np.arange(0, 32))
+    same, rep = old.replan(recent, max_moves=0)
+    assert rep["moves"] == 0 and same.hash() == old.hash()
+    new, rep = old.replan(recent, max_moves=10)
+    assert 0 < rep["moves"] <= 10
+    assert rep["bytes_moved"] == rep["moves"] * 3 * 2048 * 1408 * 2  # DeepSeek-V2-Lite expert: 17.3 MB
+    assert rep["node_visits_after"] < rep["node_visits_before"]
+    new.validate()
+
+
+def test_bad_input(old):
+    with pytest.raises(ValueError, match="must be >= 0"):
+        old.replan(topk(10, 3, np.arange(8)), max_moves=-1)
+    with pytest.raises(ValueError, match="no tokens"):
+        old.replan(np.zeros((0, 26, 6), dtype=np.int64))
+    with pytest.raises(ValueError, match="26 MoE layers"):
+        old.replan(np.zeros((5, 3, 6), dtype=np.int64))
