@@ -74,9 +74,10 @@ Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt) {
   GRACE_INPUT_CHECK(opt.mean_seq_len >= 1, "synthetic trace: mean sequence length must be >= 1");
   GRACE_INPUT_CHECK(opt.num_topics >= 1, "synthetic trace: num_topics must be >= 1");
   const int L = model.moe_layers, E = model.experts, k = model.top_k;
-  // The trace is built in memory (ids 2 bytes, weights 4), and so are the topics' logits.
+  // The trace is built in memory (ids 2 bytes, weights 4, and write_trace's 1-byte copy of the
+  // ids), and so are the topics' logits.
   check_memory("synthetic trace", {{"tokens", opt.tokens}, {"layers", L}, {"top-k", k}},
-               opt.with_weights ? 6 : 2);
+               opt.with_weights ? 7 : 3);
   check_memory("synthetic trace", {{"topics", opt.num_topics}, {"layers", L}, {"experts", E}}, 4);
   const Params par = base_params(model, opt);
   Rng rng(opt.seed * 0x9e3779b97f4a7c15ull + 0x5eed);
