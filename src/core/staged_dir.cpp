@@ -48,6 +48,7 @@ StagedDir::StagedDir(const std::string& target, std::vector<std::string> owned)
     : target_(target), owned_(std::move(owned)) {
   while (target_.size() > 1 && target_.back() == '/') target_.pop_back();
   check_output_folder(target_, owned_);
+  target_ = resolve_output_path(target_);  // a link to a folder: the folder is replaced, the link kept
   fs::path t(target_);
   fs::path parent = t.parent_path();
   if (parent.empty()) parent = ".";

@@ -8,6 +8,7 @@
 // one, never a mix. Destroyed without commit(), it removes the staging folder and any parent
 // folders it created.
 //
+// A target that is a symbolic link is followed (the link stays, its target folder is written).
 // A target that exists and is not a folder, or holds a name grace did not write, is refused
 // before any work (check_output_folder), so a user's files are never replaced or mixed in.
 #ifndef GRACE_CORE_STAGED_DIR_H_

@@ -154,6 +154,14 @@ TEST_F(AtomicOutput, ExportFollowsASymlinkAndKeepsIt) {
       0);
   EXPECT_TRUE(fs::is_symlink(at("link.json")));
   EXPECT_NE(slurp_file(at("link-target.json")).find("physical_to_logical_map"), std::string::npos);
+  // A link to a trace folder: the folder is rewritten, the link kept.
+  ASSERT_EQ(run_grace({"trace", "convert", at("good"), "-o", at("tdir")}).exit_code, 0);
+  fs::create_directory_symlink(at("tdir"), at("tlink"));
+  const CliResult r = run_grace({"trace", "convert", at("good"), "--plain", "-o", at("tlink")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(at("tlink")));
+  EXPECT_TRUE(fs::exists(at("tdir/topk_ids.npy")));
+  EXPECT_FALSE(fs::exists(at("tdir/topk_ids.npy.gz")));
 }
 
 TEST_F(AtomicOutput, FullDiskLeavesNothing) {
