@@ -8,6 +8,7 @@
 
 #include "checked_placement.h"
 #include "commands.h"
+#include "core/cost_limits.h"
 #include "grace/error.h"
 #include "grace/evaluate.h"
 #include "grace/model.h"
@@ -50,6 +51,11 @@ void run_simulate(const SimulateArgs& a) {
   TraceReader reader(a.traces, model.experts);
   GRACE_INPUT_CHECK(reader.shape().num_layers == p.num_layers, "--trace has {} MoE layers but placement {} has {}",
                     reader.shape().num_layers, quote_input(a.placement), p.num_layers);
+  // The records, per (batch, layer) and GPU: 5 counters, a vector header and a count per slot.
+  const int64_t tokens = reader.shape().tokens;
+  const int64_t batches = tokens / a.batch_tokens + (tokens % a.batch_tokens != 0);
+  check_memory("simulate", {{"batches", batches}, {"layers", p.num_layers}, {"GPUs", p.num_gpus()}},
+               64 + 4 * int64_t(p.slots_per_gpu));
   EvalResult e = evaluate(reader, p, topo, model, opt);
   SimResult s = simulate(e, topo, model, SimOptions{a.max_chunks});
   if (a.json) {

@@ -89,6 +89,16 @@ TEST_F(CostLimits, PlanOnAHugeTopology) {
   EXPECT_FALSE(fs::exists(at("p.json")));
 }
 
+TEST_F(CostLimits, SimulateRecords) {
+  // 200,000 batches of one token x 2 layers x 4 GPUs of per-GPU records: ~240 MB, over a 100 MB
+  // limit (the synthetic trace itself, 5.6 MB, is under it).
+  const CliResult r =
+      run_grace({"simulate", "--model", at("model.json"), "--trace", "synthetic:" + at("model.json") + ":200000",
+                 "--placement", at("placement.json"), "--batch-tokens", "1"},
+                "", 60, "GRACE_MEMORY_LIMIT_MB=100");
+  EXPECT_USER_ERROR(r, "simulate", "batches x layers x GPUs", "200000", "limit");
+}
+
 TEST_F(CostLimits, TraceStatsPairTables) {
   // 65535 experts: the per-layer expert-pair tables would be 2 x 65535^2 x 8 bytes per layer.
   write_raw_npy(at("wideids/topk_ids.npy"), "<u2", {2, 1, 2}, std::string("\xfe\xff\x00\x00\x01\x00\x02\x00", 8));
