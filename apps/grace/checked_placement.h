@@ -1,6 +1,6 @@
 // A placement file loaded for a command, with its model and topology resolved (from the flags,
 // else from the file) and the placement validated against both. Shared by the commands that
-// read placements (evaluate, validate).
+// read placements (evaluate, simulate, validate; `run` should call it too).
 #ifndef GRACE_APPS_CHECKED_PLACEMENT_H_
 #define GRACE_APPS_CHECKED_PLACEMENT_H_
 
@@ -18,8 +18,13 @@ struct CheckedPlacement {
   Topology topo;
 };
 
-// model_arg / topology_arg empty: the placement's model, and its nodes x GPUs with the paper's
-// constants. Throws InputError naming the file and the problem.
+// model_arg / topology_arg empty: the placement's model (a preset name only: the file's "model"
+// field is never opened as a path), and its nodes x GPUs with the paper's constants. The
+// placement file is read by the one JSON reader (size cap, duplicate and unknown keys rejected)
+// and its cost checked (core/cost_limits.h). Throws InputError naming the file and the problem.
+// The model of a placement: --model when given, else the placement's "model" field as a preset.
+ModelSpec placement_model(const Placement& p, const std::string& path, const std::string& model_arg);
+
 CheckedPlacement load_checked_placement(const std::string& path, const std::string& model_arg,
                                         const std::string& topology_arg);
 

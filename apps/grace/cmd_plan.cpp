@@ -19,6 +19,7 @@
 
 #include "commands.h"
 #include "core/atomic_file.h"
+#include "core/cost_limits.h"
 #include "grace/error.h"
 #include "grace/expert_memory.h"
 #include "grace/model.h"
@@ -221,6 +222,7 @@ void run_plan(const PlanArgs& a) {
   // 1. Everything that can be checked cheaply, first.
   const ModelSpec model = load_model(a.model);
   const Topology topo = parse_topology(a.topology);
+  check_plan_cost(model, topo, a.redundant);  // GPUs x experts x layers, physical slots (core/cost_limits.h)
   GRACE_INPUT_CHECK(a.redundant >= -1, "--redundant {} must be >= 0", a.redundant);
   GRACE_INPUT_CHECK(a.ratio < 0 || a.ratio <= 1, "--ratio {} must be in [0, 1] (omit it to pick the knee)", a.ratio);
   std::vector<std::string> policies;

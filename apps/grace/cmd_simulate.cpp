@@ -6,8 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "checked_placement.h"
 #include "commands.h"
 #include "router_option.h"
+#include "core/cost_limits.h"
 #include "grace/error.h"
 #include "grace/evaluate.h"
 #include "grace/model.h"
@@ -36,10 +38,10 @@ struct SimulateArgs {
 
 void run_simulate(const SimulateArgs& a) {
   check_router_name(a.router, "--router");
-  Placement p = load_placement(a.placement);
-  ModelSpec model = load_model(a.model.empty() ? p.model : a.model);
-  Topology topo = parse_topology(a.topology.empty() ? fmt::format("{}x{}", p.nodes, p.gpus_per_node) : a.topology);
-  validate_placement(p, topo, model);
+  const CheckedPlacement checked = load_checked_placement(a.placement, a.model, a.topology);
+  const Placement& p = checked.placement;
+  const ModelSpec& model = checked.model;
+  const Topology& topo = checked.topo;
   GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be > 0 (got {})", a.batch_tokens);
   GRACE_INPUT_CHECK(a.max_chunks >= 1, "--max-chunks must be >= 1 (got {})", a.max_chunks);
   EvalOptions opt;
@@ -48,8 +50,16 @@ void run_simulate(const SimulateArgs& a) {
   opt.router = a.router;
   opt.seed = a.seed;
   opt.keep_records = true;
-  Trace trace = read_trace(a.traces, model.experts);
-  EvalResult e = evaluate(trace, p, topo, model, opt);
+  // Streamed: memory is the per-(batch, layer) records the simulator needs, not the trace.
+  TraceReader reader(a.traces, model.experts);
+  GRACE_INPUT_CHECK(reader.shape().num_layers == p.num_layers, "--trace has {} MoE layers but placement {} has {}",
+                    reader.shape().num_layers, quote_input(a.placement), p.num_layers);
+  // The records, per (batch, layer) and GPU: 5 counters, a vector header and a count per slot.
+  const int64_t tokens = reader.shape().tokens;
+  const int64_t batches = tokens / a.batch_tokens + (tokens % a.batch_tokens != 0);
+  check_memory("simulate", {{"batches", batches}, {"layers", p.num_layers}, {"GPUs", p.num_gpus()}},
+               64 + 4 * int64_t(p.slots_per_gpu));
+  EvalResult e = evaluate(reader, p, topo, model, opt);
   SimResult s = simulate(e, topo, model, SimOptions{a.max_chunks});
   if (a.json) {
     std::printf("%s\n", sim_json(s).c_str());

@@ -44,6 +44,7 @@ void run_synth(const SynthArgs& a) {
   GRACE_INPUT_CHECK(a.tokens > 0, "--tokens must be positive, got {}", a.tokens);
   GRACE_INPUT_CHECK(a.seq_len > 0, "--seq-len must be positive, got {}", a.seq_len);
   GRACE_INPUT_CHECK(a.topics > 0, "--topics must be positive, got {}", a.topics);
+  check_trace_output(a.out);  // before any work: a bad -o fails at once
   ModelSpec model = load_model(a.model);
   SynthOptions opt;
   opt.tokens = a.tokens;
@@ -61,19 +62,19 @@ void run_synth(const SynthArgs& a) {
 void run_stats(const StatsArgs& a) {
   GRACE_INPUT_CHECK(a.experts >= 0, "--experts must be >= 0, got {}", a.experts);
   GRACE_INPUT_CHECK(a.window > 0, "--window must be positive, got {}", a.window);
-  Trace trace = read_trace(a.traces, a.experts, false);
-  TraceStats s = compute_trace_stats(trace, a.window);
+  TraceReader reader(a.traces, a.experts, false);  // streamed: memory does not grow with the trace
+  TraceStats s = compute_trace_stats(reader, a.window);
   if (a.json) std::printf("%s\n", trace_stats_json(s).c_str());
   else std::printf("%s", format_trace_stats(s).c_str());
 }
 
 void run_convert(const ConvertArgs& a) {
   GRACE_INPUT_CHECK(a.experts >= 0, "--experts must be >= 0, got {}", a.experts);
-  Trace trace = read_trace(a.traces, a.experts, true);
-  GRACE_INPUT_CHECK(trace.num_tokens() > 0, "the traces given hold no tokens; nothing to write");
-  write_trace(trace, a.out, !a.plain);
-  std::printf("wrote %s: %lld tokens in %lld sequences\n", a.out.c_str(), static_cast<long long>(trace.num_tokens()),
-              static_cast<long long>(trace.num_seqs()));
+  check_trace_output(a.out);  // before any work: a bad -o fails at once
+  TraceReader reader(a.traces, a.experts, true);  // streamed: memory does not grow with the trace
+  const int64_t tokens = stream_trace(reader, a.out, !a.plain);
+  std::printf("wrote %s: %lld tokens in %lld sequences\n", a.out.c_str(), static_cast<long long>(tokens),
+              static_cast<long long>(reader.shape().seqs));
 }
 
 constexpr const char* kTraceHelp =

@@ -12,6 +12,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace grace {
 
@@ -31,6 +32,15 @@ template <typename... Args>
 }
 
 [[noreturn]] void fail_internal(const char* file, int line, const char* cond, const std::string& msg);
+
+// Untrusted text (a path, a JSON string, an .npy header) for an error message: in single
+// quotes, control characters and bytes >= 0x7f escaped (\n, \x1b), at most max_chars kept with
+// "...(N bytes)" after a cut. The message stays one printable line whatever the input holds.
+std::string quote_input(std::string_view text, size_t max_chars = 200);
+
+// A whole message made safe for one terminal line: control characters escaped, and the middle
+// cut when it is longer than max_chars (keeps where and what: its start and its end).
+std::string one_line(std::string_view message, size_t max_chars = 1000);
 
 }  // namespace grace
 

@@ -81,6 +81,10 @@ class TraceReader {
   // Starts again from the first token.
   void rewind();
 
+  // Chunks carry gate weights; the global sequence offsets ([seqs + 1], 0 first, tokens last).
+  bool has_weights() const;
+  const std::vector<int64_t>& seq_offsets() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -91,8 +95,22 @@ Trace read_trace(const std::vector<std::string>& args, int num_experts, bool wit
 
 // Writes `trace` as <dir>/topk_ids.npy(.gz if gzip), <dir>/seq_offsets.npy and, when the trace
 // has weights, <dir>/topk_weights_f32.npy(.gz). Ids are stored as uint8 when they fit, else
-// uint16. Files appear atomically (temp file + rename). Creates dir if needed.
+// uint16. The folder appears whole: it is written as a sibling `.<name>.tmp.<pid>` and renamed
+// into place, replacing an existing trace folder grace wrote; a folder holding other files is
+// refused (InputError). Missing parent folders are created.
 void write_trace(const Trace& trace, const std::string& dir, bool gzip = true);
+
+// Streams what `reader` reads into dir, in write_trace's layout and with its guarantees (the
+// folder appears whole), reading the input twice: the first pass validates every id and weight
+// and finds the largest id (uint8 ids when it fits), the second writes. Memory: one chunk of
+// chunk_tokens plus the sequence offsets, independent of the trace's length. Returns the number
+// of tokens written.
+int64_t stream_trace(TraceReader& reader, const std::string& dir, bool gzip = true, int64_t chunk_tokens = 65536);
+
+// The names write_trace may leave in a folder, and the check of an output folder to run before
+// the work (throws InputError naming dir when write_trace would refuse it).
+const std::vector<std::string>& trace_output_names();
+void check_trace_output(const std::string& dir);
 
 }  // namespace grace
 

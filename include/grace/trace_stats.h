@@ -51,6 +51,14 @@ inline constexpr int64_t kSuccessorMinSupport = 50;
 // REQUIRES: window_tokens > 0.
 TraceStats compute_trace_stats(const Trace& trace, int64_t window_tokens = 512);
 
+// The same, streamed from a reader in chunks of chunk_tokens (two passes: the first finds the
+// expert count and validates every id, the second sums). Memory: one chunk plus the pair tables,
+// 2 x layers x experts^2 x 8 bytes (InputError when that is over the memory limit,
+// core/cost_limits.h), independent of the trace's length. Identical results to the in-memory
+// version.
+class TraceReader;
+TraceStats compute_trace_stats(TraceReader& reader, int64_t window_tokens = 512, int64_t chunk_tokens = 65536);
+
 // Human-readable table, and a JSON object (one line), for `grace trace stats`.
 std::string format_trace_stats(const TraceStats& s);
 std::string trace_stats_json(const TraceStats& s);

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/cleanup.h"
+#include "core/output_path.h"
 #include "grace/error.h"
 
 namespace grace {
@@ -22,20 +24,24 @@ void commit_file(const std::string& tmp, const std::string& path) {
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::filesystem::remove(tmp, ec);
-    fail_input("cannot write '{}': {}", path, ec.message());
+    fail_input("cannot write {}: {}", quote_input(path), ec.message());
   }
 }
 
-void write_file_atomic(const std::string& path, std::string_view content) {
+void write_file_atomic(const std::string& out, std::string_view content) {
+  const std::string path = resolve_output_path(out);
+  GRACE_INPUT_CHECK(!std::filesystem::is_directory(path), "cannot write {}: it is a directory", quote_input(path));
   std::string tmp = temp_path_for(path);
+  CleanupOnSignal guard(tmp, /*is_folder=*/false);
   FILE* f = std::fopen(tmp.c_str(), "wb");
-  GRACE_INPUT_CHECK(f != nullptr, "cannot write '{}': {}", path, std::strerror(errno));
+  GRACE_INPUT_CHECK(f != nullptr, "cannot write {}: {}", quote_input(path), std::strerror(errno));
   size_t n = std::fwrite(content.data(), 1, content.size(), f);
   bool ok = n == content.size() && std::fflush(f) == 0;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok) {
+    const int err = errno;
     std::remove(tmp.c_str());
-    fail_input("cannot write '{}': {}", path, std::strerror(errno));
+    fail_input("cannot write {}: {}", quote_input(path), std::strerror(err));
   }
   commit_file(tmp, path);
 }

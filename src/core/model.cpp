@@ -1,11 +1,10 @@
 #include "grace/model.h"
 
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <nlohmann/json.hpp>
-#include <sstream>
+#include <system_error>
 
+#include "core/json_file.h"
 #include "grace/error.h"
 
 namespace grace {
@@ -27,26 +26,16 @@ const std::vector<ModelSpec>& presets() {
 }
 
 template <typename T>
-void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& src, bool required) {
-  if (!j.contains(key)) {
-    GRACE_INPUT_CHECK(!required, "{}: missing field '{}'", src, key);
-    return;
-  }
-  GRACE_INPUT_CHECK(j[key].is_number_integer(), "{}: field '{}' must be an integer", src, key);
-  // Read wide and range-check, so 4294967360 is rejected rather than wrapped to a valid 64.
-  GRACE_INPUT_CHECK(!j[key].is_number_unsigned() || j[key].get<uint64_t>() <= uint64_t(INT64_MAX),
-                    "{}: field '{}' = {} is out of range", src, key, j[key].dump());
-  const int64_t v = j[key].get<int64_t>();
-  GRACE_INPUT_CHECK(v >= int64_t(std::numeric_limits<T>::min()) && v <= int64_t(std::numeric_limits<T>::max()),
-                    "{}: field '{}' = {} is out of range", src, key, v);
-  out = T(v);
+void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& who, bool required) {
+  out = T(json_int(j, key, int64_t(std::numeric_limits<T>::min()), int64_t(std::numeric_limits<T>::max()), who, "",
+                   required, int64_t(out)));
 }
 
 }  // namespace
 
 void ModelSpec::validate() const {
   auto in = [&](const char* field, int64_t v, int64_t lo, int64_t hi) {
-    GRACE_INPUT_CHECK(v >= lo && v <= hi, "model '{}': {} = {} is outside [{}, {}]", name, field, v, lo, hi);
+    GRACE_INPUT_CHECK(v >= lo && v <= hi, "model {}: {} = {} is outside [{}, {}]", quote_input(name), field, v, lo, hi);
   };
   in("moe_layers", moe_layers, 1, 4096);
   in("experts", experts, 1, 65535);
@@ -72,37 +61,34 @@ ModelSpec load_model(std::string_view name_or_path) {
   for (const auto& m : presets())
     if (m.name == name_or_path) return m;
   std::string path(name_or_path);
-  if (!std::filesystem::is_regular_file(path)) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
     std::string names;
     for (const auto& n : model_preset_names()) names += (names.empty() ? "" : ", ") + n;
-    fail_input("unknown model '{}': not a preset ({}) nor a JSON file", path, names);
+    fail_input("unknown model {}: not a preset ({}) nor a JSON file{}", quote_input(path), names,
+               ec && ec != std::errc::no_such_file_or_directory ? " (" + ec.message() + ")" : "");
   }
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::exception& e) {
-    fail_input("{}: not valid JSON: {}", path, e.what());
-  }
-  GRACE_INPUT_CHECK(j.is_object(), "{}: a model file must hold one JSON object", path);
+  const std::string who = "model file " + quote_input(path);
+  const nlohmann::json j = read_json_file(path, who);
+  GRACE_INPUT_CHECK(j.is_object(), "{}: a model file must hold one JSON object", who);
+  check_keys(j, {"name", "moe_layers", "dense_layers", "experts", "shared_experts", "top_k", "hidden",
+                 "moe_intermediate", "vocab", "dtype_bytes", "n_group", "topk_group", "norm_topk_prob"}, who);
   ModelSpec m;
-  GRACE_INPUT_CHECK(!j.contains("name") || j["name"].is_string(), "{}: field 'name' must be a string", path);
-  m.name = j.value("name", std::filesystem::path(path).stem().string());
-  read_field(j, "moe_layers", m.moe_layers, path, true);
-  read_field(j, "dense_layers", m.dense_layers, path, false);
-  read_field(j, "experts", m.experts, path, true);
-  read_field(j, "shared_experts", m.shared_experts, path, false);
-  read_field(j, "top_k", m.top_k, path, true);
-  read_field(j, "hidden", m.hidden, path, true);
-  read_field(j, "moe_intermediate", m.moe_intermediate, path, true);
-  read_field(j, "vocab", m.vocab, path, false);
-  read_field(j, "dtype_bytes", m.dtype_bytes, path, false);
-  read_field(j, "n_group", m.n_group, path, false);
-  read_field(j, "topk_group", m.topk_group, path, false);
+  m.name = json_string(j, "name", who, "", false, std::filesystem::path(path).stem().string());
+  const std::string& path_who = who;
+  read_field(j, "moe_layers", m.moe_layers, path_who, true);
+  read_field(j, "dense_layers", m.dense_layers, path_who, false);
+  read_field(j, "experts", m.experts, path_who, true);
+  read_field(j, "shared_experts", m.shared_experts, path_who, false);
+  read_field(j, "top_k", m.top_k, path_who, true);
+  read_field(j, "hidden", m.hidden, path_who, true);
+  read_field(j, "moe_intermediate", m.moe_intermediate, path_who, true);
+  read_field(j, "vocab", m.vocab, path_who, false);
+  read_field(j, "dtype_bytes", m.dtype_bytes, path_who, false);
+  read_field(j, "n_group", m.n_group, path_who, false);
+  read_field(j, "topk_group", m.topk_group, path_who, false);
   if (j.contains("norm_topk_prob")) {
-    GRACE_INPUT_CHECK(j["norm_topk_prob"].is_boolean(), "{}: field 'norm_topk_prob' must be true or false", path);
+    GRACE_INPUT_CHECK(j["norm_topk_prob"].is_boolean(), "{}: field 'norm_topk_prob' must be true or false", who);
     m.norm_topk_prob = j["norm_topk_prob"].get<bool>();
   }
   m.validate();

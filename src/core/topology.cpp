@@ -4,10 +4,8 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "core/json_file.h"
 #include "grace/error.h"
 
 namespace grace {
@@ -74,65 +72,58 @@ bool parse_int(std::string_view s, int& out) {
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
+void read_link(const nlohmann::json& j, const char* key, LinkTier& link, const std::string& who) {
+  if (!j.contains(key)) return;
+  const std::string where = std::string(key) + ": ";
+  check_keys(j[key], {"bandwidth_GBps", "latency_us"}, who, where);
+  link.bandwidth_GBps = json_number(j[key], "bandwidth_GBps", who, where, false, link.bandwidth_GBps);
+  link.latency_us = json_number(j[key], "latency_us", who, where, false, link.latency_us);
+}
+
 Topology from_json(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::exception& e) {
-    fail_input("{}: not valid JSON: {}", path, e.what());
-  }
-  GRACE_INPUT_CHECK(j.is_object(), "{}: a topology file must hold one JSON object", path);
+  const std::string who = "topology file " + quote_input(path);
+  const nlohmann::json j = read_json_file(path, who);
+  GRACE_INPUT_CHECK(j.is_object(), "{}: a topology file must hold one JSON object", who);
+  check_keys(j, {"preset", "name", "nodes", "gpus_per_node", "slots_per_gpu", "expert_memory_GB", "intra", "inter",
+                 "node_nic_GBps", "peak_tflops", "kernel_overhead_us", "compute", "compute_model", "hbm_GBps",
+                 "grouped_tflops"}, who);
   Topology t = paper_preset();
-  try {
-    if (j.contains("preset")) {
-      GRACE_INPUT_CHECK(j["preset"].is_string(), "{}: 'preset' must be a string", path);
-      const std::string preset = j["preset"].get<std::string>();
-      // A preset names built-in constants; a file here could include itself forever.
-      GRACE_INPUT_CHECK(preset.find(".json") == std::string::npos,
-                        "{}: 'preset' must be a preset or NODESxGPUS[@preset], not a file", path);
-      t = parse_topology(preset);
+  if (j.contains("preset")) {
+    const std::string preset = json_string(j, "preset", who);
+    // A preset names built-in constants; a file here could include itself forever.
+    GRACE_INPUT_CHECK(preset.find(".json") == std::string::npos,
+                      "{}: 'preset' must be a preset or NODESxGPUS[@preset], not a file", who);
+    t = parse_topology(preset);
+  }
+  t.name = json_string(j, "name", who, "", false, std::filesystem::path(path).stem().string());
+  // Counts must be whole numbers in range: nlohmann's value() would truncate 2.5 or wrap 2^32.
+  t.nodes = int(json_int(j, "nodes", 0, int64_t(1) << 20, who, "", false, t.nodes));
+  t.gpus_per_node = int(json_int(j, "gpus_per_node", 0, int64_t(1) << 20, who, "", false, t.gpus_per_node));
+  t.slots_per_gpu = int(json_int(j, "slots_per_gpu", 0, int64_t(1) << 20, who, "", false, t.slots_per_gpu));
+  t.expert_memory_GB = json_number(j, "expert_memory_GB", who, "", false, t.expert_memory_GB);
+  read_link(j, "intra", t.intra, who);
+  read_link(j, "inter", t.inter, who);
+  t.node_nic_GBps = json_number(j, "node_nic_GBps", who, "", false, t.node_nic_GBps);
+  t.peak_tflops = json_number(j, "peak_tflops", who, "", false, t.peak_tflops);
+  t.kernel_overhead_us = json_number(j, "kernel_overhead_us", who, "", false, t.kernel_overhead_us);
+  if (j.contains("compute_model")) {
+    const std::string cm = json_string(j, "compute_model", who);
+    GRACE_INPUT_CHECK(cm == "grouped" || cm == "per-expert", "{}: unknown compute_model {} (grouped, per-expert)",
+                      who, quote_input(cm));
+    t.compute_model = parse_compute_model(cm);
+  }
+  t.hbm_GBps = json_number(j, "hbm_GBps", who, "", false, t.hbm_GBps);
+  t.grouped_tflops = json_number(j, "grouped_tflops", who, "", false, t.grouped_tflops);
+  if (j.contains("compute")) {
+    const nlohmann::json& c = j["compute"];
+    GRACE_INPUT_CHECK(c.is_array() && c.size() <= 4096, "{}: 'compute' must be an array of at most 4096 "
+                      "[tokens, tflops] points, got {}", who, json_excerpt(c));
+    t.compute.clear();
+    for (size_t i = 0; i < c.size(); ++i) {
+      GRACE_INPUT_CHECK(c[i].is_array() && c[i].size() == 2 && c[i][0].is_number() && c[i][1].is_number(),
+                        "{}: compute point {} must be [tokens, tflops], got {}", who, i, json_excerpt(c[i]));
+      t.compute.push_back({c[i][0].get<double>(), c[i][1].get<double>()});
     }
-    t.name = j.value("name", std::filesystem::path(path).stem().string());
-    // Counts must be whole numbers in range: nlohmann's value() would truncate 2.5 or wrap 2^32.
-    for (const char* key : {"nodes", "gpus_per_node", "slots_per_gpu"}) {
-      if (!j.contains(key)) continue;
-      GRACE_INPUT_CHECK(j[key].is_number_integer() && j[key].get<int64_t>() >= 0 &&
-                            j[key].get<int64_t>() <= (int64_t(1) << 20),
-                        "{}: '{}' must be a whole number in [0, 1048576]", path, key);
-    }
-    t.nodes = int(j.value("nodes", int64_t(t.nodes)));
-    t.gpus_per_node = int(j.value("gpus_per_node", int64_t(t.gpus_per_node)));
-    t.slots_per_gpu = int(j.value("slots_per_gpu", int64_t(t.slots_per_gpu)));
-    t.expert_memory_GB = j.value("expert_memory_GB", t.expert_memory_GB);
-    if (j.contains("intra")) {
-      t.intra.bandwidth_GBps = j["intra"].value("bandwidth_GBps", t.intra.bandwidth_GBps);
-      t.intra.latency_us = j["intra"].value("latency_us", t.intra.latency_us);
-    }
-    if (j.contains("inter")) {
-      t.inter.bandwidth_GBps = j["inter"].value("bandwidth_GBps", t.inter.bandwidth_GBps);
-      t.inter.latency_us = j["inter"].value("latency_us", t.inter.latency_us);
-    }
-    t.node_nic_GBps = j.value("node_nic_GBps", t.node_nic_GBps);
-    t.peak_tflops = j.value("peak_tflops", t.peak_tflops);
-    t.kernel_overhead_us = j.value("kernel_overhead_us", t.kernel_overhead_us);
-    if (j.contains("compute_model")) {
-      GRACE_INPUT_CHECK(j["compute_model"].is_string(), "{}: 'compute_model' must be a string", path);
-      const std::string cm = j["compute_model"].get<std::string>();
-      GRACE_INPUT_CHECK(cm == "grouped" || cm == "per-expert",
-                        "{}: unknown compute_model '{}' (grouped, per-expert)", path, cm);
-      t.compute_model = parse_compute_model(cm);
-    }
-    t.hbm_GBps = j.value("hbm_GBps", t.hbm_GBps);
-    t.grouped_tflops = j.value("grouped_tflops", t.grouped_tflops);
-    if (j.contains("compute")) {
-      t.compute.clear();
-      for (const auto& p : j["compute"]) t.compute.push_back({p.at(0).get<double>(), p.at(1).get<double>()});
-    }
-  } catch (const nlohmann::json::exception& e) {
-    fail_input("{}: bad topology field: {}", path, e.what());
   }
   t.validate();
   return t;
@@ -155,30 +146,30 @@ double Topology::tflops_at(double tokens) const {
 }
 
 void Topology::validate() const {
-  GRACE_INPUT_CHECK(nodes >= 1 && nodes <= 65536, "topology '{}': nodes = {} must be in [1, 65536]", name, nodes);
+  GRACE_INPUT_CHECK(nodes >= 1 && nodes <= 65536, "topology {}: nodes = {} must be in [1, 65536]", quote_input(name), nodes);
   GRACE_INPUT_CHECK(gpus_per_node >= 1 && gpus_per_node <= 1024,
-                    "topology '{}': gpus_per_node = {} must be in [1, 1024]", name, gpus_per_node);
-  GRACE_INPUT_CHECK(int64_t(nodes) * gpus_per_node <= 65536, "topology '{}': more than 65536 GPUs", name);
+                    "topology {}: gpus_per_node = {} must be in [1, 1024]", quote_input(name), gpus_per_node);
+  GRACE_INPUT_CHECK(int64_t(nodes) * gpus_per_node <= 65536, "topology {}: more than 65536 GPUs", quote_input(name));
   GRACE_INPUT_CHECK(slots_per_gpu >= 0 && slots_per_gpu <= 65536,
-                    "topology '{}': slots_per_gpu = {} must be in [0, 65536]", name, slots_per_gpu);
-  GRACE_INPUT_CHECK(expert_memory_GB >= 0, "topology '{}': expert_memory_GB must be >= 0", name);
+                    "topology {}: slots_per_gpu = {} must be in [0, 65536]", quote_input(name), slots_per_gpu);
+  GRACE_INPUT_CHECK(expert_memory_GB >= 0, "topology {}: expert_memory_GB must be >= 0", quote_input(name));
   GRACE_INPUT_CHECK(intra.bandwidth_GBps > 0 && inter.bandwidth_GBps > 0,
-                    "topology '{}': link bandwidths must be > 0", name);
-  GRACE_INPUT_CHECK(intra.latency_us >= 0 && inter.latency_us >= 0, "topology '{}': latencies must be >= 0", name);
-  GRACE_INPUT_CHECK(node_nic_GBps >= 0, "topology '{}': node_nic_GBps must be >= 0", name);
-  GRACE_INPUT_CHECK(peak_tflops > 0, "topology '{}': peak_tflops must be > 0", name);
+                    "topology {}: link bandwidths must be > 0", quote_input(name));
+  GRACE_INPUT_CHECK(intra.latency_us >= 0 && inter.latency_us >= 0, "topology {}: latencies must be >= 0", quote_input(name));
+  GRACE_INPUT_CHECK(node_nic_GBps >= 0, "topology {}: node_nic_GBps must be >= 0", quote_input(name));
+  GRACE_INPUT_CHECK(peak_tflops > 0, "topology {}: peak_tflops must be > 0", quote_input(name));
   GRACE_INPUT_CHECK(compute_model == ComputeModel::kGrouped || compute_model == ComputeModel::kPerExpert,
-                    "topology '{}': unknown compute_model", name);
-  GRACE_INPUT_CHECK(hbm_GBps >= 0, "topology '{}': hbm_GBps = {} must be >= 0 (0 = not modelled)", name, hbm_GBps);
-  GRACE_INPUT_CHECK(grouped_tflops >= 0, "topology '{}': grouped_tflops = {} must be >= 0 (0 = peak_tflops)", name,
+                    "topology {}: unknown compute_model", quote_input(name));
+  GRACE_INPUT_CHECK(hbm_GBps >= 0, "topology {}: hbm_GBps = {} must be >= 0 (0 = not modelled)", quote_input(name), hbm_GBps);
+  GRACE_INPUT_CHECK(grouped_tflops >= 0, "topology {}: grouped_tflops = {} must be >= 0 (0 = peak_tflops)", quote_input(name),
                     grouped_tflops);
-  GRACE_INPUT_CHECK(kernel_overhead_us >= 0, "topology '{}': kernel_overhead_us = {} must be >= 0", name,
+  GRACE_INPUT_CHECK(kernel_overhead_us >= 0, "topology {}: kernel_overhead_us = {} must be >= 0", quote_input(name),
                     kernel_overhead_us);
   for (size_t i = 0; i < compute.size(); ++i) {
     GRACE_INPUT_CHECK(compute[i].tokens > 0 && compute[i].tflops > 0,
-                      "topology '{}': compute point {} must have tokens > 0 and tflops > 0", name, i);
+                      "topology {}: compute point {} must have tokens > 0 and tflops > 0", quote_input(name), i);
     GRACE_INPUT_CHECK(i == 0 || compute[i].tokens > compute[i - 1].tokens,
-                      "topology '{}': compute points must be sorted by tokens", name);
+                      "topology {}: compute points must be sorted by tokens", quote_input(name));
   }
 }
 
@@ -189,7 +180,7 @@ std::string_view compute_model_name(ComputeModel m) {
 ComputeModel parse_compute_model(std::string_view name) {
   if (name == "grouped") return ComputeModel::kGrouped;
   if (name == "per-expert") return ComputeModel::kPerExpert;
-  fail_input("unknown compute_model '{}' (grouped, per-expert)", name);
+  fail_input("unknown compute_model {} (grouped, per-expert)", quote_input(name));
 }
 
 std::vector<std::string> topology_preset_names() { return {"paper", "h200"}; }
@@ -200,7 +191,9 @@ Topology parse_topology(std::string_view spec) {
   if (s == "paper") return paper_preset();
   if (s == "h200") return h200_preset();
   if (s.size() > 5 && s.substr(s.size() - 5) == ".json") {
-    GRACE_INPUT_CHECK(std::filesystem::is_regular_file(s), "topology file '{}' does not exist", s);
+    std::error_code ec;
+    GRACE_INPUT_CHECK(std::filesystem::is_regular_file(s, ec), "topology file {} does not exist{}", quote_input(s),
+                      ec && ec != std::errc::no_such_file_or_directory ? " (" + ec.message() + ")" : "");
     return from_json(s);
   }
   std::string shape = s, preset = "paper";
@@ -208,15 +201,15 @@ Topology parse_topology(std::string_view spec) {
     shape = s.substr(0, at);
     preset = s.substr(at + 1);
     GRACE_INPUT_CHECK(preset == "paper" || preset == "h200",
-                      "topology '{}': unknown preset '{}' (paper, h200)", s, preset);
+                      "topology {}: unknown preset {} (paper, h200)", quote_input(s), quote_input(preset));
   }
   auto x = shape.find('x');
   int n = 0, g = 0;
   GRACE_INPUT_CHECK(x != std::string::npos && parse_int(std::string_view(shape).substr(0, x), n) &&
                         parse_int(std::string_view(shape).substr(x + 1), g),
-                    "bad topology '{}': expected NODESxGPUS (e.g. 2x4), NODESxGPUS@preset, a preset "
+                    "bad topology {}: expected NODESxGPUS (e.g. 2x4), NODESxGPUS@preset, a preset "
                     "(paper, h200) or a .json file",
-                    s);
+                    quote_input(s));
   Topology t = preset == "h200" ? h200_preset() : paper_preset();
   t.nodes = n;
   t.gpus_per_node = g;

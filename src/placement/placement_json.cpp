@@ -7,6 +7,8 @@
 #include <string>
 
 #include "core/atomic_file.h"
+#include "core/cost_limits.h"
+#include "core/json_file.h"
 #include "grace/error.h"
 #include "grace/placement_io.h"
 
@@ -23,24 +25,6 @@ std::string quote(const std::string& s) { return json(s).dump(); }
 std::string num(double d) {
   std::string s = fmt::format("{}", d);
   return s;
-}
-
-const json& field(const json& obj, const char* key, const std::string& where, const std::string& src) {
-  auto it = obj.find(key);
-  GRACE_INPUT_CHECK(it != obj.end(), "placement '{}': {}missing field '{}'", src, where, key);
-  return *it;
-}
-
-int64_t int_field(const json& obj, const char* key, const std::string& where, const std::string& src,
-                  int64_t lo, int64_t hi) {
-  const json& v = field(obj, key, where, src);
-  GRACE_INPUT_CHECK(v.is_number_integer(), "placement '{}': {}field '{}' must be an integer, got {}", src, where,
-                    key, v.dump());
-  const int64_t x = v.is_number_unsigned() ? int64_t(std::min<uint64_t>(v.get<uint64_t>(), uint64_t(INT64_MAX)))
-                                           : v.get<int64_t>();
-  GRACE_INPUT_CHECK(x >= lo && x <= hi, "placement '{}': {}field '{}' = {} is outside [{}, {}]", src, where, key, x,
-                    lo, hi);
-  return x;
 }
 
 }  // namespace
@@ -70,102 +54,115 @@ std::string placement_to_json(const Placement& p) {
   return out;
 }
 
-Placement placement_from_json(const std::string& text, const std::string& source) {
-  const std::string& src = source;
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    fail_input("placement '{}': not valid JSON: {}", src, e.what());
-  }
-  GRACE_INPUT_CHECK(j.is_object(), "placement '{}': expected a JSON object", src);
-  const json& fmt_name = field(j, "format", "", src);
-  GRACE_INPUT_CHECK(fmt_name.is_string() && fmt_name.get<std::string>() == kFormatName,
-                    "placement '{}': format is {}, expected \"{}\"", src, fmt_name.dump(), kFormatName);
-  const int64_t version = int_field(j, "version", "", src, INT64_MIN, INT64_MAX);
+namespace {
+
+Placement from_json_value(const nlohmann::json& j, const std::string& source) {
+  const std::string who = "placement " + quote_input(source);
+  GRACE_INPUT_CHECK(j.is_object(), "{}: expected a JSON object", who);
+  check_keys(j, {"format", "version", "model", "policy", "seed", "topology", "num_layers", "num_experts", "layers"},
+             who);
+  GRACE_INPUT_CHECK(j.contains("format"), "{}: missing field 'format'", who);
+  GRACE_INPUT_CHECK(j["format"].is_string() && j["format"].get<std::string>() == kFormatName,
+                    "{}: format is {}, expected \"{}\"", who, json_excerpt(j["format"]), kFormatName);
+  const int64_t version = json_int(j, "version", INT64_MIN, INT64_MAX, who);
   GRACE_INPUT_CHECK(version == Placement::kFormatVersion,
-                    "placement '{}': version {} is not supported (this grace reads version {})", src, version,
+                    "{}: version {} is not supported (this grace reads version {})", who, version,
                     Placement::kFormatVersion);
   Placement p;
-  for (const char* key : {"model", "policy"}) {
-    auto it = j.find(key);
-    if (it == j.end()) continue;
-    GRACE_INPUT_CHECK(it->is_string(), "placement '{}': field '{}' must be a string", src, key);
-    (std::string(key) == "model" ? p.model : p.policy) = it->get<std::string>();
-  }
+  p.model = json_string(j, "model", who, "", false);
+  p.policy = json_string(j, "policy", who, "", false);
   if (j.contains("seed")) {
-    GRACE_INPUT_CHECK(j["seed"].is_number_unsigned() || (j["seed"].is_number_integer() && j["seed"].get<int64_t>() >= 0),
-                      "placement '{}': field 'seed' must be a non-negative integer", src);
-    p.seed = j["seed"].get<uint64_t>();
+    const json& seed = j["seed"];
+    GRACE_INPUT_CHECK(seed.is_number_unsigned() || (seed.is_number_integer() && seed.get<int64_t>() >= 0),
+                      "{}: 'seed' must be a non-negative integer, got {}", who, json_excerpt(seed));
+    p.seed = seed.get<uint64_t>();
   }
-  const json& topo = field(j, "topology", "", src);
-  GRACE_INPUT_CHECK(topo.is_object(), "placement '{}': field 'topology' must be an object", src);
-  p.nodes = int(int_field(topo, "nodes", "topology: ", src, 1, 65536));
-  p.gpus_per_node = int(int_field(topo, "gpus_per_node", "topology: ", src, 1, 1024));
-  GRACE_INPUT_CHECK(int64_t(p.nodes) * p.gpus_per_node <= 65536, "placement '{}': topology has more than 65536 GPUs",
-                    src);
-  p.slots_per_gpu = int(int_field(topo, "slots_per_gpu", "topology: ", src, 1, 65536));
-  p.num_layers = int(int_field(j, "num_layers", "", src, 1, 4096));
-  p.num_experts = int(int_field(j, "num_experts", "", src, 1, 65535));
-  const json& layers = field(j, "layers", "", src);
-  GRACE_INPUT_CHECK(layers.is_array() && int(layers.size()) == p.num_layers,
-                    "placement '{}': 'layers' must be an array of num_layers = {} entries", src, p.num_layers);
+  GRACE_INPUT_CHECK(j.contains("topology"), "{}: missing field 'topology'", who);
+  const json& topo = j["topology"];
+  check_keys(topo, {"nodes", "gpus_per_node", "slots_per_gpu"}, who, "topology: ");
+  p.nodes = int(json_int(topo, "nodes", 1, 65536, who, "topology: "));
+  p.gpus_per_node = int(json_int(topo, "gpus_per_node", 1, 1024, who, "topology: "));
+  GRACE_INPUT_CHECK(int64_t(p.nodes) * p.gpus_per_node <= 65536, "{}: topology has more than 65536 GPUs", who);
+  p.slots_per_gpu = int(json_int(topo, "slots_per_gpu", 1, 65536, who, "topology: "));
+  p.num_layers = int(json_int(j, "num_layers", 1, 4096, who));
+  p.num_experts = int(json_int(j, "num_experts", 1, 65535, who));
+  // What the placement costs to hold and export, before anything is allocated for it.
+  check_count(who, {{"layers", p.num_layers}, {"GPUs", p.num_gpus()}, {"slots per GPU", p.slots_per_gpu}},
+              kMaxPhysicalSlots, "physical expert slots");
+  check_count(who, {{"layers", p.num_layers}, {"GPUs", p.num_gpus()}, {"experts", p.num_experts}},
+              kMaxGpuExpertLayers, "per-GPU expert tables");
+  GRACE_INPUT_CHECK(j.contains("layers"), "{}: missing field 'layers'", who);
+  const json& layers = j["layers"];
+  GRACE_INPUT_CHECK(layers.is_array() && int64_t(layers.size()) == p.num_layers,
+                    "{}: 'layers' must be an array of num_layers = {} entries, got {}", who, p.num_layers,
+                    json_excerpt(layers));
   const int G = p.num_gpus();
   p.layers.resize(size_t(p.num_layers));
   for (int l = 0; l < p.num_layers; ++l) {
     const json& lj = layers[size_t(l)];
     const std::string lwhere = fmt::format("layers[{}]: ", l);
-    GRACE_INPUT_CHECK(lj.is_object(), "placement '{}': {}expected an object", src, lwhere);
-    const json& ej = field(lj, "experts", lwhere, src);
-    GRACE_INPUT_CHECK(ej.is_array() && int(ej.size()) == p.num_experts,
-                      "placement '{}': layer {}: 'experts' must be an array of num_experts = {} entries", src, l,
-                      p.num_experts);
+    check_keys(lj, {"experts"}, who, lwhere);
+    GRACE_INPUT_CHECK(lj.contains("experts"), "{}: {}missing field 'experts'", who, lwhere);
+    const json& ej = lj["experts"];
+    GRACE_INPUT_CHECK(ej.is_array() && int64_t(ej.size()) == p.num_experts,
+                      "{}: layer {}: 'experts' must be an array of num_experts = {} entries, got {}", who, l,
+                      p.num_experts, json_excerpt(ej));
     auto& experts = p.layers[size_t(l)].experts;
     experts.resize(size_t(p.num_experts));
     for (int e = 0; e < p.num_experts; ++e) {
       const json& x = ej[size_t(e)];
       const std::string where = fmt::format("layer {}, expert {}: ", l, e);
-      GRACE_INPUT_CHECK(x.is_object(), "placement '{}': {}expected an object", src, where);
-      const json& inst = field(x, "instances", where, src);
-      GRACE_INPUT_CHECK(inst.is_array() && !inst.empty(),
-                        "placement '{}': {}'instances' must be a non-empty array of GPU ids (every expert must be "
-                        "placed)", src, where);
+      check_keys(x, {"instances", "weights"}, who, where);
+      GRACE_INPUT_CHECK(x.contains("instances"), "{}: {}missing field 'instances'", who, where);
+      const json& inst = x["instances"];
+      GRACE_INPUT_CHECK(inst.is_array() && !inst.empty() && int64_t(inst.size()) <= G,
+                        "{}: {}'instances' must be a non-empty array of at most {} GPU ids (every expert must be "
+                        "placed, at most once per GPU), got {}", who, where, G, json_excerpt(inst));
       auto wit = x.find("weights");
       GRACE_INPUT_CHECK(wit == x.end() || (wit->is_array() && wit->size() == inst.size()),
-                        "placement '{}': {}'weights' must be an array with one weight per instance", src, where);
+                        "{}: {}'weights' must be an array with one weight per instance", who, where);
       auto& out = experts[size_t(e)].instances;
       out.resize(inst.size());
       double sum = 0;
       for (size_t i = 0; i < inst.size(); ++i) {
-        GRACE_INPUT_CHECK(inst[i].is_number_integer(), "placement '{}': {}instance {} is {}, expected a GPU id", src,
-                          where, i, inst[i].dump());
-        const int64_t g = inst[i].get<int64_t>();
-        GRACE_INPUT_CHECK(g >= 0 && g < G, "placement '{}': {}instance on GPU {} but the topology has {} GPUs", src,
-                          where, g, G);
+        GRACE_INPUT_CHECK(inst[i].is_number_integer(), "{}: {}instance {} is {}, expected a GPU id", who, where, i,
+                          json_excerpt(inst[i]));
+        const int64_t g = inst[i].is_number_unsigned() && inst[i].get<uint64_t>() > uint64_t(INT64_MAX)
+                              ? INT64_MAX
+                              : inst[i].get<int64_t>();
+        GRACE_INPUT_CHECK(g >= 0 && g < G, "{}: {}instance on GPU {} but the topology has {} GPUs", who, where, g,
+                          G);
         for (size_t k = 0; k < i; ++k)
-          GRACE_INPUT_CHECK(out[k].gpu != g, "placement '{}': {}two instances on GPU {}", src, where, g);
+          GRACE_INPUT_CHECK(out[k].gpu != g, "{}: {}two instances on GPU {}", who, where, g);
         out[i].gpu = int(g);
         if (wit == x.end()) {
           out[i].weight = 1.0 / double(inst.size());
         } else {
           const json& w = (*wit)[i];
-          GRACE_INPUT_CHECK(w.is_number(), "placement '{}': {}weight {} is {}, expected a number", src, where, i,
-                            w.dump());
+          GRACE_INPUT_CHECK(w.is_number(), "{}: {}weight {} is {}, expected a number", who, where, i,
+                            json_excerpt(w));
           out[i].weight = w.get<double>();
-          GRACE_INPUT_CHECK(std::isfinite(out[i].weight) && out[i].weight > 0,
-                            "placement '{}': {}weight {} = {} must be positive", src, where, i, out[i].weight);
+          GRACE_INPUT_CHECK(std::isfinite(out[i].weight) && out[i].weight > 0, "{}: {}weight {} = {} must be positive",
+                            who, where, i, out[i].weight);
         }
         sum += out[i].weight;
       }
-      GRACE_INPUT_CHECK(std::abs(sum - 1.0) <= 1e-6, "placement '{}': {}weights sum to {} instead of 1", src, where,
-                        sum);
+      GRACE_INPUT_CHECK(std::abs(sum - 1.0) <= 1e-6, "{}: {}weights sum to {} instead of 1", who, where, sum);
     }
   }
   return p;
 }
 
+}  // namespace
+
+Placement placement_from_json(const std::string& text, const std::string& source) {
+  return from_json_value(parse_json_text(text, "placement " + quote_input(source)), source);
+}
+
 void save_placement(const Placement& p, const std::string& path) { write_file_atomic(path, placement_to_json(p)); }
 
-Placement load_placement(const std::string& path) { return placement_from_json(read_file(path), path); }
+Placement load_placement(const std::string& path) {
+  return from_json_value(read_json_file(path, "placement " + quote_input(path)), path);
+}
 
 }  // namespace grace

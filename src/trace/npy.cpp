@@ -233,8 +233,8 @@ float half_to_float(uint16_t h) {
   return std::bit_cast<float>(bits);
 }
 
-void write_npy(const std::string& path, NpyDtype dtype, const std::vector<int64_t>& shape,
-               const void* data, bool gzip) {
+NpyWriter::NpyWriter(const std::string& path, NpyDtype dtype, const std::vector<int64_t>& shape, bool gzip)
+    : path_(path), tmp_(temp_path_for(path)), guard_(tmp_, /*is_folder=*/false), itemsize_(npy_itemsize(dtype)) {
   std::string shape_txt = "(";
   for (size_t i = 0; i < shape.size(); ++i) shape_txt += (i ? ", " : "") + std::to_string(shape[i]);
   shape_txt += shape.size() == 1 ? ",)" : ")";
@@ -252,29 +252,62 @@ void write_npy(const std::string& path, NpyDtype dtype, const std::vector<int64_
   head.push_back(char(dict.size() & 0xff));
   head.push_back(char(dict.size() >> 8));
   head += dict;
+  expected_ = 1;
+  for (int64_t x : shape) expected_ *= x;
 
-  int64_t count = 1;
-  for (int64_t s : shape) count *= s;
-  size_t bytes = size_t(count) * npy_itemsize(dtype);
-
-  std::string tmp = temp_path_for(path);
-  gzFile f = gzopen(tmp.c_str(), gzip ? "wb4" : "wbT");
-  GRACE_INPUT_CHECK(f != nullptr, "cannot write '{}': {}", path, std::strerror(errno));
+  gzFile f = gzopen(tmp_.c_str(), gzip ? "wb4" : "wbT");
+  GRACE_INPUT_CHECK(f != nullptr, "cannot write {}: {}", quote_input(path_), std::strerror(errno));
+  file_ = f;
   gzbuffer(f, 1 << 17);
-  bool ok = gzwrite(f, head.data(), unsigned(head.size())) == int(head.size());
+  if (gzwrite(f, head.data(), unsigned(head.size())) != int(head.size())) fail();
+}
+
+NpyWriter::~NpyWriter() {
+  if (file_) gzclose(static_cast<gzFile>(file_));
+  if (!committed_) std::remove(tmp_.c_str());
+}
+
+void NpyWriter::fail() {
+  const int err = errno;
+  if (file_) gzclose(static_cast<gzFile>(file_));
+  file_ = nullptr;
+  std::remove(tmp_.c_str());
+  committed_ = true;  // nothing left to remove
+  fail_input("cannot write {}: {}", quote_input(path_), std::strerror(err ? err : EIO));
+}
+
+void NpyWriter::write(const void* data, int64_t n) {
+  GRACE_CHECK(file_ != nullptr && written_ + n <= expected_, "NpyWriter: {} elements past the shape", n);
   const char* p = static_cast<const char*>(data);
-  size_t done = 0;
-  while (ok && done < bytes) {
-    unsigned n = unsigned(std::min<size_t>(bytes - done, size_t(1) << 28));
-    ok = gzwrite(f, p + done, n) == int(n);
-    done += n;
+  size_t bytes = size_t(n) * itemsize_, done = 0;
+  while (done < bytes) {
+    unsigned m = unsigned(std::min<size_t>(bytes - done, size_t(1) << 28));
+    if (gzwrite(static_cast<gzFile>(file_), p + done, m) != int(m)) fail();
+    done += m;
   }
-  ok = (gzclose(f) == Z_OK) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    fail_input("cannot write '{}': {}", path, std::strerror(errno));
+  written_ += n;
+}
+
+void NpyWriter::commit() {
+  GRACE_CHECK(written_ == expected_, "NpyWriter: {} of {} elements written", written_, expected_);
+  gzFile f = static_cast<gzFile>(file_);
+  file_ = nullptr;
+  if (gzclose(f) != Z_OK) {
+    std::remove(tmp_.c_str());
+    committed_ = true;
+    fail_input("cannot write {}: {}", quote_input(path_), std::strerror(errno ? errno : EIO));
   }
-  commit_file(tmp, path);
+  commit_file(tmp_, path_);
+  committed_ = true;
+}
+
+void write_npy(const std::string& path, NpyDtype dtype, const std::vector<int64_t>& shape, const void* data,
+               bool gzip) {
+  NpyWriter w(path, dtype, shape, gzip);
+  int64_t count = 1;
+  for (int64_t x : shape) count *= x;
+  w.write(data, count);
+  w.commit();
 }
 
 }  // namespace grace

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "core/cleanup.h"
+
 namespace grace {
 
 enum class NpyDtype { kU1, kU2, kI4, kI8, kF2, kF4 };
@@ -66,6 +68,29 @@ class NpyReader {
 
 // IEEE half -> float.
 float half_to_float(uint16_t h);
+
+// Streams one array into a .npy file (gzip-compressed when gzip is true): the header first,
+// then write() the elements in order, then commit(). Atomic: the data goes to a temp file
+// beside `path` (removed on destruction without commit, and on SIGINT/SIGTERM/SIGHUP), renamed
+// onto `path` by commit(). Write errors (a full disk) are InputErrors naming `path`.
+class NpyWriter {
+ public:
+  NpyWriter(const std::string& path, NpyDtype dtype, const std::vector<int64_t>& shape, bool gzip);
+  ~NpyWriter();
+  NpyWriter(const NpyWriter&) = delete;
+  NpyWriter& operator=(const NpyWriter&) = delete;
+  void write(const void* data, int64_t n);  // n elements of the dtype
+  void commit();                            // REQUIRES: all elements of the shape written
+
+ private:
+  [[noreturn]] void fail();
+  std::string path_, tmp_;
+  CleanupOnSignal guard_;
+  size_t itemsize_;
+  void* file_ = nullptr;  // gzFile
+  int64_t expected_ = 0, written_ = 0;
+  bool committed_ = false;
+};
 
 // Writes `data` (count * itemsize bytes, little-endian) as a .npy file; gzip-compressed when
 // gzip is true. Atomic: nothing appears at `path` unless the whole file was written.

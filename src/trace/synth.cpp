@@ -23,6 +23,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/cost_limits.h"
 #include "grace/error.h"
 #include "trace/rng.h"
 
@@ -74,6 +75,11 @@ Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt) {
   GRACE_INPUT_CHECK(opt.mean_seq_len >= 1, "synthetic trace: mean sequence length must be >= 1");
   GRACE_INPUT_CHECK(opt.num_topics >= 1, "synthetic trace: num_topics must be >= 1");
   const int L = model.moe_layers, E = model.experts, k = model.top_k;
+  // The trace is built in memory (ids 2 bytes, weights 4, and write_trace's 1-byte copy of the
+  // ids), and so are the topics' logits.
+  check_memory("synthetic trace", {{"tokens", opt.tokens}, {"layers", L}, {"top-k", k}},
+               opt.with_weights ? 7 : 3);
+  check_memory("synthetic trace", {{"topics", opt.num_topics}, {"layers", L}, {"experts", E}}, 4);
   const Params par = base_params(model, opt);
   Rng rng(opt.seed * 0x9e3779b97f4a7c15ull + 0x5eed);
   Rng wrng(opt.seed * 0xc2b2ae3d27d4eb4full + 0x3e1);  // weights: own stream, ids do not depend on them
@@ -189,6 +195,7 @@ Trace uniform_trace(int layers, int experts, int top_k, int64_t tokens, uint64_t
   tr.num_layers = layers;
   tr.top_k = top_k;
   tr.num_experts = experts;
+  check_memory("uniform trace", {{"tokens", tokens}, {"layers", layers}, {"top-k", top_k}}, 2);
   tr.ids.resize(size_t(tokens) * layers * top_k);
   for (int64_t t = 0; t < tokens; ++t)
     for (int l = 0; l < layers; ++l) {

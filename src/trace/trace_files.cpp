@@ -37,7 +37,8 @@ std::string sibling(const fs::path& dir, const std::string& prefix, const std::s
 TraceFiles resolve_trace(const std::string& arg) {
   std::error_code ec;
   GRACE_INPUT_CHECK(!arg.empty(), "empty trace argument");
-  GRACE_INPUT_CHECK(fs::exists(arg, ec), "trace '{}': no such file or directory", arg);
+  const bool exists = fs::exists(arg, ec);
+  GRACE_INPUT_CHECK(exists, "trace {}: {}", quote_input(arg), ec ? ec.message() : "no such file or directory");
   fs::path ids;
   if (fs::is_directory(arg, ec)) {
     std::vector<std::string> found;

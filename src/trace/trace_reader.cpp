@@ -59,10 +59,35 @@ struct TraceReader::Impl {
   int max_id = -1;
   NpyReader ids, wts;
   std::vector<unsigned char> raw;
+  // Duplicate check of a top-k row: seen[id] == row stamp when id is already in the row.
+  std::vector<uint32_t> seen = std::vector<uint32_t>(65536, 0);
+  uint32_t stamp = 0;
+
+  void check_rows(const Source& s, const expert_t* out, int64_t n);
 
   void open_source();
   void read_part(Trace& chunk, int64_t n);
 };
+
+// One validation for every command that reads traces: a top-k row names k distinct experts
+// (the router picked k different ones; a repeated id is a corrupt or mis-converted trace).
+void TraceReader::Impl::check_rows(const Source& s, const expert_t* out, int64_t n) {
+  const int k = shape.top_k;
+  const int64_t rows = n * shape.num_layers;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (++stamp == 0) {  // wrapped: start the stamps again
+      std::fill(seen.begin(), seen.end(), 0);
+      stamp = 1;
+    }
+    const expert_t* row = out + r * k;
+    for (int a = 0; a < k; ++a) {
+      if (seen[row[a]] == stamp)
+        fail_input("{}: token {}, layer {}: expert {} appears twice in the top-{}", s.label,
+                   src_token + r / shape.num_layers, int(r % shape.num_layers), row[a], k);
+      seen[row[a]] = stamp;
+    }
+  }
+}
 
 void TraceReader::Impl::open_source() {
   ids.close();
@@ -132,6 +157,7 @@ void TraceReader::Impl::read_part(Trace& chunk, int64_t n) {
         }
     }
   }
+  check_rows(s, out, n);
   if (num_experts == 0)
     for (int64_t i = 0; i < count; ++i) max_id = std::max(max_id, int(out[i]));
   src_token += n;
@@ -218,6 +244,10 @@ TraceReader::TraceReader(const std::vector<std::string>& args, int num_experts, 
     m.sources.push_back(std::move(s));
   }
   m.shape.seqs = int64_t(m.offsets.size()) - 1;
+  // One rule for every command: a trace with no tokens has nothing to plan, evaluate or count.
+  GRACE_INPUT_CHECK(m.shape.tokens > 0, "{}: the trace{} hold{} no tokens", m.sources.front().label,
+                    m.sources.size() > 1 ? fmt::format(" (and the {} others given)", m.sources.size() - 1) : "",
+                    m.sources.size() > 1 ? "" : "s");
   m.weights = with_weights && any_weights;
   rewind();
 }
@@ -225,6 +255,10 @@ TraceReader::TraceReader(const std::vector<std::string>& args, int num_experts, 
 TraceReader::~TraceReader() = default;
 
 const TraceShape& TraceReader::shape() const { return impl_->shape; }
+
+bool TraceReader::has_weights() const { return impl_->weights; }
+
+const std::vector<int64_t>& TraceReader::seq_offsets() const { return impl_->offsets; }
 
 void TraceReader::rewind() {
   Impl& m = *impl_;

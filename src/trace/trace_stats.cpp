@@ -7,7 +7,9 @@
 #include <cmath>
 #include <vector>
 
+#include "core/cost_limits.h"
 #include "grace/error.h"
+#include "grace/trace_io.h"
 
 namespace grace {
 namespace {
@@ -42,113 +44,169 @@ double gini(const int64_t* load, int n) {
   return 2.0 * weighted / (n * sum) - double(n + 1) / n;
 }
 
+// The sums behind the statistics, fed chunk by chunk (tokens in order). Memory: the pair
+// tables, 2 x L x E^2 x 8 bytes (checked against the memory limit first), not the trace.
+class StatsSums {
+ public:
+  StatsSums(int L, int E, int k, int64_t T, int64_t window_tokens)
+      : L_(L), E_(E), k_(k), T_(T), window_(window_tokens) {
+    check_memory("trace stats", {{"layers", L}, {"experts", E}, {"experts", E}}, 16);
+    EE_ = size_t(E) * E;
+    load_.assign(size_t(L) * E, 0);
+    co_.assign(size_t(L) * EE_, 0);
+    succ_.assign(size_t(L) * EE_, 0);
+    wload_.assign(size_t(L) * E, 0);
+    prev_.assign(size_t(L) * k, 0);
+    const int64_t num_windows = std::max<int64_t>(1, T / window_tokens);
+    window_end_ = T < window_tokens ? T : num_windows * window_tokens;
+  }
+
+  // chunk.seq_offsets are chunk-relative; chunk.first_token / first_seq place it in the trace.
+  void add(const Trace& chunk, int64_t first_token, int64_t first_seq) {
+    const int64_t n = chunk.num_tokens();
+    std::vector<int64_t> offs = chunk.seq_offsets;
+    if (offs.size() < 2) offs = {0, n};
+    size_t s = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      while (s + 2 < offs.size() && offs[s + 1] <= i) ++s;
+      const int64_t seq = first_seq + int64_t(s);
+      const int64_t t = first_token + i;
+      const bool has_prev = seq == prev_seq_;
+      for (int l = 0; l < L_; ++l) token_layer(chunk.topk(i, l), l, i, chunk, t, has_prev);
+      std::copy_n(chunk.topk(i, 0), size_t(L_) * k_, prev_.begin());
+      prev_seq_ = seq;
+      if (t < window_end_ && ((t + 1) % window_ == 0 || t + 1 == window_end_)) {
+        for (int l = 0; l < L_; ++l) window_samples_.push_back(max_mean(wload_.data() + size_t(l) * E_, E_));
+        std::fill(wload_.begin(), wload_.end(), 0);
+      }
+    }
+  }
+
+  void finish(TraceStats& s) const {
+    std::vector<double> mm, gi;
+    int64_t hot = 0, pairs = 0;
+    std::vector<double> lifts;
+    const int L = L_, E = E_;
+    for (int l = 0; l < L; ++l) {
+      const int64_t* ld = load_.data() + size_t(l) * E;
+      mm.push_back(max_mean(ld, E));
+      gi.push_back(gini(ld, E));
+      const int64_t* cl = co_.data() + size_t(l) * EE_;
+      for (int i = 0; i < E; ++i)
+        for (int j = i + 1; j < E; ++j) {
+          double expected = double(ld[i]) * double(ld[j]) / double(T_);
+          hot += double(cl[size_t(i) * E + j]) > 2.0 * expected && expected > 0;
+          ++pairs;
+        }
+      if (l + 1 < L) {
+        const int64_t* nl = load_.data() + size_t(l + 1) * E;
+        const int64_t* sc = succ_.data() + size_t(l) * EE_;
+        for (int e = 0; e < E; ++e) {
+          if (ld[e] < kSuccessorMinSupport) continue;
+          double best = 0;
+          for (int f = 0; f < E; ++f) {
+            if (nl[f] < kSuccessorMinSupport) continue;
+            double cond = double(sc[size_t(e) * E + f]) / double(ld[e]);
+            double marg = double(nl[f]) / double(T_);
+            best = std::max(best, cond / marg);
+          }
+          if (best > 0) lifts.push_back(best);
+        }
+      }
+    }
+    s.load_max_mean_median = quantile(mm, 0.5);
+    s.gini_median = quantile(gi, 0.5);
+    s.window_max_mean_median = quantile(window_samples_, 0.5);
+    s.window_max_mean_p90 = quantile(window_samples_, 0.9);
+    s.hot_pair_share = pairs > 0 ? double(hot) / double(pairs) : 0;
+    s.successor_lift = quantile(lifts, 0.5);
+    s.consecutive_overlap = overlap_n_ > 0 ? overlap_sum_ / double(overlap_n_) : 0;
+  }
+
+ private:
+  void token_layer(const expert_t* ids, int l, int64_t i, const Trace& chunk, int64_t t, bool has_prev) {
+    const int E = E_, k = k_;
+    int64_t* ld = load_.data() + size_t(l) * E;
+    int64_t* cl = co_.data() + size_t(l) * EE_;
+    for (int a = 0; a < k; ++a) {
+      GRACE_INPUT_CHECK(ids[a] < E, "trace stats: token {}, layer {}: expert id {} >= {} experts", t, l, ids[a], E);
+      ++ld[ids[a]];
+      if (t < window_end_) ++wload_[size_t(l) * E + ids[a]];
+      for (int b = a + 1; b < k; ++b) {
+        int x = std::min(ids[a], ids[b]), y = std::max(ids[a], ids[b]);
+        ++cl[size_t(x) * E + y];
+      }
+    }
+    if (l + 1 < L_) {
+      const expert_t* nxt = chunk.topk(i, l + 1);
+      int64_t* sc = succ_.data() + size_t(l) * EE_;
+      for (int a = 0; a < k; ++a)
+        for (int b = 0; b < k; ++b) ++sc[size_t(ids[a]) * E + nxt[b]];
+    }
+    if (has_prev) {
+      const expert_t* prev = prev_.data() + size_t(l) * k;
+      int shared = 0;
+      for (int a = 0; a < k; ++a)
+        for (int b = 0; b < k; ++b) shared += ids[a] == prev[b];
+      overlap_sum_ += double(shared) / k;
+      ++overlap_n_;
+    }
+  }
+
+  int L_, E_, k_;
+  int64_t T_, window_, window_end_ = 0;
+  size_t EE_ = 0;
+  std::vector<int64_t> load_, co_, succ_, wload_;
+  std::vector<expert_t> prev_;  // the previous token's ids, [L][k]
+  int64_t prev_seq_ = -1;
+  std::vector<double> window_samples_;
+  double overlap_sum_ = 0;
+  int64_t overlap_n_ = 0;
+};
+
+TraceStats header(int64_t T, int64_t seqs, int L, int E, int k, int64_t window_tokens) {
+  TraceStats s;
+  s.tokens = T;
+  s.seqs = seqs;
+  s.num_layers = L;
+  s.num_experts = E;
+  s.top_k = k;
+  s.window_tokens = window_tokens;
+  return s;
+}
+
 }  // namespace
 
 TraceStats compute_trace_stats(const Trace& trace, int64_t window_tokens) {
   GRACE_CHECK(window_tokens > 0, "window_tokens must be positive");
-  TraceStats s;
   const int L = trace.num_layers, k = trace.top_k;
   const int64_t T = trace.num_tokens();
   int E = trace.num_experts;
   if (E <= 0)
     for (expert_t id : trace.ids) E = std::max(E, int(id) + 1);
-  s.tokens = T;
-  s.seqs = trace.num_seqs();
-  s.num_layers = L;
-  s.num_experts = E;
-  s.top_k = k;
-  s.window_tokens = window_tokens;
+  TraceStats s = header(T, trace.num_seqs(), L, E, k, window_tokens);
   if (T == 0 || L == 0 || k == 0 || E == 0) return s;
-  const size_t EE = size_t(E) * E;
+  StatsSums sums(L, E, k, T, window_tokens);
+  sums.add(trace, 0, 0);
+  sums.finish(s);
+  return s;
+}
 
-  std::vector<int64_t> load(size_t(L) * E, 0);
-  std::vector<int64_t> co(size_t(L) * EE, 0);       // within-layer pairs
-  std::vector<int64_t> succ(size_t(L) * EE, 0);     // [l][e][e'] e at l, e' at l+1
-  std::vector<int64_t> wload(size_t(L) * E, 0);     // current window
-  std::vector<double> window_samples;
-  const int64_t num_windows = std::max<int64_t>(1, T / window_tokens);
-  const int64_t window_end = T < window_tokens ? T : num_windows * window_tokens;
-
-  // Sequence membership for consecutive-token overlap.
-  std::vector<int64_t> offs = trace.seq_offsets;
-  if (offs.size() < 2) offs = {0, T};
-  size_t seq = 0;
-  double overlap_sum = 0;
-  int64_t overlap_n = 0;
-
-  for (int64_t t = 0; t < T; ++t) {
-    while (seq + 1 < offs.size() && offs[seq + 1] <= t) ++seq;
-    const bool has_prev = t > offs[seq];
-    for (int l = 0; l < L; ++l) {
-      const expert_t* ids = trace.topk(t, l);
-      int64_t* ld = load.data() + size_t(l) * E;
-      int64_t* cl = co.data() + size_t(l) * EE;
-      for (int a = 0; a < k; ++a) {
-        ++ld[ids[a]];
-        if (t < window_end) ++wload[size_t(l) * E + ids[a]];
-        for (int b = a + 1; b < k; ++b) {
-          int i = std::min(ids[a], ids[b]), j = std::max(ids[a], ids[b]);
-          ++cl[size_t(i) * E + j];
-        }
-      }
-      if (l + 1 < L) {
-        const expert_t* nxt = trace.topk(t, l + 1);
-        int64_t* sc = succ.data() + size_t(l) * EE;
-        for (int a = 0; a < k; ++a)
-          for (int b = 0; b < k; ++b) ++sc[size_t(ids[a]) * E + nxt[b]];
-      }
-      if (has_prev) {
-        const expert_t* prev = trace.topk(t - 1, l);
-        int shared = 0;
-        for (int a = 0; a < k; ++a)
-          for (int b = 0; b < k; ++b) shared += ids[a] == prev[b];
-        overlap_sum += double(shared) / k;
-        ++overlap_n;
-      }
-    }
-    if (t < window_end && ((t + 1) % window_tokens == 0 || t + 1 == window_end)) {
-      for (int l = 0; l < L; ++l) window_samples.push_back(max_mean(wload.data() + size_t(l) * E, E));
-      std::fill(wload.begin(), wload.end(), 0);
-    }
+TraceStats compute_trace_stats(TraceReader& reader, int64_t window_tokens, int64_t chunk_tokens) {
+  GRACE_CHECK(window_tokens > 0 && chunk_tokens > 0, "window_tokens and chunk_tokens must be positive");
+  const TraceShape shape = reader.shape();
+  Trace chunk;
+  // Pass 1: the number of experts (the reader's, or max id + 1), and every id validated.
+  reader.rewind();
+  while (reader.next(chunk, chunk_tokens)) {
   }
-
-  std::vector<double> mm, gi;
-  int64_t hot = 0, pairs = 0;
-  std::vector<double> lifts;
-  for (int l = 0; l < L; ++l) {
-    const int64_t* ld = load.data() + size_t(l) * E;
-    mm.push_back(max_mean(ld, E));
-    gi.push_back(gini(ld, E));
-    const int64_t* cl = co.data() + size_t(l) * EE;
-    for (int i = 0; i < E; ++i)
-      for (int j = i + 1; j < E; ++j) {
-        double expected = double(ld[i]) * double(ld[j]) / double(T);
-        hot += double(cl[size_t(i) * E + j]) > 2.0 * expected && expected > 0;
-        ++pairs;
-      }
-    if (l + 1 < L) {
-      const int64_t* nl = load.data() + size_t(l + 1) * E;
-      const int64_t* sc = succ.data() + size_t(l) * EE;
-      for (int e = 0; e < E; ++e) {
-        if (ld[e] < kSuccessorMinSupport) continue;
-        double best = 0;
-        for (int f = 0; f < E; ++f) {
-          if (nl[f] < kSuccessorMinSupport) continue;
-          double cond = double(sc[size_t(e) * E + f]) / double(ld[e]);
-          double marg = double(nl[f]) / double(T);
-          best = std::max(best, cond / marg);
-        }
-        if (best > 0) lifts.push_back(best);
-      }
-    }
-  }
-  s.load_max_mean_median = quantile(mm, 0.5);
-  s.gini_median = quantile(gi, 0.5);
-  s.window_max_mean_median = quantile(window_samples, 0.5);
-  s.window_max_mean_p90 = quantile(window_samples, 0.9);
-  s.hot_pair_share = pairs > 0 ? double(hot) / double(pairs) : 0;
-  s.successor_lift = quantile(lifts, 0.5);
-  s.consecutive_overlap = overlap_n > 0 ? overlap_sum / double(overlap_n) : 0;
+  const int E = chunk.num_experts;
+  TraceStats s = header(shape.tokens, shape.seqs, shape.num_layers, E, shape.top_k, window_tokens);
+  if (shape.tokens == 0 || E == 0) return s;
+  StatsSums sums(shape.num_layers, E, shape.top_k, shape.tokens, window_tokens);
+  reader.rewind();
+  while (reader.next(chunk, chunk_tokens)) sums.add(chunk, chunk.first_token, chunk.first_seq);
+  sums.finish(s);
   return s;
 }
 

@@ -1,0 +1,88 @@
+#include "cli_checks.h"
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <system_error>
+
+#include "core/output_path.h"
+#include "grace/error.h"
+
+namespace grace::cli {
+namespace {
+
+// Returns an empty string when `text` is a valid value, else what is wrong (CLI11 prefixes the
+// option's name).
+std::string check_integer(const std::string& text) {
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) {
+    if (!text.empty() && text[0] == '-') return quote_input(text) + " is negative; expected a whole number >= 0";
+    return quote_input(text) + " is not a whole number (decimal digits only)";
+  }
+  uint64_t v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec == std::errc::result_out_of_range || v > uint64_t(INT64_MAX))
+    return quote_input(text) + " is out of range (at most 9223372036854775807)";
+  return {};
+}
+
+std::string check_unsigned(const std::string& text) {
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) {
+    if (!text.empty() && text[0] == '-') return quote_input(text) + " is negative; expected a whole number >= 0";
+    return quote_input(text) + " is not a whole number (decimal digits only)";
+  }
+  uint64_t v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec == std::errc::result_out_of_range)
+    return quote_input(text) + " is out of range (at most 18446744073709551615)";
+  return {};
+}
+
+std::string check_float(const std::string& text) {
+  double v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() || !std::isfinite(v))
+    return quote_input(text) + " is not a finite number";
+  if (v < 0) return quote_input(text) + " is negative; expected a number >= 0";
+  return {};
+}
+
+std::string check_output(const std::string& text) {
+  try {
+    check_output_path(text);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return {};
+}
+
+bool is_output(const CLI::Option& opt) {
+  for (const std::string& name : opt.get_lnames())
+    if (name == "out" || name == "output") return true;
+  for (const std::string& name : opt.get_snames())
+    if (name == "o") return true;
+  return false;
+}
+
+void walk(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options()) {
+    const std::string type = opt->get_type_name();
+    if (is_output(*opt)) opt->check(CLI::Validator(check_output, "", "output path"));
+    if (type == "INT")
+      opt->check(CLI::Validator(check_integer, "", "integer"));
+    else if (type == "UINT")
+      opt->check(CLI::Validator(check_unsigned, "", "unsigned"));
+    else if (type == "FLOAT")
+      opt->check(CLI::Validator(check_float, "", "number"));
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) walk(*sub);
+}
+
+}  // namespace
+
+void add_cli_checks(CLI::App& app) { walk(app); }
+
+}  // namespace grace::cli
