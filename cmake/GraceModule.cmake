@@ -1,8 +1,13 @@
-# grace_module(NAME <name> DEPS <targets...> [PRIVATE_DEPS ...] [PRIVATE_INCLUDES ...])
-#   Builds src/<name>/*.cpp into the static library grace_<name>, with include/ public.
+# grace_module(NAME <name> DEPS <targets...> [PRIVATE_DEPS ...] [PRIVATE_INCLUDES ...] [SUBDIRS ...])
+#   Builds src/<name>/*.cpp (and src/<name>/<subdir>/*.cpp) into the static library grace_<name>,
+#   with include/ public.
 function(grace_module)
-  cmake_parse_arguments(M "" "NAME" "DEPS;PRIVATE_DEPS;PRIVATE_INCLUDES" ${ARGN})
+  cmake_parse_arguments(M "" "NAME" "DEPS;PRIVATE_DEPS;PRIVATE_INCLUDES;SUBDIRS" ${ARGN})
   file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  foreach(sub ${M_SUBDIRS})
+    file(GLOB sub_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${sub}/*.cpp)
+    list(APPEND sources ${sub_sources})
+  endforeach()
   if(NOT sources)
     # A module with no sources yet: an interface target keeps dependants linking.
     add_library(grace_${M_NAME} INTERFACE)

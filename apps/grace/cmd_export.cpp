@@ -4,7 +4,9 @@
 // grace validate: checks a placement file against a model and a topology (exit 0 when valid),
 // or, with --for sglang FILE, an --init-expert-location file the way SGLang will read it.
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -83,6 +85,9 @@ void run_export(const ExportArgs& a) {
   }
   if (a.out.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
+    // The flags line only once the file is really out (a failed stdout is main's one error line).
+    GRACE_INPUT_CHECK(std::fflush(stdout) == 0 && !std::ferror(stdout), "cannot write to standard output: {}",
+                      std::strerror(errno ? errno : EIO));
     if (fmt == ExportFormat::kSglang)
       std::fprintf(stderr, "SGLang flags: %s\n", sglang_flags(sg, "FILE.json").c_str());
     return;

@@ -14,6 +14,17 @@
 namespace grace {
 namespace fs = std::filesystem;
 
+namespace {
+
+// A write error names the file inside the staging folder; the user knows only the output.
+[[noreturn]] void rethrow_for_output(const InputError& e, const std::string& staging, const std::string& dir) {
+  std::string msg = e.what();
+  for (size_t at; (at = msg.find(staging)) != std::string::npos;) msg.replace(at, staging.size(), dir);
+  throw InputError(msg);
+}
+
+}  // namespace
+
 void write_trace(const Trace& trace, const std::string& dir, bool gzip) {
   GRACE_CHECK(trace.num_layers > 0 && trace.top_k > 0, "trace without layers or top_k");
   const int64_t tokens = trace.num_tokens();
@@ -27,6 +38,7 @@ void write_trace(const Trace& trace, const std::string& dir, bool gzip) {
   // The folder appears whole (core/staged_dir.h): written beside the target, then renamed.
   StagedDir staged(dir, trace_output_names());
   const fs::path d(staged.path());
+  try {
   const std::string gz = gzip ? ".npy.gz" : ".npy";
   const std::vector<int64_t> shape = {tokens, trace.num_layers, trace.top_k};
   write_npy((d / "seq_offsets.npy").string(), NpyDtype::kI8, {int64_t(offsets.size())}, offsets.data(), false);
@@ -40,8 +52,12 @@ void write_trace(const Trace& trace, const std::string& dir, bool gzip) {
   } else {
     write_npy((d / ("topk_ids" + gz)).string(), NpyDtype::kU2, shape, trace.ids.data(), gzip);
   }
+  } catch (const InputError& e) {
+    rethrow_for_output(e, staged.path(), dir);
+  }
   staged.commit();
 }
+
 
 int64_t stream_trace(TraceReader& reader, const std::string& dir, bool gzip, int64_t chunk_tokens) {
   const TraceShape shape = reader.shape();
@@ -56,6 +72,7 @@ int64_t stream_trace(TraceReader& reader, const std::string& dir, bool gzip, int
 
   StagedDir staged(dir, trace_output_names());
   const fs::path d(staged.path());
+  try {
   const std::string ext = gzip ? ".npy.gz" : ".npy";
   const std::vector<int64_t> dims = {shape.tokens, shape.num_layers, shape.top_k};
   const std::vector<int64_t>& offsets = reader.seq_offsets();
@@ -77,6 +94,9 @@ int64_t stream_trace(TraceReader& reader, const std::string& dir, bool gzip, int
   }
   if (weights) weights->commit();
   ids.commit();
+  } catch (const InputError& e) {
+    rethrow_for_output(e, staged.path(), dir);
+  }
   staged.commit();
   return shape.tokens;
 }

@@ -107,7 +107,7 @@ TEST_F(ReplanCli, BadInputIsOneErrorLineExit2AndNoOutput) {
   expect_refused(base + "--trace " + kRecent + " --model gpt-oss-20b", "planned for model 'deepseek-v2-lite'");
   expect_refused(base + "--trace " + kOther, "is for model 'deepseek-v2-lite'");
   expect_refused(base + "--trace " + kRecent + " --topology 4x8", "planned for 2x4 GPUs");
-  expect_refused(base + "--trace " + kRecent + " --max-moves -3", "--max-moves -3");
+  expect_refused(base + "--trace " + kRecent + " --max-moves -3", "--max-moves: '-3' is negative");
   expect_refused(base + "--trace " + kRecent + " --max-move-bytes -1", "--max-move-bytes");
   expect_refused(base + "--trace " + kRecent + " --max-moves 2 --max-move-bytes 9", "not both");
   expect_refused(base + "--trace '" + empty_path() + "'", "no tokens");
@@ -130,7 +130,7 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
   const std::string base = "drift --placement '" + old_path() + "' --html '" + out.file("x.html") + "' ";
   for (const auto& [args, what] : std::initializer_list<std::pair<std::string, std::string>>{
            {"--trace " + kRecent + " --window 0", "--window"},
-           {"--trace " + kRecent + " --window 512 --max-moves -1", "--max-moves -1"},
+           {"--trace " + kRecent + " --window 512 --max-moves -1", "--max-moves: '-1' is negative"},
            {"--trace '" + empty_path() + "' --window 512", "no tokens"},
            {"--trace " + kRecent + " --window 512 --topology 2x8", "planned for 2x4 GPUs"},
            {"--trace " + kRecent + " --window 512 --strategies static,periodic", "unknown strategy 'periodic'"}}) {

@@ -77,6 +77,12 @@ inline Placement good_placement() {
 }
 
 inline std::string u8_ids(int64_t n, uint8_t v) { return std::string(size_t(n), char(v)); }
+// n ids forming valid top-k rows (0, 1, ..., k-1 in every row: no expert twice).
+inline std::string u8_rows(int64_t n, int k) {
+  std::string s(size_t(n), '\0');
+  for (int64_t i = 0; i < n; ++i) s[size_t(i)] = char(i % k);
+  return s;
+}
 
 inline std::string f32_bytes(const std::vector<float>& v) {
   std::string s(v.size() * 4, '\0');
@@ -119,7 +125,7 @@ inline void write_fixtures(const std::string& dir) {
   write_raw_npy(d + "bad/shape2d/topk_ids.npy", "|u1", {kTokens, kLayers}, u8_ids(kTokens * kLayers, 1));
   write_raw_npy(d + "bad/oor/topk_ids.npy", "|u1", {kTokens, kLayers, kTopK}, u8_ids(n, 9));
   // Valid until the very last id: streaming commands fail after batches were already counted.
-  write_raw_npy(d + "bad/oorlate/topk_ids.npy", "|u1", {kTokens, kLayers, kTopK}, u8_ids(n - 1, 1) + char(9));
+  write_raw_npy(d + "bad/oorlate/topk_ids.npy", "|u1", {kTokens, kLayers, kTopK}, u8_rows(n - 1, kTopK) + char(9));
   write_raw_npy(d + "bad/hugetokens/topk_ids.npy", "|u1", {int64_t(1) << 40, kLayers, kTopK}, u8_ids(100, 1));
   write_raw_npy(d + "bad/hugedims/topk_ids.npy", "|u1", {int64_t(1) << 30, 60000, 60000}, u8_ids(100, 1));
   write_raw_npy(d + "bad/badoffsets/topk_ids.npy", "|u1", {kTokens, kLayers, kTopK}, u8_ids(n, 1));
