@@ -41,6 +41,13 @@ TEST(CoverRouter, VisitsTheFewestRemoteNodes) {
   EXPECT_GT(to_node1, 150);
 }
 
+TEST(CoverRouter, TwoRemoteNodesWhenOneCannotServeAll) {
+  // 3 nodes x 1 GPU: expert 1 only on GPU 1, expert 2 only on GPU 2. A token on GPU 0 needs both.
+  Placement p = hand_placement(3, 1, {{{{0, 1}}, {{1, 1}}, {{2, 1}}}});
+  auto r = make_router("cover", p, hand_topology(3, 1));
+  EXPECT_EQ(route_tokens(*r, {{1, 2}, {2, 1}}, {0, 0}), (std::vector<int>{1, 2, 2, 1}));
+}
+
 TEST(CoverRouter, OwnGpuAndOwnNodeFirst) {
   // 2 nodes x 2 GPUs; expert 0 on GPUs 0 and 2, expert 1 on GPUs 1 and 3.
   Placement p = hand_placement(2, 2, {{{{0, 1}, {2, 1}}, {{1, 1}, {3, 1}}}});
