@@ -1,7 +1,7 @@
 // load_compare_input (see compare_input.h).
 #include "experiment/compare_input.h"
 
-#include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <utility>
 
@@ -13,11 +13,7 @@
 namespace grace::experiment {
 namespace {
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
+std::string join(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ", ")); }
 
 // The preset whose shape fits the trace, else a generic model of that shape.
 ModelSpec infer_model(const Trace& t) {
