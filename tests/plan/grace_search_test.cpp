@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "plan/gpu_packing.h"
+#include "grace/topology.h"
 #include "plan/hypergraph.h"
+#include "plan/layer_judge.h"
 #include "plan/node_refine.h"
 #include "plan/node_sets.h"
 #include "plan/replica_gain.h"
@@ -156,6 +158,30 @@ TEST(GpuPacking, WindowsSeparateExpertsThatPeakInTheSameBatches) {
   auto gpu = pack_node(a, items, 2, 2, po);
   EXPECT_NE(gpu[0], gpu[2]);
   EXPECT_NE(gpu[1], gpu[3]);
+}
+
+}  // namespace
+}  // namespace grace::plan
+
+namespace grace::plan {
+namespace {
+
+TEST(LayerJudge, SplitExpertsCostMoreTimeThanCoLocatedOnes) {
+  // 4 experts on 2x1 GPUs, tokens choose {0, 1} or {2, 3}: with each pair on one GPU only the
+  // tokens of the other node cross; with the pairs split every token crosses (compute is even
+  // either way).
+  Hypergraph hg = make_hg(4, 2, {{{0, 1}, 256}, {{2, 3}, 256}});
+  ModelSpec m = generic_model(1, 4, 2);
+  Topology t = parse_topology("2x1");
+  auto layer = [](std::vector<int> gpu_of) {
+    LayerPlacement lp;
+    for (int g : gpu_of) lp.experts.push_back(ExpertPlacement{{Instance{g, 1.0}}});
+    return lp;
+  };
+  const double together = judge_layer(layer({0, 0, 1, 1}), hg, t, m, 2);
+  const double apart = judge_layer(layer({0, 1, 0, 1}), hg, t, m, 2);
+  EXPECT_GT(together, 0);
+  EXPECT_GT(apart, together);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "grace/error.h"
 #include "plan/gpu_packing.h"
 #include "plan/hypergraph.h"
+#include "plan/layer_judge.h"
 #include "plan/metis_partition.h"
 #include "plan/node_refine.h"
 #include "plan/node_sets.h"
@@ -32,7 +33,9 @@
 namespace grace::plan {
 namespace {
 
-constexpr double kNodeLoadTol = 0.10;  // primaries' node load may exceed the mean by this share
+// Node load limits tried per layer (primaries' node load over the mean): the tighter keeps NICs and
+// GPUs even, the looser keeps more tokens home; the simulator judges which is faster here.
+constexpr double kNodeLoadTols[] = {0.10, 0.50};
 
 // Tokens of a batch window for the GPU packing's batch-level balance.
 constexpr double kWindowTokens = 1024;
@@ -40,9 +43,9 @@ constexpr double kWindowTokens = 1024;
 // Sampled pins per layer the search works on (cost grows linearly with them).
 constexpr int kMaxPins = 65536;
 
-// Step 1: primary node of every expert.
-std::vector<int> primary_nodes(const Hypergraph& hg, const AffMat& a, const std::vector<double>& load,
-                               const Topology& t, int slots, uint64_t seed) {
+// Step 1a: the starting split (primary node of every expert).
+std::vector<int> start_nodes(const Hypergraph& hg, const AffMat& a, const std::vector<double>& load,
+                             const Topology& t, int slots, uint64_t seed) {
   const int E = a.n, N = t.nodes, C = t.gpus_per_node * slots;
   if (N == 1) return std::vector<int>(E, 0);
   std::vector<int> even(N, E / N);
@@ -55,15 +58,23 @@ std::vector<int> primary_nodes(const Hypergraph& hg, const AffMat& a, const std:
   fix_group_sizes(a, metis, N, even, std::vector<int>(N, C));
   // Candidate B: equal sizes, most pairwise affinity inside.
   std::vector<int> equal = partition_fixed_sizes(a, even);
-  std::vector<int> best =
-      hg.num_edges > 0 && connectivity(hg, metis, N) < connectivity(hg, equal, N) ? metis : equal;
+  return hg.num_edges > 0 && connectivity(hg, metis, N) < connectivity(hg, equal, N) ? metis : equal;
+}
+
+// Step 1b: node loads within (1 + tol) x mean, then the search on the nodes tokens visit.
+std::vector<int> primary_nodes(std::vector<int> best, const Hypergraph& hg, const std::vector<double>& load,
+                               const Topology& t, int slots, double tol) {
+  const int E = int(load.size()), N = t.nodes, C = t.gpus_per_node * slots;
+  if (N == 1) return best;
+  std::vector<int> even(N, E / N);
+  for (int n = 0; n < E % N; ++n) ++even[n];
   NodeRefineOptions ro;
   const int spare = std::max(0, C - even[0]);
   for (int n = 0; n < N; ++n) {
     ro.min_size.push_back(std::max(1, even[n] - spare));
     ro.max_size.push_back(std::min(C, even[n] + spare));
   }
-  ro.load_tol = kNodeLoadTol;
+  ro.load_tol = tol;
   rebalance_nodes(hg, load, N, ro, best);
   refine_nodes(hg, load, N, ro, best);
   return best;
@@ -90,14 +101,12 @@ void add_balance_replicas(const std::vector<double>& load, int cap, int max_in_n
   }
 }
 
-LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, int slots, uint64_t seed) {
-  const LayerProfile& prof = profile.layers[size_t(layer)];
+// Steps 2-4 for one node split.
+LayerPlacement build_layer(const std::vector<int>& node_of, const Hypergraph& hg, const AffMat& a,
+                           const std::vector<double>& load, const Topology& t, int slots) {
   const int N = t.nodes, Gn = t.gpus_per_node, C = Gn * slots;
-  AffMat a = layer_affinity(prof);
-  auto load = layer_load(prof);
   const int E = a.n;
-  Hypergraph hg = layer_hypergraph(profile, layer, kMaxPins / profile.top_k);
-  NodeSets s(primary_nodes(hg, a, load, t, slots, seed), N);
+  NodeSets s(node_of, N);
   std::vector<int> free_slots(N);
   for (int n = 0; n < N; ++n) free_slots[n] = C - s.node_count(n);
   add_gain_replicas(hg, free_slots, s);
@@ -150,6 +159,24 @@ LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, 
   return lp;
 }
 
+LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, const ModelSpec& m, int slots,
+                          uint64_t seed) {
+  const LayerProfile& prof = profile.layers[size_t(layer)];
+  AffMat a = layer_affinity(prof);
+  auto load = layer_load(prof);
+  Hypergraph hg = layer_hypergraph(profile, layer, kMaxPins / profile.top_k);
+  const std::vector<int> start = start_nodes(hg, a, load, t, slots, seed);
+  LayerPlacement best;
+  double best_us = 0;
+  for (double tol : kNodeLoadTols) {
+    LayerPlacement lp = build_layer(primary_nodes(start, hg, load, t, slots, tol), hg, a, load, t, slots);
+    if (t.nodes == 1 || hg.num_edges == 0) return lp;  // nothing to choose
+    const double us = judge_layer(lp, hg, t, m, slots);
+    if (best.experts.empty() || us < best_us) best = std::move(lp), best_us = us;
+  }
+  return best;
+}
+
 class GracePlanner final : public Planner {
  public:
   std::string_view name() const override { return "grace"; }
@@ -169,7 +196,7 @@ class GracePlanner final : public Planner {
     auto work = [&] {
       for (int l = next++; l < L && !failed; l = next++) {
         try {
-          p.layers[size_t(l)] = plan_layer(ctx.profile, l, ctx.topo, slots, ctx.options.seed);
+          p.layers[size_t(l)] = plan_layer(ctx.profile, l, ctx.topo, ctx.model, slots, ctx.options.seed);
         } catch (...) {
           if (!failed.exchange(true)) failure = std::current_exception();
         }
