@@ -234,7 +234,11 @@ void run_plan(const PlanArgs& a) {
   }
   check_output_dir(a.out);
   check_output_dir(a.dump_loads, "--dump-loads");
-  for (const auto& t : a.traces) resolve_trace(t);
+  for (const auto& t : a.traces) {  // files must exist before the work; synthetic:... specs are checked here too
+    ModelSpec sm;
+    SynthOptions so;
+    if (!parse_synthetic_spec(t, &sm, &so)) resolve_trace(t);
+  }
 
   // 2. Profile.
   const bool tty = ::isatty(2) != 0;

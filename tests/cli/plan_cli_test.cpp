@@ -80,6 +80,24 @@ TEST(PlanCli, PolicyAllPrintsOneTableAndWritesOneFilePerPolicy) {
   EXPECT_EQ(dir.count(), int(std::size(kPolicies)));
 }
 
+TEST(PlanCli, SyntheticTraceSpecPlansLikeItsFile) {
+  // A synthetic:MODEL:TOKENS:SEED spec is a trace like the folder `trace synth` writes for it.
+  TempDir dir("synthspec");
+  CliResult synth = run_grace("trace synth --model gpt-oss-20b --tokens 3000 --seed 4 -o '" + dir.file("t") + "'");
+  ASSERT_EQ(synth.code, 0) << synth.err;
+  CliResult a = run_grace("plan --model gpt-oss-20b --topology 2x2 --trace synthetic:gpt-oss-20b:3000:4 -o '" +
+                          dir.file("a.json") + "'");
+  ASSERT_EQ(a.code, 0) << a.err;
+  CliResult b = run_grace("plan --model gpt-oss-20b --topology 2x2 --trace '" + dir.file("t") + "' -o '" +
+                          dir.file("b.json") + "'");
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(placement_hash(load_placement(dir.file("a.json"))), placement_hash(load_placement(dir.file("b.json"))));
+  CliResult bad = run_grace("plan --model gpt-oss-20b --topology 2x2 --trace synthetic:nomodel -o '" +
+                            dir.file("c.json") + "'");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("c.json")));
+}
+
 TEST(PlanCli, JsonOutputIsOneObject) {
   CliResult r = run_grace("plan --policy contiguous --json --model gpt-oss-20b --topology 1x4");
   ASSERT_EQ(r.code, 0) << r.err;
