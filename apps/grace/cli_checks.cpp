@@ -15,7 +15,8 @@ namespace {
 
 // Returns an empty string when `text` is a valid value, else what is wrong (CLI11 prefixes the
 // option's name).
-std::string check_integer(const std::string& text) {
+// A whole number of decimal digits in [0, max].
+std::string check_whole(const std::string& text, uint64_t max) {
   const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
   if (!digits) {
     if (!text.empty() && text[0] == '-') return quote_input(text) + " is negative; expected a whole number >= 0";
@@ -23,23 +24,13 @@ std::string check_integer(const std::string& text) {
   }
   uint64_t v = 0;
   const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (r.ec == std::errc::result_out_of_range || v > uint64_t(INT64_MAX))
-    return quote_input(text) + " is out of range (at most 9223372036854775807)";
+  if (r.ec == std::errc::result_out_of_range || v > max)
+    return quote_input(text) + " is out of range (at most " + std::to_string(max) + ")";
   return {};
 }
 
-std::string check_unsigned(const std::string& text) {
-  const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-  if (!digits) {
-    if (!text.empty() && text[0] == '-') return quote_input(text) + " is negative; expected a whole number >= 0";
-    return quote_input(text) + " is not a whole number (decimal digits only)";
-  }
-  uint64_t v = 0;
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (r.ec == std::errc::result_out_of_range)
-    return quote_input(text) + " is out of range (at most 18446744073709551615)";
-  return {};
-}
+std::string check_integer(const std::string& text) { return check_whole(text, uint64_t(INT64_MAX)); }
+std::string check_unsigned(const std::string& text) { return check_whole(text, UINT64_MAX); }
 
 std::string check_float(const std::string& text) {
   double v = 0;
