@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 OUT=${2:-out/planner-matrix.tsv}
-BIN=$BUILD/bench/planner_matrix
+BIN=${PM_BIN:-$BUILD/bench/planner_matrix}
 DATA=${GRACE_SHARED_DATA:-../shared/data}
 [[ -x $BIN ]] || { echo "planner-matrix: $BIN missing (cmake --build $BUILD --target planner_matrix)" >&2; exit 2; }
 [[ -d $DATA/traces ]] || { echo "planner-matrix: $DATA/traces not found (real traces needed)" >&2; exit 2; }

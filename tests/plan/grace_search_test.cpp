@@ -1,4 +1,5 @@
-// The grace planner's hypergraph search (hypergraph.h, node_refine.h, replica_gain.h) and the
+// The grace planner's hypergraph search (hypergraph.h, node_refine.h, replica_gain.h,
+// replica_load.h) and the
 // batch-window term of the GPU packing, on hand-computed cases.
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 #include "plan/node_refine.h"
 #include "plan/node_sets.h"
 #include "plan/replica_gain.h"
+#include "plan/replica_load.h"
 
 namespace grace::plan {
 namespace {
@@ -182,6 +184,33 @@ TEST(LayerJudge, SplitExpertsCostMoreTimeThanCoLocatedOnes) {
   const double apart = judge_layer(layer({0, 1, 0, 1}), hg, t, m, 2);
   EXPECT_GT(together, 0);
   EXPECT_GT(apart, together);
+}
+
+// The load rule, by hand: 3 nodes, loads 60, 30, 6, 3 (experts 0-3), one expert per node at
+// first (0 on n0, 1 on n1, 2 and 3 on n2). Node estimates (own third + share of the nodes
+// without it): n0 = 60, n1 = 30, n2 = 9. Slot 1: expert 0 (60 per hosting node) to n2, the
+// lightest. Now 0 is on 2 nodes (30 per node) and 1 has 30 on one: tie -> lower index, 0 again,
+// to n1 (the only node left lacking it). Then 1 (30) to n2 if n2 has room, else n0.
+TEST(GraceSearch, LoadReplicasGoToTheHottestExpertOnTheLightestNode) {
+  const std::vector<double> load{60, 30, 6, 3};
+  NodeSets s({0, 1, 2, 2}, 3);
+  EXPECT_EQ(add_load_replicas(load, {1, 1, 1}, s), 3);
+  EXPECT_EQ(s.copies[0], (std::vector<int>{1, 1, 1}));  // hottest on every node
+  EXPECT_EQ(s.copies[1], (std::vector<int>{1, 1, 0}));  // n2 was full: the one slot left, n0
+  EXPECT_EQ(s.copies[2], (std::vector<int>{0, 0, 1}));
+  NodeSets t({0, 1, 2, 2}, 3);
+  EXPECT_EQ(add_load_replicas(load, {0, 0, 1}, t), 1);  // only n2 has room
+  EXPECT_EQ(t.copies[0], (std::vector<int>{1, 0, 1}));
+  NodeSets u({0, 1, 2, 2}, 3);
+  EXPECT_EQ(add_load_replicas(load, {5, 5, 5}, u), 8);  // every node gets every expert, no more
+  for (int e = 0; e < 4; ++e) EXPECT_EQ(u.hosting_nodes(e), 3);
+  // Loads 60, 50, 6, 3, room on n1 and n2: 0 goes to n2 (estimate 9, lighter than n1's 50);
+  // then 1 (50 per node) finds no room where it is missing, and 0 takes n1.
+  const std::vector<double> load2{60, 50, 6, 3};
+  NodeSets v({0, 1, 2, 2}, 3);
+  EXPECT_EQ(add_load_replicas(load2, {0, 1, 1}, v), 2);
+  EXPECT_EQ(v.copies[0], (std::vector<int>{1, 1, 1}));
+  EXPECT_EQ(v.copies[1], (std::vector<int>{0, 1, 0}));
 }
 
 }  // namespace

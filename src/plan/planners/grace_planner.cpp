@@ -5,12 +5,16 @@
 //      affinity split that uniform-affinity uses) by the real objective, the number of nodes a
 //      token's experts sit on, then local search on that objective by moves and swaps under
 //      node size and load limits (node_refine.h);
-//   2. replicas: every free slot of a node goes to the copy that saves the most node visits of
-//      the node's own tokens, by exact gain (replica_gain.h); slots nothing can save go to
-//      second copies of the node's most loaded instances (balance);
+//   2. replicas, by one of two rules: every free slot of a node to the copy that saves the most
+//      node visits of the node's own tokens, by exact gain (replica_gain.h), or every free slot
+//      to the expert with the most load per hosting node, on the least loaded node lacking it
+//      (EPLB's rule at node level: hot experts everywhere keep nodes even when the traffic mix
+//      shifts); slots left over go to second copies of a node's most loaded instances;
 //   3. GPUs inside each node: equal instance counts, predicted load balanced by greedy + pairwise
 //      swaps, affinity kept inside GPUs as the secondary goal (gpu_packing.h);
 //   4. weights for tar: water-filled over the instances (tar_model.h).
+// Per layer, each node split (two node load limits) is built with both replica rules and the
+// simulator (layer_judge.h) keeps the fastest of the (up to) four.
 // Layers are planned in parallel (one thread per core); the result does not depend on the
 // thread count. Deterministic for a seed (METIS's seed; every tie goes to the lower index).
 #include <algorithm>
@@ -28,6 +32,7 @@
 #include "plan/plan_util.h"
 #include "plan/planners.h"
 #include "plan/replica_gain.h"
+#include "plan/replica_load.h"
 #include "plan/tar_model.h"
 
 namespace grace::plan {
@@ -101,15 +106,19 @@ void add_balance_replicas(const std::vector<double>& load, int cap, int max_in_n
   }
 }
 
+// Which rule fills the free slots (step 2); the simulator judges which is faster per layer.
+enum class ReplicaRule { kGain, kLoad };
+
 // Steps 2-4 for one node split.
 LayerPlacement build_layer(const std::vector<int>& node_of, const Hypergraph& hg, const AffMat& a,
-                           const std::vector<double>& load, const Topology& t, int slots) {
+                           const std::vector<double>& load, const Topology& t, int slots, ReplicaRule rule) {
   const int N = t.nodes, Gn = t.gpus_per_node, C = Gn * slots;
   const int E = a.n;
   NodeSets s(node_of, N);
   std::vector<int> free_slots(N);
   for (int n = 0; n < N; ++n) free_slots[n] = C - s.node_count(n);
-  add_gain_replicas(hg, free_slots, s);
+  if (rule == ReplicaRule::kLoad) add_load_replicas(load, free_slots, s);
+  else add_gain_replicas(hg, free_slots, s);
   add_balance_replicas(load, C, Gn, s);
 
   LayerPlacement lp;
@@ -166,13 +175,19 @@ LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, 
   auto load = layer_load(prof);
   Hypergraph hg = layer_hypergraph(profile, layer, kMaxPins / profile.top_k);
   const std::vector<int> start = start_nodes(hg, a, load, t, slots, seed);
+  if (t.nodes == 1 || hg.num_edges == 0) return build_layer(start, hg, a, load, t, slots, ReplicaRule::kGain);
   LayerPlacement best;
   double best_us = 0;
+  std::vector<int> prev;
   for (double tol : kNodeLoadTols) {
-    LayerPlacement lp = build_layer(primary_nodes(start, hg, load, t, slots, tol), hg, a, load, t, slots);
-    if (t.nodes == 1 || hg.num_edges == 0) return lp;  // nothing to choose
-    const double us = judge_layer(lp, hg, t, m, slots);
-    if (best.experts.empty() || us < best_us) best = std::move(lp), best_us = us;
+    std::vector<int> nodes = primary_nodes(start, hg, load, t, slots, tol);
+    if (nodes == prev) continue;  // the looser limit changed nothing
+    for (ReplicaRule rule : {ReplicaRule::kGain, ReplicaRule::kLoad}) {
+      LayerPlacement lp = build_layer(nodes, hg, a, load, t, slots, rule);
+      const double us = judge_layer(lp, hg, t, m, slots);
+      if (best.experts.empty() || us < best_us) best = std::move(lp), best_us = us;
+    }
+    prev = std::move(nodes);
   }
   return best;
 }
