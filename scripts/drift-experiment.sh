@@ -9,20 +9,31 @@
 #      `grace evaluate` on the new task: share of the full re-plan's cross-node traffic gain
 #      recovered (in sample: planned and judged on the task's tokens).
 #   2. Stream: `grace drift --strategies` over the concatenation in windows, each window replayed
-#      with the placement in force before it (out of sample): static (grace plan of intent),
-#      periodic full EPLB and grace re-plans every K windows, and drift-triggered budgeted replan.
+#      with the placement in force before it (out of sample): static (grace plan of the first
+#      task), periodic full EPLB and grace re-plans every K windows, and drift-triggered replan.
+#      Every replan move must pay for its bytes within the horizon (--move-break-even auto: the
+#      cross-node bytes it saves over HORIZON x 4096 tokens >= the expert bytes it ships); no
+#      move budget unless BUDGET is set.
+#   3. The same on two more streams, to check the result is not fitted to one: the ESFT tasks in
+#      reverse order (translation -> summary -> law -> intent), and GPT-OSS-20B on MMLU (57
+#      subjects in turn; the static placement is planned on its first window, cut out with numpy
+#      into OUT).
 #
 # Usage: scripts/drift-experiment.sh [GRACE_BINARY] [OUT_DIR]   (defaults build/grace, out/drift)
-# Environment: WINDOW (tokens, default 2048), BUDGET (replan moves per trigger, default 330:
-# about 25% of a full re-plan's), PERIODS (default "1 4"), HORIZON (batches, default 100),
-# TOPOLOGY (default 2x4).
+# Environment: WINDOW (tokens, default 2048), BUDGET (replan moves per trigger, default: none),
+# BREAK_EVEN (--move-break-even: auto (default), off or a number), PERIODS (default "1 4"),
+# HORIZON (batches, default 100), TOPOLOGY (default 2x4), STREAMS (default "esft esft-reverse
+# gpt-oss"), GPTOSS_WINDOW (tokens, default 4096).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GRACE=${1:-build/grace}
 OUT=${2:-out/drift}
 DATA=${GRACE_SHARED_DATA:-../shared/data}
 WINDOW=${WINDOW:-2048}
-BUDGET=${BUDGET:-330}
+BUDGET=${BUDGET:-}
+BREAK_EVEN=${BREAK_EVEN:-auto}
+STREAMS=${STREAMS:-"esft esft-reverse gpt-oss"}
+GPTOSS_WINDOW=${GPTOSS_WINDOW:-4096}
 PERIODS=${PERIODS:-"1 4"}
 HORIZON=${HORIZON:-100}
 TOPO=${TOPOLOGY:-2x4}
@@ -72,16 +83,24 @@ echo "recovered: (before - replan) / (before - full); (pred.): the same on the p
 STRATS=static
 for k in $PERIODS; do STRATS="$STRATS,eplb:$k,grace:$k"; done
 STRATS="$STRATS,replan"
-echo
-echo "== 2. stream: $GRACE drift --placement $OUT/intent.json --trace <intent> --trace <law> --trace <summary> --trace <translation> --window $WINDOW --max-moves $BUDGET --horizon $HORIZON --strategies $STRATS --json --html $OUT/drift.html"
-"$GRACE" drift --placement "$OUT/intent.json" --trace "$(trace intent)" --trace "$(trace law)" --trace "$(trace summary)" \
-  --trace "$(trace translation)" --window "$WINDOW" --max-moves "$BUDGET" --horizon "$HORIZON" --strategies "$STRATS" \
-  --json --html "$OUT/drift.html" >"$OUT/drift.json"
-$PY - "$OUT/drift.json" <<'PYEOF'
+BUDGET_ARG=""
+if [[ -n "$BUDGET" ]]; then BUDGET_ARG="--max-moves $BUDGET"; fi
+
+stream() {  # stream NAME PLACEMENT WINDOW TRACE-ARGS...: grace drift --strategies, and its summary
+  local name=$1 placement=$2 window=$3
+  shift 3
+  echo
+  echo "== stream $name: $GRACE drift --placement $placement $* --window $window $BUDGET_ARG --horizon $HORIZON --move-break-even $BREAK_EVEN --strategies $STRATS --json --html $OUT/drift-$name.html"
+  # shellcheck disable=SC2086
+  "$GRACE" drift --placement "$placement" "$@" --window "$window" $BUDGET_ARG --horizon "$HORIZON" \
+    --move-break-even "$BREAK_EVEN" --strategies "$STRATS" --json --html "$OUT/drift-$name.html" >"$OUT/drift-$name.json"
+  $PY - "$OUT/drift-$name.json" <<'PYEOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
 eb = j["expert_bytes"]
-print("windows of %d tokens, each replayed with the placement in force before it (cover router, hierarchical)" % j["options"]["window"])
+o = j["options"]
+print("windows of %d tokens, each replayed with the placement in force before it (cover router, hierarchical);"
+      " replan break-even %.5f node visits/token per move" % (o["window"], o["min_visits_per_move"]))
 print("%-10s %15s %14s %9s %9s %16s" % ("strategy", "cross-node GB", "load max/mean", "re-plans", "moves", "expert GB moved"))
 rows = {s["name"]: s for s in j["strategies"]}
 for s in j["strategies"]:
@@ -97,4 +116,42 @@ if r:
             100 * (r["inter_bytes"] / s["inter_bytes"] - 1), "yes" if r["inter_bytes"] <= 1.05 * s["inter_bytes"] else "NO"))
 print("cross-node GB: dispatch bytes per direction over the stream; moves: expert instances placed anew (%.1f MB each)" % (eb / 1e6))
 PYEOF
-echo "written $OUT/drift.json, $OUT/drift.html"
+  echo "written $OUT/drift-$name.json, $OUT/drift-$name.html"
+}
+
+for s in $STREAMS; do
+  case $s in
+    esft)
+      stream esft "$OUT/intent.json" "$WINDOW" --trace "$(trace intent)" --trace "$(trace law)" --trace "$(trace summary)" \
+        --trace "$(trace translation)" ;;
+    esft-reverse)
+      echo
+      echo "== static placement: $GRACE plan --trace $(trace translation) --topology $TOPO -o $OUT/translation.json"
+      "$GRACE" plan --trace "$(trace translation)" --topology "$TOPO" -o "$OUT/translation.json" >/dev/null
+      stream esft-reverse "$OUT/translation.json" "$WINDOW" --trace "$(trace translation)" --trace "$(trace summary)" \
+        --trace "$(trace law)" --trace "$(trace intent)" ;;
+    gpt-oss)
+      GO=$DATA/traces/gpt-oss-20b-mmlu
+      if [[ ! -f "$GO/topk_ids.npy.gz" ]]; then
+        echo "drift-experiment: $GO not found; stream gpt-oss skipped" >&2
+        continue
+      fi
+      mkdir -p "$OUT/gpt-oss-first"
+      $PY - "$GO" "$OUT/gpt-oss-first" "$GPTOSS_WINDOW" <<'PYEOF'
+import gzip, sys
+import numpy as np
+src, dst, w = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ids = np.load(gzip.open(src + "/topk_ids.npy.gz"))
+off = np.load(src + "/seq_offsets.npy")
+np.save(dst + "/topk_ids.npy", ids[:w])
+np.save(dst + "/seq_offsets.npy", np.concatenate([off[off < w], [w]]).astype(off.dtype))
+PYEOF
+      echo
+      echo "== static placement: $GRACE plan --trace $OUT/gpt-oss-first (the first $GPTOSS_WINDOW tokens of $GO) --model gpt-oss-20b --topology $TOPO -o $OUT/gpt-oss.json"
+      "$GRACE" plan --trace "$OUT/gpt-oss-first" --model gpt-oss-20b --topology "$TOPO" -o "$OUT/gpt-oss.json" >/dev/null
+      stream gpt-oss "$OUT/gpt-oss.json" "$GPTOSS_WINDOW" --trace "$GO" ;;
+    *)
+      echo "drift-experiment: unknown stream '$s' (esft, esft-reverse, gpt-oss)" >&2
+      exit 2 ;;
+  esac
+done

@@ -33,6 +33,7 @@ struct DriftArgs {
   std::vector<std::string> traces;
   std::string model, topology, html;
   std::vector<std::string> strategies;
+  std::string break_even = "auto";
   DriftOptions o;
   int64_t max_moves = -1;
   double max_move_bytes = -1;
@@ -51,6 +52,8 @@ void run_drift_cmd(DriftArgs a) {
   check_router_name(a.o.router, "--router");
   parse_comm_scheme(a.o.comm);
   check_strategies(a.strategies);
+  a.o.min_visits_per_move = parse_break_even(a.break_even, cp.model, double(a.o.horizon) * double(a.o.batch_tokens),
+                                             "--move-break-even");
   check_output_file(a.html, "--html");
   const Trace stream = read_checked_trace(a.traces, cp, a.placement);
   const auto windows = cut_windows(stream, a.o);
@@ -96,6 +99,11 @@ void add_drift_command(CLI::App& app) {
                   "Also replay online strategies out of sample, comma-separated: static, replan (budgeted, "
                   "adopted when it pays back within the horizon), eplb:K, grace:K (full re-plan every K windows)")
       ->delimiter(',');
+  cmd->add_option("--move-break-even", args->break_even,
+                  "Re-plans make a move only when it pays for its bytes: auto (the cross-node bytes it saves over "
+                  "--horizon x --batch-tokens tokens must reach the expert bytes it ships, from the model), off, or "
+                  "a number (node visits per token saved per move)")
+      ->capture_default_str();
   cmd->add_option("--router", args->o.router, "Router of the replay")->capture_default_str();
   cmd->add_option("--comm", args->o.comm, "flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", args->o.batch_tokens, "Tokens per batch (replay and horizon)")->capture_default_str();

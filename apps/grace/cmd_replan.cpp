@@ -3,6 +3,7 @@
 // load before and after, and write the new placement.
 //
 //   grace replan --placement OLD --trace RECENT [--trace ...] [--max-moves M | --max-move-bytes B]
+//                [--horizon-tokens T]
 //                [--model M] [--topology X] [--no-full-plan] [--seed S] [--json] [-o NEW]
 //
 // Every input is checked before the search (placement against model and topology, trace against
@@ -11,12 +12,14 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "commands.h"
+#include "grace/error.h"
 #include "grace/placement_io.h"
 #include "grace/profile.h"
 #include "grace/replan.h"
@@ -31,17 +34,21 @@ struct ReplanArgs {
   std::string model, topology, out;
   int64_t max_moves = -1;
   double max_move_bytes = -1;
+  double horizon_tokens = -1;
   bool no_full_plan = false;
   uint64_t seed = 1;
   bool json = false;
   CLI::Option* moves_opt = nullptr;
   CLI::Option* bytes_opt = nullptr;
+  CLI::Option* horizon_opt = nullptr;
 };
 
 void run_replan(const ReplanArgs& a) {
   const CheckedPlacement cp = load_replan_placement(a.placement, a.model, a.topology);
   const int64_t eb = cp.model.expert_bytes();
   const int64_t budget = move_budget(a.moves_opt, a.max_moves, a.bytes_opt, a.max_move_bytes, eb);
+  GRACE_INPUT_CHECK(a.horizon_opt->count() == 0 || (std::isfinite(a.horizon_tokens) && a.horizon_tokens > 0),
+                    "--horizon-tokens must be a positive number of tokens (got {})", a.horizon_tokens);
   check_output_file(a.out, "-o");
   const Trace trace = read_checked_trace(a.traces, cp, a.placement);
   const Profile prof = build_profile(trace);
@@ -50,6 +57,7 @@ void run_replan(const ReplanArgs& a) {
   o.max_moves = budget;
   o.full_plan_target = !a.no_full_plan;
   o.seed = a.seed;
+  o.min_visits_per_move = move_break_even(cp.model, a.horizon_tokens);
   const auto t0 = std::chrono::steady_clock::now();
   const ReplanResult r = replan(cp.placement, prof, cp.model, cp.topo, o);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -65,6 +73,9 @@ void run_replan(const ReplanArgs& a) {
     j["model"] = cp.model.name;
     j["topology"] = {{"nodes", cp.topo.nodes}, {"gpus_per_node", cp.topo.gpus_per_node}};
     j["budget_moves"] = budget < 0 ? nlohmann::json(nullptr) : nlohmann::json(budget);
+    j["horizon_tokens"] = a.horizon_tokens > 0 ? nlohmann::json(a.horizon_tokens) : nlohmann::json(nullptr);
+    j["min_visits_per_move"] = o.min_visits_per_move;
+    j["stopped_at_break_even"] = r.stopped_at_break_even;
     j["moves"] = r.moves;
     j["bytes_moved"] = r.moves * eb;
     j["expert_bytes"] = eb;
@@ -87,6 +98,10 @@ void run_replan(const ReplanArgs& a) {
               cp.placement.slots_per_gpu);
   std::printf("  recent      %lld tokens\n", (long long)prof.tokens);
   std::printf("  budget      %s\n", budget < 0 ? "unbounded" : fmt::format("{} instances ({:.1f} MB)", budget, double(budget * eb) / mb).c_str());
+  if (o.min_visits_per_move > 0)
+    std::printf("  break-even  a move must save %.5f node visits per token (pays for its %.1f MB within %.0f tokens)%s\n",
+                o.min_visits_per_move, double(eb) / mb, a.horizon_tokens,
+                r.stopped_at_break_even ? "; the search stopped there" : "");
   std::printf("  moved       %lld instances, %.1f MB of expert weights, in %lld of %d layers\n", (long long)r.moves,
               double(r.moves * eb) / mb, (long long)r.layers_changed, cp.placement.num_layers);
   std::printf("  predicted   remote node visits per token (sum over layers) %.3f -> %.3f (%+.1f%%)\n", r.visits_before,
@@ -114,6 +129,9 @@ void add_replan_command(CLI::App& app) {
                                     "Most expert instances to place anew (default: no limit; 0 keeps the placement)");
   args->bytes_opt = cmd->add_option("--max-move-bytes", args->max_move_bytes,
                                     "Most bytes of expert weights to move (instances x the model's expert size)");
+  args->horizon_opt = cmd->add_option("--horizon-tokens", args->horizon_tokens,
+                  "Make a move only when the cross-node bytes it saves over this many served tokens (both "
+                  "directions) reach the expert bytes it ships (default: no such rule, only the budget)");
   cmd->add_option("--model", args->model, "Model preset or JSON (default: the placement's; must match it)");
   cmd->add_option("--topology", args->topology,
                   "Topology spec (default: the placement's NODESxGPUS, paper constants; must match its shape)");

@@ -24,8 +24,10 @@ std::string drift_text(const DriftReport& r) {
   const auto& o = r.options;
   std::string s = fmt::format(
       "grace drift: placement {}, {} windows of {} tokens, router {} ({}), re-plan budget {}, horizon {} batches of "
-      "{} tokens\n",
-      r.placement, r.windows.size(), o.window, o.router, o.comm, budget_text(o.max_moves), o.horizon, o.batch_tokens);
+      "{} tokens, move break-even {}\n",
+      r.placement, r.windows.size(), o.window, o.router, o.comm, budget_text(o.max_moves), o.horizon, o.batch_tokens,
+      o.min_visits_per_move > 0 ? fmt::format("{:.5f} node visits/token per move", o.min_visits_per_move)
+                                : std::string("off"));
   s += "cross-node KB/token: dispatch bytes per token per direction, summed over layers; re: the re-plan made on\n"
        "the previous window, replayed on this one (out of sample); payback in batches of the moves' transfer time\n";
   s += fmt::format("{:>6} {:>10} {:>11} {:>10} {:>11} {:>10} {:>7} {:>9} {:>9} {:>11} {:>5}\n", "window", "first tok",
@@ -69,7 +71,8 @@ std::string drift_json(const DriftReport& r) {
   j["topology"] = {{"name", r.topo.name}, {"nodes", r.topo.nodes}, {"gpus_per_node", r.topo.gpus_per_node}};
   j["options"] = {{"window", o.window},         {"batch_tokens", o.batch_tokens}, {"seq_tokens", o.seq_tokens},
                   {"horizon", o.horizon},       {"router", o.router},             {"comm", o.comm},
-                  {"max_moves", o.max_moves < 0 ? nlohmann::json(nullptr) : nlohmann::json(o.max_moves)}};
+                  {"max_moves", o.max_moves < 0 ? nlohmann::json(nullptr) : nlohmann::json(o.max_moves)},
+                  {"min_visits_per_move", o.min_visits_per_move}};
   j["windows"] = nlohmann::json::array();
   for (const auto& w : r.windows)
     j["windows"].push_back({{"first_token", w.first_token},

@@ -128,6 +128,7 @@ std::vector<DriftWindow> run_drift(const std::vector<Trace>& windows, const Plac
       ReplanOptions ro;
       ro.max_moves = o.max_moves;
       ro.seed = o.seed;
+      ro.min_visits_per_move = o.min_visits_per_move;
       prev = replan(p, build_profile(w), model, topo, ro).placement;
     }
     out.push_back(d);
@@ -181,6 +182,7 @@ std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, co
           ReplanOptions ro;
           ro.max_moves = o.max_moves;
           ro.seed = o.seed;
+          ro.min_visits_per_move = o.min_visits_per_move;
           const Placement trial = replan(cur[s], build_profile(a), model, topo, ro).placement;
           const MoveCost m = move_cost(cur[s], trial, model, topo);
           const double pb = payback(m, saved_per_batch(replay(b, cur[s], topo, model, o), replay(b, trial, topo, model, o), o), topo);

@@ -27,6 +27,10 @@ struct DriftOptions {
   int64_t seq_tokens = 32;      // sequences are cut into pieces of at most this many tokens (source GPUs)
   double horizon = 100;         // batches within which a re-plan must pay back its moves
   int64_t max_moves = -1;       // re-plan budget (< 0: unbounded)
+  // Break-even of every re-plan (ReplanOptions::min_visits_per_move; 0: off). `grace drift`
+  // defaults it to move_break_even(model, horizon x batch_tokens): each move pays for its bytes
+  // within the horizon.
+  double min_visits_per_move = 0;
   std::string router = "cover";
   std::string comm = "hierarchical";
   uint64_t seed = 1;

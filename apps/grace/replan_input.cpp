@@ -8,6 +8,7 @@
 
 #include "grace/error.h"
 #include "grace/placement_io.h"
+#include "grace/replan.h"
 #include "grace/trace_io.h"
 
 namespace grace::cli {
@@ -63,6 +64,21 @@ int64_t move_budget(const CLI::Option* moves_opt, int64_t moves, const CLI::Opti
     return int64_t(std::floor(bytes / double(std::max<int64_t>(1, expert_bytes))));
   }
   return -1;
+}
+
+double parse_break_even(const std::string& value, const ModelSpec& model, double horizon_tokens, const char* flag) {
+  if (value == "auto") return move_break_even(model, horizon_tokens);
+  if (value == "off") return 0;
+  double v = -1;
+  size_t used = 0;
+  try {
+    v = std::stod(value, &used);
+  } catch (...) {
+    used = 0;
+  }
+  GRACE_INPUT_CHECK(used == value.size() && used > 0 && std::isfinite(v) && v >= 0,
+                    "{} must be auto, off or a number >= 0 of node visits per token per move (got '{}')", flag, value);
+  return v;
 }
 
 void check_output_file(const std::string& out, const char* flag) {

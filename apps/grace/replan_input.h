@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "checked_placement.h"
+#include "grace/model.h"
 #include "grace/trace.h"
 
 namespace CLI {
@@ -31,6 +32,10 @@ Trace read_checked_trace(const std::vector<std::string>& traces, const CheckedPl
 // Negative values are InputErrors.
 int64_t move_budget(const CLI::Option* moves_opt, int64_t moves, const CLI::Option* bytes_opt, double bytes,
                     int64_t expert_bytes);
+
+// --move-break-even: "auto" is move_break_even(model, horizon_tokens) (grace/replan.h), "off" is 0,
+// else a number >= 0 of node visits per token a move must save. Anything else is an InputError.
+double parse_break_even(const std::string& value, const ModelSpec& model, double horizon_tokens, const char* flag);
 
 // Fails early when `out` cannot be written (missing folder, a folder given).
 void check_output_file(const std::string& out, const char* flag);

@@ -20,6 +20,11 @@
 // scored by its exact change of the objective on the recent sample; greedy best gain per move
 // until the budget is spent or nothing gains. The budget is never exceeded; with budget 0 the old
 // placement is returned unchanged. Deterministic.
+//
+// Break-even (optional, min_visits_per_move > 0): a change is made only when each move it adds
+// pays for itself: the node visits per token it saves, times 2 x token_bytes (dispatch and
+// combine) over a horizon of T tokens, must be at least the expert_bytes it ships. The search
+// stops when the best gain per move falls below that (move_break_even gives the threshold).
 #ifndef GRACE_REPLAN_H_
 #define GRACE_REPLAN_H_
 
@@ -40,7 +45,16 @@ struct ReplanOptions {
   bool full_plan_target = true;  // consider adopting layers of a full grace plan
   uint64_t seed = 1;           // the full plan's seed
   int max_edges = 8192;        // sampled tokens per layer the search scores on
+  // Break-even: node visits per token (summed over layers) a change must save per move it adds;
+  // 0: any gain. move_break_even(model, T) makes each move pay for its bytes within T tokens.
+  double min_visits_per_move = 0;
 };
+
+// The break-even gain per move for a horizon of `horizon_tokens` served tokens: a move ships
+// expert_bytes once (charged as a cross-node copy); one node visit saved per token saves
+// 2 x token_bytes per token (dispatch and combine) on the same links. Returns
+// expert_bytes / (2 x token_bytes x horizon_tokens); 0 when horizon_tokens <= 0 (no rule).
+double move_break_even(const ModelSpec& model, double horizon_tokens);
 
 struct ReplanResult {
   Placement placement;
@@ -50,6 +64,7 @@ struct ReplanResult {
   // profile's sample: old placement, result, and the full grace plan (when computed).
   double visits_before = 0, visits_after = 0, visits_full = -1;
   int64_t full_plan_moves = -1;        // moves of the (aligned) full plan, when computed
+  bool stopped_at_break_even = false;  // the search ended because the best change did not pay
   // Predicted GPU load max/mean with the placement's weights (tar estimate), mean over layers.
   double load_before = 0, load_after = 0, load_full = -1;
   Placement full_plan;                 // the aligned full plan (empty layers when not computed)

@@ -17,7 +17,7 @@ namespace {
 using i64_array = pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast>;
 
 pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_moves, pyb::object max_move_bytes,
-                       uint64_t seed, bool full_plan) {
+                       uint64_t seed, bool full_plan, pyb::object horizon_tokens) {
   GRACE_INPUT_CHECK(!old.model.empty(), "replan: the placement names no model");
   const ModelSpec model = load_model(old.model);
   const Topology topo = parse_topology(std::to_string(old.nodes) + "x" + std::to_string(old.gpus_per_node));
@@ -31,6 +31,12 @@ pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_move
     const double b = max_move_bytes.cast<double>();
     GRACE_INPUT_CHECK(std::isfinite(b) && b >= 0, "replan: max_move_bytes {} must be >= 0 (None for no limit)", b);
     budget = int64_t(std::floor(b / double(model.expert_bytes())));
+  }
+  double horizon = 0;
+  if (!horizon_tokens.is_none()) {
+    horizon = horizon_tokens.cast<double>();
+    GRACE_INPUT_CHECK(std::isfinite(horizon) && horizon > 0, "replan: horizon_tokens {} must be > 0 (None: no rule)",
+                      horizon);
   }
   GRACE_INPUT_CHECK(ids.ndim() == 3, "replan: topk_ids must be [tokens, layers, k], got {} dimensions", ids.ndim());
   const int64_t T = ids.shape(0);
@@ -54,11 +60,14 @@ pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_move
   o.max_moves = budget;
   o.seed = seed;
   o.full_plan_target = full_plan;
+  o.min_visits_per_move = move_break_even(model, horizon);
   const ReplanResult r = replan(old, prof, model, topo, o);
   pyb::dict rep;
   rep["moves"] = r.moves;
   rep["bytes_moved"] = r.moves * model.expert_bytes();
   rep["layers_changed"] = r.layers_changed;
+  rep["min_visits_per_move"] = o.min_visits_per_move;
+  rep["stopped_at_break_even"] = r.stopped_at_break_even;
   rep["node_visits_before"] = r.visits_before;
   rep["node_visits_after"] = r.visits_after;
   rep["load_max_mean_before"] = r.load_before;
@@ -74,9 +83,11 @@ void init_replan(pyb::module_& m) {
   auto cls = pyb::reinterpret_borrow<pyb::class_<Placement>>(m.attr("Placement"));
   cls.def("replan", &replan_topk, pyb::arg("topk_ids"), pyb::arg("max_moves") = pyb::none(),
           pyb::arg("max_move_bytes") = pyb::none(), pyb::arg("seed") = 1, pyb::arg("full_plan") = true,
+          pyb::arg("horizon_tokens") = pyb::none(),
           "Adapts the placement to recent routing topk_ids [tokens, layers, k], placing at most max_moves expert "
           "instances anew (or max_move_bytes of weights; None: no limit; 0 returns it unchanged), as `grace "
-          "replan`. Returns (new Placement, report dict: moves, bytes_moved, node visits and load before/after).");
+          "replan`; horizon_tokens T: make a move only when the cross-node bytes it saves over T tokens reach the "
+          "expert bytes it ships (--horizon-tokens). Returns (new Placement, report dict: moves, bytes_moved, node visits and load before/after).");
 }
 
 }  // namespace grace::py

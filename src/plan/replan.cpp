@@ -90,6 +90,11 @@ LayerPlacement align_layer(const LayerPlacement& ref, const LayerPlacement& p, i
 
 }  // namespace
 
+double move_break_even(const ModelSpec& model, double horizon_tokens) {
+  if (!(horizon_tokens > 0)) return 0;
+  return double(model.expert_bytes()) / (2.0 * double(model.token_bytes()) * horizon_tokens);
+}
+
 int64_t count_moves(const Placement& from, const Placement& to) {
   GRACE_CHECK(from.layers.size() == to.layers.size(), "count_moves: {} vs {} layers", from.layers.size(),
               to.layers.size());
@@ -193,6 +198,14 @@ ReplanResult replan(const Placement& old, const Profile& recent, const ModelSpec
     work();
     for (auto& th : pool) th.join();
   }
+  // Break-even: a change adding c > 0 moves must save >= c x min_visits_per_move visits per token
+  // (its gain is in edge x source-node units: / (nodes x sampled edges) is visits per token).
+  // A layer's best change has its largest gain per move, so when it fails, all of its do.
+  auto pays = [&](int l, const Change& c) {
+    if (o.min_visits_per_move <= 0 || c.cost <= 0) return true;
+    const double v = double(c.gain) / (double(N) * double(std::max<int64_t>(hgs[size_t(l)].num_edges, 1)));
+    return v >= o.min_visits_per_move * double(c.cost);
+  };
   int64_t used = 0;
   while (true) {
     const int64_t left = budget - used;
@@ -200,11 +213,19 @@ ReplanResult replan(const Placement& old, const Profile& recent, const ModelSpec
       if (best[size_t(l)].kind != Change::kNone && best[size_t(l)].cost > left)
         best[size_t(l)] = ls[size_t(l)].best_change(left);
     int pick = -1;
-    for (int l = 0; l < L; ++l)
-      if (best[size_t(l)].kind != Change::kNone &&
-          (pick < 0 || best[size_t(l)].score() > best[size_t(pick)].score() + 1e-12))
-        pick = l;
-    if (pick < 0) break;
+    bool unpaid = false;
+    for (int l = 0; l < L; ++l) {
+      if (best[size_t(l)].kind == Change::kNone) continue;
+      if (!pays(l, best[size_t(l)])) {
+        unpaid = true;
+        continue;
+      }
+      if (pick < 0 || best[size_t(l)].score() > best[size_t(pick)].score() + 1e-12) pick = l;
+    }
+    if (pick < 0) {
+      res.stopped_at_break_even = unpaid;
+      break;
+    }
     auto& s = ls[size_t(pick)];
     const int64_t before = s.moves();
     s.apply(best[size_t(pick)]);

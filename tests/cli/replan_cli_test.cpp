@@ -111,6 +111,31 @@ TEST_F(ReplanCli, BadInputIsOneErrorLineExit2AndNoOutput) {
   expect_refused(base + "--trace " + kRecent + " --max-move-bytes -1", "--max-move-bytes");
   expect_refused(base + "--trace " + kRecent + " --max-moves 2 --max-move-bytes 9", "not both");
   expect_refused(base + "--trace '" + empty_path() + "'", "no tokens");
+  expect_refused(base + "--trace " + kRecent + " --horizon-tokens 0", "--horizon-tokens");
+}
+
+// --horizon-tokens: a move is made only when it pays for its bytes within that many tokens; the
+// JSON reports the threshold (expert_bytes / (2 x token_bytes x T)), and a horizon too short for
+// any move to pay keeps the placement.
+TEST_F(ReplanCli, HorizonTokensMakesMovesPayForTheirBytes) {
+  TempDir out("horizon");
+  const ModelSpec m = load_model("deepseek-v2-lite");
+  const double t = 409600;
+  CliResult r = run_grace("replan --placement '" + old_path() + "' --trace " + kRecent +
+                          " --horizon-tokens 409600 --json -o '" + out.file("h.json") + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto num = [&](const std::string& key) {
+    const auto pos = r.out.find("\"" + key + "\":");
+    EXPECT_NE(pos, std::string::npos) << key << " in " << r.out;
+    return pos == std::string::npos ? -1.0 : std::stod(r.out.substr(pos + key.size() + 3));
+  };
+  EXPECT_NEAR(num("min_visits_per_move"), double(m.expert_bytes()) / (2.0 * double(m.token_bytes()) * t), 1e-12);
+  r = run_grace("replan --placement '" + old_path() + "' --trace " + kRecent + " --horizon-tokens 10 --json -o '" +
+                out.file("short.json") + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(num("moves"), 0);  // 10 tokens repay no 17 MB copy
+  EXPECT_NE(r.out.find("\"stopped_at_break_even\":true"), std::string::npos) << r.out;
+  EXPECT_EQ(placement_hash(load_placement(out.file("short.json"))), placement_hash(load_placement(old_path())));
 }
 
 TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
@@ -123,6 +148,12 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
   EXPECT_NE(r.out.find("\"windows\":["), std::string::npos);
   EXPECT_NE(r.out.find("\"name\":\"replan\""), std::string::npos);
   EXPECT_NE(r.err.find("window 4 / 4"), std::string::npos) << r.err;  // progress
+  // Default --move-break-even auto: the model's break-even over --horizon x --batch-tokens.
+  const ModelSpec m = load_model("deepseek-v2-lite");
+  const auto pos = r.out.find("\"min_visits_per_move\":");
+  ASSERT_NE(pos, std::string::npos) << r.out;
+  EXPECT_NEAR(std::stod(r.out.substr(pos + 22)), double(m.expert_bytes()) / (2.0 * double(m.token_bytes()) * 100 * 4096),
+              1e-12);
   const std::string page = testing::slurp(html);
   EXPECT_NE(page.find("<svg"), std::string::npos);
   EXPECT_NE(page.find("</html>"), std::string::npos);
@@ -133,7 +164,9 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
            {"--trace " + kRecent + " --window 512 --max-moves -1", "--max-moves: '-1' is negative"},
            {"--trace '" + empty_path() + "' --window 512", "no tokens"},
            {"--trace " + kRecent + " --window 512 --topology 2x8", "planned for 2x4 GPUs"},
-           {"--trace " + kRecent + " --window 512 --strategies static,periodic", "unknown strategy 'periodic'"}}) {
+           {"--trace " + kRecent + " --window 512 --strategies static,periodic", "unknown strategy 'periodic'"},
+           {"--trace " + kRecent + " --window 512 --move-break-even sometimes", "--move-break-even"},
+           {"--trace " + kRecent + " --window 512 --move-break-even -0.1", "--move-break-even"}}) {
     SCOPED_TRACE(args);
     CliResult e = run_grace(base + args);
     EXPECT_EQ(e.code, 2) << e.err;

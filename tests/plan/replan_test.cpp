@@ -98,6 +98,49 @@ TEST(Replan, UnboundedBudgetReachesTheFullPlan) {
   EXPECT_EQ(local.visits_full, -1);
 }
 
+// The break-even (docs/replan.md, "Break-even"): expert_bytes / (2 x token_bytes x T). For
+// DeepSeek-V2-Lite an expert is 3 x 2048 x 1408 x 2 bytes and a token 2048 x 2 bytes, so a move
+// must save 3 x 1408 / 2 = 2112 token-visits over the horizon.
+TEST(Replan, MoveBreakEvenIsExpertBytesOverTwoTokenBytesTimesTheHorizon) {
+  const ModelSpec m = load_model("deepseek-v2-lite");
+  EXPECT_DOUBLE_EQ(move_break_even(m, 409600), 2112.0 / 409600);
+  EXPECT_DOUBLE_EQ(move_break_even(m, 2112), 1.0);  // one visit saved on every token of the horizon
+  EXPECT_EQ(move_break_even(m, 0), 0);              // no horizon: no rule
+  EXPECT_EQ(move_break_even(m, -5), 0);
+}
+
+// Every change the break-even search makes pays for its moves, so the result does as a whole:
+// (visits saved) x 2 x token_bytes x T >= moves x expert_bytes. A higher threshold (shorter
+// horizon) never moves more, a threshold above every gain moves nothing, 0 is the plain search.
+TEST(Replan, BreakEvenMovesOnlyWhatPaysForItsBytes) {
+  const Drifted s = drifted();
+  ReplanOptions o;
+  const ReplanResult free_run = replan(s.old, s.recent, s.model, s.topo, o);
+  ASSERT_GT(free_run.moves, 0);
+  EXPECT_FALSE(free_run.stopped_at_break_even);
+  // Per move, the plain search gains (before - after) / moves on average; thresholds around it.
+  const double avg = (free_run.visits_before - free_run.visits_after) / double(free_run.moves);
+  int64_t last = free_run.moves;
+  for (double f : {0.25, 1.0, 4.0}) {
+    SCOPED_TRACE(f);
+    o.min_visits_per_move = f * avg;
+    const ReplanResult r = replan(s.old, s.recent, s.model, s.topo, o);
+    EXPECT_LE(r.moves, last);
+    EXPECT_GE(r.visits_before - r.visits_after, o.min_visits_per_move * double(r.moves) - 1e-12);
+    EXPECT_EQ(count_moves(s.old, r.placement), r.moves);
+    validate_placement(r.placement, s.topo, s.model);
+    last = r.moves;
+  }
+  EXPECT_LT(last, free_run.moves);  // 4x the average gain per move: the rule stopped it early
+  o.min_visits_per_move = 1e9;
+  const ReplanResult none = replan(s.old, s.recent, s.model, s.topo, o);
+  EXPECT_EQ(none.moves, 0);
+  EXPECT_TRUE(none.stopped_at_break_even);
+  EXPECT_EQ(placement_hash(none.placement), placement_hash(s.old));
+  o.min_visits_per_move = 0;
+  EXPECT_EQ(placement_hash(replan(s.old, s.recent, s.model, s.topo, o).placement), placement_hash(free_run.placement));
+}
+
 TEST(Replan, AlignmentUndoesARelabelling) {
   const Drifted s = drifted(2, 16);
   Placement p = s.old;

@@ -34,6 +34,20 @@ def test_budget_zero_keeps_and_budget_holds(old):
     new.validate()
 
 
+def test_horizon_tokens_make_moves_pay(old):
+    recent = topk(600, 2, np.arange(0, 32))
+    _, free = old.replan(recent)
+    new, rep = old.replan(recent, horizon_tokens=409600)
+    # expert bytes / (2 x token bytes x T) = 3 x 1408 / 2 / T for DeepSeek-V2-Lite
+    assert rep["min_visits_per_move"] == pytest.approx(2112 / 409600)
+    assert rep["moves"] <= free["moves"]
+    saved = rep["node_visits_before"] - rep["node_visits_after"]
+    assert saved >= rep["min_visits_per_move"] * rep["moves"] - 1e-12
+    same, rep = old.replan(recent, horizon_tokens=10)  # no 17 MB copy pays back in 10 tokens
+    assert rep["moves"] == 0 and rep["stopped_at_break_even"] and same.hash() == old.hash()
+    new.validate()
+
+
 def test_bad_input(old):
     with pytest.raises(ValueError, match="must be >= 0"):
         old.replan(topk(10, 3, np.arange(8)), max_moves=-1)
@@ -41,3 +55,5 @@ def test_bad_input(old):
         old.replan(np.zeros((0, 26, 6), dtype=np.int64))
     with pytest.raises(ValueError, match="26 MoE layers"):
         old.replan(np.zeros((5, 3, 6), dtype=np.int64))
+    with pytest.raises(ValueError, match="horizon_tokens"):
+        old.replan(topk(10, 3, np.arange(8)), horizon_tokens=0)
