@@ -1,7 +1,9 @@
-// tar, local-first and wrr decide exactly as grace/routing_table.h documents the rule, pair by
-// pair, on a random placement with 1 to 7 copies per expert (lists longer than the routers'
-// short-list fast path), several layers, strided ids, global token indices and three seeds.
-// The reference below reads only the table's documented arrays and the pick helpers.
+// tar, local-first and wrr decide exactly as grace/routing_table.h documents the rule, and
+// sglang-static / sglang-dynamic as sglang_routers.cpp documents theirs (over the exported
+// physical layout), pair by pair, on a random placement with 1 to 7 copies per expert (lists
+// longer than the routers' short-list fast path), several layers, strided ids, global token
+// indices and three seeds. The references read only the table's documented arrays, the
+// physical layout and the pick helpers.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 
 #include "grace/router.h"
 #include "grace/routing_table.h"
+#include "grace/serving.h"
 #include "route/hand_placement.h"
 
 namespace grace {
@@ -30,6 +33,18 @@ int reference(const RoutingTable& tb, const std::string& name, uint64_t seed, in
   return gpu[o + (name == "local-first" ? pick_uniform(h, c) : pick_weighted(cum + o, c, uint32_t(h >> 33)))];
 }
 
+// SGLang's rules on the exported layout: copies of (layer, e) are its physical slots in order.
+int sglang_reference(const PhysicalLayout& lay, bool is_static, uint64_t seed, int layer, int64_t token, int e,
+                     int src) {
+  std::vector<int> copies;
+  for (int q = 0; q < lay.num_physical(); ++q)
+    if (lay.row(layer)[q] == e) copies.push_back(lay.gpu_of(q));
+  if (is_static && std::find(copies.begin(), copies.end(), src) != copies.end()) return src;
+  if (copies.size() == 1) return copies[0];
+  const uint64_t h = pick_hash(seed, uint32_t(layer), uint64_t(token), uint32_t(e));
+  return copies[size_t(pick_uniform(h, int(copies.size())))];
+}
+
 TEST(RouterTableRule, EveryPairAsDocumented) {
   const int nodes = 3, gpn = 4, G = nodes * gpn, E = 40, L = 3, K = 6;
   std::mt19937 rng(7);
@@ -44,7 +59,15 @@ TEST(RouterTableRule, EveryPairAsDocumented) {
       for (int c = 0; c < copies; ++c) inst.push_back({gpus[size_t(c)], 0.1 + double(rng() % 100)});
       layer.push_back(inst);
     }
-  const Placement p = testing::hand_placement(nodes, gpn, experts);
+  Placement p = testing::hand_placement(nodes, gpn, experts);
+  int most = 0;  // slots: the fullest GPU's count + 1, so the layout also fills spare slots
+  for (int l = 0; l < L; ++l) {
+    std::vector<int> per_gpu(G, 0);
+    for (const auto& ex : p.layers[size_t(l)].experts)
+      for (const auto& in : ex.instances) most = std::max(most, ++per_gpu[size_t(in.gpu)]);
+  }
+  p.slots_per_gpu = most + 1;
+  const PhysicalLayout lay = physical_layout(p, /*require_full=*/false);
   const Topology topo = testing::hand_topology(nodes, gpn);
   const RoutingTable tb(p, topo);
   const int64_t n = 3000;
@@ -62,7 +85,7 @@ TEST(RouterTableRule, EveryPairAsDocumented) {
     tok[size_t(t)] = 1000 + 3 * t;
   }
   int64_t draws = 0;
-  for (const std::string name : {"tar", "local-first", "wrr"})
+  for (const std::string name : {"tar", "local-first", "wrr", "sglang-static", "sglang-dynamic"})
     for (uint64_t seed : {0ull, 1ull, 99ull}) {
       auto router = make_router(name, p, topo, seed);
       for (int layer = 0; layer < L; ++layer) {
@@ -72,7 +95,10 @@ TEST(RouterTableRule, EveryPairAsDocumented) {
         for (int64_t t = 0; t < n; ++t)
           for (int j = 0; j < K; ++j) {
             const int e = ids[size_t(t * L * K + layer * K + j)];
-            const int want = reference(tb, name, seed, layer, tok[size_t(t)], e, src[size_t(t)]);
+            const int want = name.rfind("sglang-", 0) == 0
+                                 ? sglang_reference(lay, name == "sglang-static", seed, layer, tok[size_t(t)], e,
+                                                    src[size_t(t)])
+                                 : reference(tb, name, seed, layer, tok[size_t(t)], e, src[size_t(t)]);
             ASSERT_EQ(dest[size_t(t * K + j)], want) << name << " seed " << seed << " layer " << layer
                                                      << " token " << t << " expert " << e;
             draws += tb.num_instances(tb.le(layer, e)) > 4;
