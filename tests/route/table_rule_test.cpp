@@ -23,8 +23,8 @@ int reference(const RoutingTable& tb, const std::string& name, uint64_t seed, in
   const int le = tb.le(layer, e);
   const bool local = name != "wrr";
   if (local && tb.hosts(le, src)) return src;
-  const int32_t* off = local ? tb.cand_offset().data() + tb.lne(layer, src / tb.gpus_per_node(), e)
-                             : tb.inst_offset().data() + le;
+  const int32_t* off =
+      local ? tb.cand_offset().data() + tb.lne(layer, src / tb.gpus_per_node(), e) : tb.inst_offset().data() + le;
   const int32_t* gpu = local ? tb.cand_gpu().data() : tb.inst_gpu().data();
   const uint32_t* cum = local ? tb.cand_cum().data() : tb.inst_cum().data();
   const int o = off[0], c = off[1] - o;
@@ -95,12 +95,12 @@ TEST(RouterTableRule, EveryPairAsDocumented) {
         for (int64_t t = 0; t < n; ++t)
           for (int j = 0; j < K; ++j) {
             const int e = ids[size_t(t * L * K + layer * K + j)];
-            const int want = name.rfind("sglang-", 0) == 0
-                                 ? sglang_reference(lay, name == "sglang-static", seed, layer, tok[size_t(t)], e,
-                                                    src[size_t(t)])
-                                 : reference(tb, name, seed, layer, tok[size_t(t)], e, src[size_t(t)]);
-            ASSERT_EQ(dest[size_t(t * K + j)], want) << name << " seed " << seed << " layer " << layer
-                                                     << " token " << t << " expert " << e;
+            const int want =
+                name.rfind("sglang-", 0) == 0
+                    ? sglang_reference(lay, name == "sglang-static", seed, layer, tok[size_t(t)], e, src[size_t(t)])
+                    : reference(tb, name, seed, layer, tok[size_t(t)], e, src[size_t(t)]);
+            ASSERT_EQ(dest[size_t(t * K + j)], want)
+                << name << " seed " << seed << " layer " << layer << " token " << t << " expert " << e;
             draws += tb.num_instances(tb.le(layer, e)) > 4;
           }
       }
