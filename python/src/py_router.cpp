@@ -5,7 +5,9 @@
 // Input ids: int32 or int64, [tokens, k] for one `layer`, or [tokens, layers, k] for all.
 // src_gpu: one int for every token, or int [tokens]. Work is done in chunks of 4,096 tokens
 // (ids narrowed to grace's 16-bit expert ids and range-checked per chunk, then routed).
+#include <algorithm>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "grace/error.h"
@@ -47,20 +49,17 @@ class PyRouter {
     GRACE_INPUT_CHECK(nd == 3 || (layer >= 0 && layer < p_.num_layers), "route: layer {} outside [0, {})", layer,
                       p_.num_layers);
     GRACE_INPUT_CHECK(K >= 1 && K < 65536, "route: top-k {} out of range", K);
-    std::vector<int> src_all;
+    pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast> src_arr;
+    const int64_t* sd = nullptr;  // per-token source GPUs, narrowed and checked chunk by chunk
     int src_one = -1;
     if (pyb::isinstance<pyb::int_>(src)) {
       src_one = src.cast<int>();
       GRACE_INPUT_CHECK(src_one >= 0 && src_one < G_, "route: src_gpu {} outside [0, {})", src_one, G_);
     } else {
-      auto s = src.cast<pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast>>();
-      GRACE_INPUT_CHECK(s.ndim() == 1 && s.shape(0) == N, "route: src_gpu must be an int or [tokens] = [{}]", N);
-      src_all.resize(size_t(N));
-      for (int64_t t = 0; t < N; ++t) {
-        const int64_t g = s.data()[t];
-        GRACE_INPUT_CHECK(g >= 0 && g < G_, "route: src_gpu[{}] = {} outside [0, {})", t, g, G_);
-        src_all[size_t(t)] = int(g);
-      }
+      src_arr = src.cast<pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast>>();
+      GRACE_INPUT_CHECK(src_arr.ndim() == 1 && src_arr.shape(0) == N,
+                        "route: src_gpu must be an int or [tokens] = [{}]", N);
+      sd = src_arr.data();
     }
     std::vector<pyb::ssize_t> shape(ids.shape(), ids.shape() + nd);
     pyb::array_t<int32_t> out(shape);
@@ -69,7 +68,7 @@ class PyRouter {
     const int E = p_.num_experts;
     {
       pyb::gil_scoped_release nogil;
-      constexpr int64_t kChunk = 4096;  // keeps a chunk's ids, GPUs and output in L2
+      constexpr int64_t kChunk = 2048;  // keeps a chunk's ids, GPUs and output in L2
       std::vector<expert_t> narrow;
       std::vector<int> dest, srcbuf;
       std::vector<int64_t> tokidx;
@@ -78,25 +77,33 @@ class PyRouter {
         const int64_t width = int64_t(L) * K;
         narrow.resize(size_t(n * width));
         const Id* src_ids = in + t0 * width;
-        bool ok = true;
-        for (int64_t i = 0; i < n * width; ++i) {
-          const Id v = src_ids[i];
-          ok &= v >= 0 && v < Id(E);
-          narrow[size_t(i)] = expert_t(v);
+        using U = std::make_unsigned_t<Id>;  // as unsigned, < 0 and >= E are both >= E
+        U top = 0;
+        expert_t* nw = narrow.data();
+        for (int64_t i = 0; i < n * width; ++i) {  // a max reduction: vectorized
+          top = std::max(top, U(src_ids[i]));
+          nw[i] = expert_t(src_ids[i]);
         }
-        if (!ok) {
+        if (top >= U(E)) {
           for (int64_t i = 0; i < n * width; ++i)
             if (!(src_ids[i] >= 0 && src_ids[i] < Id(E)))
               fail_input("route: topk_ids flat index {}: expert id {} outside [0, {})", t0 * width + i,
                          int64_t(src_ids[i]), E);
         }
-        const int* sp;
         if (src_one >= 0) {
           srcbuf.assign(size_t(n), src_one);
-          sp = srcbuf.data();
         } else {
-          sp = src_all.data() + t0;
+          srcbuf.resize(size_t(n));
+          uint64_t top = 0;
+          for (int64_t t = 0; t < n; ++t) {  // a max reduction; the message after
+            top = std::max(top, uint64_t(sd[t0 + t]));
+            srcbuf[size_t(t)] = int(sd[t0 + t]);
+          }
+          if (top >= uint64_t(G_))
+            for (int64_t t = t0; t < t0 + n; ++t)
+              GRACE_INPUT_CHECK(sd[t] >= 0 && sd[t] < G_, "route: src_gpu[{}] = {} outside [0, {})", t, sd[t], G_);
         }
+        const int* sp = srcbuf.data();
         tokidx.resize(size_t(n));
         for (int64_t t = 0; t < n; ++t) tokidx[size_t(t)] = t0 + t;
         dest.resize(size_t(n * K));
@@ -112,11 +119,16 @@ class PyRouter {
           b.token_index = tokidx.data();
           router_->route(b, dest.data());
           const int32_t* ph = phys_.data() + size_t(layer_id) * E * G_;
+          const size_t G = size_t(G_);
+          const int* dp = dest.data();
           for (int64_t t = 0; t < n; ++t) {
             int32_t* orow = o + (t0 + t) * width + size_t(l) * K;
             const expert_t* irow = b.ids + t * width;
-            const int* drow = dest.data() + t * K;
-            for (int j = 0; j < K; ++j) orow[j] = physical ? ph[size_t(irow[j]) * G_ + drow[j]] : drow[j];
+            const int* drow = dp + t * K;
+            if (physical)
+              for (int j = 0; j < K; ++j) orow[j] = ph[size_t(irow[j]) * G + size_t(drow[j])];
+            else
+              std::copy(drow, drow + K, orow);
           }
         }
       }

@@ -116,3 +116,58 @@ def test_sglang_routers_agree_with_sglang_rule(tmp_path, model, rows):
     assert np.sum(node_of_phys[dphys] != sidx // GPN) == tar_cross
     print(f"{model}: cross-node pairs tar / dispatch map {tar_cross}, SGLang static {realised}")
     assert tar_cross < realised
+
+
+def pinned_sources(seq_offsets, num_tokens, num_gpus):
+    """The evaluator's token -> GPU map as grace/token_pinning.h documents it (own rewrite): a
+    sequence is pinned, at its first token, to the GPU with the fewest tokens so far (ties: the
+    lowest id), and all its tokens live there."""
+    tokens = [0] * num_gpus
+    src = np.empty(num_tokens, dtype=np.int64)
+    for s in range(len(seq_offsets) - 1):
+        a, b = int(seq_offsets[s]), int(seq_offsets[s + 1])
+        g = min(range(num_gpus), key=lambda x: (tokens[x], x))
+        src[a:b] = g
+        tokens[g] += b - a
+    return src
+
+
+@pytest.mark.parametrize("model,rows", [("deepseek-v2-lite", 27), ("gpt-oss-20b", 24)])
+def test_evaluate_cli_agrees_with_sglang_rule(tmp_path, cli, model, rows):
+    # What `grace evaluate --router sglang-static|sglang-dynamic` reports (cross-node pairs)
+    # against the rule recomputed from the file `grace export --format sglang` writes.
+    n = 20000
+    for args in (["trace", "synth", "--model", model, "--tokens", str(n), "-o", "tr"],
+                 ["plan", "--trace", "tr", "--model", model, "--topology", "2x4", "--policy", "grace", "-o", "p.json"],
+                 ["export", "--placement", "p.json", "--format", "sglang", "-o", "s.json"]):
+        r = cli(*args, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    with gzip.open(tmp_path / "tr" / "topk_ids.npy.gz") as f:
+        ids = np.load(f).astype(np.int64)
+    src = pinned_sources(np.load(tmp_path / "tr" / "seq_offsets.npy"), len(ids), G)
+    table = np.array(json.loads((tmp_path / "s.json").read_text())["physical_to_logical_map"])
+    assert table.shape[0] == rows
+    moe = table[rows - ids.shape[1]:]
+    local = table.shape[1] // G
+    gpu_of_phys = np.arange(table.shape[1]) // local
+    lidx = np.arange(ids.shape[1])[None, :, None]
+    sidx = src[:, None, None]
+    cross = {"sglang-static": np.zeros(ids.shape[1:2] + (int(moe.max()) + 1, G)), "sglang-dynamic": None}
+    cross["sglang-dynamic"] = np.zeros_like(cross["sglang-static"])
+    for layer in range(moe.shape[0]):
+        for e in range(cross["sglang-static"].shape[1]):
+            copies = gpu_of_phys[moe[layer] == e]
+            for g in range(G):
+                off = np.mean(copies // GPN != g // GPN)
+                cross["sglang-dynamic"][layer, e, g] = off
+                cross["sglang-static"][layer, e, g] = 0.0 if (copies == g).any() else off
+    for name, table_of in cross.items():
+        want = table_of[lidx, ids, sidx].sum()
+        r = cli("evaluate", "--trace", "tr", "--placement", "p.json", "--router", name, "--batch-tokens", str(n),
+                "--json", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        total = json.loads(r.stdout)["total"]
+        assert total["pairs"] == ids.size, "the evaluator sampled; the comparison needs every pair"
+        got = total["pairs_remote"]
+        print(f"{model} {name}: cross-node pairs evaluate {got}, SGLang's rule {want:.0f}")
+        assert abs(got / want - 1) < 0.01, (name, got, want)
