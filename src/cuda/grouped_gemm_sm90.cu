@@ -93,6 +93,7 @@ __device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait1() { asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory"); }
 #endif
 
 template <bool kSwiglu>
@@ -176,6 +177,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   for (int item = blockIdx.x; item < total; item += gridDim.x) {
     int e, row0, valid, f;
     decode(item, e, row0, valid, f);
+    int prev = -1;  // stage whose wgmmas may still be reading shared memory
     for (int kt = 0; kt < p.k_tiles; ++kt) {
       mbar_wait(smem_addr(&full_bar[stage]), phase);
       const uint32_t sa = base + stage * kStageBytes + cw * (64 * 128);
@@ -188,44 +190,45 @@ __global__ void __launch_bounds__(kThreads, 1)
         wgmma_m64n128k16(acc1, smem_desc(sa + kBoxBytes + k * 32), smem_desc(sb + k * 32), scale);
       }
       wgmma_commit();
-      wgmma_wait0();
-      if (lane == 0) mbar_arrive(smem_addr(&empty_bar[stage]));
+      // Keep this k-tile's group in flight; the previous one is done, so its stage is free.
+      wgmma_wait1();
+      if (prev >= 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
+      prev = stage;
       if (++stage == kStages) stage = 0, phase ^= 1;
     }
+    wgmma_wait0();
+    if (lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
     // Epilogue from the wgmma D fragment: register 4c + 2h + j of lane l in warp w holds
     // D[row = 16w + l/4 + 8h][col = 8c + 2(l%4) + j]; row = weight row (feature), col = token.
-    const int rbase = warp * 16 + lane / 4, cbase = 2 * (lane % 4);
+    // Lanes l and l^4 hold neighbouring features of the same two tokens: one shuffle gives each
+    // a feature pair of one token (4-byte stores; the even lane takes token j = 0).
+    const int rbase = warp * 16 + lane / 4, cbase = 2 * (lane % 4), odd = (lane / 4) & 1;
+    const int fpair = (rbase & ~1);
+    auto store_pair = [&](int feat, int c, float v0, float v1) {
+      const float got = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
+      const int col = 8 * c + cbase + odd;
+      if (col < valid) {
+        const __nv_bfloat162 v = odd ? __floats2bfloat162_rn(got, v1) : __floats2bfloat162_rn(v0, got);
+        *reinterpret_cast<__nv_bfloat162*>(p.out + int64_t(row0 + col) * p.ldo + feat + fpair) = v;
+      }
+    };
     if (kSwiglu) {
-      const int feat0 = f * 128 + cw * 64;  // p.feat_step rows of gate; up is box 1
+      const int feat0 = f * 128 + cw * 64;  // gate rows of box 0; up rows are box 1
+      auto act = [](float g, float u) { return g / (1.0f + __expf(-g)) * u; };
 #pragma unroll
       for (int c = 0; c < 16; ++c)
 #pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          const int col = 8 * c + cbase + j;
-          if (col < valid) {
-            __nv_bfloat16* o = p.out + int64_t(row0 + col) * p.ldo + feat0 + rbase;
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              const float g = acc0[4 * c + 2 * h + j], u = acc1[4 * c + 2 * h + j];
-              o[8 * h] = __float2bfloat16_rn(g / (1.0f + __expf(-g)) * u);
-            }
-          }
-        }
+        for (int h = 0; h < 2; ++h)
+          store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
+                     act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
     } else {
       const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
 #pragma unroll
       for (int c = 0; c < 16; ++c)
 #pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          const int col = 8 * c + cbase + j;
-          if (col < valid) {
-            __nv_bfloat16* o = p.out + int64_t(row0 + col) * p.ldo + feat0 + rbase;
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              o[8 * h] = __float2bfloat16_rn(acc0[4 * c + 2 * h + j]);
-              o[128 + 8 * h] = __float2bfloat16_rn(acc1[4 * c + 2 * h + j]);
-            }
-          }
+        for (int h = 0; h < 2; ++h) {
+          store_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
+          store_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
         }
     }
   }
