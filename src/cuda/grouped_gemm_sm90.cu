@@ -117,13 +117,22 @@ __global__ void __launch_bounds__(kThreads, 1)
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
   __syncthreads();
-  if (tid == 0) {
-    int acc = 0;
-    for (int e = 0; e < E; ++e) {
-      tile_start[e] = acc;
-      acc += (offs[e + 1] - offs[e] + kBN - 1) / kBN;
+  if (tid < 32) {  // token tiles per expert, exclusive scan by warp 0 (lane: a run of experts)
+    const int per = (E + 31) / 32, e0 = min(E, tid * per), e1 = min(E, e0 + per);
+    int sum = 0;
+    for (int e = e0; e < e1; ++e) sum += (offs[e + 1] - offs[e] + kBN - 1) / kBN;
+    int incl = sum;
+#pragma unroll
+    for (int d = 1; d < 32; d <<= 1) {
+      const int v = __shfl_up_sync(0xffffffffu, incl, d);
+      if (tid >= d) incl += v;
     }
-    tile_start[E] = acc;
+    int run = incl - sum;
+    for (int e = e0; e < e1; ++e) {
+      tile_start[e] = run;
+      run += (offs[e + 1] - offs[e] + kBN - 1) / kBN;
+    }
+    if (tid == 31) tile_start[E] = incl;
   }
   __syncthreads();
   const int total = tile_start[E] * p.feat_tiles;
