@@ -233,6 +233,7 @@ int main(int argc, char** argv) {
       const double flops = 6.0 * H * I * P;
       // Our sm_90a kernels on device offsets, checked against the cuBLAS grouped result.
       float wg_ms = 0, layer_wg_ms = 0, layer_graph_ms = 0;
+      MoeLayerTimes wst;  // the wgmma layer's stages (event-timed, one call)
       double wg_err = -1;
       if (wgmma) {
         DeviceBuffer<bf16_t> yw(P * H);
@@ -253,6 +254,7 @@ int main(int argc, char** argv) {
         layer_wg_ms = median_ms(reps, [&] {
           layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
         });
+        layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &wst);
         cudaStream_t gs;
         cudaStreamCreateWithFlags(&gs, cudaStreamNonBlocking);
         layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), gs);
@@ -293,9 +295,10 @@ int main(int argc, char** argv) {
                   layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, double(maxload) * E / double(P));
       char line[512];
       if (wgmma)
-        std::snprintf(line, sizeof line, "%-18s %6lld | %9.3f %7.0f %5.0f%% %9.2e | %9.3f %9.3f %9.3f\n", s.name,
-                      (long long)T, wg_ms, flops / (wg_ms * 1e-3) / 1e12, 100 * flops / (wg_ms * 1e-3) / 1e12 / peak_tflops,
-                      wg_err, layer_ms, layer_wg_ms, layer_graph_ms);
+        std::snprintf(line, sizeof line, "%-18s %6lld | %9.3f %7.0f %5.0f%% %9.2e | %9.3f %9.3f %9.3f  (perm %.3f ffn %.3f comb %.3f)\n",
+                      s.name, (long long)T, wg_ms, flops / (wg_ms * 1e-3) / 1e12,
+                      100 * flops / (wg_ms * 1e-3) / 1e12 / peak_tflops, wg_err, layer_ms, layer_wg_ms, layer_graph_ms,
+                      wst.permute_ms, wst.ffn_ms, wst.combine_ms);
       else
         std::snprintf(line, sizeof line, "%-18s %6lld | wgmma path not available here\n", s.name, (long long)T);
       summary += line;
