@@ -1,11 +1,11 @@
-// Permute / unpermute kernels (contract in grace/cuda/permute.h): for up to kSmallBuckets
-// buckets and kSmallPairs pairs a one-launch stable counting sort (one CTA; per-warp histograms, then ranks by warp
-// match), else a stable cub radix sort of pair keys with offsets read off the sorted keys; and
-// 16-byte vectorised row copies.
+// Permute / unpermute kernels (contract in grace/cuda/permute.h): a stable counting sort for
+// up to 255 buckets and 8192 pairs (cuda/bucket_sort.h), else a stable cub radix sort of pair keys with offsets
+// read off the sorted keys; and 16-byte vectorised row copies.
 #include <cub/device/device_radix_sort.cuh>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include "cuda/bucket_sort.h"
 #include "cuda/cuda_check.h"
 #include "grace/cuda/permute.h"
 
@@ -28,97 +28,6 @@ __global__ void offsets_kernel(const int32_t* sorted, int64_t n, int num_buckets
   const int lo = i == 0 ? -1 : min(sorted[i - 1], num_buckets);
   const int hi = i == n ? num_buckets : min(sorted[i], num_buckets);
   for (int b = lo + 1; b <= hi; ++b) offsets[b] = int32_t(i);
-}
-
-// Stable counting sort in one CTA of 32 warps for num_buckets + 1 <= kSmallBuckets (the last
-// bucket holds the skipped pairs). Warp w owns the contiguous pair range [w*span, (w+1)*span):
-// pass 1 counts its keys per bucket (one smem add per distinct key of each 32-pair chunk,
-// found with __match_any_sync), a scan turns the [warp][bucket] counts into each warp's first
-// position per bucket (bucket-major, warp order inside: stable), pass 2 ranks each pair inside
-// its chunk by the lanes below it with the same key. One read of the keys per pass.
-constexpr int kSmallBuckets = 256;
-constexpr int kSortWarps = 32;
-constexpr int kBatch = 8;
-constexpr int64_t kSmallPairs = 8192;  // measured on H200: at 24,576 pairs cub sorts as fast
-
-__global__ void __launch_bounds__(kSortWarps * 32)
-    small_bucket_sort_kernel(const int32_t* keys, int64_t n, int num_buckets, int32_t* order,
-                             int32_t* position, int32_t* offsets) {
-  __shared__ int32_t cnt[kSortWarps][kSmallBuckets];
-  __shared__ int32_t bucket_start[kSmallBuckets + 1];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
-  const int nb = num_buckets + 1;
-  for (int i = threadIdx.x; i < kSortWarps * kSmallBuckets; i += blockDim.x) (&cnt[0][0])[i] = 0;
-  __syncthreads();
-  const int64_t span = (n + kSortWarps - 1) / kSortWarps;
-  const int64_t lo = min(n, warp * span), hi = min(n, lo + span);
-  auto key_of = [&](int64_t p) {
-    const int32_t k = keys[p];
-    return (k < 0 || k > num_buckets) ? num_buckets : int(k);
-  };
-  // Keys are loaded kBatch chunks at a time (independent loads in flight), then walked in order.
-  for (int64_t batch = lo; batch < hi; batch += 32 * kBatch) {
-    int kb[kBatch];
-#pragma unroll
-    for (int u = 0; u < kBatch; ++u) {
-      const int64_t p = batch + u * 32 + lane;
-      kb[u] = p < hi ? key_of(p) : -1;
-    }
-#pragma unroll
-    for (int u = 0; u < kBatch; ++u) {
-      const int64_t p = batch + u * 32 + lane;
-      const bool on = p < hi;
-      const unsigned active = __ballot_sync(0xffffffffu, on);
-      if (on) {
-        const unsigned peers = __match_any_sync(active, kb[u]);
-        if (lane == __ffs(peers) - 1) cnt[warp][kb[u]] += __popc(peers);
-      }
-      __syncwarp();
-    }
-  }
-  __syncthreads();
-  // Per bucket: exclusive scan over warps (in place), bucket totals; then a scan over buckets.
-  if (threadIdx.x < nb) {
-    const int b = threadIdx.x;
-    int32_t run = 0;
-    for (int w = 0; w < kSortWarps; ++w) {
-      const int32_t c = cnt[w][b];
-      cnt[w][b] = run;
-      run += c;
-    }
-    bucket_start[b + 1] = run;
-  }
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    bucket_start[0] = 0;
-    for (int b = 1; b <= nb; ++b) bucket_start[b] += bucket_start[b - 1];
-  }
-  __syncthreads();
-  for (int b = threadIdx.x; b <= num_buckets; b += blockDim.x) offsets[b] = bucket_start[b];
-  for (int64_t batch = lo; batch < hi; batch += 32 * kBatch) {
-    int kb[kBatch];
-#pragma unroll
-    for (int u = 0; u < kBatch; ++u) {
-      const int64_t p = batch + u * 32 + lane;
-      kb[u] = p < hi ? key_of(p) : -1;
-    }
-#pragma unroll
-    for (int u = 0; u < kBatch; ++u) {
-      const int64_t p = batch + u * 32 + lane;
-      const bool on = p < hi;
-      const unsigned active = __ballot_sync(0xffffffffu, on);
-      if (on) {
-        const int k = kb[u];
-        const unsigned peers = __match_any_sync(active, k);
-        const int32_t pos = bucket_start[k] + cnt[warp][k] + __popc(peers & ((1u << lane) - 1u));
-        order[pos] = int32_t(p);
-        position[p] = pos;
-        __syncwarp(active);
-        if (lane == __ffs(peers) - 1) cnt[warp][k] += __popc(peers);
-      }
-      __syncwarp();
-    }
-  }
 }
 
 __global__ void inverse_kernel(const int32_t* order, int64_t n, int32_t* position) {
@@ -244,10 +153,8 @@ void PairBuckets::build(const int32_t* keys, int64_t n, int num_buckets, Stream 
   keys_sorted_.resize(n + 1);
   iota_.resize(n + 1);
   offsets_.resize(num_buckets + 1);
-  if (num_buckets + 1 <= kSmallBuckets && n <= kSmallPairs) {
-    small_bucket_sort_kernel<<<1, kSortWarps * 32, 0, stream>>>(keys, n, num_buckets, order_.get(),
-                                                               position_.get(), offsets_.get());
-    GRACE_CUDA_CHECK_LAUNCH();
+  if (counting_sort_fits(n, num_buckets)) {
+    counting_sort(keys, n, num_buckets, order_.get(), position_.get(), offsets_.get(), stream);
     return;
   }
   if (n > 0) {

@@ -79,14 +79,15 @@ TEST(CudaPermute, BucketsAreStableAndRoundTripCombines) {
   EXPECT_LT(testing::rel_error(got, want), 5e-3);
 }
 
-// Both sort paths (one-CTA counting sort up to 255 buckets and 8192 pairs, cub radix sort
-// above), skewed keys, sizes that do not divide the CTA's warp ranges: same offsets, stable
+// Both sort paths (one-CTA counting sort for <= 255 buckets and <= 8192 pairs, cub radix sort
+// otherwise), skewed keys, sizes that do not divide the warps' ranges: same offsets, stable
 // order, inverse.
 TEST(CudaPermute, BothSortPathsAreStable) {
   GRACE_REQUIRE_GPU();
   std::mt19937_64 rng(17);
   for (const int B : {1, 64, 255, 256, 1000}) {
-    for (const int64_t n : {int64_t(31), int64_t(1000), int64_t(8192), int64_t(30001)}) {
+    for (const int64_t n : {int64_t(31), int64_t(1000), int64_t(8192), int64_t(8193), int64_t(30001),
+                            int64_t(65536), int64_t(70001)}) {
       std::vector<int32_t> keys(n);
       for (auto& x : keys) x = int32_t(rng() % 4 == 0 ? rng() % (B + 1) : rng() % (B / 8 + 1));  // skewed
       DeviceBuffer<int32_t> d_keys;
