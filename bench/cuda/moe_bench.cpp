@@ -7,10 +7,17 @@
 //                  per pair, ids read, slots written) / time, against a measured D2D copy
 //   ffn grouped    cublasGemmGroupedBatchedEx + SwiGLU over all experts (rows sorted by expert)
 //   ffn streams    per-expert cublasGemmEx on 4 streams + SwiGLU
+//   ffn wgmma      our sm_90a grouped GEMM pair (TMA + wgmma, SwiGLU fused, device offsets),
+//                  checked against ffn grouped (relative error printed); "-" where it cannot run
 //   dense          the same two GEMMs as one dense GEMM pair with all rows (same FLOPs)
 //   layer          LocalMoeLayer::forward (bucket, gather, grouped FFN, combine), one host sync
+//   layer wgmma    the same layer on the wgmma path (no host sync), replayed from a CUDA graph
+// The dense peak is one 8192^3 cuBLAS BF16 GEMM; "%pk" is the wgmma FFN's TFLOP/s against it.
 // Routing: the real DeepSeek-V2-Lite trace slice (layer 10) when --data holds it, else a
 // skewed synthetic one. Each routing is written to --out for bench/cuda/torch_ref.py.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -145,12 +152,33 @@ int main(int argc, char** argv) {
   const double copy_GBps = 2.0 * copy_bytes / (copy_ms * 1e-3) / 1e9;
   std::printf("D2D copy: %.1f GB/s (read+write)\n", copy_GBps);
 
+  // Dense BF16 GEMM peak: 8192^3 through cuBLAS (F32 accumulate), random data.
+  double peak_tflops = 0;
+  {
+    const int n = 8192;
+    DeviceBuffer<bf16_t> a(size_t(n) * n), b(size_t(n) * n), c(size_t(n) * n);
+    fill_uniform_bf16(a.get(), int64_t(n) * n, 91, 1.0f);
+    fill_uniform_bf16(b.get(), int64_t(n) * n, 92, 1.0f);
+    cublasHandle_t hd;
+    cublasCreate(&hd);
+    const float one = 1.0f, zero = 0.0f;
+    const float ms = median_ms(10, [&] {
+      cublasGemmEx(hd, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, a.get(), CUDA_R_16BF, n, b.get(), CUDA_R_16BF, n,
+                   &zero, c.get(), CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    });
+    cublasDestroy(hd);
+    peak_tflops = 2.0 * n * n * n / (ms * 1e-3) / 1e12;
+    std::printf("dense BF16 GEMM 8192^3: %.0f TFLOP/s (cuBLAS)\n", peak_tflops);
+  }
+
   const Shape shapes[] = {{"deepseek-v2-lite", 2048, 1408, 64, 6}, {"qwen3-30b-a3b", 2048, 768, 128, 8}};
   const int64_t batches[] = {256, 1024, 4096, 16384};
-  std::string json = "{\"copy_GBps\":" + std::to_string(copy_GBps) + ",\"rows\":[";
+  std::string json = "{\"copy_GBps\":" + std::to_string(copy_GBps) + ",\"dense_peak_tflops\":" +
+                     std::to_string(peak_tflops) + ",\"rows\":[";
   std::printf("%-18s %6s %5s | %9s %7s %5s | %9s %9s %9s %7s %7s | %9s %s\n", "model", "tokens", "src",
               "rt+perm", "GB/s", "%bw", "ffn grp", "ffn strm", "dense", "TF grp", "TF dns", "layer", "(ms)");
   bool first = true;
+  std::string summary;
   for (const Shape& s : shapes) {
     const int64_t H = s.hidden, I = s.inter;
     const int E = s.experts, k = s.top_k;
@@ -158,7 +186,10 @@ int main(int argc, char** argv) {
     fill_uniform_bf16(w13.get(), int64_t(w13.size()), 1, 1.0f / std::sqrt(float(H)));
     fill_uniform_bf16(w2.get(), int64_t(w2.size()), 2, 1.0f / std::sqrt(float(I)));
     LocalMoeLayer layer(E, k, H, I, GemmPath::kAuto);
-    ExpertFfn ffn_grouped(H, I, GemmPath::kGrouped), ffn_streams(H, I, GemmPath::kStreams);
+    ExpertFfn ffn_grouped(H, I, GemmPath::kGrouped), ffn_streams(H, I, GemmPath::kStreams),
+        ffn_wgmma(H, I, GemmPath::kWgmma);
+    LocalMoeLayer layer_wgmma(E, k, H, I, GemmPath::kWgmma);
+    const bool wgmma = ffn_wgmma.uses_device_offsets(E);
     for (int64_t T : batches) {
       std::vector<int32_t> ids;
       std::vector<float> gw;
@@ -200,6 +231,56 @@ int main(int argc, char** argv) {
       const float str_ms = median_ms(reps, [&] { ffn_streams.run(xs.get(), off.data(), E, w13.get(), w2.get(), ys.get()); });
       const float dns_ms = median_ms(reps, [&] { ffn_grouped.run_dense(xs.get(), P, w13.get(), w2.get(), ys.get()); });
       const double flops = 6.0 * H * I * P;
+      // Our sm_90a kernels on device offsets, checked against the cuBLAS grouped result.
+      float wg_ms = 0, layer_wg_ms = 0, layer_graph_ms = 0;
+      MoeLayerTimes wst;  // the wgmma layer's stages (event-timed, one call)
+      double wg_err = -1;
+      if (wgmma) {
+        DeviceBuffer<bf16_t> yw(P * H);
+        ffn_grouped.run(xs.get(), off.data(), E, w13.get(), w2.get(), ys.get());
+        ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), yw.get());
+        synchronize();
+        std::vector<bf16_t> a(P * H), b(P * H);
+        ys.download(a.data(), a.size());
+        yw.download(b.data(), b.size());
+        double num = 0, den = 0;
+        for (size_t i = 0; i < a.size(); ++i) {
+          const double r = bf16_to_float(a[i]), g = bf16_to_float(b[i]);
+          num += (g - r) * (g - r);
+          den += r * r;
+        }
+        wg_err = std::isfinite(num) ? std::sqrt(num / den) : INFINITY;
+        wg_ms = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), yw.get()); });
+        layer_wg_ms = median_ms(reps, [&] {
+          layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+        });
+        layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &wst);
+        cudaStream_t gs;
+        cudaStreamCreateWithFlags(&gs, cudaStreamNonBlocking);
+        layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), gs);
+        cudaStreamSynchronize(gs);
+        cudaGraph_t g;
+        cudaGraphExec_t ge;
+        cudaStreamBeginCapture(gs, cudaStreamCaptureModeGlobal);
+        layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), gs);
+        if (cudaStreamEndCapture(gs, &g) == cudaSuccess && cudaGraphInstantiate(&ge, g, 0) == cudaSuccess) {
+          Timer gt(gs);  // events on the capture stream
+          std::vector<float> v;
+          for (int r = 0; r < reps + 2; ++r) {
+            gt.start();
+            cudaGraphLaunch(ge, gs);
+            v.push_back(gt.stop());
+          }
+          v.erase(v.begin(), v.begin() + 2);  // warm-up
+          std::sort(v.begin(), v.end());
+          layer_graph_ms = v[v.size() / 2];
+          cudaGraphExecDestroy(ge);
+          cudaGraphDestroy(g);
+        } else {
+          std::fprintf(stderr, "layer wgmma: graph capture failed: %s\n", cudaGetErrorString(cudaGetLastError()));
+        }
+        cudaStreamDestroy(gs);
+      }
       const float layer_ms = median_ms(reps, [&] {
         layer.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
       });
@@ -212,19 +293,37 @@ int main(int argc, char** argv) {
                   s.name, (long long)T, real ? "trace" : "synth", rp_ms, rp_GBps, 100 * rp_GBps / copy_GBps,
                   grp_ms, str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (dns_ms * 1e-3) / 1e12,
                   layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, double(maxload) * E / double(P));
-      char buf[1024];
+      char line[512];
+      if (wgmma)
+        std::snprintf(line, sizeof line, "%-18s %6lld | %9.3f %7.0f %5.0f%% %9.2e | %9.3f %9.3f %9.3f  (perm %.3f ffn %.3f comb %.3f)\n",
+                      s.name, (long long)T, wg_ms, flops / (wg_ms * 1e-3) / 1e12,
+                      100 * flops / (wg_ms * 1e-3) / 1e12 / peak_tflops, wg_err, layer_ms, layer_wg_ms, layer_graph_ms,
+                      wst.permute_ms, wst.ffn_ms, wst.combine_ms);
+      else
+        std::snprintf(line, sizeof line, "%-18s %6lld | wgmma path not available here\n", s.name, (long long)T);
+      summary += line;
+      char buf[1400];
       std::snprintf(buf, sizeof buf,
                     "%s{\"model\":\"%s\",\"tokens\":%lld,\"routing\":\"%s\",\"route_permute_ms\":%.5f,"
                     "\"route_permute_GBps\":%.1f,\"ffn_grouped_ms\":%.5f,\"ffn_streams_ms\":%.5f,"
                     "\"dense_ms\":%.5f,\"grouped_tflops\":%.1f,\"streams_tflops\":%.1f,\"dense_tflops\":%.1f,"
-                    "\"layer_ms\":%.5f,\"stage_permute_ms\":%.5f,\"stage_ffn_ms\":%.5f,\"stage_combine_ms\":%.5f}",
+                    "\"layer_ms\":%.5f,\"stage_permute_ms\":%.5f,\"stage_ffn_ms\":%.5f,\"stage_combine_ms\":%.5f,"
+                    "\"ffn_wgmma_ms\":%.5f,\"wgmma_tflops\":%.1f,\"wgmma_rel_err\":%.3g,\"layer_wgmma_ms\":%.5f,"
+                    "\"layer_wgmma_graph_ms\":%.5f}",
                     first ? "" : ",", s.name, (long long)T, real ? "trace" : "synthetic", rp_ms, rp_GBps, grp_ms,
                     str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (str_ms * 1e-3) / 1e12,
-                    flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms);
+                    flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, wg_ms,
+                    wg_ms > 0 ? flops / (wg_ms * 1e-3) / 1e12 : 0.0, wg_err, layer_wg_ms, layer_graph_ms);
       json += buf;
       first = false;
     }
   }
+  std::printf("\nsm_90a grouped GEMM (wgmma): FFN time, TFLOP/s, %% of the dense peak (%.0f TF/s), relative error vs\n"
+              "cuBLAS grouped; layer: cuBLAS path (host sync) | wgmma path | wgmma path replayed from a CUDA graph\n",
+              peak_tflops);
+  std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk", "rel err",
+              "layer", "layer wg", "graph");
+  std::printf("%s", summary.c_str());
   json += "]}\n";
   std::ofstream(out_dir + "/moe_bench.json") << json;
   return 0;

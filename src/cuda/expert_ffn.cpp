@@ -11,6 +11,9 @@
 #include "cuda/cuda_check.h"
 #include "grace/error.h"
 #include "grace/cuda/expert_ffn.h"
+#ifdef GRACE_HAVE_SM90A
+#include "cuda/grouped_gemm_sm90.h"
+#endif
 
 #define GRACE_CUBLAS_CHECK(call)                                                               \
   do {                                                                                         \
@@ -25,10 +28,12 @@ GemmPath parse_gemm_path(std::string_view name) {
   if (name == "grouped") return GemmPath::kGrouped;
   if (name == "streams") return GemmPath::kStreams;
   if (name == "auto") return GemmPath::kAuto;
-  fail_input("GEMM path '{}' is not one of: grouped, streams, auto", name);
+  if (name == "wgmma") return GemmPath::kWgmma;
+  fail_input("GEMM path '{}' is not one of: grouped, streams, auto, wgmma", name);
 }
 const char* gemm_path_name(GemmPath p) {
-  return p == GemmPath::kGrouped ? "grouped" : p == GemmPath::kStreams ? "streams" : "auto";
+  return p == GemmPath::kGrouped ? "grouped" : p == GemmPath::kStreams ? "streams"
+       : p == GemmPath::kWgmma   ? "wgmma"   : "auto";
 }
 
 struct ExpertFfn::Impl {
@@ -39,6 +44,7 @@ struct ExpertFfn::Impl {
   cudaEvent_t fork = nullptr;
   DeviceBuffer<bf16_t> h, act;
   DeviceBuffer<const void*> ptrs;  // grouped path: A, B, C pointer arrays of both GEMMs
+  DeviceBuffer<int32_t> offsets;   // wgmma path called with host offsets
   DeviceBuffer<unsigned char> workspace;
 
   ~Impl() {
@@ -63,7 +69,7 @@ ExpertFfn::ExpertFfn(int64_t hidden, int64_t inter, GemmPath path, int num_strea
     : impl_(std::make_unique<Impl>()), hidden_(hidden), inter_(inter), path_(path) {
   GRACE_CHECK(hidden % 8 == 0 && inter % 8 == 0, "hidden {} / inter {} must be multiples of 8", hidden, inter);
   GRACE_CUBLAS_CHECK(cublasCreate(&impl_->main));
-  if (path != GemmPath::kGrouped) {
+  if (path == GemmPath::kStreams || path == GemmPath::kAuto) {
     GRACE_CUDA_CHECK(cudaEventCreateWithFlags(&impl_->fork, cudaEventDisableTiming));
     for (int i = 0; i < num_streams; ++i) {
       cudaStream_t s;
@@ -81,8 +87,43 @@ ExpertFfn::ExpertFfn(int64_t hidden, int64_t inter, GemmPath path, int num_strea
 
 ExpertFfn::~ExpertFfn() = default;
 
+bool ExpertFfn::wgmma_supported(int64_t hidden, int64_t inter, int num_experts) {
+#ifdef GRACE_HAVE_SM90A
+  return sm90::supports(hidden, inter, num_experts) && sm90::available();
+#else
+  (void)hidden, (void)inter, (void)num_experts;
+  return false;
+#endif
+}
+
+bool ExpertFfn::uses_device_offsets(int num_experts) const {
+  return path_ == GemmPath::kWgmma && wgmma_supported(hidden_, inter_, num_experts);
+}
+
+void ExpertFfn::run_device(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
+                           const bf16_t* w13, const bf16_t* w2, bf16_t* y, Stream stream) {
+  GRACE_CHECK(uses_device_offsets(num_experts),
+              "the wgmma expert GEMM does not run here (needs an sm_90 GPU, an sm_90a build, hidden % 256 == 0, "
+              "inter % 128 == 0, <= 256 experts; hidden {}, inter {}, {} experts)", hidden_, inter_, num_experts);
+#ifdef GRACE_HAVE_SM90A
+  if (capacity <= 0) return;
+  impl_->act.resize(size_t(capacity) * inter_);
+  sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), stream);
+  sm90::down_proj(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, y, stream);
+#else
+  (void)x, (void)offsets, (void)w13, (void)w2, (void)y, (void)stream;
+#endif
+}
+
 void ExpertFfn::run(const bf16_t* x, const int32_t* offsets, int num_experts, const bf16_t* w13,
                     const bf16_t* w2, bf16_t* y, Stream stream) {
+  if (uses_device_offsets(num_experts)) {
+    impl_->offsets.resize(size_t(num_experts) + 1);
+    GRACE_CUDA_CHECK(cudaMemcpyAsync(impl_->offsets.get(), offsets, (size_t(num_experts) + 1) * sizeof(int32_t),
+                                     cudaMemcpyHostToDevice, stream));
+    run_device(x, offsets[num_experts], impl_->offsets.get(), num_experts, w13, w2, y, stream);
+    return;
+  }
   std::vector<const bf16_t*> p13(num_experts), p2(num_experts);
   for (int e = 0; e < num_experts; ++e) {
     p13[e] = w13 + size_t(e) * 2 * inter_ * hidden_;
@@ -111,7 +152,7 @@ void ExpertFfn::run_experts(const bf16_t* x, const int32_t* offsets, int num_exp
   auto w13e = [&](int e) { return w13[e]; };
   auto w2e = [&](int e) { return w2[e]; };
 
-  const bool grouped = path_ == GemmPath::kGrouped ||
+  const bool grouped = path_ == GemmPath::kGrouped || path_ == GemmPath::kWgmma ||
                        (path_ == GemmPath::kAuto && rows < kAutoStreamsRows * G);
   if (grouped) {
     // Pointer arrays of both GEMMs, uploaded once: [A1 B1 C1 A2 B2 C2] x G.

@@ -1,9 +1,11 @@
-// Permute / unpermute kernels (contract in grace/cuda/permute.h): a stable cub radix sort of
-// pair keys, bucket offsets read off the sorted keys, and 16-byte vectorised row copies.
+// Permute / unpermute kernels (contract in grace/cuda/permute.h): a stable counting sort for
+// up to 255 buckets and 8192 pairs (cuda/bucket_sort.h), else a stable cub radix sort of pair keys with offsets
+// read off the sorted keys; and 16-byte vectorised row copies.
 #include <cub/device/device_radix_sort.cuh>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include "cuda/bucket_sort.h"
 #include "cuda/cuda_check.h"
 #include "grace/cuda/permute.h"
 
@@ -151,6 +153,10 @@ void PairBuckets::build(const int32_t* keys, int64_t n, int num_buckets, Stream 
   keys_sorted_.resize(n + 1);
   iota_.resize(n + 1);
   offsets_.resize(num_buckets + 1);
+  if (counting_sort_fits(n, num_buckets)) {
+    counting_sort(keys, n, num_buckets, order_.get(), position_.get(), offsets_.get(), stream);
+    return;
+  }
   if (n > 0) {
     iota_kernel<<<blocks_for(n), kThreads, 0, stream>>>(iota_.get(), n);
     GRACE_CUDA_CHECK_LAUNCH();

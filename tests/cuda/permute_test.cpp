@@ -79,6 +79,40 @@ TEST(CudaPermute, BucketsAreStableAndRoundTripCombines) {
   EXPECT_LT(testing::rel_error(got, want), 5e-3);
 }
 
+// Both sort paths (one-CTA counting sort for <= 255 buckets and <= 8192 pairs, cub radix sort
+// otherwise), skewed keys, sizes that do not divide the warps' ranges: same offsets, stable
+// order, inverse.
+TEST(CudaPermute, BothSortPathsAreStable) {
+  GRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(17);
+  for (const int B : {1, 64, 255, 256, 1000}) {
+    for (const int64_t n : {int64_t(31), int64_t(1000), int64_t(8192), int64_t(8193), int64_t(30001),
+                            int64_t(65536), int64_t(70001)}) {
+      std::vector<int32_t> keys(n);
+      for (auto& x : keys) x = int32_t(rng() % 4 == 0 ? rng() % (B + 1) : rng() % (B / 8 + 1));  // skewed
+      DeviceBuffer<int32_t> d_keys;
+      d_keys.upload(keys.data(), keys.size());
+      PairBuckets pb;
+      pb.build(d_keys.get(), n, B);
+      const std::vector<int32_t> off = pb.host_offsets();
+      std::vector<int32_t> order(n), pos(n);
+      copy_to_host(order.data(), pb.order(), n * 4);
+      copy_to_host(pos.data(), pb.position(), n * 4);
+      std::vector<int32_t> want_off(B + 2, 0);
+      for (int32_t x : keys) want_off[x + 1]++;
+      for (int b = 0; b <= B; ++b) want_off[b + 1] += want_off[b];
+      for (int b = 0; b <= B; ++b) ASSERT_EQ(off[b], want_off[b]) << "B " << B << " n " << n << " bucket " << b;
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(pos[order[i]], i) << "B " << B << " n " << n;
+        if (i > 0) {
+          const int a = keys[order[i - 1]], c = keys[order[i]];
+          ASSERT_TRUE(a < c || (a == c && order[i - 1] < order[i])) << "B " << B << " n " << n << " unstable at " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(CudaPermute, EmptyBatchGivesZeroOffsets) {
   GRACE_REQUIRE_GPU();
   PairBuckets pb;

@@ -2,8 +2,8 @@
 //
 // Bucketing: every (token, expert) pair p = t * top_k + j has a key in [0, num_buckets] (a flat
 // slot from route_on_device, or an expert id; num_buckets means "not here, skip"). build()
-// sorts the pairs by key with a stable radix sort (deterministic: inside a bucket pairs keep
-// token order), and fills
+// sorts the pairs by key with a stable counting sort (<= 255 buckets and <= 8192 pairs) or a
+// stable radix sort (deterministic: inside a bucket pairs keep token order), and fills
 //   order[i]     the pair at sorted position i           [num_pairs]
 //   position[p]  the sorted position of pair p            [num_pairs]  (inverse of order)
 //   offsets[b]   first sorted position of bucket b        [num_buckets + 1]; offsets[num_buckets]

@@ -1,0 +1,336 @@
+// Grouped expert GEMMs for sm_90a (contract in grouped_gemm_sm90.h), written from the PTX ISA
+// (wgmma.mma_async, cp.async.bulk.tensor, mbarrier) and the driver's cuTensorMapEncodeTiled.
+//
+// One kernel, two epilogues. A tile is 256 weight rows x 128 tokens, K in steps of 64:
+//   A (weights, M side)  two TMA boxes of 128 rows x 64 bf16, K-major, 128-byte swizzle
+//   B (tokens, N side)   one TMA box of 128 rows x 64 bf16 of the grouped input
+// so every operand is K-major and both are read straight from the row-major tensors. Putting
+// the weights on the M side keeps a tile full at small batches (an expert's few tokens are the
+// N side) and puts gate and up rows of the same feature in the same thread (SwiGLU in registers).
+// Warpgroup 0's first thread issues the TMA loads into a 4-stage ring (full/empty mbarriers);
+// warpgroups 1 and 2 each own 64 rows of both boxes (two m64n128 accumulators) and write their
+// results straight from registers. The grid is one CTA per SM; each walks the (expert, token
+// tile, feature tile) work list whose length it derives from the device offsets.
+#include <cuda.h>  // CUtensorMap and its enums only: the driver entry point comes from the runtime
+#include <cudaTypedefs.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <mutex>
+
+#include "cuda/cuda_check.h"
+#include "cuda/grouped_gemm_sm90.h"
+#include "cuda/grouped_gemm_sm90_mma.h"
+
+namespace grace::cuda::sm90 {
+namespace {
+
+constexpr int kBK = 64;                   // K per stage: one 128-byte swizzle span of bf16
+constexpr int kBN = 128;                  // tokens per tile
+constexpr int kBoxRows = 128;             // weight rows per TMA box (two boxes per tile)
+constexpr int kStages = 4;
+constexpr int kThreads = 384;             // warpgroup 0 producer, 1-2 consumers
+constexpr int kBoxBytes = kBoxRows * kBK * 2;  // 16 KB
+constexpr int kABytes = 2 * kBoxBytes;
+constexpr int kBBytes = kBN * kBK * 2;         // 16 KB
+constexpr int kStageBytes = kABytes + kBBytes;
+constexpr int kMaxExperts = 256;
+constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + alignment slack (1024-byte tiles)
+
+struct Params {
+  const int32_t* offsets;
+  int num_experts;
+  int k_tiles;          // K / 64
+  int feat_tiles;       // output feature tiles per expert
+  int expert_rows;      // weight rows per expert in the 2D weight map (2*inter or hidden)
+  int box1_offset;      // row of box 1 relative to box 0 (inter for SwiGLU, 128 otherwise)
+  int feat_step;        // weight rows advanced per feature tile (128 SwiGLU, 256 otherwise)
+  __nv_bfloat16* out;
+  int64_t ldo;
+};
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define GRACE_SM90A_DEVICE 1
+#endif
+
+#ifdef GRACE_SM90A_DEVICE
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done = 0;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+__device__ __forceinline__ void tma_load_2d(const CUtensorMap* map, uint32_t bar, uint32_t dst, int c0, int c1) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];"
+      ::"r"(dst), "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1)
+      : "memory");
+}
+// Shared-memory matrix descriptor (PTX ISA "Matrix Descriptor Format"): K-major operand in the
+// 128-byte swizzle layout TMA writes: rows of 128 bytes, 8-row groups 1024 bytes apart (stride
+// byte offset); the leading byte offset is unused for this layout. Start address >> 4 in bits
+// 0-13, LBO >> 4 in 16-29, SBO >> 4 in 32-45, swizzle mode 1 (128 B) in 62-63.
+__device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
+  return uint64_t((addr & 0x3FFFF) >> 4) | (uint64_t(1) << 16) | (uint64_t(1024 >> 4) << 32) |
+         (uint64_t(1) << 62);
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait1() { asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory"); }
+#endif
+
+template <bool kSwiglu>
+__global__ void __launch_bounds__(kThreads, 1)
+    grouped_gemm_kernel(const __grid_constant__ CUtensorMap map_w, const __grid_constant__ CUtensorMap map_x,
+                        const Params p) {
+#ifdef GRACE_SM90A_DEVICE
+  extern __shared__ unsigned char smem_raw[];
+  __shared__ __align__(8) uint64_t full_bar[kStages], empty_bar[kStages];
+  __shared__ int offs[kMaxExperts + 1], tile_start[kMaxExperts + 1];
+
+  const int tid = threadIdx.x;
+  const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
+  const int E = p.num_experts;
+  for (int e = tid; e <= E; e += kThreads) offs[e] = p.offsets[e];
+  if (tid == 0) {
+    for (int s = 0; s < kStages; ++s) {
+      mbar_init(smem_addr(&full_bar[s]), 1);
+      mbar_init(smem_addr(&empty_bar[s]), 8);  // one arrival per consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+  if (tid < 32) {  // token tiles per expert, exclusive scan by warp 0 (lane: a run of experts)
+    const int per = (E + 31) / 32, e0 = min(E, tid * per), e1 = min(E, e0 + per);
+    int sum = 0;
+    for (int e = e0; e < e1; ++e) sum += (offs[e + 1] - offs[e] + kBN - 1) / kBN;
+    int incl = sum;
+#pragma unroll
+    for (int d = 1; d < 32; d <<= 1) {
+      const int v = __shfl_up_sync(0xffffffffu, incl, d);
+      if (tid >= d) incl += v;
+    }
+    int run = incl - sum;
+    for (int e = e0; e < e1; ++e) {
+      tile_start[e] = run;
+      run += (offs[e + 1] - offs[e] + kBN - 1) / kBN;
+    }
+    if (tid == 31) tile_start[E] = incl;
+  }
+  __syncthreads();
+  const int total = tile_start[E] * p.feat_tiles;
+
+  // Work item -> expert, first grouped row, valid rows, feature tile.
+  auto decode = [&](int item, int& e, int& row0, int& valid, int& f) {
+    const int tile = item / p.feat_tiles;
+    f = item - tile * p.feat_tiles;
+    int lo = 0, hi = E - 1;  // last e with tile_start[e] <= tile (empty experts share starts)
+    while (lo < hi) {
+      const int mid = (lo + hi + 1) >> 1;
+      if (tile_start[mid] <= tile) lo = mid;
+      else hi = mid - 1;
+    }
+    e = lo;
+    row0 = offs[e] + (tile - tile_start[e]) * kBN;
+    valid = min(kBN, offs[e + 1] - row0);
+  };
+
+  const int wg = tid / 128;
+  if (wg == 0) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+    if (tid == 0) {
+      int stage = 0;
+      uint32_t phase = 0;
+      for (int item = blockIdx.x; item < total; item += gridDim.x) {
+        int e, row0, valid, f;
+        decode(item, e, row0, valid, f);
+        const int w0 = e * p.expert_rows + f * p.feat_step;
+        for (int kt = 0; kt < p.k_tiles; ++kt) {
+          const uint32_t fb = smem_addr(&full_bar[stage]);
+          mbar_wait(smem_addr(&empty_bar[stage]), phase ^ 1);
+          mbar_expect_tx(fb, kStageBytes);
+          const uint32_t sa = base + stage * kStageBytes;
+          tma_load_2d(&map_w, fb, sa, kt * kBK, w0);
+          tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
+          tma_load_2d(&map_x, fb, sa + kABytes, kt * kBK, row0);
+          if (++stage == kStages) stage = 0, phase ^= 1;
+        }
+      }
+    }
+    return;
+  }
+
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+  const int cw = wg - 1;               // consumer warpgroup: rows cw*64 .. +63 of each box
+  const int warp = (tid / 32) & 3, lane = tid & 31;
+  float acc0[64], acc1[64];
+  int stage = 0;
+  uint32_t phase = 0;
+  for (int item = blockIdx.x; item < total; item += gridDim.x) {
+    int e, row0, valid, f;
+    decode(item, e, row0, valid, f);
+    int prev = -1;  // stage whose wgmmas may still be reading shared memory
+    for (int kt = 0; kt < p.k_tiles; ++kt) {
+      mbar_wait(smem_addr(&full_bar[stage]), phase);
+      const uint32_t sa = base + stage * kStageBytes + cw * (64 * 128);
+      const uint32_t sb = base + stage * kStageBytes + kABytes;
+      wgmma_fence();
+#pragma unroll
+      for (int k = 0; k < kBK / 16; ++k) {
+        const int scale = (kt > 0 || k > 0) ? 1 : 0;
+        wgmma_m64n128k16(acc0, smem_desc(sa + k * 32), smem_desc(sb + k * 32), scale);
+        wgmma_m64n128k16(acc1, smem_desc(sa + kBoxBytes + k * 32), smem_desc(sb + k * 32), scale);
+      }
+      wgmma_commit();
+      // Keep this k-tile's group in flight; the previous one is done, so its stage is free.
+      wgmma_wait1();
+      if (prev >= 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
+      prev = stage;
+      if (++stage == kStages) stage = 0, phase ^= 1;
+    }
+    wgmma_wait0();
+    if (lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
+    // Epilogue from the wgmma D fragment: register 4c + 2h + j of lane l in warp w holds
+    // D[row = 16w + l/4 + 8h][col = 8c + 2(l%4) + j]; row = weight row (feature), col = token.
+    // Lanes l and l^4 hold neighbouring features of the same two tokens: one shuffle gives each
+    // a feature pair of one token (4-byte stores; the even lane takes token j = 0).
+    const int rbase = warp * 16 + lane / 4, cbase = 2 * (lane % 4), odd = (lane / 4) & 1;
+    const int fpair = (rbase & ~1);
+    auto store_pair = [&](int feat, int c, float v0, float v1) {
+      const float got = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
+      const int col = 8 * c + cbase + odd;
+      if (col < valid) {
+        const __nv_bfloat162 v = odd ? __floats2bfloat162_rn(got, v1) : __floats2bfloat162_rn(v0, got);
+        *reinterpret_cast<__nv_bfloat162*>(p.out + int64_t(row0 + col) * p.ldo + feat + fpair) = v;
+      }
+    };
+    if (kSwiglu) {
+      const int feat0 = f * 128 + cw * 64;  // gate rows of box 0; up rows are box 1
+      auto act = [](float g, float u) { return g / (1.0f + __expf(-g)) * u; };
+#pragma unroll
+      for (int c = 0; c < 16; ++c)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+          store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
+                     act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
+    } else {
+      const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
+#pragma unroll
+      for (int c = 0; c < 16; ++c)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          store_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
+          store_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
+        }
+    }
+  }
+#else
+  __trap();  // built without sm_90a code: available() keeps the host from launching this
+#endif
+}
+
+// cuTensorMapEncodeTiled through the runtime's driver entry point (no -lcuda).
+PFN_cuTensorMapEncodeTiled_v12000 encode_fn() {
+  static PFN_cuTensorMapEncodeTiled_v12000 fn = nullptr;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    void* f = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    GRACE_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q));
+    GRACE_CUDA_REQUIRE(q == cudaDriverEntryPointSuccess && f, "driver has no cuTensorMapEncodeTiled");
+    fn = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
+  });
+  return fn;
+}
+
+// Row-major bf16 [rows][cols] as a 2D map with boxes of box_rows x 64, 128-byte swizzle;
+// rows past the end read as zeros.
+CUtensorMap make_map(const void* ptr, int64_t rows, int64_t cols, int box_rows) {
+  GRACE_CUDA_REQUIRE(reinterpret_cast<uintptr_t>(ptr) % 16 == 0, "TMA operand not 16-byte aligned");
+  CUtensorMap m;
+  const cuuint64_t dims[2] = {cuuint64_t(cols), cuuint64_t(rows)};
+  const cuuint64_t strides[1] = {cuuint64_t(cols) * 2};
+  const cuuint32_t box[2] = {cuuint32_t(kBK), cuuint32_t(box_rows)};
+  const cuuint32_t elem[2] = {1, 1};
+  const CUresult r = encode_fn()(&m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void*>(ptr), dims, strides,
+                                 box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                 CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  GRACE_CUDA_REQUIRE(r == CUDA_SUCCESS, "cuTensorMapEncodeTiled failed");
+  return m;
+}
+
+int sm_count() {
+  int dev = 0, n = 0;
+  GRACE_CUDA_CHECK(cudaGetDevice(&dev));
+  GRACE_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+  return n;
+}
+
+template <bool kSwiglu>
+void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kSwiglu>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
+  });
+  grouped_gemm_kernel<kSwiglu><<<sm_count(), kThreads, kSmemBytes, stream>>>(mw, mx, p);
+  GRACE_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+bool available() {
+  int dev = 0, major = 0, minor = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess)
+    return false;
+  return major == 9 && minor == 0;
+}
+
+bool supports(int64_t hidden, int64_t inter, int num_experts) {
+  return hidden % 256 == 0 && inter % 128 == 0 && hidden > 0 && inter > 0 && num_experts >= 1 &&
+         num_experts <= kMaxExperts && int64_t(num_experts) * 2 * inter < (int64_t(1) << 31) &&
+         int64_t(num_experts) * hidden < (int64_t(1) << 31);
+}
+
+void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
+                    const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, Stream stream) {
+  GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
+  if (capacity <= 0) return;
+  const CUtensorMap mw = make_map(w13, int64_t(num_experts) * 2 * inter, hidden, kBoxRows);
+  const CUtensorMap mx = make_map(x, capacity, hidden, kBN);
+  const Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
+                 reinterpret_cast<__nv_bfloat16*>(act), inter};
+  launch<true>(mw, mx, p, stream);
+}
+
+void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
+               const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, Stream stream) {
+  GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
+  if (capacity <= 0) return;
+  const CUtensorMap mw = make_map(w2, int64_t(num_experts) * hidden, inter, kBoxRows);
+  const CUtensorMap mx = make_map(act, capacity, inter, kBN);
+  const Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
+                 reinterpret_cast<__nv_bfloat16*>(y), hidden};
+  launch<false>(mw, mx, p, stream);
+}
+
+}  // namespace grace::cuda::sm90

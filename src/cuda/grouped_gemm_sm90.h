@@ -1,0 +1,38 @@
+// Grouped expert GEMMs of our own for Hopper (sm_90a): TMA tile loads into 128-byte-swizzled
+// shared memory, wgmma.mma_async from shared-memory descriptors, an mbarrier pipeline between
+// one producer warp and two consumer warpgroups, and a persistent tile scheduler that reads the
+// expert row offsets on the device (no host synchronisation; capturable in a CUDA graph).
+//
+// Rows are grouped by expert as in expert_ffn.h: rows offsets[e] .. offsets[e+1]-1 of the input
+// go to expert e; offsets is a DEVICE array [num_experts + 1]. `capacity` is the number of rows
+// allocated in the input and output buffers (>= offsets[num_experts]); rows past
+// offsets[num_experts] are neither read into a result nor written.
+//
+// Built only when the compiler knows sm_90a (GRACE_HAVE_SM90A); available() also needs a
+// compute-capability 9.0 GPU at run time. Internal header (src/cuda only).
+#ifndef GRACE_SRC_CUDA_GROUPED_GEMM_SM90_H_
+#define GRACE_SRC_CUDA_GROUPED_GEMM_SM90_H_
+
+#include <cstdint>
+
+#include "grace/cuda/device.h"
+
+namespace grace::cuda::sm90 {
+
+// A compute-capability 9.0 GPU is current and the sm_90a kernels are in this binary.
+bool available();
+// Shapes the kernels take: hidden % 256 == 0, inter % 128 == 0, 1 <= num_experts <= 256.
+bool supports(int64_t hidden, int64_t inter, int num_experts);
+
+// act[r][c] = silu(x[r] . w13_e[c]) * (x[r] . w13_e[inter + c]) (F32 accumulate, SwiGLU in the
+// epilogue). x [capacity][hidden], w13 [E][2*inter][hidden], act [capacity][inter].
+void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
+                    const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, Stream stream);
+
+// y[r][h] = act[r] . w2_e[h]. act [capacity][inter], w2 [E][hidden][inter], y [capacity][hidden].
+void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
+               const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, Stream stream);
+
+}  // namespace grace::cuda::sm90
+
+#endif  // GRACE_SRC_CUDA_GROUPED_GEMM_SM90_H_
