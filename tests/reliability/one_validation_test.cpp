@@ -143,6 +143,10 @@ TEST_F(OneValidation, EveryJsonInputHasASizeCap) {
 // evaluate: the same bad placement gives the same line from both. grace is started without
 // mpirun (an MPI singleton, world size 1); the placement is checked before the world size.
 TEST_F(OneValidation, RunLoadsItsPlacementLikeEvaluate) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "sanitizer build: OpenMPI's own allocations trip LeakSanitizer (why scripts/asan-tests.sh "
+                  "leaves out the mpi label); the Release run covers this test";
+#endif
   const std::string mpi_env = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader";
   write_text(at("j/run-dupkey.json"),
              detail::placement_with("\"policy\": \"test\"", "\"policy\": \"a\", \"policy\": \"b\""));
