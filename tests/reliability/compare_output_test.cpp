@@ -114,6 +114,18 @@ TEST_F(CompareOutput, PlanningCostIsCheckedFirst) {
   EXPECT_FALSE(fs::exists(at("huge")));
 }
 
+// One row's per-(batch, layer) records (what the simulator reads) are checked against the
+// memory limit before the rows run, as `simulate` checks its own.
+TEST_F(CompareOutput, RowRecordsAreCheckedAgainstTheMemoryLimit) {
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_USER_ERROR(run_grace({"compare", "--model", "deepseek-v2-lite", "--synth-tokens", "100000", "--batch-tokens",
+                               "1", "-o", at("records")},
+                              "", 60, "GRACE_MEMORY_LIMIT_MB=50"),
+                    "compare: batches x layers x GPUs", "over the limit");
+  EXPECT_LT(seconds_since(t0), 20.0);
+  EXPECT_FALSE(fs::exists(at("records")));
+}
+
 // A write that fails part-way (file size limit: EFBIG, as on a full disk) leaves no folder, no
 // staging folder and none of the missing parents it created.
 TEST_F(CompareOutput, FailedWriteLeavesNothing) {
