@@ -1,6 +1,6 @@
 // A placement file loaded for a command, with its model and topology resolved (from the flags,
 // else from the file) and the placement validated against both. Shared by the commands that
-// read placements (evaluate, simulate, validate; `run` should call it too).
+// read placements (evaluate, simulate, validate, export, replan, run).
 #ifndef GRACE_APPS_CHECKED_PLACEMENT_H_
 #define GRACE_APPS_CHECKED_PLACEMENT_H_
 

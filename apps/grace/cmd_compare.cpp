@@ -1,5 +1,6 @@
 // grace compare: runs the standard set of (planner, router, comm) combinations on one trace,
-// out of sample, prints the table and writes DIR/report.md, DIR/report.html, DIR/results.json.
+// out of sample, prints the table and writes DIR/report.md, DIR/report.html, DIR/results.json
+// (the folder whole or not at all). The trace is streamed (src/experiment/compare_input.h).
 // --sweep-memory adds the memory-traffic trade-off (grace/experiment.h).
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "commands.h"
+#include "core/staged_dir.h"
 #include "grace/compare.h"
 #include "grace/experiment.h"
 #include "grace/error.h"
@@ -21,6 +23,10 @@ struct CompareArgs {
 };
 
 void run_compare_cmd(const CompareArgs& a) {
+  // The output folder is checked before the work (run_compare checks the cost before planning);
+  // the reports are staged and renamed into place at the end, so an interrupted or failed run
+  // leaves nothing.
+  check_output_folder(a.out_dir, compare_report_names());
   CompareResult r = run_compare(a.opt, [](const std::string& line) {
     std::fprintf(stderr, "%s\n", line.c_str());
     std::fflush(stderr);

@@ -4,6 +4,7 @@
 // grace validate: checks a placement file against a model and a topology (exit 0 when valid),
 // or, with --for sglang FILE, an --init-expert-location file the way SGLang will read it.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -59,21 +60,22 @@ void run_export(const ExportArgs& a) {
   const Placement p = load_placement(a.placement);
   CheckedPlacement checked;
   bool known_model = true;
+  // The file's "model" is a preset name, never opened as a path (as in checked_placement.cpp).
+  const auto presets = model_preset_names();
   if (!a.model.empty()) {
     checked.model = load_model(a.model);
+  } else if (std::find(presets.begin(), presets.end(), p.model) != presets.end()) {
+    checked.model = load_model(p.model);
   } else {
-    try {
-      checked.model = load_model(p.model);
-    } catch (const InputError&) {
-      known_model = false;
-      checked.model = generic_model(p.num_layers, p.num_experts, 1);
-    }
+    known_model = false;
+    checked.model = generic_model(p.num_layers, p.num_experts, 1);
   }
   checked.topo = parse_topology(a.topology.empty() ? std::to_string(p.nodes) + "x" + std::to_string(p.gpus_per_node)
                                                    : a.topology);
   validate_placement(p, checked.topo, checked.model, a.placement);
-  GRACE_INPUT_CHECK(known_model || fmt == ExportFormat::kVllm, "placement '{}': model '{}' is not a preset: give "
-                    "--model (SGLang's rows count the model's dense layers)", a.placement, p.model);
+  GRACE_INPUT_CHECK(known_model || fmt == ExportFormat::kVllm, "placement {}: model {} is not a preset: give "
+                    "--model (SGLang's rows count the model's dense layers)", quote_input(a.placement),
+                    quote_input(p.model));
   const PhysicalLayout lay = physical_layout(p);
   SglangExport sg;
   std::string text;

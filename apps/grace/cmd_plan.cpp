@@ -4,9 +4,10 @@
 //   grace plan [--trace T]... [--model M] [--topology X] [--policy P|all] [--redundant N]
 //              [--seed S] [--ratio r] [-o placement.json] [--dump-loads loads.json] [--json]
 //
-// Every input is checked before the long steps (model, topology, policy names, output folder,
-// trace shape against the model). Placements are validated against the topology before they
-// are written, atomically; with --policy all nothing is written unless every policy planned.
+// Every input is checked before the long steps (model, topology, policy names, every output
+// path, trace shape against the model). Placements are validated against the topology before
+// they are written. The files written (one placement, or one per policy with --policy all, and
+// --dump-loads) appear as a set: all of them or none (core/staged_files.h).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -18,8 +19,9 @@
 #include <vector>
 
 #include "commands.h"
-#include "core/atomic_file.h"
+#include "core/staged_files.h"
 #include "core/cost_limits.h"
+#include "core/output_path.h"
 #include "grace/error.h"
 #include "grace/expert_memory.h"
 #include "grace/model.h"
@@ -65,7 +67,7 @@ double since(std::chrono::steady_clock::time_point t0) {
 
 // The per-layer expert loads the planners see (tokens that chose each expert), as JSON: what an
 // external balancer (DeepSeek's EPLB: bench/plan-vs-eplb.sh) is given to plan on the same data.
-void dump_loads(const std::string& path, const ModelSpec& model, const Profile& prof) {
+std::string loads_json(const ModelSpec& model, const Profile& prof) {
   nlohmann::json j;
   j["model"] = model.name;
   j["num_layers"] = prof.num_layers;
@@ -73,17 +75,19 @@ void dump_loads(const std::string& path, const ModelSpec& model, const Profile& 
   j["tokens"] = prof.tokens;
   j["load"] = nlohmann::json::array();
   for (const auto& l : prof.layers) j["load"].push_back(l.load);
-  write_file_atomic(path, j.dump() + "\n");
+  return j.dump() + "\n";
 }
 
 // Fails early (before profiling) when the output cannot be written there.
 void check_output_dir(const std::string& out, const char* flag = "-o") {
   if (out.empty()) return;
+  check_output_path(out);  // also the per-policy names derived from -o
   auto parent = std::filesystem::path(out).parent_path();
   if (parent.empty()) parent = ".";
-  GRACE_INPUT_CHECK(std::filesystem::is_directory(parent), "{} '{}': folder '{}' does not exist", flag, out,
-                    parent.string());
-  GRACE_INPUT_CHECK(!std::filesystem::is_directory(out), "{} '{}' is a folder, expected a file name", flag, out);
+  GRACE_INPUT_CHECK(std::filesystem::is_directory(parent), "{} {}: folder {} does not exist", flag, quote_input(out),
+                    quote_input(parent.string()));
+  GRACE_INPUT_CHECK(!std::filesystem::is_directory(out), "{} {} is a folder, expected a file name", flag,
+                    quote_input(out));
 }
 
 std::string output_path(const std::string& out, const std::string& policy, bool many) {
@@ -232,7 +236,8 @@ void run_plan(const PlanArgs& a) {
     make_planner(a.policy);  // throws InputError listing the valid names
     policies = {a.policy};
   }
-  check_output_dir(a.out);
+  if (!a.out.empty())
+    for (const auto& name : policies) check_output_dir(output_path(a.out, name, policies.size() > 1));
   check_output_dir(a.dump_loads, "--dump-loads");
   for (const auto& t : a.traces) {  // files must exist before the work; synthetic:... specs are checked here too
     ModelSpec sm;
@@ -283,13 +288,15 @@ void run_plan(const PlanArgs& a) {
   }
   if (tty && policies.size() > 1) std::fprintf(stderr, "\r%30s\r", "");
 
-  // 4. Write, then report.
-  if (!a.dump_loads.empty()) dump_loads(a.dump_loads, model, prof);
+  // 4. Write (every file, or none), then report.
+  StagedFiles files;
+  if (!a.dump_loads.empty()) files.write(a.dump_loads, loads_json(model, prof));
   for (auto& r : results) {
     if (a.out.empty()) continue;
     r.path = output_path(a.out, r.policy, policies.size() > 1);
-    save_placement(r.placement, r.path);
+    files.write(r.path, placement_to_json(r.placement));
   }
+  files.commit();
   if (a.json)
     print_json(model, topo, slots, a, input, prof, profile_s, results);
   else

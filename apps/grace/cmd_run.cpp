@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "checked_placement.h"
 #include "commands.h"
 #include "router_option.h"
 #include "grace/error.h"
@@ -94,13 +95,21 @@ struct Setup {
 
 void build_setup(const RunArgs& a, int world_size, Setup& s) {
   check_router_name(a.router, "--router");
-  s.model = load_model(a.model);
+  // The one placement loader (checked_placement.h), as evaluate, simulate and validate: the JSON
+  // reader's checks, the cost limits, and the placement validated against model and topology.
+  CheckedPlacement checked = load_checked_placement(a.placement, a.model, a.topology);
+  s.placement = std::move(checked.placement);
+  s.model = std::move(checked.model);
+  s.topo = std::move(checked.topo);
+  // The engine runs the placement's own model, not only one of the same shape.
+  GRACE_INPUT_CHECK(s.placement.model.empty() || s.placement.model == s.model.name,
+                    "placement {} was made for model {}, not --model {}", quote_input(a.placement),
+                    quote_input(s.placement.model), quote_input(s.model.name));
   if (a.hidden != 0) s.model.hidden = a.hidden;
   if (a.intermediate != 0) s.model.moe_intermediate = a.intermediate;
   GRACE_INPUT_CHECK(s.model.hidden > 0 && s.model.moe_intermediate > 0,
                     "--hidden/--intermediate must be positive (got {} and {})", s.model.hidden,
                     s.model.moe_intermediate);
-  s.topo = parse_topology(a.topology);
   s.opt.comm = parse_comm_scheme(a.comm);
   GRACE_INPUT_CHECK(a.routing == "trace" || a.routing == "gate", "--routing must be trace or gate (got '{}')",
                     a.routing);
@@ -123,14 +132,6 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
   GRACE_INPUT_CHECK(world_size == s.topo.num_gpus(),
                     "the world has {} ranks but --topology {} has {} GPUs (run with mpirun -np {})",
                     world_size, a.topology, s.topo.num_gpus(), s.topo.num_gpus());
-  s.placement = load_placement(a.placement);
-  // Placement against model and topology before reading the trace (clearer first error).
-  GRACE_INPUT_CHECK(s.placement.model.empty() || s.placement.model == s.model.name,
-                    "--placement {} was made for model '{}', not --model '{}'", a.placement,
-                    s.placement.model, s.model.name);
-  GRACE_INPUT_CHECK(s.placement.nodes == s.topo.nodes && s.placement.gpus_per_node == s.topo.gpus_per_node,
-                    "--placement {} was made for a {}x{} topology, not --topology {}", a.placement,
-                    s.placement.nodes, s.placement.gpus_per_node, a.topology);
   if (a.traces.empty()) {
     SynthOptions so;
     so.tokens = a.synth_tokens;
@@ -225,7 +226,7 @@ void run_run(const RunArgs& a) {
     if (v.code == 0) return;
     if (me == v.reporter)
       std::fprintf(stderr, "grace: error: %s%s\n", v.reporter == 0 ? "" : fmt::format("rank {}: ", me).c_str(),
-                   msg.c_str());
+                   one_line(msg).c_str());
     std::fflush(stderr);
     world.barrier();
     wld.finish();

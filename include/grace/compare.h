@@ -86,8 +86,12 @@ std::string compare_markdown(const CompareResult& r);
 std::string compare_html(const CompareResult& r);
 std::string compare_json(const CompareResult& r);
 
-// Writes dir/report.md, dir/report.html and dir/results.json (creates dir; atomic writes).
+// Writes dir/report.md, dir/report.html and dir/results.json. The folder appears whole or not at
+// all (core/staged_dir.h: staged beside it, renamed into place; missing parents created). An
+// existing folder is replaced only when it holds nothing but these names, else InputError.
 void write_compare_reports(const CompareResult& r, const std::string& dir);
+// The names write_compare_reports writes (check an output folder with them before the work).
+const std::vector<std::string>& compare_report_names();
 
 }  // namespace grace
 

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "grace/trace.h"
@@ -68,6 +69,9 @@ class TraceReader {
   // num_experts > 0: ids must be < num_experts (checked while reading). 0: no check, and
   // the chunks report num_experts = max id seen so far + 1.
   TraceReader(const std::vector<std::string>& args, int num_experts, bool with_weights = false);
+  // A trace already in memory, read like a file (checked the same way; num_experts from it,
+  // weights when it has them).
+  explicit TraceReader(std::shared_ptr<const Trace> trace);
   ~TraceReader();
   TraceReader(const TraceReader&) = delete;
   TraceReader& operator=(const TraceReader&) = delete;
@@ -84,6 +88,14 @@ class TraceReader {
   // Chunks carry gate weights; the global sequence offsets ([seqs + 1], 0 first, tokens last).
   bool has_weights() const;
   const std::vector<int64_t>& seq_offsets() const;
+
+  // Reads only these token ranges [begin, end) of the concatenation (ascending, disjoint,
+  // non-empty), each one sequence of a trace made of them: shape(), seq_offsets() and the
+  // chunks' first_token / first_seq then count in that trace, as if it had been cut out and
+  // written on its own (the plan / evaluation parts of `grace compare`). The tokens between and
+  // after the ranges are still read and validated, one chunk at a time, so a bad id anywhere
+  // fails every pass. Memory: the ranges (O(sequences)). Rewinds.
+  void select_ranges(const std::vector<std::pair<int64_t, int64_t>>& ranges);
 
  private:
   struct Impl;

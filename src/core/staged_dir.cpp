@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -87,6 +88,19 @@ void StagedDir::discard() {
   guard_.release();
   for (auto it = created_parents_.rbegin(); it != created_parents_.rend(); ++it) fs::remove(*it, ec);  // if empty
   created_parents_.clear();
+}
+
+void StagedDir::write(const std::string& name, std::string_view content) {
+  const std::string path = file(name);
+  FILE* f = std::fopen(path.c_str(), "wb");
+  int err = errno;
+  bool ok = f != nullptr;
+  if (ok) {
+    ok = std::fwrite(content.data(), 1, content.size(), f) == content.size() && std::fflush(f) == 0;
+    err = errno;
+    if (std::fclose(f) != 0 && ok) ok = false, err = errno;
+  }
+  GRACE_INPUT_CHECK(ok, "cannot write {}: {}", quote_input(target_ + "/" + name), std::strerror(err));
 }
 
 void StagedDir::commit() {

@@ -15,6 +15,7 @@
 #define GRACE_CORE_STAGED_DIR_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/cleanup.h"
@@ -33,6 +34,9 @@ class StagedDir {
 
   const std::string& path() const { return staging_; }  // write the files here
   std::string file(const std::string& name) const { return staging_ + "/" + name; }
+  // Writes `content` as file `name` of the staging folder; a failure is an InputError naming
+  // the file in the target folder (the staging folder is an implementation detail).
+  void write(const std::string& name, std::string_view content);
   void commit();  // throws InputError when the rename fails (the staging folder is removed)
 
  private:

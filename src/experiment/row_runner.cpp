@@ -11,6 +11,7 @@
 #include "grace/planner.h"
 #include "grace/router.h"
 #include "grace/simulate.h"
+#include "grace/trace_io.h"
 
 namespace grace::experiment {
 namespace {
@@ -95,7 +96,8 @@ CompareRow RowRunner::run(const Combination& combo, int64_t* num_batches) {
   eopt.router = combo.router;
   eopt.seed = seed_;
   eopt.keep_records = true;
-  EvalResult e = evaluate(in_.eval_trace, p, in_.topo, in_.model, eopt);
+  in_.eval->rewind();  // the evaluated part is streamed again for every row
+  EvalResult e = evaluate(*in_.eval, p, in_.topo, in_.model, eopt);
   SimResult s = simulate(e, in_.topo, in_.model);
   if (num_batches) *num_batches = e.num_batches;
   fill_stats(row, e, s, in_.topo.num_gpus());

@@ -1,26 +1,24 @@
-// Cutting a trace into the part a plan is made on and the part it is judged on.
-// Internal to the experiment module.
+// Cutting a trace into the part a plan is made on and the part it is judged on, as token ranges
+// for TraceReader::select_ranges (so neither part is copied into memory). Internal to the
+// experiment module.
 #ifndef GRACE_EXPERIMENT_TRACE_SPLIT_H_
 #define GRACE_EXPERIMENT_TRACE_SPLIT_H_
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
-
-#include "grace/trace.h"
 
 namespace grace {
 
-// The given sequences of `t` (global sequence indices, in the order given), concatenated into
-// a new trace with its own offsets. Weights are kept when `t` has them.
-Trace select_sequences(const Trace& t, const std::vector<int64_t>& seqs);
-
-// Even-indexed sequences (plan) and odd-indexed ones (evaluate). A trace of fewer than two
-// sequences is cut in two halves of its tokens instead (first half plans).
+// Even-indexed sequences (plan) and odd-indexed ones (evaluate), each a [begin, end) token
+// range of the trace. A trace of fewer than two sequences is cut in two halves of its tokens
+// instead (first half plans). Throws InputError naming `source` when a part would be empty.
 struct TraceSplit {
-  Trace plan, eval;
+  std::vector<std::pair<int64_t, int64_t>> plan, eval;
   bool by_sequence = true;
 };
-TraceSplit split_even_odd(const Trace& t);
+TraceSplit split_even_odd(const std::vector<int64_t>& seq_offsets, const std::string& source);
 
 }  // namespace grace
 

@@ -2,7 +2,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "core/atomic_file.h"
+#include "core/staged_dir.h"
 #include "grace/compare.h"
 #include "grace/error.h"
 #include "report/sweep_render.h"
@@ -78,16 +78,20 @@ std::string compare_json(const CompareResult& r) {
   return j.dump(1);
 }
 
+const std::vector<std::string>& compare_report_names() {
+  static const std::vector<std::string> names = {"report.md", "report.html", "results.json"};
+  return names;
+}
+
 void write_compare_reports(const CompareResult& r, const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  GRACE_INPUT_CHECK(!ec && std::filesystem::is_directory(dir), "-o {}: cannot create the output directory: {}", dir,
-                    ec ? ec.message() : "not a directory");
-  // Render everything first so a rendering failure writes nothing.
+  // Render everything first so a rendering failure writes nothing; then the folder appears whole
+  // (staged beside it and renamed into place) or not at all.
   std::string md = compare_markdown(r), html = compare_html(r), json = compare_json(r);
-  write_file_atomic(dir + "/results.json", json);
-  write_file_atomic(dir + "/report.md", md);
-  write_file_atomic(dir + "/report.html", html);
+  StagedDir out(dir, compare_report_names());
+  out.write("results.json", json);
+  out.write("report.md", md);
+  out.write("report.html", html);
+  out.commit();
 }
 
 }  // namespace grace

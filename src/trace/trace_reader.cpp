@@ -1,5 +1,6 @@
-// TraceReader: streams one or more traces (NumPy files or synthetic:... specs) in order.
-// Memory: the sequence offsets of all traces (O(sequences)) plus the current chunk.
+// TraceReader: streams one or more traces (NumPy files or synthetic:... specs) in order, or a
+// selection of token ranges of them (select_ranges). Memory: the sequence offsets of all traces
+// (O(sequences)) plus the current chunk.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -18,7 +19,7 @@ namespace {
 struct Source {
   std::string label;          // ids path or synthetic spec, for messages
   TraceFiles files;
-  std::shared_ptr<Trace> mem; // synthetic traces live in memory
+  std::shared_ptr<const Trace> mem; // synthetic traces live in memory
   int64_t tokens = 0;
   int num_layers = 0;
   int top_k = 0;
@@ -49,13 +50,18 @@ struct TraceReader::Impl {
   std::vector<Source> sources;
   int num_experts = 0;
   bool weights = false;   // chunks carry weights
-  TraceShape shape;
-  std::vector<int64_t> offsets;  // global, [seqs + 1]
+  TraceShape shape;               // of what is read: the whole concatenation or the selection
+  std::vector<int64_t> offsets;   // sequence offsets of what is read, [shape.seqs + 1]
+  int64_t total_tokens = 0;       // of the whole concatenation
+  bool selected = false;          // select_ranges was called
+  std::vector<std::pair<int64_t, int64_t>> ranges;  // selected [begin, end), global tokens
 
   // Position.
   size_t src = 0;
   int64_t src_token = 0;  // tokens of sources[src] already handed out
-  int64_t token = 0;      // global
+  int64_t token = 0;      // global, in the whole concatenation
+  int64_t view_token = 0; // in what is read (== token without a selection)
+  size_t range = 0;       // current selected range
   int max_id = -1;
   NpyReader ids, wts;
   std::vector<unsigned char> raw;
@@ -67,6 +73,9 @@ struct TraceReader::Impl {
 
   void open_source();
   void read_part(Trace& chunk, int64_t n);
+  void read_tokens(Trace& chunk, int64_t n);
+  void skip(int64_t n);
+  void add_source(Source s, const std::vector<int64_t>& offs);
 };
 
 // One validation for every command that reads traces: a top-k row names k distinct experts
@@ -169,6 +178,68 @@ void TraceReader::Impl::read_part(Trace& chunk, int64_t n) {
   }
 }
 
+// Appends the next n tokens of the concatenation to chunk, across sources.
+void TraceReader::Impl::read_tokens(Trace& chunk, int64_t n) {
+  while (n > 0) {
+    while (src_token == sources[src].tokens) {  // skip empty sources
+      ++src;
+      src_token = 0;
+      open_source();
+    }
+    const int64_t part = std::min(n, sources[src].tokens - src_token);
+    read_part(chunk, part);
+    n -= part;
+  }
+}
+
+// Reads (and so validates) the next n tokens without handing them out, a bounded piece at a time.
+void TraceReader::Impl::skip(int64_t n) {
+  Trace scratch;
+  scratch.num_layers = shape.num_layers;
+  scratch.top_k = shape.top_k;
+  while (n > 0) {
+    const int64_t part = std::min<int64_t>(n, 65536);
+    scratch.ids.clear();
+    scratch.weights.clear();
+    read_tokens(scratch, part);
+    n -= part;
+  }
+}
+
+void TraceReader::Impl::add_source(Source s, const std::vector<int64_t>& offs) {
+  if (sources.empty()) {  // (later sources were checked against the first by the caller)
+    shape.num_layers = s.num_layers;
+    shape.top_k = s.top_k;
+  }
+  s.first_token = shape.tokens;
+  for (size_t i = 1; i < offs.size(); ++i) offsets.push_back(offs[i] + shape.tokens);
+  shape.tokens += s.tokens;
+  sources.push_back(std::move(s));
+}
+
+TraceReader::TraceReader(std::shared_ptr<const Trace> trace) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  GRACE_CHECK(trace != nullptr, "no trace");
+  m.num_experts = trace->num_experts;
+  m.offsets.push_back(0);
+  Source s;
+  s.label = "trace";
+  s.tokens = trace->num_tokens();
+  s.num_layers = trace->num_layers;
+  s.top_k = trace->top_k;
+  GRACE_CHECK(s.num_layers > 0 && s.top_k > 0 && int64_t(trace->ids.size()) == s.tokens * s.num_layers * s.top_k,
+              "trace in memory has an inconsistent shape");
+  std::vector<int64_t> offs = trace->seq_offsets;
+  if (offs.size() < 2) offs = {0, s.tokens};
+  m.weights = trace->has_weights();
+  s.mem = std::move(trace);
+  m.add_source(std::move(s), offs);
+  m.shape.seqs = int64_t(m.offsets.size()) - 1;
+  m.total_tokens = m.shape.tokens;
+  GRACE_INPUT_CHECK(m.shape.tokens > 0, "the trace holds no tokens");
+  rewind();
+}
+
 TraceReader::TraceReader(const std::vector<std::string>& args, int num_experts, bool with_weights)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
@@ -225,25 +296,19 @@ TraceReader::TraceReader(const std::vector<std::string>& args, int num_experts, 
                           wh.shape_str(), h.shape_str());
       }
     }
-    if (m.sources.empty()) {
-      m.shape.num_layers = s.num_layers;
-      m.shape.top_k = s.top_k;
-    } else {
+    if (!m.sources.empty())
       GRACE_INPUT_CHECK(s.num_layers == m.shape.num_layers && s.top_k == m.shape.top_k,
                         "{}: shape [tokens, {}, {}] does not match the first trace's [tokens, {}, {}]", s.label,
                         s.num_layers, s.top_k, m.shape.num_layers, m.shape.top_k);
-    }
     bool has_w = s.mem ? with_weights : !s.files.weights.empty();
     if (with_weights && !m.sources.empty())
       GRACE_INPUT_CHECK(has_w == any_weights, "{}: {} gate weights but {} {}", s.label,
                         has_w ? "has" : "has no", m.sources.front().label, has_w ? "has none" : "has");
     any_weights = has_w;
-    s.first_token = m.shape.tokens;
-    for (size_t i = 1; i < offs.size(); ++i) m.offsets.push_back(offs[i] + m.shape.tokens);
-    m.shape.tokens += s.tokens;
-    m.sources.push_back(std::move(s));
+    m.add_source(std::move(s), offs);
   }
   m.shape.seqs = int64_t(m.offsets.size()) - 1;
+  m.total_tokens = m.shape.tokens;
   // One rule for every command: a trace with no tokens has nothing to plan, evaluate or count.
   GRACE_INPUT_CHECK(m.shape.tokens > 0, "{}: the trace{} hold{} no tokens", m.sources.front().label,
                     m.sources.size() > 1 ? fmt::format(" (and the {} others given)", m.sources.size() - 1) : "",
@@ -260,11 +325,33 @@ bool TraceReader::has_weights() const { return impl_->weights; }
 
 const std::vector<int64_t>& TraceReader::seq_offsets() const { return impl_->offsets; }
 
+void TraceReader::select_ranges(const std::vector<std::pair<int64_t, int64_t>>& ranges) {
+  Impl& m = *impl_;
+  int64_t at = 0, tokens = 0;
+  std::vector<int64_t> offsets = {0};
+  offsets.reserve(ranges.size() + 1);
+  for (const auto& [b, e] : ranges) {
+    GRACE_CHECK(b >= at && e > b && e <= m.total_tokens, "token range [{}, {}) is not ascending, disjoint and "
+                "inside the {} tokens", b, e, m.total_tokens);
+    at = e;
+    tokens += e - b;
+    offsets.push_back(tokens);
+  }
+  m.ranges = ranges;
+  m.selected = true;
+  m.offsets = std::move(offsets);
+  m.shape.tokens = tokens;
+  m.shape.seqs = int64_t(ranges.size());
+  rewind();
+}
+
 void TraceReader::rewind() {
   Impl& m = *impl_;
   m.src = 0;
   m.src_token = 0;
   m.token = 0;
+  m.view_token = 0;
+  m.range = 0;
   m.max_id = -1;
   while (m.src < m.sources.size() && m.sources[m.src].tokens == 0) ++m.src;
   m.open_source();
@@ -278,27 +365,30 @@ bool TraceReader::next(Trace& chunk, int64_t max_tokens) {
   chunk.ids.clear();
   chunk.weights.clear();
   chunk.seq_offsets.clear();
-  if (m.token >= m.shape.tokens) {
+  if (m.view_token >= m.shape.tokens) {
+    if (m.token < m.total_tokens) m.skip(m.total_tokens - m.token);  // validate what follows the selection
     chunk.num_experts = m.num_experts > 0 ? m.num_experts : m.max_id + 1;
-    chunk.first_token = m.token;
+    chunk.first_token = m.view_token;
     chunk.first_seq = m.shape.seqs;
     return false;
   }
-  const int64_t a = m.token;
+  const int64_t a = m.view_token;
   const int64_t n = std::min(max_tokens, m.shape.tokens - a);
   // Capped: n comes from file headers; read_part grows the chunk as data actually arrives.
   chunk.ids.reserve(size_t(std::min<int64_t>(n * m.shape.num_layers * m.shape.top_k, int64_t(1) << 24)));
-  int64_t left = n;
-  while (left > 0) {
-    while (m.src_token == m.sources[m.src].tokens) {  // skip empty sources
-      ++m.src;
-      m.src_token = 0;
-      m.open_source();
+  if (!m.selected) {
+    m.read_tokens(chunk, n);
+  } else {
+    for (int64_t left = n; left > 0;) {
+      const auto [b, e] = m.ranges[m.range];
+      if (m.token < b) m.skip(b - m.token);
+      const int64_t take = std::min(left, e - m.token);
+      m.read_tokens(chunk, take);
+      left -= take;
+      if (m.token == e) ++m.range;
     }
-    int64_t part = std::min(left, m.sources[m.src].tokens - m.src_token);
-    m.read_part(chunk, part);
-    left -= part;
   }
+  m.view_token += n;
   // Sequences: the one holding token a, then every boundary strictly inside (a, a + n).
   auto it = std::upper_bound(m.offsets.begin(), m.offsets.end(), a);
   chunk.first_token = a;

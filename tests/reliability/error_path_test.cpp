@@ -118,6 +118,14 @@ TEST_F(ErrorPath, PlacementModelFieldIsNotOpenedAsAPath) {
     EXPECT_EQ(r.err.find("root:"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("not valid JSON"), std::string::npos) << "the file was opened: " << r.err;
   }
+  // export: a model file the placement names is not read either. SGLang's rows need a known
+  // model, so the export fails asking for --model (before: it loaded the file and went on).
+  write_text(at("modelpath.json"),
+             detail::placement_with("\"model\": \"tiny\"", "\"model\": \"" + at("model.json") + "\""));
+  EXPECT_USER_ERROR(
+      run_grace({"export", "--placement", at("modelpath.json"), "--format", "sglang", "-o", at("exported.json")}),
+      "modelpath.json", "is not a preset", "--model");
+  EXPECT_FALSE(fs::exists(at("exported.json")));
 }
 
 }  // namespace

@@ -139,5 +139,45 @@ TEST_F(OneValidation, EveryJsonInputHasASizeCap) {
       "zero.json", "limit");
 }
 
+// `grace run` loads its placement through the one loader (load_checked_placement), like
+// evaluate: the same bad placement gives the same line from both. grace is started without
+// mpirun (an MPI singleton, world size 1); the placement is checked before the world size.
+TEST_F(OneValidation, RunLoadsItsPlacementLikeEvaluate) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "sanitizer build: OpenMPI's own allocations trip LeakSanitizer (why scripts/asan-tests.sh "
+                  "leaves out the mpi label); the Release run covers this test";
+#endif
+  const std::string mpi_env = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader";
+  write_text(at("j/run-dupkey.json"),
+             detail::placement_with("\"policy\": \"test\"", "\"policy\": \"a\", \"policy\": \"b\""));
+  write_text(at("j/run-unknown.json"), detail::placement_with("\"policy\": \"test\"", "\"policy\": \"test\", \"x\": 1"));
+  struct Case {
+    std::string placement, model, topology;
+  };
+  std::vector<Case> cases;
+  for (const char* bad : {"bad/weightsum.json", "bad/gpu_oor.json", "bad/duplicate.json", "bad/missing_expert.json",
+                          "bad/other_experts.json", "bad/huge_experts.json", "j/run-dupkey.json", "j/run-unknown.json"})
+    cases.push_back({bad, at("model.json"), "2x2"});
+  // A good placement for another topology, and for another model.
+  cases.push_back({"placement.json", at("model.json"), "1x1"});
+  cases.push_back({"placement.json", "deepseek-v2-lite", "2x2"});
+  for (const Case& c : cases) {
+    const std::string& bad = c.placement;
+    SCOPED_TRACE(bad + " " + c.model + " " + c.topology);
+    const std::vector<std::string> common = {"--model", c.model, "--topology", c.topology, "--trace", at("good"),
+                                             "--placement", at(bad)};
+    std::vector<std::string> run = {"run", "--hidden", "32", "--intermediate", "16"}, eval = {"evaluate"};
+    run.insert(run.end(), common.begin(), common.end());
+    eval.insert(eval.end(), common.begin(), common.end());
+    const CliResult r = run_grace(run, "", 60, mpi_env);
+    if (r.err.find("without MPI") != std::string::npos || r.err.find("needs the engine") != std::string::npos)
+      GTEST_SKIP() << "this grace has no MPI engine: " << r.err;
+    const CliResult e = run_grace(eval);
+    EXPECT_USER_ERROR(e, at(bad));
+    EXPECT_USER_ERROR(r, at(bad));
+    EXPECT_EQ(r.err, e.err);
+  }
+}
+
 }  // namespace
 }  // namespace grace::reliability

@@ -1,0 +1,99 @@
+#include "core/staged_files.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "core/atomic_file.h"
+#include "core/output_path.h"
+#include "grace/error.h"
+
+namespace grace {
+namespace {
+
+// Blocks SIGINT, SIGTERM and SIGHUP while alive (a signal arriving meanwhile is delivered after).
+class BlockSignals {
+ public:
+  BlockSignals() {
+    sigset_t s;
+    sigemptyset(&s);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&s, sig);
+    ::sigprocmask(SIG_BLOCK, &s, &old_);
+  }
+  ~BlockSignals() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
+
+ private:
+  sigset_t old_;
+};
+
+}  // namespace
+
+StagedFiles::~StagedFiles() { discard(); }
+
+void StagedFiles::discard() {
+  for (auto& e : entries_) {
+    ::unlink(e.tmp.c_str());
+    e.guard.release();
+  }
+  entries_.clear();
+}
+
+void StagedFiles::write(const std::string& out, std::string_view content) {
+  const std::string path = resolve_output_path(out);
+  GRACE_INPUT_CHECK(!std::filesystem::is_directory(path), "cannot write {}: it is a directory", quote_input(path));
+  Entry e;
+  e.target = path;
+  e.tmp = temp_path_for(path);
+  e.guard = CleanupOnSignal(e.tmp, /*is_folder=*/false);
+  FILE* f = std::fopen(e.tmp.c_str(), "wb");
+  int err = errno;
+  bool ok = f != nullptr;
+  if (ok) {
+    ok = std::fwrite(content.data(), 1, content.size(), f) == content.size() && std::fflush(f) == 0;
+    err = errno;
+    if (std::fclose(f) != 0 && ok) ok = false, err = errno;
+  }
+  if (!ok) {
+    ::unlink(e.tmp.c_str());
+    fail_input("cannot write {}: {}", quote_input(path), std::strerror(err));
+  }
+  entries_.push_back(std::move(e));
+}
+
+void StagedFiles::commit() {
+  BlockSignals blocked;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
+    int rc = ::renameat2(AT_FDCWD, e.tmp.c_str(), AT_FDCWD, e.target.c_str(), RENAME_NOREPLACE);
+    if (rc != 0 && errno == EEXIST) {
+      rc = ::renameat2(AT_FDCWD, e.tmp.c_str(), AT_FDCWD, e.target.c_str(), RENAME_EXCHANGE);
+      e.swapped = rc == 0;
+    }
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) rc = ::rename(e.tmp.c_str(), e.target.c_str());  // no renameat2 flags here
+    if (rc == 0) continue;
+    const int err = errno;
+    // Put back what was renamed: the old content where there was one, else nothing.
+    for (size_t j = i; j-- > 0;) {
+      Entry& d = entries_[j];
+      if (d.swapped)
+        ::renameat2(AT_FDCWD, d.tmp.c_str(), AT_FDCWD, d.target.c_str(), RENAME_EXCHANGE);
+      else
+        ::unlink(d.target.c_str());
+    }
+    discard();
+    fail_input("cannot write {}: {}", quote_input(e.target), std::strerror(err));
+  }
+  for (auto& e : entries_) {
+    if (e.swapped) ::unlink(e.tmp.c_str());  // the old content
+    e.guard.release();
+  }
+  entries_.clear();
+}
+
+}  // namespace grace
