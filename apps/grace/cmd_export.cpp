@@ -76,7 +76,13 @@ void run_export(const ExportArgs& a) {
   GRACE_INPUT_CHECK(known_model || fmt == ExportFormat::kVllm, "placement {}: model {} is not a preset: give "
                     "--model (SGLang's rows count the model's dense layers)", quote_input(a.placement),
                     quote_input(p.model));
-  const PhysicalLayout lay = physical_layout(p);
+  const PhysicalLayout lay = [&] {
+    try {
+      return physical_layout(p);
+    } catch (const InputError& e) {  // the spare-slot fill's cost check: name the file
+      throw InputError(fmt::format("placement {}: {}", quote_input(a.placement), e.what()));
+    }
+  }();
   SglangExport sg;
   std::string text;
   if (fmt == ExportFormat::kSglang) {

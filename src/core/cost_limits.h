@@ -30,6 +30,11 @@ inline constexpr int64_t kMaxPhysicalSlots = int64_t(1) << 24;
 // (58 x 256) on 1024 GPUs (15.2M).
 inline constexpr int64_t kMaxGpuExpertLayers = int64_t(1) << 24;
 
+// Spare slots x experts: the export fills every slot a placement leaves empty with a real
+// replica, one scan of the layer's experts per slot. 2^32 (a few seconds) admits DeepSeek-V3
+// (61 x 256) on 1024 GPUs x 16 slots with every slot empty (2.6e8).
+inline constexpr int64_t kMaxSpareFillWork = int64_t(1) << 32;
+
 // The memory budget in bytes (see above).
 int64_t memory_limit_bytes();
 

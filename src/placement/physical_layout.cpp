@@ -4,9 +4,12 @@
 // round-robin over the GPUs that have spare slots, each with a real extra replica: an expert the
 // GPU does not host yet, the one with the fewest copies in the layer, preferring one with no
 // copy on the GPU's node (the new copy then keeps that node's tokens at home), then the lowest
-// id. Deterministic; no slot ever holds a second copy of an expert on the same GPU.
+// id. Deterministic; no slot ever holds a second copy of an expert on the same GPU. Each fill
+// scans the layer's experts, so the work (spare slots x experts) is checked against a limit
+// before any slot is filled.
 #include <algorithm>
 
+#include "core/cost_limits.h"
 #include "grace/error.h"
 #include "grace/serving.h"
 
@@ -22,6 +25,12 @@ PhysicalLayout physical_layout(const Placement& p, bool require_full) {
   out.nodes = p.nodes;
   out.gpus_per_node = p.gpus_per_node;
   out.slots_per_gpu = S;
+  int64_t spare = 0;
+  for (int l = 0; l < p.num_layers; ++l)
+    for (const auto& ex : p.layers[size_t(l)].experts) spare -= ex.num_instances();
+  spare += int64_t(p.num_layers) * G * S;
+  check_count("physical layout", {{"spare slots to fill", spare}, {"experts", E}}, kMaxSpareFillWork,
+              "each spare slot is filled by a scan of the layer's experts");
   out.phy2log.assign(size_t(p.num_layers) * G * S, -1);
   for (int l = 0; l < p.num_layers; ++l) {
     auto slots = p.gpu_slots(l);

@@ -75,6 +75,24 @@ TEST_F(CostLimits, PlacementGpusTimesSlots) {
   EXPECT_FALSE(fs::exists(at("x.json")));
 }
 
+TEST_F(CostLimits, ExportSpareSlotFill) {
+  // 64x16 GPUs x 4096 slots, 4096 experts, one instance each: 4.2M spare slots, each filled by a
+  // scan of 4096 experts (1.7e10 steps: minutes before the check).
+  std::string j = R"({"format": "grace-placement", "version": 1, "model": "m", "policy": "p", "seed": 0,
+ "topology": {"nodes": 64, "gpus_per_node": 16, "slots_per_gpu": 4096},
+ "num_layers": 1, "num_experts": 4096, "layers": [{"experts": [)";
+  for (int e = 0; e < 4096; ++e) j += (e ? ", " : "") + std::string("{\"instances\": [") + std::to_string(e % 1024) + "]}";
+  j += "]}]}";
+  write_text(at("sparse.json"), j);
+  CliResult r;
+  const double s = seconds_of([&] {
+    r = run_grace({"export", "--placement", at("sparse.json"), "--format", "vllm", "-o", at("y.json")}, "", 120);
+  });
+  EXPECT_USER_ERROR(r, "sparse.json", "spare slots", "experts", "limit");
+  EXPECT_LT(s, kFastSeconds);
+  EXPECT_FALSE(fs::exists(at("y.json")));
+}
+
 TEST_F(CostLimits, PlanOnAHugeTopology) {
   ASSERT_EQ(run_grace({"trace", "synth", "--model", "deepseek-v2-lite", "--tokens", "3000", "-o", at("t3k")}).exit_code,
             0);
