@@ -53,6 +53,7 @@ void on_signal(int sig) {
     const int s = g_slots[i].state.load();
     if (s == 2) ::unlink(g_slots[i].path);
     if (s == 3) remove_folder(g_slots[i].path);
+    if (s == 4) ::rmdir(g_slots[i].path);
   }
   ::signal(sig, SIG_DFL);
   ::raise(sig);
@@ -82,13 +83,19 @@ void install_cleanup_handlers() {
   (void)done;
 }
 
-CleanupOnSignal::CleanupOnSignal(const std::string& path, bool is_folder) {
+CleanupOnSignal::CleanupOnSignal(const std::string& path, bool is_folder)
+    : CleanupOnSignal(path, is_folder ? 3 : 2) {}
+
+CleanupOnSignal CleanupOnSignal::empty_folder(const std::string& path) { return CleanupOnSignal(path, 4); }
+
+// Slot states: 0 free, 1 being filled, 2 file, 3 folder of files, 4 empty folder.
+CleanupOnSignal::CleanupOnSignal(const std::string& path, int state) {
   if (path.size() >= kPathMax) return;  // cannot be registered; such a path cannot be created either
   for (int i = 0; i < kSlots; ++i) {
     int expected = 0;
     if (g_slots[i].state.compare_exchange_strong(expected, 1)) {
       std::memcpy(g_slots[i].path, path.c_str(), path.size() + 1);
-      g_slots[i].state.store(is_folder ? 3 : 2);
+      g_slots[i].state.store(state);
       slot_ = i;
       return;
     }

@@ -15,6 +15,8 @@ void install_cleanup_handlers();
 
 // Registers `path` (a file, or a folder of files) for removal on those signals while alive.
 // Destruction unregisters it and removes nothing: commit or remove the temporary yourself.
+// empty_folder(): a folder removed only if empty (rmdir), after every temporary registered
+// later (the handler walks the registrations newest first).
 class CleanupOnSignal {
  public:
   CleanupOnSignal() = default;
@@ -25,8 +27,10 @@ class CleanupOnSignal {
   CleanupOnSignal(CleanupOnSignal&& o) noexcept : slot_(o.slot_) { o.slot_ = -1; }
   CleanupOnSignal& operator=(CleanupOnSignal&& o) noexcept;
   void release();  // unregister now
+  static CleanupOnSignal empty_folder(const std::string& path);
 
  private:
+  CleanupOnSignal(const std::string& path, int state);
   int slot_ = -1;
 };
 

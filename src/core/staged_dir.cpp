@@ -66,6 +66,7 @@ StagedDir::StagedDir(const std::string& target, std::vector<std::string> owned)
       fail_input("cannot create output folder {}: {}", quote_input(it->string()), ec.message());
     }
     created_parents_.push_back(it->string());
+    parent_guards_.push_back(CleanupOnSignal::empty_folder(it->string()));
   }
   staging_ = (parent / ("." + t.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
   std::error_code ec;
@@ -88,6 +89,7 @@ void StagedDir::discard() {
   guard_.release();
   for (auto it = created_parents_.rbegin(); it != created_parents_.rend(); ++it) fs::remove(*it, ec);  // if empty
   created_parents_.clear();
+  parent_guards_.clear();
 }
 
 void StagedDir::write(const std::string& name, std::string_view content) {
@@ -107,6 +109,7 @@ void StagedDir::commit() {
   if (::rename(staging_.c_str(), target_.c_str()) == 0) {
     committed_ = true;
     guard_.release();
+    parent_guards_.clear();
     return;
   }
   int err = errno;
@@ -118,6 +121,7 @@ void StagedDir::commit() {
       std::error_code ec;
       fs::remove_all(staging_, ec);  // now the old content
       guard_.release();
+      parent_guards_.clear();
       return;
     }
     err = foreign.empty() ? errno : ENOTEMPTY;

@@ -6,7 +6,7 @@
 // (every name in `owned`) with renameat2(RENAME_EXCHANGE), after which the old content is
 // removed. A reader, or a second writer into the same target, sees the old folder or the new
 // one, never a mix. Destroyed without commit(), it removes the staging folder and any parent
-// folders it created.
+// folders it created; a signal before commit() removes them too (parents only if empty).
 //
 // A target that is a symbolic link is followed (the link stays, its target folder is written).
 // A target that exists and is not a folder, or holds a name grace did not write, is refused
@@ -45,6 +45,7 @@ class StagedDir {
   std::string target_, staging_;
   std::vector<std::string> owned_;
   std::vector<std::string> created_parents_;  // deepest last
+  std::vector<CleanupOnSignal> parent_guards_;  // the created parents, removed on a signal if empty
   CleanupOnSignal guard_;
   bool committed_ = false;
 };
