@@ -10,7 +10,8 @@
 //   ffn wgmma      our sm_90a grouped GEMM pair (TMA + wgmma, SwiGLU fused, device offsets),
 //                  checked against ffn grouped (relative error printed); "-" where it cannot run
 //   dense          the same two GEMMs as one dense GEMM pair with all rows (same FLOPs)
-//   layer          LocalMoeLayer::forward (bucket, gather, grouped FFN, combine), one host sync
+//   layer          LocalMoeLayer::forward on the cuBLAS path (GemmPath::kCublas: bucket, scatter,
+//                  grouped or per-stream FFN, combine), one host sync
 //   layer wgmma    the same layer on the wgmma path (no host sync), replayed from a CUDA graph
 // The dense peak is one 8192^3 cuBLAS BF16 GEMM; "%pk" is the wgmma FFN's TFLOP/s against it.
 // Routing: the real DeepSeek-V2-Lite trace slice (layer 10) when --data holds it, else a
@@ -185,7 +186,7 @@ int main(int argc, char** argv) {
     DeviceBuffer<bf16_t> w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I);
     fill_uniform_bf16(w13.get(), int64_t(w13.size()), 1, 1.0f / std::sqrt(float(H)));
     fill_uniform_bf16(w2.get(), int64_t(w2.size()), 2, 1.0f / std::sqrt(float(I)));
-    LocalMoeLayer layer(E, k, H, I, GemmPath::kAuto);
+    LocalMoeLayer layer(E, k, H, I, GemmPath::kCublas);
     ExpertFfn ffn_grouped(H, I, GemmPath::kGrouped), ffn_streams(H, I, GemmPath::kStreams),
         ffn_wgmma(H, I, GemmPath::kWgmma);
     LocalMoeLayer layer_wgmma(E, k, H, I, GemmPath::kWgmma);
@@ -217,7 +218,7 @@ int main(int argc, char** argv) {
       const float rp_ms = median_ms(reps, [&] {
         route_on_device(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get());
         pb.build(d_slot.get(), P, dt.num_slots(0));
-        scatter_rows(x.get(), pb.position(), nullptr, T, k, H, xs.get());
+        scatter_rows_after_build(x.get(), pb.position(), nullptr, T, k, H, xs.get());
       });
       const double rp_bytes = 2.0 * T * H + 2.0 * P * H + 8.0 * P;
       const double rp_GBps = rp_bytes / (rp_ms * 1e-3) / 1e9;

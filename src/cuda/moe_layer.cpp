@@ -29,7 +29,7 @@ void LocalMoeLayer::forward(const bf16_t* x, const int32_t* keys, const float* w
     const int64_t cap = pairs > 0 ? pairs : 1;
     xs_.resize(size_t(cap) * hidden_);
     ys_.resize(size_t(cap) * hidden_);
-    scatter_rows(x, buckets_.position(), buckets_.offsets() + num_experts_, tokens, top_k_, hidden_,
+    scatter_rows_after_build(x, buckets_.position(), buckets_.offsets() + num_experts_, tokens, top_k_, hidden_,
                  xs_.get(), stream);
     if (times) {
       times->permute_ms = timer->stop();
@@ -49,7 +49,7 @@ void LocalMoeLayer::forward(const bf16_t* x, const int32_t* keys, const float* w
   const int64_t rows = off[num_experts_];
   xs_.resize(size_t(rows > 0 ? rows : 1) * hidden_);
   ys_.resize(size_t(rows > 0 ? rows : 1) * hidden_);
-  scatter_rows(x, buckets_.position(), buckets_.offsets() + num_experts_, tokens, top_k_, hidden_,
+  scatter_rows_after_build(x, buckets_.position(), buckets_.offsets() + num_experts_, tokens, top_k_, hidden_,
                xs_.get(), stream);
   if (times) {
     times->permute_ms = timer->stop();

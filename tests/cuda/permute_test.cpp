@@ -61,6 +61,12 @@ TEST(CudaPermute, BucketsAreStableAndRoundTripCombines) {
   std::vector<bf16_t> rows2(kept * H);
   copy_to_host(rows2.data(), d_rows2.get(), rows2.size() * 2);
   EXPECT_EQ(rows2, rows);
+  // The same as a programmatic dependent launch right after a fresh build.
+  pb.build(d_keys.get(), T * k, B);
+  fill_bytes(d_rows2.get(), 0xff, T * k * H * 2);
+  scatter_rows_after_build(d_x.get(), pb.position(), pb.offsets() + B, T, k, H, d_rows2.get());
+  copy_to_host(rows2.data(), d_rows2.get(), rows2.size() * 2);
+  EXPECT_EQ(rows2, rows);
 
   fill_bytes(d_out.get(), 0xff, T * H * 2);
   combine_rows(d_rows.get(), pb.position(), d_w.get(), pb.offsets() + B, T, k, H, d_out.get());
@@ -86,7 +92,7 @@ TEST(CudaPermute, BothSortPathsAreStable) {
   GRACE_REQUIRE_GPU();
   std::mt19937_64 rng(17);
   for (const int B : {1, 64, 255, 256, 1000}) {
-    for (const int64_t n : {int64_t(31), int64_t(1000), int64_t(8192), int64_t(8193), int64_t(30001),
+    for (const int64_t n : {int64_t(31), int64_t(1000), int64_t(8192), int64_t(8193), int64_t(24576), int64_t(30001), int64_t(32768), int64_t(32769),
                             int64_t(65536), int64_t(70001)}) {
       std::vector<int32_t> keys(n);
       for (auto& x : keys) x = int32_t(rng() % 4 == 0 ? rng() % (B + 1) : rng() % (B / 8 + 1));  // skewed

@@ -54,6 +54,14 @@ void gather_rows(const bf16_t* src, const int32_t* order, int top_k, int64_t num
 void scatter_rows(const bf16_t* src, const int32_t* position, const int32_t* kept, int64_t tokens,
                   int top_k, int64_t hidden, bf16_t* dst, Stream stream = nullptr);
 
+// scatter_rows as a programmatic dependent launch (Hopper; a plain launch elsewhere): its blocks
+// start while the kernel before it in the stream still runs, load their rows of src, then wait
+// for that kernel before reading position/kept and writing dst. Only where the kernel before it
+// does not write src (directly after PairBuckets::build, as in LocalMoeLayer).
+void scatter_rows_after_build(const bf16_t* src, const int32_t* position, const int32_t* kept,
+                              int64_t tokens, int top_k, int64_t hidden, bf16_t* dst,
+                              Stream stream = nullptr);
+
 // out[t][:] = sum_j weights[t*k+j] * rows[position[t*k+j]][:] over pairs whose position is
 // < *kept (kept: device pointer, e.g. offsets + num_buckets; null: all pairs kept).
 void combine_rows(const bf16_t* rows, const int32_t* position, const float* weights,
