@@ -2,8 +2,8 @@
 //
 // For each model shape (DeepSeek-V2-Lite, Qwen3-30B-A3B) and batch size it measures, with CUDA
 // events, median over --reps after warm-up:
-//   route+permute  tar routing kernel on a 2x4 replicated placement + stable bucket sort by flat
-//                  slot + row scatter; throughput = minimal bytes (x read once, one row written
+//   route+permute  tar routing kernel on a 2x4 replicated placement + stable bucket by flat slot
+//                  and row scatter (PairBuckets::build_scatter, two launches); throughput = minimal bytes (x read once, one row written
 //                  per pair, ids read, slots written) / time, against a measured D2D copy
 //   ffn grouped    cublasGemmGroupedBatchedEx + SwiGLU over all experts (rows sorted by expert)
 //   ffn streams    per-expert cublasGemmEx on 4 streams + SwiGLU
@@ -217,8 +217,7 @@ int main(int argc, char** argv) {
       const DeviceRouteBatch rb{0, T, k, d_ids.get(), nullptr, 0, 0};
       const float rp_ms = median_ms(reps, [&] {
         route_on_device(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get());
-        pb.build(d_slot.get(), P, dt.num_slots(0));
-        scatter_rows_after_build(x.get(), pb.position(), nullptr, T, k, H, xs.get());
+        pb.build_scatter(d_slot.get(), T, k, dt.num_slots(0), x.get(), H, xs.get());
       });
       const double rp_bytes = 2.0 * T * H + 2.0 * P * H + 8.0 * P;
       const double rp_GBps = rp_bytes / (rp_ms * 1e-3) / 1e9;

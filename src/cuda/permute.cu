@@ -242,10 +242,8 @@ void scatter_rows(const bf16_t* src, const int32_t* position, const int32_t* kep
   GRACE_CUDA_CHECK_LAUNCH();
 }
 
-namespace {
-// Programmatic dependent launch needs compute capability 9.0 (cached per device).
 bool pdl_supported() {
-  static int cached[64];  // 0 unknown, 1 no, 2 yes
+  static int cached[64];  // per device: 0 unknown, 1 no, 2 yes
   int dev = 0;
   GRACE_CUDA_CHECK(cudaGetDevice(&dev));
   if (dev < 0 || dev >= 64) return false;
@@ -256,7 +254,6 @@ bool pdl_supported() {
   }
   return cached[dev] == 2;
 }
-}  // namespace
 
 void scatter_rows_after_build(const bf16_t* src, const int32_t* position, const int32_t* kept,
                               int64_t tokens, int top_k, int64_t hidden, bf16_t* dst, Stream stream) {
