@@ -127,7 +127,7 @@ TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
   std::mt19937_64 rng(29);
   const int64_t H = 24;
   struct Case { int64_t T; int k; int B; };
-  for (const Case c : {Case{1, 1, 1}, Case{5, 6, 64}, Case{256, 6, 64}, Case{1000, 3, 255}, Case{4096, 6, 80},
+  for (const Case c : {Case{1, 1, 1}, Case{5, 6, 64}, Case{256, 6, 64}, Case{1000, 3, 255}, Case{2001, 5, 255}, Case{4096, 6, 80},
                        Case{4096, 8, 128}, Case{16384, 6, 64}, Case{70001, 8, 64}, Case{3001, 2, 300}}) {
     const int64_t n = c.T * c.k;
     std::vector<int32_t> keys(n);
