@@ -10,8 +10,8 @@
 //   ffn wgmma      our sm_90a grouped GEMM pair (TMA + wgmma, SwiGLU fused, device offsets),
 //                  checked against ffn grouped (relative error printed); "-" where it cannot run
 //   dense          the same two GEMMs as one dense GEMM pair with all rows (same FLOPs)
-//   layer          LocalMoeLayer::forward on the cuBLAS path (GemmPath::kCublas: bucket, scatter,
-//                  grouped or per-stream FFN, combine), one host sync
+//   layer          LocalMoeLayer::forward on the default cuBLAS path (GemmPath::kAuto: bucket +
+//                  scatter, grouped or per-stream FFN, combine), one host sync
 //   layer wgmma    the same layer on the wgmma path (no host sync), replayed from a CUDA graph
 // The dense peak is one 8192^3 cuBLAS BF16 GEMM; "%pk" is the wgmma FFN's TFLOP/s against it.
 // Routing: the real DeepSeek-V2-Lite trace slice (layer 10) when --data holds it, else a
@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
     DeviceBuffer<bf16_t> w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I);
     fill_uniform_bf16(w13.get(), int64_t(w13.size()), 1, 1.0f / std::sqrt(float(H)));
     fill_uniform_bf16(w2.get(), int64_t(w2.size()), 2, 1.0f / std::sqrt(float(I)));
-    LocalMoeLayer layer(E, k, H, I, GemmPath::kCublas);
+    LocalMoeLayer layer(E, k, H, I, GemmPath::kAuto);
     ExpertFfn ffn_grouped(H, I, GemmPath::kGrouped), ffn_streams(H, I, GemmPath::kStreams),
         ffn_wgmma(H, I, GemmPath::kWgmma);
     LocalMoeLayer layer_wgmma(E, k, H, I, GemmPath::kWgmma);
