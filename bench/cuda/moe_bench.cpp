@@ -2,15 +2,16 @@
 //
 // For each model shape (DeepSeek-V2-Lite, Qwen3-30B-A3B) and batch size it measures, with CUDA
 // events, median over --reps after warm-up:
-//   route+permute  tar routing kernel on a 2x4 replicated placement + stable bucket sort by flat
-//                  slot + row scatter; throughput = minimal bytes (x read once, one row written
+//   route+permute  tar routing kernel on a 2x4 replicated placement + stable bucket by flat slot
+//                  and row scatter (PairBuckets::build_scatter, two launches); throughput = minimal bytes (x read once, one row written
 //                  per pair, ids read, slots written) / time, against a measured D2D copy
 //   ffn grouped    cublasGemmGroupedBatchedEx + SwiGLU over all experts (rows sorted by expert)
 //   ffn streams    per-expert cublasGemmEx on 4 streams + SwiGLU
 //   ffn wgmma      our sm_90a grouped GEMM pair (TMA + wgmma, SwiGLU fused, device offsets),
 //                  checked against ffn grouped (relative error printed); "-" where it cannot run
 //   dense          the same two GEMMs as one dense GEMM pair with all rows (same FLOPs)
-//   layer          LocalMoeLayer::forward (bucket, gather, grouped FFN, combine), one host sync
+//   layer          LocalMoeLayer::forward on the default cuBLAS path (GemmPath::kAuto: bucket +
+//                  scatter, grouped or per-stream FFN, combine), one host sync
 //   layer wgmma    the same layer on the wgmma path (no host sync), replayed from a CUDA graph
 // The dense peak is one 8192^3 cuBLAS BF16 GEMM; "%pk" is the wgmma FFN's TFLOP/s against it.
 // Routing: the real DeepSeek-V2-Lite trace slice (layer 10) when --data holds it, else a
@@ -216,8 +217,7 @@ int main(int argc, char** argv) {
       const DeviceRouteBatch rb{0, T, k, d_ids.get(), nullptr, 0, 0};
       const float rp_ms = median_ms(reps, [&] {
         route_on_device(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get());
-        pb.build(d_slot.get(), P, dt.num_slots(0));
-        scatter_rows(x.get(), pb.position(), nullptr, T, k, H, xs.get());
+        pb.build_scatter(d_slot.get(), T, k, dt.num_slots(0), x.get(), H, xs.get());
       });
       const double rp_bytes = 2.0 * T * H + 2.0 * P * H + 8.0 * P;
       const double rp_GBps = rp_bytes / (rp_ms * 1e-3) / 1e9;

@@ -16,6 +16,9 @@ bool counting_sort_fits(int64_t n, int num_buckets);
 void counting_sort(const int32_t* keys, int64_t n, int num_buckets, int32_t* order, int32_t* position,
                    int32_t* offsets, Stream stream);
 
+// Programmatic dependent launch (griddepcontrol) runs on this GPU (compute capability >= 9.0).
+bool pdl_supported();
+
 }  // namespace grace::cuda
 
 #endif  // GRACE_SRC_CUDA_BUCKET_SORT_H_

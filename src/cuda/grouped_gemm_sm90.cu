@@ -16,6 +16,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <mutex>
 
 #include "cuda/cuda_check.h"
@@ -283,13 +284,20 @@ int sm_count() {
   return n;
 }
 
+// The shared-memory opt-in is a per-device attribute of the kernel: set it once on each device
+// (a process driving two GPUs from two threads needs it on both; a once-per-process flag left the
+// second GPU's launch failing). Setting it twice is harmless, so the race is benign.
 template <bool kSwiglu>
 void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
-  static std::once_flag once;
-  std::call_once(once, [] {
+  static std::atomic<uint64_t> done{0};
+  int dev = 0;
+  GRACE_CUDA_CHECK(cudaGetDevice(&dev));
+  const uint64_t bit = dev >= 0 && dev < 64 ? uint64_t(1) << dev : 0;
+  if (bit == 0 || !(done.load(std::memory_order_acquire) & bit)) {
     GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kSwiglu>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
-  });
+    done.fetch_or(bit, std::memory_order_release);
+  }
   grouped_gemm_kernel<kSwiglu><<<sm_count(), kThreads, kSmemBytes, stream>>>(mw, mx, p);
   GRACE_CUDA_CHECK_LAUNCH();
 }

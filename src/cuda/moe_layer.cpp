@@ -23,18 +23,17 @@ void LocalMoeLayer::forward(const bf16_t* x, const int32_t* keys, const float* w
     timer = std::make_unique<Timer>(stream);
     timer->start();
   }
-  buckets_.build(keys, pairs, num_experts_, stream);
+  // Bucket + scatter in two launches, rows sized for every pair (no host round trip here).
+  const int64_t cap = pairs > 0 ? pairs : 1;
+  xs_.resize(size_t(cap) * hidden_);
+  ys_.resize(size_t(cap) * hidden_);
+  buckets_.build_scatter(keys, tokens, top_k_, num_experts_, x, hidden_, xs_.get(), stream);
+  if (times) {
+    times->permute_ms = timer->stop();
+    timer->start();
+  }
   if (ffn_.uses_device_offsets(num_experts_)) {
-    // No host round trip: buffers sized for every pair, the GEMMs read the offsets on the device.
-    const int64_t cap = pairs > 0 ? pairs : 1;
-    xs_.resize(size_t(cap) * hidden_);
-    ys_.resize(size_t(cap) * hidden_);
-    scatter_rows(x, buckets_.position(), buckets_.offsets() + num_experts_, tokens, top_k_, hidden_,
-                 xs_.get(), stream);
-    if (times) {
-      times->permute_ms = timer->stop();
-      timer->start();
-    }
+    // No host round trip: the GEMMs read the offsets on the device.
     ffn_.run_device(xs_.get(), pairs, buckets_.offsets(), num_experts_, w13, w2, ys_.get(), stream);
     if (times) {
       times->ffn_ms = timer->stop();
@@ -46,15 +45,6 @@ void LocalMoeLayer::forward(const bf16_t* x, const int32_t* keys, const float* w
     return;
   }
   const std::vector<int32_t> off = buckets_.host_offsets(stream);
-  const int64_t rows = off[num_experts_];
-  xs_.resize(size_t(rows > 0 ? rows : 1) * hidden_);
-  ys_.resize(size_t(rows > 0 ? rows : 1) * hidden_);
-  scatter_rows(x, buckets_.position(), buckets_.offsets() + num_experts_, tokens, top_k_, hidden_,
-               xs_.get(), stream);
-  if (times) {
-    times->permute_ms = timer->stop();
-    timer->start();
-  }
   ffn_.run(xs_.get(), off.data(), num_experts_, w13, w2, ys_.get(), stream);
   if (times) {
     times->ffn_ms = timer->stop();

@@ -63,18 +63,33 @@ __global__ void gather_kernel(const uint4* src, const int32_t* order, int k, int
 
 // One warp per source token: its row is read once and written to each of its kept pairs'
 // sorted positions (k stores per load), so x crosses HBM once instead of once per pair.
+// kWaitFirst: launched as a programmatic dependent launch; the first chunk of the row is loaded
+// before waiting for the previous kernel (which wrote position / kept, not src).
+__device__ __forceinline__ void grid_dependency_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+template <bool kWaitFirst>
 __global__ void scatter_kernel(const uint4* src, const int32_t* position, const int32_t* kept,
                                int64_t tokens, int k, int vec_per_row, uint4* dst) {
   const int64_t t = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.y;
-  if (t >= tokens) return;
-  const int32_t limit = kept ? *kept : INT32_MAX;
+  if (t >= tokens) {
+    return;
+  }
   const uint4* s = src + t * vec_per_row;
+  int32_t limit = INT32_MAX;
   for (int base = 0; base < vec_per_row; base += 32 * kUnroll) {
     uint4 v[kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = base + u * 32 + threadIdx.x;
       if (c < vec_per_row) v[u] = s[c];
+    }
+    if (base == 0) {
+      if (kWaitFirst) grid_dependency_wait();
+      if (kept) limit = *kept;
     }
     for (int j = 0; j < k; ++j) {
       const int32_t p = position[t * k + j];
@@ -99,9 +114,15 @@ __device__ __forceinline__ void acc8(float* a, uint4 v, float w) {
   }
 }
 
+// One thread per (token, 16-byte column). K > 0: top-k known at compile time, so the k
+// positions, weights and row loads are all issued before the first add (latency, not a loop of
+// dependent round trips); K == 0: any k.
+template <int K>
 __global__ void combine_kernel(const uint4* rows, const int32_t* position, const float* weights,
-                               const int32_t* kept, int64_t tokens, int k, int vec_per_row,
+                               const int32_t* kept, int64_t tokens, int k_any, int vec_per_row,
                                uint4* out) {
+  constexpr int kMax = K > 0 ? K : 1;
+  const int k = K > 0 ? K : k_any;
   const int64_t total = tokens * vec_per_row;
   const int32_t limit = kept ? *kept : INT32_MAX;
   for (int64_t v = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; v < total;
@@ -109,10 +130,27 @@ __global__ void combine_kernel(const uint4* rows, const int32_t* position, const
     const int64_t t = v / vec_per_row;
     const int c = int(v - t * vec_per_row);
     float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int j = 0; j < k; ++j) {
-      const int32_t p = position[t * k + j];
-      if (p >= limit) continue;
-      acc8(a, rows[int64_t(p) * vec_per_row + c], weights[t * k + j]);
+    if (K > 0) {
+      int32_t p[kMax];
+      float w[kMax];
+      uint4 r[kMax];
+#pragma unroll
+      for (int j = 0; j < kMax; ++j) {
+        p[j] = position[t * kMax + j];
+        w[j] = weights[t * kMax + j];
+      }
+#pragma unroll
+      for (int j = 0; j < kMax; ++j)
+        if (p[j] < limit) r[j] = rows[int64_t(p[j]) * vec_per_row + c];
+#pragma unroll
+      for (int j = 0; j < kMax; ++j)
+        if (p[j] < limit) acc8(a, r[j], w[j]);
+    } else {
+      for (int j = 0; j < k; ++j) {
+        const int32_t p = position[t * k + j];
+        if (p >= limit) continue;
+        acc8(a, rows[int64_t(p) * vec_per_row + c], weights[t * k + j]);
+      }
     }
     uint4 o;
     __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&o);
@@ -198,9 +236,45 @@ void scatter_rows(const bf16_t* src, const int32_t* position, const int32_t* kep
   GRACE_CUDA_REQUIRE(hidden % 8 == 0, "hidden size is not a multiple of 8");
   if (tokens <= 0) return;
   const dim3 block(32, kRowsPerBlock);
-  scatter_kernel<<<unsigned((tokens + kRowsPerBlock - 1) / kRowsPerBlock), block, 0, stream>>>(
+  scatter_kernel<false><<<unsigned((tokens + kRowsPerBlock - 1) / kRowsPerBlock), block, 0, stream>>>(
       reinterpret_cast<const uint4*>(src), position, kept, tokens, top_k, int(hidden / 8),
       reinterpret_cast<uint4*>(dst));
+  GRACE_CUDA_CHECK_LAUNCH();
+}
+
+bool pdl_supported() {
+  static int cached[64];  // per device: 0 unknown, 1 no, 2 yes
+  int dev = 0;
+  GRACE_CUDA_CHECK(cudaGetDevice(&dev));
+  if (dev < 0 || dev >= 64) return false;
+  if (cached[dev] == 0) {
+    int major = 0;
+    GRACE_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    cached[dev] = major >= 9 ? 2 : 1;
+  }
+  return cached[dev] == 2;
+}
+
+void scatter_rows_after_build(const bf16_t* src, const int32_t* position, const int32_t* kept,
+                              int64_t tokens, int top_k, int64_t hidden, bf16_t* dst, Stream stream) {
+  GRACE_CUDA_REQUIRE(hidden % 8 == 0, "hidden size is not a multiple of 8");
+  if (tokens <= 0) return;
+  if (!pdl_supported()) {
+    scatter_rows(src, position, kept, tokens, top_k, hidden, dst, stream);
+    return;
+  }
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(unsigned((tokens + kRowsPerBlock - 1) / kRowsPerBlock));
+  cfg.blockDim = dim3(32, kRowsPerBlock);
+  cfg.dynamicSmemBytes = 0;
+  cfg.stream = static_cast<cudaStream_t>(stream);
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, scatter_kernel<true>, reinterpret_cast<const uint4*>(src), position,
+                                      kept, tokens, top_k, int(hidden / 8), reinterpret_cast<uint4*>(dst)));
   GRACE_CUDA_CHECK_LAUNCH();
 }
 
@@ -210,9 +284,16 @@ void combine_rows(const bf16_t* rows, const int32_t* position, const float* weig
   GRACE_CUDA_REQUIRE(hidden % 8 == 0, "hidden size is not a multiple of 8");
   if (tokens <= 0) return;
   const int vpr = int(hidden / 8);
-  combine_kernel<<<grid_for(tokens * vpr), kThreads, 0, stream>>>(
-      reinterpret_cast<const uint4*>(rows), position, weights, kept, tokens, top_k, vpr,
-      reinterpret_cast<uint4*>(out));
+  const unsigned grid = grid_for(tokens * vpr);
+  const uint4* r = reinterpret_cast<const uint4*>(rows);
+  uint4* o = reinterpret_cast<uint4*>(out);
+  switch (top_k) {
+#define GRACE_COMBINE_K(K) \
+    case K: combine_kernel<K><<<grid, kThreads, 0, stream>>>(r, position, weights, kept, tokens, top_k, vpr, o); break;
+    GRACE_COMBINE_K(1) GRACE_COMBINE_K(2) GRACE_COMBINE_K(4) GRACE_COMBINE_K(6) GRACE_COMBINE_K(8)
+#undef GRACE_COMBINE_K
+    default: combine_kernel<0><<<grid, kThreads, 0, stream>>>(r, position, weights, kept, tokens, top_k, vpr, o);
+  }
   GRACE_CUDA_CHECK_LAUNCH();
 }
 

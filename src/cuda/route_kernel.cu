@@ -23,6 +23,11 @@ __global__ void route_kernel(RoutingTableView v, uint64_t seed, int layer, const
                              int64_t num_pairs, int k, const int32_t* src_gpu, int src_all,
                              int64_t token_base, const int64_t* token_index, int32_t* dest_gpu,
                              int32_t* flat_slot) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // A following programmatic dependent launch (the bucket histogram) may start now; it waits
+  // for this grid to finish before reading what it wrote.
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= num_pairs) return;
   const int64_t t = i / k;

@@ -61,6 +61,12 @@ TEST(CudaPermute, BucketsAreStableAndRoundTripCombines) {
   std::vector<bf16_t> rows2(kept * H);
   copy_to_host(rows2.data(), d_rows2.get(), rows2.size() * 2);
   EXPECT_EQ(rows2, rows);
+  // The same as a programmatic dependent launch right after a fresh build.
+  pb.build(d_keys.get(), T * k, B);
+  fill_bytes(d_rows2.get(), 0xff, T * k * H * 2);
+  scatter_rows_after_build(d_x.get(), pb.position(), pb.offsets() + B, T, k, H, d_rows2.get());
+  copy_to_host(rows2.data(), d_rows2.get(), rows2.size() * 2);
+  EXPECT_EQ(rows2, rows);
 
   fill_bytes(d_out.get(), 0xff, T * H * 2);
   combine_rows(d_rows.get(), pb.position(), d_w.get(), pb.offsets() + B, T, k, H, d_out.get());
@@ -86,7 +92,7 @@ TEST(CudaPermute, BothSortPathsAreStable) {
   GRACE_REQUIRE_GPU();
   std::mt19937_64 rng(17);
   for (const int B : {1, 64, 255, 256, 1000}) {
-    for (const int64_t n : {int64_t(31), int64_t(1000), int64_t(8192), int64_t(8193), int64_t(30001),
+    for (const int64_t n : {int64_t(31), int64_t(1000), int64_t(8192), int64_t(8193), int64_t(24576), int64_t(30001), int64_t(32768), int64_t(32769),
                             int64_t(65536), int64_t(70001)}) {
       std::vector<int32_t> keys(n);
       for (auto& x : keys) x = int32_t(rng() % 4 == 0 ? rng() % (B + 1) : rng() % (B / 8 + 1));  // skewed
@@ -110,6 +116,48 @@ TEST(CudaPermute, BothSortPathsAreStable) {
         }
       }
     }
+  }
+}
+
+// build_scatter (tiled histogram, then rank + row scatter) gives build()'s order, position and
+// offsets and scatter_rows' rows: small and large batches, top-k 1..8, skipped pairs, up to 255
+// buckets, and batches past its tile limit (the build + scatter fallback).
+TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
+  GRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(29);
+  const int64_t H = 24;
+  struct Case { int64_t T; int k; int B; };
+  for (const Case c : {Case{1, 1, 1}, Case{5, 6, 64}, Case{256, 6, 64}, Case{1000, 3, 255}, Case{2001, 5, 255}, Case{4096, 6, 80},
+                       Case{4096, 8, 128}, Case{16384, 6, 64}, Case{70001, 8, 64}, Case{3001, 2, 300}}) {
+    const int64_t n = c.T * c.k;
+    std::vector<int32_t> keys(n);
+    for (auto& x : keys) x = int32_t(rng() % 4 == 0 ? rng() % (c.B + 1) : rng() % (c.B / 8 + 1));  // skewed
+    keys[0] = c.B;  // skipped
+    const std::vector<bf16_t> x = testing::random_bf16(c.T * H, 1.0f, rng);
+    DeviceBuffer<int32_t> d_keys;
+    DeviceBuffer<bf16_t> d_x, want_rows(n * H), got_rows(n * H);
+    d_keys.upload(keys.data(), keys.size());
+    d_x.upload(x.data(), x.size());
+    PairBuckets ref, pb;
+    ref.build(d_keys.get(), n, c.B);
+    fill_bytes(want_rows.get(), 0xff, n * H * 2);
+    scatter_rows(d_x.get(), ref.position(), ref.offsets() + c.B, c.T, c.k, H, want_rows.get());
+    fill_bytes(got_rows.get(), 0xff, n * H * 2);
+    for (int rep = 0; rep < 2; ++rep)  // twice: scratch reused
+      pb.build_scatter(d_keys.get(), c.T, c.k, c.B, d_x.get(), H, got_rows.get());
+    const std::string what = "T " + std::to_string(c.T) + " k " + std::to_string(c.k) + " B " + std::to_string(c.B);
+    ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
+    std::vector<int32_t> o1(n), o2(n), q1(n), q2(n);
+    copy_to_host(o1.data(), ref.order(), n * 4);
+    copy_to_host(o2.data(), pb.order(), n * 4);
+    copy_to_host(q1.data(), ref.position(), n * 4);
+    copy_to_host(q2.data(), pb.position(), n * 4);
+    ASSERT_EQ(o2, o1) << what;
+    ASSERT_EQ(q2, q1) << what;
+    std::vector<bf16_t> r1(n * H), r2(n * H);
+    copy_to_host(r1.data(), want_rows.get(), n * H * 2);
+    copy_to_host(r2.data(), got_rows.get(), n * H * 2);
+    ASSERT_EQ(r2, r1) << what;  // kept rows equal, rows past the kept ones still poisoned in both
   }
 }
 

@@ -28,6 +28,13 @@ class PairBuckets {
   // keys: device [num_pairs]. Asynchronous on `stream`; scratch grows as needed.
   void build(const int32_t* keys, int64_t num_pairs, int num_buckets, Stream stream = nullptr);
 
+  // build() and the row scatter in one (src/cuda/bucket_scatter.cu): keys [tokens * top_k], the
+  // same order / position / offsets as build(), and dst[position[p]][:] = x[p / top_k][:] for
+  // every kept pair (as scatter_rows with kept = offsets + num_buckets). Two launches; falls back
+  // to build + scatter for more than 255 buckets or very large batches. Capturable.
+  void build_scatter(const int32_t* keys, int64_t tokens, int top_k, int num_buckets, const bf16_t* x,
+                     int64_t hidden, bf16_t* dst, Stream stream = nullptr);
+
   const int32_t* order() const { return order_.get(); }
   const int32_t* position() const { return position_.get(); }
   const int32_t* offsets() const { return offsets_.get(); }
@@ -39,7 +46,7 @@ class PairBuckets {
  private:
   int64_t num_pairs_ = 0;
   int num_buckets_ = 0;
-  DeviceBuffer<int32_t> order_, position_, offsets_, keys_sorted_, iota_;
+  DeviceBuffer<int32_t> order_, position_, offsets_, keys_sorted_, iota_, hist_;
   DeviceBuffer<unsigned char> temp_;
 };
 
@@ -53,6 +60,14 @@ void gather_rows(const bf16_t* src, const int32_t* order, int top_k, int64_t num
 // gather_rows when top_k > 1).
 void scatter_rows(const bf16_t* src, const int32_t* position, const int32_t* kept, int64_t tokens,
                   int top_k, int64_t hidden, bf16_t* dst, Stream stream = nullptr);
+
+// scatter_rows as a programmatic dependent launch (Hopper; a plain launch elsewhere): its blocks
+// start while the kernel before it in the stream still runs, load their rows of src, then wait
+// for that kernel before reading position/kept and writing dst. Only where the kernel before it
+// does not write src (directly after PairBuckets::build, as in LocalMoeLayer).
+void scatter_rows_after_build(const bf16_t* src, const int32_t* position, const int32_t* kept,
+                              int64_t tokens, int top_k, int64_t hidden, bf16_t* dst,
+                              Stream stream = nullptr);
 
 // out[t][:] = sum_j weights[t*k+j] * rows[position[t*k+j]][:] over pairs whose position is
 // < *kept (kept: device pointer, e.g. offsets + num_buckets; null: all pairs kept).
