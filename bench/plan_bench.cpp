@@ -25,8 +25,7 @@
 
 namespace {
 
-grace::Profile structured_profile(int layers, int experts, int top_k, int64_t tokens, int clusters,
-                                  uint64_t seed) {
+grace::Profile structured_profile(int layers, int experts, int top_k, int64_t tokens, int clusters, uint64_t seed) {
   grace::Profile p;
   p.num_layers = layers, p.num_experts = experts, p.top_k = top_k, p.tokens = tokens;
   std::mt19937_64 rng(seed);

@@ -28,13 +28,20 @@ int main(int argc, char** argv) {
         GRACE_INPUT_CHECK(i + 1 < argc, "{} needs a value", a);
         return argv[++i];
       };
-      if (a == "--model") o.model = next();
-      else if (a == "--topology") o.topology = next();
-      else if (a == "--trace") o.traces.push_back(next());
-      else if (a == "--plan-trace") o.plan_traces.push_back(next());
-      else if (a == "--batch-tokens") o.batch_tokens = std::stoll(next());
-      else if (a == "--seed") o.seed = std::stoull(next());
-      else rows.push_back(a);
+      if (a == "--model")
+        o.model = next();
+      else if (a == "--topology")
+        o.topology = next();
+      else if (a == "--trace")
+        o.traces.push_back(next());
+      else if (a == "--plan-trace")
+        o.plan_traces.push_back(next());
+      else if (a == "--batch-tokens")
+        o.batch_tokens = std::stoll(next());
+      else if (a == "--seed")
+        o.seed = std::stoull(next());
+      else
+        rows.push_back(a);
     }
     for (const auto& row : rows) {
       std::vector<std::string> f;
@@ -50,8 +57,7 @@ int main(int argc, char** argv) {
       const CompareRow& row = r.rows[i];
       GRACE_INPUT_CHECK(row.ok, "row '{}': {}", rows[i], row.skipped);
       std::printf("%s\t%.2f\t%.3f\t%.1f\t%.2f\t%.1f\t%.3f\n", rows[i].c_str(), row.inter_mb_per_batch,
-                  row.load_max_mean, row.time.total_us, row.instances_per_gpu, row.extra_memory_pct,
-                  row.plan_seconds);
+                  row.load_max_mean, row.time.total_us, row.instances_per_gpu, row.extra_memory_pct, row.plan_seconds);
     }
     return 0;
   } catch (const std::exception& ex) {

@@ -73,7 +73,12 @@ int main(int argc, char** argv) {
   std::vector<int64_t> i8 = {0, 3, 9, 12};
   std::vector<float> f4 = {0.5f, 0.25f, -1.0f, 1e30f};
   std::vector<uint16_t> f2 = {0x3c00, 0x3800, 0x7c00, 0x0001};
-  struct Arr { const char* name; NpyDtype dt; std::vector<int64_t> shape; const void* data; };
+  struct Arr {
+    const char* name;
+    NpyDtype dt;
+    std::vector<int64_t> shape;
+    const void* data;
+  };
   for (const Arr& a : {Arr{"u1_3d", NpyDtype::kU1, {2, 3, 2}, u1.data()}, Arr{"u2", NpyDtype::kU2, {4}, u2.data()},
                        Arr{"i4", NpyDtype::kI4, {2, 2}, i4.data()}, Arr{"i8", NpyDtype::kI8, {4}, i8.data()},
                        Arr{"f4", NpyDtype::kF4, {1, 4}, f4.data()}, Arr{"f2", NpyDtype::kF2, {4}, f2.data()}}) {
@@ -102,8 +107,10 @@ int main(int argc, char** argv) {
   // placement JSON and the two exports.
   const Placement p = small_placement();
   put(out / "placement_json", "seed.json", placement_to_json(p));
-  put(out / "placement_import", "sglang", std::string{0, 1, 1} + export_placement(p, ExportFormat::kSglang, generic_model(2, 8, 2)));
-  put(out / "placement_import", "vllm", std::string{1, 1, 1} + export_placement(p, ExportFormat::kVllm, generic_model(2, 8, 2)));
+  put(out / "placement_import", "sglang",
+      std::string{0, 1, 1} + export_placement(p, ExportFormat::kSglang, generic_model(2, 8, 2)));
+  put(out / "placement_import", "vllm",
+      std::string{1, 1, 1} + export_placement(p, ExportFormat::kVllm, generic_model(2, 8, 2)));
 
   // topology JSON (keys as in grace/topology.h) and spec strings.
   put(out / "topology", "full.json",

@@ -23,7 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Bounded: the input is small, so a huge shape ends in "truncated data" after a few chunks.
     while (r.remaining() > 0) {
       int64_t n = std::min<int64_t>(r.remaining(), 4096);
-      if (integer) r.read_int64(n, ints); else r.read_raw(n, raw);
+      if (integer)
+        r.read_int64(n, ints);
+      else
+        r.read_raw(n, raw);
     }
   } catch (const grace::InputError&) {
   }

@@ -27,8 +27,7 @@ CheckedPlacement load_checked_placement(const std::string& path, const std::stri
                                         const std::string& topology_arg) {
   Placement p = load_placement(path);
   ModelSpec model = placement_model(p, path, model_arg);
-  Topology topo =
-      parse_topology(topology_arg.empty() ? fmt::format("{}x{}", p.nodes, p.gpus_per_node) : topology_arg);
+  Topology topo = parse_topology(topology_arg.empty() ? fmt::format("{}x{}", p.nodes, p.gpus_per_node) : topology_arg);
   validate_placement(p, topo, model, path);
   return {std::move(p), std::move(model), std::move(topo)};
 }

@@ -10,8 +10,8 @@
 #include "commands.h"
 #include "core/staged_dir.h"
 #include "grace/compare.h"
-#include "grace/experiment.h"
 #include "grace/error.h"
+#include "grace/experiment.h"
 
 namespace grace::cli {
 namespace {
@@ -45,25 +45,30 @@ void run_compare_cmd(const CompareArgs& a) {
 
 void add_compare_command(CLI::App& app) {
   auto a = std::make_shared<CompareArgs>();
-  auto* cmd = app.add_subcommand(
-      "compare", "Plan, route, evaluate and simulate the standard policy combinations; write reports");
-  cmd->add_option("--trace", a->opt.traces, "Routing trace to evaluate on (repeat to concatenate); "
-                                            "default: the model's synthetic trace");
+  auto* cmd = app.add_subcommand("compare",
+                                 "Plan, route, evaluate and simulate the standard policy combinations; write reports");
+  cmd->add_option("--trace", a->opt.traces,
+                  "Routing trace to evaluate on (repeat to concatenate); "
+                  "default: the model's synthetic trace");
   cmd->add_option("--plan-trace", a->opt.plan_traces,
                   "Trace to plan on (repeatable); default: even-indexed sequences plan, odd-indexed evaluate");
-  cmd->add_option("--model", a->opt.model, "Model preset or JSON (default: inferred from the trace; "
-                                           "deepseek-v2-lite for the synthetic trace)");
+  cmd->add_option("--model", a->opt.model,
+                  "Model preset or JSON (default: inferred from the trace; "
+                  "deepseek-v2-lite for the synthetic trace)");
   cmd->add_option("--topology", a->opt.topology, "Topology: 2x4 (paper constants), 2x4@h200, h200 or JSON")
       ->capture_default_str();
   cmd->add_option("--batch-tokens", a->opt.batch_tokens, "Tokens per batch")->capture_default_str();
-  cmd->add_option("--seed", a->opt.seed, "Seed for the planners, routers and the synthetic trace")->capture_default_str();
+  cmd->add_option("--seed", a->opt.seed, "Seed for the planners, routers and the synthetic trace")
+      ->capture_default_str();
   cmd->add_option("--synth-tokens", a->opt.synth_tokens, "Tokens of the synthetic trace")->capture_default_str();
   cmd->add_option("-o,--out", a->out_dir, "Output directory for report.md, report.html, results.json")->required();
   cmd->add_flag("--sweep-memory", a->opt.sweep_memory,
                 "Also plan grace and eplb (tar, hierarchical) at several extra expert memory levels (--sweep-pct) "
                 "and report traffic, load and simulated time against memory (table + charts)");
-  cmd->add_option("--sweep-pct", a->opt.sweep_pcts, "Extra expert memory levels of --sweep-memory, in % of one "
-                  "copy per expert (repeatable)")->capture_default_str();
+  cmd->add_option("--sweep-pct", a->opt.sweep_pcts,
+                  "Extra expert memory levels of --sweep-memory, in % of one "
+                  "copy per expert (repeatable)")
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print results.json to stdout instead of the table");
   cmd->callback([a] { run_compare_cmd(*a); });
 }

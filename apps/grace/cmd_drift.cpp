@@ -6,9 +6,8 @@
 //   grace drift --placement P --trace STREAM [--trace ...] --window W [--horizon H]
 //               [--max-moves M | --max-move-bytes B] [--strategies static,eplb:K,grace:K,replan]
 //               [--router R] [--batch-tokens B] [--seq-tokens S] [--json] [--html report.html]
-#include <unistd.h>
-
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -52,8 +51,8 @@ void run_drift_cmd(DriftArgs a) {
   check_router_name(a.o.router, "--router");
   parse_comm_scheme(a.o.comm);
   check_strategies(a.strategies);
-  a.o.min_visits_per_move = parse_break_even(a.break_even, cp.model, double(a.o.horizon) * double(a.o.batch_tokens),
-                                             "--move-break-even");
+  a.o.min_visits_per_move =
+      parse_break_even(a.break_even, cp.model, double(a.o.horizon) * double(a.o.batch_tokens), "--move-break-even");
   check_output_file(a.html, "--html");
   const Trace stream = read_checked_trace(a.traces, cp, a.placement);
   const auto windows = cut_windows(stream, a.o);
@@ -74,7 +73,8 @@ void run_drift_cmd(DriftArgs a) {
   rep.topo = cp.topo;
   rep.windows = run_drift(windows, cp.placement, cp.topo, cp.model, a.o, progress("drift"));
   if (!a.strategies.empty())
-    rep.strategies = run_strategies(windows, cp.placement, cp.topo, cp.model, a.o, a.strategies, progress("strategies"));
+    rep.strategies =
+        run_strategies(windows, cp.placement, cp.topo, cp.model, a.o, a.strategies, progress("strategies"));
   if (!a.html.empty()) write_file_atomic(a.html, drift_html(rep));
   const std::string out = a.json ? drift_json(rep) + "\n" : drift_text(rep);
   std::fwrite(out.data(), 1, out.size(), stdout);
@@ -93,8 +93,10 @@ void add_drift_command(CLI::App& app) {
   cmd->add_option("--window", args->o.window, "Tokens per window")->required();
   cmd->add_option("--horizon", args->o.horizon, "Batches within which a re-plan must pay back its moves")
       ->capture_default_str();
-  args->moves_opt = cmd->add_option("--max-moves", args->max_moves, "Re-plan budget in expert instances (default: none)");
-  args->bytes_opt = cmd->add_option("--max-move-bytes", args->max_move_bytes, "Re-plan budget in bytes of expert weights");
+  args->moves_opt =
+      cmd->add_option("--max-moves", args->max_moves, "Re-plan budget in expert instances (default: none)");
+  args->bytes_opt =
+      cmd->add_option("--max-move-bytes", args->max_move_bytes, "Re-plan budget in bytes of expert weights");
   cmd->add_option("--strategies", args->strategies,
                   "Also replay online strategies out of sample, comma-separated: static, replan (budgeted, "
                   "adopted when it pays back within the horizon), eplb:K, grace:K (full re-plan every K windows)")
@@ -106,7 +108,8 @@ void add_drift_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--router", args->o.router, "Router of the replay")->capture_default_str();
   cmd->add_option("--comm", args->o.comm, "flat | hierarchical")->capture_default_str();
-  cmd->add_option("--batch-tokens", args->o.batch_tokens, "Tokens per batch (replay and horizon)")->capture_default_str();
+  cmd->add_option("--batch-tokens", args->o.batch_tokens, "Tokens per batch (replay and horizon)")
+      ->capture_default_str();
   cmd->add_option("--seq-tokens", args->o.seq_tokens,
                   "Cut sequences into pieces of at most this many tokens (spreads a window over the source GPUs)")
       ->capture_default_str();

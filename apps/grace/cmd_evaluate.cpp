@@ -19,7 +19,6 @@
 
 #include "checked_placement.h"
 #include "commands.h"
-#include "router_option.h"
 #include "grace/error.h"
 #include "grace/evaluate.h"
 #include "grace/model.h"
@@ -28,6 +27,7 @@
 #include "grace/router.h"
 #include "grace/topology.h"
 #include "grace/trace_io.h"
+#include "router_option.h"
 
 namespace grace::cli {
 namespace {
@@ -60,9 +60,8 @@ void run_evaluate(const EvaluateArgs& a) {
 
   TraceReader reader(a.traces, p.num_experts);
   const TraceShape& shape = reader.shape();
-  GRACE_INPUT_CHECK(shape.num_layers == p.num_layers,
-                    "--trace has {} MoE layers but placement '{}' has {}", shape.num_layers,
-                    a.placement, p.num_layers);
+  GRACE_INPUT_CHECK(shape.num_layers == p.num_layers, "--trace has {} MoE layers but placement '{}' has {}",
+                    shape.num_layers, a.placement, p.num_layers);
   const EvalResult r = evaluate(reader, p, topo, model, opt);
   const std::string out = a.json ? eval_json(r) + "\n" : format_eval(r);
   std::fwrite(out.data(), 1, out.size(), stdout);
@@ -72,17 +71,15 @@ void run_evaluate(const EvaluateArgs& a) {
 
 void add_evaluate_command(CLI::App& app) {
   auto args = std::make_shared<EvaluateArgs>();
-  auto* cmd = app.add_subcommand(
-      "evaluate", "Replay routing traces through a placement and a router; count traffic and load");
+  auto* cmd =
+      app.add_subcommand("evaluate", "Replay routing traces through a placement and a router; count traffic and load");
   cmd->add_option("--trace", args->traces,
                   "Trace: ids .npy[.gz] file, folder, or synthetic:MODEL[:TOKENS] (repeatable)")
       ->required();
   cmd->add_option("--placement", args->placement, "grace placement JSON")->required();
   cmd->add_option("--model", args->model, "Model preset or JSON (default: the placement's)");
-  cmd->add_option("--topology", args->topology,
-                  "Topology spec (default: the placement's NODESxGPUS, paper constants)");
-  cmd->add_option("--router", args->router, router_option_help())
-      ->capture_default_str();
+  cmd->add_option("--topology", args->topology, "Topology spec (default: the placement's NODESxGPUS, paper constants)");
+  cmd->add_option("--router", args->router, router_option_help())->capture_default_str();
   cmd->add_option("--comm", args->comm, "flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", args->batch_tokens, "Tokens per batch")->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed of the routers' weighted draws")->capture_default_str();

@@ -54,7 +54,8 @@ void run_export(const ExportArgs& a) {
   // SGLang reads --init-expert-location as a file only when it ends in .json or .pt.
   GRACE_INPUT_CHECK(fmt != ExportFormat::kSglang || a.out.empty() || ends_with(a.out, ".json"),
                     "-o '{}': SGLang reads --init-expert-location as a file only if the name ends in .json "
-                    "(otherwise it parses the argument itself as JSON)", a.out);
+                    "(otherwise it parses the argument itself as JSON)",
+                    a.out);
   // The placement is validated as `grace validate` does; a model name that is not a preset is
   // fine for vllm (a generic model of the file's shape), but sglang needs the dense layers.
   const Placement p = load_placement(a.placement);
@@ -70,12 +71,13 @@ void run_export(const ExportArgs& a) {
     known_model = false;
     checked.model = generic_model(p.num_layers, p.num_experts, 1);
   }
-  checked.topo = parse_topology(a.topology.empty() ? std::to_string(p.nodes) + "x" + std::to_string(p.gpus_per_node)
-                                                   : a.topology);
+  checked.topo =
+      parse_topology(a.topology.empty() ? std::to_string(p.nodes) + "x" + std::to_string(p.gpus_per_node) : a.topology);
   validate_placement(p, checked.topo, checked.model, a.placement);
-  GRACE_INPUT_CHECK(known_model || fmt == ExportFormat::kVllm, "placement {}: model {} is not a preset: give "
-                    "--model (SGLang's rows count the model's dense layers)", quote_input(a.placement),
-                    quote_input(p.model));
+  GRACE_INPUT_CHECK(known_model || fmt == ExportFormat::kVllm,
+                    "placement {}: model {} is not a preset: give "
+                    "--model (SGLang's rows count the model's dense layers)",
+                    quote_input(a.placement), quote_input(p.model));
   const PhysicalLayout lay = [&] {
     try {
       return physical_layout(p);
@@ -96,8 +98,7 @@ void run_export(const ExportArgs& a) {
     // The flags line only once the file is really out (a failed stdout is main's one error line).
     GRACE_INPUT_CHECK(std::fflush(stdout) == 0 && !std::ferror(stdout), "cannot write to standard output: {}",
                       std::strerror(errno ? errno : EIO));
-    if (fmt == ExportFormat::kSglang)
-      std::fprintf(stderr, "SGLang flags: %s\n", sglang_flags(sg, "FILE.json").c_str());
+    if (fmt == ExportFormat::kSglang) std::fprintf(stderr, "SGLang flags: %s\n", sglang_flags(sg, "FILE.json").c_str());
     return;
   }
   write_file_atomic(a.out, text);
@@ -109,14 +110,20 @@ void run_export(const ExportArgs& a) {
             std::to_string(lay.redundant()) + ", \"initial_expert_map_path\": \"" + a.out +
             "\"}'  (needs a vLLM build with initial_expert_map_path: vllm-project/vllm#49572, unmerged)";
   if (fmt == ExportFormat::kSglangDispatch)
-    flags = "none: load row [ep_rank] into ExpertLocationMetadata.logical_to_rank_dispatch_physical_map "
-            "(a patch to SGLang; see docs/serving.md), next to the matching --init-expert-location file";
+    flags =
+        "none: load row [ep_rank] into ExpertLocationMetadata.logical_to_rank_dispatch_physical_map "
+        "(a patch to SGLang; see docs/serving.md), next to the matching --init-expert-location file";
   if (a.json) {
-    nlohmann::json j = {{"format", a.format},         {"output", a.out},
-                        {"rows", rows},               {"dense_layers", checked.model.dense_layers},
-                        {"moe_layers", p.num_layers}, {"num_logical", p.num_experts},
-                        {"num_physical", lay.num_physical()}, {"redundant", lay.redundant()},
-                        {"ep_size", lay.num_gpus()},  {"spare_slots_filled", lay.spare_slots_filled},
+    nlohmann::json j = {{"format", a.format},
+                        {"output", a.out},
+                        {"rows", rows},
+                        {"dense_layers", checked.model.dense_layers},
+                        {"moe_layers", p.num_layers},
+                        {"num_logical", p.num_experts},
+                        {"num_physical", lay.num_physical()},
+                        {"redundant", lay.redundant()},
+                        {"ep_size", lay.num_gpus()},
+                        {"spare_slots_filled", lay.spare_slots_filled},
                         {"flags", flags}};
     std::printf("%s\n", j.dump(2).c_str());
     return;
@@ -142,23 +149,31 @@ void run_validate_sglang(const ValidateArgs& a) {
     ep = parse_topology(a.topology).num_gpus();
   }
   const ModelSpec model = load_model(a.model);
-  GRACE_INPUT_CHECK(ends_with(a.file, ".json"), "'{}': SGLang reads --init-expert-location as a JSON file only if "
-                    "its name ends in .json", a.file);
+  GRACE_INPUT_CHECK(ends_with(a.file, ".json"),
+                    "'{}': SGLang reads --init-expert-location as a JSON file only if "
+                    "its name ends in .json",
+                    a.file);
   const SglangFileCheck c = check_sglang_file(read_file(a.file), model, ep, a.redundant, a.file);
   SglangExport e;
   e.redundant = c.redundant;
   e.ep_size = c.ep_size;
   if (a.json) {
-    nlohmann::json j = {{"file", a.file}, {"valid", true}, {"rows", c.num_layers}, {"num_physical", c.num_physical},
-                        {"redundant", c.redundant}, {"ep_size", c.ep_size}, {"max_copies", c.max_copies},
+    nlohmann::json j = {{"file", a.file},
+                        {"valid", true},
+                        {"rows", c.num_layers},
+                        {"num_physical", c.num_physical},
+                        {"redundant", c.redundant},
+                        {"ep_size", c.ep_size},
+                        {"max_copies", c.max_copies},
                         {"flags", sglang_flags(e, a.file)}};
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
-  std::printf("'%s' is valid for SGLang with model %s: %d rows x %d physical experts (%d + %d redundant), ep size %d, "
-              "at most %d copies of an expert\nflags: %s\n",
-              a.file.c_str(), model.name.c_str(), c.num_layers, c.num_physical, model.experts, c.redundant, c.ep_size,
-              c.max_copies, sglang_flags(e, a.file).c_str());
+  std::printf(
+      "'%s' is valid for SGLang with model %s: %d rows x %d physical experts (%d + %d redundant), ep size %d, "
+      "at most %d copies of an expert\nflags: %s\n",
+      a.file.c_str(), model.name.c_str(), c.num_layers, c.num_physical, model.experts, c.redundant, c.ep_size,
+      c.max_copies, sglang_flags(e, a.file).c_str());
 }
 
 void run_validate(const ValidateArgs& a) {
@@ -173,11 +188,12 @@ void run_validate(const ValidateArgs& a) {
   const Topology& topo = checked.topo;
   int instances = 0;
   for (int l = 0; l < p.num_layers; ++l) instances += p.num_instances(l);
-  std::printf("placement '%s' is valid for model %s on topology %s: %d layers x %d experts, %d instances "
-              "(%d replicas), %d slots per GPU, policy %s, hash %016llx\n",
-              a.placement.c_str(), model.name.c_str(), topo.name.c_str(), p.num_layers, p.num_experts, instances,
-              instances - p.num_layers * p.num_experts, p.slots_per_gpu, p.policy.c_str(),
-              (unsigned long long)placement_hash(p));
+  std::printf(
+      "placement '%s' is valid for model %s on topology %s: %d layers x %d experts, %d instances "
+      "(%d replicas), %d slots per GPU, policy %s, hash %016llx\n",
+      a.placement.c_str(), model.name.c_str(), topo.name.c_str(), p.num_layers, p.num_experts, instances,
+      instances - p.num_layers * p.num_experts, p.slots_per_gpu, p.policy.c_str(),
+      (unsigned long long)placement_hash(p));
 }
 
 }  // namespace
@@ -199,16 +215,18 @@ void add_export_command(CLI::App& app) {
 
 void add_validate_command(CLI::App& app) {
   auto args = std::make_shared<ValidateArgs>();
-  auto* cmd = app.add_subcommand("validate", "Check a placement file against a model and a topology, or a serving "
-                                             "file (--for sglang FILE) as the serving system will read it");
+  auto* cmd = app.add_subcommand("validate",
+                                 "Check a placement file against a model and a topology, or a serving "
+                                 "file (--for sglang FILE) as the serving system will read it");
   cmd->add_option("--placement", args->placement, "grace placement JSON");
   cmd->add_option("--model", args->model, "Model preset or JSON file (default: the placement's model)");
   cmd->add_option("--topology", args->topology, "Topology spec (default: the placement's NODESxGPUS)");
   cmd->add_option("--for", args->target, "Check FILE for a serving system: sglang");
   cmd->add_option("file", args->file, "With --for sglang: the --init-expert-location .json file");
   cmd->add_option("--ep-size", args->ep_size, "With --for sglang: the server's --ep-size (or give --topology)");
-  cmd->add_option("--redundant", args->redundant,
-                  "With --for sglang: the server's --ep-num-redundant-experts (default: what the file's width implies)");
+  cmd->add_option(
+      "--redundant", args->redundant,
+      "With --for sglang: the server's --ep-num-redundant-experts (default: what the file's width implies)");
   cmd->add_flag("--json", args->json, "With --for sglang: print the result as JSON");
   cmd->callback([args] { run_validate(*args); });
 }

@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "commands.h"
-#include "core/staged_files.h"
 #include "core/cost_limits.h"
 #include "core/output_path.h"
+#include "core/staged_files.h"
 #include "grace/error.h"
 #include "grace/expert_memory.h"
 #include "grace/model.h"
@@ -119,12 +119,12 @@ Profile profile_traces(const PlanArgs& a, const ModelSpec& model, std::string& d
     prof.add(chunk);
     const double done = shape.tokens > 0 ? double(prof.tokens) / double(shape.tokens) : 1.0;
     if (tty && big) {
-      std::fprintf(stderr, "\rprofiling: %lld / %lld tokens (%.0f%%)", (long long)prof.tokens,
-                   (long long)shape.tokens, 100 * done);
+      std::fprintf(stderr, "\rprofiling: %lld / %lld tokens (%.0f%%)", (long long)prof.tokens, (long long)shape.tokens,
+                   100 * done);
     } else if (big && int(done * 4) > quarter) {
       quarter = int(done * 4);
-      std::fprintf(stderr, "profiling: %lld / %lld tokens, %.1f s\n", (long long)prof.tokens,
-                   (long long)shape.tokens, since(t0));
+      std::fprintf(stderr, "profiling: %lld / %lld tokens, %.1f s\n", (long long)prof.tokens, (long long)shape.tokens,
+                   since(t0));
     }
   }
   if (tty && big) std::fprintf(stderr, "\rprofiled %lld tokens in %.1f s%20s\n", (long long)prof.tokens, since(t0), "");
@@ -147,9 +147,8 @@ int total_replicas(const PlanSummary& s) {
   return t;
 }
 
-void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo, int slots,
-                const std::string& input, const Profile& prof, double profile_s,
-                const std::vector<PlanResult>& results) {
+void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo, int slots, const std::string& input,
+                const Profile& prof, double profile_s, const std::vector<PlanResult>& results) {
   std::printf("grace plan\n");
   std::printf("  model      %s: %d MoE layers x %d experts, top-%d, %.1f MB per expert\n", model.name.c_str(),
               model.moe_layers, model.experts, model.top_k, double(model.expert_bytes()) / 1e6);
@@ -158,7 +157,8 @@ void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo,
   std::printf("  input      %s\n", input.c_str());
   std::printf("  profile    %lld tokens in %.2f s\n", (long long)prof.tokens, profile_s);
   std::printf("  options    policy %s, seed %llu, redundant %s, ratio %s\n", a.policy.c_str(),
-              (unsigned long long)a.seed, a.redundant < 0 ? "default (one per GPU)" : std::to_string(a.redundant).c_str(),
+              (unsigned long long)a.seed,
+              a.redundant < 0 ? "default (one per GPU)" : std::to_string(a.redundant).c_str(),
               a.ratio < 0 ? "knee" : fmt::format("{}", a.ratio).c_str());
   if (results.size() == 1) {
     const auto& r = results[0];
@@ -180,12 +180,12 @@ void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo,
   for (const auto& r : results) {
     const auto& s = r.summary;
     std::printf("%-26s %9d %7d/%-3d %9.2f %9.1f%% %10.1f%% %11.1f%% %14.3f %9.3fs\n", r.policy.c_str(),
-                total_replicas(s), s.slots_used_max, s.slots_available, r.memory.instances_per_gpu,
-                r.memory.extra_pct, 100 * s.affinity_in_gpu, 100 * s.affinity_in_node, s.predicted_max_mean,
-                r.seconds);
+                total_replicas(s), s.slots_used_max, s.slots_available, r.memory.instances_per_gpu, r.memory.extra_pct,
+                100 * s.affinity_in_gpu, 100 * s.affinity_in_node, s.predicted_max_mean, r.seconds);
   }
-  std::printf("inst/GPU: expert instances on the fullest GPU per layer; extra mem: instances over one copy per "
-              "expert\n");
+  std::printf(
+      "inst/GPU: expert instances on the fullest GPU per layer; extra mem: instances over one copy per "
+      "expert\n");
   for (const auto& r : results)
     if (!r.path.empty()) std::printf("written %s\n", r.path.c_str());
 }
@@ -194,8 +194,8 @@ void print_json(const ModelSpec& model, const Topology& topo, int slots, const P
                 const Profile& prof, double profile_s, const std::vector<PlanResult>& results) {
   nlohmann::json j;
   j["model"] = model.name;
-  j["topology"] = {{"name", topo.name}, {"nodes", topo.nodes}, {"gpus_per_node", topo.gpus_per_node},
-                   {"slots_per_gpu", slots}};
+  j["topology"] = {
+      {"name", topo.name}, {"nodes", topo.nodes}, {"gpus_per_node", topo.gpus_per_node}, {"slots_per_gpu", slots}};
   j["input"] = a.traces.empty() ? nlohmann::json{{"synthetic", true}, {"tokens", kSynthTokens}, {"seed", a.seed}}
                                 : nlohmann::json{{"traces", a.traces}};
   j["input_description"] = input;
@@ -257,9 +257,10 @@ void run_plan(const PlanArgs& a) {
     so.with_weights = false;
     Trace trace = synthesize_trace(model, so);
     prof = build_profile(trace);
-    input = fmt::format("built-in synthetic trace of {} ({} tokens, seed {}; no --trace given; profile time "
-                        "includes generating it)", model.name,
-                        trace.num_tokens(), a.seed);
+    input = fmt::format(
+        "built-in synthetic trace of {} ({} tokens, seed {}; no --trace given; profile time "
+        "includes generating it)",
+        model.name, trace.num_tokens(), a.seed);
   } else {
     prof = profile_traces(a, model, input);
   }

@@ -80,10 +80,13 @@ void run_replan(const ReplanArgs& a) {
     j["bytes_moved"] = r.moves * eb;
     j["expert_bytes"] = eb;
     j["layers_changed"] = r.layers_changed;
-    j["node_visits_per_token"] = {{"before", r.visits_before}, {"after", r.visits_after},
-                                  {"full_plan", r.visits_full < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.visits_full)}};
+    j["node_visits_per_token"] = {
+        {"before", r.visits_before},
+        {"after", r.visits_after},
+        {"full_plan", r.visits_full < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.visits_full)}};
     j["cross_node_bytes_per_token"] = {{"before", r.visits_before * tb}, {"after", r.visits_after * tb}};
-    j["load_max_mean"] = {{"before", r.load_before}, {"after", r.load_after},
+    j["load_max_mean"] = {{"before", r.load_before},
+                          {"after", r.load_after},
                           {"full_plan", r.load_full < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.load_full)}};
     j["full_plan_moves"] = r.full_plan_moves < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.full_plan_moves);
     j["seconds"] = secs;
@@ -97,11 +100,14 @@ void run_replan(const ReplanArgs& a) {
               cp.placement.policy.c_str(), cp.model.name.c_str(), cp.topo.nodes, cp.topo.gpus_per_node,
               cp.placement.slots_per_gpu);
   std::printf("  recent      %lld tokens\n", (long long)prof.tokens);
-  std::printf("  budget      %s\n", budget < 0 ? "unbounded" : fmt::format("{} instances ({:.1f} MB)", budget, double(budget * eb) / mb).c_str());
+  std::printf(
+      "  budget      %s\n",
+      budget < 0 ? "unbounded" : fmt::format("{} instances ({:.1f} MB)", budget, double(budget * eb) / mb).c_str());
   if (o.min_visits_per_move > 0)
-    std::printf("  break-even  a move must save %.5f node visits per token (pays for its %.1f MB within %.0f tokens)%s\n",
-                o.min_visits_per_move, double(eb) / mb, a.horizon_tokens,
-                r.stopped_at_break_even ? "; the search stopped there" : "");
+    std::printf(
+        "  break-even  a move must save %.5f node visits per token (pays for its %.1f MB within %.0f tokens)%s\n",
+        o.min_visits_per_move, double(eb) / mb, a.horizon_tokens,
+        r.stopped_at_break_even ? "; the search stopped there" : "");
   std::printf("  moved       %lld instances, %.1f MB of expert weights, in %lld of %d layers\n", (long long)r.moves,
               double(r.moves * eb) / mb, (long long)r.layers_changed, cp.placement.num_layers);
   std::printf("  predicted   remote node visits per token (sum over layers) %.3f -> %.3f (%+.1f%%)\n", r.visits_before,
@@ -111,8 +117,9 @@ void run_replan(const ReplanArgs& a) {
   std::printf("              GPU load max/mean (tar estimate, mean over layers) %.3f -> %.3f\n", r.load_before,
               r.load_after);
   if (r.visits_full >= 0)
-    std::printf("  full plan   grace plan of the recent routing: %.3f visits per token, load %.3f, %lld moves (%.1f MB)\n",
-                r.visits_full, r.load_full, (long long)r.full_plan_moves, double(r.full_plan_moves * eb) / mb);
+    std::printf(
+        "  full plan   grace plan of the recent routing: %.3f visits per token, load %.3f, %lld moves (%.1f MB)\n",
+        r.visits_full, r.load_full, (long long)r.full_plan_moves, double(r.full_plan_moves * eb) / mb);
   if (!a.out.empty()) std::printf("  written     %s\n", a.out.c_str());
 }
 
@@ -120,8 +127,8 @@ void run_replan(const ReplanArgs& a) {
 
 void add_replan_command(CLI::App& app) {
   auto args = std::make_shared<ReplanArgs>();
-  auto* cmd = app.add_subcommand(
-      "replan", "Adapt a placement to recent routing, moving at most a budget of expert instances");
+  auto* cmd =
+      app.add_subcommand("replan", "Adapt a placement to recent routing, moving at most a budget of expert instances");
   cmd->add_option("--placement", args->placement, "The placement in force (grace placement JSON)")->required();
   cmd->add_option("--trace", args->traces, "Recent routing: ids .npy[.gz] file or folder (repeat to concatenate)")
       ->required();
@@ -129,9 +136,10 @@ void add_replan_command(CLI::App& app) {
                                     "Most expert instances to place anew (default: no limit; 0 keeps the placement)");
   args->bytes_opt = cmd->add_option("--max-move-bytes", args->max_move_bytes,
                                     "Most bytes of expert weights to move (instances x the model's expert size)");
-  args->horizon_opt = cmd->add_option("--horizon-tokens", args->horizon_tokens,
-                  "Make a move only when the cross-node bytes it saves over this many served tokens (both "
-                  "directions) reach the expert bytes it ships (default: no such rule, only the budget)");
+  args->horizon_opt =
+      cmd->add_option("--horizon-tokens", args->horizon_tokens,
+                      "Make a move only when the cross-node bytes it saves over this many served tokens (both "
+                      "directions) reach the expert bytes it ships (default: no such rule, only the budget)");
   cmd->add_option("--model", args->model, "Model preset or JSON (default: the placement's; must match it)");
   cmd->add_option("--topology", args->topology,
                   "Topology spec (default: the placement's NODESxGPUS, paper constants; must match its shape)");

@@ -26,8 +26,8 @@
 
 #include "checked_placement.h"
 #include "commands.h"
-#include "router_option.h"
 #include "grace/error.h"
+#include "router_option.h"
 
 #ifdef GRACE_HAVE_ENGINE
 #include "grace/engine/backend.h"
@@ -130,8 +130,8 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
   GRACE_INPUT_CHECK(a.timeout_s >= 0, "--timeout must be >= 0 seconds (got {})", a.timeout_s);
   s.opt.timeout_s = a.timeout_s;
   GRACE_INPUT_CHECK(world_size == s.topo.num_gpus(),
-                    "the world has {} ranks but --topology {} has {} GPUs (run with mpirun -np {})",
-                    world_size, a.topology, s.topo.num_gpus(), s.topo.num_gpus());
+                    "the world has {} ranks but --topology {} has {} GPUs (run with mpirun -np {})", world_size,
+                    a.topology, s.topo.num_gpus(), s.topo.num_gpus());
   if (a.traces.empty()) {
     SynthOptions so;
     so.tokens = a.synth_tokens;
@@ -141,8 +141,7 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
     s.trace = read_trace(a.traces, s.model.experts, /*with_weights=*/true);
   }
   s.router = make_router(a.router, s.placement, s.topo, a.seed);
-  s.weights = engine::make_weight_source(a.weights, s.model.hidden, s.model.moe_intermediate,
-                                         s.model.dense_layers);
+  s.weights = engine::make_weight_source(a.weights, s.model.hidden, s.model.moe_intermediate, s.model.dense_layers);
 }
 
 #ifdef GRACE_HAVE_CUDA
@@ -172,7 +171,8 @@ struct World {
 void open_world(const RunArgs& a, World& w) {
   GRACE_INPUT_CHECK(a.backend == "cpu" || a.backend == "cuda", "--backend must be cpu or cuda (got '{}')", a.backend);
 #ifndef GRACE_HAVE_CUDA
-  GRACE_INPUT_CHECK(a.backend != "cuda", "--backend cuda: this grace was built without CUDA (configure with "
+  GRACE_INPUT_CHECK(a.backend != "cuda",
+                    "--backend cuda: this grace was built without CUDA (configure with "
                     "-DGRACE_CUDA=ON on a machine with the CUDA toolkit and NCCL)");
   GRACE_INPUT_CHECK(a.rendezvous.empty(), "--rendezvous starts ranks over NCCL: this grace was built without CUDA");
 #else
@@ -267,8 +267,8 @@ void run_run(const RunArgs& a) {
     if (a.json) {
       std::printf("%s\n", engine::engine_json(r).c_str());
     } else {
-      std::printf("placement %s (%s), model %s, topology %s\n", a.placement.c_str(),
-                  s.placement.policy.c_str(), s.model.name.c_str(), a.topology.c_str());
+      std::printf("placement %s (%s), model %s, topology %s\n", a.placement.c_str(), s.placement.policy.c_str(),
+                  s.model.name.c_str(), a.topology.c_str());
       std::printf("%s", engine::format_engine(r).c_str());
     }
     std::fflush(stdout);
@@ -291,17 +291,20 @@ void run_run(const RunArgs& a) {
 
 void add_run_command(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
-  auto* cmd = app.add_subcommand("run", "Run the distributed MoE engine (mpirun -np <GPUs> grace run ...; "
+  auto* cmd = app.add_subcommand("run",
+                                 "Run the distributed MoE engine (mpirun -np <GPUs> grace run ...; "
                                  "--backend cpu|cuda)");
   cmd->add_option("--model", a->model, "Model preset or JSON")->capture_default_str();
-  cmd->add_option("--topology", a->topology, "Topology (nodes x GPUs per node, preset or JSON); "
-                  "the MPI world size must equal its GPU count")->capture_default_str();
+  cmd->add_option("--topology", a->topology,
+                  "Topology (nodes x GPUs per node, preset or JSON); "
+                  "the MPI world size must equal its GPU count")
+      ->capture_default_str();
   cmd->add_option("--placement", a->placement, "Placement JSON (grace plan -o)")->required();
-  cmd->add_option("--trace", a->traces, "Routing trace (ids file or directory); repeat to concatenate. "
+  cmd->add_option("--trace", a->traces,
+                  "Routing trace (ids file or directory); repeat to concatenate. "
                   "Default: a synthetic trace of --synth-tokens tokens");
   cmd->add_option("--synth-tokens", a->synth_tokens, "Tokens of the synthetic trace")->capture_default_str();
-  cmd->add_option("--router", a->router, router_option_help())
-      ->capture_default_str();
+  cmd->add_option("--router", a->router, router_option_help())->capture_default_str();
   cmd->add_option("--comm", a->comm, "Communication: flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", a->batch_tokens, "Tokens per batch (over all ranks)")->capture_default_str();
   cmd->add_option("--layers", a->layers, "MoE layers to run (0: all of the placement's)")->capture_default_str();
@@ -314,17 +317,27 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--no-phase-barrier", a->no_phase_barrier,
                 "Do not synchronise ranks before each phase (phase times then include waiting)");
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
-  cmd->add_option("--backend", a->backend, "Engine backend: cpu (F32 host activations) | cuda (GPU-resident, "
-                  "NCCL; needs a build with -DGRACE_CUDA=ON)")->capture_default_str();
-  cmd->add_option("--routing", a->routing, "trace: top-k and gate weights from the trace | gate: computed per "
-                  "layer from the hidden states (gate GEMM, softmax, group-limited top-k)")->capture_default_str();
-  cmd->add_option("--rendezvous", a->rendezvous, "Start without MPI: ranks share a folder for the NCCL id "
+  cmd->add_option("--backend", a->backend,
+                  "Engine backend: cpu (F32 host activations) | cuda (GPU-resident, "
+                  "NCCL; needs a build with -DGRACE_CUDA=ON)")
+      ->capture_default_str();
+  cmd->add_option("--routing", a->routing,
+                  "trace: top-k and gate weights from the trace | gate: computed per "
+                  "layer from the hidden states (gate GEMM, softmax, group-limited top-k)")
+      ->capture_default_str();
+  cmd->add_option("--rendezvous", a->rendezvous,
+                  "Start without MPI: ranks share a folder for the NCCL id "
                   "(GRACE_RANK/GRACE_SIZE/GRACE_LOCAL_RANK or OMPI_* set per process; CUDA builds)");
-  cmd->add_option("--check", a->check, "Compare the final hidden states of this many tokens per rank with the "
-                  "single-process reference (F32 1e-5 on cpu, 2e-2 on cuda); exit 1 when off")->capture_default_str();
-  cmd->add_option("--warmup", a->warmup, "Untimed runs of the first batch before the timed ones")->capture_default_str();
-  cmd->add_option("--timeout", a->timeout_s, "Abort the job when a rank makes no progress for this many "
-                  "seconds (hang detection; 0: off)")->capture_default_str();
+  cmd->add_option("--check", a->check,
+                  "Compare the final hidden states of this many tokens per rank with the "
+                  "single-process reference (F32 1e-5 on cpu, 2e-2 on cuda); exit 1 when off")
+      ->capture_default_str();
+  cmd->add_option("--warmup", a->warmup, "Untimed runs of the first batch before the timed ones")
+      ->capture_default_str();
+  cmd->add_option("--timeout", a->timeout_s,
+                  "Abort the job when a rank makes no progress for this many "
+                  "seconds (hang detection; 0: off)")
+      ->capture_default_str();
 #ifdef GRACE_HAVE_ENGINE
   cmd->callback([a] { run_run(*a); });
 #else

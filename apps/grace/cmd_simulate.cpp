@@ -8,7 +8,6 @@
 
 #include "checked_placement.h"
 #include "commands.h"
-#include "router_option.h"
 #include "core/cost_limits.h"
 #include "grace/error.h"
 #include "grace/evaluate.h"
@@ -19,6 +18,7 @@
 #include "grace/simulate.h"
 #include "grace/topology.h"
 #include "grace/trace_io.h"
+#include "router_option.h"
 
 namespace grace::cli {
 namespace {
@@ -77,11 +77,11 @@ void add_simulate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("simulate", "Evaluate a placement on a trace, then simulate the MoE-layer time");
   cmd->add_option("--trace", args->traces, "Routing trace (ids file or directory); repeat to concatenate")->required();
   cmd->add_option("--placement", args->placement, "Placement JSON (grace plan -o)")->required();
-  cmd->add_option("--topology", args->topology, "Topology: 2x4, 2x4@h200, paper, h200 or a JSON file "
-                                                "(default: the placement's shape, paper constants)");
+  cmd->add_option("--topology", args->topology,
+                  "Topology: 2x4, 2x4@h200, paper, h200 or a JSON file "
+                  "(default: the placement's shape, paper constants)");
   cmd->add_option("--model", args->model, "Model preset or JSON (default: the placement's model)");
-  cmd->add_option("--router", args->router, router_option_help())
-      ->capture_default_str();
+  cmd->add_option("--router", args->router, router_option_help())->capture_default_str();
   cmd->add_option("--comm", args->comm, "Communication scheme: flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", args->batch_tokens, "Tokens per batch")->capture_default_str();
   cmd->add_option("--seed", args->seed, "Router seed")->capture_default_str();

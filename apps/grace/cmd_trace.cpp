@@ -64,13 +64,15 @@ void run_stats(const StatsArgs& a) {
   GRACE_INPUT_CHECK(a.window > 0, "--window must be positive, got {}", a.window);
   TraceReader reader(a.traces, a.experts, false);  // streamed: memory does not grow with the trace
   TraceStats s = compute_trace_stats(reader, a.window);
-  if (a.json) std::printf("%s\n", trace_stats_json(s).c_str());
-  else std::printf("%s", format_trace_stats(s).c_str());
+  if (a.json)
+    std::printf("%s\n", trace_stats_json(s).c_str());
+  else
+    std::printf("%s", format_trace_stats(s).c_str());
 }
 
 void run_convert(const ConvertArgs& a) {
   GRACE_INPUT_CHECK(a.experts >= 0, "--experts must be >= 0, got {}", a.experts);
-  check_trace_output(a.out);  // before any work: a bad -o fails at once
+  check_trace_output(a.out);                      // before any work: a bad -o fails at once
   TraceReader reader(a.traces, a.experts, true);  // streamed: memory does not grow with the trace
   const int64_t tokens = stream_trace(reader, a.out, !a.plain);
   std::printf("wrote %s: %lld tokens in %lld sequences\n", a.out.c_str(), static_cast<long long>(tokens),
@@ -94,15 +96,19 @@ void add_trace_command(CLI::App& app) {
       "Write a synthetic routing trace whose statistics resemble real traces (skew drifting with each "
       "sequence's topic, co-activated expert clusters, adjacent-layer correlation, token locality); "
       "deterministic for a seed. Output: DIR/topk_ids.npy.gz, seq_offsets.npy, topk_weights_f32.npy.gz");
-  s->add_option("--model", synth->model, "Model preset (" + [] {
-                  std::string n;
-                  for (const auto& m : model_preset_names()) n += (n.empty() ? "" : ", ") + m;
-                  return n;
-                }() + ") or model JSON file")->required();
+  s->add_option(
+       "--model", synth->model,
+       "Model preset (" +
+           [] {
+             std::string n;
+             for (const auto& m : model_preset_names()) n += (n.empty() ? "" : ", ") + m;
+             return n;
+           }() +
+           ") or model JSON file")
+      ->required();
   s->add_option("--tokens", synth->tokens, "Number of tokens")->required();
   s->add_option("--seed", synth->seed, "Random seed")->capture_default_str();
-  s->add_option("--seq-len", synth->seq_len, "Mean sequence length (lengths vary 0.25x..1.75x)")
-      ->capture_default_str();
+  s->add_option("--seq-len", synth->seq_len, "Mean sequence length (lengths vary 0.25x..1.75x)")->capture_default_str();
   s->add_option("--topics", synth->topics, "Number of latent topics")->capture_default_str();
   s->add_flag("--no-weights", synth->no_weights, "Do not write gate weights");
   s->add_flag("--plain", synth->plain, "Write uncompressed .npy instead of .npy.gz");

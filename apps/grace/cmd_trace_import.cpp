@@ -2,12 +2,13 @@
 // a grace trace or load profile. The work is done by the Python package (torch reads the
 // dumps): this command runs `python3 -m grace.sglang import ...` in its place (exec), with the
 // build tree's package first on PYTHONPATH. Its errors are grace's: one line, exit code 2.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "commands.h"

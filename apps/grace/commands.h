@@ -9,17 +9,17 @@ class App;
 
 namespace grace::cli {
 
-void add_trace_command(CLI::App& app);     // grace trace synth|stats|convert|import-sglang
+void add_trace_command(CLI::App& app);           // grace trace synth|stats|convert|import-sglang
 void add_trace_import_command(CLI::App& trace);  // grace trace import-sglang (cmd_trace_import.cpp)
-void add_plan_command(CLI::App& app);      // grace plan
-void add_export_command(CLI::App& app);    // grace export
-void add_validate_command(CLI::App& app);  // grace validate
-void add_evaluate_command(CLI::App& app);  // grace evaluate
-void add_simulate_command(CLI::App& app);  // grace simulate
-void add_compare_command(CLI::App& app);   // grace compare
-void add_run_command(CLI::App& app);       // grace run (MPI engine)
-void add_replan_command(CLI::App& app);    // grace replan
-void add_drift_command(CLI::App& app);     // grace drift
+void add_plan_command(CLI::App& app);            // grace plan
+void add_export_command(CLI::App& app);          // grace export
+void add_validate_command(CLI::App& app);        // grace validate
+void add_evaluate_command(CLI::App& app);        // grace evaluate
+void add_simulate_command(CLI::App& app);        // grace simulate
+void add_compare_command(CLI::App& app);         // grace compare
+void add_run_command(CLI::App& app);             // grace run (MPI engine)
+void add_replan_command(CLI::App& app);          // grace replan
+void add_drift_command(CLI::App& app);           // grace drift
 
 }  // namespace grace::cli
 

@@ -37,19 +37,19 @@ std::string drift_text(const DriftReport& r) {
     const auto& w = r.windows[i];
     flagged += w.pays;
     if (!w.has_replan) {
-      s += fmt::format("{:>6} {:>10} {:>11.2f} {:>10.3f} {:>11} {:>10} {:>7} {:>9} {:>9} {:>11} {:>5}\n", i, w.first_token,
-                       w.current.inter_bytes_per_token / 1e3, w.current.load_max_mean, "-", "-", "-", "-", "-", "-", "-");
+      s += fmt::format("{:>6} {:>10} {:>11.2f} {:>10.3f} {:>11} {:>10} {:>7} {:>9} {:>9} {:>11} {:>5}\n", i,
+                       w.first_token, w.current.inter_bytes_per_token / 1e3, w.current.load_max_mean, "-", "-", "-",
+                       "-", "-", "-", "-");
       continue;
     }
-    s += fmt::format("{:>6} {:>10} {:>11.2f} {:>10.3f} {:>11.2f} {:>10.3f} {:>7} {:>9.1f} {:>9.2f} {:>11} {:>5}\n", i,
-                     w.first_token, w.current.inter_bytes_per_token / 1e3, w.current.load_max_mean,
-                     w.replanned.inter_bytes_per_token / 1e3, w.replanned.load_max_mean, w.move.moves,
-                     w.move.bytes / 1e6, w.move.seconds * 1e3,
-                     w.payback_batches < 0 ? std::string("never") : fmt::format("{:.1f}", w.payback_batches),
-                     w.pays ? "yes" : "-");
+    s += fmt::format(
+        "{:>6} {:>10} {:>11.2f} {:>10.3f} {:>11.2f} {:>10.3f} {:>7} {:>9.1f} {:>9.2f} {:>11} {:>5}\n", i, w.first_token,
+        w.current.inter_bytes_per_token / 1e3, w.current.load_max_mean, w.replanned.inter_bytes_per_token / 1e3,
+        w.replanned.load_max_mean, w.move.moves, w.move.bytes / 1e6, w.move.seconds * 1e3,
+        w.payback_batches < 0 ? std::string("never") : fmt::format("{:.1f}", w.payback_batches), w.pays ? "yes" : "-");
   }
-  s += fmt::format("{} of {} windows would pay back a re-plan within {} batches\n", flagged, r.windows.size() - (r.windows.empty() ? 0 : 1),
-                   o.horizon);
+  s += fmt::format("{} of {} windows would pay back a re-plan within {} batches\n", flagged,
+                   r.windows.size() - (r.windows.empty() ? 0 : 1), o.horizon);
   if (!r.strategies.empty()) {
     s += "\nonline strategies (each window replayed with the placement in force before it):\n";
     s += fmt::format("{:<12} {:>16} {:>12} {:>9} {:>9} {:>15}\n", "strategy", "cross-node GB", "load max/mean",
@@ -69,25 +69,29 @@ std::string drift_json(const DriftReport& r) {
   j["model"] = r.model.name;
   j["expert_bytes"] = r.model.expert_bytes();
   j["topology"] = {{"name", r.topo.name}, {"nodes", r.topo.nodes}, {"gpus_per_node", r.topo.gpus_per_node}};
-  j["options"] = {{"window", o.window},         {"batch_tokens", o.batch_tokens}, {"seq_tokens", o.seq_tokens},
-                  {"horizon", o.horizon},       {"router", o.router},             {"comm", o.comm},
+  j["options"] = {{"window", o.window},
+                  {"batch_tokens", o.batch_tokens},
+                  {"seq_tokens", o.seq_tokens},
+                  {"horizon", o.horizon},
+                  {"router", o.router},
+                  {"comm", o.comm},
                   {"max_moves", o.max_moves < 0 ? nlohmann::json(nullptr) : nlohmann::json(o.max_moves)},
                   {"min_visits_per_move", o.min_visits_per_move}};
   j["windows"] = nlohmann::json::array();
   for (const auto& w : r.windows)
-    j["windows"].push_back({{"first_token", w.first_token},
-                            {"has_replan", w.has_replan},
-                            {"current", cost_json(w.current)},
-                            {"replanned", cost_json(w.replanned)},
-                            {"moves", w.move.moves},
-                            {"intra_node_moves", w.move.intra_moves},
-                            {"inter_node_moves", w.move.inter_moves},
-                            {"moved_bytes", w.move.bytes},
-                            {"move_seconds", w.move.seconds},
-                            {"saved_bytes_per_batch", w.saved_bytes_per_batch},
-                            {"payback_batches", w.payback_batches < 0 ? nlohmann::json(nullptr)
-                                                                      : nlohmann::json(w.payback_batches)},
-                            {"pays", w.pays}});
+    j["windows"].push_back(
+        {{"first_token", w.first_token},
+         {"has_replan", w.has_replan},
+         {"current", cost_json(w.current)},
+         {"replanned", cost_json(w.replanned)},
+         {"moves", w.move.moves},
+         {"intra_node_moves", w.move.intra_moves},
+         {"inter_node_moves", w.move.inter_moves},
+         {"moved_bytes", w.move.bytes},
+         {"move_seconds", w.move.seconds},
+         {"saved_bytes_per_batch", w.saved_bytes_per_batch},
+         {"payback_batches", w.payback_batches < 0 ? nlohmann::json(nullptr) : nlohmann::json(w.payback_batches)},
+         {"pays", w.pays}});
   j["strategies"] = nlohmann::json::array();
   for (const auto& st : r.strategies) {
     nlohmann::json win = nlohmann::json::array();
@@ -115,7 +119,8 @@ std::string drift_html(const DriftReport& r) {
     rep.values.push_back((w.has_replan ? w.replanned : w.current).inter_bytes_per_token / 1e3);
   }
   per = {cur, rep};
-  std::string body = svg::line_chart("Cross-node traffic per window", "window", "KB per token (dispatch, per direction)", per);
+  std::string body =
+      svg::line_chart("Cross-node traffic per window", "window", "KB per token (dispatch, per direction)", per);
   if (!r.strategies.empty()) {
     std::vector<svg::Series> cum;
     for (const auto& st : r.strategies) {
@@ -124,7 +129,8 @@ std::string drift_html(const DriftReport& r) {
       for (const auto& c : st.windows) s.values.push_back((acc += c.inter_bytes_per_token * double(c.tokens)) / 1e9);
       cum.push_back(s);
     }
-    body += svg::line_chart("Cumulative cross-node traffic by strategy (out of sample)", "window", "GB (dispatch, per direction)", cum);
+    body += svg::line_chart("Cumulative cross-node traffic by strategy (out of sample)", "window",
+                            "GB (dispatch, per direction)", cum);
   }
   std::string table = drift_text(r);
   return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>grace drift</title>"

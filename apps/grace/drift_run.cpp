@@ -54,8 +54,8 @@ double payback(const MoveCost& m, double saved_bytes, const Topology& topo) {
 }  // namespace
 
 double inter_seconds(double bytes, const Topology& topo) {
-  const double bw = topo.node_nic_GBps > 0 ? topo.nodes * topo.node_nic_GBps
-                                           : topo.num_gpus() * topo.inter.bandwidth_GBps;
+  const double bw =
+      topo.node_nic_GBps > 0 ? topo.nodes * topo.node_nic_GBps : topo.num_gpus() * topo.inter.bandwidth_GBps;
   return bytes / (std::max(bw, 1e-9) * 1e9);
 }
 
@@ -83,7 +83,8 @@ std::vector<Trace> cut_windows(const Trace& stream, const DriftOptions& o) {
   GRACE_INPUT_CHECK(o.window > 0, "--window must be positive (got {})", o.window);
   const int64_t n = stream.num_tokens();
   std::vector<Trace> w;
-  for (int64_t a = 0; a + o.window <= n; a += o.window) w.push_back(window_trace(stream, a, a + o.window, o.seq_tokens));
+  for (int64_t a = 0; a + o.window <= n; a += o.window)
+    w.push_back(window_trace(stream, a, a + o.window, o.seq_tokens));
   if (w.empty() && n > 0) w.push_back(window_trace(stream, 0, n, o.seq_tokens));
   return w;
 }
@@ -154,8 +155,8 @@ void check_strategies(const std::vector<std::string>& strategies) {
   }
 }
 
-std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, const Placement& p,
-                                           const Topology& topo, const ModelSpec& model, const DriftOptions& o,
+std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, const Placement& p, const Topology& topo,
+                                           const ModelSpec& model, const DriftOptions& o,
                                            const std::vector<std::string>& strategies, const Progress& progress) {
   check_strategies(strategies);
   std::vector<StrategyResult> res(strategies.size());
@@ -178,14 +179,16 @@ std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, co
           // Trigger: a re-plan made on the window's first half must pay back within the horizon
           // on its second half (held out); then the re-plan of the whole window is adopted.
           const int64_t half = w.num_tokens() / 2;
-          const Trace a = window_trace(w, 0, half, o.seq_tokens), b = window_trace(w, half, w.num_tokens(), o.seq_tokens);
+          const Trace a = window_trace(w, 0, half, o.seq_tokens),
+                      b = window_trace(w, half, w.num_tokens(), o.seq_tokens);
           ReplanOptions ro;
           ro.max_moves = o.max_moves;
           ro.seed = o.seed;
           ro.min_visits_per_move = o.min_visits_per_move;
           const Placement trial = replan(cur[s], build_profile(a), model, topo, ro).placement;
           const MoveCost m = move_cost(cur[s], trial, model, topo);
-          const double pb = payback(m, saved_per_batch(replay(b, cur[s], topo, model, o), replay(b, trial, topo, model, o), o), topo);
+          const double pb =
+              payback(m, saved_per_batch(replay(b, cur[s], topo, model, o), replay(b, trial, topo, model, o), o), topo);
           if (m.moves > 0 && pb >= 0 && pb <= o.horizon) {
             next = replan(cur[s], prof, model, topo, ro).placement;
             adopt = true;

@@ -39,7 +39,7 @@ struct DriftOptions {
 struct WindowCost {
   double inter_bytes_per_token = 0;  // dispatch, per direction, summed over layers
   double intra_bytes_per_token = 0;
-  double load_max_mean = 0;          // GPU load max/mean, mean over (batch, layer)
+  double load_max_mean = 0;  // GPU load max/mean, mean over (batch, layer)
   int64_t tokens = 0;
 };
 
@@ -81,13 +81,13 @@ std::vector<DriftWindow> run_drift(const std::vector<Trace>& windows, const Plac
 // within the horizon there, the budgeted re-plan of the whole window is adopted).
 struct StrategyResult {
   std::string name;
-  std::vector<WindowCost> windows;        // out of sample
-  std::vector<int64_t> moves;             // instances moved after each window
+  std::vector<WindowCost> windows;  // out of sample
+  std::vector<int64_t> moves;       // instances moved after each window
   int64_t replans = 0, total_moves = 0;
   double moved_bytes = 0, inter_bytes = 0, load_max_mean = 0;  // totals; load: token-weighted mean
 };
-std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, const Placement& p,
-                                           const Topology& topo, const ModelSpec& model, const DriftOptions& o,
+std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, const Placement& p, const Topology& topo,
+                                           const ModelSpec& model, const DriftOptions& o,
                                            const std::vector<std::string>& strategies, const Progress& progress);
 
 // Throws InputError unless every name is a strategy above.

@@ -32,15 +32,15 @@ bool is_baseline_planner(const std::string& planner);
 struct CompareRow {
   Combination combo;
   bool ok = false;
-  std::string skipped;                   // why, when !ok
+  std::string skipped;  // why, when !ok
   double plan_seconds = 0;
-  int replicas = 0;                      // instances beyond one per expert, all layers
+  int replicas = 0;  // instances beyond one per expert, all layers
   // Per batch, dispatch direction (combine moves as much back), all MoE layers, in MB (1e6 B).
   double inter_mb_per_batch = 0, intra_mb_per_batch = 0;
   double inter_bytes_per_token = 0, intra_bytes_per_token = 0;
-  double load_max_mean = 0;              // GPU load max/mean, mean over (batch, layer)
+  double load_max_mean = 0;                                          // GPU load max/mean, mean over (batch, layer)
   double share_same_gpu = 0, share_same_node = 0, share_remote = 0;  // of token-expert pairs
-  LayerTime time;                        // one MoE layer of one batch (mean over layers)
+  LayerTime time;                                                    // one MoE layer of one batch (mean over layers)
   // Expert memory of the plan (grace/expert_memory.h): instances on the fullest GPU per layer,
   // and extra memory over one copy per expert, in %.
   double instances_per_gpu = 0, extra_memory_pct = 0;
@@ -55,7 +55,7 @@ struct CompareRow {
   double inter_vs_least = 0;  // this row's cross-node bytes / that row's (0: that row sends none)
   std::vector<double> inter_mb_per_layer, intra_mb_per_layer;  // [layer], per batch
   std::vector<LayerTime> time_per_layer;                       // [layer]
-  std::vector<std::vector<double>> gpu_load;  // [layer][gpu]: mean over batches of pairs / mean
+  std::vector<std::vector<double>> gpu_load;                   // [layer][gpu]: mean over batches of pairs / mean
 };
 
 // One point of the memory sweep: a combination planned with the replica budget that gives
@@ -68,15 +68,15 @@ struct SweepPoint {
 struct CompareResult {
   std::string model;
   std::string topology;
-  std::string compute_model;             // the simulator's compute model (topology.h)
+  std::string compute_model;  // the simulator's compute model (topology.h)
   int nodes = 0, gpus_per_node = 0, num_layers = 0, num_experts = 0, top_k = 0;
-  std::string trace_source;              // what was evaluated
-  std::string plan_source;               // what was planned on (the split)
+  std::string trace_source;  // what was evaluated
+  std::string plan_source;   // what was planned on (the split)
   int64_t eval_tokens = 0, plan_tokens = 0, eval_seqs = 0, plan_seqs = 0;
   int64_t batch_tokens = 0;
   int64_t num_batches = 0;
   uint64_t seed = 0;
-  int baseline = -1;                     // row the speedups are relative to (-1: none ran)
+  int baseline = -1;  // row the speedups are relative to (-1: none ran)
   std::vector<CompareRow> rows;
   std::vector<SweepPoint> memory_sweep;  // empty unless the sweep was asked for
 };

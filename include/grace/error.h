@@ -45,14 +45,14 @@ std::string one_line(std::string_view message, size_t max_chars = 1000);
 }  // namespace grace
 
 // Throws InputError with the formatted message when cond is false.
-#define GRACE_INPUT_CHECK(cond, ...)                     \
-  do {                                                   \
-    if (!(cond)) ::grace::fail_input(__VA_ARGS__);       \
+#define GRACE_INPUT_CHECK(cond, ...)               \
+  do {                                             \
+    if (!(cond)) ::grace::fail_input(__VA_ARGS__); \
   } while (0)
 
 // Throws Error naming file, line and condition when an invariant does not hold.
-#define GRACE_CHECK(cond, ...)                                                             \
-  do {                                                                                     \
+#define GRACE_CHECK(cond, ...)                                                                  \
+  do {                                                                                          \
     if (!(cond)) ::grace::fail_internal(__FILE__, __LINE__, #cond, ::fmt::format(__VA_ARGS__)); \
   } while (0)
 

@@ -34,7 +34,7 @@ struct EvalOptions {
   CommScheme comm = CommScheme::kHierarchical;
   std::string router = "tar";
   uint64_t seed = 0;
-  bool keep_records = true;   // keep per-(batch, layer) records (the simulator needs them)
+  bool keep_records = true;  // keep per-(batch, layer) records (the simulator needs them)
 };
 
 // What happened at one layer of one batch.
@@ -44,25 +44,25 @@ struct LayerBatchRecord {
   int64_t tokens = 0;
   // Per GPU: token-expert pairs computed, and per hosted expert instance the tokens it got
   // (same order as Placement::gpu_slots(layer); zeros included).
-  std::vector<int64_t> gpu_pairs;                      // [G]
-  std::vector<std::vector<int32_t>> gpu_expert_tokens; // [G][slots of that GPU]
+  std::vector<int64_t> gpu_pairs;                       // [G]
+  std::vector<std::vector<int32_t>> gpu_expert_tokens;  // [G][slots of that GPU]
   // Per GPU, dispatch copies sent and received on each tier (combine mirrors these).
-  std::vector<int64_t> send_intra, recv_intra;         // [G]
-  std::vector<int64_t> send_inter, recv_inter;         // [G]
+  std::vector<int64_t> send_intra, recv_intra;  // [G]
+  std::vector<int64_t> send_inter, recv_inter;  // [G]
   // Where the pairs were served, relative to the token's source GPU.
   int64_t pairs_same_gpu = 0, pairs_same_node = 0, pairs_remote = 0;
 };
 
 // Sums over batches, per layer or in total.
 struct EvalTotals {
-  int64_t tokens = 0;           // tokens x layers counted
-  int64_t pairs = 0;            // token-expert pairs
-  int64_t intra_copies = 0;     // dispatch copies inside nodes
-  int64_t inter_copies = 0;     // dispatch copies across nodes
+  int64_t tokens = 0;        // tokens x layers counted
+  int64_t pairs = 0;         // token-expert pairs
+  int64_t intra_copies = 0;  // dispatch copies inside nodes
+  int64_t inter_copies = 0;  // dispatch copies across nodes
   int64_t pairs_same_gpu = 0, pairs_same_node = 0, pairs_remote = 0;
-  double load_max_mean_sum = 0; // sum over (batch, layer) of max/mean GPU pairs
-  double load_std_sum = 0;      // sum over (batch, layer) of stddev/mean of GPU pairs
-  int64_t samples = 0;          // (batch, layer) records summed
+  double load_max_mean_sum = 0;  // sum over (batch, layer) of max/mean GPU pairs
+  double load_std_sum = 0;       // sum over (batch, layer) of stddev/mean of GPU pairs
+  int64_t samples = 0;           // (batch, layer) records summed
 };
 
 struct EvalResult {
@@ -70,12 +70,12 @@ struct EvalResult {
   CommScheme comm = CommScheme::kFlat;
   int64_t batch_tokens = 0;
   int64_t num_batches = 0;
-  int64_t token_bytes = 0;                 // bytes of one hidden-state copy
+  int64_t token_bytes = 0;  // bytes of one hidden-state copy
   int num_layers = 0;
   int num_gpus = 0;
-  std::vector<EvalTotals> per_layer;       // [num_layers]
+  std::vector<EvalTotals> per_layer;  // [num_layers]
   EvalTotals total;
-  std::vector<LayerBatchRecord> records;   // [batch][layer] when keep_records
+  std::vector<LayerBatchRecord> records;  // [batch][layer] when keep_records
 
   // Per token (of the trace, summed over layers), per direction: dispatch bytes.
   double inter_bytes_per_token() const;
@@ -83,11 +83,11 @@ struct EvalResult {
 };
 
 // Replays an in-memory trace. The trace's experts must match the placement's.
-EvalResult evaluate(const Trace& trace, const Placement& placement, const Topology& topo,
-                    const ModelSpec& model, const EvalOptions& options);
+EvalResult evaluate(const Trace& trace, const Placement& placement, const Topology& topo, const ModelSpec& model,
+                    const EvalOptions& options);
 // Same, streaming the reader from its current position (bounded memory when !keep_records).
-EvalResult evaluate(TraceReader& reader, const Placement& placement, const Topology& topo,
-                    const ModelSpec& model, const EvalOptions& options);
+EvalResult evaluate(TraceReader& reader, const Placement& placement, const Topology& topo, const ModelSpec& model,
+                    const EvalOptions& options);
 
 // Human-readable report and JSON (for `grace evaluate [--json]`).
 std::string format_eval(const EvalResult& r);

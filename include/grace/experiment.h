@@ -35,8 +35,8 @@ struct CompareOptions {
   std::string topology = "2x4";
   int64_t batch_tokens = 4096;
   uint64_t seed = 0;
-  int64_t synth_tokens = 32768;          // size of the synthetic trace
-  std::vector<Combination> combinations; // empty: default_combinations()
+  int64_t synth_tokens = 32768;           // size of the synthetic trace
+  std::vector<Combination> combinations;  // empty: default_combinations()
   // Memory-traffic trade-off: each sweep combination planned at each extra-memory level (their
   // own `redundant` is replaced), evaluated and simulated like the rows.
   bool sweep_memory = false;
@@ -47,8 +47,7 @@ struct CompareOptions {
 // Runs every combination (then the sweep, if asked); `progress` gets one line per combination
 // and sweep point. Planners or routers that do not exist are skipped with a reason; bad inputs
 // throw InputError. Rows with the same planner and budget share one plan.
-CompareResult run_compare(const CompareOptions& options,
-                          const std::function<void(const std::string&)>& progress = {});
+CompareResult run_compare(const CompareOptions& options, const std::function<void(const std::string&)>& progress = {});
 
 }  // namespace grace
 

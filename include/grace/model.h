@@ -15,13 +15,13 @@ struct ModelSpec {
   std::string name;
   int moe_layers = 0;
   int dense_layers = 0;
-  int experts = 0;          // routed experts per MoE layer
-  int shared_experts = 0;   // always-on experts (not placed by grace; run data-parallel)
+  int experts = 0;         // routed experts per MoE layer
+  int shared_experts = 0;  // always-on experts (not placed by grace; run data-parallel)
   int top_k = 0;
   int64_t hidden = 0;
   int64_t moe_intermediate = 0;
   int64_t vocab = 0;
-  int dtype_bytes = 2;      // activations and weights on the wire / in memory (bf16)
+  int dtype_bytes = 2;  // activations and weights on the wire / in memory (bf16)
   // The router (gate) of each MoE layer, for the engine's gate routing: softmax over the experts'
   // logits; with n_group > 1 DeepSeek's group-limited top-k (experts split into n_group equal
   // groups, a group scored by its best expert, only the best topk_group groups compete); then
@@ -49,8 +49,7 @@ std::vector<std::string> model_preset_names();
 ModelSpec load_model(std::string_view name_or_path);
 
 // A model spec for a trace whose layers/experts/top-k are known but the model is not.
-ModelSpec generic_model(int layers, int experts, int top_k, int64_t hidden = 2048,
-                        int64_t intermediate = 1408);
+ModelSpec generic_model(int layers, int experts, int top_k, int64_t hidden = 2048, int64_t intermediate = 1408);
 
 }  // namespace grace
 

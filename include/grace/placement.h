@@ -36,14 +36,14 @@ struct LayerPlacement {
 struct Placement {
   static constexpr int kFormatVersion = 1;
 
-  std::string model;          // ModelSpec::name
-  std::string policy;         // planner name
+  std::string model;   // ModelSpec::name
+  std::string policy;  // planner name
   uint64_t seed = 0;
   int num_layers = 0;
   int num_experts = 0;
   int nodes = 0;
   int gpus_per_node = 0;
-  int slots_per_gpu = 0;      // capacity the plan was made for
+  int slots_per_gpu = 0;  // capacity the plan was made for
   std::vector<LayerPlacement> layers;
 
   int num_gpus() const { return nodes * gpus_per_node; }

@@ -31,9 +31,9 @@ struct LayerProfile {
 struct TokenSample {
   static constexpr int64_t kDefaultCapacity = 16384;
   int64_t capacity = kDefaultCapacity;
-  std::vector<int64_t> token;   // [n] ascending profile token index
-  std::vector<uint64_t> hash;   // [n] the sketch key of each row
-  std::vector<expert_t> ids;    // [n][layers][k]
+  std::vector<int64_t> token;  // [n] ascending profile token index
+  std::vector<uint64_t> hash;  // [n] the sketch key of each row
+  std::vector<expert_t> ids;   // [n][layers][k]
   int64_t size() const { return int64_t(token.size()); }
 };
 

@@ -39,12 +39,12 @@
 namespace grace {
 
 struct ReplanOptions {
-  int64_t max_moves = -1;      // instances that may be placed anew; < 0: unbounded
-  double node_load_tol = 0.10; // node load may not exceed (1 + tol) x mean (nor get worse if it does)
-  double gpu_load_tol = 0.25;  // the same for GPUs
+  int64_t max_moves = -1;        // instances that may be placed anew; < 0: unbounded
+  double node_load_tol = 0.10;   // node load may not exceed (1 + tol) x mean (nor get worse if it does)
+  double gpu_load_tol = 0.25;    // the same for GPUs
   bool full_plan_target = true;  // consider adopting layers of a full grace plan
-  uint64_t seed = 1;           // the full plan's seed
-  int max_edges = 8192;        // sampled tokens per layer the search scores on
+  uint64_t seed = 1;             // the full plan's seed
+  int max_edges = 8192;          // sampled tokens per layer the search scores on
   // Break-even: node visits per token (summed over layers) a change must save per move it adds;
   // 0: any gain. move_break_even(model, T) makes each move pay for its bytes within T tokens.
   double min_visits_per_move = 0;
@@ -58,7 +58,7 @@ double move_break_even(const ModelSpec& model, double horizon_tokens);
 
 struct ReplanResult {
   Placement placement;
-  int64_t moves = 0;                   // instances in `placement` not in the old one
+  int64_t moves = 0;  // instances in `placement` not in the old one
   int64_t layers_changed = 0;
   // Predicted remote node visits per token, summed over layers (the objective), on the recent
   // profile's sample: old placement, result, and the full grace plan (when computed).
@@ -67,7 +67,7 @@ struct ReplanResult {
   bool stopped_at_break_even = false;  // the search ended because the best change did not pay
   // Predicted GPU load max/mean with the placement's weights (tar estimate), mean over layers.
   double load_before = 0, load_after = 0, load_full = -1;
-  Placement full_plan;                 // the aligned full plan (empty layers when not computed)
+  Placement full_plan;  // the aligned full plan (empty layers when not computed)
 };
 
 // REQUIRES: old validated for topo/model; recent has the model's layers/experts/top-k and a

@@ -25,9 +25,9 @@ struct RouteBatch {
   int layer = 0;
   int64_t num_tokens = 0;
   int top_k = 0;
-  const expert_t* ids = nullptr;       // token t's ids at ids + t * ids_stride
-  int64_t ids_stride = 0;              // top_k for a packed array; layers * top_k in a Trace
-  const int* src_gpu = nullptr;        // [num_tokens] GPU the token lives on
+  const expert_t* ids = nullptr;         // token t's ids at ids + t * ids_stride
+  int64_t ids_stride = 0;                // top_k for a packed array; layers * top_k in a Trace
+  const int* src_gpu = nullptr;          // [num_tokens] GPU the token lives on
   const int64_t* token_index = nullptr;  // [num_tokens] global token ids; null: 0..n-1
 };
 
@@ -53,8 +53,8 @@ std::string router_description(std::string_view name);
 // Throws InputError "<where>: unknown router '<name>' (valid: ...)" unless `name` is registered.
 void check_router_name(std::string_view name, std::string_view where = "router");
 // Throws InputError listing the valid names.
-std::unique_ptr<Router> make_router(std::string_view name, const Placement& placement,
-                                    const Topology& topo, uint64_t seed = 0);
+std::unique_ptr<Router> make_router(std::string_view name, const Placement& placement, const Topology& topo,
+                                    uint64_t seed = 0);
 
 }  // namespace grace
 

@@ -82,19 +82,13 @@ class RoutingTable {
   int bit_words() const { return bit_words_; }
 
   int le(int layer, int expert) const { return layer * num_experts_ + expert; }
-  int lne(int layer, int node, int expert) const {
-    return (layer * num_nodes_ + node) * num_experts_ + expert;
-  }
+  int lne(int layer, int node, int expert) const { return (layer * num_nodes_ + node) * num_experts_ + expert; }
   int num_instances(int le) const { return inst_offset_[le + 1] - inst_offset_[le]; }
-  bool hosts(int le, int gpu) const {
-    return (host_bits_[size_t(le) * bit_words_ + (gpu >> 5)] >> (gpu & 31)) & 1u;
-  }
+  bool hosts(int le, int gpu) const { return (host_bits_[size_t(le) * bit_words_ + (gpu >> 5)] >> (gpu & 31)) & 1u; }
   int slot_of(int le, int gpu) const { return slot_of_[size_t(le) * num_gpus_ + gpu]; }
   // Total slots (instances) at a layer, and the first flat slot index of each GPU there
   // (flat slot = gpu_slot_offset(layer)[g] + slot_of(le, g)); [G + 1] entries.
-  const int32_t* gpu_slot_offset(int layer) const {
-    return gpu_slot_offset_.data() + size_t(layer) * (num_gpus_ + 1);
-  }
+  const int32_t* gpu_slot_offset(int layer) const { return gpu_slot_offset_.data() + size_t(layer) * (num_gpus_ + 1); }
 
   // Raw arrays (layout above), for routers and for copying to a device.
   const std::vector<int32_t>& inst_offset() const { return inst_offset_; }
@@ -106,9 +100,7 @@ class RoutingTable {
   const std::vector<uint32_t>& cand_cum() const { return cand_cum_; }
   const std::vector<float>& cand_weight() const { return cand_weight_; }
   // Whether the candidates at lne are on the token's own node (tier 2) or anywhere (tier 3).
-  bool cand_on_node(int lne, int node) const {
-    return cand_gpu_[size_t(cand_offset_[lne])] / gpus_per_node_ == node;
-  }
+  bool cand_on_node(int lne, int node) const { return cand_gpu_[size_t(cand_offset_[lne])] / gpus_per_node_ == node; }
   const std::vector<uint32_t>& host_bits() const { return host_bits_; }
   const std::vector<int32_t>& slot_of() const { return slot_of_; }
 
@@ -135,9 +127,7 @@ inline int pick_weighted(const uint32_t* cum, int n, uint32_t r) {
   return i;
 }
 
-inline int pick_uniform(uint64_t hash, int n) {
-  return int(((hash & 0xffffffffull) * uint64_t(n)) >> 32);
-}
+inline int pick_uniform(uint64_t hash, int n) { return int(((hash & 0xffffffffull) * uint64_t(n)) >> 32); }
 
 }  // namespace grace
 

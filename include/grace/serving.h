@@ -51,13 +51,13 @@ PhysicalLayout physical_layout(const Placement& p, bool require_full = true);
 
 // The SGLang export of a placement for `model` (dense_layers rows first, then the MoE layers).
 struct SglangExport {
-  std::string json;         // the --init-expert-location file
-  int num_layers = 0;       // rows: dense + MoE decoder layers
+  std::string json;    // the --init-expert-location file
+  int num_layers = 0;  // rows: dense + MoE decoder layers
   int dense_layers = 0;
-  int num_logical = 0;      // experts
-  int num_physical = 0;     // columns
-  int redundant = 0;        // --ep-num-redundant-experts
-  int ep_size = 0;          // --ep-size
+  int num_logical = 0;   // experts
+  int num_physical = 0;  // columns
+  int redundant = 0;     // --ep-num-redundant-experts
+  int ep_size = 0;       // --ep-size
   int spare_slots_filled = 0;
 };
 SglangExport export_sglang(const Placement& p, const ModelSpec& model);

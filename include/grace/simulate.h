@@ -54,10 +54,10 @@ struct LayerTime {
   double dispatch_intra_us = 0;  //   inter / intra tier time; hierarchical: each stage)
   double compute_us = 0;         // slowest GPU's expert compute
   double combine_us = 0;
-  double total_us = 0;           // dispatch + compute + combine (no overlap)
-  double overlap_us = 0;         // with the chunked-pipeline overlap model
-  int best_chunks = 1;           // chunk count giving overlap_us (in SimResult: of the last record)
-  double idle_share = 0;         // sum over GPUs of (max - own compute) / (GPUs x max); 0 if idle
+  double total_us = 0;    // dispatch + compute + combine (no overlap)
+  double overlap_us = 0;  // with the chunked-pipeline overlap model
+  int best_chunks = 1;    // chunk count giving overlap_us (in SimResult: of the last record)
+  double idle_share = 0;  // sum over GPUs of (max - own compute) / (GPUs x max); 0 if idle
 
   LayerTime& operator+=(const LayerTime& o);
   LayerTime scaled(double f) const;
@@ -75,8 +75,8 @@ struct SimResult {
 };
 
 // One record. `comm` says how the record's copies were sent (its stages).
-LayerTime simulate_record(const LayerBatchRecord& rec, CommScheme comm, const Topology& topo,
-                          const ModelSpec& model, const SimOptions& options = {});
+LayerTime simulate_record(const LayerBatchRecord& rec, CommScheme comm, const Topology& topo, const ModelSpec& model,
+                          const SimOptions& options = {});
 
 // Every record of an evaluation (needs EvalOptions::keep_records). Throws InputError when the
 // evaluation kept no records or does not match the topology.

@@ -15,13 +15,13 @@ namespace grace {
 
 struct SynthOptions {
   int64_t tokens = 32768;
-  int64_t mean_seq_len = 384;   // sequence lengths vary around this
+  int64_t mean_seq_len = 384;  // sequence lengths vary around this
   uint64_t seed = 1;
-  int num_topics = 8;           // topics drive per-sequence skew drift
+  int num_topics = 8;  // topics drive per-sequence skew drift
   bool with_weights = true;
   // Strength knobs (defaults calibrated against the real traces; 0 disables the effect).
-  double skew = 1.0;            // per-layer popularity skew
-  double affinity = 1.0;        // within-layer co-activation clusters
+  double skew = 1.0;      // per-layer popularity skew
+  double affinity = 1.0;  // within-layer co-activation clusters
   double layer_correlation = 1.0;
   double token_locality = 1.0;  // consecutive tokens share experts
 };
@@ -30,8 +30,7 @@ struct SynthOptions {
 Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt);
 
 // A trace with no structure at all: every token picks k distinct experts uniformly.
-Trace uniform_trace(int layers, int experts, int top_k, int64_t tokens, uint64_t seed,
-                    int64_t seq_len = 256);
+Trace uniform_trace(int layers, int experts, int top_k, int64_t tokens, uint64_t seed, int64_t seq_len = 256);
 
 // Parses a trace argument of the form "synthetic:MODEL[:TOKENS[:SEED]]" (MODEL a preset name or
 // model JSON file; TOKENS default 32768, SEED default 1). Returns false when `arg` does not start

@@ -55,14 +55,14 @@ struct Topology {
   // cross-node traffic (the paper's testbed); otherwise each GPU has `inter` to itself.
   double node_nic_GBps = 0;
 
-  double peak_tflops = 0;              // dense bf16 peak of one GPU
+  double peak_tflops = 0;  // dense bf16 peak of one GPU
   ComputeModel compute_model = ComputeModel::kGrouped;
   // kGrouped: effective HBM bandwidth for streaming the active instances' weights, GB/s
   // (1e9 bytes/s); 0 = weight streaming not modelled (compute-bound only).
   double hbm_GBps = 0;
   // kGrouped: achieved TFLOP/s of a large grouped GEMM; 0 = peak_tflops.
   double grouped_tflops = 0;
-  std::vector<ComputePoint> compute;   // kPerExpert: tokens per expert -> achieved TFLOP/s
+  std::vector<ComputePoint> compute;  // kPerExpert: tokens per expert -> achieved TFLOP/s
   // Fixed cost per GPU per layer (per chunk) when the GPU computes anything: the grouped
   // kernel's launch (kGrouped), or on top of the per-expert curve (kPerExpert).
   double kernel_overhead_us = 0;

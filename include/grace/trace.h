@@ -19,9 +19,9 @@ struct Trace {
   int top_k = 0;
   int num_experts = 0;  // expert ids are < num_experts
 
-  std::vector<expert_t> ids;          // [tokens][num_layers][top_k]
-  std::vector<float> weights;         // empty, or the gate weight of each id (same shape)
-  std::vector<int64_t> seq_offsets;   // [sequences + 1]; 0 first, num_tokens() last
+  std::vector<expert_t> ids;         // [tokens][num_layers][top_k]
+  std::vector<float> weights;        // empty, or the gate weight of each id (same shape)
+  std::vector<int64_t> seq_offsets;  // [sequences + 1]; 0 first, num_tokens() last
 
   // Streaming position: index of this chunk's first token in the whole trace, and the global
   // index of the sequence that token belongs to (a chunk may start or end mid-sequence).
@@ -35,12 +35,8 @@ struct Trace {
   bool has_weights() const { return !weights.empty(); }
 
   // The top_k ids of token t (chunk-relative) at layer l.
-  const expert_t* topk(int64_t t, int layer) const {
-    return ids.data() + (t * num_layers + layer) * top_k;
-  }
-  const float* topk_weights(int64_t t, int layer) const {
-    return weights.data() + (t * num_layers + layer) * top_k;
-  }
+  const expert_t* topk(int64_t t, int layer) const { return ids.data() + (t * num_layers + layer) * top_k; }
+  const float* topk_weights(int64_t t, int layer) const { return weights.data() + (t * num_layers + layer) * top_k; }
 };
 
 }  // namespace grace

@@ -33,15 +33,15 @@ struct TraceStats {
   int num_layers = 0;
   int num_experts = 0;
   int top_k = 0;
-  double load_max_mean_median = 0;     // per layer max/mean expert load, median over layers
-  double gini_median = 0;              // per layer Gini of expert loads, median over layers
+  double load_max_mean_median = 0;  // per layer max/mean expert load, median over layers
+  double gini_median = 0;           // per layer Gini of expert loads, median over layers
   int64_t window_tokens = 512;
-  double window_max_mean_median = 0;   // max/mean in windows of window_tokens, median
-  double window_max_mean_p90 = 0;      // ... and 90th percentile
-  double hot_pair_share = 0;           // share of expert pairs co-activated > 2x chance
-  double successor_lift = 0;           // best next-layer successor prob / marginal, median
-  double consecutive_overlap = 0;      // share of experts a token shares with the previous
-                                       // token of its sequence, mean over layers
+  double window_max_mean_median = 0;  // max/mean in windows of window_tokens, median
+  double window_max_mean_p90 = 0;     // ... and 90th percentile
+  double hot_pair_share = 0;          // share of expert pairs co-activated > 2x chance
+  double successor_lift = 0;          // best next-layer successor prob / marginal, median
+  double consecutive_overlap = 0;     // share of experts a token shares with the previous
+                                      // token of its sequence, mean over layers
 };
 
 // Minimum number of tokens behind an expert for it to enter successor_lift.

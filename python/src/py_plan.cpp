@@ -48,8 +48,10 @@ Placement plan_topk(i64_array ids, const std::string& model_name, const std::str
     maxid = std::max(maxid, d[i]);
   }
   const ModelSpec model = resolve_model(model_name, L, int(maxid + 1), K);
-  GRACE_INPUT_CHECK(model.moe_layers == L && maxid < model.experts, "plan: topk_ids has {} layers and ids up to {}, "
-                    "model '{}' has {} MoE layers x {} experts", L, maxid, model.name, model.moe_layers, model.experts);
+  GRACE_INPUT_CHECK(model.moe_layers == L && maxid < model.experts,
+                    "plan: topk_ids has {} layers and ids up to {}, "
+                    "model '{}' has {} MoE layers x {} experts",
+                    L, maxid, model.name, model.moe_layers, model.experts);
   Trace tr;
   tr.num_layers = L;
   tr.top_k = K;
@@ -67,8 +69,10 @@ Placement plan_loads(f64_array loads, pyb::object coactivation, const std::strin
   GRACE_INPUT_CHECK(loads.ndim() == 2, "plan: loads must be [layers, experts], got {} dimensions", loads.ndim());
   const int L = int(loads.shape(0)), E = int(loads.shape(1));
   const ModelSpec model = resolve_model(model_name, L, E, 1);
-  GRACE_INPUT_CHECK(model.moe_layers == L && model.experts == E, "plan: loads are {} x {}, model '{}' has {} MoE "
-                    "layers x {} experts", L, E, model.name, model.moe_layers, model.experts);
+  GRACE_INPUT_CHECK(model.moe_layers == L && model.experts == E,
+                    "plan: loads are {} x {}, model '{}' has {} MoE "
+                    "layers x {} experts",
+                    L, E, model.name, model.moe_layers, model.experts);
   const double* w = loads.data();
   double mx = 0;
   for (int64_t i = 0; i < int64_t(L) * E; ++i) {
@@ -98,7 +102,8 @@ Placement plan_loads(f64_array loads, pyb::object coactivation, const std::strin
         for (int j = 0; j < E; ++j) {
           const double x = a[(size_t(l) * E + i) * E + j], y = a[(size_t(l) * E + j) * E + i];
           GRACE_INPUT_CHECK(std::isfinite(x) && x >= 0, "plan: coactivation[{}][{}][{}] = {}", l, i, j, x);
-          prof.layers[size_t(l)].affinity[size_t(i) * E + j] = i == j ? 0 : int64_t(std::llround(0.5 * (x + y) * scale));
+          prof.layers[size_t(l)].affinity[size_t(i) * E + j] =
+              i == j ? 0 : int64_t(std::llround(0.5 * (x + y) * scale));
         }
   }
   return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed);
@@ -151,31 +156,44 @@ void init_plan(pyb::module_& m) {
       .def_readonly("gpus_per_node", &Placement::gpus_per_node)
       .def_readonly("slots_per_gpu", &Placement::slots_per_gpu)
       .def_property_readonly("num_gpus", &Placement::num_gpus)
-      .def("instances", [](const Placement& p, int layer, int expert) {
-        GRACE_INPUT_CHECK(layer >= 0 && layer < p.num_layers && expert >= 0 && expert < p.num_experts,
-                          "instances: layer {} / expert {} out of range", layer, expert);
-        std::vector<std::pair<int, double>> out;
-        for (const auto& in : p.layers[size_t(layer)].experts[size_t(expert)].instances) out.push_back({in.gpu, in.weight});
-        return out;
-      }, "[(gpu, weight)] of an expert, primary first")
+      .def(
+          "instances",
+          [](const Placement& p, int layer, int expert) {
+            GRACE_INPUT_CHECK(layer >= 0 && layer < p.num_layers && expert >= 0 && expert < p.num_experts,
+                              "instances: layer {} / expert {} out of range", layer, expert);
+            std::vector<std::pair<int, double>> out;
+            for (const auto& in : p.layers[size_t(layer)].experts[size_t(expert)].instances)
+              out.push_back({in.gpu, in.weight});
+            return out;
+          },
+          "[(gpu, weight)] of an expert, primary first")
       .def("physical_to_logical_map", &phy2log_array, pyb::arg("sglang") = false, pyb::arg("model") = "",
            "int64 [MoE layers, num_gpus x slots_per_gpu]: physical -> logical ids (vLLM's layout, spare slots "
            "filled with real replicas); sglang=True: [decoder layers, ...] with the dense layers' rows first")
       .def("to_sglang", &to_sglang, pyb::arg("path"), pyb::arg("model") = "",
            "Writes the --init-expert-location .json (rows for every decoder layer) and returns the flags it needs")
-      .def("to_sglang_dispatch", [](const Placement& p, const std::string& path, const std::string& model) {
-        write_file_atomic(path, export_sglang_dispatch(p, model_of(p, model)));
-      }, pyb::arg("path"), pyb::arg("model") = "", "Writes the node-aware logical_to_rank_dispatch_physical_map")
-      .def("to_vllm", [](const Placement& p, const std::string& path) {
-        write_file_atomic(path, export_vllm_initial_map(p));
-      }, pyb::arg("path"), "Writes vLLM's initial_expert_map_path JSON (needs vllm-project/vllm#49572)")
-      .def("save", [](const Placement& p, const std::string& path) { save_placement(p, path); }, pyb::arg("path"))
-      .def_static("load", [](const std::string& path) { return load_placement(path); }, pyb::arg("path"))
-      .def("validate", [](const Placement& p, const std::string& model, const std::string& topology) {
-        const Topology t = parse_topology(topology.empty() ? std::to_string(p.nodes) + "x" +
-                                                                 std::to_string(p.gpus_per_node) : topology);
-        validate_placement(p, t, model_of(p, model));
-      }, pyb::arg("model") = "", pyb::arg("topology") = "")
+      .def(
+          "to_sglang_dispatch",
+          [](const Placement& p, const std::string& path, const std::string& model) {
+            write_file_atomic(path, export_sglang_dispatch(p, model_of(p, model)));
+          },
+          pyb::arg("path"), pyb::arg("model") = "", "Writes the node-aware logical_to_rank_dispatch_physical_map")
+      .def(
+          "to_vllm",
+          [](const Placement& p, const std::string& path) { write_file_atomic(path, export_vllm_initial_map(p)); },
+          pyb::arg("path"), "Writes vLLM's initial_expert_map_path JSON (needs vllm-project/vllm#49572)")
+      .def(
+          "save", [](const Placement& p, const std::string& path) { save_placement(p, path); }, pyb::arg("path"))
+      .def_static(
+          "load", [](const std::string& path) { return load_placement(path); }, pyb::arg("path"))
+      .def(
+          "validate",
+          [](const Placement& p, const std::string& model, const std::string& topology) {
+            const Topology t = parse_topology(
+                topology.empty() ? std::to_string(p.nodes) + "x" + std::to_string(p.gpus_per_node) : topology);
+            validate_placement(p, t, model_of(p, model));
+          },
+          pyb::arg("model") = "", pyb::arg("topology") = "")
       .def("hash", [](const Placement& p) { return placement_hash(p); })
       .def("__repr__", [](const Placement& p) {
         return "<grace.Placement " + p.policy + " " + p.model + ": " + std::to_string(p.num_layers) + " layers x " +
@@ -184,21 +202,23 @@ void init_plan(pyb::module_& m) {
       });
   m.def("plan_topk", &plan_topk, pyb::arg("topk_ids"), pyb::arg("model"), pyb::arg("topology"), pyb::arg("policy"),
         pyb::arg("redundant"), pyb::arg("seed"), pyb::arg("slots_per_gpu") = 0);
-  m.def("plan_loads", &plan_loads, pyb::arg("loads"), pyb::arg("coactivation"), pyb::arg("model"),
-        pyb::arg("topology"), pyb::arg("policy"), pyb::arg("redundant"), pyb::arg("seed"),
-        pyb::arg("slots_per_gpu") = 0);
+  m.def("plan_loads", &plan_loads, pyb::arg("loads"), pyb::arg("coactivation"), pyb::arg("model"), pyb::arg("topology"),
+        pyb::arg("policy"), pyb::arg("redundant"), pyb::arg("seed"), pyb::arg("slots_per_gpu") = 0);
   m.def("planner_names", &planner_names);
   m.def("model_preset_names", &model_preset_names);
-  m.def("model_info", [](const std::string& name) {
-    const ModelSpec s = load_model(name);
-    pyb::dict d;
-    d["name"] = s.name;
-    d["moe_layers"] = s.moe_layers;
-    d["dense_layers"] = s.dense_layers;
-    d["experts"] = s.experts;
-    d["top_k"] = s.top_k;
-    return d;
-  }, pyb::arg("model"), "Architecture facts of a preset or model JSON (dict)");
+  m.def(
+      "model_info",
+      [](const std::string& name) {
+        const ModelSpec s = load_model(name);
+        pyb::dict d;
+        d["name"] = s.name;
+        d["moe_layers"] = s.moe_layers;
+        d["dense_layers"] = s.dense_layers;
+        d["experts"] = s.experts;
+        d["top_k"] = s.top_k;
+        return d;
+      },
+      pyb::arg("model"), "Architecture facts of a preset or model JSON (dict)");
 }
 
 }  // namespace grace::py

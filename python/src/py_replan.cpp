@@ -22,7 +22,8 @@ pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_move
   const ModelSpec model = load_model(old.model);
   const Topology topo = parse_topology(std::to_string(old.nodes) + "x" + std::to_string(old.gpus_per_node));
   validate_placement(old, topo, model, "placement");
-  GRACE_INPUT_CHECK(max_moves.is_none() || max_move_bytes.is_none(), "replan: give max_moves or max_move_bytes, not both");
+  GRACE_INPUT_CHECK(max_moves.is_none() || max_move_bytes.is_none(),
+                    "replan: give max_moves or max_move_bytes, not both");
   int64_t budget = -1;
   if (!max_moves.is_none()) {
     budget = max_moves.cast<int64_t>();
@@ -42,9 +43,10 @@ pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_move
   const int64_t T = ids.shape(0);
   const int L = int(ids.shape(1)), K = int(ids.shape(2));
   GRACE_INPUT_CHECK(T >= 1, "replan: topk_ids holds no tokens (empty stream)");
-  GRACE_INPUT_CHECK(L == old.num_layers && K == model.top_k,
-                    "replan: topk_ids has {} layers, top-{} but the placement is for model '{}' ({} MoE layers, top-{})",
-                    L, K, model.name, old.num_layers, model.top_k);
+  GRACE_INPUT_CHECK(
+      L == old.num_layers && K == model.top_k,
+      "replan: topk_ids has {} layers, top-{} but the placement is for model '{}' ({} MoE layers, top-{})", L, K,
+      model.name, old.num_layers, model.top_k);
   const int64_t* d = ids.data();
   for (int64_t i = 0; i < T * L * K; ++i)
     GRACE_INPUT_CHECK(d[i] >= 0 && d[i] < old.num_experts, "replan: topk_ids has id {} at flat index {} ({} experts)",
@@ -87,7 +89,8 @@ void init_replan(pyb::module_& m) {
           "Adapts the placement to recent routing topk_ids [tokens, layers, k], placing at most max_moves expert "
           "instances anew (or max_move_bytes of weights; None: no limit; 0 returns it unchanged), as `grace "
           "replan`; horizon_tokens T: make a move only when the cross-node bytes it saves over T tokens reach the "
-          "expert bytes it ships (--horizon-tokens). Returns (new Placement, report dict: moves, bytes_moved, node visits and load before/after).");
+          "expert bytes it ships (--horizon-tokens). Returns (new Placement, report dict: moves, bytes_moved, node "
+          "visits and load before/after).");
 }
 
 }  // namespace grace::py

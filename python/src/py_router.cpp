@@ -22,8 +22,8 @@ namespace {
 class PyRouter {
  public:
   PyRouter(const Placement& p, const std::string& name, const std::string& topology, uint64_t seed) : p_(p) {
-    topo_ = parse_topology(topology.empty() ? std::to_string(p.nodes) + "x" + std::to_string(p.gpus_per_node)
-                                            : topology);
+    topo_ =
+        parse_topology(topology.empty() ? std::to_string(p.nodes) + "x" + std::to_string(p.gpus_per_node) : topology);
     GRACE_INPUT_CHECK(topo_.num_gpus() == p.num_gpus(), "Router: topology has {} GPUs, the placement {}",
                       topo_.num_gpus(), p.num_gpus());
     router_ = make_router(name, p_, topo_, seed);

@@ -15,9 +15,7 @@
 
 namespace grace {
 
-std::string temp_path_for(const std::string& path) {
-  return path + ".tmp." + std::to_string(::getpid());
-}
+std::string temp_path_for(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
 
 void commit_file(const std::string& tmp, const std::string& path) {
   std::error_code ec;

@@ -83,8 +83,7 @@ void install_cleanup_handlers() {
   (void)done;
 }
 
-CleanupOnSignal::CleanupOnSignal(const std::string& path, bool is_folder)
-    : CleanupOnSignal(path, is_folder ? 3 : 2) {}
+CleanupOnSignal::CleanupOnSignal(const std::string& path, bool is_folder) : CleanupOnSignal(path, is_folder ? 3 : 2) {}
 
 CleanupOnSignal CleanupOnSignal::empty_folder(const std::string& path) { return CleanupOnSignal(path, 4); }
 

@@ -7,13 +7,20 @@ namespace {
 
 void escape_into(std::string& out, unsigned char c, bool backslash = true) {
   switch (c) {
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
     case '\\':
       out += backslash ? "\\\\" : "\\";
       return;
-    default: break;
+    default:
+      break;
   }
   if (c < 0x20 || c == 0x7f) {
     out += fmt::format("\\x{:02x}", c);
@@ -25,8 +32,8 @@ void escape_into(std::string& out, unsigned char c, bool backslash = true) {
 }  // namespace
 
 void fail_internal(const char* file, int line, const char* cond, const std::string& msg) {
-  throw Error(fmt::format("internal error at {}:{}: check '{}' failed{}{}", file, line, cond,
-                          msg.empty() ? "" : ": ", msg));
+  throw Error(
+      fmt::format("internal error at {}:{}: check '{}' failed{}{}", file, line, cond, msg.empty() ? "" : ": ", msg));
 }
 
 std::string quote_input(std::string_view text, size_t max_chars) {

@@ -46,8 +46,8 @@ void ModelSpec::validate() const {
   in("shared_experts", shared_experts, 0, 1024);
   in("dense_layers", dense_layers, 0, 4096);
   in("n_group", n_group, 1, experts);
-  GRACE_INPUT_CHECK(experts % n_group == 0, "model '{}': experts = {} is not a multiple of n_group = {}", name,
-                    experts, n_group);
+  GRACE_INPUT_CHECK(experts % n_group == 0, "model '{}': experts = {} is not a multiple of n_group = {}", name, experts,
+                    n_group);
   in("topk_group", topk_group, 1, n_group);
 }
 
@@ -71,8 +71,10 @@ ModelSpec load_model(std::string_view name_or_path) {
   const std::string who = "model file " + quote_input(path);
   const nlohmann::json j = read_json_file(path, who);
   GRACE_INPUT_CHECK(j.is_object(), "{}: a model file must hold one JSON object", who);
-  check_keys(j, {"name", "moe_layers", "dense_layers", "experts", "shared_experts", "top_k", "hidden",
-                 "moe_intermediate", "vocab", "dtype_bytes", "n_group", "topk_group", "norm_topk_prob"}, who);
+  check_keys(j,
+             {"name", "moe_layers", "dense_layers", "experts", "shared_experts", "top_k", "hidden", "moe_intermediate",
+              "vocab", "dtype_bytes", "n_group", "topk_group", "norm_topk_prob"},
+             who);
   ModelSpec m;
   m.name = json_string(j, "name", who, "", false, std::filesystem::path(path).stem().string());
   const std::string& path_who = who;

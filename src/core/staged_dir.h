@@ -44,7 +44,7 @@ class StagedDir {
 
   std::string target_, staging_;
   std::vector<std::string> owned_;
-  std::vector<std::string> created_parents_;  // deepest last
+  std::vector<std::string> created_parents_;    // deepest last
   std::vector<CleanupOnSignal> parent_guards_;  // the created parents, removed on a signal if empty
   CleanupOnSignal guard_;
   bool committed_ = false;

@@ -13,9 +13,9 @@ namespace {
 
 // Achieved TFLOP/s of one expert's SwiGLU FFN (DeepSeek-V2-Lite shapes, bf16) on one H200,
 // from ../shared/data/calibration/h200.json. The floor at few tokens is launch overhead.
-const std::vector<ComputePoint> kH200Curve = {
-    {1, 0.38},      {4, 1.35},      {16, 5.99},     {64, 23.66},    {128, 41.53},   {256, 98.84},
-    {512, 169.72},  {1024, 374.28}, {2048, 456.58}, {4096, 495.29}, {8192, 522.38}, {16384, 534.28}};
+const std::vector<ComputePoint> kH200Curve = {{1, 0.38},      {4, 1.35},      {16, 5.99},     {64, 23.66},
+                                              {128, 41.53},   {256, 98.84},   {512, 169.72},  {1024, 374.28},
+                                              {2048, 456.58}, {4096, 495.29}, {8192, 522.38}, {16384, 534.28}};
 
 // Grouped-GEMM roofline of one H200, fitted to the calibration's "grouped" entries
 // (torch._grouped_mm, 64 experts of [2048 x 1408] bf16 = 369.1 MB of weights, tokens split
@@ -37,9 +37,9 @@ Topology paper_preset() {
   t.name = "paper";
   t.nodes = 2;
   t.gpus_per_node = 4;
-  t.intra = {300.0, 10.0};   // A100 NVLink3: 12 links x 25 GB/s per direction
-  t.inter = {3.125, 50.0};   // 25 Gbit/s Ethernet
-  t.node_nic_GBps = 3.125;   // one NIC per node, shared by its 4 GPUs
+  t.intra = {300.0, 10.0};  // A100 NVLink3: 12 links x 25 GB/s per direction
+  t.inter = {3.125, 50.0};  // 25 Gbit/s Ethernet
+  t.node_nic_GBps = 3.125;  // one NIC per node, shared by its 4 GPUs
   t.peak_tflops = kA100PeakTflops;
   // A100 has ~1/3 of H200's dense bf16 throughput: the H200 curve scaled by 312/989.
   for (auto p : kH200Curve) t.compute.push_back({p.tokens, p.tflops * kA100PeakTflops / kH200PeakTflops});
@@ -56,9 +56,9 @@ Topology h200_preset() {
   t.name = "h200";
   t.nodes = 2;
   t.gpus_per_node = 8;
-  t.intra = {290.0, 46.0};   // measured NCCL all-to-all, h200-nvlink-2gpu.json
-  t.inter = {50.0, 20.0};    // 400 Gbit/s InfiniBand per GPU
-  t.node_nic_GBps = 0;       // one NIC per GPU
+  t.intra = {290.0, 46.0};  // measured NCCL all-to-all, h200-nvlink-2gpu.json
+  t.inter = {50.0, 20.0};   // 400 Gbit/s InfiniBand per GPU
+  t.node_nic_GBps = 0;      // one NIC per GPU
   t.peak_tflops = kH200PeakTflops;
   t.compute = kH200Curve;
   t.compute_model = ComputeModel::kGrouped;
@@ -84,9 +84,11 @@ Topology from_json(const std::string& path) {
   const std::string who = "topology file " + quote_input(path);
   const nlohmann::json j = read_json_file(path, who);
   GRACE_INPUT_CHECK(j.is_object(), "{}: a topology file must hold one JSON object", who);
-  check_keys(j, {"preset", "name", "nodes", "gpus_per_node", "slots_per_gpu", "expert_memory_GB", "intra", "inter",
-                 "node_nic_GBps", "peak_tflops", "kernel_overhead_us", "compute", "compute_model", "hbm_GBps",
-                 "grouped_tflops"}, who);
+  check_keys(
+      j,
+      {"preset", "name", "nodes", "gpus_per_node", "slots_per_gpu", "expert_memory_GB", "intra", "inter",
+       "node_nic_GBps", "peak_tflops", "kernel_overhead_us", "compute", "compute_model", "hbm_GBps", "grouped_tflops"},
+      who);
   Topology t = paper_preset();
   if (j.contains("preset")) {
     const std::string preset = json_string(j, "preset", who);
@@ -108,16 +110,18 @@ Topology from_json(const std::string& path) {
   t.kernel_overhead_us = json_number(j, "kernel_overhead_us", who, "", false, t.kernel_overhead_us);
   if (j.contains("compute_model")) {
     const std::string cm = json_string(j, "compute_model", who);
-    GRACE_INPUT_CHECK(cm == "grouped" || cm == "per-expert", "{}: unknown compute_model {} (grouped, per-expert)",
-                      who, quote_input(cm));
+    GRACE_INPUT_CHECK(cm == "grouped" || cm == "per-expert", "{}: unknown compute_model {} (grouped, per-expert)", who,
+                      quote_input(cm));
     t.compute_model = parse_compute_model(cm);
   }
   t.hbm_GBps = json_number(j, "hbm_GBps", who, "", false, t.hbm_GBps);
   t.grouped_tflops = json_number(j, "grouped_tflops", who, "", false, t.grouped_tflops);
   if (j.contains("compute")) {
     const nlohmann::json& c = j["compute"];
-    GRACE_INPUT_CHECK(c.is_array() && c.size() <= 4096, "{}: 'compute' must be an array of at most 4096 "
-                      "[tokens, tflops] points, got {}", who, json_excerpt(c));
+    GRACE_INPUT_CHECK(c.is_array() && c.size() <= 4096,
+                      "{}: 'compute' must be an array of at most 4096 "
+                      "[tokens, tflops] points, got {}",
+                      who, json_excerpt(c));
     t.compute.clear();
     for (size_t i = 0; i < c.size(); ++i) {
       GRACE_INPUT_CHECK(c[i].is_array() && c[i].size() == 2 && c[i][0].is_number() && c[i][1].is_number(),
@@ -146,23 +150,26 @@ double Topology::tflops_at(double tokens) const {
 }
 
 void Topology::validate() const {
-  GRACE_INPUT_CHECK(nodes >= 1 && nodes <= 65536, "topology {}: nodes = {} must be in [1, 65536]", quote_input(name), nodes);
-  GRACE_INPUT_CHECK(gpus_per_node >= 1 && gpus_per_node <= 1024,
-                    "topology {}: gpus_per_node = {} must be in [1, 1024]", quote_input(name), gpus_per_node);
+  GRACE_INPUT_CHECK(nodes >= 1 && nodes <= 65536, "topology {}: nodes = {} must be in [1, 65536]", quote_input(name),
+                    nodes);
+  GRACE_INPUT_CHECK(gpus_per_node >= 1 && gpus_per_node <= 1024, "topology {}: gpus_per_node = {} must be in [1, 1024]",
+                    quote_input(name), gpus_per_node);
   GRACE_INPUT_CHECK(int64_t(nodes) * gpus_per_node <= 65536, "topology {}: more than 65536 GPUs", quote_input(name));
   GRACE_INPUT_CHECK(slots_per_gpu >= 0 && slots_per_gpu <= 65536,
                     "topology {}: slots_per_gpu = {} must be in [0, 65536]", quote_input(name), slots_per_gpu);
   GRACE_INPUT_CHECK(expert_memory_GB >= 0, "topology {}: expert_memory_GB must be >= 0", quote_input(name));
-  GRACE_INPUT_CHECK(intra.bandwidth_GBps > 0 && inter.bandwidth_GBps > 0,
-                    "topology {}: link bandwidths must be > 0", quote_input(name));
-  GRACE_INPUT_CHECK(intra.latency_us >= 0 && inter.latency_us >= 0, "topology {}: latencies must be >= 0", quote_input(name));
+  GRACE_INPUT_CHECK(intra.bandwidth_GBps > 0 && inter.bandwidth_GBps > 0, "topology {}: link bandwidths must be > 0",
+                    quote_input(name));
+  GRACE_INPUT_CHECK(intra.latency_us >= 0 && inter.latency_us >= 0, "topology {}: latencies must be >= 0",
+                    quote_input(name));
   GRACE_INPUT_CHECK(node_nic_GBps >= 0, "topology {}: node_nic_GBps must be >= 0", quote_input(name));
   GRACE_INPUT_CHECK(peak_tflops > 0, "topology {}: peak_tflops must be > 0", quote_input(name));
   GRACE_INPUT_CHECK(compute_model == ComputeModel::kGrouped || compute_model == ComputeModel::kPerExpert,
                     "topology {}: unknown compute_model", quote_input(name));
-  GRACE_INPUT_CHECK(hbm_GBps >= 0, "topology {}: hbm_GBps = {} must be >= 0 (0 = not modelled)", quote_input(name), hbm_GBps);
-  GRACE_INPUT_CHECK(grouped_tflops >= 0, "topology {}: grouped_tflops = {} must be >= 0 (0 = peak_tflops)", quote_input(name),
-                    grouped_tflops);
+  GRACE_INPUT_CHECK(hbm_GBps >= 0, "topology {}: hbm_GBps = {} must be >= 0 (0 = not modelled)", quote_input(name),
+                    hbm_GBps);
+  GRACE_INPUT_CHECK(grouped_tflops >= 0, "topology {}: grouped_tflops = {} must be >= 0 (0 = peak_tflops)",
+                    quote_input(name), grouped_tflops);
   GRACE_INPUT_CHECK(kernel_overhead_us >= 0, "topology {}: kernel_overhead_us = {} must be >= 0", quote_input(name),
                     kernel_overhead_us);
   for (size_t i = 0; i < compute.size(); ++i) {
@@ -173,9 +180,7 @@ void Topology::validate() const {
   }
 }
 
-std::string_view compute_model_name(ComputeModel m) {
-  return m == ComputeModel::kPerExpert ? "per-expert" : "grouped";
-}
+std::string_view compute_model_name(ComputeModel m) { return m == ComputeModel::kPerExpert ? "per-expert" : "grouped"; }
 
 ComputeModel parse_compute_model(std::string_view name) {
   if (name == "grouped") return ComputeModel::kGrouped;
@@ -200,8 +205,8 @@ Topology parse_topology(std::string_view spec) {
   if (auto at = s.find('@'); at != std::string::npos) {
     shape = s.substr(0, at);
     preset = s.substr(at + 1);
-    GRACE_INPUT_CHECK(preset == "paper" || preset == "h200",
-                      "topology {}: unknown preset {} (paper, h200)", quote_input(s), quote_input(preset));
+    GRACE_INPUT_CHECK(preset == "paper" || preset == "h200", "topology {}: unknown preset {} (paper, h200)",
+                      quote_input(s), quote_input(preset));
   }
   auto x = shape.find('x');
   int n = 0, g = 0;

@@ -9,10 +9,10 @@
 #include "grace/engine/mpi.h"
 #include "grace/error.h"
 
-#define GRACE_MPI_CHECK(call)                                                         \
-  do {                                                                                \
-    int mpi_rc_ = (call);                                                                 \
-    GRACE_CHECK(mpi_rc_ == MPI_SUCCESS, "MPI call {} failed with code {}", #call, mpi_rc_);   \
+#define GRACE_MPI_CHECK(call)                                                               \
+  do {                                                                                      \
+    int mpi_rc_ = (call);                                                                   \
+    GRACE_CHECK(mpi_rc_ == MPI_SUCCESS, "MPI call {} failed with code {}", #call, mpi_rc_); \
   } while (0)
 
 namespace grace::engine {
@@ -44,14 +44,14 @@ class MpiComm : public Comm {
     GRACE_MPI_CHECK(MPI_Alltoall(send_counts, 1, MPI_INT64_T, recv_counts, 1, MPI_INT64_T, comm_));
   }
 
-  void alltoallv(const void* send, const int64_t* send_counts, const int64_t* send_offsets,
-                 void* recv, const int64_t* recv_counts, const int64_t* recv_offsets) override {
+  void alltoallv(const void* send, const int64_t* send_counts, const int64_t* send_offsets, void* recv,
+                 const int64_t* recv_counts, const int64_t* recv_offsets) override {
     to_int(send_counts, sc_);
     to_int(send_offsets, so_);
     to_int(recv_counts, rc_);
     to_int(recv_offsets, ro_);
-    GRACE_MPI_CHECK(MPI_Alltoallv(send, sc_.data(), so_.data(), MPI_BYTE, recv, rc_.data(),
-                                  ro_.data(), MPI_BYTE, comm_));
+    GRACE_MPI_CHECK(
+        MPI_Alltoallv(send, sc_.data(), so_.data(), MPI_BYTE, recv, rc_.data(), ro_.data(), MPI_BYTE, comm_));
   }
 
   void allreduce_sum(double* v, int n) override { reduce(v, n, MPI_DOUBLE, MPI_SUM); }

@@ -33,9 +33,7 @@ class CpuCompute : public ComputeBackend {
     dst.down.assign(w.down, w.down + n);
   }
 
-  bool has_expert(int layer, int expert) const override {
-    return experts_.count({layer, expert}) != 0;
-  }
+  bool has_expert(int layer, int expert) const override { return experts_.count({layer, expert}) != 0; }
 
   void run(int layer, const ExpertTask* tasks, int num_tasks) override {
     for (int i = 0; i < num_tasks; ++i) run_one(layer, tasks[i]);
@@ -59,17 +57,14 @@ class CpuCompute : public ComputeBackend {
     g_.resize(size_t(m) * n);
     u_.resize(size_t(m) * n);
     // G = X W_g^T, U = X W_u^T   ([m][h] x [n][h]^T -> [m][n])
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, h, 1.0f, t.in, h, w.gate.data(), h,
-                0.0f, g_.data(), n);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, h, 1.0f, t.in, h, w.up.data(), h,
-                0.0f, u_.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, h, 1.0f, t.in, h, w.gate.data(), h, 0.0f, g_.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, h, 1.0f, t.in, h, w.up.data(), h, 0.0f, u_.data(), n);
     for (size_t i = 0; i < g_.size(); ++i) {
       const float z = g_[i];
       g_[i] = z / (1.0f + std::exp(-z)) * u_[i];
     }
     // Y = A W_d^T   ([m][n] x [h][n]^T -> [m][h])
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, h, n, 1.0f, g_.data(), n, w.down.data(),
-                n, 0.0f, t.out, h);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, h, n, 1.0f, g_.data(), n, w.down.data(), n, 0.0f, t.out, h);
   }
 
   int64_t hidden_ = 0, inter_ = 0;

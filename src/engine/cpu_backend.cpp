@@ -29,9 +29,19 @@ double now_s() {
 class CpuBackend : public MoeBackend {
  public:
   CpuBackend(Comm& world, ComputeBackend& compute, const EngineInputs& in, const EngineOptions& opt)
-      : world_(world), compute_(compute), in_(in), opt_(opt), G_(in.topo->gpus_per_node), me_(world.rank()),
-        f_{in.model.hidden, in.trace->top_k}, rows_(world), s1_send_(world), s1_recv_(world), results_(world),
-        node_acc_(world), back1_(world) {
+      : world_(world),
+        compute_(compute),
+        in_(in),
+        opt_(opt),
+        G_(in.topo->gpus_per_node),
+        me_(world.rank()),
+        f_{in.model.hidden, in.trace->top_k},
+        rows_(world),
+        s1_send_(world),
+        s1_recv_(world),
+        results_(world),
+        node_acc_(world),
+        back1_(world) {
     node_ = world.split(me_ / G_, me_ % G_);
     s2_send_ = std::make_unique<CommBuffer>(*node_);
     s2_recv_ = std::make_unique<CommBuffer>(*node_);
@@ -108,21 +118,23 @@ class CpuBackend : public MoeBackend {
       const int64_t t = w.local[i];
       std::memcpy(row, &x_[size_t(i * H)], size_t(H) * sizeof(float));
       RouteEntry* e = f_.entries_of(row);
-      for (int j = 0; j < k; ++j)
-        e[j] = {int32_t(ids[t * ids_stride + j]), dest_[size_t(t * k + j)], gw[t * k + j]};
+      for (int j = 0; j < k; ++j) e[j] = {int32_t(ids[t * ids_stride + j]), dest_[size_t(t * k + j)], gw[t * k + j]};
     }
     const char* final_rows;
     int64_t n_final;
     if (hier()) {
-      dispatch_stage(world_sc, f_, rp, nl, [&](int g) { return topo.gpu_at(topo.node_of(g), my_local); }, plan1_,
-                     s1_send_, s1_recv_, lt.dispatch);
+      dispatch_stage(
+          world_sc, f_, rp, nl, [&](int g) { return topo.gpu_at(topo.node_of(g), my_local); }, plan1_, s1_send_,
+          s1_recv_, lt.dispatch);
       beat("dispatch stage 2 (node)");
-      dispatch_stage(node_sc, f_, s1_recv_.data(), plan1_.recv.total_rows, [&](int g) { return topo.local_rank(g); },
-                     plan2_, *s2_send_, *s2_recv_, lt.dispatch);
+      dispatch_stage(
+          node_sc, f_, s1_recv_.data(), plan1_.recv.total_rows, [&](int g) { return topo.local_rank(g); }, plan2_,
+          *s2_send_, *s2_recv_, lt.dispatch);
       final_rows = s2_recv_->data();
       n_final = plan2_.recv.total_rows;
     } else {
-      dispatch_stage(world_sc, f_, rp, nl, [](int g) { return g; }, plan1_, s1_send_, s1_recv_, lt.dispatch);
+      dispatch_stage(
+          world_sc, f_, rp, nl, [](int g) { return g; }, plan1_, s1_send_, s1_recv_, lt.dispatch);
       final_rows = s1_recv_.data();
       n_final = plan1_.recv.total_rows;
     }

@@ -37,8 +37,8 @@ double now_s() {
 constexpr int kCounters = 9;
 void add_counters(int64_t* c, const LayerTimes& t) {
   const TierCounts &d = t.dispatch, &m = t.combine;
-  const int64_t v[kCounters] = {d.intra_bytes, d.inter_bytes, d.intra_rows, d.inter_rows,
-                                m.intra_bytes, m.inter_bytes, m.intra_rows, m.inter_rows, t.pairs};
+  const int64_t v[kCounters] = {d.intra_bytes, d.inter_bytes, d.intra_rows, d.inter_rows, m.intra_bytes,
+                                m.inter_bytes, m.intra_rows,  m.inter_rows, t.pairs};
   for (int i = 0; i < kCounters; ++i) c[i] += v[i];
 }
 

@@ -32,8 +32,8 @@ void count_sent(const StageComm& sc, const BufferLayout& layout, size_t row_byte
   }
 }
 
-void exchange(Comm& comm, const BufferLayout& send, const char* sbuf, const BufferLayout& recv,
-              char* rbuf, size_t row_bytes) {
+void exchange(Comm& comm, const BufferLayout& send, const char* sbuf, const BufferLayout& recv, char* rbuf,
+              size_t row_bytes) {
   const auto sc = send.byte_counts(row_bytes), so = send.byte_offsets(row_bytes);
   const auto rc = recv.byte_counts(row_bytes), ro = recv.byte_offsets(row_bytes);
   comm.alltoallv(sbuf, sc.data(), so.data(), rbuf, rc.data(), ro.data());
@@ -93,8 +93,8 @@ void dispatch_stage(const StageComm& sc, const RowFormat& f, const char* in, int
   count_sent(sc, plan.send, rb, counts);
 }
 
-void combine_stage(const StageComm& sc, int64_t hidden, const float* results, const ExchangePlan& plan,
-                   int64_t n_in, float* acc, CommBuffer& recv_buf, TierCounts& counts) {
+void combine_stage(const StageComm& sc, int64_t hidden, const float* results, const ExchangePlan& plan, int64_t n_in,
+                   float* acc, CommBuffer& recv_buf, TierCounts& counts) {
   const size_t rb = size_t(hidden) * sizeof(float);
   // Results are already in recv order: send them back as they are (reverse layouts).
   char* rbuf = recv_buf.reserve(plan.send.total_bytes(rb));

@@ -78,8 +78,8 @@ void dispatch_stage(const StageComm& sc, const RowFormat& f, const char* in, int
 // Combine stage: results [plan.recv.total_rows][hidden] -> acc [n_in][hidden] (acc is
 // overwritten: zero for input rows that sent nothing). Adds bytes/rows sent to `counts`.
 // REQUIRES: results lies in memory from sc.comm->alloc_buffer (it is sent as it is).
-void combine_stage(const StageComm& sc, int64_t hidden, const float* results, const ExchangePlan& plan,
-                   int64_t n_in, float* acc, CommBuffer& recv_buf, TierCounts& counts);
+void combine_stage(const StageComm& sc, int64_t hidden, const float* results, const ExchangePlan& plan, int64_t n_in,
+                   float* acc, CommBuffer& recv_buf, TierCounts& counts);
 
 }  // namespace grace::engine
 

@@ -9,9 +9,8 @@
 
 namespace grace::engine {
 
-int64_t compute_partials(ComputeBackend& compute, int layer, int num_experts, const RowFormat& f,
-                         const char* rows, int64_t n_rows, int my_gpu, float* results,
-                         LayerComputeScratch& s) {
+int64_t compute_partials(ComputeBackend& compute, int layer, int num_experts, const RowFormat& f, const char* rows,
+                         int64_t n_rows, int my_gpu, float* results, LayerComputeScratch& s) {
   const size_t rb = f.bytes();
   const int64_t H = f.hidden;
   std::vector<int64_t> per_expert(size_t(num_experts), 0);
@@ -19,8 +18,8 @@ int64_t compute_partials(ComputeBackend& compute, int layer, int num_experts, co
     const RouteEntry* e = f.entries_of(rows + size_t(r) * rb);
     for (int j = 0; j < f.top_k; ++j) {
       if (e[j].expert < 0) continue;
-      GRACE_CHECK(e[j].gpu == my_gpu && e[j].expert < num_experts,
-                  "row for gpu {} expert {} reached gpu {}", e[j].gpu, e[j].expert, my_gpu);
+      GRACE_CHECK(e[j].gpu == my_gpu && e[j].expert < num_experts, "row for gpu {} expert {} reached gpu {}", e[j].gpu,
+                  e[j].expert, my_gpu);
       ++per_expert[size_t(e[j].expert)];
     }
   }

@@ -22,9 +22,8 @@ struct LayerComputeScratch {
 
 // results[n_rows][hidden] = sum over entries (expert e, weight w) of the row: w * FFN_e(x).
 // Entries must be for `my_gpu`. Returns the number of (row, expert) pairs computed.
-int64_t compute_partials(ComputeBackend& compute, int layer, int num_experts, const RowFormat& f,
-                         const char* rows, int64_t n_rows, int my_gpu, float* results,
-                         LayerComputeScratch& scratch);
+int64_t compute_partials(ComputeBackend& compute, int layer, int num_experts, const RowFormat& f, const char* rows,
+                         int64_t n_rows, int my_gpu, float* results, LayerComputeScratch& scratch);
 
 // Gate weight of token t's j-th expert at layer l: the trace's, or 1/k when it has none.
 inline float gate_weight(const Trace& tr, int64_t t, int layer, int j) {

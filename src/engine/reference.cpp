@@ -26,8 +26,7 @@ float round_bf16(float f) {  // round to nearest even, as the GPU's float -> bf1
 
 }  // namespace
 
-std::vector<float> run_reference(const EngineInputs& in, const EngineOptions& opt,
-                                 const std::vector<int64_t>& tokens) {
+std::vector<float> run_reference(const EngineInputs& in, const EngineOptions& opt, const std::vector<int64_t>& tokens) {
   const Trace& tr = *in.trace;
   const int L = opt.num_layers > 0 ? opt.num_layers : in.placement->num_layers;
   const int64_t H = in.model.hidden, I = in.model.moe_intermediate;
@@ -73,8 +72,7 @@ std::vector<float> run_reference(const EngineInputs& in, const EngineOptions& op
       const int64_t m = int64_t(pairs.size());
       xin.resize(size_t(m * H));
       yout.resize(size_t(m * H));
-      for (int64_t p = 0; p < m; ++p)
-        std::copy_n(&x[size_t(pairs[size_t(p)].first * H)], H, &xin[size_t(p * H)]);
+      for (int64_t p = 0; p < m; ++p) std::copy_n(&x[size_t(pairs[size_t(p)].first * H)], H, &xin[size_t(p * H)]);
       ExpertTask task{e, m, xin.data(), yout.data()};
       compute->run(l, &task, 1);
       for (int64_t p = 0; p < m; ++p) {

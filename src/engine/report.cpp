@@ -9,8 +9,10 @@ namespace grace::engine {
 namespace {
 
 nlohmann::json tier_json(const TierCounts& c) {
-  return {{"intra_bytes", c.intra_bytes}, {"inter_bytes", c.inter_bytes},
-          {"intra_rows", c.intra_rows}, {"inter_rows", c.inter_rows}};
+  return {{"intra_bytes", c.intra_bytes},
+          {"inter_bytes", c.inter_bytes},
+          {"intra_rows", c.intra_rows},
+          {"inter_rows", c.inter_rows}};
 }
 
 nlohmann::json layer_json(const EngineLayerStats& s) {
@@ -31,9 +33,8 @@ std::string mb(int64_t bytes) { return fmt::format("{:.2f}", double(bytes) / 1e6
 std::string layer_line(const std::string& label, const EngineLayerStats& s) {
   const double ratio = s.compute_rank_mean_s > 0 ? s.compute_rank_max_s / s.compute_rank_mean_s : 0.0;
   return fmt::format("{:>6} {:>10.2f} {:>10.2f} {:>10.2f} {:>9.2f} {:>11} {:>11} {:>11} {:>11}\n", label,
-                     s.dispatch_s * 1e3, s.compute_s * 1e3, s.combine_s * 1e3, ratio,
-                     mb(s.dispatch.intra_bytes), mb(s.dispatch.inter_bytes), mb(s.combine.intra_bytes),
-                     mb(s.combine.inter_bytes));
+                     s.dispatch_s * 1e3, s.compute_s * 1e3, s.combine_s * 1e3, ratio, mb(s.dispatch.intra_bytes),
+                     mb(s.dispatch.inter_bytes), mb(s.combine.intra_bytes), mb(s.combine.inter_bytes));
 }
 
 }  // namespace
@@ -46,17 +47,18 @@ std::string format_engine(const EngineResult& r) {
       r.backend, r.routing, r.ranks, r.nodes, r.gpus_per_node, r.comm, r.router, r.compute, r.weights, r.hidden,
       r.intermediate, r.top_k, r.num_batches, r.batch_tokens, r.tokens, r.num_layers, r.row_bytes,
       r.weight_bytes_max / 1e6, r.wall_s);
-  out += "  times: wall ms summed over batches, each the max over ranks; compute max/mean over ranks;\n"
-         "  MB sent (per direction, self excluded) by tier, counted by the engine\n";
-  out += fmt::format("{:>6} {:>10} {:>10} {:>10} {:>9} {:>11} {:>11} {:>11} {:>11}\n", "layer",
-                     "dispatch", "compute", "combine", "cmp max/mean", "disp intra", "disp inter",
-                     "comb intra", "comb inter");
+  out +=
+      "  times: wall ms summed over batches, each the max over ranks; compute max/mean over ranks;\n"
+      "  MB sent (per direction, self excluded) by tier, counted by the engine\n";
+  out += fmt::format("{:>6} {:>10} {:>10} {:>10} {:>9} {:>11} {:>11} {:>11} {:>11}\n", "layer", "dispatch", "compute",
+                     "combine", "cmp max/mean", "disp intra", "disp inter", "comb intra", "comb inter");
   for (size_t l = 0; l < r.per_layer.size(); ++l) out += layer_line(std::to_string(l), r.per_layer[l]);
   out += layer_line("total", r.total);
   if (r.checked_tokens > 0)
-    out += fmt::format("  output check: {} tokens vs the single-process reference, max|diff|/max|ref| = {:.2e} "
-                       "(tolerance {:.0e}): {}\n", r.checked_tokens, r.check_rel_err, r.check_tolerance,
-                       r.check_ok ? "OK" : "FAILED");
+    out += fmt::format(
+        "  output check: {} tokens vs the single-process reference, max|diff|/max|ref| = {:.2e} "
+        "(tolerance {:.0e}): {}\n",
+        r.checked_tokens, r.check_rel_err, r.check_tolerance, r.check_ok ? "OK" : "FAILED");
   return out;
 }
 
@@ -85,7 +87,9 @@ std::string engine_json(const EngineResult& r) {
   for (const auto& s : r.per_layer) j["per_layer"].push_back(layer_json(s));
   j["total"] = layer_json(r.total);
   if (r.checked_tokens > 0)
-    j["check"] = {{"tokens", r.checked_tokens}, {"rel_err", r.check_rel_err}, {"tolerance", r.check_tolerance},
+    j["check"] = {{"tokens", r.checked_tokens},
+                  {"rel_err", r.check_rel_err},
+                  {"tolerance", r.check_tolerance},
                   {"ok", r.check_ok}};
   return j.dump();
 }

@@ -51,8 +51,7 @@ float f16_to_f32(uint16_t h) {
     f = std::ldexp(float(mant), -24);  // zero / subnormal
     return sign ? -f : f;
   }
-  uint32_t bits = exp == 31 ? (sign | 0x7F800000u | (mant << 13))
-                            : (sign | ((exp + 112) << 23) | (mant << 13));
+  uint32_t bits = exp == 31 ? (sign | 0x7F800000u | (mant << 13)) : (sign | ((exp + 112) << 23) | (mant << 13));
   std::memcpy(&f, &bits, 4);
   return f;
 }
@@ -62,14 +61,17 @@ uint16_t f32_to_f16(float v) {
   float a = std::fabs(v);
   if (std::isnan(v)) return sign | 0x7E00;
   if (a >= 65520.0f) return sign | 0x7C00;  // overflow -> inf
-  if (a < std::ldexp(1.0f, -14)) {           // subnormal
+  if (a < std::ldexp(1.0f, -14)) {          // subnormal
     return sign | uint16_t(std::nearbyint(std::ldexp(a, 24)));
   }
   int e;
   float m = std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
   int mant = int(std::nearbyint((m * 2 - 1) * 1024));
   int exp = e - 1 + 15;
-  if (mant == 1024) { mant = 0; ++exp; }
+  if (mant == 1024) {
+    mant = 0;
+    ++exp;
+  }
   if (exp >= 31) return sign | 0x7C00;
   return sign | uint16_t(exp << 10) | uint16_t(mant);
 }
@@ -101,17 +103,15 @@ SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
   GRACE_INPUT_CHECK(j.is_object(), "{}: header is not a JSON object", path_);
   for (auto& [name, t] : j.items()) {
     if (name == "__metadata__") continue;
-    GRACE_INPUT_CHECK(t.is_object() && t.contains("dtype") && t.contains("shape") &&
-                          t.contains("data_offsets") && t["dtype"].is_string() &&
-                          t["shape"].is_array() && t["data_offsets"].is_array() &&
+    GRACE_INPUT_CHECK(t.is_object() && t.contains("dtype") && t.contains("shape") && t.contains("data_offsets") &&
+                          t["dtype"].is_string() && t["shape"].is_array() && t["data_offsets"].is_array() &&
                           t["data_offsets"].size() == 2,
                       "{}: tensor '{}' lacks dtype/shape/data_offsets", path_, name);
     TensorInfo info;
     info.dtype = t["dtype"].get<std::string>();
     int64_t numel = 1;
     for (auto& d : t["shape"]) {
-      GRACE_INPUT_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0,
-                        "{}: tensor '{}' has a bad shape", path_, name);
+      GRACE_INPUT_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0, "{}: tensor '{}' has a bad shape", path_, name);
       info.shape.push_back(d.get<int64_t>());
       // numel * 8 bytes must not overflow: no valid tensor is larger than the file anyway.
       GRACE_INPUT_CHECK(info.shape.back() == 0 || numel <= (int64_t(1) << 56) / info.shape.back(),
@@ -123,13 +123,12 @@ SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
     info.begin = t["data_offsets"][0].get<int64_t>();
     info.end = t["data_offsets"][1].get<int64_t>();
     GRACE_INPUT_CHECK(info.begin >= 0 && info.begin <= info.end && info.end <= data_size,
-                      "{}: tensor '{}' data_offsets [{}, {}] outside the data section ({} bytes)",
-                      path_, name, info.begin, info.end, data_size);
+                      "{}: tensor '{}' data_offsets [{}, {}] outside the data section ({} bytes)", path_, name,
+                      info.begin, info.end, data_size);
     const int ds = dtype_size(info.dtype);
     GRACE_INPUT_CHECK(ds > 0, "{}: tensor '{}' has unknown dtype '{}'", path_, name, info.dtype);
-    GRACE_INPUT_CHECK(info.end - info.begin == numel * ds,
-                      "{}: tensor '{}' has {} bytes but {} x {} needs {}", path_, name,
-                      info.end - info.begin, info.dtype, shape_str(info.shape), numel * ds);
+    GRACE_INPUT_CHECK(info.end - info.begin == numel * ds, "{}: tensor '{}' has {} bytes but {} x {} needs {}", path_,
+                      name, info.end - info.begin, info.dtype, shape_str(info.shape), numel * ds);
     tensors_.emplace(name, std::move(info));
   }
 }
@@ -143,9 +142,8 @@ const TensorInfo& SafetensorsFile::info(const std::string& name) const {
 std::vector<float> SafetensorsFile::read_f32(const std::string& name,
                                              const std::vector<int64_t>& expected_shape) const {
   const TensorInfo& t = info(name);
-  GRACE_INPUT_CHECK(expected_shape.empty() || t.shape == expected_shape,
-                    "{}: tensor '{}' has shape {}, expected {}", path_, name, shape_str(t.shape),
-                    shape_str(expected_shape));
+  GRACE_INPUT_CHECK(expected_shape.empty() || t.shape == expected_shape, "{}: tensor '{}' has shape {}, expected {}",
+                    path_, name, shape_str(t.shape), shape_str(expected_shape));
   GRACE_INPUT_CHECK(t.dtype == "F32" || t.dtype == "BF16" || t.dtype == "F16",
                     "{}: tensor '{}' has dtype {} (supported: F32, BF16, F16)", path_, name, t.dtype);
   std::ifstream in(path_, std::ios::binary);
@@ -189,8 +187,7 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
         data.push_back(char(h >> 8));
       }
     }
-    header[name] = {{"dtype", t.dtype}, {"shape", t.shape},
-                    {"data_offsets", {begin, int64_t(data.size())}}};
+    header[name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {begin, int64_t(data.size())}}};
   }
   header["__metadata__"] = {{"format", "pt"}};
   std::string h = header.dump();

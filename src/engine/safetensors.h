@@ -17,9 +17,9 @@
 namespace grace::engine {
 
 struct TensorInfo {
-  std::string dtype;            // "F32", "BF16", "F16", ...
+  std::string dtype;  // "F32", "BF16", "F16", ...
   std::vector<int64_t> shape;
-  int64_t begin = 0, end = 0;   // byte range relative to the data section
+  int64_t begin = 0, end = 0;  // byte range relative to the data section
 };
 
 class SafetensorsFile {
@@ -32,8 +32,7 @@ class SafetensorsFile {
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
 
   // Reads a tensor as F32. expected_shape (if non-empty) must match exactly.
-  std::vector<float> read_f32(const std::string& name,
-                              const std::vector<int64_t>& expected_shape = {}) const;
+  std::vector<float> read_f32(const std::string& name, const std::vector<int64_t>& expected_shape = {}) const;
 
  private:
   std::string path_;

@@ -42,9 +42,8 @@ ConfigHashes engine_config_hashes(const EngineInputs& in, const EngineOptions& o
   ConfigHashes h;
   if (in.placement) h.placement = placement_hash(*in.placement);
   const ModelSpec& m = in.model;
-  std::string s = fmt::format("build={};model={};experts={};top_k={};hidden={};inter={};dense={};",
-                              GRACE_BUILD_ID, m.name, m.experts, m.top_k, m.hidden, m.moe_intermediate,
-                              m.dense_layers);
+  std::string s = fmt::format("build={};model={};experts={};top_k={};hidden={};inter={};dense={};", GRACE_BUILD_ID,
+                              m.name, m.experts, m.top_k, m.hidden, m.moe_intermediate, m.dense_layers);
   if (in.topo) s += fmt::format("topo={}x{};", in.topo->nodes, in.topo->gpus_per_node);
   if (in.router) s += fmt::format("router={};", in.router->name());
   if (in.weights) s += fmt::format("weights={};", in.weights->describe());
@@ -96,9 +95,10 @@ std::string check_same_config(Comm& world, const ConfigHashes& mine) {
   if (!bad_cfg.empty())
     what += fmt::format("{}config hash {:016x} on rank(s) {} vs {:016x} on rank 0", what.empty() ? "" : "; ",
                         get(bad_cfg[0], 1), rank_list(bad_cfg), get(0, 1));
-  return fmt::format("start-up check: rank(s) {} disagree with rank 0 ({}); every rank must run the same "
-                     "--placement and configuration",
-                     rank_list(bad), what);
+  return fmt::format(
+      "start-up check: rank(s) {} disagree with rank 0 ({}); every rank must run the same "
+      "--placement and configuration",
+      rank_list(bad), what);
 }
 
 }  // namespace grace::engine

@@ -1,13 +1,13 @@
 // Weight sources: deterministic random weights and safetensors files (see grace/engine/weights.h).
 #include "grace/engine/weights.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <map>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "engine/rng.h"
 #include "engine/safetensors.h"
@@ -54,8 +54,10 @@ class SafetensorsWeights : public WeightSource {
   SafetensorsWeights(const std::string& spec, int64_t hidden, int64_t inter, int dense_layers)
       : spec_(spec), h_(hidden), i_(inter), dense_(dense_layers) {
     namespace fs = std::filesystem;
-    GRACE_INPUT_CHECK(fs::exists(spec), "--weights: '{}' does not exist (expected random:SEED or a "
-                      "safetensors file or directory)", spec);
+    GRACE_INPUT_CHECK(fs::exists(spec),
+                      "--weights: '{}' does not exist (expected random:SEED or a "
+                      "safetensors file or directory)",
+                      spec);
     if (fs::is_directory(spec)) {
       const fs::path index = fs::path(spec) / "model.safetensors.index.json";
       if (fs::exists(index)) {
@@ -66,16 +68,18 @@ class SafetensorsWeights : public WeightSource {
         } catch (const std::exception& e) {
           fail_input("{}: not valid JSON ({})", index.string(), e.what());
         }
-        GRACE_INPUT_CHECK(j.contains("weight_map") && j["weight_map"].is_object(),
-                          "{}: no weight_map object", index.string());
+        GRACE_INPUT_CHECK(j.contains("weight_map") && j["weight_map"].is_object(), "{}: no weight_map object",
+                          index.string());
         for (auto& [name, file] : j["weight_map"].items())
           weight_map_[name] = (fs::path(spec) / file.get<std::string>()).string();
       } else {
         std::vector<std::string> files;
         for (auto& e : fs::directory_iterator(spec))
           if (e.path().extension() == ".safetensors") files.push_back(e.path().string());
-        GRACE_INPUT_CHECK(files.size() == 1, "--weights: directory '{}' has {} .safetensors files and "
-                          "no model.safetensors.index.json", spec, files.size());
+        GRACE_INPUT_CHECK(files.size() == 1,
+                          "--weights: directory '{}' has {} .safetensors files and "
+                          "no model.safetensors.index.json",
+                          spec, files.size());
         single_ = files[0];
       }
     } else {
@@ -91,9 +95,10 @@ class SafetensorsWeights : public WeightSource {
       SafetensorsFile& f = file_for(name);
       const TensorInfo& t = f.info(name);
       const std::vector<int64_t> want = shape_of(proj);
-      GRACE_INPUT_CHECK(t.shape == want, "{}: tensor '{}' has shape [{}x{}], expected [{}x{}] "
-                        "(--hidden/--intermediate)", f.path(), name,
-                        t.shape.size() > 0 ? t.shape[0] : -1, t.shape.size() > 1 ? t.shape[1] : -1,
+      GRACE_INPUT_CHECK(t.shape == want,
+                        "{}: tensor '{}' has shape [{}x{}], expected [{}x{}] "
+                        "(--hidden/--intermediate)",
+                        f.path(), name, t.shape.size() > 0 ? t.shape[0] : -1, t.shape.size() > 1 ? t.shape[1] : -1,
                         want[0], want[1]);
     }
   }
@@ -139,12 +144,12 @@ class SafetensorsWeights : public WeightSource {
 }  // namespace
 
 std::string expert_tensor_name(int model_layer, int expert, const char* proj) {
-  return "model.layers." + std::to_string(model_layer) + ".mlp.experts." + std::to_string(expert) +
-         "." + proj + ".weight";
+  return "model.layers." + std::to_string(model_layer) + ".mlp.experts." + std::to_string(expert) + "." + proj +
+         ".weight";
 }
 
-std::unique_ptr<WeightSource> make_weight_source(const std::string& spec, int64_t hidden,
-                                                 int64_t intermediate, int dense_layers) {
+std::unique_ptr<WeightSource> make_weight_source(const std::string& spec, int64_t hidden, int64_t intermediate,
+                                                 int dense_layers) {
   if (spec.rfind("random:", 0) == 0 || spec == "random") {
     uint64_t seed = 0;
     if (spec.size() > 7) {

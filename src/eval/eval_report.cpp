@@ -43,9 +43,7 @@ CommScheme parse_comm_scheme(const std::string& name) {
   fail_input("unknown communication scheme '{}' (valid: flat, hierarchical)", name);
 }
 
-const char* comm_scheme_name(CommScheme c) {
-  return c == CommScheme::kFlat ? "flat" : "hierarchical";
-}
+const char* comm_scheme_name(CommScheme c) { return c == CommScheme::kFlat ? "flat" : "hierarchical"; }
 
 double EvalResult::inter_bytes_per_token() const {
   return per(double(total.inter_copies) * double(token_bytes), trace_tokens(total, num_layers));
@@ -56,26 +54,25 @@ double EvalResult::intra_bytes_per_token() const {
 }
 
 std::string format_eval(const EvalResult& r) {
-  std::string s = fmt::format(
-      "router {}, {} communication, {} GPUs, {} batches of up to {} tokens, {} B per token copy\n",
-      r.router, comm_scheme_name(r.comm), r.num_gpus, r.num_batches, r.batch_tokens, r.token_bytes);
+  std::string s =
+      fmt::format("router {}, {} communication, {} GPUs, {} batches of up to {} tokens, {} B per token copy\n",
+                  r.router, comm_scheme_name(r.comm), r.num_gpus, r.num_batches, r.batch_tokens, r.token_bytes);
   s += "dispatch bytes per token (combine moves the same back); load over GPUs per batch\n";
-  s += fmt::format("{:>6} {:>14} {:>14} {:>11} {:>11} {:>9} {:>9}\n", "layer", "cross-node B/t",
-                   "intra-node B/t", "load max/mn", "load std/mn", "own GPU", "own node");
+  s += fmt::format("{:>6} {:>14} {:>14} {:>11} {:>11} {:>9} {:>9}\n", "layer", "cross-node B/t", "intra-node B/t",
+                   "load max/mn", "load std/mn", "own GPU", "own node");
   auto row = [&](const std::string& label, const EvalTotals& t, int layers) {
     const double tok = trace_tokens(t, layers);
     s += fmt::format("{:>6} {:>14.1f} {:>14.1f} {:>11.3f} {:>11.3f} {:>8.1f}% {:>8.1f}%\n", label,
                      per(double(t.inter_copies) * double(r.token_bytes), tok),
                      per(double(t.intra_copies) * double(r.token_bytes), tok),
-                     per(t.load_max_mean_sum, double(t.samples)),
-                     per(t.load_std_sum, double(t.samples)),
+                     per(t.load_max_mean_sum, double(t.samples)), per(t.load_std_sum, double(t.samples)),
                      100.0 * per(double(t.pairs_same_gpu), double(t.pairs)),
                      100.0 * per(double(t.pairs_same_gpu + t.pairs_same_node), double(t.pairs)));
   };
   for (size_t l = 0; l < r.per_layer.size(); ++l) row(std::to_string(l), r.per_layer[l], 1);
   row("total", r.total, r.num_layers);
-  s += fmt::format("total copies: {} cross-node, {} intra-node, over {} token-expert pairs\n",
-                   r.total.inter_copies, r.total.intra_copies, r.total.pairs);
+  s += fmt::format("total copies: {} cross-node, {} intra-node, over {} token-expert pairs\n", r.total.inter_copies,
+                   r.total.intra_copies, r.total.pairs);
   return s;
 }
 

@@ -2,13 +2,14 @@
 // sequence to the source GPU with the fewest tokens so far (ties: lowest id), then per
 // (batch, layer) routing and counting (layer_counter.h). The in-memory and the streaming
 // entry points share one Replay object and give identical results for the same tokens.
+#include "grace/evaluate.h"
+
 #include <algorithm>
 #include <memory>
 #include <numeric>
 
 #include "eval/layer_counter.h"
 #include "grace/error.h"
-#include "grace/evaluate.h"
 #include "grace/model.h"
 #include "grace/placement.h"
 #include "grace/token_pinning.h"
@@ -21,10 +22,8 @@ namespace {
 class Replay {
  public:
   Replay(const Placement& p, const Topology& topo, const ModelSpec& model, const EvalOptions& opt)
-      : opt_(opt), table_(p, topo), counter_(table_, opt.comm),
-        pinning_(table_.num_gpus()) {
-    GRACE_INPUT_CHECK(opt.batch_tokens > 0, "--batch-tokens must be positive (got {})",
-                      opt.batch_tokens);
+      : opt_(opt), table_(p, topo), counter_(table_, opt.comm), pinning_(table_.num_gpus()) {
+    GRACE_INPUT_CHECK(opt.batch_tokens > 0, "--batch-tokens must be positive (got {})", opt.batch_tokens);
     router_ = make_router(opt.router, p, topo, opt.seed);
     res_.router = opt.router;
     res_.comm = opt.comm;
@@ -37,18 +36,15 @@ class Replay {
 
   // Checks a chunk's shape against the placement.
   void check_chunk(const Trace& c) const {
-    GRACE_INPUT_CHECK(c.num_layers == table_.num_layers(),
-                      "trace has {} MoE layers but the placement has {}", c.num_layers,
-                      table_.num_layers());
+    GRACE_INPUT_CHECK(c.num_layers == table_.num_layers(), "trace has {} MoE layers but the placement has {}",
+                      c.num_layers, table_.num_layers());
     GRACE_INPUT_CHECK(c.top_k > 0, "trace has top_k {}", c.top_k);
-    GRACE_INPUT_CHECK(c.num_experts <= table_.num_experts(),
-                      "trace has {} experts but the placement places {}", c.num_experts,
-                      table_.num_experts());
+    GRACE_INPUT_CHECK(c.num_experts <= table_.num_experts(), "trace has {} experts but the placement places {}",
+                      c.num_experts, table_.num_experts());
     expert_t mx = 0;
     for (expert_t e : c.ids) mx = std::max(mx, e);
     GRACE_INPUT_CHECK(c.ids.empty() || int(mx) < table_.num_experts(),
-                      "trace has expert id {} but the placement places {} experts", int(mx),
-                      table_.num_experts());
+                      "trace has expert id {} but the placement places {} experts", int(mx), table_.num_experts());
   }
 
   // Source GPU of each token of chunk c (chunk order), advancing the pinning state.
@@ -93,8 +89,8 @@ class Replay {
 
 }  // namespace
 
-EvalResult evaluate(const Trace& trace, const Placement& placement, const Topology& topo,
-                    const ModelSpec& model, const EvalOptions& options) {
+EvalResult evaluate(const Trace& trace, const Placement& placement, const Topology& topo, const ModelSpec& model,
+                    const EvalOptions& options) {
   Replay replay(placement, topo, model, options);
   replay.check_chunk(trace);
   std::vector<int> src;
@@ -111,8 +107,8 @@ EvalResult evaluate(const Trace& trace, const Placement& placement, const Topolo
   return replay.finish();
 }
 
-EvalResult evaluate(TraceReader& reader, const Placement& placement, const Topology& topo,
-                    const ModelSpec& model, const EvalOptions& options) {
+EvalResult evaluate(TraceReader& reader, const Placement& placement, const Topology& topo, const ModelSpec& model,
+                    const EvalOptions& options) {
   Replay replay(placement, topo, model, options);
   const int64_t B = options.batch_tokens;
   Trace chunk;
@@ -129,15 +125,13 @@ EvalResult evaluate(TraceReader& reader, const Placement& placement, const Topol
       top_k = chunk.top_k;
       row = size_t(chunk.num_layers) * chunk.top_k;
     }
-    GRACE_INPUT_CHECK(chunk.top_k == top_k, "trace chunks disagree on top_k ({} vs {})",
-                      chunk.top_k, top_k);
+    GRACE_INPUT_CHECK(chunk.top_k == top_k, "trace chunks disagree on top_k ({} vs {})", chunk.top_k, top_k);
     replay.pin(chunk, chunk_src);
     const int64_t n = chunk.num_tokens();
     for (int64_t t0 = 0; t0 < n;) {
       const int64_t have = int64_t(src.size());
       const int64_t take = std::min(B - have, n - t0);
-      ids.insert(ids.end(), chunk.ids.begin() + t0 * int64_t(row),
-                 chunk.ids.begin() + (t0 + take) * int64_t(row));
+      ids.insert(ids.end(), chunk.ids.begin() + t0 * int64_t(row), chunk.ids.begin() + (t0 + take) * int64_t(row));
       src.insert(src.end(), chunk_src.begin() + t0, chunk_src.begin() + t0 + take);
       for (int64_t t = t0; t < t0 + take; ++t) tok.push_back(chunk.first_token + t);
       t0 += take;

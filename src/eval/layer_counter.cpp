@@ -9,10 +9,7 @@
 namespace grace::eval {
 
 LayerCounter::LayerCounter(const RoutingTable& table, CommScheme comm)
-    : table_(table),
-      comm_(comm),
-      gpu_mark_(size_t(table.num_gpus()), 0u),
-      node_mark_(size_t(table.num_nodes()), 0u) {}
+    : table_(table), comm_(comm), gpu_mark_(size_t(table.num_gpus()), 0u), node_mark_(size_t(table.num_nodes()), 0u) {}
 
 void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& rec) {
   const int G = table_.num_gpus(), gpn = table_.gpus_per_node(), k = b.top_k;
@@ -56,13 +53,16 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
       const int g = d[j];
       GRACE_CHECK(g >= 0 && g < G, "router '{}' returned GPU {}", router.name(), g);
       const int s = slot_of[(size_t(base) + ids[j]) * G + g];
-      GRACE_CHECK(s >= 0, "router '{}' sent layer {} expert {} to GPU {}, which does not host it",
-                  router.name(), b.layer, ids[j], g);
+      GRACE_CHECK(s >= 0, "router '{}' sent layer {} expert {} to GPU {}, which does not host it", router.name(),
+                  b.layer, ids[j], g);
       ++pairs[g];
       ++slot_tokens_[size_t(slot_off[g] + s)];
-      if (g == src) ++same_gpu;
-      else if (g / gpn == src_node) ++same_node;
-      else ++remote;
+      if (g == src)
+        ++same_gpu;
+      else if (g / gpn == src_node)
+        ++same_node;
+      else
+        ++remote;
       if (gpu_mark_[g] != stamp_) {
         gpu_mark_[g] = stamp_;
         dl[nd++] = g;

@@ -33,7 +33,7 @@ class LayerCounter {
   const RoutingTable& table_;
   CommScheme comm_;
   std::vector<int> dest_, distinct_;
-  std::vector<int64_t> slot_tokens_;   // flat slots of the layer
+  std::vector<int64_t> slot_tokens_;  // flat slots of the layer
   std::vector<uint32_t> gpu_mark_, node_mark_;
   uint32_t stamp_ = 0;
 };

@@ -88,7 +88,8 @@ CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
     so.seed = o.seed + 1;
     so.with_weights = false;
     synth = std::make_shared<const Trace>(synthesize_trace(model, so));
-    r.trace_source = fmt::format("synthetic trace of {} ({} tokens, seed {})", model.name, synth->num_tokens(), so.seed);
+    r.trace_source =
+        fmt::format("synthetic trace of {} ({} tokens, seed {})", model.name, synth->num_tokens(), so.seed);
   } else {
     r.trace_source = join(o.traces);
   }
@@ -118,8 +119,8 @@ CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
   }
   // One row's per-(batch, layer) records (the simulator's input), as `simulate` checks them.
   const int64_t G = topo.num_gpus(), B = o.batch_tokens, T = eval.shape().tokens;
-  const int64_t slots = topo.slots_per_gpu > 0 ? topo.slots_per_gpu
-                                               : (model.experts + largest_budget(o, model, topo) + G - 1) / G;
+  const int64_t slots =
+      topo.slots_per_gpu > 0 ? topo.slots_per_gpu : (model.experts + largest_budget(o, model, topo) + G - 1) / G;
   check_memory("compare", {{"batches", T / B + (T % B != 0)}, {"layers", model.moe_layers}, {"GPUs", G}},
                64 + 4 * slots);
   r.model = model.name;

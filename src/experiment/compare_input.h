@@ -22,8 +22,8 @@ namespace grace::experiment {
 struct CompareInput {
   ModelSpec model;
   Topology topo;
-  Profile profile;                     // of the plan part
-  std::unique_ptr<TraceReader> eval;   // the evaluated part; rewind before each pass
+  Profile profile;                    // of the plan part
+  std::unique_ptr<TraceReader> eval;  // the evaluated part; rewind before each pass
 };
 
 // Checks the options and the cost (core/cost_limits.h) before reading, validates the whole

@@ -49,7 +49,8 @@ CompareResult run_compare(const CompareOptions& o, const std::function<void(cons
     if (!row.ok)
       say(tag + ": skipped: " + row.skipped);
     else
-      say(fmt::format("{}: plan {:.2f} s, cross-node {:.2f} MB/batch, load max/mean {:.2f}, {:.1f} us/layer "
+      say(
+          fmt::format("{}: plan {:.2f} s, cross-node {:.2f} MB/batch, load max/mean {:.2f}, {:.1f} us/layer "
                       "({:.1f} with overlap), {:.2f} instances/GPU",
                       tag, row.plan_seconds, row.inter_mb_per_batch, row.load_max_mean, row.time.total_us,
                       row.time.overlap_us, row.instances_per_gpu));
@@ -58,8 +59,8 @@ CompareResult run_compare(const CompareOptions& o, const std::function<void(cons
   experiment::assign_speedups(r);
   if (o.sweep_memory) {
     const auto sweep = o.sweep_combinations.empty() ? default_sweep_combinations() : o.sweep_combinations;
-    r.memory_sweep = experiment::run_memory_sweep(runner, o.sweep_pcts, sweep, in.model.experts,
-                                                  in.topo.num_gpus(), say);
+    r.memory_sweep =
+        experiment::run_memory_sweep(runner, o.sweep_pcts, sweep, in.model.experts, in.topo.num_gpus(), say);
   }
   return r;
 }

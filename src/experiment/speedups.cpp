@@ -36,8 +36,7 @@ void assign_speedups(CompareResult& r) {
           b.inter_mb_per_batch < r.rows[row.least_traffic_baseline].inter_mb_per_batch)
         row.least_traffic_baseline = int(j);
     }
-    if (row.best_baseline >= 0)
-      row.speedup_vs_best = ratio(r.rows[row.best_baseline].time.total_us, row.time.total_us);
+    if (row.best_baseline >= 0) row.speedup_vs_best = ratio(r.rows[row.best_baseline].time.total_us, row.time.total_us);
     if (row.best_baseline_overlap >= 0)
       row.speedup_vs_best_overlap = ratio(r.rows[row.best_baseline_overlap].time.overlap_us, row.time.overlap_us);
     if (row.least_traffic_baseline >= 0)

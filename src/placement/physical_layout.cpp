@@ -37,8 +37,10 @@ PhysicalLayout physical_layout(const Placement& p, bool require_full) {
     std::vector<int> copies(size_t(E), 0);
     std::vector<char> on_gpu(size_t(G) * E, 0), on_node(size_t(p.nodes) * E, 0);
     for (int g = 0; g < G; ++g) {
-      GRACE_INPUT_CHECK(int(slots[size_t(g)].size()) <= S, "export: layer {}, GPU {}: {} instances do not fit in {} "
-                        "slots", l, g, slots[size_t(g)].size(), S);
+      GRACE_INPUT_CHECK(int(slots[size_t(g)].size()) <= S,
+                        "export: layer {}, GPU {}: {} instances do not fit in {} "
+                        "slots",
+                        l, g, slots[size_t(g)].size(), S);
       for (int e : slots[size_t(g)]) {
         ++copies[size_t(e)];
         on_gpu[size_t(g) * E + e] = 1;
@@ -64,8 +66,10 @@ PhysicalLayout physical_layout(const Placement& p, bool require_full) {
         // Every expert already on this GPU (S > E): nothing real to add; a placement with more
         // slots than experts is not exportable.
         if (best < 0 && !require_full) continue;
-        GRACE_INPUT_CHECK(best >= 0, "export: layer {}, GPU {}: {} slots but only {} experts; SGLang and vLLM need "
-                          "every slot to hold a distinct expert", l, g, S, E);
+        GRACE_INPUT_CHECK(best >= 0,
+                          "export: layer {}, GPU {}: {} slots but only {} experts; SGLang and vLLM need "
+                          "every slot to hold a distinct expert",
+                          l, g, S, E);
         hosted.push_back(best);
         ++copies[size_t(best)];
         on_gpu[size_t(g) * E + best] = 1;

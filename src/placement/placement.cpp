@@ -4,12 +4,13 @@
 // platform: integers as 8 little-endian bytes, strings as length + bytes, weights as the
 // little-endian bytes of their IEEE-754 double bit pattern. Everything that a file holds is
 // hashed (model, policy, seed, shape, every instance's GPU and weight, in order).
+#include "grace/placement.h"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
 
 #include "grace/error.h"
-#include "grace/placement.h"
 
 namespace grace {
 

@@ -25,12 +25,14 @@ std::vector<std::vector<int64_t>> read_matrix(const json& m, const std::string& 
   for (size_t l = 0; l < m.size(); ++l) {
     const json& row = m[l];
     GRACE_INPUT_CHECK(row.is_array(), "placement export '{}': {}[{}] must be an array", src, what, l);
-    GRACE_INPUT_CHECK(l == 0 || row.size() == out[0].size(), "placement export '{}': {}[{}] has {} entries, layer 0 "
-                      "has {}", src, what, l, row.size(), out[0].size());
+    GRACE_INPUT_CHECK(l == 0 || row.size() == out[0].size(),
+                      "placement export '{}': {}[{}] has {} entries, layer 0 "
+                      "has {}",
+                      src, what, l, row.size(), out[0].size());
     std::vector<int64_t> r;
     for (size_t i = 0; i < row.size(); ++i) {
-      GRACE_INPUT_CHECK(row[i].is_number_integer(), "placement export '{}': {}[{}][{}] is {}, expected an integer",
-                        src, what, l, i, row[i].dump());
+      GRACE_INPUT_CHECK(row[i].is_number_integer(), "placement export '{}': {}[{}][{}] is {}, expected an integer", src,
+                        what, l, i, row[i].dump());
       r.push_back(row[i].get<int64_t>());
     }
     out.push_back(std::move(r));
@@ -77,8 +79,10 @@ Placement import_placement(const std::string& text, ExportFormat fmt, int nodes,
     GRACE_INPUT_CHECK(j.contains("physical_to_logical_map"), "placement export '{}': missing 'physical_to_logical_map'",
                       src);
     phy = read_matrix(j["physical_to_logical_map"], "physical_to_logical_map", src);
-    GRACE_INPUT_CHECK(dense_layers >= 0 && int(phy.size()) > dense_layers, "placement export '{}': {} rows, not more "
-                      "than the {} dense layers", src, phy.size(), dense_layers);
+    GRACE_INPUT_CHECK(dense_layers >= 0 && int(phy.size()) > dense_layers,
+                      "placement export '{}': {} rows, not more "
+                      "than the {} dense layers",
+                      src, phy.size(), dense_layers);
     phy.erase(phy.begin(), phy.begin() + dense_layers);
   } else {
     GRACE_INPUT_CHECK(j.is_array(), "placement export '{}': a vLLM initial expert map is a JSON array of layers", src);
@@ -86,16 +90,18 @@ Placement import_placement(const std::string& text, ExportFormat fmt, int nodes,
   }
   const int G = nodes * gpus_per_node;
   const int64_t P = int64_t(phy[0].size());
-  GRACE_INPUT_CHECK(P >= G && P % G == 0, "placement export '{}': {} physical experts do not divide over {} GPUs",
-                    src, P, G);
+  GRACE_INPUT_CHECK(P >= G && P % G == 0, "placement export '{}': {} physical experts do not divide over {} GPUs", src,
+                    P, G);
   const int S = int(P / G);
   const int L = int(phy.size());
   int E = 0;
   for (int l = 0; l < L; ++l)
     for (int64_t q = 0; q < P; ++q) {
       const int64_t e = phy[size_t(l)][size_t(q)];
-      GRACE_INPUT_CHECK(e >= 0 && e < 65536, "placement export '{}': layer {}, physical expert {}: logical id {} is "
-                        "out of range", src, l, q, e);
+      GRACE_INPUT_CHECK(e >= 0 && e < 65536,
+                        "placement export '{}': layer {}, physical expert {}: logical id {} is "
+                        "out of range",
+                        src, l, q, e);
       E = std::max(E, int(e) + 1);
     }
   Placement p;

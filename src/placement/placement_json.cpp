@@ -89,8 +89,8 @@ Placement from_json_value(const nlohmann::json& j, const std::string& source) {
   // What the placement costs to hold and export, before anything is allocated for it.
   check_count(who, {{"layers", p.num_layers}, {"GPUs", p.num_gpus()}, {"slots per GPU", p.slots_per_gpu}},
               kMaxPhysicalSlots, "physical expert slots");
-  check_count(who, {{"layers", p.num_layers}, {"GPUs", p.num_gpus()}, {"experts", p.num_experts}},
-              kMaxGpuExpertLayers, "per-GPU expert tables");
+  check_count(who, {{"layers", p.num_layers}, {"GPUs", p.num_gpus()}, {"experts", p.num_experts}}, kMaxGpuExpertLayers,
+              "per-GPU expert tables");
   GRACE_INPUT_CHECK(j.contains("layers"), "{}: missing field 'layers'", who);
   const json& layers = j["layers"];
   GRACE_INPUT_CHECK(layers.is_array() && int64_t(layers.size()) == p.num_layers,
@@ -117,7 +117,8 @@ Placement from_json_value(const nlohmann::json& j, const std::string& source) {
       const json& inst = x["instances"];
       GRACE_INPUT_CHECK(inst.is_array() && !inst.empty() && int64_t(inst.size()) <= G,
                         "{}: {}'instances' must be a non-empty array of at most {} GPU ids (every expert must be "
-                        "placed, at most once per GPU), got {}", who, where, G, json_excerpt(inst));
+                        "placed, at most once per GPU), got {}",
+                        who, where, G, json_excerpt(inst));
       auto wit = x.find("weights");
       GRACE_INPUT_CHECK(wit == x.end() || (wit->is_array() && wit->size() == inst.size()),
                         "{}: {}'weights' must be an array with one weight per instance", who, where);
@@ -130,8 +131,7 @@ Placement from_json_value(const nlohmann::json& j, const std::string& source) {
         const int64_t g = inst[i].is_number_unsigned() && inst[i].get<uint64_t>() > uint64_t(INT64_MAX)
                               ? INT64_MAX
                               : inst[i].get<int64_t>();
-        GRACE_INPUT_CHECK(g >= 0 && g < G, "{}: {}instance on GPU {} but the topology has {} GPUs", who, where, g,
-                          G);
+        GRACE_INPUT_CHECK(g >= 0 && g < G, "{}: {}instance on GPU {} but the topology has {} GPUs", who, where, g, G);
         for (size_t k = 0; k < i; ++k)
           GRACE_INPUT_CHECK(out[k].gpu != g, "{}: {}two instances on GPU {}", who, where, g);
         out[i].gpu = int(g);
@@ -139,8 +139,7 @@ Placement from_json_value(const nlohmann::json& j, const std::string& source) {
           out[i].weight = 1.0 / double(inst.size());
         } else {
           const json& w = (*wit)[i];
-          GRACE_INPUT_CHECK(w.is_number(), "{}: {}weight {} is {}, expected a number", who, where, i,
-                            json_excerpt(w));
+          GRACE_INPUT_CHECK(w.is_number(), "{}: {}weight {} is {}, expected a number", who, where, i, json_excerpt(w));
           out[i].weight = w.get<double>();
           GRACE_INPUT_CHECK(std::isfinite(out[i].weight) && out[i].weight > 0, "{}: {}weight {} = {} must be positive",
                             who, where, i, out[i].weight);

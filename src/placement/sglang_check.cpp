@@ -24,15 +24,18 @@ SglangFileCheck check_sglang_file(const std::string& text, const ModelSpec& mode
   }
   GRACE_INPUT_CHECK(j.is_object(), "sglang file '{}': expected a JSON object", src);
   for (auto it = j.begin(); it != j.end(); ++it)
-    GRACE_INPUT_CHECK(it.key() == "physical_to_logical_map", "sglang file '{}': unexpected key '{}' (SGLang passes "
-                      "every key to init_by_mapping, which takes only 'physical_to_logical_map')", src, it.key());
+    GRACE_INPUT_CHECK(it.key() == "physical_to_logical_map",
+                      "sglang file '{}': unexpected key '{}' (SGLang passes "
+                      "every key to init_by_mapping, which takes only 'physical_to_logical_map')",
+                      src, it.key());
   GRACE_INPUT_CHECK(j.contains("physical_to_logical_map"), "sglang file '{}': missing 'physical_to_logical_map'", src);
   const auto& m = j["physical_to_logical_map"];
   const int want_rows = model.dense_layers + model.moe_layers, E = model.experts;
   GRACE_INPUT_CHECK(m.is_array(), "sglang file '{}': 'physical_to_logical_map' must be an array of rows", src);
-  GRACE_INPUT_CHECK(int(m.size()) == want_rows, "sglang file '{}': {} rows but model '{}' has {} decoder layers ({} "
-                    "dense + {} MoE); SGLang indexes rows by absolute layer id", src, m.size(), model.name, want_rows,
-                    model.dense_layers, model.moe_layers);
+  GRACE_INPUT_CHECK(int(m.size()) == want_rows,
+                    "sglang file '{}': {} rows but model '{}' has {} decoder layers ({} "
+                    "dense + {} MoE); SGLang indexes rows by absolute layer id",
+                    src, m.size(), model.name, want_rows, model.dense_layers, model.moe_layers);
   GRACE_INPUT_CHECK(ep_size >= 1, "sglang file '{}': ep_size {} must be >= 1", src, ep_size);
   SglangFileCheck out;
   out.num_layers = want_rows;
@@ -45,11 +48,14 @@ SglangFileCheck check_sglang_file(const std::string& text, const ModelSpec& mode
       out.redundant = redundant >= 0 ? redundant : out.num_physical - E;
       GRACE_INPUT_CHECK(out.redundant >= 0, "sglang file '{}': {} columns, fewer than the model's {} experts", src,
                         out.num_physical, E);
-      GRACE_INPUT_CHECK(out.num_physical == E + out.redundant, "sglang file '{}': {} columns but the server expects "
-                        "{} experts + {} redundant = {} (--ep-num-redundant-experts)", src, out.num_physical, E,
-                        out.redundant, E + out.redundant);
-      GRACE_INPUT_CHECK((E + out.redundant) % ep_size == 0, "sglang file '{}': {} experts + {} redundant = {} do not "
-                        "divide over --ep-size {}", src, E, out.redundant, E + out.redundant, ep_size);
+      GRACE_INPUT_CHECK(out.num_physical == E + out.redundant,
+                        "sglang file '{}': {} columns but the server expects "
+                        "{} experts + {} redundant = {} (--ep-num-redundant-experts)",
+                        src, out.num_physical, E, out.redundant, E + out.redundant);
+      GRACE_INPUT_CHECK((E + out.redundant) % ep_size == 0,
+                        "sglang file '{}': {} experts + {} redundant = {} do not "
+                        "divide over --ep-size {}",
+                        src, E, out.redundant, E + out.redundant, ep_size);
     }
     GRACE_INPUT_CHECK(int(row.size()) == out.num_physical, "sglang file '{}': row {} has {} entries, row 0 has {}", src,
                       l, row.size(), out.num_physical);
@@ -59,8 +65,10 @@ SglangFileCheck check_sglang_file(const std::string& text, const ModelSpec& mode
       GRACE_INPUT_CHECK(v.is_number_integer(), "sglang file '{}': row {}, physical expert {}: {} is not an integer",
                         src, l, q, v.dump());
       const int64_t e = v.get<int64_t>();
-      GRACE_INPUT_CHECK(e >= 0 && e < E, "sglang file '{}': row {}, physical expert {}: logical id {} is outside [0, "
-                        "{})", src, l, q, e, E);
+      GRACE_INPUT_CHECK(e >= 0 && e < E,
+                        "sglang file '{}': row {}, physical expert {}: logical id {} is outside [0, "
+                        "{})",
+                        src, l, q, e, E);
       ++copies[size_t(e)];
     }
     for (int e = 0; e < E; ++e) {

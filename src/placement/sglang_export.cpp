@@ -1,8 +1,9 @@
 // SGLang exports (serving.h): the --init-expert-location map with rows for every decoder layer,
 // the flags it needs, and the node-aware static dispatch map.
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <cmath>
-#include <fmt/core.h>
 
 #include "grace/error.h"
 #include "grace/model.h"
@@ -62,8 +63,10 @@ SglangExport export_sglang(const Placement& p, const ModelSpec& model) {
 }
 
 std::string sglang_flags(const SglangExport& e, const std::string& path) {
-  return fmt::format("--init-expert-location {} --ep-num-redundant-experts {} --ep-size {} "
-                     "--ep-dispatch-algorithm static", path, e.redundant, e.ep_size);
+  return fmt::format(
+      "--init-expert-location {} --ep-num-redundant-experts {} --ep-size {} "
+      "--ep-dispatch-algorithm static",
+      path, e.redundant, e.ep_size);
 }
 
 std::string export_sglang_dispatch(const Placement& p, const ModelSpec& model) {

@@ -12,15 +12,14 @@
 
 namespace grace {
 
-void validate_placement(const Placement& p, const Topology& topo, const ModelSpec& model,
-                        const std::string& source) {
+void validate_placement(const Placement& p, const Topology& topo, const ModelSpec& model, const std::string& source) {
   const std::string who = source.empty() ? std::string("placement") : fmt::format("placement '{}'", source);
   GRACE_INPUT_CHECK(p.nodes == topo.nodes && p.gpus_per_node == topo.gpus_per_node,
-                    "{}: made for {}x{} GPUs but the topology '{}' is {}x{}", who, p.nodes, p.gpus_per_node,
-                    topo.name, topo.nodes, topo.gpus_per_node);
+                    "{}: made for {}x{} GPUs but the topology '{}' is {}x{}", who, p.nodes, p.gpus_per_node, topo.name,
+                    topo.nodes, topo.gpus_per_node);
   GRACE_INPUT_CHECK(p.num_layers == model.moe_layers && p.num_experts == model.experts,
-                    "{}: has {} layers x {} experts but model '{}' has {} x {}", who, p.num_layers,
-                    p.num_experts, model.name, model.moe_layers, model.experts);
+                    "{}: has {} layers x {} experts but model '{}' has {} x {}", who, p.num_layers, p.num_experts,
+                    model.name, model.moe_layers, model.experts);
   GRACE_INPUT_CHECK(int(p.layers.size()) == p.num_layers, "{}: num_layers is {} but {} layers are listed", who,
                     p.num_layers, p.layers.size());
   GRACE_INPUT_CHECK(p.slots_per_gpu >= 1, "{}: slots_per_gpu = {} must be >= 1", who, p.slots_per_gpu);
@@ -32,8 +31,7 @@ void validate_placement(const Placement& p, const Topology& topo, const ModelSpe
                       experts.size(), p.num_experts);
     for (int e = 0; e < p.num_experts; ++e) {
       const auto& inst = experts[size_t(e)].instances;
-      GRACE_INPUT_CHECK(!inst.empty(), "{}: layer {}, expert {}: no instance (every expert must be placed)", who,
-                        l, e);
+      GRACE_INPUT_CHECK(!inst.empty(), "{}: layer {}, expert {}: no instance (every expert must be placed)", who, l, e);
       double sum = 0;
       for (size_t i = 0; i < inst.size(); ++i) {
         const int g = inst[i].gpu;
@@ -42,21 +40,25 @@ void validate_placement(const Placement& p, const Topology& topo, const ModelSpe
         for (size_t j = 0; j < i; ++j)
           GRACE_INPUT_CHECK(inst[j].gpu != g, "{}: layer {}, expert {}: two instances on GPU {}", who, l, e, g);
         const double w = inst[i].weight;
-        GRACE_INPUT_CHECK(std::isfinite(w) && w > 0, "{}: layer {}, expert {}: weight {} of the instance on GPU {} "
-                          "must be positive", who, l, e, w, g);
+        GRACE_INPUT_CHECK(std::isfinite(w) && w > 0,
+                          "{}: layer {}, expert {}: weight {} of the instance on GPU {} "
+                          "must be positive",
+                          who, l, e, w, g);
         sum += w;
       }
-      GRACE_INPUT_CHECK(std::abs(sum - 1.0) <= 1e-6, "{}: layer {}, expert {}: weights sum to {} instead of 1", who,
-                        l, e, sum);
+      GRACE_INPUT_CHECK(std::abs(sum - 1.0) <= 1e-6, "{}: layer {}, expert {}: weights sum to {} instead of 1", who, l,
+                        e, sum);
     }
     const auto slots = p.gpu_slots(l);
     for (int g = 0; g < G; ++g) {
       const int n = int(slots[size_t(g)].size());
-      GRACE_INPUT_CHECK(n <= p.slots_per_gpu, "{}: layer {}, GPU {}: {} instances but the placement has {} slots "
-                        "per GPU", who, l, g, n, p.slots_per_gpu);
+      GRACE_INPUT_CHECK(n <= p.slots_per_gpu,
+                        "{}: layer {}, GPU {}: {} instances but the placement has {} slots "
+                        "per GPU",
+                        who, l, g, n, p.slots_per_gpu);
       GRACE_INPUT_CHECK(topo.slots_per_gpu <= 0 || n <= topo.slots_per_gpu,
-                        "{}: layer {}, GPU {}: {} instances but the topology '{}' has {} slots per GPU", who, l, g,
-                        n, topo.name, topo.slots_per_gpu);
+                        "{}: layer {}, GPU {}: {} instances but the topology '{}' has {} slots per GPU", who, l, g, n,
+                        topo.name, topo.slots_per_gpu);
       gpu_instances[size_t(g)] += n;
     }
   }
@@ -66,8 +68,9 @@ void validate_placement(const Placement& p, const Topology& topo, const ModelSpe
     for (int g = 0; g < G; ++g)
       GRACE_INPUT_CHECK(double(gpu_instances[size_t(g)]) * gb <= topo.expert_memory_GB * (1 + 1e-12),
                         "{}: GPU {}: {} expert instances over all layers x {:.4f} GB = {:.3f} GB exceed the "
-                        "topology's expert_memory_GB = {}", who, g, gpu_instances[size_t(g)], gb,
-                        double(gpu_instances[size_t(g)]) * gb, topo.expert_memory_GB);
+                        "topology's expert_memory_GB = {}",
+                        who, g, gpu_instances[size_t(g)], gb, double(gpu_instances[size_t(g)]) * gb,
+                        topo.expert_memory_GB);
   }
 }
 

@@ -20,8 +20,7 @@ GroupBounds controlled_bounds(int n, int groups, double r, int slots) {
 
 std::vector<int> controlled_grouping(const AffMat& a, int groups, double r, int slots,
                                      const std::vector<int>& initial) {
-  GRACE_CHECK(int(initial.size()) == a.n, "initial grouping has {} entries for {} experts",
-              initial.size(), a.n);
+  GRACE_CHECK(int(initial.size()) == a.n, "initial grouping has {} entries for {} experts", initial.size(), a.n);
   GroupBounds b = controlled_bounds(a.n, groups, r, slots);
   std::vector<int> assign = initial;
   fix_group_sizes(a, assign, groups, std::vector<int>(groups, b.lo), std::vector<int>(groups, b.hi));
@@ -42,8 +41,7 @@ std::vector<double> ratio_grid() {
   return g;
 }
 
-double knee_ratio(const std::vector<double>& grid, const std::vector<double>& s,
-                  const std::vector<double>& u) {
+double knee_ratio(const std::vector<double>& grid, const std::vector<double>& s, const std::vector<double>& u) {
   GRACE_CHECK(!grid.empty() && s.size() == grid.size() && u.size() == grid.size(),
               "knee search over {} ratios with {} / {} points", grid.size(), s.size(), u.size());
   auto [smin, smax] = std::minmax_element(s.begin(), s.end());

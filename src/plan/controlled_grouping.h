@@ -14,15 +14,14 @@ namespace grace::plan {
 struct GroupBounds {
   int ideal = 0;  // S
   int delta = 0;
-  int lo = 0;     // max(1, S - delta); 0 when n < G (some GPUs must stay empty)
-  int hi = 0;     // min(S + delta, slots), at least ceil(n / G)
+  int lo = 0;  // max(1, S - delta); 0 when n < G (some GPUs must stay empty)
+  int hi = 0;  // min(S + delta, slots), at least ceil(n / G)
 };
 GroupBounds controlled_bounds(int n, int groups, double r, int slots);
 
 // Groups the experts of `a` (one node) into `groups` groups starting from `initial` (e.g. the
 // spectral clustering) and applying release / rejoin / fill with the bounds for r.
-std::vector<int> controlled_grouping(const AffMat& a, int groups, double r, int slots,
-                                     const std::vector<int>& initial);
+std::vector<int> controlled_grouping(const AffMat& a, int groups, double r, int slots, const std::vector<int>& initial);
 
 // S(r): standard deviation of the group sizes around n / groups.
 double size_spread(const std::vector<int>& assign, int groups);
@@ -33,8 +32,7 @@ std::vector<double> ratio_grid();
 // The knee of (s[i], u[i]) over grid[i]: both axes normalised to [0, 1] over the grid, the
 // point farthest above the chord from the first to the last point (Kneedle). Flat curves give
 // the smallest r reaching the best U. Always returns an element of grid.
-double knee_ratio(const std::vector<double>& grid, const std::vector<double>& s,
-                  const std::vector<double>& u);
+double knee_ratio(const std::vector<double>& grid, const std::vector<double>& s, const std::vector<double>& u);
 
 }  // namespace grace::plan
 

@@ -17,8 +17,8 @@
 namespace grace::plan {
 
 struct PackItem {
-  int expert = 0;    // row/column of the affinity matrix
-  double load = 0;   // predicted tokens of this instance
+  int expert = 0;   // row/column of the affinity matrix
+  double load = 0;  // predicted tokens of this instance
   // Optional: its predicted tokens in each of PackOptions::windows batch windows (batch-level
   // skew: a GPU whose experts peak in the same batches is overloaded in those batches).
   std::vector<double> window_load;

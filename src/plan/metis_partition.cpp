@@ -62,8 +62,7 @@ std::vector<int> metis_partition(const AffMat& a, const std::vector<double>& loa
     // No affinity at all: METIS has nothing to cut; balance load under the count targets.
     std::vector<int> order(n), cap(k), size(k, 0);
     std::vector<double> w(k, 0.0);
-    for (int p = 0; p < k; ++p)
-      cap[p] = int(std::ceil(n * (fractions.empty() ? 1.0 / k : fractions[p]) - 1e-9));
+    for (int p = 0; p < k; ++p) cap[p] = int(std::ceil(n * (fractions.empty() ? 1.0 / k : fractions[p]) - 1e-9));
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return load[x] > load[y]; });
     for (int i : order) {
@@ -96,9 +95,8 @@ std::vector<int> metis_partition(const AffMat& a, const std::vector<double>& loa
   // every partition a function of its inputs and seed.
   static std::mutex metis_mutex;
   std::lock_guard<std::mutex> lock(metis_mutex);
-  int rc = METIS_PartGraphKway(&nv, &ncon, xadj.data(), adjncy.data(), vwgt.data(), nullptr,
-                               adjwgt.data(), &nparts, tpwgts.data(),
-                               ubvec.data(), options, &objval, out.data());
+  int rc = METIS_PartGraphKway(&nv, &ncon, xadj.data(), adjncy.data(), vwgt.data(), nullptr, adjwgt.data(), &nparts,
+                               tpwgts.data(), ubvec.data(), options, &objval, out.data());
   GRACE_CHECK(rc == METIS_OK, "METIS_PartGraphKway failed with code {} ({} vertices, {} parts)", rc, n, k);
   for (int i = 0; i < n; ++i) part[i] = int(out[i]);
   return part;

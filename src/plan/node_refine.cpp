@@ -191,7 +191,8 @@ int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N
         if (b != a && r.size()[a] - 1 >= opt.min_size[a] && r.size()[b] + 1 <= opt.max_size[b])
           consider(e, b, -1, load[e], r.gain(e, b));
       for (int f = 0; f < E; ++f)
-        if (node_of[f] == light && load[f] < load[e]) consider(e, light, f, load[e] - load[f], r.gain(e, light) + r.gain(f, a));
+        if (node_of[f] == light && load[f] < load[e])
+          consider(e, light, f, load[e] - load[f], r.gain(e, light) + r.gain(f, a));
     }
     if (cands.empty()) break;
     const size_t check = std::min<size_t>(cands.size(), 8);

@@ -26,14 +26,14 @@ struct NodeRefineOptions {
 };
 
 // Returns the reduction of sum lambda over the edges.
-int64_t refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int nodes,
-                     const NodeRefineOptions& opt, std::vector<int>& node_of);
+int64_t refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int nodes, const NodeRefineOptions& opt,
+                     std::vector<int>& node_of);
 
 // Brings every node's load to at most (1 + load_tol) x mean (as far as moves and swaps of one
 // expert can), each step taking, among the moves off the heaviest node that lower its load,
 // the one that loses the least connectivity. Returns the steps made.
-int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int nodes,
-                    const NodeRefineOptions& opt, std::vector<int>& node_of);
+int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int nodes, const NodeRefineOptions& opt,
+                    std::vector<int>& node_of);
 
 }  // namespace grace::plan
 

@@ -16,12 +16,12 @@ namespace grace::plan {
 
 struct NodeSets {
   int nodes = 0;
-  std::vector<int> primary_node;           // [E]
-  std::vector<std::vector<int>> copies;    // [E][N]: instances of e on node n (0, 1, or more)
+  std::vector<int> primary_node;         // [E]
+  std::vector<std::vector<int>> copies;  // [E][N]: instances of e on node n (0, 1, or more)
 
   NodeSets(const std::vector<int>& primary, int nodes);
   int hosting_nodes(int e) const;
-  int node_count(int n) const;             // instances on node n
+  int node_count(int n) const;  // instances on node n
 };
 
 // Per node, the tar load of each instance of e there (0 where none).

@@ -17,8 +17,7 @@ std::vector<double> connectivity(const AffMat& a, const std::vector<int>& assign
   return conn;
 }
 
-void move_member(const AffMat& a, std::vector<int>& assign, std::vector<double>& conn, int k, int x,
-                 int to) {
+void move_member(const AffMat& a, std::vector<int>& assign, std::vector<double>& conn, int k, int x, int to) {
   int from = assign[x];
   for (int y = 0; y < a.n; ++y) {
     double w = a(y, x);
@@ -44,8 +43,7 @@ double affinity_kept(const AffMat& a, const std::vector<int>& assign) {
 void fix_group_sizes(const AffMat& a, std::vector<int>& assign, int k, const std::vector<int>& lo,
                      const std::vector<int>& hi) {
   GRACE_CHECK(int(lo.size()) == k && int(hi.size()) == k, "bounds for {} groups", k);
-  GRACE_CHECK(std::accumulate(lo.begin(), lo.end(), 0) <= a.n &&
-                  std::accumulate(hi.begin(), hi.end(), 0) >= a.n,
+  GRACE_CHECK(std::accumulate(lo.begin(), lo.end(), 0) <= a.n && std::accumulate(hi.begin(), hi.end(), 0) >= a.n,
               "{} members cannot meet the size bounds", a.n);
   std::vector<int> size(k, 0);
   for (int g : assign) ++size[g];

@@ -27,8 +27,7 @@ void fix_group_sizes(const AffMat& a, std::vector<int>& assign, int k, const std
                      const std::vector<int>& hi);
 
 // Groups of exactly sizes[g] experts. REQUIRES: sum(sizes) == a.n.
-std::vector<int> partition_fixed_sizes(const AffMat& a, const std::vector<int>& sizes,
-                                       int max_passes = 8);
+std::vector<int> partition_fixed_sizes(const AffMat& a, const std::vector<int>& sizes, int max_passes = 8);
 
 // Pairwise-swap refinement of an existing assignment (sizes unchanged); returns swaps made.
 int refine_by_swaps(const AffMat& a, std::vector<int>& assign, int k, int max_passes);

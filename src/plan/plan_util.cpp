@@ -17,8 +17,8 @@ double AffMat::total_pairs() const {
 AffMat layer_affinity(const LayerProfile& lp) {
   AffMat a;
   a.n = lp.num_experts;
-  GRACE_CHECK(lp.affinity.size() == size_t(a.n) * a.n, "affinity has {} entries, expected {}",
-              lp.affinity.size(), size_t(a.n) * a.n);
+  GRACE_CHECK(lp.affinity.size() == size_t(a.n) * a.n, "affinity has {} entries, expected {}", lp.affinity.size(),
+              size_t(a.n) * a.n);
   a.v.resize(lp.affinity.size());
   for (size_t i = 0; i < a.v.size(); ++i) a.v[i] = double(lp.affinity[i]);
   for (int i = 0; i < a.n; ++i) a.at(i, i) = 0;
@@ -35,8 +35,8 @@ AffMat sub_affinity(const AffMat& a, const std::vector<int>& members) {
 }
 
 std::vector<double> layer_load(const LayerProfile& lp) {
-  GRACE_CHECK(lp.load.size() == size_t(lp.num_experts), "load has {} entries, expected {}",
-              lp.load.size(), lp.num_experts);
+  GRACE_CHECK(lp.load.size() == size_t(lp.num_experts), "load has {} entries, expected {}", lp.load.size(),
+              lp.num_experts);
   return std::vector<double>(lp.load.begin(), lp.load.end());
 }
 
@@ -81,8 +81,7 @@ std::vector<double> water_fill(const std::vector<double>& base, double total) {
   return x;
 }
 
-std::vector<double> predicted_gpu_load(const LayerPlacement& lp, const std::vector<double>& load,
-                                       int num_gpus) {
+std::vector<double> predicted_gpu_load(const LayerPlacement& lp, const std::vector<double>& load, int num_gpus) {
   std::vector<double> g(num_gpus, 0.0);
   for (size_t e = 0; e < lp.experts.size(); ++e) {
     double wsum = 0;

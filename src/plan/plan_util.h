@@ -37,8 +37,7 @@ std::vector<std::vector<int>> members_of(const std::vector<int>& assign, int k);
 std::vector<double> water_fill(const std::vector<double>& base, double total);
 
 // Predicted GPU load at one layer: sum over instances of load[e] x weight (weights as stored).
-std::vector<double> predicted_gpu_load(const LayerPlacement& lp, const std::vector<double>& load,
-                                       int num_gpus);
+std::vector<double> predicted_gpu_load(const LayerPlacement& lp, const std::vector<double>& load, int num_gpus);
 
 // Per-layer notes of what a planner gave up (PlanContext::log), one line each.
 void add_note(std::vector<std::string>* log, std::string line);

@@ -25,20 +25,17 @@ int PlanContext::slots() const {
 
 Placement Planner::plan(const PlanContext& ctx) const {
   const Profile& prof = ctx.profile;
-  GRACE_INPUT_CHECK(prof.num_layers > 0 && prof.num_experts > 0 &&
-                        int(prof.layers.size()) == prof.num_layers,
-                    "plan: the profile is empty ({} layers, {} experts)", prof.num_layers,
-                    prof.num_experts);
+  GRACE_INPUT_CHECK(prof.num_layers > 0 && prof.num_experts > 0 && int(prof.layers.size()) == prof.num_layers,
+                    "plan: the profile is empty ({} layers, {} experts)", prof.num_layers, prof.num_experts);
   GRACE_INPUT_CHECK(prof.num_experts == ctx.model.experts,
-                    "plan: the profile has {} experts per layer but model '{}' has {}",
-                    prof.num_experts, ctx.model.name, ctx.model.experts);
+                    "plan: the profile has {} experts per layer but model '{}' has {}", prof.num_experts,
+                    ctx.model.name, ctx.model.experts);
   GRACE_INPUT_CHECK(ctx.model.moe_layers <= 0 || ctx.model.moe_layers == prof.num_layers,
-                    "plan: the profile has {} MoE layers but model '{}' has {}", prof.num_layers,
-                    ctx.model.name, ctx.model.moe_layers);
+                    "plan: the profile has {} MoE layers but model '{}' has {}", prof.num_layers, ctx.model.name,
+                    ctx.model.moe_layers);
   for (int l = 0; l < prof.num_layers; ++l) {
     const auto& lp = prof.layers[l];
-    GRACE_INPUT_CHECK(lp.num_experts == prof.num_experts &&
-                          lp.load.size() == size_t(prof.num_experts) &&
+    GRACE_INPUT_CHECK(lp.num_experts == prof.num_experts && lp.load.size() == size_t(prof.num_experts) &&
                           lp.affinity.size() == size_t(prof.num_experts) * prof.num_experts,
                       "plan: profile layer {} has the wrong shape", l);
   }
@@ -60,8 +57,8 @@ Placement Planner::plan(const PlanContext& ctx) const {
   p.nodes = ctx.topo.nodes;
   p.gpus_per_node = ctx.topo.gpus_per_node;
   p.slots_per_gpu = slots;
-  GRACE_CHECK(int(p.layers.size()) == prof.num_layers, "planner '{}' made {} layers, expected {}",
-              name(), p.layers.size(), prof.num_layers);
+  GRACE_CHECK(int(p.layers.size()) == prof.num_layers, "planner '{}' made {} layers, expected {}", name(),
+              p.layers.size(), prof.num_layers);
   for (auto& layer : p.layers) {
     for (auto& ep : layer.experts) {
       double sum = 0;

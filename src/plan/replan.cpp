@@ -45,7 +45,8 @@ std::vector<int> best_permutation(const std::vector<std::vector<int64_t>>& ov) {
     int ba = -1, bb = -1;
     for (int a = 0; a < n; ++a)
       for (int b = 0; b < n; ++b)
-        if (!used_a[size_t(a)] && !used_b[size_t(b)] && (ba < 0 || ov[size_t(a)][size_t(b)] > ov[size_t(ba)][size_t(bb)]))
+        if (!used_a[size_t(a)] && !used_b[size_t(b)] &&
+            (ba < 0 || ov[size_t(a)][size_t(b)] > ov[size_t(ba)][size_t(bb)]))
           ba = a, bb = b;
     used_a[size_t(ba)] = used_b[size_t(bb)] = true;
     perm[size_t(bb)] = ba;
@@ -110,8 +111,8 @@ int64_t count_moves(const Placement& from, const Placement& to) {
 }
 
 Placement align_placement(const Placement& reference, const Placement& p, int nodes, int gpus_per_node) {
-  GRACE_CHECK(reference.layers.size() == p.layers.size(), "align_placement: {} vs {} layers",
-              reference.layers.size(), p.layers.size());
+  GRACE_CHECK(reference.layers.size() == p.layers.size(), "align_placement: {} vs {} layers", reference.layers.size(),
+              p.layers.size());
   Placement out = p;
   for (size_t l = 0; l < p.layers.size(); ++l)
     out.layers[l] = align_layer(reference.layers[l], p.layers[l], nodes, gpus_per_node);
@@ -132,8 +133,8 @@ double predicted_node_visits(const Placement& p, const Profile& recent, int max_
 double predicted_load_max_mean(const Placement& p, const Profile& recent) {
   double s = 0;
   for (int l = 0; l < p.num_layers; ++l) {
-    const auto g = plan::tar_gpu_load(p.layers[size_t(l)], plan::layer_load(recent.layers[size_t(l)]), p.nodes,
-                                      p.gpus_per_node);
+    const auto g =
+        plan::tar_gpu_load(p.layers[size_t(l)], plan::layer_load(recent.layers[size_t(l)]), p.nodes, p.gpus_per_node);
     const double mean = std::accumulate(g.begin(), g.end(), 0.0) / double(g.size());
     s += mean > 0 ? *std::max_element(g.begin(), g.end()) / mean : 1.0;
   }
@@ -144,8 +145,8 @@ ReplanResult replan(const Placement& old, const Profile& recent, const ModelSpec
                     const ReplanOptions& o) {
   const int L = old.num_layers, N = old.nodes, Gn = old.gpus_per_node;
   GRACE_CHECK(recent.num_layers == L && recent.num_experts == old.num_experts,
-              "replan: profile has {} layers x {} experts, placement {} x {}", recent.num_layers,
-              recent.num_experts, L, old.num_experts);
+              "replan: profile has {} layers x {} experts, placement {} x {}", recent.num_layers, recent.num_experts, L,
+              old.num_experts);
   GRACE_CHECK(recent.sample.size() > 0, "replan: the recent profile has no sampled tokens");
   GRACE_CHECK(topo.nodes == N && topo.gpus_per_node == Gn, "replan: topology {}x{} but placement {}x{}", topo.nodes,
               topo.gpus_per_node, N, Gn);
@@ -253,8 +254,8 @@ ReplanResult replan(const Placement& old, const Profile& recent, const ModelSpec
   }
   if (res.layers_changed > 0) res.placement.policy = "replan";
   res.moves = count_moves(old, res.placement);
-  GRACE_CHECK(res.moves == used && res.moves <= budget, "replan: {} moves counted, {} tracked, budget {}",
-              res.moves, used, budget);
+  GRACE_CHECK(res.moves == used && res.moves <= budget, "replan: {} moves counted, {} tracked, budget {}", res.moves,
+              used, budget);
   res.visits_after = visits([&](int l) { return ls[size_t(l)].objective(); });
   res.load_before = predicted_load_max_mean(old, recent);
   res.load_after = predicted_load_max_mean(res.placement, recent);

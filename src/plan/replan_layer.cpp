@@ -44,10 +44,9 @@ void keep_top(std::vector<Ranked>& v, int n) {
 
 }  // namespace
 
-LayerSearch::LayerSearch(const Hypergraph& hg, std::vector<double> load, const LayerPlacement& old, int nodes,
-                         int gpn, LayerLimits limits)
-    : hg_(hg), load_(std::move(load)), E_(int(old.experts.size())), N_(nodes), Gn_(gpn), G_(nodes * gpn),
-      lim_(limits) {
+LayerSearch::LayerSearch(const Hypergraph& hg, std::vector<double> load, const LayerPlacement& old, int nodes, int gpn,
+                         LayerLimits limits)
+    : hg_(hg), load_(std::move(load)), E_(int(old.experts.size())), N_(nodes), Gn_(gpn), G_(nodes * gpn), lim_(limits) {
   GRACE_CHECK(N_ >= 1 && N_ <= 32, "replan supports 1..32 nodes, got {}", N_);
   GRACE_CHECK(hg.k <= 16, "replan supports top-k up to 16, got {}", hg.k);
   gpus_.resize(static_cast<size_t>(E_));
@@ -192,7 +191,8 @@ Change LayerSearch::best_change(int64_t max_cost) {
     double gmax = 0, nmax = 0;
     for (int n = 0; n < N_; ++n) {
       double s = 0;
-      for (int j = 0; j < Gn_; ++j) s += gpu_load_[size_t(n * Gn_ + j)], gmax = std::max(gmax, gpu_load_[size_t(n * Gn_ + j)]);
+      for (int j = 0; j < Gn_; ++j)
+        s += gpu_load_[size_t(n * Gn_ + j)], gmax = std::max(gmax, gpu_load_[size_t(n * Gn_ + j)]);
       nmax = std::max(nmax, s);
     }
     gpu_cap_ = std::max(gpu_limit_, gmax);

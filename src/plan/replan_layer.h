@@ -38,7 +38,7 @@ class LayerSearch {
   // The target layer kAdopt jumps to (optional).
   void set_target(const LayerPlacement& target);
 
-  int64_t objective() const { return objective_; }   // sum over edges and source nodes
+  int64_t objective() const { return objective_; }  // sum over edges and source nodes
   int64_t moves() const { return moves_; }
   int64_t target_objective() const { return target_objective_; }
   bool changed() const { return changed_; }

@@ -25,19 +25,17 @@
 namespace grace::plan {
 
 struct PaperReplication {
-  double rho = 0;          // skew W_max / W_mean
-  int copies_wanted = 0;   // n x |hot set|
-  int copies_placed = 0;   // the rest were given up for lack of slots
+  double rho = 0;         // skew W_max / W_mean
+  int copies_wanted = 0;  // n x |hot set|
+  int copies_placed = 0;  // the rest were given up for lack of slots
 };
 
 // REQUIRES: lp has one instance per expert.
-PaperReplication replicate_paper(LayerPlacement& lp, const std::vector<double>& load, int num_gpus,
-                                 int slots);
+PaperReplication replicate_paper(LayerPlacement& lp, const std::vector<double>& load, int num_gpus, int slots);
 
 // Returns the number of instances added (== free slots, unless every expert is already on
 // every GPU).
-int replicate_fill(LayerPlacement& lp, const std::vector<double>& load, int nodes, int gpus_per_node,
-                   int slots);
+int replicate_fill(LayerPlacement& lp, const std::vector<double>& load, int nodes, int gpus_per_node, int slots);
 
 }  // namespace grace::plan
 

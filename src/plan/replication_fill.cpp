@@ -20,8 +20,7 @@ void rebalance_expert(LayerPlacement& lp, std::vector<std::vector<double>>& shar
 
 }  // namespace
 
-int replicate_fill(LayerPlacement& lp, const std::vector<double>& load, int nodes, int gpus_per_node,
-                   int slots) {
+int replicate_fill(LayerPlacement& lp, const std::vector<double>& load, int nodes, int gpus_per_node, int slots) {
   const int num_experts = int(lp.experts.size()), num_gpus = nodes * gpus_per_node;
   std::vector<double> gpu(num_gpus, 0.0);
   std::vector<int> used(num_gpus, 0);

@@ -8,8 +8,7 @@
 
 namespace grace::plan {
 
-PaperReplication replicate_paper(LayerPlacement& lp, const std::vector<double>& load, int num_gpus,
-                                 int slots) {
+PaperReplication replicate_paper(LayerPlacement& lp, const std::vector<double>& load, int num_gpus, int slots) {
   PaperReplication res;
   const int num_experts = int(lp.experts.size());
   std::vector<double> w(num_gpus, 0.0);

@@ -9,8 +9,8 @@ namespace grace {
 
 PlanSummary summarize_plan(const Placement& p, const Profile& profile) {
   GRACE_INPUT_CHECK(profile.num_layers == p.num_layers && profile.num_experts == p.num_experts,
-                    "the profile ({} layers x {} experts) does not match the placement ({} x {})",
-                    profile.num_layers, profile.num_experts, p.num_layers, p.num_experts);
+                    "the profile ({} layers x {} experts) does not match the placement ({} x {})", profile.num_layers,
+                    profile.num_experts, p.num_layers, p.num_experts);
   GRACE_INPUT_CHECK(int(p.layers.size()) == p.num_layers && int(profile.layers.size()) == p.num_layers,
                     "the placement or profile is missing layers");
   PlanSummary s;

@@ -42,8 +42,8 @@ double absorbed(const std::vector<double>& base, double level) {
 
 }  // namespace
 
-std::vector<std::vector<double>> tar_instance_load(const LayerPlacement& lp, const std::vector<double>& load,
-                                                   int nodes, int gpus_per_node) {
+std::vector<std::vector<double>> tar_instance_load(const LayerPlacement& lp, const std::vector<double>& load, int nodes,
+                                                   int gpus_per_node) {
   std::vector<std::vector<double>> r(lp.experts.size());
   for (size_t e = 0; e < lp.experts.size(); ++e) expert_shares(lp.experts[e], load[e], nodes, gpus_per_node, r[e]);
   return r;

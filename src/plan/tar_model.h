@@ -24,16 +24,15 @@
 namespace grace::plan {
 
 // Predicted tokens of each instance: result[e][i] for lp.experts[e].instances[i].
-std::vector<std::vector<double>> tar_instance_load(const LayerPlacement& lp, const std::vector<double>& load,
-                                                   int nodes, int gpus_per_node);
+std::vector<std::vector<double>> tar_instance_load(const LayerPlacement& lp, const std::vector<double>& load, int nodes,
+                                                   int gpus_per_node);
 
 // Predicted tokens per GPU (sum of tar_instance_load over the GPU's instances).
 std::vector<double> tar_gpu_load(const LayerPlacement& lp, const std::vector<double>& load, int nodes,
                                  int gpus_per_node);
 
 // Rewrites the weights of every expert with more than one instance (see above).
-void set_tar_weights(LayerPlacement& lp, const std::vector<double>& load, int nodes, int gpus_per_node,
-                     int sweeps = 3);
+void set_tar_weights(LayerPlacement& lp, const std::vector<double>& load, int nodes, int gpus_per_node, int sweeps = 3);
 
 }  // namespace grace::plan
 

@@ -55,8 +55,8 @@ void Profile::add(const Trace& chunk) {
   const int64_t n = chunk.num_tokens();
   if (n == 0) return;
   GRACE_INPUT_CHECK(chunk.num_layers == num_layers && chunk.top_k == top_k,
-                    "routing: trace has {} layers, top-{} but the profile expects {} layers, top-{}",
-                    chunk.num_layers, chunk.top_k, num_layers, top_k);
+                    "routing: trace has {} layers, top-{} but the profile expects {} layers, top-{}", chunk.num_layers,
+                    chunk.top_k, num_layers, top_k);
   const int E = num_experts, K = top_k;
   const int64_t stride = int64_t(num_layers) * K;
   std::vector<uint32_t> scratch(static_cast<size_t>(E) * E);
@@ -113,9 +113,7 @@ void Profile::merge(const Profile& other) {
   tokens += other.tokens;
 }
 
-double Profile::sample_scale() const {
-  return sample.size() > 0 ? double(tokens) / double(sample.size()) : 1.0;
-}
+double Profile::sample_scale() const { return sample.size() > 0 ? double(tokens) / double(sample.size()) : 1.0; }
 
 Profile build_profile(const Trace& trace) {
   Profile prof(trace.num_layers, trace.num_experts, trace.top_k);

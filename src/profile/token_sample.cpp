@@ -1,11 +1,12 @@
 // The token sample of a Profile (grace/profile.h): a bottom-m sketch over the profile's token
 // indices. Each add keeps the rows whose key is below the current threshold, then trims to the
 // `capacity` smallest keys and restores token order.
+#include "profile/token_sample.h"
+
 #include <algorithm>
 #include <numeric>
 
 #include "grace/profile.h"
-#include "profile/token_sample.h"
 
 namespace grace {
 namespace {

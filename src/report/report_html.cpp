@@ -56,18 +56,22 @@ const char* tone(double speedup) {
 std::string ratio_str(double v) { return v > 0 ? fmt::format("{:.2f}x", v) : "-"; }
 
 std::string table(const CompareResult& r) {
-  std::string o = "<table><thead><tr><th class=\"name\">planner / router / comm</th><th>replicas</th>"
-                  "<th>instances / GPU</th><th>extra memory</th><th>cross-node MB / batch</th><th>intra-node MB / batch</th><th>cross-node B / token</th>"
-                  "<th>GPU load max / mean</th><th>local GPU</th><th>local node</th><th>dispatch us</th>"
-                  "<th>compute us</th><th>combine us</th><th>GPU idle</th><th>MoE-layer us</th>"
-                  "<th>with overlap us</th><th>speedup</th><th>speedup (overlap)</th><th>vs best baseline</th>"
-                  "<th>vs best baseline (overlap)</th><th>cross-node vs least baseline</th>"
-                  "<th class=\"name\">best baseline (same memory, comm)</th></tr></thead><tbody>";
+  std::string o =
+      "<table><thead><tr><th class=\"name\">planner / router / comm</th><th>replicas</th>"
+      "<th>instances / GPU</th><th>extra memory</th><th>cross-node MB / batch</th><th>intra-node MB / "
+      "batch</th><th>cross-node B / token</th>"
+      "<th>GPU load max / mean</th><th>local GPU</th><th>local node</th><th>dispatch us</th>"
+      "<th>compute us</th><th>combine us</th><th>GPU idle</th><th>MoE-layer us</th>"
+      "<th>with overlap us</th><th>speedup</th><th>speedup (overlap)</th><th>vs best baseline</th>"
+      "<th>vs best baseline (overlap)</th><th>cross-node vs least baseline</th>"
+      "<th class=\"name\">best baseline (same memory, comm)</th></tr></thead><tbody>";
   for (size_t i = 0; i < r.rows.size(); ++i) {
     const auto& row = r.rows[i];
     if (!row.ok) {
-      o += fmt::format("<tr class=\"skip\"><td class=\"name\">{}</td><td colspan=\"21\" style=\"text-align:left\">skipped: {}</td></tr>",
-                       svg::escape(row.combo.label()), svg::escape(row.skipped));
+      o += fmt::format(
+          "<tr class=\"skip\"><td class=\"name\">{}</td><td colspan=\"21\" style=\"text-align:left\">skipped: "
+          "{}</td></tr>",
+          svg::escape(row.combo.label()), svg::escape(row.skipped));
       continue;
     }
     const auto& t = row.time;
@@ -101,13 +105,18 @@ std::string heatmap_for(const CompareResult& r, const CompareRow& row, double vm
 }  // namespace
 
 std::string compare_html(const CompareResult& r) {
-  std::string o = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
-                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>"
-                  "<title>grace compare: " + svg::escape(r.model) + " on " + svg::escape(r.topology) + "</title>"
-                  "<style>" + std::string(kCss) + "</style></head><body>";
-  o += fmt::format("<header><h1>grace compare: {} on {}</h1><p>Placement, routing and communication policies, "
-                   "replayed on a routing trace and timed by the cost model.</p></header><main>",
-                   svg::escape(r.model), svg::escape(r.topology));
+  std::string o =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>"
+      "<title>grace compare: " +
+      svg::escape(r.model) + " on " + svg::escape(r.topology) +
+      "</title>"
+      "<style>" +
+      std::string(kCss) + "</style></head><body>";
+  o += fmt::format(
+      "<header><h1>grace compare: {} on {}</h1><p>Placement, routing and communication policies, "
+      "replayed on a routing trace and timed by the cost model.</p></header><main>",
+      svg::escape(r.model), svg::escape(r.topology));
   o += "<section><h2>Setup</h2><dl class=\"meta\">";
   auto meta = [&](const std::string& k, const std::string& v) {
     o += "<dt>" + svg::escape(k) + "</dt><dd>" + svg::escape(v) + "</dd>";
@@ -138,7 +147,8 @@ std::string compare_html(const CompareResult& r) {
   if (!ok.empty()) {
     std::vector<svg::StackedBar> bars;
     for (const auto* row : ok)
-      bars.push_back({row->combo.label(), {row->time.dispatch_us, row->time.compute_us, row->time.combine_us},
+      bars.push_back({row->combo.label(),
+                      {row->time.dispatch_us, row->time.compute_us, row->time.combine_us},
                       row->time.overlap_us});
     o += "<section><h2>Time breakdown</h2>" +
          svg::stacked_bars("Simulated time of one MoE layer per batch", "time per MoE layer per batch (us)",

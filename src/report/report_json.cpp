@@ -11,9 +11,13 @@ namespace grace {
 namespace {
 
 nlohmann::json time_json(const LayerTime& t) {
-  return {{"dispatch_us", t.dispatch_us}, {"dispatch_inter_us", t.dispatch_inter_us},
-          {"dispatch_intra_us", t.dispatch_intra_us}, {"compute_us", t.compute_us},
-          {"combine_us", t.combine_us}, {"total_us", t.total_us}, {"overlap_us", t.overlap_us},
+  return {{"dispatch_us", t.dispatch_us},
+          {"dispatch_inter_us", t.dispatch_inter_us},
+          {"dispatch_intra_us", t.dispatch_intra_us},
+          {"compute_us", t.compute_us},
+          {"combine_us", t.combine_us},
+          {"total_us", t.total_us},
+          {"overlap_us", t.overlap_us},
           {"idle_share", t.idle_share}};
 }
 
@@ -26,8 +30,8 @@ nlohmann::json label_of(const CompareResult& r, int row) {
 std::string compare_json(const CompareResult& r) {
   nlohmann::json j;
   j["model"] = r.model;
-  j["topology"] = {{"name", r.topology}, {"nodes", r.nodes}, {"gpus_per_node", r.gpus_per_node},
-                   {"compute_model", r.compute_model}};
+  j["topology"] = {
+      {"name", r.topology}, {"nodes", r.nodes}, {"gpus_per_node", r.gpus_per_node}, {"compute_model", r.compute_model}};
   j["num_layers"] = r.num_layers;
   j["num_experts"] = r.num_experts;
   j["top_k"] = r.top_k;
@@ -39,9 +43,9 @@ std::string compare_json(const CompareResult& r) {
   j["baseline"] = r.baseline >= 0 ? nlohmann::json(r.rows[r.baseline].combo.label()) : nlohmann::json();
   j["rows"] = nlohmann::json::array();
   for (const auto& row : r.rows) {
-    nlohmann::json x = {{"planner", row.combo.planner}, {"router", row.combo.router},
-                        {"comm", comm_scheme_name(row.combo.comm)}, {"redundant", row.combo.redundant},
-                        {"label", row.combo.label()}, {"ok", row.ok}};
+    nlohmann::json x = {
+        {"planner", row.combo.planner},     {"router", row.combo.router}, {"comm", comm_scheme_name(row.combo.comm)},
+        {"redundant", row.combo.redundant}, {"label", row.combo.label()}, {"ok", row.ok}};
     if (!row.ok) {
       x["skipped"] = row.skipped;
     } else {

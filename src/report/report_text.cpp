@@ -22,23 +22,24 @@ std::string Combination::label() const {
 bool is_baseline_planner(const std::string& planner) { return planner.rfind("grace", 0) != 0; }
 
 std::string format_compare_table(const CompareResult& r) {
-  std::string out = fmt::format("{} on {} ({} GPUs, {} compute model), {} batches of {} tokens; plan: {}\n", r.model,
-                                r.topology, r.nodes * r.gpus_per_node, r.compute_model, r.num_batches,
-                                r.batch_tokens, r.plan_source);
+  std::string out =
+      fmt::format("{} on {} ({} GPUs, {} compute model), {} batches of {} tokens; plan: {}\n", r.model, r.topology,
+                  r.nodes * r.gpus_per_node, r.compute_model, r.num_batches, r.batch_tokens, r.plan_source);
   out += fmt::format("{:<52} {:>9} {:>9} {:>8} {:>6} {:>6} {:>8} {:>6} {:>9} {:>10} {:>7} {:>7} {:>7}\n",
-                     "planner/router/comm", "xnode_MB", "intra_MB", "max/mean", "gpu%", "node%", "inst/GPU",
-                     "extra%", "layer_us", "overlap_us", "vs_ref", "vs_best", "xn/best");
+                     "planner/router/comm", "xnode_MB", "intra_MB", "max/mean", "gpu%", "node%", "inst/GPU", "extra%",
+                     "layer_us", "overlap_us", "vs_ref", "vs_best", "xn/best");
   for (const auto& row : r.rows) {
     if (!row.ok) {
       out += fmt::format("{:<52} skipped: {}\n", row.combo.label(), row.skipped);
       continue;
     }
     out += fmt::format(
-        "{:<52} {:>9.2f} {:>9.2f} {:>8.2f} {:>5.1f}% {:>5.1f}% {:>8.2f} {:>5.1f}% {:>9.1f} {:>10.1f} {:>7} {:>7} {:>7}\n",
-        row.combo.label(), row.inter_mb_per_batch, row.intra_mb_per_batch, row.load_max_mean,
-        100 * row.share_same_gpu, 100 * (row.share_same_gpu + row.share_same_node), row.instances_per_gpu,
-        row.extra_memory_pct, row.time.total_us, row.time.overlap_us, speedup_str(row.speedup),
-        speedup_str(row.speedup_vs_best), speedup_str(row.inter_vs_least));
+        "{:<52} {:>9.2f} {:>9.2f} {:>8.2f} {:>5.1f}% {:>5.1f}% {:>8.2f} {:>5.1f}% {:>9.1f} {:>10.1f} {:>7} {:>7} "
+        "{:>7}\n",
+        row.combo.label(), row.inter_mb_per_batch, row.intra_mb_per_batch, row.load_max_mean, 100 * row.share_same_gpu,
+        100 * (row.share_same_gpu + row.share_same_node), row.instances_per_gpu, row.extra_memory_pct,
+        row.time.total_us, row.time.overlap_us, speedup_str(row.speedup), speedup_str(row.speedup_vs_best),
+        speedup_str(row.inter_vs_least));
   }
   out += fmt::format(
       "MB: per batch, all MoE layers, dispatch direction (combine moves as much back); gpu%/node%: token-expert\n"
@@ -67,10 +68,11 @@ std::string compare_markdown(const CompareResult& r) {
                     r.eval_tokens, r.eval_seqs, r.num_batches, r.batch_tokens);
   md += fmt::format("- planned on: {} - {} tokens in {} sequences\n", r.plan_source, r.plan_tokens, r.plan_seqs);
   md += fmt::format("- seed: {}\n\n", r.seed);
-  md += "| planner / router / comm | replicas | instances / GPU | extra memory | cross-node MB/batch | "
-        "intra-node MB/batch | cross-node B/token | load max/mean | local GPU | local node | MoE-layer time (us) | "
-        "with overlap (us) | speedup | speedup (overlap) | vs best baseline | vs best baseline (overlap) | "
-        "cross-node vs least baseline |\n";
+  md +=
+      "| planner / router / comm | replicas | instances / GPU | extra memory | cross-node MB/batch | "
+      "intra-node MB/batch | cross-node B/token | load max/mean | local GPU | local node | MoE-layer time (us) | "
+      "with overlap (us) | speedup | speedup (overlap) | vs best baseline | vs best baseline (overlap) | "
+      "cross-node vs least baseline |\n";
   md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& row : r.rows) {
     if (!row.ok) {
@@ -95,16 +97,18 @@ std::string compare_markdown(const CompareResult& r) {
       "with the same comm scheme and no more instances / GPU (the row itself for a baseline); cross-node vs "
       "least baseline: this row's cross-node bytes over those of the least-traffic such row.\n\n",
       row_label(r, r.baseline));
-  md += "| planner / router / comm | best baseline (same memory, comm) | with overlap | least cross-node traffic |\n"
-        "|---|---|---|---|\n";
+  md +=
+      "| planner / router / comm | best baseline (same memory, comm) | with overlap | least cross-node traffic |\n"
+      "|---|---|---|---|\n";
   for (const auto& row : r.rows) {
     if (!row.ok) continue;
     md += fmt::format("| {} | {} | {} | {} |\n", row.combo.label(), row_label(r, row.best_baseline),
                       row_label(r, row.best_baseline_overlap), row_label(r, row.least_traffic_baseline));
   }
   md += "\n## Time breakdown (one MoE layer of one batch, us)\n\n";
-  md += "| planner / router / comm | dispatch | of which cross-node | compute | combine | total | with overlap | "
-        "GPU idle |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  md +=
+      "| planner / router / comm | dispatch | of which cross-node | compute | combine | total | with overlap | "
+      "GPU idle |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& row : r.rows) {
     if (!row.ok) continue;
     const auto& t = row.time;

@@ -69,12 +69,23 @@ std::string escape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&#39;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -107,13 +118,15 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
   }
   size_t step = n > 30 ? (n + 14) / 15 : (n > 15 ? 2 : 1);
   for (size_t i = 0; i < n; i += step)
-    o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>", X(i), T + ph + 16, i);
+    o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>", X(i), T + ph + 16,
+                     i);
   o += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" class=\"axis\"/>", L, T, T + ph);
   o += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" class=\"axis\"/>", L, T + ph, L + pw);
   o += fmt::format("<text x=\"{}\" y=\"{}\" class=\"label\" text-anchor=\"middle\">{}</text>", L + pw / 2, H - 10,
                    escape(x_label));
-  o += fmt::format("<text x=\"16\" y=\"{0}\" class=\"label\" text-anchor=\"middle\" transform=\"rotate(-90 16 {0})\">{1}</text>",
-                   T + ph / 2, escape(y_label));
+  o += fmt::format(
+      "<text x=\"16\" y=\"{0}\" class=\"label\" text-anchor=\"middle\" transform=\"rotate(-90 16 {0})\">{1}</text>",
+      T + ph / 2, escape(y_label));
   for (size_t k = 0; k < series.size(); ++k) {
     const auto& s = series[k];
     std::string pts;
@@ -121,8 +134,9 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
     o += fmt::format("<g class=\"series\"><polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>",
                      pts, palette(int(k)));
     for (size_t i = 0; i < s.values.size(); ++i)
-      o += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.5\" fill=\"{}\"><title>{}, layer {}: {}</title></circle>",
-                       X(i), Y(s.values[i]), palette(int(k)), escape(s.name), i, num(s.values[i]));
+      o += fmt::format(
+          "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.5\" fill=\"{}\"><title>{}, layer {}: {}</title></circle>", X(i),
+          Y(s.values[i]), palette(int(k)), escape(s.name), i, num(s.values[i]));
     o += "</g>";
     double ly = T + 8 + 20.0 * double(k);
     o += fmt::format("<rect x=\"{}\" y=\"{:.1f}\" width=\"14\" height=\"4\" fill=\"{}\"/>", L + pw + 16, ly - 4,
@@ -158,8 +172,9 @@ std::string xy_chart(const std::string& title, const std::string& x_label, const
   o += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" class=\"axis\"/>", L, T + ph, L + pw);
   o += fmt::format("<text x=\"{}\" y=\"{}\" class=\"label\" text-anchor=\"middle\">{}</text>", L + pw / 2, H - 10,
                    escape(x_label));
-  o += fmt::format("<text x=\"16\" y=\"{0}\" class=\"label\" text-anchor=\"middle\" transform=\"rotate(-90 16 {0})\">{1}</text>",
-                   T + ph / 2, escape(y_label));
+  o += fmt::format(
+      "<text x=\"16\" y=\"{0}\" class=\"label\" text-anchor=\"middle\" transform=\"rotate(-90 16 {0})\">{1}</text>",
+      T + ph / 2, escape(y_label));
   for (size_t k = 0; k < series.size(); ++k) {
     const auto& s = series[k];
     const size_t n = std::min(s.x.size(), s.y.size());
@@ -169,8 +184,7 @@ std::string xy_chart(const std::string& title, const std::string& x_label, const
                      pts, palette(int(k)));
     for (size_t i = 0; i < n; ++i)
       o += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"><title>{}, {}{}: {}</title></circle>",
-                       X(s.x[i]), Y(s.y[i]), palette(int(k)), escape(s.name), num(s.x[i]), escape(x_unit),
-                       num(s.y[i]));
+                       X(s.x[i]), Y(s.y[i]), palette(int(k)), escape(s.name), num(s.x[i]), escape(x_unit), num(s.y[i]));
     o += "</g>";
     double ly = T + 8 + 20.0 * double(k);
     o += fmt::format("<rect x=\"{}\" y=\"{:.1f}\" width=\"14\" height=\"4\" fill=\"{}\"/>", L + pw + 16, ly - 4,
@@ -207,7 +221,8 @@ std::string stacked_bars(const std::string& title, const std::string& x_label, c
     o += fmt::format("<text x=\"{:.1f}\" y=\"42\" class=\"legend\">{}</text>", lx + 12, escape(marker_name));
   }
   for (double t : ticks) {
-    o += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" class=\"grid\"/>", X(t), T - 4, plot_bottom);
+    o += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" class=\"grid\"/>", X(t), T - 4,
+                     plot_bottom);
     o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>", X(t),
                      plot_bottom + 16, tick_label(t, ticks));
   }
@@ -217,18 +232,21 @@ std::string stacked_bars(const std::string& title, const std::string& x_label, c
   for (size_t i = 0; i < bars.size(); ++i) {
     const auto& b = bars[i];
     double y = T + double(i) * (bar_h + gap), x = 0;
-    o += fmt::format("<text x=\"{}\" y=\"{:.1f}\" class=\"tick\" text-anchor=\"end\">{}</text>", L - 8, y + bar_h / 2 + 4,
-                     escape(b.label));
+    o += fmt::format("<text x=\"{}\" y=\"{:.1f}\" class=\"tick\" text-anchor=\"end\">{}</text>", L - 8,
+                     y + bar_h / 2 + 4, escape(b.label));
     for (size_t k = 0; k < b.parts.size(); ++k) {
-      o += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{}\" fill=\"{}\"><title>{}: {} {}</title></rect>",
-                       X(x), y, X(x + b.parts[k]) - X(x), bar_h, palette(int(k)), escape(b.label),
-                       escape(k < parts.size() ? parts[k] : ""), num(b.parts[k]));
+      o += fmt::format(
+          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{}\" fill=\"{}\"><title>{}: {} {}</title></rect>",
+          X(x), y, X(x + b.parts[k]) - X(x), bar_h, palette(int(k)), escape(b.label),
+          escape(k < parts.size() ? parts[k] : ""), num(b.parts[k]));
       x += b.parts[k];
     }
     o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"tick\">{}</text>", X(x) + 6, y + bar_h / 2 + 4, num(x));
     if (b.marker >= 0)
-      o += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" class=\"marker\"><title>{3}: {4}</title></line>",
-                       X(b.marker), y - 3, y + bar_h + 3, escape(marker_name), num(b.marker));
+      o += fmt::format(
+          "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" class=\"marker\"><title>{3}: "
+          "{4}</title></line>",
+          X(b.marker), y - 3, y + bar_h + 3, escape(marker_name), num(b.marker));
   }
   return o + "</svg>";
 }
@@ -237,20 +255,24 @@ std::string heatmap(const std::string& title, const std::string& x_label, const 
                     const std::vector<std::vector<double>>& values, double neutral, double vmax, int group,
                     const std::string& value_name) {
   const size_t nx = values.size(), ny = nx ? values[0].size() : 0;
-  const double cw = std::clamp(640.0 / std::max<size_t>(1, nx), 8.0, 28.0), ch = std::clamp(200.0 / std::max<size_t>(1, ny), 6.0, 24.0);
+  const double cw = std::clamp(640.0 / std::max<size_t>(1, nx), 8.0, 28.0),
+               ch = std::clamp(200.0 / std::max<size_t>(1, ny), 6.0, 24.0);
   const double L = 70, T = 36, pw = cw * double(nx), ph = ch * double(ny), R = 120, B = 48;
   const double W = std::max(L + pw + R, 420.0), H = T + std::max(ph, 80.0) + B;
   std::string o = open_svg(W, H, title);
   for (size_t x = 0; x < nx; ++x)
     for (size_t y = 0; y < ny; ++y)
-      o += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{} {}, {} {}: {} {}</title></rect>",
-                       L + cw * double(x), T + ch * double(y), cw, ch, diverging(values[x][y], neutral, vmax),
-                       escape(x_label), x, escape(y_label), y, escape(value_name), num(values[x][y]));
+      o += fmt::format(
+          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{} {}, {} {}: {} "
+          "{}</title></rect>",
+          L + cw * double(x), T + ch * double(y), cw, ch, diverging(values[x][y], neutral, vmax), escape(x_label), x,
+          escape(y_label), y, escape(value_name), num(values[x][y]));
   if (group > 0)
     for (size_t y = size_t(group); y < ny; y += size_t(group))
       o += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" class=\"sep\"/>", L - 4,
                        T + ch * double(y), L + pw, T + ch * double(y));
-  o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" class=\"axis\"/>", L, T, pw, ph);
+  o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" class=\"axis\"/>", L, T,
+                   pw, ph);
   size_t step = nx > 30 ? (nx + 14) / 15 : (nx > 15 ? 2 : 1);
   for (size_t x = 0; x < nx; x += step)
     o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"tick\" text-anchor=\"middle\">{}</text>",
@@ -261,8 +283,10 @@ std::string heatmap(const std::string& title, const std::string& x_label, const 
                      T + ch * (double(y) + 0.5) + 4, y);
   o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"label\" text-anchor=\"middle\">{}</text>", L + pw / 2, H - 10,
                    escape(x_label));
-  o += fmt::format("<text x=\"18\" y=\"{0:.1f}\" class=\"label\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0:.1f})\">{1}</text>",
-                   T + ph / 2, escape(y_label));
+  o += fmt::format(
+      "<text x=\"18\" y=\"{0:.1f}\" class=\"label\" text-anchor=\"middle\" transform=\"rotate(-90 18 "
+      "{0:.1f})\">{1}</text>",
+      T + ph / 2, escape(y_label));
   // Colour scale.
   const double sx = L + pw + 30, sh = std::max(ph, 80.0);
   const int steps = 24;

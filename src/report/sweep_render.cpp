@@ -40,10 +40,11 @@ double granted_extra_pct(const CompareResult& r, const SweepPoint& p) {
 
 std::string sweep_text(const CompareResult& r) {
   if (r.memory_sweep.empty()) return "";
-  std::string out = fmt::format("\nmemory sweep (extra expert memory -> traffic, load, time)\n{:<32} {:>7} {:>8} "
-                                "{:>8} {:>8} {:>6} {:>9} {:>8} {:>9} {:>10}\n",
-                                "planner/router/comm", "asked%", "granted%", "slots+", "inst/GPU", "used%",
-                                "xnode_MB", "max/mean", "layer_us", "overlap_us");
+  std::string out = fmt::format(
+      "\nmemory sweep (extra expert memory -> traffic, load, time)\n{:<32} {:>7} {:>8} "
+      "{:>8} {:>8} {:>6} {:>9} {:>8} {:>9} {:>10}\n",
+      "planner/router/comm", "asked%", "granted%", "slots+", "inst/GPU", "used%", "xnode_MB", "max/mean", "layer_us",
+      "overlap_us");
   for (const auto& p : r.memory_sweep) {
     const auto& row = p.row;
     if (!row.ok) {
@@ -60,9 +61,10 @@ std::string sweep_text(const CompareResult& r) {
 
 std::string sweep_markdown(const CompareResult& r) {
   if (r.memory_sweep.empty()) return "";
-  std::string md = "\n## Memory-traffic trade-off\n\n| planner / router / comm | extra memory asked | granted | "
-                   "redundant slots | instances / GPU | used | cross-node MB/batch | load max/mean | "
-                   "MoE-layer time (us) | with overlap (us) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  std::string md =
+      "\n## Memory-traffic trade-off\n\n| planner / router / comm | extra memory asked | granted | "
+      "redundant slots | instances / GPU | used | cross-node MB/batch | load max/mean | "
+      "MoE-layer time (us) | with overlap (us) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& p : r.memory_sweep) {
     const auto& row = p.row;
     if (!row.ok) {
@@ -79,23 +81,26 @@ std::string sweep_markdown(const CompareResult& r) {
 
 std::string sweep_html(const CompareResult& r) {
   if (r.memory_sweep.empty()) return "";
-  std::string o = "<section><h2>Memory-traffic trade-off</h2><div class=\"scroll\"><table><thead><tr>"
-                  "<th class=\"name\">planner / router / comm</th><th>extra memory asked</th><th>granted</th>"
-                  "<th>redundant slots</th><th>instances / GPU</th><th>used</th><th>cross-node MB / batch</th>"
-                  "<th>GPU load max / mean</th><th>MoE-layer us</th><th>with overlap us</th></tr></thead><tbody>";
+  std::string o =
+      "<section><h2>Memory-traffic trade-off</h2><div class=\"scroll\"><table><thead><tr>"
+      "<th class=\"name\">planner / router / comm</th><th>extra memory asked</th><th>granted</th>"
+      "<th>redundant slots</th><th>instances / GPU</th><th>used</th><th>cross-node MB / batch</th>"
+      "<th>GPU load max / mean</th><th>MoE-layer us</th><th>with overlap us</th></tr></thead><tbody>";
   for (const auto& p : r.memory_sweep) {
     const auto& row = p.row;
     if (!row.ok) {
-      o += fmt::format("<tr class=\"skip\"><td class=\"name\">{}</td><td>{:.1f}%</td><td colspan=\"8\" "
-                       "style=\"text-align:left\">skipped: {}</td></tr>",
-                       svg::escape(series_name(row)), p.requested_pct, svg::escape(row.skipped));
+      o += fmt::format(
+          "<tr class=\"skip\"><td class=\"name\">{}</td><td>{:.1f}%</td><td colspan=\"8\" "
+          "style=\"text-align:left\">skipped: {}</td></tr>",
+          svg::escape(series_name(row)), p.requested_pct, svg::escape(row.skipped));
       continue;
     }
-    o += fmt::format("<tr><td class=\"name\">{}</td><td>{:.1f}%</td><td>{:.1f}%</td><td>{}</td><td>{:.2f}</td>"
-                     "<td>{:.1f}%</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.1f}</td><td>{:.1f}</td></tr>",
-                     svg::escape(series_name(row)), p.requested_pct, granted_extra_pct(r, p), row.combo.redundant,
-                     row.instances_per_gpu, row.extra_memory_pct, row.inter_mb_per_batch, row.load_max_mean,
-                     row.time.total_us, row.time.overlap_us);
+    o += fmt::format(
+        "<tr><td class=\"name\">{}</td><td>{:.1f}%</td><td>{:.1f}%</td><td>{}</td><td>{:.2f}</td>"
+        "<td>{:.1f}%</td><td>{:.2f}</td><td>{:.2f}</td><td>{:.1f}</td><td>{:.1f}</td></tr>",
+        svg::escape(series_name(row)), p.requested_pct, granted_extra_pct(r, p), row.combo.redundant,
+        row.instances_per_gpu, row.extra_memory_pct, row.inter_mb_per_batch, row.load_max_mean, row.time.total_us,
+        row.time.overlap_us);
   }
   o += "</tbody></table></div>";
   std::vector<svg::XYSeries> traffic, time, load;
@@ -126,9 +131,12 @@ std::string sweep_json(const CompareResult& r) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& p : r.memory_sweep) {
     const auto& row = p.row;
-    nlohmann::json x = {{"planner", row.combo.planner}, {"router", row.combo.router},
-                        {"comm", comm_scheme_name(row.combo.comm)}, {"requested_extra_pct", p.requested_pct},
-                        {"redundant", row.combo.redundant}, {"granted_extra_pct", granted_extra_pct(r, p)},
+    nlohmann::json x = {{"planner", row.combo.planner},
+                        {"router", row.combo.router},
+                        {"comm", comm_scheme_name(row.combo.comm)},
+                        {"requested_extra_pct", p.requested_pct},
+                        {"redundant", row.combo.redundant},
+                        {"granted_extra_pct", granted_extra_pct(r, p)},
                         {"ok", row.ok}};
     if (!row.ok) {
       x["skipped"] = row.skipped;

@@ -64,9 +64,12 @@ class CoverRouter final : public Router {
       for (int j = 0; j < k; ++j) {
         const int e = ids[j];
         dest[t * k + j] = -1;
-        if (tb.hosts(base + e, src)) assign(t * k + j, src);
-        else if (local && off[e + 1] - off[e] == 1) assign(t * k + j, cg[off[e]]);
-        else any_free = true;
+        if (tb.hosts(base + e, src))
+          assign(t * k + j, src);
+        else if (local && off[e + 1] - off[e] == 1)
+          assign(t * k + j, cg[off[e]]);
+        else
+          any_free = true;
       }
     }
     if (!any_free) return;
@@ -82,8 +85,10 @@ class CoverRouter final : public Router {
       missing.clear(), open.clear();
       for (int j = 0; j < k; ++j) {
         if (dest[t * k + j] >= 0) continue;
-        if (tb.cand_on_node(tb.lne(b.layer, node, ids[j]), node)) open.push_back(j);
-        else missing.push_back(j);
+        if (tb.cand_on_node(tb.lne(b.layer, node, ids[j]), node))
+          open.push_back(j);
+        else
+          missing.push_back(j);
       }
       if (missing.empty() && open.empty()) continue;
       std::fill(visit.begin(), visit.end(), 0);
@@ -94,8 +99,7 @@ class CoverRouter final : public Router {
         for (int j : missing) {
           const uint64_t* mask = node_mask_.data() + size_t(base + ids[j]) * size_t(words_);
           for (int w = 0; w < words_; ++w)
-            for (uint64_t bits = mask[w]; bits; bits &= bits - 1)
-              ++cover_count[size_t(w * 64 + __builtin_ctzll(bits))];
+            for (uint64_t bits = mask[w]; bits; bits &= bits - 1) ++cover_count[size_t(w * 64 + __builtin_ctzll(bits))];
         }
         int best = -1;
         for (int m = 0; m < N; ++m) {
@@ -110,8 +114,10 @@ class CoverRouter final : public Router {
         for (int j : missing) {
           const uint64_t* mask = node_mask_.data() + size_t(base + ids[j]) * size_t(words_);
           const bool here = (mask[best / 64] >> (best % 64)) & 1u;
-          if (here) open.push_back(j);
-          else missing[keep++] = j;
+          if (here)
+            open.push_back(j);
+          else
+            missing[keep++] = j;
         }
         missing.resize(keep);
       }

@@ -39,11 +39,15 @@ class LoadAwareRouter final : public Router {
       for (int j = 0; j < k; ++j) {
         const int e = ids[j];
         int d = -1;
-        if (tb.hosts(base + e, src)) d = src;
-        else if (off[e + 1] - off[e] == 1) d = cg[off[e]];
+        if (tb.hosts(base + e, src))
+          d = src;
+        else if (off[e + 1] - off[e] == 1)
+          d = cg[off[e]];
         dest[t * k + j] = d;
-        if (d >= 0) ++load[d];
-        else any_free = true;
+        if (d >= 0)
+          ++load[d];
+        else
+          any_free = true;
       }
     }
     if (!any_free) return;

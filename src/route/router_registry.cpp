@@ -78,8 +78,8 @@ std::string router_description(std::string_view name) {
   return std::string(find_router(name)->description);
 }
 
-std::unique_ptr<Router> make_router(std::string_view name, const Placement& placement,
-                                    const Topology& topo, uint64_t seed) {
+std::unique_ptr<Router> make_router(std::string_view name, const Placement& placement, const Topology& topo,
+                                    uint64_t seed) {
   check_router_name(name);
   return find_router(name)->make(placement, topo, seed);
 }
@@ -87,8 +87,8 @@ std::unique_ptr<Router> make_router(std::string_view name, const Placement& plac
 namespace route {
 
 void check_batch(const RoutingTable& table, const RouteBatch& b) {
-  GRACE_CHECK(b.layer >= 0 && b.layer < table.num_layers(), "route: layer {} out of range [0, {})",
-              b.layer, table.num_layers());
+  GRACE_CHECK(b.layer >= 0 && b.layer < table.num_layers(), "route: layer {} out of range [0, {})", b.layer,
+              table.num_layers());
   GRACE_CHECK(b.num_tokens >= 0, "route: negative token count {}", b.num_tokens);
   if (b.num_tokens == 0) return;
   GRACE_CHECK(b.top_k > 0 && b.ids && b.src_gpu, "route: empty batch description");

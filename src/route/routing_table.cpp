@@ -37,10 +37,10 @@ RoutingTable::RoutingTable(const Placement& p, const Topology& topo)
       gpus_per_node_(topo.gpus_per_node),
       bit_words_((topo.num_gpus() + 31) / 32) {
   GRACE_INPUT_CHECK(p.nodes == topo.nodes && p.gpus_per_node == topo.gpus_per_node,
-                    "placement is for {}x{} GPUs but the topology is {}x{}", p.nodes,
-                    p.gpus_per_node, topo.nodes, topo.gpus_per_node);
-  GRACE_INPUT_CHECK(int(p.layers.size()) == p.num_layers,
-                    "placement has {} layers but num_layers is {}", p.layers.size(), p.num_layers);
+                    "placement is for {}x{} GPUs but the topology is {}x{}", p.nodes, p.gpus_per_node, topo.nodes,
+                    topo.gpus_per_node);
+  GRACE_INPUT_CHECK(int(p.layers.size()) == p.num_layers, "placement has {} layers but num_layers is {}",
+                    p.layers.size(), p.num_layers);
   const int L = num_layers_, E = num_experts_, G = num_gpus_, N = num_nodes_;
   const size_t LE = size_t(L) * E;
   inst_offset_.assign(LE + 1, 0);
@@ -52,22 +52,21 @@ RoutingTable::RoutingTable(const Placement& p, const Topology& topo)
   std::vector<double> w;
   for (int l = 0; l < L; ++l) {
     const LayerPlacement& lp = p.layers[l];
-    GRACE_INPUT_CHECK(int(lp.experts.size()) == E, "placement layer {} has {} experts, expected {}",
-                      l, lp.experts.size(), E);
+    GRACE_INPUT_CHECK(int(lp.experts.size()) == E, "placement layer {} has {} experts, expected {}", l,
+                      lp.experts.size(), E);
     for (int e = 0; e < E; ++e) {
       const size_t le = size_t(l) * E + e;
       const auto& inst = lp.experts[e].instances;
       GRACE_INPUT_CHECK(!inst.empty(), "placement layer {}, expert {}: no instance", l, e);
       w.clear();
       for (const Instance& in : inst) {
-        GRACE_INPUT_CHECK(in.gpu >= 0 && in.gpu < G, "placement layer {}, expert {}: GPU {} out of range [0, {})",
-                          l, e, in.gpu, G);
+        GRACE_INPUT_CHECK(in.gpu >= 0 && in.gpu < G, "placement layer {}, expert {}: GPU {} out of range [0, {})", l, e,
+                          in.gpu, G);
         GRACE_INPUT_CHECK(in.weight > 0 && std::isfinite(in.weight),
-                          "placement layer {}, expert {}: instance weight {} is not positive", l, e,
-                          in.weight);
+                          "placement layer {}, expert {}: instance weight {} is not positive", l, e, in.weight);
         uint32_t& word = host_bits_[le * bit_words_ + (in.gpu >> 5)];
-        GRACE_INPUT_CHECK(!((word >> (in.gpu & 31)) & 1u),
-                          "placement layer {}, expert {}: two instances on GPU {}", l, e, in.gpu);
+        GRACE_INPUT_CHECK(!((word >> (in.gpu & 31)) & 1u), "placement layer {}, expert {}: two instances on GPU {}", l,
+                          e, in.gpu);
         word |= 1u << (in.gpu & 31);
         inst_gpu_.push_back(in.gpu);
         inst_weight_.push_back(float(in.weight));

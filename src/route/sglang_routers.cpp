@@ -55,8 +55,9 @@ class SglangRouter final : public Router {
         GRACE_CHECK(c > 0, "{}: layer {}, expert {} has no physical copy", name(), l, e);
         list_len_[size_t(o)] = c;
         for (int g = 0; g < rows; ++g)
-          settled_[(size_t(l) * rows + g) * E_ + e] =
-              static_ && own[le * G_ + g] ? g : c == 1 ? copy_gpu_[size_t(o)] : -1 - o;
+          settled_[(size_t(l) * rows + g) * E_ + e] = static_ && own[le * G_ + g] ? g
+                                                      : c == 1                    ? copy_gpu_[size_t(o)]
+                                                                                  : -1 - o;
       }
   }
 

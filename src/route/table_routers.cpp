@@ -18,9 +18,7 @@
 namespace grace::route {
 namespace {
 
-uint64_t token_of(const RouteBatch& b, int64_t t) {
-  return b.token_index ? uint64_t(b.token_index[t]) : uint64_t(t);
-}
+uint64_t token_of(const RouteBatch& b, int64_t t) { return b.token_index ? uint64_t(b.token_index[t]) : uint64_t(t); }
 
 // pick_weighted for the common short lists without a loop (its exit mispredicts on most
 // draws): with n <= 4, thresholds past n - 1 are read as cum[n - 1] = kWeightOne, which no draw
@@ -34,13 +32,13 @@ inline int pick_weighted_short(const uint32_t* cum, int n, uint32_t r) {
 // kLocal: tar's tiers (own GPU, then the cand_* lists of the token's node), pass 1 from
 // `settled` (below); else all instances. kWeighted: draw by the weights; else uniformly.
 template <bool kLocal, bool kWeighted>
-void route_two_pass(const RoutingTable& tb, const RouteBatch& b, int* dest, uint64_t seed,
-                    std::vector<uint64_t>& slow, const int32_t* settled, const int32_t* list_len) {
+void route_two_pass(const RoutingTable& tb, const RouteBatch& b, int* dest, uint64_t seed, std::vector<uint64_t>& slow,
+                    const int32_t* settled, const int32_t* list_len) {
   check_batch(tb, b);
   GRACE_CHECK(b.top_k < 65536, "route: top_k {} too large", b.top_k);
   const int k = b.top_k, E = tb.num_experts(), N = tb.num_nodes();
-  const int32_t* lst_off = kLocal ? tb.cand_offset().data() + size_t(b.layer) * N * E
-                                  : tb.inst_offset().data() + size_t(b.layer) * E;
+  const int32_t* lst_off =
+      kLocal ? tb.cand_offset().data() + size_t(b.layer) * N * E : tb.inst_offset().data() + size_t(b.layer) * E;
   const int32_t* lst_gpu = kLocal ? tb.cand_gpu().data() : tb.inst_gpu().data();
   const uint32_t* lst_cum = kLocal ? tb.cand_cum().data() : tb.inst_cum().data();
   slow.resize(size_t(b.num_tokens) * k);
@@ -113,8 +111,7 @@ std::vector<int32_t> settle_local(const RoutingTable& tb) {
 
 class TableRouter : public Router {
  public:
-  TableRouter(std::shared_ptr<const RoutingTable> t, uint64_t seed)
-      : table_(std::move(t)), seed_(seed) {}
+  TableRouter(std::shared_ptr<const RoutingTable> t, uint64_t seed) : table_(std::move(t)), seed_(seed) {}
 
  protected:
   std::shared_ptr<const RoutingTable> table_;
@@ -154,9 +151,8 @@ class RoundRobinRouter final : public TableRouter {
   std::string_view name() const override { return "round-robin"; }
   void route(const RouteBatch& b, int* dest) override {
     const int32_t* gpu = table_->inst_gpu().data();
-    route_direct(*table_, b, dest, [gpu](int o, int c, uint64_t tok) {
-      return c == 1 ? gpu[o] : gpu[o + int(tok % uint64_t(c))];
-    });
+    route_direct(*table_, b, dest,
+                 [gpu](int o, int c, uint64_t tok) { return c == 1 ? gpu[o] : gpu[o + int(tok % uint64_t(c))]; });
   }
 };
 

@@ -17,8 +17,8 @@ double transfer_us(double bytes, double GBps) { return bytes / (GBps * 1e3); }
 std::vector<double> intra_stage_us(const std::vector<int64_t>& send, const std::vector<int64_t>& recv,
                                    double copy_bytes, int chunks, const Topology& topo) {
   const int G = topo.num_gpus();
-  GRACE_CHECK(int(send.size()) == G && int(recv.size()) == G, "intra counts for {} GPUs, topology has {}",
-              send.size(), G);
+  GRACE_CHECK(int(send.size()) == G && int(recv.size()) == G, "intra counts for {} GPUs, topology has {}", send.size(),
+              G);
   std::vector<double> t(G, 0.0);
   for (int g = 0; g < G; ++g) {
     int64_t copies = std::max(send[g], recv[g]);
@@ -31,8 +31,8 @@ std::vector<double> intra_stage_us(const std::vector<int64_t>& send, const std::
 std::vector<double> inter_stage_us(const std::vector<int64_t>& send, const std::vector<int64_t>& recv,
                                    double copy_bytes, int chunks, const Topology& topo) {
   const int G = topo.num_gpus();
-  GRACE_CHECK(int(send.size()) == G && int(recv.size()) == G, "inter counts for {} GPUs, topology has {}",
-              send.size(), G);
+  GRACE_CHECK(int(send.size()) == G && int(recv.size()) == G, "inter counts for {} GPUs, topology has {}", send.size(),
+              G);
   std::vector<double> t(G, 0.0);
   std::vector<double> node_us(topo.nodes, 0.0);
   if (topo.node_nic_GBps > 0) {

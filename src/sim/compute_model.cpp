@@ -52,8 +52,7 @@ double expert_compute_us(double tokens, const Topology& topo, const ModelSpec& m
 double grouped_compute_us(int64_t active_instances, double tokens, const Topology& topo, const ModelSpec& model) {
   if (active_instances <= 0 || tokens <= 0) return 0;
   double weights_us = 0;
-  if (topo.hbm_GBps > 0)
-    weights_us = double(active_instances) * double(model.expert_bytes()) / (topo.hbm_GBps * 1e3);
+  if (topo.hbm_GBps > 0) weights_us = double(active_instances) * double(model.expert_bytes()) / (topo.hbm_GBps * 1e3);
   const double tflops = topo.grouped_tflops > 0 ? topo.grouped_tflops : topo.peak_tflops;
   const double flops_us = tokens * model.expert_flops_per_token() / (tflops * 1e6);
   return std::max(weights_us, flops_us);
@@ -71,8 +70,8 @@ double gpu_compute_us(const std::vector<int32_t>& instance_tokens, int chunks, c
     if (topo.compute_model == ComputeModel::kPerExpert) per_expert += expert_compute_us(double(n) / c, topo, model);
   }
   if (active == 0) return 0;
-  const double t = topo.compute_model == ComputeModel::kPerExpert ? per_expert
-                                                                   : grouped_compute_us(active, tokens, topo, model);
+  const double t =
+      topo.compute_model == ComputeModel::kPerExpert ? per_expert : grouped_compute_us(active, tokens, topo, model);
   return t + topo.kernel_overhead_us;
 }
 

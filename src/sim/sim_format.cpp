@@ -9,10 +9,14 @@ namespace grace {
 namespace {
 
 nlohmann::json time_json(const LayerTime& t) {
-  return {{"dispatch_us", t.dispatch_us},   {"dispatch_inter_us", t.dispatch_inter_us},
-          {"dispatch_intra_us", t.dispatch_intra_us}, {"compute_us", t.compute_us},
-          {"combine_us", t.combine_us},     {"total_us", t.total_us},
-          {"overlap_us", t.overlap_us},     {"idle_share", t.idle_share}};
+  return {{"dispatch_us", t.dispatch_us},
+          {"dispatch_inter_us", t.dispatch_inter_us},
+          {"dispatch_intra_us", t.dispatch_intra_us},
+          {"compute_us", t.compute_us},
+          {"combine_us", t.combine_us},
+          {"total_us", t.total_us},
+          {"overlap_us", t.overlap_us},
+          {"idle_share", t.idle_share}};
 }
 
 }  // namespace
@@ -21,8 +25,8 @@ std::string format_sim(const SimResult& r) {
   std::string out;
   out += fmt::format("simulated MoE layers: {} comm, {} GPUs, {} batches of {} tokens, {} layers\n",
                      comm_scheme_name(r.comm), r.num_gpus, r.num_batches, r.batch_tokens, r.num_layers);
-  out += fmt::format("{:>6} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>7}\n", "layer", "dispatch_us",
-                     "(inter)", "compute_us", "combine_us", "total_us", "overlap_us", "idle%");
+  out += fmt::format("{:>6} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>7}\n", "layer", "dispatch_us", "(inter)",
+                     "compute_us", "combine_us", "total_us", "overlap_us", "idle%");
   auto row = [&](const std::string& name, const LayerTime& t) {
     out += fmt::format("{:>6} {:>11.1f} {:>11.1f} {:>11.1f} {:>11.1f} {:>11.1f} {:>11.1f} {:>6.1f}%\n", name,
                        t.dispatch_us, t.dispatch_inter_us, t.compute_us, t.combine_us, t.total_us, t.overlap_us,

@@ -53,10 +53,9 @@ Stages stage_times(const LayerBatchRecord& rec, CommScheme comm, const Topology&
 
 // Pipelined time of `chunks` chunks through the stages (a classic linear pipeline).
 double pipelined_us(const Stages& s, CommScheme comm, int chunks) {
-  std::vector<double> st = comm == CommScheme::kFlat
-                               ? std::vector<double>{s.dispatch, s.compute, s.combine}
-                               : std::vector<double>{s.dispatch_inter, s.dispatch_intra, s.compute,
-                                                     s.combine_intra, s.combine_inter};
+  std::vector<double> st = comm == CommScheme::kFlat ? std::vector<double>{s.dispatch, s.compute, s.combine}
+                                                     : std::vector<double>{s.dispatch_inter, s.dispatch_intra,
+                                                                           s.compute, s.combine_intra, s.combine_inter};
   double sum = 0, mx = 0;
   for (double x : st) {
     sum += x;
@@ -93,8 +92,8 @@ LayerTime LayerTime::scaled(double f) const {
   return t;
 }
 
-LayerTime simulate_record(const LayerBatchRecord& rec, CommScheme comm, const Topology& topo,
-                          const ModelSpec& model, const SimOptions& options) {
+LayerTime simulate_record(const LayerBatchRecord& rec, CommScheme comm, const Topology& topo, const ModelSpec& model,
+                          const SimOptions& options) {
   const int G = topo.num_gpus();
   GRACE_INPUT_CHECK(int(rec.gpu_expert_tokens.size()) == G && int(rec.send_intra.size()) == G &&
                         int(rec.recv_intra.size()) == G && int(rec.send_inter.size()) == G &&

@@ -43,22 +43,34 @@ size_t find_key(const std::string& text, const char* key, const std::string& pat
 
 const char* npy_descr(NpyDtype d) {
   switch (d) {
-    case NpyDtype::kU1: return "|u1";
-    case NpyDtype::kU2: return "<u2";
-    case NpyDtype::kI4: return "<i4";
-    case NpyDtype::kI8: return "<i8";
-    case NpyDtype::kF2: return "<f2";
-    case NpyDtype::kF4: return "<f4";
+    case NpyDtype::kU1:
+      return "|u1";
+    case NpyDtype::kU2:
+      return "<u2";
+    case NpyDtype::kI4:
+      return "<i4";
+    case NpyDtype::kI8:
+      return "<i8";
+    case NpyDtype::kF2:
+      return "<f2";
+    case NpyDtype::kF4:
+      return "<f4";
   }
   return "?";
 }
 
 size_t npy_itemsize(NpyDtype d) {
   switch (d) {
-    case NpyDtype::kU1: return 1;
-    case NpyDtype::kU2: case NpyDtype::kF2: return 2;
-    case NpyDtype::kI4: case NpyDtype::kF4: return 4;
-    case NpyDtype::kI8: return 8;
+    case NpyDtype::kU1:
+      return 1;
+    case NpyDtype::kU2:
+    case NpyDtype::kF2:
+      return 2;
+    case NpyDtype::kI4:
+    case NpyDtype::kF4:
+      return 4;
+    case NpyDtype::kI8:
+      return 8;
   }
   return 1;
 }
@@ -85,13 +97,20 @@ NpyHeader parse_npy_header(const std::string& text, const std::string& path) {
   size_t end = text.find(q, p + 1);
   GRACE_INPUT_CHECK(end != std::string::npos, "{}: malformed .npy header: unterminated 'descr'", path);
   std::string descr = text.substr(p + 1, end - p - 1);
-  if (descr == "|u1" || descr == "<u1" || descr == "u1") h.dtype = NpyDtype::kU1;
-  else if (descr == "<u2") h.dtype = NpyDtype::kU2;
-  else if (descr == "<i4") h.dtype = NpyDtype::kI4;
-  else if (descr == "<i8") h.dtype = NpyDtype::kI8;
-  else if (descr == "<f2") h.dtype = NpyDtype::kF2;
-  else if (descr == "<f4") h.dtype = NpyDtype::kF4;
-  else fail_input("{}: dtype '{}' is not supported (|u1 <u2 <i4 <i8 <f2 <f4, little-endian)", path, descr);
+  if (descr == "|u1" || descr == "<u1" || descr == "u1")
+    h.dtype = NpyDtype::kU1;
+  else if (descr == "<u2")
+    h.dtype = NpyDtype::kU2;
+  else if (descr == "<i4")
+    h.dtype = NpyDtype::kI4;
+  else if (descr == "<i8")
+    h.dtype = NpyDtype::kI8;
+  else if (descr == "<f2")
+    h.dtype = NpyDtype::kF2;
+  else if (descr == "<f4")
+    h.dtype = NpyDtype::kF4;
+  else
+    fail_input("{}: dtype '{}' is not supported (|u1 <u2 <i4 <i8 <f2 <f4, little-endian)", path, descr);
   // fortran_order
   p = find_key(text, "fortran_order", path);
   if (text.compare(p, 4, "True") == 0) fail_input("{}: Fortran-order arrays are not supported (need C order)", path);
@@ -106,8 +125,8 @@ NpyHeader parse_npy_header(const std::string& text, const std::string& path) {
   while (i < tuple.size()) {
     while (i < tuple.size() && (std::isspace(static_cast<unsigned char>(tuple[i])) || tuple[i] == ',')) ++i;
     if (i >= tuple.size()) break;
-    GRACE_INPUT_CHECK(std::isdigit(static_cast<unsigned char>(tuple[i])),
-                      "{}: malformed .npy header: bad 'shape' ({})", path, tuple);
+    GRACE_INPUT_CHECK(std::isdigit(static_cast<unsigned char>(tuple[i])), "{}: malformed .npy header: bad 'shape' ({})",
+                      path, tuple);
     int64_t v = 0;
     while (i < tuple.size() && std::isdigit(static_cast<unsigned char>(tuple[i]))) {
       GRACE_INPUT_CHECK(v < (int64_t(1) << 50), "{}: 'shape' dimension too large", path);
@@ -181,8 +200,8 @@ void NpyReader::read_raw(int64_t n, std::vector<unsigned char>& out) {
       fail_input("{}: read error (corrupt or truncated data): {}", path_, msg);
     }
     if (got == 0) {
-      fail_input("{}: truncated data: shape {} needs {} elements, the file ends after {}", path_,
-                 header_.shape_str(), header_.count(), consumed_ + int64_t(done / item));
+      fail_input("{}: truncated data: shape {} needs {} elements, the file ends after {}", path_, header_.shape_str(),
+                 header_.count(), consumed_ + int64_t(done / item));
     }
     done += size_t(got);
   }
@@ -199,10 +218,18 @@ void NpyReader::read_int64(int64_t n, std::vector<int64_t>& out) {
       for (int64_t i = 0; i < n; ++i) out[i] = p[i];
       break;
     case NpyDtype::kU2:
-      for (int64_t i = 0; i < n; ++i) { uint16_t v; std::memcpy(&v, p + 2 * i, 2); out[i] = v; }
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t v;
+        std::memcpy(&v, p + 2 * i, 2);
+        out[i] = v;
+      }
       break;
     case NpyDtype::kI4:
-      for (int64_t i = 0; i < n; ++i) { int32_t v; std::memcpy(&v, p + 4 * i, 4); out[i] = v; }
+      for (int64_t i = 0; i < n; ++i) {
+        int32_t v;
+        std::memcpy(&v, p + 4 * i, 4);
+        out[i] = v;
+      }
       break;
     case NpyDtype::kI8:
       std::memcpy(out.data(), p, size_t(n) * 8);
@@ -222,7 +249,10 @@ float half_to_float(uint16_t h) {
       bits = sign;
     } else {  // subnormal: normalise
       int e = -1;
-      do { mant <<= 1; ++e; } while ((mant & 0x400) == 0);
+      do {
+        mant <<= 1;
+        ++e;
+      } while ((mant & 0x400) == 0);
       bits = sign | (uint32_t(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
     }
   } else if (exp == 31) {
@@ -238,8 +268,8 @@ NpyWriter::NpyWriter(const std::string& path, NpyDtype dtype, const std::vector<
   std::string shape_txt = "(";
   for (size_t i = 0; i < shape.size(); ++i) shape_txt += (i ? ", " : "") + std::to_string(shape[i]);
   shape_txt += shape.size() == 1 ? ",)" : ")";
-  std::string dict = std::string("{'descr': '") + npy_descr(dtype) + "', 'fortran_order': False, 'shape': " +
-                     shape_txt + ", }";
+  std::string dict =
+      std::string("{'descr': '") + npy_descr(dtype) + "', 'fortran_order': False, 'shape': " + shape_txt + ", }";
   // v1.0: magic(6) + version(2) + len(2) + dict padded with spaces and '\n' to a multiple of 64.
   size_t total = 10 + dict.size() + 1;
   size_t pad = (64 - total % 64) % 64;

@@ -28,8 +28,8 @@ size_t npy_itemsize(NpyDtype d);
 struct NpyHeader {
   NpyDtype dtype = NpyDtype::kU1;
   std::vector<int64_t> shape;
-  int64_t count() const;                 // product of shape (1 for a scalar)
-  std::string shape_str() const;         // "[8327, 26, 6]"
+  int64_t count() const;          // product of shape (1 for a scalar)
+  std::string shape_str() const;  // "[8327, 26, 6]"
 };
 
 // Parses the text of a header dict ("{'descr': '<u2', 'fortran_order': False, 'shape': (3,)}").
@@ -94,8 +94,7 @@ class NpyWriter {
 
 // Writes `data` (count * itemsize bytes, little-endian) as a .npy file; gzip-compressed when
 // gzip is true. Atomic: nothing appears at `path` unless the whole file was written.
-void write_npy(const std::string& path, NpyDtype dtype, const std::vector<int64_t>& shape,
-               const void* data, bool gzip);
+void write_npy(const std::string& path, NpyDtype dtype, const std::vector<int64_t>& shape, const void* data, bool gzip);
 
 }  // namespace grace
 

@@ -41,9 +41,9 @@ struct Params {
 // trace. Random search over these seven values (cluster size E/5+1), then hand-tuning over
 // seeds 2024, 7, 11; see docs/traces.md. Models without their own calibration get values between.
 Params base_params(const ModelSpec& m, const SynthOptions& o) {
-  Params p{1.45, 1.5, 0.13, 0.47, 0.26, 0.15, 0.7};                          // generic
-  if (m.name == "deepseek-v2-lite") p = {1.15, 1.8, 0.1, 0.5, 0.26, 0.13, 0.7};    // prefill
-  if (m.name == "gpt-oss-20b") p = {1.8, 1.16, 0.16, 0.45, 0.25, 0.18, 0.71};      // decode
+  Params p{1.45, 1.5, 0.13, 0.47, 0.26, 0.15, 0.7};                              // generic
+  if (m.name == "deepseek-v2-lite") p = {1.15, 1.8, 0.1, 0.5, 0.26, 0.13, 0.7};  // prefill
+  if (m.name == "gpt-oss-20b") p = {1.8, 1.16, 0.16, 0.45, 0.25, 0.18, 0.71};    // decode
   p.sigma_g *= o.skew;
   p.sigma_h *= o.skew;
   p.sigma_s *= o.skew;
@@ -77,8 +77,7 @@ Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt) {
   const int L = model.moe_layers, E = model.experts, k = model.top_k;
   // The trace is built in memory (ids 2 bytes, weights 4, and write_trace's 1-byte copy of the
   // ids), and so are the topics' logits.
-  check_memory("synthetic trace", {{"tokens", opt.tokens}, {"layers", L}, {"top-k", k}},
-               opt.with_weights ? 7 : 3);
+  check_memory("synthetic trace", {{"tokens", opt.tokens}, {"layers", L}, {"top-k", k}}, opt.with_weights ? 7 : 3);
   check_memory("synthetic trace", {{"topics", opt.num_topics}, {"layers", L}, {"experts", E}}, 4);
   const Params par = base_params(model, opt);
   Rng rng(opt.seed * 0x9e3779b97f4a7c15ull + 0x5eed);
@@ -188,8 +187,8 @@ Trace synthesize_trace(const ModelSpec& model, const SynthOptions& opt) {
 
 Trace uniform_trace(int layers, int experts, int top_k, int64_t tokens, uint64_t seed, int64_t seq_len) {
   GRACE_INPUT_CHECK(layers >= 1 && experts >= 1 && top_k >= 1 && top_k <= experts && tokens >= 0 && seq_len >= 1,
-                    "uniform trace: bad shape ({} layers, {} experts, top-{}, {} tokens, sequence length {})",
-                    layers, experts, top_k, tokens, seq_len);
+                    "uniform trace: bad shape ({} layers, {} experts, top-{}, {} tokens, sequence length {})", layers,
+                    experts, top_k, tokens, seq_len);
   Rng rng(seed * 0xd1b54a32d192ed03ull + 0x0f1);
   Trace tr;
   tr.num_layers = layers;

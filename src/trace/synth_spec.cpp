@@ -30,8 +30,8 @@ bool parse_synthetic_spec(const std::string& arg, ModelSpec* model, SynthOptions
     if (colon == std::string::npos) break;
     start = colon + 1;
   }
-  GRACE_INPUT_CHECK(parts.size() <= 3 && !parts[0].empty(),
-                    "trace '{}': expected synthetic:MODEL[:TOKENS[:SEED]]", arg);
+  GRACE_INPUT_CHECK(parts.size() <= 3 && !parts[0].empty(), "trace '{}': expected synthetic:MODEL[:TOKENS[:SEED]]",
+                    arg);
   *model = load_model(parts[0]);
   *opt = SynthOptions{};
   if (parts.size() >= 2) opt->tokens = parse_count(parts[1], arg, "TOKENS", 1);

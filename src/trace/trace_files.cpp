@@ -50,8 +50,8 @@ TraceFiles resolve_trace(const std::string& arg) {
     if (found.size() != 1) {
       std::string list;
       for (const auto& f : found) list += (list.empty() ? "" : ", ") + f;
-      fail_input("trace directory '{}' holds {} *topk_ids.npy[.gz] files{}{}; name one of them", arg,
-                 found.size(), found.empty() ? "" : ": ", list);
+      fail_input("trace directory '{}' holds {} *topk_ids.npy[.gz] files{}{}; name one of them", arg, found.size(),
+                 found.empty() ? "" : ": ", list);
     }
     ids = fs::path(arg) / found.front();
   } else {

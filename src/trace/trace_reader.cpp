@@ -17,13 +17,13 @@ namespace grace {
 namespace {
 
 struct Source {
-  std::string label;          // ids path or synthetic spec, for messages
+  std::string label;  // ids path or synthetic spec, for messages
   TraceFiles files;
-  std::shared_ptr<const Trace> mem; // synthetic traces live in memory
+  std::shared_ptr<const Trace> mem;  // synthetic traces live in memory
   int64_t tokens = 0;
   int num_layers = 0;
   int top_k = 0;
-  int64_t first_token = 0;    // global index of its first token
+  int64_t first_token = 0;  // global index of its first token
 };
 
 void read_offsets(const std::string& path, int64_t tokens, std::vector<int64_t>& out) {
@@ -39,7 +39,8 @@ void read_offsets(const std::string& path, int64_t tokens, std::vector<int64_t>&
   for (size_t i = 1; i < out.size(); ++i)
     GRACE_INPUT_CHECK(out[i] > out[i - 1],
                       "{}: sequence offsets are not strictly increasing at index {} ({} after {}; empty "
-                      "sequences are not allowed)", path, i, out[i], out[i - 1]);
+                      "sequences are not allowed)",
+                      path, i, out[i], out[i - 1]);
   GRACE_INPUT_CHECK(out.back() == tokens, "{}: sequence offsets end at {}, but the ids file has {} tokens", path,
                     out.back(), tokens);
 }
@@ -49,19 +50,19 @@ void read_offsets(const std::string& path, int64_t tokens, std::vector<int64_t>&
 struct TraceReader::Impl {
   std::vector<Source> sources;
   int num_experts = 0;
-  bool weights = false;   // chunks carry weights
-  TraceShape shape;               // of what is read: the whole concatenation or the selection
-  std::vector<int64_t> offsets;   // sequence offsets of what is read, [shape.seqs + 1]
-  int64_t total_tokens = 0;       // of the whole concatenation
-  bool selected = false;          // select_ranges was called
+  bool weights = false;                             // chunks carry weights
+  TraceShape shape;                                 // of what is read: the whole concatenation or the selection
+  std::vector<int64_t> offsets;                     // sequence offsets of what is read, [shape.seqs + 1]
+  int64_t total_tokens = 0;                         // of the whole concatenation
+  bool selected = false;                            // select_ranges was called
   std::vector<std::pair<int64_t, int64_t>> ranges;  // selected [begin, end), global tokens
 
   // Position.
   size_t src = 0;
-  int64_t src_token = 0;  // tokens of sources[src] already handed out
-  int64_t token = 0;      // global, in the whole concatenation
-  int64_t view_token = 0; // in what is read (== token without a selection)
-  size_t range = 0;       // current selected range
+  int64_t src_token = 0;   // tokens of sources[src] already handed out
+  int64_t token = 0;       // global, in the whole concatenation
+  int64_t view_token = 0;  // in what is read (== token without a selection)
+  size_t range = 0;        // current selected range
   int max_id = -1;
   NpyReader ids, wts;
   std::vector<unsigned char> raw;
@@ -118,18 +119,33 @@ void TraceReader::Impl::read_part(Trace& chunk, int64_t n) {
   expert_t* out = chunk.ids.data() + base;
   if (s.mem) {
     std::copy_n(s.mem->ids.data() + src_token * per_token, count, out);
-    if (weights) chunk.weights.insert(chunk.weights.end(), s.mem->weights.data() + src_token * per_token,
-                                      s.mem->weights.data() + (src_token + n) * per_token);
+    if (weights)
+      chunk.weights.insert(chunk.weights.end(), s.mem->weights.data() + src_token * per_token,
+                           s.mem->weights.data() + (src_token + n) * per_token);
   } else {
     const unsigned char* p = raw.data();
     const NpyDtype dt = ids.header().dtype;
     for (int64_t i = 0; i < count; ++i) {
       int64_t v;
       switch (dt) {
-        case NpyDtype::kU1: v = p[i]; break;
-        case NpyDtype::kU2: { uint16_t x; std::memcpy(&x, p + 2 * i, 2); v = x; break; }
-        case NpyDtype::kI4: { int32_t x; std::memcpy(&x, p + 4 * i, 4); v = x; break; }
-        default: std::memcpy(&v, p + 8 * i, 8); break;
+        case NpyDtype::kU1:
+          v = p[i];
+          break;
+        case NpyDtype::kU2: {
+          uint16_t x;
+          std::memcpy(&x, p + 2 * i, 2);
+          v = x;
+          break;
+        }
+        case NpyDtype::kI4: {
+          int32_t x;
+          std::memcpy(&x, p + 4 * i, 4);
+          v = x;
+          break;
+        }
+        default:
+          std::memcpy(&v, p + 8 * i, 8);
+          break;
       }
       if (v < 0 || v > 65535 || (num_experts > 0 && v >= num_experts)) {
         int64_t t = src_token + i / per_token;
@@ -149,10 +165,18 @@ void TraceReader::Impl::read_part(Trace& chunk, int64_t n) {
       const unsigned char* q = raw.data();
       switch (wts.header().dtype) {
         case NpyDtype::kU2:
-          for (int64_t i = 0; i < count; ++i) { uint16_t x; std::memcpy(&x, q + 2 * i, 2); w[i] = float(x) / 1e4f; }
+          for (int64_t i = 0; i < count; ++i) {
+            uint16_t x;
+            std::memcpy(&x, q + 2 * i, 2);
+            w[i] = float(x) / 1e4f;
+          }
           break;
         case NpyDtype::kF2:
-          for (int64_t i = 0; i < count; ++i) { uint16_t x; std::memcpy(&x, q + 2 * i, 2); w[i] = half_to_float(x); }
+          for (int64_t i = 0; i < count; ++i) {
+            uint16_t x;
+            std::memcpy(&x, q + 2 * i, 2);
+            w[i] = half_to_float(x);
+          }
           break;
         default:
           std::memcpy(w, q, size_t(count) * 4);
@@ -161,8 +185,7 @@ void TraceReader::Impl::read_part(Trace& chunk, int64_t n) {
       for (int64_t i = 0; i < count; ++i)  // gate weights are probabilities
         if (!(std::isfinite(w[i]) && w[i] >= 0)) {
           fail_input("{}: token {}, layer {}: gate weight {} is not a finite non-negative number",
-                     sources[src].files.weights, src_token + i / per_token, int((i % per_token) / shape.top_k),
-                     w[i]);
+                     sources[src].files.weights, src_token + i / per_token, int((i % per_token) / shape.top_k), w[i]);
         }
     }
   }
@@ -270,20 +293,21 @@ TraceReader::TraceReader(const std::vector<std::string>& args, int num_experts, 
       NpyReader r;
       r.open(s.files.ids);
       const NpyHeader& h = r.header();
-      GRACE_INPUT_CHECK(h.dtype == NpyDtype::kU1 || h.dtype == NpyDtype::kU2 || h.dtype == NpyDtype::kI4 ||
-                            h.dtype == NpyDtype::kI8,
-                        "{}: expert ids must be an integer array (|u1 <u2 <i4 <i8), not {}", s.label,
-                        npy_descr(h.dtype));
+      GRACE_INPUT_CHECK(
+          h.dtype == NpyDtype::kU1 || h.dtype == NpyDtype::kU2 || h.dtype == NpyDtype::kI4 || h.dtype == NpyDtype::kI8,
+          "{}: expert ids must be an integer array (|u1 <u2 <i4 <i8), not {}", s.label, npy_descr(h.dtype));
       GRACE_INPUT_CHECK(h.shape.size() == 3 && h.shape[1] > 0 && h.shape[2] > 0,
                         "{}: expert ids must have shape [tokens, layers, k], not {}", s.label, h.shape_str());
-      GRACE_INPUT_CHECK(h.shape[1] <= 65536 && h.shape[2] <= 65536 &&
-                            h.shape[0] <= (int64_t(1) << 56) / (h.shape[1] * h.shape[2]),
-                        "{}: shape {} is implausible", s.label, h.shape_str());
+      GRACE_INPUT_CHECK(
+          h.shape[1] <= 65536 && h.shape[2] <= 65536 && h.shape[0] <= (int64_t(1) << 56) / (h.shape[1] * h.shape[2]),
+          "{}: shape {} is implausible", s.label, h.shape_str());
       s.tokens = h.shape[0];
       s.num_layers = int(h.shape[1]);
       s.top_k = int(h.shape[2]);
-      if (s.files.offsets.empty()) offs = {0, s.tokens};
-      else read_offsets(s.files.offsets, s.tokens, offs);
+      if (s.files.offsets.empty())
+        offs = {0, s.tokens};
+      else
+        read_offsets(s.files.offsets, s.tokens, offs);
       if (s.tokens == 0) offs = {0};
       if (with_weights && !s.files.weights.empty()) {
         NpyReader w;
@@ -302,8 +326,8 @@ TraceReader::TraceReader(const std::vector<std::string>& args, int num_experts, 
                         s.num_layers, s.top_k, m.shape.num_layers, m.shape.top_k);
     bool has_w = s.mem ? with_weights : !s.files.weights.empty();
     if (with_weights && !m.sources.empty())
-      GRACE_INPUT_CHECK(has_w == any_weights, "{}: {} gate weights but {} {}", s.label,
-                        has_w ? "has" : "has no", m.sources.front().label, has_w ? "has none" : "has");
+      GRACE_INPUT_CHECK(has_w == any_weights, "{}: {} gate weights but {} {}", s.label, has_w ? "has" : "has no",
+                        m.sources.front().label, has_w ? "has none" : "has");
     any_weights = has_w;
     m.add_source(std::move(s), offs);
   }
@@ -331,8 +355,10 @@ void TraceReader::select_ranges(const std::vector<std::pair<int64_t, int64_t>>& 
   std::vector<int64_t> offsets = {0};
   offsets.reserve(ranges.size() + 1);
   for (const auto& [b, e] : ranges) {
-    GRACE_CHECK(b >= at && e > b && e <= m.total_tokens, "token range [{}, {}) is not ascending, disjoint and "
-                "inside the {} tokens", b, e, m.total_tokens);
+    GRACE_CHECK(b >= at && e > b && e <= m.total_tokens,
+                "token range [{}, {}) is not ascending, disjoint and "
+                "inside the {} tokens",
+                b, e, m.total_tokens);
     at = e;
     tokens += e - b;
     offsets.push_back(tokens);

@@ -231,9 +231,8 @@ std::string trace_stats_json(const TraceStats& s) {
       "\"load_max_mean_median\":{:.6f},\"gini_median\":{:.6f},\"window_tokens\":{},"
       "\"window_max_mean_median\":{:.6f},\"window_max_mean_p90\":{:.6f},\"hot_pair_share\":{:.6f},"
       "\"successor_lift\":{:.6f},\"consecutive_overlap\":{:.6f}}}",
-      s.tokens, s.seqs, s.num_layers, s.num_experts, s.top_k, s.load_max_mean_median, s.gini_median,
-      s.window_tokens, s.window_max_mean_median, s.window_max_mean_p90, s.hot_pair_share, s.successor_lift,
-      s.consecutive_overlap);
+      s.tokens, s.seqs, s.num_layers, s.num_experts, s.top_k, s.load_max_mean_median, s.gini_median, s.window_tokens,
+      s.window_max_mean_median, s.window_max_mean_p90, s.hot_pair_share, s.successor_lift, s.consecutive_overlap);
 }
 
 }  // namespace grace

@@ -39,25 +39,24 @@ void write_trace(const Trace& trace, const std::string& dir, bool gzip) {
   StagedDir staged(dir, trace_output_names());
   const fs::path d(staged.path());
   try {
-  const std::string gz = gzip ? ".npy.gz" : ".npy";
-  const std::vector<int64_t> shape = {tokens, trace.num_layers, trace.top_k};
-  write_npy((d / "seq_offsets.npy").string(), NpyDtype::kI8, {int64_t(offsets.size())}, offsets.data(), false);
-  if (trace.has_weights()) {
-    write_npy((d / ("topk_weights_f32" + gz)).string(), NpyDtype::kF4, shape, trace.weights.data(), gzip);
-  }
-  expert_t max_id = trace.ids.empty() ? 0 : *std::max_element(trace.ids.begin(), trace.ids.end());
-  if (max_id < 256) {
-    std::vector<uint8_t> narrow(trace.ids.begin(), trace.ids.end());
-    write_npy((d / ("topk_ids" + gz)).string(), NpyDtype::kU1, shape, narrow.data(), gzip);
-  } else {
-    write_npy((d / ("topk_ids" + gz)).string(), NpyDtype::kU2, shape, trace.ids.data(), gzip);
-  }
+    const std::string gz = gzip ? ".npy.gz" : ".npy";
+    const std::vector<int64_t> shape = {tokens, trace.num_layers, trace.top_k};
+    write_npy((d / "seq_offsets.npy").string(), NpyDtype::kI8, {int64_t(offsets.size())}, offsets.data(), false);
+    if (trace.has_weights()) {
+      write_npy((d / ("topk_weights_f32" + gz)).string(), NpyDtype::kF4, shape, trace.weights.data(), gzip);
+    }
+    expert_t max_id = trace.ids.empty() ? 0 : *std::max_element(trace.ids.begin(), trace.ids.end());
+    if (max_id < 256) {
+      std::vector<uint8_t> narrow(trace.ids.begin(), trace.ids.end());
+      write_npy((d / ("topk_ids" + gz)).string(), NpyDtype::kU1, shape, narrow.data(), gzip);
+    } else {
+      write_npy((d / ("topk_ids" + gz)).string(), NpyDtype::kU2, shape, trace.ids.data(), gzip);
+    }
   } catch (const InputError& e) {
     rethrow_for_output(e, staged.path(), dir);
   }
   staged.commit();
 }
-
 
 int64_t stream_trace(TraceReader& reader, const std::string& dir, bool gzip, int64_t chunk_tokens) {
   const TraceShape shape = reader.shape();
@@ -73,27 +72,27 @@ int64_t stream_trace(TraceReader& reader, const std::string& dir, bool gzip, int
   StagedDir staged(dir, trace_output_names());
   const fs::path d(staged.path());
   try {
-  const std::string ext = gzip ? ".npy.gz" : ".npy";
-  const std::vector<int64_t> dims = {shape.tokens, shape.num_layers, shape.top_k};
-  const std::vector<int64_t>& offsets = reader.seq_offsets();
-  write_npy((d / "seq_offsets.npy").string(), NpyDtype::kI8, {int64_t(offsets.size())}, offsets.data(), false);
-  std::unique_ptr<NpyWriter> weights;
-  if (reader.has_weights())
-    weights = std::make_unique<NpyWriter>((d / ("topk_weights_f32" + ext)).string(), NpyDtype::kF4, dims, gzip);
-  NpyWriter ids((d / ("topk_ids" + ext)).string(), narrow ? NpyDtype::kU1 : NpyDtype::kU2, dims, gzip);
-  std::vector<uint8_t> bytes;
-  reader.rewind();
-  while (reader.next(chunk, chunk_tokens)) {
-    if (narrow) {
-      bytes.assign(chunk.ids.begin(), chunk.ids.end());
-      ids.write(bytes.data(), int64_t(bytes.size()));
-    } else {
-      ids.write(chunk.ids.data(), int64_t(chunk.ids.size()));
+    const std::string ext = gzip ? ".npy.gz" : ".npy";
+    const std::vector<int64_t> dims = {shape.tokens, shape.num_layers, shape.top_k};
+    const std::vector<int64_t>& offsets = reader.seq_offsets();
+    write_npy((d / "seq_offsets.npy").string(), NpyDtype::kI8, {int64_t(offsets.size())}, offsets.data(), false);
+    std::unique_ptr<NpyWriter> weights;
+    if (reader.has_weights())
+      weights = std::make_unique<NpyWriter>((d / ("topk_weights_f32" + ext)).string(), NpyDtype::kF4, dims, gzip);
+    NpyWriter ids((d / ("topk_ids" + ext)).string(), narrow ? NpyDtype::kU1 : NpyDtype::kU2, dims, gzip);
+    std::vector<uint8_t> bytes;
+    reader.rewind();
+    while (reader.next(chunk, chunk_tokens)) {
+      if (narrow) {
+        bytes.assign(chunk.ids.begin(), chunk.ids.end());
+        ids.write(bytes.data(), int64_t(bytes.size()));
+      } else {
+        ids.write(chunk.ids.data(), int64_t(chunk.ids.size()));
+      }
+      if (weights) weights->write(chunk.weights.data(), int64_t(chunk.weights.size()));
     }
-    if (weights) weights->write(chunk.weights.data(), int64_t(chunk.weights.size()));
-  }
-  if (weights) weights->commit();
-  ids.commit();
+    if (weights) weights->commit();
+    ids.commit();
   } catch (const InputError& e) {
     rethrow_for_output(e, staged.path(), dir);
   }
@@ -102,8 +101,9 @@ int64_t stream_trace(TraceReader& reader, const std::string& dir, bool gzip, int
 }
 
 const std::vector<std::string>& trace_output_names() {
-  static const std::vector<std::string> kNames = {"topk_ids.npy",     "topk_ids.npy.gz",         "seq_offsets.npy",
-                                                  "seq_offsets.npy.gz", "topk_weights_f32.npy", "topk_weights_f32.npy.gz"};
+  static const std::vector<std::string> kNames = {"topk_ids.npy",         "topk_ids.npy.gz",
+                                                  "seq_offsets.npy",      "seq_offsets.npy.gz",
+                                                  "topk_weights_f32.npy", "topk_weights_f32.npy.gz"};
   return kNames;
 }
 

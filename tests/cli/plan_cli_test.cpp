@@ -1,8 +1,7 @@
 // `grace plan`, `grace export` and `grace validate` end to end: run the binary, then check
 // what it wrote with the library's own reader and validator.
-#include <gtest/gtest.h>
-
 #include <fmt/core.h>
+#include <gtest/gtest.h>
 
 #include <filesystem>
 
@@ -19,7 +18,8 @@ using testing::CliResult;
 using testing::run_grace;
 using testing::TempDir;
 
-const char* kPolicies[] = {"contiguous", "eplb", "uniform-affinity", "uniform-affinity+replicas", "grace-paper", "grace"};
+const char* kPolicies[] = {"contiguous",  "eplb", "uniform-affinity", "uniform-affinity+replicas",
+                           "grace-paper", "grace"};
 
 TEST(PlanCli, SyntheticDefaultWritesAValidPlacement) {
   TempDir dir("plan");
@@ -92,8 +92,8 @@ TEST(PlanCli, SyntheticTraceSpecPlansLikeItsFile) {
                           dir.file("b.json") + "'");
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_EQ(placement_hash(load_placement(dir.file("a.json"))), placement_hash(load_placement(dir.file("b.json"))));
-  CliResult bad = run_grace("plan --model gpt-oss-20b --topology 2x2 --trace synthetic:nomodel -o '" +
-                            dir.file("c.json") + "'");
+  CliResult bad =
+      run_grace("plan --model gpt-oss-20b --topology 2x2 --trace synthetic:nomodel -o '" + dir.file("c.json") + "'");
   EXPECT_EQ(bad.code, 2);
   EXPECT_FALSE(std::filesystem::exists(dir.file("c.json")));
 }
@@ -159,14 +159,16 @@ TEST(PlanCli, TraceModelMismatchIsRejected) {
   // A gpt-oss-shaped synthetic trace (24 layers x 32 experts, top-4) planned as deepseek-v2-lite.
   CliResult w = run_grace("trace synth --model gpt-oss-20b --tokens 512 -o '" + dir.file("t") + "'");
   ASSERT_EQ(w.code, 0) << w.err;
-  CliResult r = run_grace("plan --trace '" + dir.file("t") + "' --model deepseek-v2-lite -o '" + dir.file("p.json") + "'");
+  CliResult r =
+      run_grace("plan --trace '" + dir.file("t") + "' --model deepseek-v2-lite -o '" + dir.file("p.json") + "'");
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_EQ(r.err_lines(), 1) << r.err;
   EXPECT_NE(r.err.find("24 MoE layers, top-4 but model 'deepseek-v2-lite' has 26 MoE layers, top-6"), std::string::npos)
       << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir.file("p.json")));
   // The matching model plans it.
-  CliResult ok = run_grace("plan --trace '" + dir.file("t") + "' --model gpt-oss-20b --policy eplb -o '" + dir.file("p.json") + "'");
+  CliResult ok = run_grace("plan --trace '" + dir.file("t") + "' --model gpt-oss-20b --policy eplb -o '" +
+                           dir.file("p.json") + "'");
   EXPECT_EQ(ok.code, 0) << ok.err;
   EXPECT_TRUE(std::filesystem::exists(dir.file("p.json")));
 }

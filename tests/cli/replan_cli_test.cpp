@@ -23,7 +23,6 @@ using testing::CliResult;
 using testing::run_grace;
 using testing::TempDir;
 
-
 // An ids file of shape [0, 26, 6] (uint8): a stream without tokens.
 void write_empty_ids(const std::string& path) {
   std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': (0, 26, 6), }";
@@ -40,9 +39,9 @@ class ReplanCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir("replan");
-    for (const auto& [model, tokens, seed, name] : {std::tuple{"deepseek-v2-lite", 2048, 1, "old"},
-                                                    std::tuple{"deepseek-v2-lite", 2048, 5, "recent"},
-                                                    std::tuple{"gpt-oss-20b", 256, 1, "other"}}) {
+    for (const auto& [model, tokens, seed, name] :
+         {std::tuple{"deepseek-v2-lite", 2048, 1, "old"}, std::tuple{"deepseek-v2-lite", 2048, 5, "recent"},
+          std::tuple{"gpt-oss-20b", 256, 1, "other"}}) {
       CliResult t = run_grace(std::string("trace synth --model ") + model + " --tokens " + std::to_string(tokens) +
                               " --seed " + std::to_string(seed) + " --no-weights -o '" + dir_->file(name) + "'");
       ASSERT_EQ(t.code, 0) << t.err;
@@ -86,7 +85,8 @@ TEST_F(ReplanCli, ZeroBudgetWritesTheOldPlacementAndBudgetsHold) {
 
   const Placement old = load_placement(old_path());
   const int64_t eb = load_model("deepseek-v2-lite").expert_bytes();
-  for (const std::string& budget : std::vector<std::string>{"--max-moves 7", "--max-move-bytes " + std::to_string(3 * eb + eb / 2)}) {
+  for (const std::string& budget :
+       std::vector<std::string>{"--max-moves 7", "--max-move-bytes " + std::to_string(3 * eb + eb / 2)}) {
     SCOPED_TRACE(budget);
     r = run_grace("replan --placement '" + old_path() + "' --trace " + kRecent + " " + budget + " --json -o '" +
                   out.file("b.json") + "'");
@@ -141,9 +141,9 @@ TEST_F(ReplanCli, HorizonTokensMakesMovesPayForTheirBytes) {
 TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
   TempDir out("drift");
   const std::string html = out.file("d.html");
-  CliResult r = run_grace("drift --placement '" + old_path() + "' --trace " + kOld + " --trace " + kRecent +
-                          " --window 1024 --max-moves 20 --strategies static,grace:2,replan --json --html '" + html +
-                          "'");
+  CliResult r =
+      run_grace("drift --placement '" + old_path() + "' --trace " + kOld + " --trace " + kRecent +
+                " --window 1024 --max-moves 20 --strategies static,grace:2,replan --json --html '" + html + "'");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("\"windows\":["), std::string::npos);
   EXPECT_NE(r.out.find("\"name\":\"replan\""), std::string::npos);
@@ -152,8 +152,8 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
   const ModelSpec m = load_model("deepseek-v2-lite");
   const auto pos = r.out.find("\"min_visits_per_move\":");
   ASSERT_NE(pos, std::string::npos) << r.out;
-  EXPECT_NEAR(std::stod(r.out.substr(pos + 22)), double(m.expert_bytes()) / (2.0 * double(m.token_bytes()) * 100 * 4096),
-              1e-12);
+  EXPECT_NEAR(std::stod(r.out.substr(pos + 22)),
+              double(m.expert_bytes()) / (2.0 * double(m.token_bytes()) * 100 * 4096), 1e-12);
   const std::string page = testing::slurp(html);
   EXPECT_NE(page.find("<svg"), std::string::npos);
   EXPECT_NE(page.find("</html>"), std::string::npos);

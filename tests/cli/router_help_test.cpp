@@ -23,8 +23,9 @@ TEST(RouterHelp, EveryCommandListsTheRegistry) {
 }
 
 TEST(RouterHelp, UnknownRouterIsOneErrorLine) {
-  CliResult r = run_grace("evaluate --trace synthetic:deepseek-v2-lite:64 --placement /nonexistent.json "
-                          "--router no-such");
+  CliResult r = run_grace(
+      "evaluate --trace synthetic:deepseek-v2-lite:64 --placement /nonexistent.json "
+      "--router no-such");
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err_lines(), 1) << r.err;
   EXPECT_NE(r.err.find("grace: error: --router: unknown router 'no-such' (valid: "), std::string::npos) << r.err;

@@ -73,7 +73,7 @@ TEST(Topology, JsonCountsMustBeWholeNumbersInRange) {
   EXPECT_EQ(t.gpus_per_node, 4);
   EXPECT_EQ(t.slots_per_gpu, 12);
   EXPECT_DOUBLE_EQ(t.inter.bandwidth_GBps, 50.0);
-  EXPECT_THROW(parse_json_topology(R"({"nodes": 2.5})"), InputError);           // not truncated to 2
+  EXPECT_THROW(parse_json_topology(R"({"nodes": 2.5})"), InputError);                 // not truncated to 2
   EXPECT_THROW(parse_json_topology(R"({"gpus_per_node": 4294967298})"), InputError);  // not wrapped to 2
   EXPECT_THROW(parse_json_topology(R"({"nodes": -1})"), InputError);
   EXPECT_THROW(parse_json_topology(R"({"nodes": "2"})"), InputError);

@@ -31,10 +31,8 @@ TEST(BufferLayout, SlicesCarveOneBufferWithoutOverlap) {
   BufferLayout b({2, 1, 3});
   const size_t row = 8;
   std::vector<char> buf(b.total_bytes(row), 0);
-  for (int p = 0; p < b.num_peers(); ++p)
-    std::memset(b.slice(buf.data(), p, row), 'a' + p, size_t(b.counts[p]) * row);
-  EXPECT_EQ(std::string(buf.begin(), buf.end()),
-            std::string(16, 'a') + std::string(8, 'b') + std::string(24, 'c'));
+  for (int p = 0; p < b.num_peers(); ++p) std::memset(b.slice(buf.data(), p, row), 'a' + p, size_t(b.counts[p]) * row);
+  EXPECT_EQ(std::string(buf.begin(), buf.end()), std::string(16, 'a') + std::string(8, 'b') + std::string(24, 'c'));
 }
 
 TEST(BufferLayout, EmptyAndNegative) {

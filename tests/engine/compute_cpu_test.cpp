@@ -10,8 +10,8 @@
 namespace grace::engine {
 
 // Naive SwiGLU: y = W_d (silu(W_g x) .* (W_u x)).
-static std::vector<float> naive(const std::vector<float>& g, const std::vector<float>& u,
-                                const std::vector<float>& d, const float* x, int H, int I) {
+static std::vector<float> naive(const std::vector<float>& g, const std::vector<float>& u, const std::vector<float>& d,
+                                const float* x, int H, int I) {
   std::vector<float> a(static_cast<size_t>(I)), y(static_cast<size_t>(H), 0.0f);
   for (int i = 0; i < I; ++i) {
     double zg = 0, zu = 0;
@@ -30,7 +30,11 @@ TEST(CpuCompute, SwiGluMatchesNaiveLoops) {
   const int H = 20, I = 12, rows = 7;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> U(-0.5f, 0.5f);
-  auto rnd = [&](size_t n) { std::vector<float> v(n); for (auto& x : v) x = U(rng); return v; };
+  auto rnd = [&](size_t n) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = U(rng);
+    return v;
+  };
   auto g = rnd(H * I), u = rnd(H * I), d = rnd(H * I), x = rnd(size_t(rows) * H);
   auto g2 = rnd(H * I);
   auto c = make_cpu_compute();

@@ -8,26 +8,26 @@
 // once, and that the token copies the engine sent per tier equal the evaluator's counts.
 // Exits 0 only if everything matched; prints one line per run on rank 0.
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
-#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "engine/safetensors.h"
+#include "engine/test_inputs.h"
 #include "grace/engine/compute.h"
 #include "grace/engine/engine.h"
 #include "grace/engine/mpi.h"
 #include "grace/engine/weights.h"
 #include "grace/error.h"
 #include "grace/evaluate.h"
-#include "engine/safetensors.h"
 #include "grace/placement_io.h"
 #include "grace/planner.h"
 #include "grace/profile.h"
 #include "grace/router.h"
 #include "grace/topology.h"
 #include "grace/trace_io.h"
-#include "engine/test_inputs.h"
 
 using namespace grace;
 using namespace grace::engine;
@@ -39,8 +39,7 @@ struct Case {
   int gate = 0;  // 0: trace routing; 1: gate routing; 2: gate routing, grouped top-k + normalised weights
 };
 
-Placement make_placement(const std::string& kind, const ModelSpec& m, const Topology& topo,
-                         const Trace& trace) {
+Placement make_placement(const std::string& kind, const ModelSpec& m, const Topology& topo, const Trace& trace) {
   if (kind == "contiguous-hand") return testing::contiguous_placement(m, topo.nodes, topo.gpus_per_node);
   if (kind == "eplb-hand") return testing::eplb_like_placement(m, topo.nodes, topo.gpus_per_node);
   if (kind == "random-hand") return testing::random_placement(m, topo.nodes, topo.gpus_per_node, 7);
@@ -114,13 +113,17 @@ int run_case(Comm& world, const Topology& topo, const Case& c) {
                          r.total.pairs == (c.gate ? trace.num_tokens() * K * L : ev.total.pairs);
   const bool ok = rel <= 1e-5 && counts[0] == trace.num_tokens() && counts[2] == 0 && copies_ok;
   if (world.rank() == 0) {
-    std::printf("%s %-16s %-12s %-11s %-12s %-13s tokens %lld/%lld, empty ranks %lld, rel err %.2e, "
-                "copies inter %lld (eval %lld) intra %lld (eval %lld), pairs %lld: %s\n",
-                ok ? "ok  " : "FAIL", c.placement_kind.c_str(), c.comm.c_str(), c.router.c_str(),
-                c.scenario.c_str(), c.gate == 0 ? "trace" : c.gate == 1 ? "gate" : "gate-grouped", (long long)counts[0], (long long)trace.num_tokens(),
-                (long long)counts[1], rel, (long long)r.total.dispatch.inter_rows,
-                (long long)ev.total.inter_copies, (long long)r.total.dispatch.intra_rows,
-                (long long)ev.total.intra_copies, (long long)r.total.pairs, ok ? "match" : "MISMATCH");
+    std::printf(
+        "%s %-16s %-12s %-11s %-12s %-13s tokens %lld/%lld, empty ranks %lld, rel err %.2e, "
+        "copies inter %lld (eval %lld) intra %lld (eval %lld), pairs %lld: %s\n",
+        ok ? "ok  " : "FAIL", c.placement_kind.c_str(), c.comm.c_str(), c.router.c_str(), c.scenario.c_str(),
+        c.gate == 0   ? "trace"
+        : c.gate == 1 ? "gate"
+                      : "gate-grouped",
+        (long long)counts[0], (long long)trace.num_tokens(), (long long)counts[1], rel,
+        (long long)r.total.dispatch.inter_rows, (long long)ev.total.inter_copies,
+        (long long)r.total.dispatch.intra_rows, (long long)ev.total.intra_copies, (long long)r.total.pairs,
+        ok ? "match" : "MISMATCH");
     std::fflush(stdout);
   }
   return ok ? 0 : 1;
@@ -154,7 +157,8 @@ int main(int argc, char** argv) {
   try {
     Topology topo = parse_topology(shape);
     if (world.size() != topo.num_gpus()) {
-      if (world.rank() == 0) std::fprintf(stderr, "engine_mpi_check: world %d != topology %s\n", world.size(), shape.c_str());
+      if (world.rank() == 0)
+        std::fprintf(stderr, "engine_mpi_check: world %d != topology %s\n", world.size(), shape.c_str());
       return 2;
     }
     std::vector<Case> cases;

@@ -180,7 +180,8 @@ TEST(HandLayer, EngineAndReferenceEqualTheHandComputedLayers) {
     EXPECT_GT(moved, 0.05);
     for (CommScheme comm : {CommScheme::kFlat, CommScheme::kHierarchical})
       for (int64_t batch : {1, 3, 4}) {
-        SCOPED_TRACE(std::string(comm == CommScheme::kFlat ? "flat" : "hierarchical") + " batch " + std::to_string(batch));
+        SCOPED_TRACE(std::string(comm == CommScheme::kFlat ? "flat" : "hierarchical") + " batch " +
+                     std::to_string(batch));
         const Outputs r = run(tr, false, comm, 5, batch);
         expect_close(r.out, want, "engine");
         expect_close(r.ref, want, "reference");

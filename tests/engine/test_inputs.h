@@ -19,8 +19,8 @@ namespace grace::engine::testing {
 // `tokens` tokens in sequences of `seq_len` (the last one shorter); each token picks top_k
 // distinct experts per layer with a mild skew; gate weights random. If restrict_first > 0,
 // the first `restrict_first` tokens only choose among experts [0, 2 * top_k).
-inline Trace make_trace(int layers, int experts, int top_k, int64_t tokens, int64_t seq_len,
-                        uint64_t seed, int64_t restrict_first = 0) {
+inline Trace make_trace(int layers, int experts, int top_k, int64_t tokens, int64_t seq_len, uint64_t seed,
+                        int64_t restrict_first = 0) {
   Trace tr;
   tr.num_layers = layers;
   tr.top_k = top_k;

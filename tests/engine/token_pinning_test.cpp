@@ -14,7 +14,7 @@ TEST(TokenPinning, SequencesGoToTheLeastLoadedGpuAcrossBatches) {
   tr.seq_offsets = {0, 5, 6, 7, 12};  // lengths 5, 1, 1, 5
   SequencePinning pin(2);
   std::vector<int> a(4), b(8);
-  pin.assign(tr, 0, 4, a.data());   // batch boundary inside sequence 0
+  pin.assign(tr, 0, 4, a.data());  // batch boundary inside sequence 0
   pin.assign(tr, 4, 12, b.data());
   EXPECT_EQ(a, (std::vector<int>{0, 0, 0, 0}));
   // seq 0 stays on 0; seq 1 -> 1 (0 tokens); seq 2 -> 1 (1 < 5); seq 3 -> 1 (2 < 5).

@@ -1,5 +1,7 @@
 // Fault handling without MPI: the watchdog fires (one line, then the abort callback) only when
 // beats stop for the timeout, and the start-up hashes change with what must agree across ranks.
+#include "engine/watchdog.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +10,6 @@
 #include <thread>
 
 #include "engine/test_inputs.h"
-#include "engine/watchdog.h"
 #include "grace/engine/engine.h"
 #include "grace/engine/weights.h"
 #include "grace/router.h"

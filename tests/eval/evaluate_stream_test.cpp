@@ -31,8 +31,7 @@ Trace random_trace(uint32_t seed, int64_t n, int64_t first_seq_len) {
     t.ids.push_back(expert_t(b));
   }
   t.seq_offsets = {0, std::min(n, first_seq_len)};
-  while (t.seq_offsets.back() < n)
-    t.seq_offsets.push_back(std::min<int64_t>(n, t.seq_offsets.back() + 1 + rng() % 90));
+  while (t.seq_offsets.back() < n) t.seq_offsets.push_back(std::min<int64_t>(n, t.seq_offsets.back() + 1 + rng() % 90));
   return t;
 }
 
@@ -105,16 +104,18 @@ TEST(EvaluateCli, RunsAndRejectsBadFlags) {
   p.model = "";
   p.slots_per_gpu = 4;
   save_placement(p, (dir.path / "p.json").string());
-  const std::string base = "evaluate --trace " + (dir.path / "t").string() + " --placement " +
-                           (dir.path / "p.json").string();
+  const std::string base =
+      "evaluate --trace " + (dir.path / "t").string() + " --placement " + (dir.path / "p.json").string();
   int rc = -1;
   std::string out = run_cli(base + " --model " + (dir.path / "m.json").string(), &rc);
   EXPECT_EQ(rc, 2) << out;  // missing model file
   // A model JSON with the trace's shape.
   {
     FILE* f = fopen((dir.path / "m.json").c_str(), "w");
-    fputs("{\"name\":\"tiny\",\"moe_layers\":2,\"experts\":8,\"top_k\":2,\"hidden\":64,"
-          "\"moe_intermediate\":32,\"vocab\":100}", f);
+    fputs(
+        "{\"name\":\"tiny\",\"moe_layers\":2,\"experts\":8,\"top_k\":2,\"hidden\":64,"
+        "\"moe_intermediate\":32,\"vocab\":100}",
+        f);
     fclose(f);
   }
   const std::string ok = base + " --model " + (dir.path / "m.json").string();

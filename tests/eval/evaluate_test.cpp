@@ -1,11 +1,12 @@
 // The evaluator's counts on a case counted by hand (2 nodes x 2 GPUs), for flat and
 // hierarchical communication, plus invariants on a random case.
+#include "grace/evaluate.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "grace/error.h"
-#include "grace/evaluate.h"
 #include "grace/model.h"
 #include "route/hand_placement.h"
 
@@ -18,9 +19,7 @@ using V = std::vector<int64_t>;
 
 // GPUs 0, 1 on node 0 and 2, 3 on node 1; expert e's primary on GPU e, plus a replica of
 // expert 1 on GPU 2 (unused by the primary router, but it holds a slot).
-Placement hand_case_placement() {
-  return hand_placement(2, 2, {{{{0, 1}}, {{1, 1}, {2, 1}}, {{2, 1}}, {{3, 1}}}});
-}
+Placement hand_case_placement() { return hand_placement(2, 2, {{{{0, 1}}, {{1, 1}, {2, 1}}, {{2, 1}}, {{3, 1}}}}); }
 
 // Five one-token sequences, so tokens land on GPUs 0, 1, 2, 3, 0 (fewest tokens, lowest id).
 Trace hand_case_trace() {
@@ -38,8 +37,7 @@ EvalResult run_hand(CommScheme comm, int64_t batch_tokens = 4096) {
   o.router = "primary";
   o.comm = comm;
   o.batch_tokens = batch_tokens;
-  return evaluate(hand_case_trace(), hand_case_placement(), hand_topology(2, 2),
-                  generic_model(1, 4, 2, 1000), o);
+  return evaluate(hand_case_trace(), hand_case_placement(), hand_topology(2, 2), generic_model(1, 4, 2, 1000), o);
 }
 
 TEST(Evaluate, HandCaseFlat) {
@@ -117,8 +115,8 @@ TEST(Evaluate, BatchingAndTotalsEqualSumOfRecords) {
 // remote nodes: a token is sent once per destination GPU (flat) and once per destination node
 // (hierarchical), never once per expert. Tokens land on GPUs 0, 1, 2, 3, 0.
 EvalResult run_shared(CommScheme comm) {
-  Placement p = hand_placement(2, 2, {{{{0, 1}}, {{0, 1}}, {{1, 1}}, {{1, 1}},
-                                       {{2, 1}}, {{2, 1}}, {{3, 1}}, {{3, 1}}}});
+  Placement p =
+      hand_placement(2, 2, {{{{0, 1}}, {{0, 1}}, {{1, 1}}, {{1, 1}}, {{2, 1}}, {{2, 1}}, {{3, 1}}, {{3, 1}}}});
   Trace t;
   t.num_layers = 1;
   t.top_k = 3;

@@ -10,8 +10,8 @@
 #include <sstream>
 #include <string>
 
-#include "report/xml_check.h"
 #include "report/run_command.h"
+#include "report/xml_check.h"
 
 namespace {
 
@@ -32,7 +32,8 @@ class CliCompare : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("grace_cli_compare_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     // The README's main job, on a smaller synthetic trace to keep the test fast.
-    result_ = run(std::string(GRACE_CLI_PATH) + " compare --model deepseek-v2-lite --topology 2x4 --synth-tokens 8192 "
+    result_ = run(std::string(GRACE_CLI_PATH) +
+                  " compare --model deepseek-v2-lite --topology 2x4 --synth-tokens 8192 "
                   "--sweep-memory --sweep-pct 0 --sweep-pct 25 -o " +
                   (dir_ / "out").string());
   }
@@ -43,7 +44,8 @@ class CliCompare : public ::testing::Test {
 
 TEST_F(CliCompare, WritesTheReports) {
   ASSERT_EQ(result_.code, 0) << result_.out;
-  EXPECT_NE(result_.out.find("compare [10/10] grace/cover/hierarchical (redundant 0)"), std::string::npos) << result_.out;
+  EXPECT_NE(result_.out.find("compare [10/10] grace/cover/hierarchical (redundant 0)"), std::string::npos)
+      << result_.out;
   EXPECT_NE(result_.out.find("sweep [4/4] 25% extra memory: eplb/tar/hierarchical (redundant 16)"), std::string::npos)
       << result_.out;
   EXPECT_NE(result_.out.find("report.html"), std::string::npos);
@@ -80,11 +82,13 @@ TEST(CliErrors, BadFlagsExitTwoWithOneLine) {
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("3z2"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir / "bad" / "report.html"));
-  CmdResult sw = run(std::string(GRACE_CLI_PATH) + " compare --sweep-memory --sweep-pct -5 -o " + (dir / "bad").string());
+  CmdResult sw =
+      run(std::string(GRACE_CLI_PATH) + " compare --sweep-memory --sweep-pct -5 -o " + (dir / "bad").string());
   EXPECT_EQ(sw.code, 2) << sw.out;
   EXPECT_NE(sw.out.find("grace: error: --sweep-pct: '-5' is negative"), std::string::npos) << sw.out;
   EXPECT_FALSE(fs::exists(dir / "bad"));
-  CmdResult s = run(std::string(GRACE_CLI_PATH) + " simulate --trace /nonexistent/x.npy --placement /nonexistent/p.json");
+  CmdResult s =
+      run(std::string(GRACE_CLI_PATH) + " simulate --trace /nonexistent/x.npy --placement /nonexistent/p.json");
   EXPECT_EQ(s.code, 2) << s.out;
 }
 

@@ -1,15 +1,16 @@
 // compare on a small synthetic model: every combination runs, the reports hold every row, the
 // HTML is well-formed and carries the charts, results.json parses.
+#include "grace/compare.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-#include <stdexcept>
 #include <sstream>
+#include <stdexcept>
 
-#include "grace/compare.h"
-#include "grace/experiment.h"
 #include "grace/error.h"
+#include "grace/experiment.h"
 #include "report/run_command.h"
 #include "report/xml_check.h"
 
@@ -37,7 +38,8 @@ class CompareTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("grace_compare_test_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     fs::path model = dir_ / "small_model.json";
-    std::ofstream(model) << R"({"name":"small","moe_layers":4,"experts":32,"top_k":4,"hidden":1024,"moe_intermediate":512})";
+    std::ofstream(model)
+        << R"({"name":"small","moe_layers":4,"experts":32,"top_k":4,"hidden":1024,"moe_intermediate":512})";
     CompareOptions o;
     o.model = model.string();
     o.topology = "2x4";
@@ -193,13 +195,14 @@ TEST_F(CompareTest, HtmlIsWellFormedAndSelfContained) {
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // only the SVG namespace
   EXPECT_EQ(html.find("https://"), std::string::npos);
-  EXPECT_NE(html.find("MoE layer"), std::string::npos);  // axis label
+  EXPECT_NE(html.find("MoE layer"), std::string::npos);     // axis label
   EXPECT_NE(html.find("with overlap"), std::string::npos);  // legend entry
 }
 
 TEST_F(CompareTest, ChromiumRendersTheCharts) {
   const char* chromium = "/usr/bin/chromium";
-  if (!fs::exists(chromium)) GTEST_SKIP() << "chromium is not installed (apt-get install chromium): browser check skipped";
+  if (!fs::exists(chromium))
+    GTEST_SKIP() << "chromium is not installed (apt-get install chromium): browser check skipped";
   fs::path html = dir_ / "out" / "report.html";
   auto r = testing::run(std::string(chromium) + " --headless --no-sandbox --disable-gpu --user-data-dir=" +
                         (dir_ / "chromium-profile").string() + " --dump-dom file://" + html.string());
@@ -217,7 +220,8 @@ TEST(CompareSweep, BudgetsPointsAndReport) {
   fs::path dir = fs::temp_directory_path() / ("grace_compare_sweep_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   fs::path model = dir / "small_model.json";
-  std::ofstream(model) << R"({"name":"small","moe_layers":4,"experts":32,"top_k":4,"hidden":1024,"moe_intermediate":512})";
+  std::ofstream(model)
+      << R"({"name":"small","moe_layers":4,"experts":32,"top_k":4,"hidden":1024,"moe_intermediate":512})";
   CompareOptions o;
   o.model = model.string();
   o.synth_tokens = 4096;

@@ -1,7 +1,8 @@
 // Expert memory of hand-built placements, and the sweep's budget rounding.
+#include "grace/expert_memory.h"
+
 #include <gtest/gtest.h>
 
-#include "grace/expert_memory.h"
 #include "route/hand_placement.h"
 
 namespace grace {
@@ -15,9 +16,8 @@ TEST(ExpertMemory, HandPlacement) {
   // Layer 1: e0, e1, e2 on 0, e3 on 1 and 0                -> GPU 0: 4, GPU 1: 1.
   // Summed: GPU 0 holds 6, GPU 1 holds 4 -> fullest GPU 6 / 2 layers = 3 per layer.
   // Instances 10 vs one copy 8 -> 25% extra.
-  Placement p = hand_placement(1, 2,
-                               {{{{0, 1}, {1, 1}}, {{0, 1}}, {{1, 1}}, {{1, 1}}},
-                                {{{0, 1}}, {{0, 1}}, {{0, 1}}, {{1, 1}, {0, 1}}}});
+  Placement p = hand_placement(
+      1, 2, {{{{0, 1}, {1, 1}}, {{0, 1}}, {{1, 1}}, {{1, 1}}}, {{{0, 1}}, {{0, 1}}, {{0, 1}}, {{1, 1}, {0, 1}}}});
   const ExpertMemory m = expert_memory(p);
   EXPECT_DOUBLE_EQ(m.instances_per_gpu, 3.0);
   EXPECT_DOUBLE_EQ(m.extra_pct, 25.0);

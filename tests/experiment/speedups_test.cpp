@@ -1,8 +1,8 @@
 // assign_speedups on hand-made rows: the reference speedup, the best baseline at the same memory
 // and comm scheme (by time, by time with overlap, by cross-node traffic).
-#include <gtest/gtest.h>
-
 #include "experiment/speedups.h"
+
+#include <gtest/gtest.h>
 
 namespace grace {
 namespace {
@@ -22,14 +22,14 @@ CompareRow row(const std::string& planner, CommScheme comm, double inst, double 
 TEST(Speedups, BestBaselineAtSameMemoryAndComm) {
   using C = CommScheme;
   CompareResult r;
-  r.rows = {row("no-such", C::kFlat, 4, 1, 1, 1, /*ok=*/false),  // 0: skipped, never the reference
-            row("contiguous", C::kFlat, 4, 100, 90, 50),          // 1: the reference
-            row("eplb", C::kFlat, 5, 80, 70, 50),                 // 2
+  r.rows = {row("no-such", C::kFlat, 4, 1, 1, 1, /*ok=*/false),        // 0: skipped, never the reference
+            row("contiguous", C::kFlat, 4, 100, 90, 50),               // 1: the reference
+            row("eplb", C::kFlat, 5, 80, 70, 50),                      // 2
             row("uniform-affinity", C::kHierarchical, 4, 60, 30, 10),  // 3
-            row("eplb", C::kHierarchical, 5, 50, 35, 12),         // 4
-            row("grace", C::kHierarchical, 5, 40, 20, 9),         // 5: may use 3 and 4
-            row("grace", C::kHierarchical, 4, 55, 33, 11),        // 6: may use 3 only (4 holds more)
-            row("grace-paper", C::kFlat, 3, 90, 80, 40)};         // 7: no flat baseline with <= 3
+            row("eplb", C::kHierarchical, 5, 50, 35, 12),              // 4
+            row("grace", C::kHierarchical, 5, 40, 20, 9),              // 5: may use 3 and 4
+            row("grace", C::kHierarchical, 4, 55, 33, 11),             // 6: may use 3 only (4 holds more)
+            row("grace-paper", C::kFlat, 3, 90, 80, 40)};              // 7: no flat baseline with <= 3
   experiment::assign_speedups(r);
   EXPECT_EQ(r.baseline, 1);
   EXPECT_DOUBLE_EQ(r.rows[5].speedup, 100.0 / 40);

@@ -1,11 +1,12 @@
 // Splitting a trace into its planning and evaluation parts: the token ranges, and what a
 // TraceReader limited to them (select_ranges) hands out.
+#include "experiment/trace_split.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <memory>
 
-#include "experiment/trace_split.h"
 #include "grace/error.h"
 #include "grace/trace_io.h"
 

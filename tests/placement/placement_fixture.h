@@ -49,7 +49,8 @@ void expect_input_error(F&& f, std::initializer_list<std::string> parts) {
     ADD_FAILURE() << "no InputError thrown (expected: " << *parts.begin() << ")";
   } catch (const InputError& e) {
     for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << "message: " << e.what() << "\nmissing: " << part;
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
+          << "message: " << e.what() << "\nmissing: " << part;
   }
 }
 

@@ -1,12 +1,11 @@
 #include "grace/placement_io.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <set>
-
-#include <unistd.h>
 
 #include "placement/placement_fixture.h"
 
@@ -61,7 +60,8 @@ TEST(PlacementJson, SaveAndLoadFile) {
   expect_equal(load_placement(path), small_placement());
   for (const auto& f : std::filesystem::directory_iterator(dir))  // no temp file left behind
     EXPECT_EQ(f.path().filename(), "p.json");
-  expect_input_error([&] { save_placement(small_placement(), (dir / "no/such/dir.json").string()); }, {"no/such/dir.json"});
+  expect_input_error([&] { save_placement(small_placement(), (dir / "no/such/dir.json").string()); },
+                     {"no/such/dir.json"});
   expect_input_error([&] { load_placement((dir / "missing.json").string()); }, {"missing.json"});
   std::filesystem::remove_all(dir);
 }
@@ -97,7 +97,8 @@ TEST(PlacementJson, RejectsBadFilesNamingSourceAndPlace) {
   bad(mutate("\"weights\": [0.75, 0.25]", "\"weights\": [NaN, 0.25]"), {"f.json", "not valid JSON"});
   bad(mutate("\"weights\": [0.75, 0.25]", "\"weights\": [0.75, 0.5]"), {"layer 0, expert 0: weights sum to 1.25"});
   bad(mutate("\"weights\": [0.75, 0.25]", "\"weights\": [1]"), {"layer 0, expert 0", "one weight per instance"});
-  bad(mutate("\"instances\": [0, 3]", "\"instances\": [0, 0]"), {"f.json", "layer 0, expert 0: two instances on GPU 0"});
+  bad(mutate("\"instances\": [0, 3]", "\"instances\": [0, 0]"),
+      {"f.json", "layer 0, expert 0: two instances on GPU 0"});
   bad(mutate("\"instances\": [0, 3]", "\"instances\": [0, 4]"),
       {"f.json", "layer 0, expert 0: instance on GPU 4 but the topology has 4 GPUs"});
   bad(mutate("\"instances\": [0, 3]", "\"instances\": [0, \"3\"]"), {"layer 0, expert 0: instance 1 is \"3\""});

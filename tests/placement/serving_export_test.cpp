@@ -145,7 +145,7 @@ TEST(SglangDispatch, OwnCopyElseNodeCopyElseAnyInSglangLayout) {
   const auto& d = j["logical_to_rank_dispatch_physical_map"];
   ASSERT_EQ(d.size(), 4u);  // ranks
   for (int g = 0; g < 4; ++g) {
-    ASSERT_EQ(d[g].size(), 3u);  // decoder layers
+    ASSERT_EQ(d[g].size(), 3u);                                       // decoder layers
     for (int e = 0; e < 8; ++e) EXPECT_EQ(d[g][0][e].get<int>(), e);  // dense row: trivial map
     for (int l = 0; l < 2; ++l)
       for (int e = 0; e < 8; ++e) {
@@ -154,8 +154,10 @@ TEST(SglangDispatch, OwnCopyElseNodeCopyElseAnyInSglangLayout) {
         bool own = false, node = false;
         for (int x = 0; x < 12; ++x)
           if (lay.row(l)[x] == e) own |= x / 3 == g, node |= x / 6 == g / 2;
-        if (own) EXPECT_EQ(q / 3, g);
-        else if (node) EXPECT_EQ(q / 6, g / 2);
+        if (own)
+          EXPECT_EQ(q / 3, g);
+        else if (node)
+          EXPECT_EQ(q / 6, g / 2);
       }
   }
   // Layer 0, expert 0: copies on GPU 0 (weight 0.75) and GPU 3 (0.25): GPU 1 uses GPU 0's copy

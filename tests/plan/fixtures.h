@@ -21,9 +21,9 @@ struct ProfileSpec {
   int experts = 16;
   int top_k = 2;
   int64_t tokens = 4000;
-  int clusters = 4;        // 0: no clusters (uniform choice)
-  double in_cluster = 0.9; // probability that a pick stays in the token's cluster
-  double skew = 0.0;       // Zipf exponent over experts (0: flat)
+  int clusters = 4;         // 0: no clusters (uniform choice)
+  double in_cluster = 0.9;  // probability that a pick stays in the token's cluster
+  double skew = 0.0;        // Zipf exponent over experts (0: flat)
   uint64_t seed = 1;
 };
 

@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
-#include "plan/gpu_packing.h"
 #include "grace/topology.h"
+#include "plan/gpu_packing.h"
 #include "plan/hypergraph.h"
 #include "plan/layer_judge.h"
 #include "plan/node_refine.h"

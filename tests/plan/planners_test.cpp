@@ -28,9 +28,7 @@ std::vector<Case> cases() {
   return {{"small", small, "2x2"}, {"medium", medium, "2x4"}, {"odd", odd, "2x4"}};
 }
 
-bool replicas_allowed(const std::string& planner) {
-  return planner != "contiguous" && planner != "uniform-affinity";
-}
+bool replicas_allowed(const std::string& planner) { return planner != "contiguous" && planner != "uniform-affinity"; }
 
 class EveryPlanner : public ::testing::TestWithParam<std::string> {};
 
@@ -102,13 +100,12 @@ TEST_P(EveryPlanner, IsDeterministic) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Plan, EveryPlanner, ::testing::ValuesIn(planner_names()),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (auto& ch : n)
-                             if (ch == '-' || ch == '+') ch = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Plan, EveryPlanner, ::testing::ValuesIn(planner_names()), [](const auto& info) {
+  std::string n = info.param;
+  for (auto& ch : n)
+    if (ch == '-' || ch == '+') ch = '_';
+  return n;
+});
 
 std::vector<int> primaries_per_gpu(const Placement& p, int layer) {
   std::vector<int> n(p.num_gpus(), 0);

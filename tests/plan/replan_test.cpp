@@ -167,7 +167,8 @@ TEST(Replan, EsftTaskSwitchesQuarterBudgetRecoversMostOfTheGain) {
   const Topology topo = parse_topology("2x4");
   const char* tasks[] = {"intent", "law", "summary", "translation"};
   std::vector<Profile> prof;
-  for (const char* t : tasks) prof.push_back(build_profile(read_trace({dir + "/" + t + "_topk_ids.npy.gz"}, model.experts)));
+  for (const char* t : tasks)
+    prof.push_back(build_profile(read_trace({dir + "/" + t + "_topk_ids.npy.gz"}, model.experts)));
   PlanOptions po;
   po.seed = 1;
   Placement cur = make_planner("grace")->plan({prof[0], model, topo, po});
@@ -179,9 +180,10 @@ TEST(Replan, EsftTaskSwitchesQuarterBudgetRecoversMostOfTheGain) {
     o.max_moves = full.full_plan_moves / 4;
     const ReplanResult r = replan(cur, prof[size_t(i)], model, topo, o);
     const double recovered = (r.visits_before - r.visits_after) / (full.visits_before - full.visits_full);
-    std::printf("[ %s ] full re-plan %lld moves, %.3f -> %.3f visits/token; replan %lld moves -> %.3f: %.1f%% of the gain\n",
-                tasks[i], (long long)full.full_plan_moves, full.visits_before, full.visits_full, (long long)r.moves,
-                r.visits_after, 100 * recovered);
+    std::printf(
+        "[ %s ] full re-plan %lld moves, %.3f -> %.3f visits/token; replan %lld moves -> %.3f: %.1f%% of the gain\n",
+        tasks[i], (long long)full.full_plan_moves, full.visits_before, full.visits_full, (long long)r.moves,
+        r.visits_after, 100 * recovered);
     EXPECT_LE(r.moves, full.full_plan_moves / 4);
     EXPECT_GE(recovered, 0.80);
     cur = r.placement;  // the next switch starts from what was in force

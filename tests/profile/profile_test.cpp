@@ -58,24 +58,16 @@ void expect_same(const Profile& a, const Profile& b) {
 
 TEST(Profile, LoadAndAffinityOnHandComputedExample) {
   // 3 tokens, 2 layers, 4 experts, top-3.
-  Trace t = make_trace(4, {{{0, 1, 2}, {3, 0, 1}},
-                           {{1, 2, 3}, {3, 0, 2}},
-                           {{2, 0, 3}, {1, 3, 0}}});
+  Trace t = make_trace(4, {{{0, 1, 2}, {3, 0, 1}}, {{1, 2, 3}, {3, 0, 2}}, {{2, 0, 3}, {1, 3, 0}}});
   Profile p = build_profile(t);
   EXPECT_EQ(p.tokens, 3);
   // Layer 0 pairs: t0 01 02 12; t1 12 13 23; t2 02 03 23.
   EXPECT_EQ(p.layers[0].load, (std::vector<int64_t>{2, 2, 3, 2}));
-  const std::vector<int64_t> a0 = {0, 1, 2, 1,
-                                   1, 0, 2, 1,
-                                   2, 2, 0, 2,
-                                   1, 1, 2, 0};
+  const std::vector<int64_t> a0 = {0, 1, 2, 1, 1, 0, 2, 1, 2, 2, 0, 2, 1, 1, 2, 0};
   EXPECT_EQ(p.layers[0].affinity, a0);
   // Layer 1 pairs: t0 03 01 13; t1 03 02 23; t2 13 01 03.
   EXPECT_EQ(p.layers[1].load, (std::vector<int64_t>{3, 2, 1, 3}));
-  const std::vector<int64_t> a1 = {0, 2, 1, 3,
-                                   2, 0, 0, 2,
-                                   1, 0, 0, 1,
-                                   3, 2, 1, 0};
+  const std::vector<int64_t> a1 = {0, 2, 1, 3, 2, 0, 0, 2, 1, 0, 0, 1, 3, 2, 1, 0};
   EXPECT_EQ(p.layers[1].affinity, a1);
   EXPECT_EQ(p.layers[1].aff(0, 3), 3);
   EXPECT_EQ(p.layers[1].total_load(), 9);

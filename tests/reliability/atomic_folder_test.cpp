@@ -149,10 +149,10 @@ TEST_F(AtomicFolder, OutputFolderIsCheckedBeforeTheWork) {
 TEST_F(AtomicFolder, ExportFollowsASymlinkAndKeepsIt) {
   write_text(at("link-target.json"), "old");
   fs::create_symlink(at("link-target.json"), at("link.json"));
-  EXPECT_EQ(
-      run_grace({"export", "--placement", at("placement.json"), "--model", at("model.json"), "--format", "sglang", "-o",
-                 at("link.json")}).exit_code,
-      0);
+  EXPECT_EQ(run_grace({"export", "--placement", at("placement.json"), "--model", at("model.json"), "--format", "sglang",
+                       "-o", at("link.json")})
+                .exit_code,
+            0);
   EXPECT_TRUE(fs::is_symlink(at("link.json")));
   EXPECT_NE(slurp_file(at("link-target.json")).find("physical_to_logical_map"), std::string::npos);
   // A link to a trace folder: the folder is rewritten, the link kept.

@@ -48,8 +48,9 @@ struct Result {
 Result run(const std::string& args, const fs::path& dir, int limit_kib) {
   const std::string err = (dir / "stderr").string();
   std::string inner = "'" + std::string(GRACE_CLI_PATH) + "' " + args;
-  std::string cmd = limit_kib > 0 ? "bash -c \"trap '' XFSZ; ulimit -f " + std::to_string(limit_kib) + "; exec " + inner + "\""
-                                  : inner;
+  std::string cmd = limit_kib > 0
+                        ? "bash -c \"trap '' XFSZ; ulimit -f " + std::to_string(limit_kib) + "; exec " + inner + "\""
+                        : inner;
   cmd += " >/dev/null 2>'" + err + "' </dev/null";
   const int status = std::system(cmd.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(err)};
@@ -105,8 +106,8 @@ class AtomicOutput : public ::testing::Test {
     const auto after = files_under(out);
     for (const auto& [p, c] : after) {
       ASSERT_TRUE(old.count(p)) << "left behind: " << p;
-      EXPECT_TRUE(c == old[p] || c == fresh_files.at(p)) << p << " is neither the old nor the complete new file ("
-                                                           << c.size() << " bytes)";
+      EXPECT_TRUE(c == old[p] || c == fresh_files.at(p))
+          << p << " is neither the old nor the complete new file (" << c.size() << " bytes)";
     }
     EXPECT_EQ(after.size(), old.size()) << "an old file was removed";
     for (const auto& e : fs::directory_iterator(target))
@@ -118,13 +119,14 @@ class AtomicOutput : public ::testing::Test {
 fs::path AtomicOutput::dir_;
 
 TEST_F(AtomicOutput, Plan) {
-  check("plan", "plan --model deepseek-v2-lite --topology 2x4 --policy eplb -o '{out}'",
-        4);
+  check("plan", "plan --model deepseek-v2-lite --topology 2x4 --policy eplb -o '{out}'", 4);
 }
 
 TEST_F(AtomicOutput, Export) {
-  const std::string plan = "plan --model deepseek-v2-lite --topology 2x4 "
-                           "--policy eplb -o '" + (dir_ / "export-src.json").string() + "'";
+  const std::string plan =
+      "plan --model deepseek-v2-lite --topology 2x4 "
+      "--policy eplb -o '" +
+      (dir_ / "export-src.json").string() + "'";
   ASSERT_EQ(run(plan, dir_, 0).code, 0);
   // (vllm: sglang output names must end in .json, and the helper writes to 'o')
   check("export", "export --placement '{fx}/export-src.json' --format vllm -o '{out}'", 4);
@@ -133,15 +135,14 @@ TEST_F(AtomicOutput, Export) {
 TEST_F(AtomicOutput, CompareMidWay) {
   // report.md is small, report.html and results.json are not: some files are replaced, the
   // rest keep their old bytes, none is cut.
-  check("compare", "compare --trace synthetic:deepseek-v2-lite:1500 --model deepseek-v2-lite --topology 2x2 -o '{out}'", 8);
+  check("compare", "compare --trace synthetic:deepseek-v2-lite:1500 --model deepseek-v2-lite --topology 2x2 -o '{out}'",
+        8);
 }
 
 TEST_F(AtomicOutput, TraceSynth) {
   check("synth", "trace synth --model deepseek-v2-lite --tokens 3000 --seed 3 -o '{out}'", 64);
 }
 
-TEST_F(AtomicOutput, TraceConvert) {
-  check("convert", "trace convert synthetic:gpt-oss-20b:3000 -o '{out}'", 32);
-}
+TEST_F(AtomicOutput, TraceConvert) { check("convert", "trace convert synthetic:gpt-oss-20b:3000 -o '{out}'", 32); }
 
 }  // namespace

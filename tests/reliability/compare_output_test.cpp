@@ -78,7 +78,7 @@ class CompareOutput : public testing::Test {
   // A small compare run (tiny model, 2x2) writing to `out`.
   static std::vector<std::string> small(const std::string& out) {
     return {"compare", "--model", at("model.json"), "--trace", at("good"), "--topology", "2x2", "--batch-tokens", "16",
-            "-o", out};
+            "-o",      out};
   }
   static std::string dir_;
 };
@@ -133,7 +133,8 @@ TEST_F(CompareOutput, FailedWriteLeavesNothing) {
   const std::string out = at("fail/new1/new2/c");
   std::string cmd = "trap '' XFSZ; ulimit -f 8; exec " + shell_quote(cli_path());
   for (const auto& a : small(out)) cmd += " " + shell_quote(a);
-  const int status = std::system(("bash -c " + shell_quote(cmd) + " >/dev/null 2>" + shell_quote(at("fail.err"))).c_str());
+  const int status =
+      std::system(("bash -c " + shell_quote(cmd) + " >/dev/null 2>" + shell_quote(at("fail.err"))).c_str());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status << " " << slurp_file(at("fail.err"));
   const std::string err = slurp_file(at("fail.err"));
   EXPECT_NE(err.find("grace: error: "), std::string::npos) << err;
@@ -152,9 +153,8 @@ TEST_F(CompareOutput, SignalsDuringCompareLeaveNothing) {
     SCOPED_TRACE(strsignal(sig));
     const std::string out = at("sig-" + std::to_string(sig)), err = at("sig.err");
     fs::create_directories(out);
-    Child c = spawn({"compare", "--model", at("model.json"), "--trace", at("big"), "--topology", "2x2", "-o",
-                     out + "/c"},
-                    err);
+    Child c = spawn(
+        {"compare", "--model", at("model.json"), "--trace", at("big"), "--topology", "2x2", "-o", out + "/c"}, err);
     // Signal once the rows are under way (a progress line is out).
     bool working = false;
     for (int i = 0; i < 60000 && !working; ++i) {

@@ -81,7 +81,8 @@ TEST_F(CostLimits, ExportSpareSlotFill) {
   std::string j = R"({"format": "grace-placement", "version": 1, "model": "m", "policy": "p", "seed": 0,
  "topology": {"nodes": 64, "gpus_per_node": 16, "slots_per_gpu": 4096},
  "num_layers": 1, "num_experts": 4096, "layers": [{"experts": [)";
-  for (int e = 0; e < 4096; ++e) j += (e ? ", " : "") + std::string("{\"instances\": [") + std::to_string(e % 1024) + "]}";
+  for (int e = 0; e < 4096; ++e)
+    j += (e ? ", " : "") + std::string("{\"instances\": [") + std::to_string(e % 1024) + "]}";
   j += "]}]}";
   write_text(at("sparse.json"), j);
   CliResult r;

@@ -78,10 +78,10 @@ TEST_F(ErrorPath, OverlongPathComponentsAreOneLine) {
 
 TEST_F(ErrorPath, StdoutWriteFailureIsExitTwo) {
   if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
-  EXPECT_USER_ERROR(run_grace({"export", "--placement", at("placement.json"), "--model", at("model.json"), "--format",
-                               "sglang"},
-                              "/dev/full"),
-                    "standard output");
+  EXPECT_USER_ERROR(
+      run_grace({"export", "--placement", at("placement.json"), "--model", at("model.json"), "--format", "sglang"},
+                "/dev/full"),
+      "standard output");
   EXPECT_USER_ERROR(run_grace({"trace", "stats", at("good")}, "/dev/full"), "standard output");
   EXPECT_USER_ERROR(run_grace({"evaluate", "--model", at("model.json"), "--trace", at("good"), "--placement",
                                at("placement.json"), "--json"},

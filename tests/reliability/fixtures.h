@@ -29,7 +29,7 @@ namespace grace::reliability {
 namespace fs = std::filesystem;
 
 inline void write_raw_npy(const std::string& path, const std::string& descr, const std::vector<int64_t>& shape,
-                   const std::string& data) {
+                          const std::string& data) {
   std::string st = "(";
   for (size_t i = 0; i < shape.size(); ++i) st += (i ? ", " : "") + std::to_string(shape[i]);
   st += shape.size() == 1 ? ",)" : ")";
@@ -147,8 +147,8 @@ inline void write_fixtures(const std::string& dir) {
     write_text(d + "bad/truncated.json", full.substr(0, full.size() / 2));
   }
   write_text(d + "bad/missing_expert.json", placement_with("\"instances\": [1]", "\"instances\": []"));
-  write_text(d + "bad/duplicate.json",
-             placement_with("\"instances\": [0, 3], \"weights\": [0.5, 0.5]", "\"instances\": [0, 0], \"weights\": [0.5, 0.5]"));
+  write_text(d + "bad/duplicate.json", placement_with("\"instances\": [0, 3], \"weights\": [0.5, 0.5]",
+                                                      "\"instances\": [0, 0], \"weights\": [0.5, 0.5]"));
   write_text(d + "bad/negweight.json", placement_with("\"weights\": [0.5, 0.5]", "\"weights\": [1.5, -0.5]"));
   write_text(d + "bad/infweight.json", placement_with("\"weights\": [0.5, 0.5]", "\"weights\": [1e400, 0.5]"));
   write_text(d + "bad/weightsum.json", placement_with("\"weights\": [0.5, 0.5]", "\"weights\": [0.5, 0.25]"));
@@ -157,10 +157,12 @@ inline void write_fixtures(const std::string& dir) {
   write_text(d + "bad/other_experts.json", placement_with("\"num_experts\": 8", "\"num_experts\": 7"));
 
   // Models.
-  write_text(d + "bad/model_huge.json",
-             R"({"name": "huge", "moe_layers": 2, "experts": 1000000000, "top_k": 2, "hidden": 64, "moe_intermediate": 32})");
-  write_text(d + "bad/model_wrap.json",
-             R"({"name": "wrap", "moe_layers": 2, "experts": 4294967304, "top_k": 2, "hidden": 64, "moe_intermediate": 32})");
+  write_text(
+      d + "bad/model_huge.json",
+      R"({"name": "huge", "moe_layers": 2, "experts": 1000000000, "top_k": 2, "hidden": 64, "moe_intermediate": 32})");
+  write_text(
+      d + "bad/model_wrap.json",
+      R"({"name": "wrap", "moe_layers": 2, "experts": 4294967304, "top_k": 2, "hidden": 64, "moe_intermediate": 32})");
   write_text(d + "bad/model_zero.json",
              R"({"name": "zero", "moe_layers": 2, "experts": 0, "top_k": 2, "hidden": 64, "moe_intermediate": 32})");
   write_text(d + "bad/model_nohidden.json",

@@ -150,7 +150,8 @@ TEST_F(OneValidation, RunLoadsItsPlacementLikeEvaluate) {
   const std::string mpi_env = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader";
   write_text(at("j/run-dupkey.json"),
              detail::placement_with("\"policy\": \"test\"", "\"policy\": \"a\", \"policy\": \"b\""));
-  write_text(at("j/run-unknown.json"), detail::placement_with("\"policy\": \"test\"", "\"policy\": \"test\", \"x\": 1"));
+  write_text(at("j/run-unknown.json"),
+             detail::placement_with("\"policy\": \"test\"", "\"policy\": \"test\", \"x\": 1"));
   struct Case {
     std::string placement, model, topology;
   };
@@ -164,8 +165,8 @@ TEST_F(OneValidation, RunLoadsItsPlacementLikeEvaluate) {
   for (const Case& c : cases) {
     const std::string& bad = c.placement;
     SCOPED_TRACE(bad + " " + c.model + " " + c.topology);
-    const std::vector<std::string> common = {"--model", c.model, "--topology", c.topology, "--trace", at("good"),
-                                             "--placement", at(bad)};
+    const std::vector<std::string> common = {"--model", c.model,    "--topology",  c.topology,
+                                             "--trace", at("good"), "--placement", at(bad)};
     std::vector<std::string> run = {"run", "--hidden", "32", "--intermediate", "16"}, eval = {"evaluate"};
     run.insert(run.end(), common.begin(), common.end());
     eval.insert(eval.end(), common.begin(), common.end());

@@ -66,7 +66,8 @@ TEST_F(ParserRegression, TraceHeaderTokenCountIsNotTrusted) {
 
 // Found by model_fuzz (crash-69acaf06...): {"name":26,...} escaped as a JSON type error.
 TEST_F(ParserRegression, ModelNameMustBeAString) {
-  write_text(path("m.json"), R"({"name":26, "moe_layers": 2, "experts": 8, "top_k": 2, "hidden": 64, "moe_intermediate": 32})");
+  write_text(path("m.json"),
+             R"({"name":26, "moe_layers": 2, "experts": 8, "top_k": 2, "hidden": 64, "moe_intermediate": 32})");
   expect_input_error([&] { grace::load_model(path("m.json")); }, "'name' must be a string");
 }
 
@@ -90,8 +91,7 @@ TEST_F(ParserRegression, TopologyPresetMustBeABuiltInName) {
 
 #ifdef GRACE_HAVE_ENGINE
 TEST_F(ParserRegression, SafetensorsShapeProductOverflowIsRejected) {
-  const std::string header =
-      R"({"x": {"dtype": "F32", "shape": [4294967296, 4294967296, 4], "data_offsets": [0, 0]}})";
+  const std::string header = R"({"x": {"dtype": "F32", "shape": [4294967296, 4294967296, 4], "data_offsets": [0, 0]}})";
   std::string file(8, '\0');
   for (int b = 0; b < 8; ++b) file[size_t(b)] = char((header.size() >> (8 * b)) & 0xff);
   write_text(path("w.safetensors"), file + header);

@@ -60,7 +60,8 @@ TEST_F(PlanOutputSet, AllFilesOrNone) {
   const auto fresh = files_in(at("fresh"));
   ASSERT_GE(fresh.size(), 3u);
   size_t smallest = SIZE_MAX, biggest = 0;
-  for (const auto& [name, bytes] : fresh) smallest = std::min(smallest, bytes.size()), biggest = std::max(biggest, bytes.size());
+  for (const auto& [name, bytes] : fresh)
+    smallest = std::min(smallest, bytes.size()), biggest = std::max(biggest, bytes.size());
   // A limit between the smallest and the biggest file: some files are written whole first.
   const int limit_kib = int(biggest / 1024);
   if (!(smallest < size_t(limit_kib) * 1024 && size_t(limit_kib) * 1024 < biggest))

@@ -10,8 +10,8 @@
 namespace grace::testing {
 
 struct CmdResult {
-  int code = -1;     // exit status, -1 if it did not exit normally
-  std::string out;   // stdout and stderr together
+  int code = -1;    // exit status, -1 if it did not exit normally
+  std::string out;  // stdout and stderr together
 };
 
 inline CmdResult run(const std::string& cmd) {

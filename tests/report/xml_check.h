@@ -36,8 +36,10 @@ inline std::string check_well_formed(const std::string& s, int* elements = nullp
     // Scan to the end of the tag, honouring quoted attribute values.
     char quote = 0;
     while (j < s.size() && (quote || s[j] != '>')) {
-      if (quote && s[j] == quote) quote = 0;
-      else if (!quote && (s[j] == '"' || s[j] == '\'')) quote = s[j];
+      if (quote && s[j] == quote)
+        quote = 0;
+      else if (!quote && (s[j] == '"' || s[j] == '\''))
+        quote = s[j];
       else if (!quote && s[j] == '=' && j + 1 < s.size() && s[j + 1] != '"' && s[j + 1] != '\'')
         return "unquoted attribute in <" + name + "> at " + std::to_string(i);
       ++j;

@@ -1,4 +1,6 @@
 // Each router's rule on hand-built placements (2 nodes; see router.h for the rules).
+#include "grace/router.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -6,7 +8,6 @@
 #include <numeric>
 
 #include "grace/error.h"
-#include "grace/router.h"
 #include "route/hand_placement.h"
 
 namespace grace {
@@ -16,8 +17,8 @@ using testing::hand_placement;
 using testing::hand_topology;
 
 // Routes n tokens that all chose the experts `ids` (top_k = ids.size()) from `src`.
-std::vector<int> route_same(Router& r, int64_t n, const std::vector<expert_t>& ids, int src,
-                            int64_t first_token = 0, int layer = 0) {
+std::vector<int> route_same(Router& r, int64_t n, const std::vector<expert_t>& ids, int src, int64_t first_token = 0,
+                            int layer = 0) {
   const int k = int(ids.size());
   std::vector<expert_t> all;
   for (int64_t t = 0; t < n; ++t) all.insert(all.end(), ids.begin(), ids.end());
@@ -39,8 +40,8 @@ std::map<int, double> shares(const std::vector<int>& dest) {
 TEST(Router, NamesAndUnknownName) {
   auto names = router_names();
   EXPECT_GE(names.size(), 9u);
-  for (const char* want : {"primary", "wrr", "tar", "round-robin", "local-first", "load-aware", "cover", "sglang-static",
-                           "sglang-dynamic"})
+  for (const char* want : {"primary", "wrr", "tar", "round-robin", "local-first", "load-aware", "cover",
+                           "sglang-static", "sglang-dynamic"})
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   Placement p = hand_placement(1, 2, {{{{0, 1}}, {{1, 1}}}});
   Topology topo = hand_topology(1, 2);

@@ -1,8 +1,9 @@
 // The flat routing table's layout (grace/routing_table.h).
+#include "grace/routing_table.h"
+
 #include <gtest/gtest.h>
 
 #include "grace/error.h"
-#include "grace/routing_table.h"
 #include "route/hand_placement.h"
 
 namespace grace {

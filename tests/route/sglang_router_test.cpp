@@ -22,7 +22,8 @@ namespace {
 // replicas on random GPUs of either node (so many experts have copies on both nodes).
 Placement replicated_placement() {
   std::mt19937 rng(7);
-  std::vector<std::vector<std::vector<std::pair<int, double>>>> ex(4, std::vector<std::vector<std::pair<int, double>>>(32));
+  std::vector<std::vector<std::vector<std::pair<int, double>>>> ex(
+      4, std::vector<std::vector<std::pair<int, double>>>(32));
   for (int l = 0; l < 4; ++l) {
     std::vector<int> used(8, 4);
     for (int e = 0; e < 32; ++e) ex[l][e] = {{e / 4, 1.0}};
@@ -113,7 +114,8 @@ TEST(SglangRouters, AgreeWithSglangRuleComputedFromTheExportedFile) {
 
 TEST(SglangRouters, StaticUsesTheOwnGpuCopyAndIgnoresWeightsAndNodes) {
   // Expert 0: copies on GPU 0 (weight 0.9) and GPU 4 (0.1); 2x4, 2 slots per GPU, 8 experts.
-  std::vector<std::vector<std::vector<std::pair<int, double>>>> ex(1, std::vector<std::vector<std::pair<int, double>>>(8));
+  std::vector<std::vector<std::vector<std::pair<int, double>>>> ex(1,
+                                                                   std::vector<std::vector<std::pair<int, double>>>(8));
   for (int e = 0; e < 8; ++e) ex[0][e] = {{e, 1.0}};
   ex[0][0] = {{0, 0.9}, {4, 0.1}};
   Placement p = testing::hand_placement(2, 4, ex);

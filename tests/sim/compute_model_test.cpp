@@ -33,9 +33,10 @@ TEST(GroupedCompute, H200PresetFitsCalibration) {
     double measured_us = e["seconds"].get<double>() * 1e6;
     double model_us =
         gpu_compute_us(std::vector<int32_t>(e["experts"].get<int>(), e["tokens"].get<int>() / e["experts"].get<int>()),
-                       1, topo, model) / 3.0;
-    EXPECT_NEAR(model_us / measured_us, 1.0, 0.05) << e["tokens"] << " tokens: model " << model_us << " us, measured "
-                                                   << measured_us << " us";
+                       1, topo, model) /
+        3.0;
+    EXPECT_NEAR(model_us / measured_us, 1.0, 0.05)
+        << e["tokens"] << " tokens: model " << model_us << " us, measured " << measured_us << " us";
     ++checked;
   }
   EXPECT_EQ(checked, 3);
@@ -83,8 +84,8 @@ TEST_F(TopologyFile, ComputeKeysParse) {
 }
 
 TEST_F(TopologyFile, BadComputeKeysAreInputErrors) {
-  const char* bad[] = {R"({"compute_model": "fused"})", R"({"compute_model": 1})", R"({"hbm_GBps": -1})",
-                       R"({"grouped_tflops": -5})", R"({"kernel_overhead_us": -0.5})", R"({"hbm_GBps": "fast"})"};
+  const char* bad[] = {R"({"compute_model": "fused"})", R"({"compute_model": 1})",         R"({"hbm_GBps": -1})",
+                       R"({"grouped_tflops": -5})",     R"({"kernel_overhead_us": -0.5})", R"({"hbm_GBps": "fast"})"};
   int i = 0;
   for (const char* body : bad) {
     std::string stem = "bad" + std::to_string(i++);

@@ -1,4 +1,6 @@
 // Simulator on hand-built LayerBatchRecords: exact times from the constants, and monotonicity.
+#include "grace/simulate.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 
 #include "grace/error.h"
 #include "grace/model.h"
-#include "grace/simulate.h"
 #include "grace/topology.h"
 
 namespace grace {
@@ -98,9 +99,9 @@ TEST(Simulate, TwoGpusOneNodeFlatByHandGrouped) {
 
   const double comm = two_gpu_comm_us(topo);
   const double weights = 3.0 * 1024 * 512 * 2 / (100 * 1e9) * 1e6;  // one instance: 31.46 us
-  const double per_token = 6.0 * 1024 * 512 / (20 * 1e12) * 1e6;   // 0.157 us
-  const double c0 = 3 + std::max(1 * weights, 300 * per_token);    // FLOP-bound: 50.2 us
-  const double c1 = 3 + std::max(2 * weights, 94 * per_token);     // weight-bound: 65.9 us
+  const double per_token = 6.0 * 1024 * 512 / (20 * 1e12) * 1e6;    // 0.157 us
+  const double c0 = 3 + std::max(1 * weights, 300 * per_token);     // FLOP-bound: 50.2 us
+  const double c1 = 3 + std::max(2 * weights, 94 * per_token);      // weight-bound: 65.9 us
   ASSERT_GT(300 * per_token, weights);
   ASSERT_GT(2 * weights, 94 * per_token);
   EXPECT_NEAR(t.dispatch_us, comm, 1e-9);
@@ -180,8 +181,8 @@ TEST(Simulate, KernelOverheadOnlyOnBusyGpus) {
   r.gpu_expert_tokens = {{0, 0}, {0, 0}};
   EXPECT_EQ(simulate_record(r, CommScheme::kFlat, topo, model).compute_us, 0.0);
   r.gpu_expert_tokens = {{1, 0}, {0, 0}};
-  EXPECT_NEAR(simulate_record(r, CommScheme::kFlat, topo, model).compute_us,
-              7 + expert_compute_us(1, topo, model), 1e-12);
+  EXPECT_NEAR(simulate_record(r, CommScheme::kFlat, topo, model).compute_us, 7 + expert_compute_us(1, topo, model),
+              1e-12);
 }
 
 TEST(Simulate, OverlapHelpsWhenCommAndComputeBalance) {

@@ -13,8 +13,8 @@
 namespace grace {
 namespace {
 
-double simulated_us(const std::string& planner, CommScheme comm, const Trace& plan_trace,
-                    const Trace& eval_trace, const ModelSpec& model, const Topology& topo) {
+double simulated_us(const std::string& planner, CommScheme comm, const Trace& plan_trace, const Trace& eval_trace,
+                    const ModelSpec& model, const Topology& topo) {
   Profile profile = build_profile(plan_trace);
   PlanContext ctx{profile, model, topo, PlanOptions{}};
   Placement p = make_planner(planner)->plan(ctx);

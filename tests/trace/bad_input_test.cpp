@@ -143,7 +143,10 @@ TEST(TraceBadInput, IdsOutOfRangeOrNegative) {
 }
 
 TEST(TraceBadInput, BadOffsets) {
-  struct Case { std::vector<int64_t> offs; const char* words; };
+  struct Case {
+    std::vector<int64_t> offs;
+    const char* words;
+  };
   for (const Case& c : {Case{{1, 4}, "start at 0"}, Case{{0, 3, 2, 4}, "not strictly increasing"},
                         Case{{0, 2, 5}, "end at 5"}, Case{{0, 2}, "end at 2"}}) {
     TempDir d;

@@ -64,8 +64,8 @@ TEST(TraceCli, BadFileExitsTwoNamingTheFile) {
 
 TEST(TraceCli, BadSynthArgumentsWriteNothing) {
   testing::TempDir d;
-  for (const char* args : {"--model nope --tokens 10", "--model gpt-oss-20b --tokens 0",
-                                  "--model gpt-oss-20b --tokens 10 --seq-len 0"}) {
+  for (const char* args :
+       {"--model nope --tokens 10", "--model gpt-oss-20b --tokens 0", "--model gpt-oss-20b --tokens 10 --seq-len 0"}) {
     CliRun r = run_cli(std::string("trace synth ") + args + " -o " + d / "out");
     EXPECT_EQ(r.code, 2) << args << ": " << r.out;
     EXPECT_FALSE(std::filesystem::exists(d / "out")) << args;

@@ -22,9 +22,8 @@ class TempDir {
   TempDir() {
     static int counter = 0;
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("grace_trace_" + std::string(info ? info->name() : "x") + "_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter++));
+    path_ = std::filesystem::temp_directory_path() / ("grace_trace_" + std::string(info ? info->name() : "x") + "_" +
+                                                      std::to_string(::getpid()) + "_" + std::to_string(counter++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -49,8 +48,7 @@ inline std::string npy_bytes(const std::string& dict, const std::string& data) {
 }
 
 inline std::string npy_dict(const std::string& descr, const std::string& shape, bool fortran = false) {
-  return "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': " + shape +
-         ", }";
+  return "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
 }
 
 template <typename T>

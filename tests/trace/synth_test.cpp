@@ -106,8 +106,8 @@ TEST(Synth, SyntheticSpecs) {
 struct Range {
   double lo, hi;
 };
-constexpr Range kMaxMean{2.715, 5.576}, kGini{0.275, 0.529}, kWinMedian{3.458, 5.552},
-    kWinP90{4.365, 7.146}, kHotPairs{0.0959, 0.1624}, kLift{3.865, 7.777}, kOverlap{0.2624, 0.4315};
+constexpr Range kMaxMean{2.715, 5.576}, kGini{0.275, 0.529}, kWinMedian{3.458, 5.552}, kWinP90{4.365, 7.146},
+    kHotPairs{0.0959, 0.1624}, kLift{3.865, 7.777}, kOverlap{0.2624, 0.4315};
 
 TEST(Synth, StatisticsLieInTheRealRanges) {
   for (const char* model : {"deepseek-v2-lite", "gpt-oss-20b"})

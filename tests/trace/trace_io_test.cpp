@@ -84,10 +84,12 @@ TEST(TraceIo, ReadsWeightsOfEachKind) {
     f16[i] = 0x3800;  // 0.5 in IEEE half
     f32[i] = float(i) / 7.0f;
   }
-  struct Case { std::string stem, descr, bytes; };
-  for (const Case& c : {Case{"topk_weights_x1e4.npy.gz", "<u2", raw_bytes(x1e4)},
-                        Case{"topk_probs_f16.npy.gz", "<f2", raw_bytes(f16)},
-                        Case{"topk_weights_f32.npy", "<f4", raw_bytes(f32)}}) {
+  struct Case {
+    std::string stem, descr, bytes;
+  };
+  for (const Case& c :
+       {Case{"topk_weights_x1e4.npy.gz", "<u2", raw_bytes(x1e4)}, Case{"topk_probs_f16.npy.gz", "<f2", raw_bytes(f16)},
+        Case{"topk_weights_f32.npy", "<f4", raw_bytes(f32)}}) {
     TempDir d;
     std::string ids = write_ref<uint8_t>(d, "|u1", "law_", true);
     write_bytes(d / ("law_" + c.stem), npy_bytes(npy_dict(c.descr, kShape), c.bytes));
@@ -164,7 +166,8 @@ TEST(TraceIo, StreamingEqualsWholeRead) {
         ASSERT_EQ(chunk.seq_offsets.front(), 0);
         ASSERT_EQ(chunk.seq_offsets.back(), chunk.num_tokens());
         for (int64_t s = 0; s < chunk.num_seqs(); ++s)
-          for (int64_t t = chunk.seq_offsets[s]; t < chunk.seq_offsets[s + 1]; ++t) seq_of.push_back(chunk.first_seq + s);
+          for (int64_t t = chunk.seq_offsets[s]; t < chunk.seq_offsets[s + 1]; ++t)
+            seq_of.push_back(chunk.first_seq + s);
         all.insert(all.end(), chunk.ids.begin(), chunk.ids.end());
         expect_first += chunk.num_tokens();
       }

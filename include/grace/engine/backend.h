@@ -27,10 +27,10 @@ namespace grace::engine {
 struct LayerWork {
   int layer = 0;
   int64_t batch = 0;
-  int64_t n = 0;                        // tokens in the batch (all ranks)
-  const int* src = nullptr;             // [n] rank holding each batch token
-  const int64_t* token_index = nullptr; // [n] global token ids (the routers' hash key)
-  const int64_t* local = nullptr;       // [nl] batch-relative indices of this rank's tokens
+  int64_t n = 0;                         // tokens in the batch (all ranks)
+  const int* src = nullptr;              // [n] rank holding each batch token
+  const int64_t* token_index = nullptr;  // [n] global token ids (the routers' hash key)
+  const int64_t* local = nullptr;        // [nl] batch-relative indices of this rank's tokens
   int64_t nl = 0;
   // Trace routing: top-k ids of batch token t at ids + t * ids_stride, its gate weights at
   // gate_w + t * top_k. Both null with gate routing.
@@ -53,9 +53,9 @@ using Beat = std::function<void(const char*)>;
 class MoeBackend {
  public:
   virtual ~MoeBackend() = default;
-  virtual std::string_view name() const = 0;         // "cpu" | "cuda"
-  virtual std::string compute_name() const = 0;      // what runs the experts ("cpu", "cuda", ...)
-  virtual int64_t row_bytes() const = 0;             // one dispatch row on the wire
+  virtual std::string_view name() const = 0;     // "cpu" | "cuda"
+  virtual std::string compute_name() const = 0;  // what runs the experts ("cpu", "cuda", ...)
+  virtual int64_t row_bytes() const = 0;         // one dispatch row on the wire
   // Loads this rank's expert weights (and the gate's, with gate routing) for layers [0, L).
   // beat_layer(l) is called before each layer.
   virtual void load(int num_layers, const std::function<void(int)>& beat_layer) = 0;
@@ -65,7 +65,7 @@ class MoeBackend {
   virtual LayerTimes layer(const LayerWork& w, const Beat& beat) = 0;
   // End of a batch: the final hidden states, [nl][hidden] F32 (host).
   virtual void end_batch(float* x) = 0;
-  virtual double memory_bytes() const = 0;           // expert weight memory on this rank
+  virtual double memory_bytes() const = 0;  // expert weight memory on this rank
 };
 
 // The CPU backend over `world` (hierarchical comm splits a node communicator from it) and

@@ -47,8 +47,8 @@ class Comm {
   virtual std::unique_ptr<Comm> split(int color, int key) = 0;
 
   virtual void exchange_counts(const int64_t* send_counts, int64_t* recv_counts) = 0;
-  virtual void alltoallv(const void* send, const int64_t* send_counts, const int64_t* send_offsets,
-                         void* recv, const int64_t* recv_counts, const int64_t* recv_offsets) = 0;
+  virtual void alltoallv(const void* send, const int64_t* send_counts, const int64_t* send_offsets, void* recv,
+                         const int64_t* recv_counts, const int64_t* recv_offsets) = 0;
 
   virtual void allreduce_sum(double* values, int n) = 0;
   virtual void allreduce_max(double* values, int n) = 0;

@@ -51,9 +51,9 @@ struct EngineOptions {
   // every MoE layer computes them from the hidden states (gate.h; weights from the WeightSource).
   bool gate_routing = false;
   int64_t batch_tokens = 4096;
-  int num_layers = 0;        // MoE layers to run; 0: all of the placement's
-  int64_t max_batches = 0;   // 0: every batch of the trace
-  uint64_t seed = 0;         // hidden states
+  int num_layers = 0;       // MoE layers to run; 0: all of the placement's
+  int64_t max_batches = 0;  // 0: every batch of the trace
+  uint64_t seed = 0;        // hidden states
   // Barrier (not timed) before each phase, so phase times measure the phase itself rather than
   // waiting for the slowest rank's previous phase.
   bool phase_barrier = true;
@@ -98,9 +98,9 @@ struct EngineResult {
   int64_t hidden = 0, intermediate = 0, top_k = 0;
   int64_t batch_tokens = 0, num_batches = 0, tokens = 0;
   int num_layers = 0;
-  int64_t row_bytes = 0;          // one dispatch row (hidden F32 + top_k routing entries)
-  double weight_bytes_max = 0;    // expert weight memory of the largest rank
-  double wall_s = 0;              // whole run, max over ranks
+  int64_t row_bytes = 0;        // one dispatch row (hidden F32 + top_k routing entries)
+  double weight_bytes_max = 0;  // expert weight memory of the largest rank
+  double wall_s = 0;            // whole run, max over ranks
   std::vector<EngineLayerStats> per_layer;
   EngineLayerStats total;
   // keep_outputs: this rank's tokens (global ids) and their final hidden states [n][hidden].
@@ -116,8 +116,8 @@ struct EngineInputs {
   const Trace* trace = nullptr;          // the whole trace, identical on every rank
   const Placement* placement = nullptr;  // identical on every rank
   const Topology* topo = nullptr;
-  ModelSpec model;                       // hidden / moe_intermediate are the dims run
-  Router* router = nullptr;              // made for placement and topo
+  ModelSpec model;           // hidden / moe_intermediate are the dims run
+  Router* router = nullptr;  // made for placement and topo
   WeightSource* weights = nullptr;
 };
 
@@ -132,8 +132,7 @@ void check_engine_inputs(const EngineInputs& in, const EngineOptions& opt, int w
 // are reduced to every rank.
 EngineResult run_engine(Comm& world, MoeBackend& backend, const EngineInputs& in, const EngineOptions& opt);
 // The same with the CPU backend (make_cpu_backend) over `compute`.
-EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs& in,
-                        const EngineOptions& opt);
+EngineResult run_engine(Comm& world, ComputeBackend& compute, const EngineInputs& in, const EngineOptions& opt);
 
 // Thrown by run_engine on every rank when the ranks' hashes differ (message: check_same_config's).
 struct StartupMismatch : InputError {
@@ -152,8 +151,7 @@ SetupVerdict agree_on_setup(Comm& world, int code);
 // The single-process reference: the same layers, batches, hidden states, gate weights and
 // expert weights, every expert local, no communication. Returns the final hidden state of the
 // requested tokens (global ids), [n][hidden] in that order.
-std::vector<float> run_reference(const EngineInputs& in, const EngineOptions& opt,
-                                 const std::vector<int64_t>& tokens);
+std::vector<float> run_reference(const EngineInputs& in, const EngineOptions& opt, const std::vector<int64_t>& tokens);
 
 // Collective: every rank compares the final hidden states of up to `per_rank` of its kept tokens
 // (opt.keep_outputs) with run_reference and fills r.checked_tokens / check_rel_err (max over
@@ -167,8 +165,7 @@ void check_outputs(Comm& world, const EngineInputs& in, const EngineOptions& opt
 struct ConfigHashes {
   uint64_t placement = 0, config = 0;
 };
-ConfigHashes engine_config_hashes(const EngineInputs& in, const EngineOptions& opt,
-                                  std::string_view backend = "cpu");
+ConfigHashes engine_config_hashes(const EngineInputs& in, const EngineOptions& opt, std::string_view backend = "cpu");
 
 // Collective over `world`: gathers every rank's hashes (small allreduces) and returns "" when all
 // ranks agree with rank 0, else one line naming the ranks that differ from rank 0 and which hash

@@ -20,9 +20,7 @@ namespace grace::engine {
 struct GateSpec {
   int experts = 0, top_k = 0, n_group = 1, topk_group = 1;
   bool norm_topk_prob = false;
-  static GateSpec of(const ModelSpec& m) {
-    return {m.experts, m.top_k, m.n_group, m.topk_group, m.norm_topk_prob};
-  }
+  static GateSpec of(const ModelSpec& m) { return {m.experts, m.top_k, m.n_group, m.topk_group, m.norm_topk_prob}; }
 };
 
 // logits [n][experts] -> ids [n][top_k], weights [n][top_k].

@@ -41,8 +41,8 @@ class WeightSource {
 };
 
 // spec: "random:SEED" or a safetensors path (see above). dense_layers offsets layer names.
-std::unique_ptr<WeightSource> make_weight_source(const std::string& spec, int64_t hidden,
-                                                 int64_t intermediate, int dense_layers);
+std::unique_ptr<WeightSource> make_weight_source(const std::string& spec, int64_t hidden, int64_t intermediate,
+                                                 int dense_layers);
 
 // The tensor name of one expert matrix ("gate_proj" | "up_proj" | "down_proj").
 std::string expert_tensor_name(int model_layer, int expert, const char* proj);

@@ -33,8 +33,7 @@ struct Item {
 std::vector<int> balanced_packing(const std::vector<Item>& items, int packs, int cap) {
   std::vector<int> order(items.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return items[a].weight > items[b].weight; });
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return items[a].weight > items[b].weight; });
   std::vector<double> w(packs, 0.0);
   std::vector<int> n(packs, 0), out(items.size(), -1);
   std::vector<std::vector<int>> holds(packs);
@@ -85,8 +84,7 @@ class EplbPlanner final : public Planner {
         for (int r = int(mine.size()); r < phys_per_node; ++r) {
           int best = -1;
           for (int i = 0; i < int(mine.size()); ++i)
-            if (cnt[i] < gpus && (best < 0 || load[mine[i]] / cnt[i] > load[mine[best]] / cnt[best]))
-              best = i;
+            if (cnt[i] < gpus && (best < 0 || load[mine[i]] / cnt[i] > load[mine[best]] / cnt[best])) best = i;
           if (best < 0) {
             empty += phys_per_node - r;
             break;
@@ -113,7 +111,8 @@ class EplbPlanner final : public Planner {
     if (dropped > 0 || empty > 0)
       add_note(ctx.log, fmt::format("eplb: {} replicas dropped (their GPU already held the expert), "
                                     "{} slots left empty (every expert on every GPU of its node), "
-                                    "over all layers", dropped, empty));
+                                    "over all layers",
+                                    dropped, empty));
     return p;
   }
 };

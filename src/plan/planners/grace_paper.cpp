@@ -42,8 +42,10 @@ class GracePaperPlanner final : public Planner {
     const Topology& t = ctx.topo;
     const int L = ctx.profile.num_layers, E = ctx.profile.num_experts;
     const int N = t.nodes, Gn = t.gpus_per_node, slots = ctx.slots();
-    GRACE_INPUT_CHECK(ctx.options.ratio <= 10, "plan: --ratio {} is out of range (use 0..10, or < 0 "
-                      "to pick it at the knee)", ctx.options.ratio);
+    GRACE_INPUT_CHECK(ctx.options.ratio <= 10,
+                      "plan: --ratio {} is out of range (use 0..10, or < 0 "
+                      "to pick it at the knee)",
+                      ctx.options.ratio);
 
     // Phase 1: node groups and the spectral start of every node's GPU grouping.
     std::vector<std::vector<NodeGroup>> nodes(L);
@@ -68,7 +70,8 @@ class GracePaperPlanner final : public Planner {
     }
     if (capacity_moves > 0)
       add_note(ctx.log, fmt::format("grace-paper: {} experts moved between nodes (over all layers) to "
-                                    "fit {} slots x {} GPUs per node", capacity_moves, slots, Gn));
+                                    "fit {} slots x {} GPUs per node",
+                                    capacity_moves, slots, Gn));
 
     // Phase 2: the ratio.
     double r = ctx.options.ratio;
@@ -110,7 +113,8 @@ class GracePaperPlanner final : public Planner {
     }
     if (placed < wanted)
       add_note(ctx.log, fmt::format("grace-paper: {} of {} replica copies given up for lack of slots "
-                                    "(over all layers)", wanted - placed, wanted));
+                                    "(over all layers)",
+                                    wanted - placed, wanted));
     return p;
   }
 };

@@ -49,8 +49,8 @@ constexpr double kWindowTokens = 1024;
 constexpr int kMaxPins = 65536;
 
 // Step 1a: the starting split (primary node of every expert).
-std::vector<int> start_nodes(const Hypergraph& hg, const AffMat& a, const std::vector<double>& load,
-                             const Topology& t, int slots, uint64_t seed) {
+std::vector<int> start_nodes(const Hypergraph& hg, const AffMat& a, const std::vector<double>& load, const Topology& t,
+                             int slots, uint64_t seed) {
   const int E = a.n, N = t.nodes, C = t.gpus_per_node * slots;
   if (N == 1) return std::vector<int>(E, 0);
   std::vector<int> even(N, E / N);
@@ -117,8 +117,10 @@ LayerPlacement build_layer(const std::vector<int>& node_of, const Hypergraph& hg
   NodeSets s(node_of, N);
   std::vector<int> free_slots(N);
   for (int n = 0; n < N; ++n) free_slots[n] = C - s.node_count(n);
-  if (rule == ReplicaRule::kLoad) add_load_replicas(load, free_slots, s);
-  else add_gain_replicas(hg, free_slots, s);
+  if (rule == ReplicaRule::kLoad)
+    add_load_replicas(load, free_slots, s);
+  else
+    add_gain_replicas(hg, free_slots, s);
   add_balance_replicas(load, C, Gn, s);
 
   LayerPlacement lp;

@@ -84,8 +84,7 @@ class UniformAffinityPlanner final : public Planner {
         for (size_t i = 0; i < nodes[n].size(); ++i) gpu_of[nodes[n][i]] = t.gpu_at(n, local[i]);
       }
       p.layers.push_back(primaries_layer(gpu_of));
-      if (replicas_)
-        add_load_replicas(p.layers.back(), layer_load(ctx.profile.layers[l]), t.num_gpus(), ctx.slots());
+      if (replicas_) add_load_replicas(p.layers.back(), layer_load(ctx.profile.layers[l]), t.num_gpus(), ctx.slots());
     }
     return p;
   }
@@ -94,9 +93,7 @@ class UniformAffinityPlanner final : public Planner {
 
 }  // namespace
 
-std::unique_ptr<Planner> make_uniform_affinity_planner() {
-  return std::make_unique<UniformAffinityPlanner>(false);
-}
+std::unique_ptr<Planner> make_uniform_affinity_planner() { return std::make_unique<UniformAffinityPlanner>(false); }
 std::unique_ptr<Planner> make_uniform_affinity_replicas_planner() {
   return std::make_unique<UniformAffinityPlanner>(true);
 }
