@@ -75,7 +75,8 @@ void StagedFiles::commit() {
       rc = ::renameat2(AT_FDCWD, e.tmp.c_str(), AT_FDCWD, e.target.c_str(), RENAME_EXCHANGE);
       e.swapped = rc == 0;
     }
-    if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) rc = ::rename(e.tmp.c_str(), e.target.c_str());  // no renameat2 flags here
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS))
+      rc = ::rename(e.tmp.c_str(), e.target.c_str());  // no renameat2 flags here
     if (rc == 0) continue;
     const int err = errno;
     // Put back what was renamed: the old content where there was one, else nothing.
@@ -86,8 +87,9 @@ void StagedFiles::commit() {
       else
         ::unlink(d.target.c_str());
     }
+    const std::string target = e.target;  // discard() destroys e
     discard();
-    fail_input("cannot write {}: {}", quote_input(e.target), std::strerror(err));
+    fail_input("cannot write {}: {}", quote_input(target), std::strerror(err));
   }
   for (auto& e : entries_) {
     if (e.swapped) ::unlink(e.tmp.c_str());  // the old content
