@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/cost_limits.h"
 #include "grace/error.h"
 #include "grace/placement_io.h"
 #include "grace/replan.h"
@@ -44,6 +45,9 @@ Trace read_checked_trace(const std::vector<std::string>& traces, const CheckedPl
                       "top-{})",
                       names, s.num_layers, s.top_k, placement_path, cp.model.name, p.num_layers, cp.model.top_k);
     GRACE_INPUT_CHECK(s.tokens > 0, "--trace '{}' holds no tokens (empty stream)", names);
+    // replan and drift hold the whole stream in memory: check it fits before reading.
+    check_memory("--trace '" + names + "'", {{"tokens", s.tokens}, {"layers", s.num_layers}, {"top-k", s.top_k}},
+                 int64_t(sizeof(expert_t)));
   }
   Trace t = read_trace(traces, p.num_experts);
   GRACE_INPUT_CHECK(t.num_tokens() > 0, "--trace '{}' holds no tokens (empty stream)", names);

@@ -94,6 +94,21 @@ TEST_F(CostLimits, ExportSpareSlotFill) {
   EXPECT_FALSE(fs::exists(at("y.json")));
 }
 
+TEST_F(CostLimits, ReplanAndDriftStreamMustFitMemory) {
+  // replan and drift hold the whole stream: 300k tokens x 2 layers x 2 ids x 2 bytes = 2.4 MB,
+  // over a 1 MB limit (the trace file is written without the limit).
+  ASSERT_EQ(
+      run_grace({"trace", "synth", "--model", at("model.json"), "--tokens", "300000", "-o", at("stream")}).exit_code, 0);
+  for (const char* cmd : {"replan", "drift"}) {
+    std::vector<std::string> args{cmd, "--placement", at("placement.json"), "--model", at("model.json"), "--trace",
+                                  at("stream")};
+    if (std::string(cmd) == "replan") args.insert(args.end(), {"-o", at("r.json")});
+    else args.insert(args.end(), {"--window", "1000"});
+    EXPECT_USER_ERROR(run_grace(args, "", 60, "GRACE_MEMORY_LIMIT_MB=1"), "stream", "tokens", "300000", "limit");
+  }
+  EXPECT_FALSE(fs::exists(at("r.json")));
+}
+
 TEST_F(CostLimits, PlanOnAHugeTopology) {
   ASSERT_EQ(run_grace({"trace", "synth", "--model", "deepseek-v2-lite", "--tokens", "3000", "-o", at("t3k")}).exit_code,
             0);
