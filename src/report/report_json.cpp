@@ -6,20 +6,10 @@
 #include "grace/compare.h"
 #include "grace/error.h"
 #include "report/sweep_render.h"
+#include "sim/layer_time_json.h"
 
 namespace grace {
 namespace {
-
-nlohmann::json time_json(const LayerTime& t) {
-  return {{"dispatch_us", t.dispatch_us},
-          {"dispatch_inter_us", t.dispatch_inter_us},
-          {"dispatch_intra_us", t.dispatch_intra_us},
-          {"compute_us", t.compute_us},
-          {"combine_us", t.combine_us},
-          {"total_us", t.total_us},
-          {"overlap_us", t.overlap_us},
-          {"idle_share", t.idle_share}};
-}
 
 nlohmann::json label_of(const CompareResult& r, int row) {
   return row >= 0 ? nlohmann::json(r.rows[row].combo.label()) : nlohmann::json();
@@ -59,7 +49,7 @@ std::string compare_json(const CompareResult& r) {
       x["share_same_gpu"] = row.share_same_gpu;
       x["share_same_node"] = row.share_same_node;
       x["share_remote"] = row.share_remote;
-      x["time"] = time_json(row.time);
+      x["time"] = layer_time_json(row.time);
       x["instances_per_gpu"] = row.instances_per_gpu;
       x["extra_memory_pct"] = row.extra_memory_pct;
       x["speedup"] = row.speedup;
@@ -73,7 +63,7 @@ std::string compare_json(const CompareResult& r) {
       x["inter_mb_per_layer"] = row.inter_mb_per_layer;
       x["intra_mb_per_layer"] = row.intra_mb_per_layer;
       x["time_per_layer"] = nlohmann::json::array();
-      for (const auto& t : row.time_per_layer) x["time_per_layer"].push_back(time_json(t));
+      for (const auto& t : row.time_per_layer) x["time_per_layer"].push_back(layer_time_json(t));
       x["gpu_load"] = row.gpu_load;
     }
     j["rows"].push_back(std::move(x));

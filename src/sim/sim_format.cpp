@@ -4,11 +4,11 @@
 #include <nlohmann/json.hpp>
 
 #include "grace/simulate.h"
+#include "sim/layer_time_json.h"
 
 namespace grace {
-namespace {
 
-nlohmann::json time_json(const LayerTime& t) {
+nlohmann::json layer_time_json(const LayerTime& t) {
   return {{"dispatch_us", t.dispatch_us},
           {"dispatch_inter_us", t.dispatch_inter_us},
           {"dispatch_intra_us", t.dispatch_intra_us},
@@ -18,8 +18,6 @@ nlohmann::json time_json(const LayerTime& t) {
           {"overlap_us", t.overlap_us},
           {"idle_share", t.idle_share}};
 }
-
-}  // namespace
 
 std::string format_sim(const SimResult& r) {
   std::string out;
@@ -48,10 +46,10 @@ std::string sim_json(const SimResult& r) {
   j["num_layers"] = r.num_layers;
   j["num_batches"] = r.num_batches;
   j["batch_tokens"] = r.batch_tokens;
-  j["mean_layer"] = time_json(r.mean_layer);
-  j["batch_total"] = time_json(r.batch_total);
+  j["mean_layer"] = layer_time_json(r.mean_layer);
+  j["batch_total"] = layer_time_json(r.batch_total);
   j["per_layer"] = nlohmann::json::array();
-  for (const auto& t : r.per_layer) j["per_layer"].push_back(time_json(t));
+  for (const auto& t : r.per_layer) j["per_layer"].push_back(layer_time_json(t));
   return j.dump();
 }
 
