@@ -26,18 +26,22 @@ void commit_file(const std::string& tmp, const std::string& path) {
   }
 }
 
+int write_whole_file(const std::string& path, std::string_view content) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return errno ? errno : EIO;
+  int err = 0;
+  if (std::fwrite(content.data(), 1, content.size(), f) != content.size() || std::fflush(f) != 0)
+    err = errno ? errno : EIO;
+  if (std::fclose(f) != 0 && err == 0) err = errno ? errno : EIO;
+  return err;
+}
+
 void write_file_atomic(const std::string& out, std::string_view content) {
   const std::string path = resolve_output_path(out);
   GRACE_INPUT_CHECK(!std::filesystem::is_directory(path), "cannot write {}: it is a directory", quote_input(path));
   std::string tmp = temp_path_for(path);
   CleanupOnSignal guard(tmp, /*is_folder=*/false);
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  GRACE_INPUT_CHECK(f != nullptr, "cannot write {}: {}", quote_input(path), std::strerror(errno));
-  size_t n = std::fwrite(content.data(), 1, content.size(), f);
-  bool ok = n == content.size() && std::fflush(f) == 0;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    const int err = errno;
+  if (const int err = write_whole_file(tmp, content)) {
     std::remove(tmp.c_str());
     fail_input("cannot write {}: {}", quote_input(path), std::strerror(err));
   }

@@ -16,6 +16,9 @@ std::string read_file(const std::string& path);
 
 // A temporary path beside `path` for callers that stream output (rename it with commit_file).
 std::string temp_path_for(const std::string& path);
+// Writes `content` as the whole file `path` (created or truncated), flushed and closed; returns 0,
+// or the errno of the step that failed (the file may then be partly written).
+int write_whole_file(const std::string& path, std::string_view content);
 void commit_file(const std::string& tmp, const std::string& path);
 
 }  // namespace grace

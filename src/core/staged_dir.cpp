@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "core/atomic_file.h"
 #include "core/output_path.h"
 #include "grace/error.h"
 
@@ -93,16 +94,8 @@ void StagedDir::discard() {
 }
 
 void StagedDir::write(const std::string& name, std::string_view content) {
-  const std::string path = file(name);
-  FILE* f = std::fopen(path.c_str(), "wb");
-  int err = errno;
-  bool ok = f != nullptr;
-  if (ok) {
-    ok = std::fwrite(content.data(), 1, content.size(), f) == content.size() && std::fflush(f) == 0;
-    err = errno;
-    if (std::fclose(f) != 0 && ok) ok = false, err = errno;
-  }
-  GRACE_INPUT_CHECK(ok, "cannot write {}: {}", quote_input(target_ + "/" + name), std::strerror(err));
+  const int err = write_whole_file(file(name), content);
+  GRACE_INPUT_CHECK(err == 0, "cannot write {}: {}", quote_input(target_ + "/" + name), std::strerror(err));
 }
 
 void StagedDir::commit() {

@@ -51,15 +51,7 @@ void StagedFiles::write(const std::string& out, std::string_view content) {
   e.target = path;
   e.tmp = temp_path_for(path);
   e.guard = CleanupOnSignal(e.tmp, /*is_folder=*/false);
-  FILE* f = std::fopen(e.tmp.c_str(), "wb");
-  int err = errno;
-  bool ok = f != nullptr;
-  if (ok) {
-    ok = std::fwrite(content.data(), 1, content.size(), f) == content.size() && std::fflush(f) == 0;
-    err = errno;
-    if (std::fclose(f) != 0 && ok) ok = false, err = errno;
-  }
-  if (!ok) {
+  if (const int err = write_whole_file(e.tmp, content)) {
     ::unlink(e.tmp.c_str());
     fail_input("cannot write {}: {}", quote_input(path), std::strerror(err));
   }
