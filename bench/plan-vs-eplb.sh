@@ -20,6 +20,8 @@
 #                  python process, time.perf_counter() around each call after a warm-up call.
 #   EPLB process   /usr/bin/time of `python3 bench/eplb_rebalance.py ... 0`: interpreter start,
 #                  import torch, read the loads JSON, one call.
+#   floor          /usr/bin/time of the same `grace plan` with --policy contiguous (start, read +
+#                  profile the trace, validate, print: everything but the planning), for context.
 # The loads are the planner's own profile of T (`grace plan --dump-loads`, a separate run that
 # is not timed). Ratios < 1: grace is faster.
 set -euo pipefail
@@ -75,9 +77,13 @@ done
 wall "${plan_cmd[@]}" > /dev/null
 wall "$PY" bench/eplb_rebalance.py $(eplb_args "${groups_arr[0]}") 0 > /dev/null
 grace_runs=()
+floor_runs=()
 declare -A proc_runs
+floor_cmd=("${plan_cmd[@]}")
+floor_cmd[3]=contiguous
 for ((i = 0; i < RUNS; ++i)); do
   grace_runs+=("$(wall "${plan_cmd[@]}")")
+  floor_runs+=("$(wall "${floor_cmd[@]}")")
   for groups in "${groups_arr[@]}"; do
     proc_runs[$groups]+="$(wall "$PY" bench/eplb_rebalance.py $(eplb_args "$groups") 0) "
   done
@@ -85,6 +91,8 @@ done
 grace_s=$(printf '%s\n' "${grace_runs[@]}" | median)
 grace_min=$(printf '%s\n' "${grace_runs[@]}" | minimum)
 echo "   grace process runs (s): ${grace_runs[*]} -> median $grace_s, min $grace_min"
+floor_min=$(printf '%s\n' "${floor_runs[@]}" | minimum)
+echo "   floor (${floor_cmd[*]}) runs (s): ${floor_runs[*]} -> min $floor_min"
 
 summary=()
 for groups in "${groups_arr[@]}"; do
@@ -107,4 +115,5 @@ echo "== result (seconds; ratio = grace process / EPLB; < 1: grace is faster; mi
 printf '%-14s %-7s %12s %14s %15s %16s %18s\n' "EPLB groups" "stat" "grace proc" "EPLB call" "EPLB process" \
   "grace/EPLB call" "grace/EPLB process"
 printf '%s\n' "${summary[@]}"
+echo "   floor: the same process without planning (--policy contiguous) takes $floor_min s (min)"
 echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
