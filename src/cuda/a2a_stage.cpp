@@ -17,12 +17,6 @@ constexpr int64_t kHeader = 16;  // {int64 units, int64 tag}
 int64_t round16(int64_t b) { return (b + 15) / 16 * 16; }
 }  // namespace
 
-int64_t capacity_for(const WireHistory& h, int64_t tokens) {
-  if (h.units < 0) return 0;
-  const int64_t base = tokens >= 0 && h.tokens > 0 ? (h.units * tokens + h.tokens - 1) / h.tokens : h.units;
-  return base + base / 32 + 32;
-}
-
 void A2aStage::init(ncclComm_t comm, int size, int me, std::vector<bool> inter, StagePeers sp, int top_k,
                     int64_t hidden) {
   comm_ = comm;

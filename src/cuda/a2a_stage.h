@@ -7,7 +7,7 @@
 // ncclSend/ncclRecv -> the headers' unit counts to the host (the one host round trip) ->
 // unpack. There is no count exchange before the rows: each message has a capacity that both
 // ends know without asking, a function of the units that went over the same (layer, stage,
-// direction) last time (capacity_for). The header says how many units the message really
+// direction) last time (capacity_for, cuda/wire_capacity.h). The header says how many units the message really
 // holds; the units past the capacity (and only those) follow in a second grouped exchange,
 // which both ends know they need once the headers are in. So a layer makes one exchange per
 // stage and direction when the units fit (the padding up to the capacity crosses the wire), two
@@ -28,23 +28,12 @@
 #include <vector>
 
 #include "cuda/gpu_engine_kernels.h"
+#include "cuda/wire_capacity.h"
 #include "grace/cuda/device.h"
 #include "grace/cuda/gpu_engine.h"
 #include "grace/cuda/permute.h"
 
 namespace grace::cuda {
-
-// What a (layer, stage, direction) carried last time: units, and the sender's tokens then
-// (-1 when the ends do not know the sender's token count).
-struct WireHistory {
-  int64_t units = -1, tokens = -1;
-};
-// The capacity of the next message over that (layer, stage, direction) when the sender now
-// holds `tokens` tokens (-1: unknown): the last units, scaled by tokens / last tokens when both
-// are known, + 1/32 + 32 units; 0 before the first call. Both ends evaluate it on the same
-// numbers (the engine's sequence pinning gives every rank every rank's token count), so they
-// agree without a message.
-int64_t capacity_for(const WireHistory& h, int64_t tokens);
 
 class A2aStage {
  public:

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cuda/gpu_test_util.h"
+#include "cuda/wire_capacity.h"
 #include "grace/cuda/gpu_engine.h"
 #include "grace/cuda/moe_layer.h"
 #include "grace/cuda/nccl_comm.h"
@@ -131,6 +132,26 @@ TEST_P(GpuEngineTest, MatchesSingleGpuReference) {
     EXPECT_GE(stats[r][1].wire_bytes_inter + stats[r][1].wire_bytes_intra,
               stats[r][1].bytes_inter + stats[r][1].bytes_intra);
   }
+}
+
+// The capacity rule both ends of a dispatch message evaluate (host code: runs without a GPU).
+TEST(WireCapacity, ScalesTheLastUnitsByTheSendersTokens) {
+  EXPECT_EQ(capacity_for(WireHistory{}, 1000), 0);  // no history: everything overflows once
+  EXPECT_EQ(capacity_for(WireHistory{0, 500}, 1000), 32);
+  // 960 units from 1000 tokens; now 1000 tokens: 960 + 30 + 32.
+  EXPECT_EQ(capacity_for(WireHistory{960, 1000}, 1000), 1022);
+  // Now 500 tokens: half the units (480) + 15 + 32; 1500 tokens: 1440 + 45 + 32.
+  EXPECT_EQ(capacity_for(WireHistory{960, 1000}, 500), 527);
+  EXPECT_EQ(capacity_for(WireHistory{960, 1000}, 1500), 1517);
+  // Scaling rounds up: 7 units from 3 tokens, now 2 tokens -> ceil(14 / 3) = 5 + 0 + 32.
+  EXPECT_EQ(capacity_for(WireHistory{7, 3}, 2), 37);
+  // Token counts unknown (-1) on either side: the last units alone.
+  EXPECT_EQ(capacity_for(WireHistory{960, -1}, 1000), 1022);
+  EXPECT_EQ(capacity_for(WireHistory{960, 1000}, -1), 1022);
+  EXPECT_EQ(capacity_for(WireHistory{960, 0}, 1000), 1022);
+  // Never below what the same tokens sent last time.
+  for (int64_t u : {0, 1, 31, 32, 1000, 49152})
+    for (int64_t t : {1, 1024, 8192}) EXPECT_GE(capacity_for(WireHistory{u, t}, t), u);
 }
 
 INSTANTIATE_TEST_SUITE_P(
