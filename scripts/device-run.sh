@@ -3,8 +3,10 @@
 # unpack the carried Debian packages (.debs, from scripts/device-debs.sh download), build the
 # CUDA targets, run the GPU tests, the GPU benchmark and the PyTorch reference.
 #
-#   scripts/device-run.sh [tests] [bench] [torch] [engine] [cluster]
+#   scripts/device-run.sh [tests] [bench] [torch] [engine] [cluster] [probe]
 #                                        (default: tests bench torch engine)
+# probe: bench/cuda/nccl-fixed-cost.sh (where an NCCL exchange's fixed cost comes from).
+# TARGETS overrides what is built; GTEST_FILTER (gtest's own) narrows the tests.
 # engine: `grace run --backend cuda` (and --backend cpu over NCCL) on the machine's GPUs, one
 # process per GPU started here (--rendezvous, no MPI), outputs checked against the reference.
 # cluster: scripts/gpu-cluster.sh measure (emulated 2-node cluster; needs .debs/net and the data
@@ -37,7 +39,7 @@ echo "NCCL_HOME=${NCCL_HOME:-/usr/local/cuda}"
 t0=$(date +%s)
 cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DGRACE_CUDA=ON -DGRACE_MPI=OFF \
   -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" > "$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
-for target in cuda_test grace grace_nccl_sweep grace_cuda_bench; do  # separately: a broken bench still lets tests run
+for target in ${TARGETS:-cuda_test grace grace_nccl_sweep grace_cuda_bench}; do  # separately: a broken bench still lets tests run
   cmake --build build-dev --target $target -j "$(nproc)" >> "$OUT/build.log" 2>&1 \
     || { echo "BUILD FAILED: $target"; grep -E "error|FAILED" -A5 "$OUT/build.log" | head -60; }
 done
@@ -86,6 +88,9 @@ if [[ " $stages " == *" engine "* ]]; then
       cat "$OUT/engine_${backend}_${routing}.rank0.log"; grep -h "error" "$OUT"/engine_${backend}_${routing}.rank1.log
     done
   done
+fi
+if [[ " $stages " == *" probe "* ]]; then
+  bench/cuda/nccl-fixed-cost.sh build-dev "$OUT/probe" 2>&1 | tee "$OUT/probe.log"
 fi
 if [[ " $stages " == *" cluster "* ]]; then
   scripts/gpu-cluster.sh measure build-dev "${GRACE_DATA:-out/gpu-data}" "$OUT/cluster" || rc=1

@@ -22,7 +22,11 @@
 #       gets GRACE_RANK/GRACE_SIZE/GRACE_LOCAL_RANK and a fresh folder in $GRACE_RDV)
 # DATA_DIR: trace/ (DeepSeek-V2-Lite ESFT traces, as in ../shared/data) and pl/<setup>-<planner>.json
 # (grace plan on the same traces). Knobs: NET_DEBS (default .debs/net), TOKENS ("1024 8192"),
-# LAYERS (3), CASES, RATES ("10gbit none"), SETUPS ("2x1 2x2"), TBF_BURST (4mb), GATE_CASES.
+# LAYERS (3), CASES, RATES ("10gbit none"), SETUPS ("2x1 2x2"), TBF_BURST (4mb), TBF_LATENCY
+# (50ms), GATE_CASES, NS_MTU (the veth's MTU; default 1500), NS_SYSCTL (e.g.
+# "net/ipv4/tcp_autocorking=0": written under /proc/sys inside both namespaces), SWEEP (0: no
+# link sweep before the runs), ONE_NS=1 (every rank in namespace 0: NCCL's sockets then go over
+# the namespace's local route, not the veth; a probe, bench/cuda/nccl-fixed-cost.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,11 +72,15 @@ setup() {
   for i in 0 1; do
     local ns=gracegpu$i
     $IP -n $ns link set lo up
+    [ -n "${NS_MTU:-}" ] && { $IP -n $ns link set gv$i mtu "$NS_MTU" || die "cannot set MTU $NS_MTU"; }
     $IP -n $ns link set gv$i up
     if [ "$1" != none ]; then
-      $IP netns exec $ns $TC qdisc add dev gv$i root tbf rate "$1" burst "${TBF_BURST:-4mb}" latency 50ms \
-        || die "tc tbf failed"
+      $IP netns exec $ns $TC qdisc add dev gv$i root tbf rate "$1" burst "${TBF_BURST:-4mb}" \
+        latency "${TBF_LATENCY:-50ms}" || die "tc tbf failed"
     fi
+    for kv in ${NS_SYSCTL:-}; do
+      $IP netns exec $ns sh -c "echo ${kv#*=} > /proc/sys/${kv%%=*}" || die "cannot set ${kv} in $ns"
+    done
   done
 }
 
@@ -89,12 +97,13 @@ launch() {
   done
   for ((r = 0; r < n; ++r)); do
     local node=$((r / gpn)) lr=$((r % gpn))
+    [ "${ONE_NS:-0}" = 1 ] && node=0 lr=$r
     local p2p=1
     [ "$gpn" -gt 1 ] && p2p=0
     $IP netns exec gracegpu$node env LD_LIBRARY_PATH="$BASE_LD" GRACE_RANK=$r GRACE_SIZE=$n GRACE_LOCAL_RANK=$lr \
       GRACE_RDV="$rdv" NCCL_HOSTID=grace-node$node NCCL_SOCKET_IFNAME=gv NCCL_IB_DISABLE=1 NCCL_SHM_DISABLE=1 \
       NCCL_P2P_DISABLE=$p2p NCCL_NVLS_ENABLE=0 NCCL_SOCKET_NTHREADS=${NCCL_SOCKET_NTHREADS:-4} \
-      NCCL_NSOCKS_PERTHREAD=${NCCL_NSOCKS_PERTHREAD:-4} NCCL_DEBUG=${NCCL_DEBUG:-WARN} \
+      NCCL_NSOCKS_PERTHREAD=${NCCL_NSOCKS_PERTHREAD:-4} NCCL_DEBUG=${NCCL_DEBUG:-WARN} GRACE_CUDA_WIRE_STATS=1 \
       timeout -k 5 "${RUN_TIMEOUT:-90}" "${args[@]}" > "$logp.rank$r.log" 2>&1 &
     pids+=($!)
   done
@@ -111,21 +120,24 @@ measure() {
   local trace_args=()
   for t in intent law summary translation; do trace_args+=(--trace "$data/trace/${t}_topk_ids.npy.gz"); done
   local tsv=$out/cluster.tsv runs=0 fails=0
-  printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tdispatch_ms\tcompute_ms\tcombine_ms\tlayer_ms\tinter_mb_dispatch\tinter_mb_combine\tintra_mb_dispatch\tintra_mb_combine\tsamples\tcheck_rel_err\tcheck_ok\n' > "$tsv"
+  printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tdispatch_ms\tcompute_ms\tcombine_ms\tlayer_ms\tinter_mb_dispatch\tinter_mb_combine\tintra_mb_dispatch\tintra_mb_combine\tsamples\tcheck_rel_err\tcheck_ok\twire_over_payload_inter\texchanges_per_call\toverflow_exchanges\n' > "$tsv"
   for setup in ${SETUPS:-2x1 2x2}; do
     local gpn=${setup#2x} n=$((2 * ${setup#2x}))
     for rate in ${RATES:-10gbit none}; do
       setup "$rate"
-      echo "== $setup, link ${rate}: NCCL send/recv sweep (both directions at once)"
-      launch "$setup" "$out/logs/sweep_${setup}_${rate}" "$sweep" --rendezvous @RDV@ --gpus-per-node "$gpn" \
-        --max-mb "${SWEEP_MAX_MB:-128}" 2>/dev/null || echo "sweep failed (see logs)"
-      cp "$out/logs/sweep_${setup}_${rate}.rank0.log" "$out/sweep_${setup}_${rate}.txt" 2>/dev/null
-      cat "$out/sweep_${setup}_${rate}.txt" 2>/dev/null
-      # Small-message latency with one socket and one thread (NCCL's defaults) for comparison.
-      NCCL_SOCKET_NTHREADS=1 NCCL_NSOCKS_PERTHREAD=1 launch "$setup" "$out/logs/sweep1_${setup}_${rate}" "$sweep" \
-        --rendezvous @RDV@ --gpus-per-node "$gpn" --max-mb 16 2>/dev/null
-      echo "-- the same with NCCL_SOCKET_NTHREADS=1 NCCL_NSOCKS_PERTHREAD=1:"
-      grep -v NCCL "$out/logs/sweep1_${setup}_${rate}.rank0.log" 2>/dev/null | tail -n +2
+      if [ "${SWEEP:-1}" != 0 ]; then
+        echo "== $setup, link ${rate}: NCCL send/recv sweep (both directions at once)"
+        launch "$setup" "$out/logs/sweep_${setup}_${rate}" "$sweep" --rendezvous @RDV@ --gpus-per-node "$gpn" \
+          --max-mb "${SWEEP_MAX_MB:-128}" 2>/dev/null || echo "sweep failed (see logs)"
+        cp "$out/logs/sweep_${setup}_${rate}.rank0.log" "$out/sweep_${setup}_${rate}.txt" 2>/dev/null
+        cat "$out/sweep_${setup}_${rate}.txt" 2>/dev/null
+      fi
+      if [ "${SWEEP1:-0}" != 0 ]; then  # NCCL's default socket threads (1 x 1) for comparison
+        NCCL_SOCKET_NTHREADS=1 NCCL_NSOCKS_PERTHREAD=1 launch "$setup" "$out/logs/sweep1_${setup}_${rate}" "$sweep" \
+          --rendezvous @RDV@ --gpus-per-node "$gpn" --max-mb 16 2>/dev/null
+        echo "-- the same with NCCL_SOCKET_NTHREADS=1 NCCL_NSOCKS_PERTHREAD=1:"
+        grep -v NCCL "$out/logs/sweep1_${setup}_${rate}.rank0.log" 2>/dev/null | tail -n +2
+      fi
       for T in ${TOKENS:-1024 8192}; do
         local B=$((T * n)) nb=8
         [ "$T" -ge 4096 ] && nb=$(( 32768 / B > 1 ? 32768 / B : 1 ))
@@ -150,14 +162,25 @@ measure() {
           fi
           runs=$((runs + 1))
           python3 - "$out/logs/$tag.rank0.log" "$setup" "$rate" "$T" "$routing" "$cc" "$rc" >> "$tsv" <<'PY'
-import json, sys
+import glob, json, re, sys
 path, setup, rate, T, routing, case, rc = sys.argv[1:]
+# GRACE_CUDA_WIRE_STATS lines of every rank (warm-up calls included): wire / payload bytes
+# between nodes, NCCL exchanges per layer call, overflow exchanges in all.
+calls = exch = ovf = 0
+pay = wire = 0.0
+for log in glob.glob(path.replace(".rank0.log", ".rank*.log")):
+    for line in open(log, errors="replace"):
+        m = re.search(r"cuda wire rank \d+: (\d+) layer calls, (\d+) NCCL exchanges \((\d+) for overflow\), "
+                      r"payload inter ([\d.]+) MB intra [\d.]+ MB, on the wire inter ([\d.]+) MB", line)
+        if m:
+            calls += int(m[1]); exch += int(m[2]); ovf += int(m[3]); pay += float(m[4]); wire += float(m[5])
+wire_cols = [f"{wire / pay:.4f}" if pay > 0 else "-", f"{exch / calls:.2f}" if calls else "-", ovf if calls else "-"]
 j = None
 for line in open(path, errors="replace"):
     if line.startswith("{"):
         j = json.loads(line)
 if j is None:
-    print(f"{setup}\t{rate}\t{T}\t{routing}\t{case}\tERROR rc={rc}" + "\t" * 10)
+    print(f"{setup}\t{rate}\t{T}\t{routing}\t{case}\tERROR rc={rc}" + "\t" * 13)
     sys.exit()
 t = j["total"]
 s = max(1, j["num_batches"] * j["num_layers"])
@@ -168,7 +191,7 @@ print("\t".join(str(x) for x in [setup, rate, T, routing, case, f"{ms('dispatch_
       f"{ms('combine_s'):.3f}", f"{ms('dispatch_s') + ms('compute_s') + ms('combine_s'):.3f}",
       f"{mb('dispatch', 'inter_bytes'):.2f}", f"{mb('combine', 'inter_bytes'):.2f}",
       f"{mb('dispatch', 'intra_bytes'):.2f}", f"{mb('combine', 'intra_bytes'):.2f}", s,
-      f"{c.get('rel_err', float('nan')):.2e}", c.get("ok", "-")]))
+      f"{c.get('rel_err', float('nan')):.2e}", c.get("ok", "-")] + wire_cols))
 PY
           tail -1 "$tsv"
         done

@@ -45,10 +45,12 @@ def main():
     Li = max(0.0, sum(y - (L + x * b) for x, y in hier) / len(hier))
     topo = {"name": "emulated-cpu-2x2-1gbit", "preset": "paper", "nodes": 2, "gpus_per_node": 2,
             "inter": {"bandwidth_GBps": round(W, 5), "latency_us": round(L * 1e3, 1)},
-            "intra": {"bandwidth_GBps": 4.0, "latency_us": round(Li * 1e3, 1)}, "node_nic_GBps": round(W, 5),
-            "fit": f"bench/cuda/fit-sim-cpu.py on scripts/bench-engine.sh (BATCH 1024 and 512): per-phase fixed cost "
-                   f"{L:.1f} ms, effective node bandwidth {W * 1e3:.1f} MB/s per direction, intra stage {Li:.1f} ms"}
+            "intra": {"bandwidth_GBps": 4.0, "latency_us": round(Li * 1e3, 1)}, "node_nic_GBps": round(W, 5)}
     json.dump(topo, open(preset, "w"), indent=1)
+    # How the preset was made goes beside it (topology files take no free-text key).
+    with open(preset[:-len(".json")] + ".fit.txt" if preset.endswith(".json") else preset + ".fit.txt", "w") as f:
+        f.write(f"bench/cuda/fit-sim-cpu.py on scripts/bench-engine.sh (BATCH 1024 and 512): per-phase fixed cost "
+                f"{L:.1f} ms, effective node bandwidth {W * 1e3:.1f} MB/s per direction, intra stage {Li:.1f} ms\n")
     print(f"Fit: per-phase fixed cost {L:.1f} ms, effective bandwidth {W * 1e3:.1f} MB/s per node and direction "
           f"({W * 8e3:.0f} Mbit/s of the 1 Gbit/s veth), intra-stage fixed cost {Li:.1f} ms.\n")
     print("| batch | placement / comm / router | measured comm ms/layer | simulated (fitted preset) | error | simulated (bench-engine.sh constants) |")

@@ -109,7 +109,7 @@ def main():
     grace, data, tsv, topo_dir = sys.argv[1:5]
     os.makedirs(topo_dir, exist_ok=True)
     rows = [r for r in csv.DictReader(open(tsv), delimiter="\t") if r["routing"] == "trace" and "ERROR" not in r["dispatch_ms"]]
-    fits = {}
+    fits, notes = {}, {}
     for key in sorted({(r["setup"], r["rate"]) for r in rows}):
         rs = [r for r in rows if (r["setup"], r["rate"]) == key]
         flat = [r for r in rs if r["case"].endswith("/flat")]
@@ -130,10 +130,11 @@ def main():
         topo = {"name": f"emulated-{key[0]}-{key[1]}", "preset": f"{key[0]}@h200",
                 "inter": {"bandwidth_GBps": round(W, 4), "latency_us": round(L * 1e3, 1)},
                 "intra": {"bandwidth_GBps": 100.0, "latency_us": round(Li * 1e3, 1)},
-                "node_nic_GBps": round(W, 4),
-                "fit": f"bench/cuda/fit-sim.py on bench/cuda/results/{os.path.basename(tsv)}: per-phase fixed cost "
-                       f"{L:.2f} ms, effective node bandwidth {W * 8:.2f} Gbit/s per direction ({len(samples)} "
-                       f"flat-phase samples); intra-stage fixed cost {Li:.2f} ms"}
+                "node_nic_GBps": round(W, 4)}
+        # How the preset was made goes beside it (topology files take no free-text key).
+        notes[key] = (f"bench/cuda/fit-sim.py on bench/cuda/results/{os.path.basename(tsv)}: per-phase fixed cost "
+                      f"{L:.2f} ms, effective node bandwidth {W * 8:.2f} Gbit/s per direction ({len(samples)} "
+                      f"flat-phase samples); intra-stage fixed cost {Li:.2f} ms")
         json.dump(topo, open(os.path.join(topo_dir, f"emulated-{key[0]}-{key[1]}.json"), "w"), indent=1)
     # Pass 1: the link-fitted presets with the default H200 compute -> the simulator's compute per
     # row; then fit measured compute = overhead + slowdown * simulated compute per (setup, rate)
@@ -153,9 +154,11 @@ def main():
         topo["kernel_overhead_us"] = round(c0 * 1e3, 1)
         topo["grouped_tflops"] = round(H200_GROUPED_TFLOPS / slow, 2)
         topo["hbm_GBps"] = round(H200_HBM_GBPS / slow, 1)
-        topo["fit"] += (f"; compute = {c0:.2f} ms + {slow:.2f} x the H200 grouped roofline (fitted on the measured "
-                        f"compute phase, which includes GPU sharing and host synchronisation)")
+        notes[key] += (f"; compute = {c0:.2f} ms + {slow:.2f} x the H200 grouped roofline (fitted on the measured "
+                       f"compute phase, which includes GPU sharing and host synchronisation)")
         json.dump(topo, open(path, "w"), indent=1)
+        with open(os.path.join(topo_dir, f"emulated-{key[0]}-{key[1]}.fit.txt"), "w") as f:
+            f.write(notes[key] + "\n")
     print("Fitted constants (per setup and link):\n")
     print("| setup | link | per-phase fixed cost L (ms) | effective bandwidth W (Gbit/s per node and direction) | intra-stage fixed cost (ms) | compute overhead (ms) | compute slowdown vs H200 roofline |")
     print("|---|---|---|---|---|---|---|")

@@ -3,6 +3,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -53,6 +55,14 @@ class CudaBackend : public engine::MoeBackend {
     GRACE_CUDA_CHECK(cudaEventCreate(&ev_[1]));
   }
   ~CudaBackend() override {
+    // GRACE_CUDA_WIRE_STATS=1 (scripts/gpu-cluster.sh): what the dispatch capacities cost.
+    if (const char* v = std::getenv("GRACE_CUDA_WIRE_STATS"); v && *v && *v != '0')
+      std::fprintf(stderr,
+                   "grace: cuda wire rank %d: %lld layer calls, %lld NCCL exchanges (%lld for overflow), "
+                   "payload inter %.3f MB intra %.3f MB, on the wire inter %.3f MB intra %.3f MB\n",
+                   world_.rank(), (long long)calls_, (long long)exchanges_, (long long)overflows_,
+                   double(payload_[1]) / 1e6, double(payload_[0]) / 1e6, double(wire_[1]) / 1e6,
+                   double(wire_[0]) / 1e6);
     cudaEventDestroy(ev_[0]);
     cudaEventDestroy(ev_[1]);
   }
@@ -111,6 +121,10 @@ class CudaBackend : public engine::MoeBackend {
       tok_.resize(tok.size());
       to_device(tok_.get(), tok.data(), tok.size() * 8);
       tok_batch_ = w.batch;
+      // Every rank's token count (the pinning is the same on every rank): the dispatch
+      // capacities scale with it.
+      rank_tokens_.assign(size_t(world_.size()), 0);
+      for (int64_t t = 0; t < w.n; ++t) ++rank_tokens_[size_t(w.src[t])];
     }
     float gate_ms = 0;
     if (opt_.gate_routing) {
@@ -137,7 +151,8 @@ class CudaBackend : public engine::MoeBackend {
     }
     if (opt_.phase_barrier) eng_->barrier();
     beat("gpu layer (dispatch, compute, combine)");
-    const GpuLayerStats st = eng_->forward(w.layer, x_.get(), ids_.get(), gw_.get(), nl, 0, y_.get(), tok_.get());
+    const GpuLayerStats st = eng_->forward(w.layer, x_.get(), ids_.get(), gw_.get(), nl, 0, y_.get(), tok_.get(),
+                                           rank_tokens_.data());
     std::swap(x_, y_);
     engine::LayerTimes lt;
     lt.dispatch_s = (gate_ms + st.dispatch_ms) * 1e-3;
@@ -147,6 +162,13 @@ class CudaBackend : public engine::MoeBackend {
                    st.rows_intra - st.combine_rows_intra, st.rows_inter - st.combine_rows_inter};
     lt.combine = {st.combine_bytes_intra, st.combine_bytes_inter, st.combine_rows_intra, st.combine_rows_inter};
     lt.pairs = st.expert_rows;
+    ++calls_;
+    exchanges_ += st.exchanges;
+    overflows_ += st.overflow_exchanges;
+    payload_[0] += st.bytes_intra;
+    payload_[1] += st.bytes_inter;
+    wire_[0] += st.wire_bytes_intra;
+    wire_[1] += st.wire_bytes_inter;
     return lt;
   }
 
@@ -168,6 +190,8 @@ class CudaBackend : public engine::MoeBackend {
   int k_ = 0, L_ = 0;
   int64_t nl_ = 0, tok_batch_ = -1;
   double weight_bytes_ = 0;
+  std::vector<int64_t> rank_tokens_;
+  int64_t calls_ = 0, exchanges_ = 0, overflows_ = 0, payload_[2] = {0, 0}, wire_[2] = {0, 0};  // [intra, inter]
   DeviceBuffer<bf16_t> x_, y_;
   DeviceBuffer<int32_t> ids_;
   DeviceBuffer<float> gw_;

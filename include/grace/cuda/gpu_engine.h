@@ -3,10 +3,12 @@
 //
 // forward(x, ids, gate_w, out) for this rank's tokens, all device pointers:
 //   route (primary|tar kernel on the shared RoutingTable) -> per-destination histogram
-//   (stable bucket sort of "units") -> count exchange (the only host round trip: one int64 per
-//   peer over NCCL, plus the bucket offsets) -> scatter rows by destination -> grouped
-//   ncclSend/ncclRecv (BF16 rows + per-unit metadata: the k destination GPUs, flat slots and
-//   gate weights) -> on the destination GPU: local permute by expert, grouped expert FFN,
+//   (stable bucket sort of "units") -> scatter rows by destination -> one message per peer
+//   (a header with the unit count, then BF16 rows + per-unit metadata: the k destination GPUs,
+//   flat slots and gate weights, up to a capacity both ends know; no count exchange first, see
+//   src/cuda/a2a_stage.h) -> one grouped ncclSend/ncclRecv (a second only for units past the
+//   capacity) -> the headers to the host (the one host round trip per stage) -> on the
+//   destination GPU: local permute by expert, grouped expert FFN,
 //   gate-weighted sum per unit (LocalMoeLayer) -> the same path back -> sum of the returned
 //   partial rows per token + residual:  out[t] = x[t] + sum_j w[t,j] * FFN_{ids[t,j]}(x[t]).
 //
@@ -53,9 +55,9 @@ struct GpuEngineConfig {
 };
 
 // Per forward() call (this rank). Times from CUDA events on the engine's stream; the host
-// round trips of the count exchange are inside dispatch.
+// round trip of each dispatch stage (the received headers) is inside dispatch.
 struct GpuLayerStats {
-  float dispatch_ms = 0;  // route + histogram + count exchange + scatter + sends (all stages)
+  float dispatch_ms = 0;  // route + histogram + scatter + pack + exchange(s) + unpack (all stages)
   float compute_ms = 0;   // local permute + expert FFN + weighted sum per unit
   float combine_ms = 0;   // return trips + reductions + unpermute + residual
   int64_t rows_intra = 0, rows_inter = 0;    // rows this rank sent to other GPUs, both ways
@@ -63,6 +65,11 @@ struct GpuLayerStats {
   int64_t expert_rows = 0;                   // (unit, local expert) pairs computed here
   // The combine (return) direction's share of the four counters above.
   int64_t combine_rows_intra = 0, combine_rows_inter = 0, combine_bytes_intra = 0, combine_bytes_inter = 0;
+  // What really crossed to other GPUs, dispatch + combine: bytes_* plus the dispatch messages'
+  // headers and the padding up to their capacity.
+  int64_t wire_bytes_intra = 0, wire_bytes_inter = 0;
+  int exchanges = 0;           // grouped NCCL all-to-alls issued (dispatch + combine, all stages)
+  int overflow_exchanges = 0;  // of those, dispatch exchanges for units past the capacity
 };
 
 // The expert's weights in the layout of expert_ffn.h: w13 [2*inter][hidden], w2 [hidden][inter].
@@ -87,9 +94,12 @@ class GpuMoeEngine {
 
   // Collective. x, out [tokens][hidden] bf16 (out may not alias x); ids [tokens][top_k];
   // gate_w [tokens][top_k] f32. The routing hash key of token t is token_index[t] (device array)
-  // when given, else token_base + t.
+  // when given, else token_base + t. rank_tokens (host, one per rank, the same on every rank,
+  // or null on every rank): every rank's `tokens` of this call, which scales the dispatch
+  // messages' capacities (src/cuda/a2a_stage.h) so batches of uneven sizes still fit.
   GpuLayerStats forward(int layer, const bf16_t* x, const int32_t* ids, const float* gate_w, int64_t tokens,
-                        int64_t token_base, bf16_t* out, const int64_t* token_index = nullptr);
+                        int64_t token_base, bf16_t* out, const int64_t* token_index = nullptr,
+                        const int64_t* rank_tokens = nullptr);
   // Layer 0 (the single-layer benchmark and tests).
   GpuLayerStats forward(const bf16_t* x, const int32_t* ids, const float* gate_w, int64_t tokens,
                         int64_t token_base, bf16_t* out) {
