@@ -48,7 +48,16 @@ struct Params {
   int feat_step;        // weight rows advanced per feature tile (128 SwiGLU, 256 otherwise)
   __nv_bfloat16* out;
   int64_t ldo;
+  // Combine epilogue only: row r (pair order[r], token order[r] / top_k) adds weights[order[r]] *
+  // its F32 result into acc[token][feature] (row stride ldo), instead of storing out.
+  const int32_t* order;
+  const float* weights;
+  int top_k;
+  float* acc;
 };
+
+// What the epilogue does with the F32 accumulators.
+enum Epilogue { kEpiSwiglu = 0, kEpiStore = 1, kEpiCombine = 2 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define GRACE_SM90A_DEVICE 1
@@ -95,9 +104,15 @@ __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.a
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait1() { asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory"); }
+// Programmatic dependent launch: wait for the kernel before in the stream (it wrote the offsets
+// and the input rows), and let the next one be scheduled as SMs free up.
+__device__ __forceinline__ void grid_dep_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+__device__ __forceinline__ void grid_dep_launch() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+// Barrier of one consumer warpgroup (ids 1, 2; 0 is __syncthreads).
+__device__ __forceinline__ void wg_bar(int id) { asm volatile("bar.sync %0, 128;" ::"r"(id) : "memory"); }
 #endif
 
-template <bool kSwiglu>
+template <int kEpi>
 __global__ void __launch_bounds__(kThreads, 1)
     grouped_gemm_kernel(const __grid_constant__ CUtensorMap map_w, const __grid_constant__ CUtensorMap map_x,
                         const Params p) {
@@ -105,7 +120,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) uint64_t full_bar[kStages], empty_bar[kStages];
   __shared__ int offs[kMaxExperts + 1], tile_start[kMaxExperts + 1];
+  __shared__ int tok_s[2][kBN];    // combine epilogue: token and weight of each row of the tile,
+  __shared__ float wt_s[2][kBN];   // one copy per consumer warpgroup
 
+  grid_dep_wait();
+  grid_dep_launch();
   const int tid = threadIdx.x;
   const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
   const int E = p.num_experts;
@@ -222,7 +241,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         *reinterpret_cast<__nv_bfloat162*>(p.out + int64_t(row0 + col) * p.ldo + feat + fpair) = v;
       }
     };
-    if (kSwiglu) {
+    if (kEpi == kEpiSwiglu) {
       const int feat0 = f * 128 + cw * 64;  // gate rows of box 0; up rows are box 1
       auto act = [](float g, float u) { return g / (1.0f + __expf(-g)) * u; };
 #pragma unroll
@@ -231,7 +250,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         for (int h = 0; h < 2; ++h)
           store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
                      act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
-    } else {
+    } else if (kEpi == kEpiStore) {
       const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
 #pragma unroll
       for (int c = 0; c < 16; ++c)
@@ -239,6 +258,41 @@ __global__ void __launch_bounds__(kThreads, 1)
         for (int h = 0; h < 2; ++h) {
           store_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
           store_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
+        }
+    } else {
+      // Weighted scatter-add back to token order: each of the tile's 128 rows is one (token,
+      // expert) pair; its token and routing weight are read once per warpgroup into shared
+      // memory, then every feature pair goes out as one 8-byte F32 atomic add (red.global).
+      const int ltid = tid & 127;
+      wg_bar(1 + cw);  // the previous tile's readers are done
+      {
+        int t = 0;
+        float w = 0.0f;
+        if (ltid < valid) {
+          const int pr = p.order[row0 + ltid];
+          t = pr / p.top_k;
+          w = p.weights[pr];
+        }
+        tok_s[cw][ltid] = t;
+        wt_s[cw][ltid] = w;
+      }
+      wg_bar(1 + cw);
+      auto add_pair = [&](int feat, int c, float v0, float v1) {
+        const float got = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
+        const int col = 8 * c + cbase + odd;
+        if (col < valid) {
+          const float w = wt_s[cw][col];
+          const float2 v = odd ? make_float2(w * got, w * v1) : make_float2(w * v0, w * got);
+          atomicAdd(reinterpret_cast<float2*>(p.acc + int64_t(tok_s[cw][col]) * p.ldo + feat + fpair), v);
+        }
+      };
+      const int feat0 = f * 256 + cw * 64;
+#pragma unroll
+      for (int c = 0; c < 16; ++c)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          add_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
+          add_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
         }
     }
   }
@@ -286,19 +340,31 @@ int sm_count() {
 
 // The shared-memory opt-in is a per-device attribute of the kernel: set it once on each device
 // (a process driving two GPUs from two threads needs it on both; a once-per-process flag left the
-// second GPU's launch failing). Setting it twice is harmless, so the race is benign.
-template <bool kSwiglu>
+// second GPU's launch failing). Setting it twice is harmless, so the race is benign. Launched as
+// a programmatic dependent launch: the CTAs start as the previous kernel's CTAs leave their SMs
+// (and its trigger fired), set up their barriers, then wait for it (griddepcontrol.wait).
+template <int kEpi>
 void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
   static std::atomic<uint64_t> done{0};
   int dev = 0;
   GRACE_CUDA_CHECK(cudaGetDevice(&dev));
   const uint64_t bit = dev >= 0 && dev < 64 ? uint64_t(1) << dev : 0;
   if (bit == 0 || !(done.load(std::memory_order_acquire) & bit)) {
-    GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kSwiglu>,
+    GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kEpi>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
     done.fetch_or(bit, std::memory_order_release);
   }
-  grouped_gemm_kernel<kSwiglu><<<sm_count(), kThreads, kSmemBytes, stream>>>(mw, mx, p);
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(unsigned(sm_count()));
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = kSmemBytes;
+  cfg.stream = static_cast<cudaStream_t>(stream);
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kEpi>, mw, mx, p));
   GRACE_CUDA_CHECK_LAUNCH();
 }
 
@@ -325,9 +391,9 @@ void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, i
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w13, int64_t(num_experts) * 2 * inter, hidden, kBoxRows);
   const CUtensorMap mx = make_map(x, capacity, hidden, kBN);
-  const Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
-                 reinterpret_cast<__nv_bfloat16*>(act), inter};
-  launch<true>(mw, mx, p, stream);
+  Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
+           reinterpret_cast<__nv_bfloat16*>(act), inter};
+  launch<kEpiSwiglu>(mw, mx, p, stream);
 }
 
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
@@ -336,9 +402,24 @@ void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int 
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w2, int64_t(num_experts) * hidden, inter, kBoxRows);
   const CUtensorMap mx = make_map(act, capacity, inter, kBN);
-  const Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
-                 reinterpret_cast<__nv_bfloat16*>(y), hidden};
-  launch<false>(mw, mx, p, stream);
+  Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
+           reinterpret_cast<__nv_bfloat16*>(y), hidden};
+  launch<kEpiStore>(mw, mx, p, stream);
+}
+
+void down_proj_combine(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
+                       const bf16_t* w2, int64_t hidden, int64_t inter, const int32_t* order,
+                       const float* weights, int top_k, float* acc, Stream stream) {
+  GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts) && top_k > 0, "shape not supported by the sm_90a GEMM");
+  if (capacity <= 0) return;
+  const CUtensorMap mw = make_map(w2, int64_t(num_experts) * hidden, inter, kBoxRows);
+  const CUtensorMap mx = make_map(act, capacity, inter, kBN);
+  Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256, nullptr, hidden};
+  p.order = order;
+  p.weights = weights;
+  p.top_k = top_k;
+  p.acc = acc;
+  launch<kEpiCombine>(mw, mx, p, stream);
 }
 
 }  // namespace grace::cuda::sm90

@@ -33,6 +33,14 @@ void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, i
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
                const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, Stream stream);
 
+// down_proj with the combine in its epilogue: for every row r < offsets[E] (pair order[r] of a
+// batch with top_k experts per token), acc[order[r] / top_k][h] += weights[order[r]] * y[r][h]
+// with F32 atomic adds (acc [tokens][hidden], F32; summation order between a token's pairs is
+// not fixed). y is never written.
+void down_proj_combine(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
+                       const bf16_t* w2, int64_t hidden, int64_t inter, const int32_t* order,
+                       const float* weights, int top_k, float* acc, Stream stream);
+
 }  // namespace grace::cuda::sm90
 
 #endif  // GRACE_SRC_CUDA_GROUPED_GEMM_SM90_H_
