@@ -140,12 +140,16 @@ int main(int argc, char** argv) {
   std::string out_dir = ".", data_dir = ".gpu-data";
   int reps = 20;
   int64_t profile_tokens = 0;  // --profile T: only a few DeepSeek layer calls at T tokens (for ncu)
+  bool cluster = false;        // --cluster 1: also the two-CTA cluster (multicast) kernels
+  std::string only_model;      // --model NAME: one shape only
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--out") out_dir = argv[i + 1];
     else if (a == "--data") data_dir = argv[i + 1];
     else if (a == "--reps") reps = std::stoi(argv[i + 1]);
     else if (a == "--profile") profile_tokens = std::stoll(argv[i + 1]);
+    else if (a == "--cluster") cluster = std::stoi(argv[i + 1]) != 0;
+    else if (a == "--model") only_model = argv[i + 1];
     else { std::fprintf(stderr, "unknown flag %s\n", a.c_str()); return 2; }
   }
   if (device_count() == 0) { std::fprintf(stderr, "moe_bench: no CUDA GPU\n"); return 1; }
@@ -215,6 +219,7 @@ int main(int argc, char** argv) {
   bool first = true;
   std::string summary;
   for (const Shape& s : shapes) {
+    if (!only_model.empty() && only_model != s.name) continue;
     const int64_t H = s.hidden, I = s.inter;
     const int E = s.experts, k = s.top_k;
     DeviceBuffer<bf16_t> w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I);
@@ -275,6 +280,8 @@ int main(int argc, char** argv) {
       const double flops = 6.0 * H * I * P;
       // Our sm_90a kernels on device offsets, checked against the cuBLAS grouped result.
       float wg_ms = 0, layer_wg_ms = 0, layer_graph_ms = 0, layer_fused_ms = 0, layer_fused_graph_ms = 0;
+      float wgc_ms = 0, layer_wgc_ms = 0, layer_fusedc_ms = 0;  // --cluster: two-CTA cluster kernels
+      bool wgc_same = false;
       MoeLayerTimes wst, fst;  // the wgmma layers' stages (event-timed, one call)
       double wg_err = -1, fused_err = -1;
       auto rel_err = [](const std::vector<bf16_t>& a, const std::vector<bf16_t>& b) {  // |b - a| / |a|
@@ -345,6 +352,28 @@ int main(int argc, char** argv) {
         });
         layer_fused.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &fst);
         layer_fused_graph_ms = graph_ms(layer_fused);
+        if (cluster) {
+          ExpertFfn::set_wgmma_cluster(true);
+          DeviceBuffer<bf16_t> yc(P * H);
+          ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), yw.get());
+          ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), yc.get());
+          synchronize();
+          std::vector<bf16_t> c(P * H);
+          yw.download(b.data(), b.size());
+          yc.download(c.data(), c.size());
+          wgc_same = b == c;
+          wgc_ms = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), yc.get()); });
+          layer_wgc_ms = median_ms(reps, [&] {
+            layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+          });
+          layer_fusedc_ms = median_ms(reps, [&] {
+            layer_fused.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+          });
+          ExpertFfn::set_wgmma_cluster(false);
+          std::printf("cluster %-18s %6lld | ffn %.3f ms %.0f TF/s (bit-equal to single-CTA: %s) | layer wg %.3f fused %.3f\n",
+                      s.name, (long long)T, wgc_ms, flops / (wgc_ms * 1e-3) / 1e12, wgc_same ? "yes" : "NO",
+                      layer_wgc_ms, layer_fusedc_ms);
+        }
       }
       const float layer_ms = median_ms(reps, [&] {
         layer.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());

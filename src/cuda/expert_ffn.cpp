@@ -97,6 +97,14 @@ bool ExpertFfn::wgmma_supported(int64_t hidden, int64_t inter, int num_experts) 
 #endif
 }
 
+void ExpertFfn::set_wgmma_cluster(bool on) {
+#ifdef GRACE_HAVE_SM90A
+  sm90::set_cluster_multicast(on);
+#else
+  (void)on;
+#endif
+}
+
 bool ExpertFfn::uses_device_offsets(int num_experts) const {
   return (path_ == GemmPath::kWgmma || path_ == GemmPath::kAuto) && wgmma_supported(hidden_, inter_, num_experts);
 }

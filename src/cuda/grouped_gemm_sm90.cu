@@ -110,9 +110,36 @@ __device__ __forceinline__ void grid_dep_wait() { asm volatile("griddepcontrol.w
 __device__ __forceinline__ void grid_dep_launch() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 // Barrier of one consumer warpgroup (ids 1, 2; 0 is __syncthreads).
 __device__ __forceinline__ void wg_bar(int id) { asm volatile("bar.sync %0, 128;" ::"r"(id) : "memory"); }
+// Clusters of two CTAs (kCluster): rank, whole-cluster barrier, an arrive on the peer's mbarrier,
+// and a TMA load multicast into both CTAs' shared memory (same offset, both full barriers).
+__device__ __forceinline__ uint32_t cluster_rank() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
+}
+__device__ __forceinline__ void mbar_arrive_cta(uint32_t bar, uint32_t cta) {
+  uint32_t r;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(r) : "r"(bar), "r"(cta));
+  asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];" ::"r"(r) : "memory");
+}
+__device__ __forceinline__ void tma_load_2d_multicast(const CUtensorMap* map, uint32_t bar, uint32_t dst, int c0, int c1,
+                                                      uint16_t cta_mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
+      " [%0], [%1, {%3, %4}], [%2], %5;"
+      ::"r"(dst), "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1), "h"(cta_mask)
+      : "memory");
+}
 #endif
 
-template <int kEpi>
+// kCluster: CTAs run in clusters of two that take the same expert and feature tile for two
+// token tiles (an expert's odd last tile pairs with an empty one): each CTA loads one of the
+// two weight boxes and multicasts it into both, so the weights cross L2 -> SM once per pair.
+// A stage is refilled only when both CTAs' consumers released it (empty barriers count both).
+template <int kEpi, bool kCluster>
 __global__ void __launch_bounds__(kThreads, 1)
     grouped_gemm_kernel(const __grid_constant__ CUtensorMap map_w, const __grid_constant__ CUtensorMap map_x,
                         const Params p) {
@@ -132,15 +159,24 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (tid == 0) {
     for (int s = 0; s < kStages; ++s) {
       mbar_init(smem_addr(&full_bar[s]), 1);
-      mbar_init(smem_addr(&empty_bar[s]), 8);  // one arrival per consumer warp
+      mbar_init(smem_addr(&empty_bar[s]), kCluster ? 16 : 8);  // one arrival per consumer warp (of both CTAs)
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
   __syncthreads();
-  if (tid < 32) {  // token tiles per expert, exclusive scan by warp 0 (lane: a run of experts)
+  if (kCluster) cluster_sync();  // the peer's barriers exist before any multicast or remote arrive
+  // Work units per expert: token tiles, or pairs of token tiles (kCluster).
+  auto units = [](int rows) {
+    const int tiles = (rows + kBN - 1) / kBN;
+    return kCluster ? (tiles + 1) / 2 : tiles;
+  };
+  const uint32_t crank = kCluster ? cluster_rank() : 0;
+  const int first_item = kCluster ? int(blockIdx.x / 2) : int(blockIdx.x);
+  const int item_step = kCluster ? int(gridDim.x / 2) : int(gridDim.x);
+  if (tid < 32) {  // work units per expert, exclusive scan by warp 0 (lane: a run of experts)
     const int per = (E + 31) / 32, e0 = min(E, tid * per), e1 = min(E, e0 + per);
     int sum = 0;
-    for (int e = e0; e < e1; ++e) sum += (offs[e + 1] - offs[e] + kBN - 1) / kBN;
+    for (int e = e0; e < e1; ++e) sum += units(offs[e + 1] - offs[e]);
     int incl = sum;
 #pragma unroll
     for (int d = 1; d < 32; d <<= 1) {
@@ -150,7 +186,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     int run = incl - sum;
     for (int e = e0; e < e1; ++e) {
       tile_start[e] = run;
-      run += (offs[e + 1] - offs[e] + kBN - 1) / kBN;
+      run += units(offs[e + 1] - offs[e]);
     }
     if (tid == 31) tile_start[E] = incl;
   }
@@ -168,8 +204,9 @@ __global__ void __launch_bounds__(kThreads, 1)
       else hi = mid - 1;
     }
     e = lo;
-    row0 = offs[e] + (tile - tile_start[e]) * kBN;
-    valid = min(kBN, offs[e + 1] - row0);
+    const int lt = kCluster ? (tile - tile_start[e]) * 2 + int(crank) : tile - tile_start[e];
+    row0 = offs[e] + lt * kBN;
+    valid = max(0, min(kBN, offs[e + 1] - row0));  // 0: the empty partner of an odd last tile
   };
 
   const int wg = tid / 128;
@@ -178,22 +215,27 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (tid == 0) {
       int stage = 0;
       uint32_t phase = 0;
-      for (int item = blockIdx.x; item < total; item += gridDim.x) {
+      for (int item = first_item; item < total; item += item_step) {
         int e, row0, valid, f;
         decode(item, e, row0, valid, f);
         const int w0 = e * p.expert_rows + f * p.feat_step;
         for (int kt = 0; kt < p.k_tiles; ++kt) {
           const uint32_t fb = smem_addr(&full_bar[stage]);
           mbar_wait(smem_addr(&empty_bar[stage]), phase ^ 1);
-          mbar_expect_tx(fb, kStageBytes);
+          mbar_expect_tx(fb, kStageBytes);  // both weight boxes and this CTA's token box
           const uint32_t sa = base + stage * kStageBytes;
-          tma_load_2d(&map_w, fb, sa, kt * kBK, w0);
-          tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
+          if (kCluster) {  // box `crank` into both CTAs
+            tma_load_2d_multicast(&map_w, fb, sa + crank * kBoxBytes, kt * kBK, w0 + int(crank) * p.box1_offset, 3);
+          } else {
+            tma_load_2d(&map_w, fb, sa, kt * kBK, w0);
+            tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
+          }
           tma_load_2d(&map_x, fb, sa + kABytes, kt * kBK, row0);
           if (++stage == kStages) stage = 0, phase ^= 1;
         }
       }
     }
+    if (kCluster) cluster_sync();  // stay until the peer is done with this CTA's barriers
     return;
   }
 
@@ -203,7 +245,13 @@ __global__ void __launch_bounds__(kThreads, 1)
   float acc0[64], acc1[64];
   int stage = 0;
   uint32_t phase = 0;
-  for (int item = blockIdx.x; item < total; item += gridDim.x) {
+  // A consumed stage is released to this CTA's producer and (kCluster) to the peer's, which
+  // multicasts into it too.
+  auto release = [&](int s) {
+    mbar_arrive(smem_addr(&empty_bar[s]));
+    if (kCluster) mbar_arrive_cta(smem_addr(&empty_bar[s]), crank ^ 1u);
+  };
+  for (int item = first_item; item < total; item += item_step) {
     int e, row0, valid, f;
     decode(item, e, row0, valid, f);
     int prev = -1;  // stage whose wgmmas may still be reading shared memory
@@ -221,12 +269,12 @@ __global__ void __launch_bounds__(kThreads, 1)
       wgmma_commit();
       // Keep this k-tile's group in flight; the previous one is done, so its stage is free.
       wgmma_wait1();
-      if (prev >= 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
+      if (prev >= 0 && lane == 0) release(prev);
       prev = stage;
       if (++stage == kStages) stage = 0, phase ^= 1;
     }
     wgmma_wait0();
-    if (lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
+    if (lane == 0) release(prev);
     // Epilogue from the wgmma D fragment: register 4c + 2h + j of lane l in warp w holds
     // D[row = 16w + l/4 + 8h][col = 8c + 2(l%4) + j]; row = weight row (feature), col = token.
     // Lanes l and l^4 hold neighbouring features of the same two tokens: one shuffle gives each
@@ -296,6 +344,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
     }
   }
+  if (kCluster) cluster_sync();
 #else
   __trap();  // built without sm_90a code: available() keeps the host from launching this
 #endif
@@ -343,32 +392,66 @@ int sm_count() {
 // second GPU's launch failing). Setting it twice is harmless, so the race is benign. Launched as
 // a programmatic dependent launch: the CTAs start as the previous kernel's CTAs leave their SMs
 // (and its trigger fired), set up their barriers, then wait for it (griddepcontrol.wait).
-template <int kEpi>
-void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
+std::atomic<bool> g_cluster{false};
+
+template <int kEpi, bool kCluster>
+void launch_kernel(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
   static std::atomic<uint64_t> done{0};
+  static int cluster_grid[64] = {};  // per device: 2 x co-resident clusters (0: unknown)
   int dev = 0;
   GRACE_CUDA_CHECK(cudaGetDevice(&dev));
   const uint64_t bit = dev >= 0 && dev < 64 ? uint64_t(1) << dev : 0;
   if (bit == 0 || !(done.load(std::memory_order_acquire) & bit)) {
-    GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kEpi>,
+    GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kEpi, kCluster>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
     done.fetch_or(bit, std::memory_order_release);
   }
-  cudaLaunchAttribute attr[1];
+  cudaLaunchAttribute attr[2];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
+  attr[1].id = cudaLaunchAttributeClusterDimension;
+  attr[1].val.clusterDim.x = 2;
+  attr[1].val.clusterDim.y = 1;
+  attr[1].val.clusterDim.z = 1;
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = dim3(unsigned(sm_count()));
   cfg.blockDim = dim3(kThreads);
   cfg.dynamicSmemBytes = kSmemBytes;
   cfg.stream = static_cast<cudaStream_t>(stream);
   cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kEpi>, mw, mx, p));
+  cfg.numAttrs = kCluster ? 2 : 1;
+  if (kCluster) {  // as many clusters as fit at once (SMs pair up inside a GPC only)
+    int& g = cluster_grid[dev >= 0 && dev < 64 ? dev : 0];
+    if (g == 0) {
+      int clusters = 0;
+      cfg.gridDim = dim3(unsigned(sm_count() & ~1));
+      GRACE_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, grouped_gemm_kernel<kEpi, kCluster>, &cfg));
+      g = 2 * clusters;
+    }
+    GRACE_CUDA_REQUIRE(g > 0, "no cluster of two CTAs of the sm_90a GEMM fits on this GPU");
+    cfg.gridDim = dim3(unsigned(g));
+  }
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kEpi, kCluster>, mw, mx, p));
   GRACE_CUDA_CHECK_LAUNCH();
 }
 
+// The shared-memory opt-in is a per-device attribute of the kernel: set it once on each device
+// (a process driving two GPUs from two threads needs it on both; a once-per-process flag left the
+// second GPU's launch failing). Setting it twice is harmless, so the race is benign. Launched as
+// a programmatic dependent launch: the CTAs start as the previous kernel's CTAs leave their SMs
+// (and its trigger fired), set up their barriers, then wait for it (griddepcontrol.wait).
+template <int kEpi>
+void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
+  if (g_cluster.load(std::memory_order_relaxed))
+    launch_kernel<kEpi, true>(mw, mx, p, stream);
+  else
+    launch_kernel<kEpi, false>(mw, mx, p, stream);
+}
+
 }  // namespace
+
+void set_cluster_multicast(bool on) { g_cluster.store(on); }
+bool cluster_multicast() { return g_cluster.load(); }
 
 bool available() {
   int dev = 0, major = 0, minor = 0;

@@ -21,6 +21,10 @@ namespace grace::cuda::sm90 {
 
 // A compute-capability 9.0 GPU is current and the sm_90a kernels are in this binary.
 bool available();
+// Clusters of two CTAs sharing each weight tile through TMA multicast (process-wide switch,
+// default off; a tuning knob for the benchmark until measured better).
+void set_cluster_multicast(bool on);
+bool cluster_multicast();
 // Shapes the kernels take: hidden % 256 == 0, inter % 128 == 0, 1 <= num_experts <= 256.
 bool supports(int64_t hidden, int64_t inter, int num_experts);
 

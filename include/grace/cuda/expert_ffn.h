@@ -70,6 +70,10 @@ class ExpertFfn {
   bool uses_device_offsets(int num_experts) const;
   // The sm_90a kernels run here for this shape (GPU, build and shape checks).
   static bool wgmma_supported(int64_t hidden, int64_t inter, int num_experts);
+  // Process-wide tuning switch of the sm_90a kernels (benchmarks): run them in clusters of two
+  // CTAs that share each weight tile through TMA multicast. Off by default. No effect without
+  // sm_90a code.
+  static void set_wgmma_cluster(bool on);
 
   int64_t hidden() const { return hidden_; }
   int64_t inter() const { return inter_; }
