@@ -1,19 +1,21 @@
 // Tiled bucket + scatter: PairBuckets::build_scatter (contract in grace/cuda/permute.h). The
-// pairs are cut into tiles of whole tokens (about 256 tiles), and two launches do everything:
+// pairs are cut into tiles of whole tokens (about 256 tiles, one CTA each). Single pass (the
+// default, when every tile's CTA fits on the GPU at once): rank_scatter_kernel<.., true> counts
+// its tile's keys per warp, writes the tile's column of hist[bucket][tile], meets the other CTAs
+// at a grid barrier, and goes on as below. Otherwise two launches:
 //   1. tile_hist_kernel: one pass over the keys, each tile's bucket histogram into hist[b][tile]
-//      (a programmatic dependent launch too: it starts while the router that wrote the keys
+//      (a programmatic dependent launch too: it starts while the kernel that wrote the keys
 //      finishes, and waits for it before reading them);
-//   2. rank_scatter_kernel (a programmatic dependent launch: its blocks start during launch 1
-//      and count their own tile's keys per warp before waiting for it): per bucket, the total
-//      and the count of earlier tiles (warps read hist's rows), a scan of the totals gives the
-//      bucket starts; every pair is ranked inside its warp's 32-pair chunk by the lanes below it
-//      with the same key (__match_any_sync), as in bucket_sort.cu, so the order is the same
-//      stable one (bucket, then pair index). The block then copies its tokens' rows: each row
-//      is read once and written to each kept pair's sorted position.
+//   2. rank_scatter_kernel<.., false> (a programmatic dependent launch: its blocks start during
+//      launch 1 and count their own tile's keys per warp before waiting for it).
+// Then, per bucket, the total and the count of earlier tiles (warps read hist's rows), a scan
+// of the totals gives the bucket starts; every pair is ranked inside its warp's 32-pair chunk by
+// the lanes below it with the same key (__match_any_sync), as in bucket_sort.cu, so the order is
+// the same stable one (bucket, then pair index). The block then copies its tokens' rows: each
+// row is read once and written to each kept pair's sorted position.
 // Instead of iota + two radix passes + inverse + offsets + scatter (six launches at mid sizes).
 // route_build_scatter computes the keys itself (the routing decision of cuda/route_device.cuh,
-// in both launches: launch 2 routes its tile again instead of reading keys launch 1 wrote), so
-// route + bucket + scatter is two launches instead of three.
+// in the launch(es) that need them), so route + bucket + scatter is one launch.
 // Up to 8,192 pairs the one-CTA counting sort + scatter is used (faster there), and past ~1,024
 // pairs per tile or 255 buckets the radix path.
 #include <cuda_runtime.h>
@@ -104,16 +106,42 @@ __device__ __forceinline__ int32_t warp_sum(int32_t v) {
   return v;
 }
 
-template <class Keys>
-__global__ void __launch_bounds__(kThreads)
+// Grid-wide barrier of the single-pass kernel (all its CTAs are resident: the host checks the
+// grid against the occupancy). sync[0] counts arrivals and is reset by the last one, which then
+// bumps the generation sync[1] the others wait on; so it is ready for the next launch, whatever
+// its grid, and graph replays need no reset.
+__device__ __forceinline__ void grid_barrier(unsigned* sync) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    volatile unsigned* gen = sync + 1;
+    const unsigned g = *gen;
+    __threadfence();  // this CTA's histogram column is visible before it arrives
+    if (atomicAdd(sync, 1u) == gridDim.x - 1) {
+      atomicExch(sync, 0u);
+      __threadfence();
+      atomicExch(sync + 1, g + 1);
+    } else {
+      while (*gen == g) __nanosleep(32);
+    }
+    __threadfence();
+  }
+  __syncthreads();
+}
+
+// kSingle: one launch. Each CTA counts its own tile, writes its histogram column and meets the
+// others at a grid barrier instead of waiting for tile_hist_kernel (then hist is complete).
+template <class Keys, bool kSingle>
+__global__ void __launch_bounds__(kThreads, 2)
     rank_scatter_kernel(Keys keys, int64_t tokens, int k, int tile_tokens, int num_buckets,
                         int num_tiles, int hist_stride, const int32_t* hist, int32_t* order, int32_t* position,
-                        int32_t* offsets, const uint4* x, int vpr, uint4* dst) {
+                        int32_t* offsets, const uint4* x, int vpr, uint4* dst, int32_t* hist_out,
+                        unsigned* sync) {
   __shared__ int32_t cnt[kWarps][kMaxBuckets];
   __shared__ int32_t start[kMaxBuckets + 1];
   __shared__ int32_t before[kMaxBuckets];
   __shared__ int32_t pos_s[kMaxTilePairs];
   launch_dependents();  // the expert GEMM after it may be scheduled as this grid's CTAs finish
+  if (kSingle) wait_previous_grid();  // the keys / ids come from the kernel before
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int nb = num_buckets + 1;
   const int tile = blockIdx.x;
@@ -149,7 +177,18 @@ __global__ void __launch_bounds__(kThreads)
     __syncwarp();
   }
 
-  wait_previous_grid();  // hist is complete
+  if (kSingle) {  // this tile's column of hist, then every CTA's
+    __syncthreads();
+    for (int b = threadIdx.x; b < nb; b += kThreads) {
+      int32_t sum = 0;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) sum += cnt[w][b];
+      hist_out[int64_t(b) * hist_stride + tile] = sum;
+    }
+    grid_barrier(sync);
+  } else {
+    wait_previous_grid();  // hist is complete
+  }
   // Per bucket: all tiles' total and the earlier tiles' count. Warp w reads rows w, w + 8, ...,
   // kRowBatch rows at a time with 16-byte loads (rows are hist_stride = num_tiles rounded up to
   // 4 apart; the padding is never read into a sum), all of a batch's loads in flight at once.
@@ -165,7 +204,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
         for (int r = 0; r < kRowBatch; ++r) {
           const int b = b0 + r * kWarps;
-          v[r] = b < nb ? reinterpret_cast<const int4*>(hist + int64_t(b) * hist_stride)[i4] : make_int4(0, 0, 0, 0);
+          v[r] = b < nb ? __ldcg(reinterpret_cast<const int4*>(hist + int64_t(b) * hist_stride) + i4) : make_int4(0, 0, 0, 0);
         }
         const int i = 4 * i4;
 #pragma unroll
@@ -277,11 +316,29 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// The two launches (the caller checked tiled_fits). hist_ is [num_buckets + 1][stride].
+// CTAs of the single-pass kernel that can be resident at once on this device (0: unknown yet).
+template <class Keys>
+int coresident_ctas() {
+  static int cached[64] = {};
+  int dev = 0;
+  GRACE_CUDA_CHECK(cudaGetDevice(&dev));
+  if (dev < 0 || dev >= 64) return 0;
+  if (cached[dev] == 0) {
+    int per_sm = 0, sms = 0;
+    GRACE_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, rank_scatter_kernel<Keys, true>, kThreads, 0));
+    GRACE_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    cached[dev] = per_sm * sms > 0 ? per_sm * sms : -1;
+  }
+  return cached[dev];
+}
+
+// The tiled bucket + scatter (the caller checked tiled_fits): one launch with a grid barrier
+// when every tile's CTA fits on the GPU at once (and single), else the histogram launch and the
+// rank + scatter launch. hist is [num_buckets + 1][stride].
 template <class Keys>
 void launch_tiled(Keys keys, int64_t tokens, int top_k, int num_buckets, int64_t tile_tokens, int32_t* hist,
-                  int stride, int32_t* order, int32_t* position, int32_t* offsets, const bf16_t* x,
-                  int64_t hidden, bf16_t* dst, Stream stream) {
+                  int stride, unsigned* sync, bool single, int32_t* order, int32_t* position, int32_t* offsets,
+                  const bf16_t* x, int64_t hidden, bf16_t* dst, Stream stream) {
   const int64_t n = tokens * top_k;
   const int num_tiles = int((tokens + tile_tokens - 1) / tile_tokens);
   cudaLaunchAttribute attr[1];
@@ -293,13 +350,22 @@ void launch_tiled(Keys keys, int64_t tokens, int top_k, int num_buckets, int64_t
   cfg.stream = static_cast<cudaStream_t>(stream);
   cfg.attrs = attr;
   cfg.numAttrs = pdl_supported() ? 1 : 0;
+  const uint4* xv = reinterpret_cast<const uint4*>(x);
+  uint4* dv = reinterpret_cast<uint4*>(dst);
+  if (single && num_tiles <= coresident_ctas<Keys>()) {
+    GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys, true>, keys, tokens, top_k, int(tile_tokens),
+                                        num_buckets, num_tiles, stride, static_cast<const int32_t*>(hist), order,
+                                        position, offsets, xv, int(hidden / 8), dv, hist, sync));
+    GRACE_CUDA_CHECK_LAUNCH();
+    return;
+  }
   GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, tile_hist_kernel<Keys>, keys, n, int(tile_tokens * top_k), num_buckets,
                                       stride, hist));
   GRACE_CUDA_CHECK_LAUNCH();
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys>, keys, tokens, top_k, int(tile_tokens),
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys, false>, keys, tokens, top_k, int(tile_tokens),
                                       num_buckets, num_tiles, stride, static_cast<const int32_t*>(hist), order,
-                                      position, offsets, reinterpret_cast<const uint4*>(x), int(hidden / 8),
-                                      reinterpret_cast<uint4*>(dst)));
+                                      position, offsets, xv, int(hidden / 8), dv, static_cast<int32_t*>(nullptr),
+                                      static_cast<unsigned*>(nullptr)));
   GRACE_CUDA_CHECK_LAUNCH();
 }
 
@@ -318,7 +384,11 @@ bool PairBuckets::tiled_fits(int64_t tokens, int top_k, int num_buckets) const {
          tile_tokens(tokens) * top_k <= kMaxTilePairs && n < INT32_MAX;
 }
 
-int32_t* PairBuckets::prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* stride) {
+int32_t* PairBuckets::prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* stride, Stream stream) {
+  if (sync_.size() < 2) {  // the single-pass barrier's state: zero once, then kept zero by the kernel
+    sync_.resize(2);
+    GRACE_CUDA_CHECK(cudaMemsetAsync(sync_.get(), 0, 2 * sizeof(unsigned), static_cast<cudaStream_t>(stream)));
+  }
   const int64_t n = tokens * top_k;
   num_pairs_ = n;
   num_buckets_ = num_buckets;
@@ -342,9 +412,9 @@ void PairBuckets::build_scatter(const int32_t* keys, int64_t tokens, int top_k, 
     return;
   }
   int stride = 0;
-  int32_t* hist = prepare_tiled(tokens, top_k, num_buckets, &stride);
-  launch_tiled(ArrayKeys{keys}, tokens, top_k, num_buckets, tile_tokens(tokens), hist, stride, order_.get(),
-               position_.get(), offsets_.get(), x, hidden, dst, stream);
+  int32_t* hist = prepare_tiled(tokens, top_k, num_buckets, &stride, stream);
+  launch_tiled(ArrayKeys{keys}, tokens, top_k, num_buckets, tile_tokens(tokens), hist, stride, sync_.get(),
+               single_pass_, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, stream);
 }
 
 void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRouter router, uint64_t seed,
@@ -364,14 +434,16 @@ void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRou
     return;
   }
   int stride = 0;
-  int32_t* hist = prepare_tiled(tokens, b.top_k, num_buckets, &stride);
+  int32_t* hist = prepare_tiled(tokens, b.top_k, num_buckets, &stride, stream);
   const DeviceRouteArgs a = make_route_args(table.view(), seed, b);
   if (router == DeviceRouter::kTar)
     launch_tiled(RoutedKeys<true>{a, dest_gpu, flat_slot}, tokens, b.top_k, num_buckets, tile_tokens(tokens), hist,
-                 stride, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, stream);
+                 stride, sync_.get(), single_pass_, order_.get(), position_.get(), offsets_.get(), x, hidden, dst,
+                 stream);
   else
     launch_tiled(RoutedKeys<false>{a, dest_gpu, flat_slot}, tokens, b.top_k, num_buckets, tile_tokens(tokens),
-                 hist, stride, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, stream);
+                 hist, stride, sync_.get(), single_pass_, order_.get(), position_.get(), offsets_.get(), x, hidden,
+                 dst, stream);
 }
 
 }  // namespace grace::cuda
