@@ -6,7 +6,8 @@
 //                  scatter: PairBuckets::route_build_scatter (the routing inside the two bucket
 //                  launches); throughput = minimal bytes (x read once, one row written per pair,
 //                  ids read, slots written) / time, against a measured D2D copy. Also printed:
-//                  the router kernel + build_scatter (three launches), and 128 tiles instead of 256
+//                  the same in two launches (histogram, then rank + scatter) and the router
+//                  kernel + build_scatter
 //   ffn grouped    cublasGemmGroupedBatchedEx + SwiGLU over all experts (rows sorted by expert)
 //   ffn streams    per-expert cublasGemmEx on 4 streams + SwiGLU
 //   ffn wgmma      our sm_90a grouped GEMM pair (TMA + wgmma, SwiGLU fused, device offsets),
@@ -14,8 +15,7 @@
 //   dense          the same two GEMMs as one dense GEMM pair with all rows (same FLOPs)
 //   layer          LocalMoeLayer::forward on the cuBLAS path (GemmPath::kCublas: bucket, scatter,
 //                  grouped or per-stream FFN, combine), one host sync
-//   layer wgmma    the same layer on the wgmma path (no host sync), also replayed from a CUDA graph;
-//                  "fused": the combine folded into the down projection (set_fused_combine)
+//   layer wgmma    the same layer on the wgmma path (no host sync), also replayed from a CUDA graph
 // The dense peak is one 8192^3 cuBLAS BF16 GEMM; "%pk" is the wgmma FFN's TFLOP/s against it.
 // Routing: the real DeepSeek-V2-Lite trace slice (layer 10) when --data holds it, else a
 // skewed synthetic one. Each routing is written to --out for bench/cuda/torch_ref.py.
@@ -140,20 +140,16 @@ int main(int argc, char** argv) {
   std::string out_dir = ".", data_dir = ".gpu-data";
   int reps = 20;
   int64_t profile_tokens = 0;  // --profile T: only a few DeepSeek layer calls at T tokens (for ncu)
-  bool cluster = false;        // --cluster 1: also the two-CTA cluster (multicast) kernels
-  std::string only_model;      // --model NAME: one shape only
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--out") out_dir = argv[i + 1];
     else if (a == "--data") data_dir = argv[i + 1];
     else if (a == "--reps") reps = std::stoi(argv[i + 1]);
     else if (a == "--profile") profile_tokens = std::stoll(argv[i + 1]);
-    else if (a == "--cluster") cluster = std::stoi(argv[i + 1]) != 0;
-    else if (a == "--model") only_model = argv[i + 1];
     else { std::fprintf(stderr, "unknown flag %s\n", a.c_str()); return 2; }
   }
   if (device_count() == 0) { std::fprintf(stderr, "moe_bench: no CUDA GPU\n"); return 1; }
-  if (profile_tokens > 0) {  // route + permute, then the wgmma layer (two-pass and fused combine), 3 calls each
+  if (profile_tokens > 0) {  // route + permute, then the wgmma layer, 3 calls each
     const int64_t T = profile_tokens, H = 2048, I = 1408;
     const int E = 64, k = 6;
     std::vector<int32_t> ids;
@@ -170,13 +166,11 @@ int main(int argc, char** argv) {
     const RoutingTable table(replicated_placement(E, ids), parse_topology("2x4"));
     const DeviceRoutingTable dt(table);
     PairBuckets pb;
-    LocalMoeLayer a(E, k, H, I, GemmPath::kWgmma), b(E, k, H, I, GemmPath::kWgmma);
-    b.set_fused_combine(true);
+    LocalMoeLayer a(E, k, H, I, GemmPath::kWgmma);
     for (int r = 0; r < 3; ++r) {
       pb.route_build_scatter(dt, DeviceRouter::kTar, 7, DeviceRouteBatch{0, T, k, d_ids.get(), nullptr, 0, 0}, nullptr,
                              d_slot.get(), x.get(), H, xs.get());
       a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
-      b.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
     }
     synchronize();
     std::printf("profile: %lld tokens done\n", (long long)T);
@@ -219,7 +213,6 @@ int main(int argc, char** argv) {
   bool first = true;
   std::string summary;
   for (const Shape& s : shapes) {
-    if (!only_model.empty() && only_model != s.name) continue;
     const int64_t H = s.hidden, I = s.inter;
     const int E = s.experts, k = s.top_k;
     DeviceBuffer<bf16_t> w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I);
@@ -228,8 +221,7 @@ int main(int argc, char** argv) {
     LocalMoeLayer layer(E, k, H, I, GemmPath::kCublas);
     ExpertFfn ffn_grouped(H, I, GemmPath::kGrouped), ffn_streams(H, I, GemmPath::kStreams),
         ffn_wgmma(H, I, GemmPath::kWgmma);
-    LocalMoeLayer layer_wgmma(E, k, H, I, GemmPath::kWgmma), layer_fused(E, k, H, I, GemmPath::kWgmma);
-    layer_fused.set_fused_combine(true);
+    LocalMoeLayer layer_wgmma(E, k, H, I, GemmPath::kWgmma);
     const bool wgmma = ffn_wgmma.uses_device_offsets(E);
     for (int64_t T : batches) {
       std::vector<int32_t> ids;
@@ -253,8 +245,8 @@ int main(int argc, char** argv) {
       const Placement pl = replicated_placement(E, ids);
       const RoutingTable table(pl, parse_topology("2x4"));
       const DeviceRoutingTable dt(table);
-      PairBuckets pb, pb128;
-      pb128.set_tile_target(128);
+      PairBuckets pb, pb2;
+      pb2.set_single_pass(false);
       const DeviceRouteBatch rb{0, T, k, d_ids.get(), nullptr, 0, 0};
       const float rp_ms = median_ms(reps, [&] {
         pb.route_build_scatter(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get(), x.get(), H, xs.get());
@@ -263,8 +255,8 @@ int main(int argc, char** argv) {
         route_on_device(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get());
         pb.build_scatter(d_slot.get(), T, k, dt.num_slots(0), x.get(), H, xs.get());
       });
-      const float rp128_ms = median_ms(reps, [&] {
-        pb128.route_build_scatter(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get(), x.get(), H, xs.get());
+      const float rp2_ms = median_ms(reps, [&] {
+        pb2.route_build_scatter(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get(), x.get(), H, xs.get());
       });
       const double rp_bytes = 2.0 * T * H + 2.0 * P * H + 8.0 * P;
       const double rp_GBps = rp_bytes / (rp_ms * 1e-3) / 1e9;
@@ -279,11 +271,9 @@ int main(int argc, char** argv) {
       const float dns_ms = median_ms(reps, [&] { ffn_grouped.run_dense(xs.get(), P, w13.get(), w2.get(), ys.get()); });
       const double flops = 6.0 * H * I * P;
       // Our sm_90a kernels on device offsets, checked against the cuBLAS grouped result.
-      float wg_ms = 0, layer_wg_ms = 0, layer_graph_ms = 0, layer_fused_ms = 0, layer_fused_graph_ms = 0;
-      float wgc_ms = 0, layer_wgc_ms = 0, layer_fusedc_ms = 0;  // --cluster: two-CTA cluster kernels
-      bool wgc_same = false;
-      MoeLayerTimes wst, fst;  // the wgmma layers' stages (event-timed, one call)
-      double wg_err = -1, fused_err = -1;
+      float wg_ms = 0, layer_wg_ms = 0, layer_graph_ms = 0;
+      MoeLayerTimes wst;  // the wgmma layer's stages (event-timed, one call)
+      double wg_err = -1;
       auto rel_err = [](const std::vector<bf16_t>& a, const std::vector<bf16_t>& b) {  // |b - a| / |a|
         double num = 0, den = 0;
         for (size_t i = 0; i < a.size(); ++i) {
@@ -338,42 +328,6 @@ int main(int argc, char** argv) {
         });
         layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &wst);
         layer_graph_ms = graph_ms(layer_wgmma);
-        // The fused-combine layer: checked against the two-pass one, then timed.
-        DeviceBuffer<bf16_t> out2(T * H);
-        layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
-        layer_fused.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out2.get());
-        synchronize();
-        std::vector<bf16_t> o1(T * H), o2(T * H);
-        out.download(o1.data(), o1.size());
-        out2.download(o2.data(), o2.size());
-        fused_err = rel_err(o1, o2);
-        layer_fused_ms = median_ms(reps, [&] {
-          layer_fused.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
-        });
-        layer_fused.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &fst);
-        layer_fused_graph_ms = graph_ms(layer_fused);
-        if (cluster) {
-          ExpertFfn::set_wgmma_cluster(true);
-          DeviceBuffer<bf16_t> yc(P * H);
-          ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), yw.get());
-          ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), yc.get());
-          synchronize();
-          std::vector<bf16_t> c(P * H);
-          yw.download(b.data(), b.size());
-          yc.download(c.data(), c.size());
-          wgc_same = b == c;
-          wgc_ms = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), yc.get()); });
-          layer_wgc_ms = median_ms(reps, [&] {
-            layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
-          });
-          layer_fusedc_ms = median_ms(reps, [&] {
-            layer_fused.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
-          });
-          ExpertFfn::set_wgmma_cluster(false);
-          std::printf("cluster %-18s %6lld | ffn %.3f ms %.0f TF/s (bit-equal to single-CTA: %s) | layer wg %.3f fused %.3f\n",
-                      s.name, (long long)T, wgc_ms, flops / (wgc_ms * 1e-3) / 1e12, wgc_same ? "yes" : "NO",
-                      layer_wgc_ms, layer_fusedc_ms);
-        }
       }
       const float layer_ms = median_ms(reps, [&] {
         layer.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
@@ -384,20 +338,18 @@ int main(int argc, char** argv) {
       int64_t maxload = 0;
       for (int e = 0; e < E; ++e) maxload = std::max<int64_t>(maxload, off[e + 1] - off[e]);
       std::printf("%-18s %6lld %5s | %9.3f %7.0f %4.0f%% | %9.3f %9.3f %9.3f %7.0f %7.0f | %9.3f  (perm %.3f ffn %.3f comb %.3f) max/mean %.2f"
-                  "  [rt+perm 3 launches %.3f (%.0f%%), 128 tiles %.3f (%.0f%%)]\n",
+                  "  [rt+perm in 2 launches %.3f (%.0f%%), router + build_scatter %.3f (%.0f%%)]\n",
                   s.name, (long long)T, real ? "trace" : "synth", rp_ms, rp_GBps, 100 * rp_GBps / copy_GBps,
                   grp_ms, str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (dns_ms * 1e-3) / 1e12,
                   layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, double(maxload) * E / double(P),
-                  rp3_ms, 100 * rp_bytes / (rp3_ms * 1e-3) / 1e9 / copy_GBps, rp128_ms,
-                  100 * rp_bytes / (rp128_ms * 1e-3) / 1e9 / copy_GBps);
+                  rp2_ms, 100 * rp_bytes / (rp2_ms * 1e-3) / 1e9 / copy_GBps, rp3_ms,
+                  100 * rp_bytes / (rp3_ms * 1e-3) / 1e9 / copy_GBps);
       char line[768];
       if (wgmma)
-        std::snprintf(line, sizeof line, "%-18s %6lld | %9.3f %7.0f %5.0f%% %9.2e | %9.3f %9.3f %9.3f | %9.3f %9.3f %9.2e"
-                      "  (perm %.3f ffn %.3f comb %.3f | fused: ffn+comb %.3f flush %.3f)\n",
+        std::snprintf(line, sizeof line, "%-18s %6lld | %9.3f %7.0f %5.0f%% %9.2e | %9.3f %9.3f %9.3f  (perm %.3f ffn %.3f comb %.3f)\n",
                       s.name, (long long)T, wg_ms, flops / (wg_ms * 1e-3) / 1e12,
                       100 * flops / (wg_ms * 1e-3) / 1e12 / peak_tflops, wg_err, layer_ms, layer_wg_ms, layer_graph_ms,
-                      layer_fused_ms, layer_fused_graph_ms, fused_err, wst.permute_ms, wst.ffn_ms, wst.combine_ms,
-                      fst.ffn_ms, fst.combine_ms);
+                      wst.permute_ms, wst.ffn_ms, wst.combine_ms);
       else
         std::snprintf(line, sizeof line, "%-18s %6lld | wgmma path not available here\n", s.name, (long long)T);
       summary += line;
@@ -408,25 +360,22 @@ int main(int argc, char** argv) {
                     "\"dense_ms\":%.5f,\"grouped_tflops\":%.1f,\"streams_tflops\":%.1f,\"dense_tflops\":%.1f,"
                     "\"layer_ms\":%.5f,\"stage_permute_ms\":%.5f,\"stage_ffn_ms\":%.5f,\"stage_combine_ms\":%.5f,"
                     "\"ffn_wgmma_ms\":%.5f,\"wgmma_tflops\":%.1f,\"wgmma_rel_err\":%.3g,\"layer_wgmma_ms\":%.5f,"
-                    "\"layer_wgmma_graph_ms\":%.5f,\"route_permute_3launch_ms\":%.5f,\"route_permute_128tiles_ms\":%.5f,"
-                    "\"layer_fused_ms\":%.5f,\"layer_fused_graph_ms\":%.5f,\"fused_rel_err\":%.3g,"
+                    "\"layer_wgmma_graph_ms\":%.5f,\"route_permute_2launch_ms\":%.5f,\"route_permute_router_kernel_ms\":%.5f,"
                     "\"stage_wg_permute_ms\":%.5f,\"stage_wg_ffn_ms\":%.5f,\"stage_wg_combine_ms\":%.5f}",
                     first ? "" : ",", s.name, (long long)T, real ? "trace" : "synthetic", rp_ms, rp_GBps, grp_ms,
                     str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (str_ms * 1e-3) / 1e12,
                     flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, wg_ms,
-                    wg_ms > 0 ? flops / (wg_ms * 1e-3) / 1e12 : 0.0, wg_err, layer_wg_ms, layer_graph_ms, rp3_ms,
-                    rp128_ms, layer_fused_ms, layer_fused_graph_ms, fused_err, wst.permute_ms, wst.ffn_ms,
-                    wst.combine_ms);
+                    wg_ms > 0 ? flops / (wg_ms * 1e-3) / 1e12 : 0.0, wg_err, layer_wg_ms, layer_graph_ms, rp2_ms,
+                    rp3_ms, wst.permute_ms, wst.ffn_ms, wst.combine_ms);
       json += buf;
       first = false;
     }
   }
   std::printf("\nsm_90a grouped GEMM (wgmma): FFN time, TFLOP/s, %% of the dense peak (%.0f TF/s), relative error vs\n"
-              "cuBLAS grouped; layer: cuBLAS path (host sync) | wgmma path | wgmma path replayed from a CUDA graph |\n"
-              "wgmma path with the combine in the down projection (direct, graph, rel. error vs the two-pass layer)\n",
+              "cuBLAS grouped; layer: cuBLAS path (host sync) | wgmma path | wgmma path replayed from a CUDA graph\n",
               peak_tflops);
-  std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk",
-              "rel err", "layer", "layer wg", "graph", "fused", "graph", "rel err");
+  std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk",
+              "rel err", "layer", "layer wg", "graph");
   std::printf("%s", summary.c_str());
   json += "]}\n";
   std::ofstream(out_dir + "/moe_bench.json") << json;

@@ -97,14 +97,6 @@ bool ExpertFfn::wgmma_supported(int64_t hidden, int64_t inter, int num_experts) 
 #endif
 }
 
-void ExpertFfn::set_wgmma_cluster(bool on) {
-#ifdef GRACE_HAVE_SM90A
-  sm90::set_cluster_multicast(on);
-#else
-  (void)on;
-#endif
-}
-
 bool ExpertFfn::uses_device_offsets(int num_experts) const {
   return (path_ == GemmPath::kWgmma || path_ == GemmPath::kAuto) && wgmma_supported(hidden_, inter_, num_experts);
 }
@@ -121,23 +113,6 @@ void ExpertFfn::run_device(const bf16_t* x, int64_t capacity, const int32_t* off
   sm90::down_proj(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, y, stream);
 #else
   (void)x, (void)offsets, (void)w13, (void)w2, (void)y, (void)stream;
-#endif
-}
-
-void ExpertFfn::run_device_combine(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
-                                   const bf16_t* w13, const bf16_t* w2, const int32_t* order, const float* weights,
-                                   int top_k, float* acc, Stream stream) {
-  GRACE_CHECK(uses_device_offsets(num_experts),
-              "the wgmma expert GEMM does not run here (needs an sm_90 GPU, an sm_90a build, hidden % 256 == 0, "
-              "inter % 128 == 0, <= 256 experts; hidden {}, inter {}, {} experts)", hidden_, inter_, num_experts);
-#ifdef GRACE_HAVE_SM90A
-  if (capacity <= 0) return;
-  impl_->act.resize(size_t(capacity) * inter_);
-  sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), stream);
-  sm90::down_proj_combine(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, order, weights,
-                          top_k, acc, stream);
-#else
-  (void)x, (void)offsets, (void)w13, (void)w2, (void)order, (void)weights, (void)top_k, (void)acc, (void)stream;
 #endif
 }
 

@@ -48,16 +48,7 @@ struct Params {
   int feat_step;        // weight rows advanced per feature tile (128 SwiGLU, 256 otherwise)
   __nv_bfloat16* out;
   int64_t ldo;
-  // Combine epilogue only: row r (pair order[r], token order[r] / top_k) adds weights[order[r]] *
-  // its F32 result into acc[token][feature] (row stride ldo), instead of storing out.
-  const int32_t* order;
-  const float* weights;
-  int top_k;
-  float* acc;
 };
-
-// What the epilogue does with the F32 accumulators.
-enum Epilogue { kEpiSwiglu = 0, kEpiStore = 1, kEpiCombine = 2 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define GRACE_SM90A_DEVICE 1
@@ -108,38 +99,9 @@ __device__ __forceinline__ void wgmma_wait1() { asm volatile("wgmma.wait_group.s
 // and the input rows), and let the next one be scheduled as SMs free up.
 __device__ __forceinline__ void grid_dep_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void grid_dep_launch() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
-// Barrier of one consumer warpgroup (ids 1, 2; 0 is __syncthreads).
-__device__ __forceinline__ void wg_bar(int id) { asm volatile("bar.sync %0, 128;" ::"r"(id) : "memory"); }
-// Clusters of two CTAs (kCluster): rank, whole-cluster barrier, an arrive on the peer's mbarrier,
-// and a TMA load multicast into both CTAs' shared memory (same offset, both full barriers).
-__device__ __forceinline__ uint32_t cluster_rank() {
-  uint32_t r;
-  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
-  return r;
-}
-__device__ __forceinline__ void cluster_sync() {
-  asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
-}
-__device__ __forceinline__ void mbar_arrive_cta(uint32_t bar, uint32_t cta) {
-  uint32_t r;
-  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(r) : "r"(bar), "r"(cta));
-  asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];" ::"r"(r) : "memory");
-}
-__device__ __forceinline__ void tma_load_2d_multicast(const CUtensorMap* map, uint32_t bar, uint32_t dst, int c0, int c1,
-                                                      uint16_t cta_mask) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
-      " [%0], [%1, {%3, %4}], [%2], %5;"
-      ::"r"(dst), "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1), "h"(cta_mask)
-      : "memory");
-}
 #endif
 
-// kCluster: CTAs run in clusters of two that take the same expert and feature tile for two
-// token tiles (an expert's odd last tile pairs with an empty one): each CTA loads one of the
-// two weight boxes and multicasts it into both, so the weights cross L2 -> SM once per pair.
-// A stage is refilled only when both CTAs' consumers released it (empty barriers count both).
-template <int kEpi, bool kCluster>
+template <bool kSwiglu>
 __global__ void __launch_bounds__(kThreads, 1)
     grouped_gemm_kernel(const __grid_constant__ CUtensorMap map_w, const __grid_constant__ CUtensorMap map_x,
                         const Params p) {
@@ -147,8 +109,6 @@ __global__ void __launch_bounds__(kThreads, 1)
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) uint64_t full_bar[kStages], empty_bar[kStages];
   __shared__ int offs[kMaxExperts + 1], tile_start[kMaxExperts + 1];
-  __shared__ int tok_s[2][kBN];    // combine epilogue: token and weight of each row of the tile,
-  __shared__ float wt_s[2][kBN];   // one copy per consumer warpgroup
 
   grid_dep_wait();
   grid_dep_launch();
@@ -159,24 +119,15 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (tid == 0) {
     for (int s = 0; s < kStages; ++s) {
       mbar_init(smem_addr(&full_bar[s]), 1);
-      mbar_init(smem_addr(&empty_bar[s]), kCluster ? 16 : 8);  // one arrival per consumer warp (of both CTAs)
+      mbar_init(smem_addr(&empty_bar[s]), 8);  // one arrival per consumer warp
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
   __syncthreads();
-  if (kCluster) cluster_sync();  // the peer's barriers exist before any multicast or remote arrive
-  // Work units per expert: token tiles, or pairs of token tiles (kCluster).
-  auto units = [](int rows) {
-    const int tiles = (rows + kBN - 1) / kBN;
-    return kCluster ? (tiles + 1) / 2 : tiles;
-  };
-  const uint32_t crank = kCluster ? cluster_rank() : 0;
-  const int first_item = kCluster ? int(blockIdx.x / 2) : int(blockIdx.x);
-  const int item_step = kCluster ? int(gridDim.x / 2) : int(gridDim.x);
-  if (tid < 32) {  // work units per expert, exclusive scan by warp 0 (lane: a run of experts)
+  if (tid < 32) {  // token tiles per expert, exclusive scan by warp 0 (lane: a run of experts)
     const int per = (E + 31) / 32, e0 = min(E, tid * per), e1 = min(E, e0 + per);
     int sum = 0;
-    for (int e = e0; e < e1; ++e) sum += units(offs[e + 1] - offs[e]);
+    for (int e = e0; e < e1; ++e) sum += (offs[e + 1] - offs[e] + kBN - 1) / kBN;
     int incl = sum;
 #pragma unroll
     for (int d = 1; d < 32; d <<= 1) {
@@ -186,7 +137,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     int run = incl - sum;
     for (int e = e0; e < e1; ++e) {
       tile_start[e] = run;
-      run += units(offs[e + 1] - offs[e]);
+      run += (offs[e + 1] - offs[e] + kBN - 1) / kBN;
     }
     if (tid == 31) tile_start[E] = incl;
   }
@@ -204,9 +155,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       else hi = mid - 1;
     }
     e = lo;
-    const int lt = kCluster ? (tile - tile_start[e]) * 2 + int(crank) : tile - tile_start[e];
-    row0 = offs[e] + lt * kBN;
-    valid = max(0, min(kBN, offs[e + 1] - row0));  // 0: the empty partner of an odd last tile
+    row0 = offs[e] + (tile - tile_start[e]) * kBN;
+    valid = min(kBN, offs[e + 1] - row0);
   };
 
   const int wg = tid / 128;
@@ -215,27 +165,22 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (tid == 0) {
       int stage = 0;
       uint32_t phase = 0;
-      for (int item = first_item; item < total; item += item_step) {
+      for (int item = blockIdx.x; item < total; item += gridDim.x) {
         int e, row0, valid, f;
         decode(item, e, row0, valid, f);
         const int w0 = e * p.expert_rows + f * p.feat_step;
         for (int kt = 0; kt < p.k_tiles; ++kt) {
           const uint32_t fb = smem_addr(&full_bar[stage]);
           mbar_wait(smem_addr(&empty_bar[stage]), phase ^ 1);
-          mbar_expect_tx(fb, kStageBytes);  // both weight boxes and this CTA's token box
+          mbar_expect_tx(fb, kStageBytes);
           const uint32_t sa = base + stage * kStageBytes;
-          if (kCluster) {  // box `crank` into both CTAs
-            tma_load_2d_multicast(&map_w, fb, sa + crank * kBoxBytes, kt * kBK, w0 + int(crank) * p.box1_offset, 3);
-          } else {
-            tma_load_2d(&map_w, fb, sa, kt * kBK, w0);
-            tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
-          }
+          tma_load_2d(&map_w, fb, sa, kt * kBK, w0);
+          tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
           tma_load_2d(&map_x, fb, sa + kABytes, kt * kBK, row0);
           if (++stage == kStages) stage = 0, phase ^= 1;
         }
       }
     }
-    if (kCluster) cluster_sync();  // stay until the peer is done with this CTA's barriers
     return;
   }
 
@@ -245,13 +190,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   float acc0[64], acc1[64];
   int stage = 0;
   uint32_t phase = 0;
-  // A consumed stage is released to this CTA's producer and (kCluster) to the peer's, which
-  // multicasts into it too.
-  auto release = [&](int s) {
-    mbar_arrive(smem_addr(&empty_bar[s]));
-    if (kCluster) mbar_arrive_cta(smem_addr(&empty_bar[s]), crank ^ 1u);
-  };
-  for (int item = first_item; item < total; item += item_step) {
+  for (int item = blockIdx.x; item < total; item += gridDim.x) {
     int e, row0, valid, f;
     decode(item, e, row0, valid, f);
     int prev = -1;  // stage whose wgmmas may still be reading shared memory
@@ -269,12 +208,12 @@ __global__ void __launch_bounds__(kThreads, 1)
       wgmma_commit();
       // Keep this k-tile's group in flight; the previous one is done, so its stage is free.
       wgmma_wait1();
-      if (prev >= 0 && lane == 0) release(prev);
+      if (prev >= 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
       prev = stage;
       if (++stage == kStages) stage = 0, phase ^= 1;
     }
     wgmma_wait0();
-    if (lane == 0) release(prev);
+    if (lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
     // Epilogue from the wgmma D fragment: register 4c + 2h + j of lane l in warp w holds
     // D[row = 16w + l/4 + 8h][col = 8c + 2(l%4) + j]; row = weight row (feature), col = token.
     // Lanes l and l^4 hold neighbouring features of the same two tokens: one shuffle gives each
@@ -289,7 +228,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         *reinterpret_cast<__nv_bfloat162*>(p.out + int64_t(row0 + col) * p.ldo + feat + fpair) = v;
       }
     };
-    if (kEpi == kEpiSwiglu) {
+    if (kSwiglu) {
       const int feat0 = f * 128 + cw * 64;  // gate rows of box 0; up rows are box 1
       auto act = [](float g, float u) { return g / (1.0f + __expf(-g)) * u; };
 #pragma unroll
@@ -298,7 +237,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         for (int h = 0; h < 2; ++h)
           store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
                      act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
-    } else if (kEpi == kEpiStore) {
+    } else {
       const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
 #pragma unroll
       for (int c = 0; c < 16; ++c)
@@ -307,44 +246,8 @@ __global__ void __launch_bounds__(kThreads, 1)
           store_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
           store_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
         }
-    } else {
-      // Weighted scatter-add back to token order: each of the tile's 128 rows is one (token,
-      // expert) pair; its token and routing weight are read once per warpgroup into shared
-      // memory, then every feature pair goes out as one 8-byte F32 atomic add (red.global).
-      const int ltid = tid & 127;
-      wg_bar(1 + cw);  // the previous tile's readers are done
-      {
-        int t = 0;
-        float w = 0.0f;
-        if (ltid < valid) {
-          const int pr = p.order[row0 + ltid];
-          t = pr / p.top_k;
-          w = p.weights[pr];
-        }
-        tok_s[cw][ltid] = t;
-        wt_s[cw][ltid] = w;
-      }
-      wg_bar(1 + cw);
-      auto add_pair = [&](int feat, int c, float v0, float v1) {
-        const float got = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
-        const int col = 8 * c + cbase + odd;
-        if (col < valid) {
-          const float w = wt_s[cw][col];
-          const float2 v = odd ? make_float2(w * got, w * v1) : make_float2(w * v0, w * got);
-          atomicAdd(reinterpret_cast<float2*>(p.acc + int64_t(tok_s[cw][col]) * p.ldo + feat + fpair), v);
-        }
-      };
-      const int feat0 = f * 256 + cw * 64;
-#pragma unroll
-      for (int c = 0; c < 16; ++c)
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          add_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
-          add_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
-        }
     }
   }
-  if (kCluster) cluster_sync();
 #else
   __trap();  // built without sm_90a code: available() keeps the host from launching this
 #endif
@@ -392,66 +295,32 @@ int sm_count() {
 // second GPU's launch failing). Setting it twice is harmless, so the race is benign. Launched as
 // a programmatic dependent launch: the CTAs start as the previous kernel's CTAs leave their SMs
 // (and its trigger fired), set up their barriers, then wait for it (griddepcontrol.wait).
-std::atomic<bool> g_cluster{false};
-
-template <int kEpi, bool kCluster>
-void launch_kernel(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
+template <bool kSwiglu>
+void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
   static std::atomic<uint64_t> done{0};
-  static int cluster_grid[64] = {};  // per device: 2 x co-resident clusters (0: unknown)
   int dev = 0;
   GRACE_CUDA_CHECK(cudaGetDevice(&dev));
   const uint64_t bit = dev >= 0 && dev < 64 ? uint64_t(1) << dev : 0;
   if (bit == 0 || !(done.load(std::memory_order_acquire) & bit)) {
-    GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kEpi, kCluster>,
+    GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kSwiglu>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
     done.fetch_or(bit, std::memory_order_release);
   }
-  cudaLaunchAttribute attr[2];
+  cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
-  attr[1].id = cudaLaunchAttributeClusterDimension;
-  attr[1].val.clusterDim.x = 2;
-  attr[1].val.clusterDim.y = 1;
-  attr[1].val.clusterDim.z = 1;
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = dim3(unsigned(sm_count()));
   cfg.blockDim = dim3(kThreads);
   cfg.dynamicSmemBytes = kSmemBytes;
   cfg.stream = static_cast<cudaStream_t>(stream);
   cfg.attrs = attr;
-  cfg.numAttrs = kCluster ? 2 : 1;
-  if (kCluster) {  // as many clusters as fit at once (SMs pair up inside a GPC only)
-    int& g = cluster_grid[dev >= 0 && dev < 64 ? dev : 0];
-    if (g == 0) {
-      int clusters = 0;
-      cfg.gridDim = dim3(unsigned(sm_count() & ~1));
-      GRACE_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, grouped_gemm_kernel<kEpi, kCluster>, &cfg));
-      g = 2 * clusters;
-    }
-    GRACE_CUDA_REQUIRE(g > 0, "no cluster of two CTAs of the sm_90a GEMM fits on this GPU");
-    cfg.gridDim = dim3(unsigned(g));
-  }
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kEpi, kCluster>, mw, mx, p));
+  cfg.numAttrs = 1;
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kSwiglu>, mw, mx, p));
   GRACE_CUDA_CHECK_LAUNCH();
 }
 
-// The shared-memory opt-in is a per-device attribute of the kernel: set it once on each device
-// (a process driving two GPUs from two threads needs it on both; a once-per-process flag left the
-// second GPU's launch failing). Setting it twice is harmless, so the race is benign. Launched as
-// a programmatic dependent launch: the CTAs start as the previous kernel's CTAs leave their SMs
-// (and its trigger fired), set up their barriers, then wait for it (griddepcontrol.wait).
-template <int kEpi>
-void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
-  if (g_cluster.load(std::memory_order_relaxed))
-    launch_kernel<kEpi, true>(mw, mx, p, stream);
-  else
-    launch_kernel<kEpi, false>(mw, mx, p, stream);
-}
-
 }  // namespace
-
-void set_cluster_multicast(bool on) { g_cluster.store(on); }
-bool cluster_multicast() { return g_cluster.load(); }
 
 bool available() {
   int dev = 0, major = 0, minor = 0;
@@ -474,9 +343,9 @@ void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, i
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w13, int64_t(num_experts) * 2 * inter, hidden, kBoxRows);
   const CUtensorMap mx = make_map(x, capacity, hidden, kBN);
-  Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
-           reinterpret_cast<__nv_bfloat16*>(act), inter};
-  launch<kEpiSwiglu>(mw, mx, p, stream);
+  const Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
+                 reinterpret_cast<__nv_bfloat16*>(act), inter};
+  launch<true>(mw, mx, p, stream);
 }
 
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
@@ -485,24 +354,9 @@ void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int 
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w2, int64_t(num_experts) * hidden, inter, kBoxRows);
   const CUtensorMap mx = make_map(act, capacity, inter, kBN);
-  Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
-           reinterpret_cast<__nv_bfloat16*>(y), hidden};
-  launch<kEpiStore>(mw, mx, p, stream);
-}
-
-void down_proj_combine(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
-                       const bf16_t* w2, int64_t hidden, int64_t inter, const int32_t* order,
-                       const float* weights, int top_k, float* acc, Stream stream) {
-  GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts) && top_k > 0, "shape not supported by the sm_90a GEMM");
-  if (capacity <= 0) return;
-  const CUtensorMap mw = make_map(w2, int64_t(num_experts) * hidden, inter, kBoxRows);
-  const CUtensorMap mx = make_map(act, capacity, inter, kBN);
-  Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256, nullptr, hidden};
-  p.order = order;
-  p.weights = weights;
-  p.top_k = top_k;
-  p.acc = acc;
-  launch<kEpiCombine>(mw, mx, p, stream);
+  const Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
+                 reinterpret_cast<__nv_bfloat16*>(y), hidden};
+  launch<false>(mw, mx, p, stream);
 }
 
 }  // namespace grace::cuda::sm90

@@ -21,10 +21,6 @@ namespace grace::cuda::sm90 {
 
 // A compute-capability 9.0 GPU is current and the sm_90a kernels are in this binary.
 bool available();
-// Clusters of two CTAs sharing each weight tile through TMA multicast (process-wide switch,
-// default off; a tuning knob for the benchmark until measured better).
-void set_cluster_multicast(bool on);
-bool cluster_multicast();
 // Shapes the kernels take: hidden % 256 == 0, inter % 128 == 0, 1 <= num_experts <= 256.
 bool supports(int64_t hidden, int64_t inter, int num_experts);
 
@@ -36,14 +32,6 @@ void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, i
 // y[r][h] = act[r] . w2_e[h]. act [capacity][inter], w2 [E][hidden][inter], y [capacity][hidden].
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
                const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, Stream stream);
-
-// down_proj with the combine in its epilogue: for every row r < offsets[E] (pair order[r] of a
-// batch with top_k experts per token), acc[order[r] / top_k][h] += weights[order[r]] * y[r][h]
-// with F32 atomic adds (acc [tokens][hidden], F32; summation order between a token's pairs is
-// not fixed). y is never written.
-void down_proj_combine(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
-                       const bf16_t* w2, int64_t hidden, int64_t inter, const int32_t* order,
-                       const float* weights, int top_k, float* acc, Stream stream);
 
 }  // namespace grace::cuda::sm90
 

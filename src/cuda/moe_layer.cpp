@@ -1,11 +1,7 @@
 // LocalMoeLayer: bucket -> gather -> expert FFN -> combine (contract in grace/cuda/moe_layer.h).
 #include "grace/cuda/moe_layer.h"
 
-#include <cuda_runtime.h>
-
 #include <memory>
-
-#include "cuda/cuda_check.h"
 
 #include "grace/error.h"
 
@@ -38,24 +34,6 @@ void LocalMoeLayer::forward(const bf16_t* x, const int32_t* keys, const float* w
   }
   if (ffn_.uses_device_offsets(num_experts_)) {
     // No host round trip: the GEMMs read the offsets on the device.
-    if (fused_combine_) {
-      // The down projection adds weight * row into acc (F32, zero between calls), then one pass
-      // writes out and zeroes acc again.
-      const size_t n = size_t(tokens) * size_t(hidden_);
-      if (acc_.size() < n) {
-        acc_.resize(n);
-        GRACE_CUDA_CHECK(cudaMemsetAsync(acc_.get(), 0, acc_.size() * sizeof(float), static_cast<cudaStream_t>(stream)));
-      }
-      ffn_.run_device_combine(xs_.get(), pairs, buckets_.offsets(), num_experts_, w13, w2, buckets_.order(), weights,
-                              top_k_, acc_.get(), stream);
-      if (times) {
-        times->ffn_ms = timer->stop();
-        timer->start();
-      }
-      flush_combine(acc_.get(), int64_t(n), out, stream);
-      if (times) times->combine_ms = timer->stop();
-      return;
-    }
     ffn_.run_device(xs_.get(), pairs, buckets_.offsets(), num_experts_, w13, w2, ys_.get(), stream);
     if (times) {
       times->ffn_ms = timer->stop();

@@ -161,19 +161,6 @@ __global__ void combine_kernel(const uint4* rows, const int32_t* position, const
   }
 }
 
-// out = bf16(acc), acc = 0, four values per thread and step (n % 4 == 0).
-__global__ void flush_combine_kernel(float4* acc, int64_t n4, uint2* out) {
-  grid_dependency_wait();  // programmatic dependent launch: the down projection added into acc
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n4; i += int64_t(gridDim.x) * blockDim.x) {
-    const float4 v = acc[i];
-    acc[i] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    uint2 o;
-    *reinterpret_cast<__nv_bfloat162*>(&o.x) = __floats2bfloat162_rn(v.x, v.y);
-    *reinterpret_cast<__nv_bfloat162*>(&o.y) = __floats2bfloat162_rn(v.z, v.w);
-    out[i] = o;
-  }
-}
-
 __global__ void to_bf16_kernel(const float* src, int64_t n, __nv_bfloat16* dst) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     dst[i] = __float2bfloat16_rn(src[i]);
@@ -338,23 +325,6 @@ void combine_rows_after_ffn(const bf16_t* rows, const int32_t* position, const f
                             const int32_t* kept, int64_t tokens, int top_k, int64_t hidden, bf16_t* out,
                             Stream stream) {
   launch_combine(rows, position, weights, kept, tokens, top_k, hidden, out, stream, pdl_supported());
-}
-
-void flush_combine(float* acc, int64_t n, bf16_t* out, Stream stream) {
-  GRACE_CUDA_REQUIRE(n % 4 == 0, "combine accumulator size is not a multiple of 4");
-  if (n <= 0) return;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(grid_for(n / 4));
-  cfg.blockDim = dim3(kThreads);
-  cfg.stream = static_cast<cudaStream_t>(stream);
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl_supported() ? 1 : 0;
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, flush_combine_kernel, reinterpret_cast<float4*>(acc), n / 4,
-                                      reinterpret_cast<uint2*>(out)));
-  GRACE_CUDA_CHECK_LAUNCH();
 }
 
 void to_bf16(const float* src, int64_t n, bf16_t* dst, Stream stream) {

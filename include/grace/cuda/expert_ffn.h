@@ -58,22 +58,11 @@ class ExpertFfn {
   // past offsets[E] of y are not written. Requires uses_device_offsets(num_experts).
   void run_device(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
                   const bf16_t* w13, const bf16_t* w2, bf16_t* y, Stream stream = nullptr);
-  // run_device with the weighted combine folded into the down projection's epilogue: instead of
-  // writing y, every row r < offsets[E] (the pair order[r] of a batch with top_k experts per
-  // token) adds weights[order[r]] * y[r] into acc[order[r] / top_k] (F32 atomic adds; acc
-  // [tokens][hidden] F32; the order of a token's additions is not fixed). Same requirements.
-  void run_device_combine(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
-                          const bf16_t* w13, const bf16_t* w2, const int32_t* order, const float* weights,
-                          int top_k, float* acc, Stream stream = nullptr);
   // This object takes the kWgmma path (asked for, or kAuto) for num_experts experts on the
   // current GPU.
   bool uses_device_offsets(int num_experts) const;
   // The sm_90a kernels run here for this shape (GPU, build and shape checks).
   static bool wgmma_supported(int64_t hidden, int64_t inter, int num_experts);
-  // Process-wide tuning switch of the sm_90a kernels (benchmarks): run them in clusters of two
-  // CTAs that share each weight tile through TMA multicast. Off by default. No effect without
-  // sm_90a code.
-  static void set_wgmma_cluster(bool on);
 
   int64_t hidden() const { return hidden_; }
   int64_t inter() const { return inter_; }

@@ -36,13 +36,6 @@ class LocalMoeLayer {
                const bf16_t* w13, const bf16_t* w2, bf16_t* out, Stream stream = nullptr,
                MoeLayerTimes* times = nullptr);
 
-  // On the wgmma path: fold the routing weight and the combine into the down projection's
-  // epilogue (F32 atomic adds into a zeroed [tokens][hidden] buffer, then one pass to bf16)
-  // instead of writing every pair's row and combining them in a separate pass. The F32 sum of
-  // a token's pairs is then not in a fixed order (last-bit differences between calls).
-  void set_fused_combine(bool on) { fused_combine_ = on; }
-  bool fused_combine() const { return fused_combine_; }
-
   const PairBuckets& buckets() const { return buckets_; }
   ExpertFfn& ffn() { return ffn_; }
 
@@ -52,8 +45,6 @@ class LocalMoeLayer {
   PairBuckets buckets_;
   ExpertFfn ffn_;
   DeviceBuffer<bf16_t> xs_, ys_;
-  DeviceBuffer<float> acc_;  // fused combine: F32 sums, all zero between calls
-  bool fused_combine_ = false;
 };
 
 }  // namespace grace::cuda

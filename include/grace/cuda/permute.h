@@ -107,11 +107,6 @@ void combine_rows_after_ffn(const bf16_t* rows, const int32_t* position, const f
                             const int32_t* kept, int64_t num_tokens, int top_k, int64_t hidden,
                             bf16_t* out, Stream stream = nullptr);
 
-// The end of a combine accumulated in F32 (ExpertFfn::run_device_combine): out[i] = bf16(acc[i])
-// and acc[i] = 0 for i < n (n % 4 == 0), so acc is ready for the next one. A programmatic
-// dependent launch where supported.
-void flush_combine(float* acc, int64_t n, bf16_t* out, Stream stream = nullptr);
-
 // F32 <-> BF16 element-wise conversion (n elements).
 void to_bf16(const float* src, int64_t n, bf16_t* dst, Stream stream = nullptr);
 void to_f32(const bf16_t* src, int64_t n, float* dst, Stream stream = nullptr);
