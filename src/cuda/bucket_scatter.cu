@@ -141,12 +141,19 @@ __global__ void __launch_bounds__(kThreads, 2)
   __shared__ int32_t before[kMaxBuckets];
   __shared__ int32_t pos_s[kMaxTilePairs];
   launch_dependents();  // the expert GEMM after it may be scheduled as this grid's CTAs finish
-  if (kSingle) wait_previous_grid();  // the keys / ids come from the kernel before
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int nb = num_buckets + 1;
   const int tile = blockIdx.x;
   const int64_t t0 = int64_t(tile) * tile_tokens;
   const int tt = int(min(tokens - t0, int64_t(tile_tokens)));
+  {  // This tile's token rows into L2 while the keys are counted and the histogram is summed (a
+     // hint only: L2 is coherent, so a line prefetched before its writer finished is not stale).
+    const char* rows = reinterpret_cast<const char*>(x + t0 * vpr);
+    const int64_t lines = (int64_t(tt) * vpr * 16 + 127) / 128;
+    for (int64_t l = threadIdx.x; l < lines; l += kThreads)
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(rows + l * 128));
+  }
+  if (kSingle) wait_previous_grid();  // the keys / ids come from the kernel before
   const int64_t p0 = t0 * k;
   const int tp = tt * k;
   for (int i = threadIdx.x; i < kWarps * kMaxBuckets; i += kThreads) (&cnt[0][0])[i] = 0;
