@@ -1,13 +1,12 @@
 // Tiled bucket + scatter: PairBuckets::build_scatter (contract in grace/cuda/permute.h). The
-// pairs are cut into tiles of whole tokens (about 256 tiles, one CTA each). Single pass (the
-// default, when every tile's CTA fits on the GPU at once): rank_scatter_kernel<.., true> counts
-// its tile's keys per warp, writes the tile's column of hist[bucket][tile], meets the other CTAs
-// at a grid barrier, and goes on as below. Otherwise two launches:
+// pairs are cut into tiles of whole tokens (about 256 tiles, one CTA each) and two launches do
+// everything:
 //   1. tile_hist_kernel: one pass over the keys, each tile's bucket histogram into hist[b][tile]
 //      (a programmatic dependent launch too: it starts while the kernel that wrote the keys
 //      finishes, and waits for it before reading them);
 //   2. rank_scatter_kernel<.., false> (a programmatic dependent launch: its blocks start during
-//      launch 1 and count their own tile's keys per warp before waiting for it).
+//      launch 1, prefetch their token rows into L2 and count their own tile's keys per warp
+//      before waiting for it).
 // Then, per bucket, the total and the count of earlier tiles (warps read hist's rows), a scan
 // of the totals gives the bucket starts; every pair is ranked inside its warp's 32-pair chunk by
 // the lanes below it with the same key (__match_any_sync), as in bucket_sort.cu, so the order is
@@ -15,7 +14,13 @@
 // row is read once and written to each kept pair's sorted position.
 // Instead of iota + two radix passes + inverse + offsets + scatter (six launches at mid sizes).
 // route_build_scatter computes the keys itself (the routing decision of cuda/route_device.cuh,
-// in the launch(es) that need them), so route + bucket + scatter is one launch.
+// in both launches: launch 2 routes its tile again instead of reading keys launch 1 wrote), so
+// route + bucket + scatter is two launches instead of three.
+// Single pass (set_single_pass; off by default): rank_scatter_kernel<.., true> alone, each CTA
+// writes its tile's column of hist and meets the others at a grid barrier, where every tile's
+// CTA fits on the GPU at once. Bit-identical; on the H200 at 4,096 DeepSeek tokens it measured
+// 0.046-0.047 ms against 0.044-0.045 for the two launches (docs/gpu.md), and it relies on all
+// its CTAs being resident together, so it stays a knob.
 // Up to 8,192 pairs the one-CTA counting sort + scatter is used (faster there), and past ~1,024
 // pairs per tile or 255 buckets the radix path.
 #include <cuda_runtime.h>
@@ -339,9 +344,9 @@ int coresident_ctas() {
   return cached[dev];
 }
 
-// The tiled bucket + scatter (the caller checked tiled_fits): one launch with a grid barrier
-// when every tile's CTA fits on the GPU at once (and single), else the histogram launch and the
-// rank + scatter launch. hist is [num_buckets + 1][stride].
+// The tiled bucket + scatter (the caller checked tiled_fits): the histogram launch and the
+// rank + scatter launch, or (single, and every tile's CTA fits on the GPU at once) one launch
+// with a grid barrier. hist is [num_buckets + 1][stride].
 template <class Keys>
 void launch_tiled(Keys keys, int64_t tokens, int top_k, int num_buckets, int64_t tile_tokens, int32_t* hist,
                   int stride, unsigned* sync, bool single, int32_t* order, int32_t* position, int32_t* offsets,

@@ -49,8 +49,9 @@ class PairBuckets {
   // Tuning knob of the tiled bucket + scatter (benchmarks): about this many tiles of whole tokens
   // per batch (<= 0: the default, 256).
   void set_tile_target(int tiles) { tile_target_ = tiles; }
-  // Tuning knob (benchmarks, tests): the single launch with a grid barrier (default, where all
-  // tiles fit on the GPU at once) or the histogram launch + the rank + scatter launch.
+  // Tuning knob (benchmarks, tests): the histogram launch + the rank + scatter launch (default),
+  // or one launch whose CTAs meet at a grid barrier (only where every tile's CTA fits on the GPU
+  // at once; it needs them all resident, and measured no faster on the H200: docs/gpu.md).
   void set_single_pass(bool on) { single_pass_ = on; }
 
   const int32_t* order() const { return order_.get(); }
@@ -69,7 +70,7 @@ class PairBuckets {
   int64_t num_pairs_ = 0;
   int num_buckets_ = 0;
   int tile_target_ = 0;
-  bool single_pass_ = true;
+  bool single_pass_ = false;
   DeviceBuffer<int32_t> order_, position_, offsets_, keys_sorted_, iota_, hist_, route_keys_;
   DeviceBuffer<unsigned char> temp_;
   DeviceBuffer<unsigned> sync_;  // grid barrier of the single-pass bucket + scatter
