@@ -6,8 +6,7 @@
 //                  scatter: PairBuckets::route_build_scatter (the routing inside the two bucket
 //                  launches); throughput = minimal bytes (x read once, one row written per pair,
 //                  ids read, slots written) / time, against a measured D2D copy. Also printed:
-//                  the same in one launch with a grid barrier (set_single_pass) and the router
-//                  kernel + build_scatter
+//                  the router kernel + build_scatter (three launches)
 //   ffn grouped    cublasGemmGroupedBatchedEx + SwiGLU over all experts (rows sorted by expert)
 //   ffn streams    per-expert cublasGemmEx on 4 streams + SwiGLU
 //   ffn wgmma      our sm_90a grouped GEMM pair (TMA + wgmma, SwiGLU fused, device offsets),
@@ -245,8 +244,7 @@ int main(int argc, char** argv) {
       const Placement pl = replicated_placement(E, ids);
       const RoutingTable table(pl, parse_topology("2x4"));
       const DeviceRoutingTable dt(table);
-      PairBuckets pb, pb2;
-      pb2.set_single_pass(true);
+      PairBuckets pb;
       const DeviceRouteBatch rb{0, T, k, d_ids.get(), nullptr, 0, 0};
       const float rp_ms = median_ms(reps, [&] {
         pb.route_build_scatter(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get(), x.get(), H, xs.get());
@@ -254,9 +252,6 @@ int main(int argc, char** argv) {
       const float rp3_ms = median_ms(reps, [&] {
         route_on_device(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get());
         pb.build_scatter(d_slot.get(), T, k, dt.num_slots(0), x.get(), H, xs.get());
-      });
-      const float rp2_ms = median_ms(reps, [&] {
-        pb2.route_build_scatter(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get(), x.get(), H, xs.get());
       });
       const double rp_bytes = 2.0 * T * H + 2.0 * P * H + 8.0 * P;
       const double rp_GBps = rp_bytes / (rp_ms * 1e-3) / 1e9;
@@ -338,11 +333,11 @@ int main(int argc, char** argv) {
       int64_t maxload = 0;
       for (int e = 0; e < E; ++e) maxload = std::max<int64_t>(maxload, off[e + 1] - off[e]);
       std::printf("%-18s %6lld %5s | %9.3f %7.0f %4.0f%% | %9.3f %9.3f %9.3f %7.0f %7.0f | %9.3f  (perm %.3f ffn %.3f comb %.3f) max/mean %.2f"
-                  "  [rt+perm single pass %.3f (%.0f%%), router + build_scatter %.3f (%.0f%%)]\n",
+                  "  [router + build_scatter %.3f (%.0f%%)]\n",
                   s.name, (long long)T, real ? "trace" : "synth", rp_ms, rp_GBps, 100 * rp_GBps / copy_GBps,
                   grp_ms, str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (dns_ms * 1e-3) / 1e12,
                   layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, double(maxload) * E / double(P),
-                  rp2_ms, 100 * rp_bytes / (rp2_ms * 1e-3) / 1e9 / copy_GBps, rp3_ms,
+                  rp3_ms,
                   100 * rp_bytes / (rp3_ms * 1e-3) / 1e9 / copy_GBps);
       char line[768];
       if (wgmma)
@@ -360,13 +355,13 @@ int main(int argc, char** argv) {
                     "\"dense_ms\":%.5f,\"grouped_tflops\":%.1f,\"streams_tflops\":%.1f,\"dense_tflops\":%.1f,"
                     "\"layer_ms\":%.5f,\"stage_permute_ms\":%.5f,\"stage_ffn_ms\":%.5f,\"stage_combine_ms\":%.5f,"
                     "\"ffn_wgmma_ms\":%.5f,\"wgmma_tflops\":%.1f,\"wgmma_rel_err\":%.3g,\"layer_wgmma_ms\":%.5f,"
-                    "\"layer_wgmma_graph_ms\":%.5f,\"route_permute_single_pass_ms\":%.5f,\"route_permute_router_kernel_ms\":%.5f,"
+                    "\"layer_wgmma_graph_ms\":%.5f,\"route_permute_router_kernel_ms\":%.5f,"
                     "\"stage_wg_permute_ms\":%.5f,\"stage_wg_ffn_ms\":%.5f,\"stage_wg_combine_ms\":%.5f}",
                     first ? "" : ",", s.name, (long long)T, real ? "trace" : "synthetic", rp_ms, rp_GBps, grp_ms,
                     str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (str_ms * 1e-3) / 1e12,
                     flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, wg_ms,
-                    wg_ms > 0 ? flops / (wg_ms * 1e-3) / 1e12 : 0.0, wg_err, layer_wg_ms, layer_graph_ms, rp2_ms,
-                    rp3_ms, wst.permute_ms, wst.ffn_ms, wst.combine_ms);
+                    wg_ms > 0 ? flops / (wg_ms * 1e-3) / 1e12 : 0.0, wg_err, layer_wg_ms, layer_graph_ms, rp3_ms,
+                    wst.permute_ms, wst.ffn_ms, wst.combine_ms);
       json += buf;
       first = false;
     }

@@ -4,7 +4,7 @@
 //   1. tile_hist_kernel: one pass over the keys, each tile's bucket histogram into hist[b][tile]
 //      (a programmatic dependent launch too: it starts while the kernel that wrote the keys
 //      finishes, and waits for it before reading them);
-//   2. rank_scatter_kernel<.., false> (a programmatic dependent launch: its blocks start during
+//   2. rank_scatter_kernel (a programmatic dependent launch: its blocks start during
 //      launch 1, prefetch their token rows into L2 and count their own tile's keys per warp
 //      before waiting for it).
 // Then, per bucket, the total and the count of earlier tiles (warps read hist's rows), a scan
@@ -16,11 +16,9 @@
 // route_build_scatter computes the keys itself (the routing decision of cuda/route_device.cuh,
 // in both launches: launch 2 routes its tile again instead of reading keys launch 1 wrote), so
 // route + bucket + scatter is two launches instead of three.
-// Single pass (set_single_pass; off by default): rank_scatter_kernel<.., true> alone, each CTA
-// writes its tile's column of hist and meets the others at a grid barrier, where every tile's
-// CTA fits on the GPU at once. Bit-identical; on the H200 at 4,096 DeepSeek tokens it measured
-// 0.046-0.047 ms against 0.044-0.045 for the two launches (docs/gpu.md), and it relies on all
-// its CTAs being resident together, so it stays a knob.
+// (A single launch whose CTAs meet at a grid barrier after writing their histogram columns was
+// built and measured 1-3 us slower at 4,096 tokens on the H200, and it needs every CTA resident
+// at once; dropped, docs/gpu.md.)
 // Up to 8,192 pairs the one-CTA counting sort + scatter is used (faster there), and past ~1,024
 // pairs per tile or 255 buckets the radix path.
 #include <cuda_runtime.h>
@@ -111,36 +109,11 @@ __device__ __forceinline__ int32_t warp_sum(int32_t v) {
   return v;
 }
 
-// Grid-wide barrier of the single-pass kernel (all its CTAs are resident: the host checks the
-// grid against the occupancy). sync[0] counts arrivals and is reset by the last one, which then
-// bumps the generation sync[1] the others wait on; so it is ready for the next launch, whatever
-// its grid, and graph replays need no reset.
-__device__ __forceinline__ void grid_barrier(unsigned* sync) {
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    volatile unsigned* gen = sync + 1;
-    const unsigned g = *gen;
-    __threadfence();  // this CTA's histogram column is visible before it arrives
-    if (atomicAdd(sync, 1u) == gridDim.x - 1) {
-      atomicExch(sync, 0u);
-      __threadfence();
-      atomicExch(sync + 1, g + 1);
-    } else {
-      while (*gen == g) __nanosleep(32);
-    }
-    __threadfence();
-  }
-  __syncthreads();
-}
-
-// kSingle: one launch. Each CTA counts its own tile, writes its histogram column and meets the
-// others at a grid barrier instead of waiting for tile_hist_kernel (then hist is complete).
-template <class Keys, bool kSingle>
+template <class Keys>
 __global__ void __launch_bounds__(kThreads, 2)
     rank_scatter_kernel(Keys keys, int64_t tokens, int k, int tile_tokens, int num_buckets,
                         int num_tiles, int hist_stride, const int32_t* hist, int32_t* order, int32_t* position,
-                        int32_t* offsets, const uint4* x, int vpr, uint4* dst, int32_t* hist_out,
-                        unsigned* sync) {
+                        int32_t* offsets, const uint4* x, int vpr, uint4* dst) {
   __shared__ int32_t cnt[kWarps][kMaxBuckets];
   __shared__ int32_t start[kMaxBuckets + 1];
   __shared__ int32_t before[kMaxBuckets];
@@ -158,7 +131,6 @@ __global__ void __launch_bounds__(kThreads, 2)
     for (int64_t l = threadIdx.x; l < lines; l += kThreads)
       asm volatile("prefetch.global.L2 [%0];" ::"l"(rows + l * 128));
   }
-  if (kSingle) wait_previous_grid();  // the keys / ids come from the kernel before
   const int64_t p0 = t0 * k;
   const int tp = tt * k;
   for (int i = threadIdx.x; i < kWarps * kMaxBuckets; i += kThreads) (&cnt[0][0])[i] = 0;
@@ -189,18 +161,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     __syncwarp();
   }
 
-  if (kSingle) {  // this tile's column of hist, then every CTA's
-    __syncthreads();
-    for (int b = threadIdx.x; b < nb; b += kThreads) {
-      int32_t sum = 0;
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) sum += cnt[w][b];
-      hist_out[int64_t(b) * hist_stride + tile] = sum;
-    }
-    grid_barrier(sync);
-  } else {
-    wait_previous_grid();  // hist is complete
-  }
+  wait_previous_grid();  // hist is complete
   // Per bucket: all tiles' total and the earlier tiles' count. Warp w reads rows w, w + 8, ...,
   // kRowBatch rows at a time with 16-byte loads (rows are hist_stride = num_tiles rounded up to
   // 4 apart; the padding is never read into a sum), all of a batch's loads in flight at once.
@@ -328,29 +289,11 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
-// CTAs of the single-pass kernel that can be resident at once on this device (0: unknown yet).
-template <class Keys>
-int coresident_ctas() {
-  static int cached[64] = {};
-  int dev = 0;
-  GRACE_CUDA_CHECK(cudaGetDevice(&dev));
-  if (dev < 0 || dev >= 64) return 0;
-  if (cached[dev] == 0) {
-    int per_sm = 0, sms = 0;
-    GRACE_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, rank_scatter_kernel<Keys, true>, kThreads, 0));
-    GRACE_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    cached[dev] = per_sm * sms > 0 ? per_sm * sms : -1;
-  }
-  return cached[dev];
-}
-
-// The tiled bucket + scatter (the caller checked tiled_fits): the histogram launch and the
-// rank + scatter launch, or (single, and every tile's CTA fits on the GPU at once) one launch
-// with a grid barrier. hist is [num_buckets + 1][stride].
+// The two launches (the caller checked tiled_fits). hist is [num_buckets + 1][stride].
 template <class Keys>
 void launch_tiled(Keys keys, int64_t tokens, int top_k, int num_buckets, int64_t tile_tokens, int32_t* hist,
-                  int stride, unsigned* sync, bool single, int32_t* order, int32_t* position, int32_t* offsets,
-                  const bf16_t* x, int64_t hidden, bf16_t* dst, Stream stream) {
+                  int stride, int32_t* order, int32_t* position, int32_t* offsets, const bf16_t* x,
+                  int64_t hidden, bf16_t* dst, Stream stream) {
   const int64_t n = tokens * top_k;
   const int num_tiles = int((tokens + tile_tokens - 1) / tile_tokens);
   cudaLaunchAttribute attr[1];
@@ -364,20 +307,12 @@ void launch_tiled(Keys keys, int64_t tokens, int top_k, int num_buckets, int64_t
   cfg.numAttrs = pdl_supported() ? 1 : 0;
   const uint4* xv = reinterpret_cast<const uint4*>(x);
   uint4* dv = reinterpret_cast<uint4*>(dst);
-  if (single && num_tiles <= coresident_ctas<Keys>()) {
-    GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys, true>, keys, tokens, top_k, int(tile_tokens),
-                                        num_buckets, num_tiles, stride, static_cast<const int32_t*>(hist), order,
-                                        position, offsets, xv, int(hidden / 8), dv, hist, sync));
-    GRACE_CUDA_CHECK_LAUNCH();
-    return;
-  }
   GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, tile_hist_kernel<Keys>, keys, n, int(tile_tokens * top_k), num_buckets,
                                       stride, hist));
   GRACE_CUDA_CHECK_LAUNCH();
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys, false>, keys, tokens, top_k, int(tile_tokens),
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys>, keys, tokens, top_k, int(tile_tokens),
                                       num_buckets, num_tiles, stride, static_cast<const int32_t*>(hist), order,
-                                      position, offsets, xv, int(hidden / 8), dv, static_cast<int32_t*>(nullptr),
-                                      static_cast<unsigned*>(nullptr)));
+                                      position, offsets, xv, int(hidden / 8), dv));
   GRACE_CUDA_CHECK_LAUNCH();
 }
 
@@ -396,11 +331,7 @@ bool PairBuckets::tiled_fits(int64_t tokens, int top_k, int num_buckets) const {
          tile_tokens(tokens) * top_k <= kMaxTilePairs && n < INT32_MAX;
 }
 
-int32_t* PairBuckets::prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* stride, Stream stream) {
-  if (sync_.size() < 2) {  // the single-pass barrier's state: zero once, then kept zero by the kernel
-    sync_.resize(2);
-    GRACE_CUDA_CHECK(cudaMemsetAsync(sync_.get(), 0, 2 * sizeof(unsigned), static_cast<cudaStream_t>(stream)));
-  }
+int32_t* PairBuckets::prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* stride) {
   const int64_t n = tokens * top_k;
   num_pairs_ = n;
   num_buckets_ = num_buckets;
@@ -424,9 +355,8 @@ void PairBuckets::build_scatter(const int32_t* keys, int64_t tokens, int top_k, 
     return;
   }
   int stride = 0;
-  int32_t* hist = prepare_tiled(tokens, top_k, num_buckets, &stride, stream);
-  launch_tiled(ArrayKeys{keys}, tokens, top_k, num_buckets, tile_tokens(tokens), hist, stride, sync_.get(),
-               single_pass_, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, stream);
+  int32_t* hist = prepare_tiled(tokens, top_k, num_buckets, &stride);
+  launch_tiled(ArrayKeys{keys}, tokens, top_k, num_buckets, tile_tokens(tokens), hist, stride, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, stream);
 }
 
 void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRouter router, uint64_t seed,
@@ -446,16 +376,14 @@ void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRou
     return;
   }
   int stride = 0;
-  int32_t* hist = prepare_tiled(tokens, b.top_k, num_buckets, &stride, stream);
+  int32_t* hist = prepare_tiled(tokens, b.top_k, num_buckets, &stride);
   const DeviceRouteArgs a = make_route_args(table.view(), seed, b);
   if (router == DeviceRouter::kTar)
     launch_tiled(RoutedKeys<true>{a, dest_gpu, flat_slot}, tokens, b.top_k, num_buckets, tile_tokens(tokens), hist,
-                 stride, sync_.get(), single_pass_, order_.get(), position_.get(), offsets_.get(), x, hidden, dst,
-                 stream);
+                 stride, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, stream);
   else
     launch_tiled(RoutedKeys<false>{a, dest_gpu, flat_slot}, tokens, b.top_k, num_buckets, tile_tokens(tokens),
-                 hist, stride, sync_.get(), single_pass_, order_.get(), position_.get(), offsets_.get(), x, hidden,
-                 dst, stream);
+                 hist, stride, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, stream);
 }
 
 }  // namespace grace::cuda

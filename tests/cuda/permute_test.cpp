@@ -119,8 +119,8 @@ TEST(CudaPermute, BothSortPathsAreStable) {
   }
 }
 
-// build_scatter (tiled histogram, then rank + row scatter; in one launch with a grid barrier or
-// in two) gives build()'s order, position and offsets and scatter_rows' rows: small and large batches, top-k 1..8, skipped pairs, up to 255
+// build_scatter (tiled histogram, then rank + row scatter) gives build()'s order, position and
+// offsets and scatter_rows' rows: small and large batches, top-k 1..8, skipped pairs, up to 255
 // buckets, and batches past its tile limit (the build + scatter fallback).
 TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
   GRACE_REQUIRE_GPU();
@@ -142,27 +142,23 @@ TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
     ref.build(d_keys.get(), n, c.B);
     fill_bytes(want_rows.get(), 0xff, n * H * 2);
     scatter_rows(d_x.get(), ref.position(), ref.offsets() + c.B, c.T, c.k, H, want_rows.get());
-    for (const bool single : {true, false}) {  // one launch with a grid barrier, or two launches
-      PairBuckets pb;
-      pb.set_single_pass(single);
-      fill_bytes(got_rows.get(), 0xff, n * H * 2);
-      for (int rep = 0; rep < 2; ++rep)  // twice: scratch reused
-        pb.build_scatter(d_keys.get(), c.T, c.k, c.B, d_x.get(), H, got_rows.get());
-      const std::string what = "T " + std::to_string(c.T) + " k " + std::to_string(c.k) + " B " + std::to_string(c.B) +
-                               (single ? " single pass" : " two launches");
-      ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
-      std::vector<int32_t> o1(n), o2(n), q1(n), q2(n);
-      copy_to_host(o1.data(), ref.order(), n * 4);
-      copy_to_host(o2.data(), pb.order(), n * 4);
-      copy_to_host(q1.data(), ref.position(), n * 4);
-      copy_to_host(q2.data(), pb.position(), n * 4);
-      ASSERT_EQ(o2, o1) << what;
-      ASSERT_EQ(q2, q1) << what;
-      std::vector<bf16_t> r1(n * H), r2(n * H);
-      copy_to_host(r1.data(), want_rows.get(), n * H * 2);
-      copy_to_host(r2.data(), got_rows.get(), n * H * 2);
-      ASSERT_EQ(r2, r1) << what;  // kept rows equal, rows past the kept ones still poisoned in both
-    }
+    PairBuckets pb;
+    fill_bytes(got_rows.get(), 0xff, n * H * 2);
+    for (int rep = 0; rep < 2; ++rep)  // twice: scratch reused
+      pb.build_scatter(d_keys.get(), c.T, c.k, c.B, d_x.get(), H, got_rows.get());
+    const std::string what = "T " + std::to_string(c.T) + " k " + std::to_string(c.k) + " B " + std::to_string(c.B);
+    ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
+    std::vector<int32_t> o1(n), o2(n), q1(n), q2(n);
+    copy_to_host(o1.data(), ref.order(), n * 4);
+    copy_to_host(o2.data(), pb.order(), n * 4);
+    copy_to_host(q1.data(), ref.position(), n * 4);
+    copy_to_host(q2.data(), pb.position(), n * 4);
+    ASSERT_EQ(o2, o1) << what;
+    ASSERT_EQ(q2, q1) << what;
+    std::vector<bf16_t> r1(n * H), r2(n * H);
+    copy_to_host(r1.data(), want_rows.get(), n * H * 2);
+    copy_to_host(r2.data(), got_rows.get(), n * H * 2);
+    ASSERT_EQ(r2, r1) << what;  // kept rows equal, rows past the kept ones still poisoned in both
   }
 }
 

@@ -49,10 +49,6 @@ class PairBuckets {
   // Tuning knob of the tiled bucket + scatter (benchmarks): about this many tiles of whole tokens
   // per batch (<= 0: the default, 256).
   void set_tile_target(int tiles) { tile_target_ = tiles; }
-  // Tuning knob (benchmarks, tests): the histogram launch + the rank + scatter launch (default),
-  // or one launch whose CTAs meet at a grid barrier (only where every tile's CTA fits on the GPU
-  // at once; it needs them all resident, and measured no faster on the H200: docs/gpu.md).
-  void set_single_pass(bool on) { single_pass_ = on; }
 
   const int32_t* order() const { return order_.get(); }
   const int32_t* position() const { return position_.get(); }
@@ -65,15 +61,13 @@ class PairBuckets {
  private:
   int64_t tile_tokens(int64_t tokens) const;
   bool tiled_fits(int64_t tokens, int top_k, int num_buckets) const;
-  int32_t* prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* stride, Stream stream);
+  int32_t* prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* stride);
 
   int64_t num_pairs_ = 0;
   int num_buckets_ = 0;
   int tile_target_ = 0;
-  bool single_pass_ = false;
   DeviceBuffer<int32_t> order_, position_, offsets_, keys_sorted_, iota_, hist_, route_keys_;
   DeviceBuffer<unsigned char> temp_;
-  DeviceBuffer<unsigned> sync_;  // grid barrier of the single-pass bucket + scatter
 };
 
 // dst[i][:] = src[order[i] / top_k][:] for i < num_rows (num_rows <= pairs; pass the kept
