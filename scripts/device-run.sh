@@ -47,7 +47,9 @@ echo "build: $(( $(date +%s) - t0 )) s"
 
 rc=0
 if [[ " $stages " == *" tests "* ]]; then
-  build-dev/tests/cuda/cuda_test --gtest_output="json:$OUT/cuda_test.json" > "$OUT/cuda_test.log" 2>&1 || rc=1
+  # Bounded: a hung two-GPU case must not eat the call (the log keeps what ran).
+  timeout ${GRACE_TEST_TIMEOUT:-300} build-dev/tests/cuda/cuda_test --gtest_output="json:$OUT/cuda_test.json" \
+    > "$OUT/cuda_test.log" 2>&1 || { rc=1; echo "cuda_test: exit $? (124 = cut by the timeout)"; }
   grep -E "^\[ +(OK|FAILED|SKIPPED|PASSED) +\]|Failure|error|Expected|Which is|actual" "$OUT/cuda_test.log" | head -60
 fi
 mkdir -p /tmp/grace-bench

@@ -2,17 +2,19 @@
 //
 // For each model shape (DeepSeek-V2-Lite, Qwen3-30B-A3B) and batch size it measures, with CUDA
 // events, median over --reps after warm-up:
-//   route+permute  tar routing kernel on a 2x4 replicated placement + stable bucket by flat slot
-//                  and row scatter (PairBuckets::build_scatter, two launches); throughput = minimal bytes (x read once, one row written
-//                  per pair, ids read, slots written) / time, against a measured D2D copy
+//   route+permute  tar routing on a 2x4 replicated placement + stable bucket by flat slot + row
+//                  scatter: PairBuckets::route_build_scatter (the routing inside the two bucket
+//                  launches); throughput = minimal bytes (x read once, one row written per pair,
+//                  ids read, slots written) / time, against a measured D2D copy. Also printed:
+//                  the router kernel + build_scatter (three launches)
 //   ffn grouped    cublasGemmGroupedBatchedEx + SwiGLU over all experts (rows sorted by expert)
 //   ffn streams    per-expert cublasGemmEx on 4 streams + SwiGLU
 //   ffn wgmma      our sm_90a grouped GEMM pair (TMA + wgmma, SwiGLU fused, device offsets),
 //                  checked against ffn grouped (relative error printed); "-" where it cannot run
 //   dense          the same two GEMMs as one dense GEMM pair with all rows (same FLOPs)
-//   layer          LocalMoeLayer::forward on the default cuBLAS path (GemmPath::kAuto: bucket +
-//                  scatter, grouped or per-stream FFN, combine), one host sync
-//   layer wgmma    the same layer on the wgmma path (no host sync), replayed from a CUDA graph
+//   layer          LocalMoeLayer::forward on the cuBLAS path (GemmPath::kCublas: bucket, scatter,
+//                  grouped or per-stream FFN, combine), one host sync
+//   layer wgmma    the same layer on the wgmma path (no host sync), also replayed from a CUDA graph
 // The dense peak is one 8192^3 cuBLAS BF16 GEMM; "%pk" is the wgmma FFN's TFLOP/s against it.
 // Routing: the real DeepSeek-V2-Lite trace slice (layer 10) when --data holds it, else a
 // skewed synthetic one. Each routing is written to --out for bench/cuda/torch_ref.py.
@@ -136,14 +138,43 @@ Placement replicated_placement(int E, const std::vector<int32_t>& ids) {
 int main(int argc, char** argv) {
   std::string out_dir = ".", data_dir = ".gpu-data";
   int reps = 20;
+  int64_t profile_tokens = 0;  // --profile T: only a few DeepSeek layer calls at T tokens (for ncu)
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--out") out_dir = argv[i + 1];
     else if (a == "--data") data_dir = argv[i + 1];
     else if (a == "--reps") reps = std::stoi(argv[i + 1]);
+    else if (a == "--profile") profile_tokens = std::stoll(argv[i + 1]);
     else { std::fprintf(stderr, "unknown flag %s\n", a.c_str()); return 2; }
   }
   if (device_count() == 0) { std::fprintf(stderr, "moe_bench: no CUDA GPU\n"); return 1; }
+  if (profile_tokens > 0) {  // route + permute, then the wgmma layer, 3 calls each
+    const int64_t T = profile_tokens, H = 2048, I = 1408;
+    const int E = 64, k = 6;
+    std::vector<int32_t> ids;
+    std::vector<float> gw;
+    if (!load_trace(data_dir, T, k, ids, gw)) synthetic(T, E, k, 1000 + T, ids, gw);
+    DeviceBuffer<bf16_t> w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I), x(T * H), xs(T * k * H), out(T * H);
+    fill_uniform_bf16(w13.get(), int64_t(w13.size()), 1, 1.0f / std::sqrt(float(H)));
+    fill_uniform_bf16(w2.get(), int64_t(w2.size()), 2, 1.0f / std::sqrt(float(I)));
+    fill_uniform_bf16(x.get(), T * H, 3 + T, 1.0f);
+    DeviceBuffer<int32_t> d_ids, d_slot(T * k);
+    DeviceBuffer<float> d_w;
+    d_ids.upload(ids.data(), ids.size());
+    d_w.upload(gw.data(), gw.size());
+    const RoutingTable table(replicated_placement(E, ids), parse_topology("2x4"));
+    const DeviceRoutingTable dt(table);
+    PairBuckets pb;
+    LocalMoeLayer a(E, k, H, I, GemmPath::kWgmma);
+    for (int r = 0; r < 3; ++r) {
+      pb.route_build_scatter(dt, DeviceRouter::kTar, 7, DeviceRouteBatch{0, T, k, d_ids.get(), nullptr, 0, 0}, nullptr,
+                             d_slot.get(), x.get(), H, xs.get());
+      a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+    }
+    synchronize();
+    std::printf("profile: %lld tokens done\n", (long long)T);
+    return 0;
+  }
 
   // Copy bandwidth ceiling: 2 GiB device-to-device, bytes read + written.
   const size_t copy_bytes = size_t(2) << 30;
@@ -186,7 +217,7 @@ int main(int argc, char** argv) {
     DeviceBuffer<bf16_t> w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I);
     fill_uniform_bf16(w13.get(), int64_t(w13.size()), 1, 1.0f / std::sqrt(float(H)));
     fill_uniform_bf16(w2.get(), int64_t(w2.size()), 2, 1.0f / std::sqrt(float(I)));
-    LocalMoeLayer layer(E, k, H, I, GemmPath::kAuto);
+    LocalMoeLayer layer(E, k, H, I, GemmPath::kCublas);
     ExpertFfn ffn_grouped(H, I, GemmPath::kGrouped), ffn_streams(H, I, GemmPath::kStreams),
         ffn_wgmma(H, I, GemmPath::kWgmma);
     LocalMoeLayer layer_wgmma(E, k, H, I, GemmPath::kWgmma);
@@ -216,6 +247,9 @@ int main(int argc, char** argv) {
       PairBuckets pb;
       const DeviceRouteBatch rb{0, T, k, d_ids.get(), nullptr, 0, 0};
       const float rp_ms = median_ms(reps, [&] {
+        pb.route_build_scatter(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get(), x.get(), H, xs.get());
+      });
+      const float rp3_ms = median_ms(reps, [&] {
         route_on_device(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get());
         pb.build_scatter(d_slot.get(), T, k, dt.num_slots(0), x.get(), H, xs.get());
       });
@@ -235,6 +269,45 @@ int main(int argc, char** argv) {
       float wg_ms = 0, layer_wg_ms = 0, layer_graph_ms = 0;
       MoeLayerTimes wst;  // the wgmma layer's stages (event-timed, one call)
       double wg_err = -1;
+      auto rel_err = [](const std::vector<bf16_t>& a, const std::vector<bf16_t>& b) {  // |b - a| / |a|
+        double num = 0, den = 0;
+        for (size_t i = 0; i < a.size(); ++i) {
+          const double r = bf16_to_float(a[i]), g = bf16_to_float(b[i]);
+          num += (g - r) * (g - r);
+          den += r * r;
+        }
+        return std::isfinite(num) ? std::sqrt(num / den) : INFINITY;
+      };
+      // Median of graph replays of one layer call, on a stream of its own.
+      auto graph_ms = [&](LocalMoeLayer& l) {
+        float ms = 0;
+        cudaStream_t gs;
+        cudaStreamCreateWithFlags(&gs, cudaStreamNonBlocking);
+        l.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), gs);
+        cudaStreamSynchronize(gs);
+        cudaGraph_t g;
+        cudaGraphExec_t ge;
+        cudaStreamBeginCapture(gs, cudaStreamCaptureModeGlobal);
+        l.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), gs);
+        if (cudaStreamEndCapture(gs, &g) == cudaSuccess && cudaGraphInstantiate(&ge, g, 0) == cudaSuccess) {
+          Timer gt(gs);  // events on the capture stream
+          std::vector<float> v;
+          for (int r = 0; r < reps + 2; ++r) {
+            gt.start();
+            cudaGraphLaunch(ge, gs);
+            const float t = gt.stop();
+            if (r >= 2) v.push_back(t);  // two warm-up replays
+          }
+          std::sort(v.begin(), v.end());
+          ms = v[v.size() / 2];
+          cudaGraphExecDestroy(ge);
+          cudaGraphDestroy(g);
+        } else {
+          std::fprintf(stderr, "layer wgmma: graph capture failed: %s\n", cudaGetErrorString(cudaGetLastError()));
+        }
+        cudaStreamDestroy(gs);
+        return ms;
+      };
       if (wgmma) {
         DeviceBuffer<bf16_t> yw(P * H);
         ffn_grouped.run(xs.get(), off.data(), E, w13.get(), w2.get(), ys.get());
@@ -243,43 +316,13 @@ int main(int argc, char** argv) {
         std::vector<bf16_t> a(P * H), b(P * H);
         ys.download(a.data(), a.size());
         yw.download(b.data(), b.size());
-        double num = 0, den = 0;
-        for (size_t i = 0; i < a.size(); ++i) {
-          const double r = bf16_to_float(a[i]), g = bf16_to_float(b[i]);
-          num += (g - r) * (g - r);
-          den += r * r;
-        }
-        wg_err = std::isfinite(num) ? std::sqrt(num / den) : INFINITY;
+        wg_err = rel_err(a, b);
         wg_ms = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), yw.get()); });
         layer_wg_ms = median_ms(reps, [&] {
           layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
         });
         layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &wst);
-        cudaStream_t gs;
-        cudaStreamCreateWithFlags(&gs, cudaStreamNonBlocking);
-        layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), gs);
-        cudaStreamSynchronize(gs);
-        cudaGraph_t g;
-        cudaGraphExec_t ge;
-        cudaStreamBeginCapture(gs, cudaStreamCaptureModeGlobal);
-        layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), gs);
-        if (cudaStreamEndCapture(gs, &g) == cudaSuccess && cudaGraphInstantiate(&ge, g, 0) == cudaSuccess) {
-          Timer gt(gs);  // events on the capture stream
-          std::vector<float> v;
-          for (int r = 0; r < reps + 2; ++r) {
-            gt.start();
-            cudaGraphLaunch(ge, gs);
-            v.push_back(gt.stop());
-          }
-          v.erase(v.begin(), v.begin() + 2);  // warm-up
-          std::sort(v.begin(), v.end());
-          layer_graph_ms = v[v.size() / 2];
-          cudaGraphExecDestroy(ge);
-          cudaGraphDestroy(g);
-        } else {
-          std::fprintf(stderr, "layer wgmma: graph capture failed: %s\n", cudaGetErrorString(cudaGetLastError()));
-        }
-        cudaStreamDestroy(gs);
+        layer_graph_ms = graph_ms(layer_wgmma);
       }
       const float layer_ms = median_ms(reps, [&] {
         layer.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
@@ -289,11 +332,14 @@ int main(int argc, char** argv) {
       synchronize();
       int64_t maxload = 0;
       for (int e = 0; e < E; ++e) maxload = std::max<int64_t>(maxload, off[e + 1] - off[e]);
-      std::printf("%-18s %6lld %5s | %9.3f %7.0f %4.0f%% | %9.3f %9.3f %9.3f %7.0f %7.0f | %9.3f  (perm %.3f ffn %.3f comb %.3f) max/mean %.2f\n",
+      std::printf("%-18s %6lld %5s | %9.3f %7.0f %4.0f%% | %9.3f %9.3f %9.3f %7.0f %7.0f | %9.3f  (perm %.3f ffn %.3f comb %.3f) max/mean %.2f"
+                  "  [router + build_scatter %.3f (%.0f%%)]\n",
                   s.name, (long long)T, real ? "trace" : "synth", rp_ms, rp_GBps, 100 * rp_GBps / copy_GBps,
                   grp_ms, str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (dns_ms * 1e-3) / 1e12,
-                  layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, double(maxload) * E / double(P));
-      char line[512];
+                  layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, double(maxload) * E / double(P),
+                  rp3_ms,
+                  100 * rp_bytes / (rp3_ms * 1e-3) / 1e9 / copy_GBps);
+      char line[768];
       if (wgmma)
         std::snprintf(line, sizeof line, "%-18s %6lld | %9.3f %7.0f %5.0f%% %9.2e | %9.3f %9.3f %9.3f  (perm %.3f ffn %.3f comb %.3f)\n",
                       s.name, (long long)T, wg_ms, flops / (wg_ms * 1e-3) / 1e12,
@@ -302,18 +348,20 @@ int main(int argc, char** argv) {
       else
         std::snprintf(line, sizeof line, "%-18s %6lld | wgmma path not available here\n", s.name, (long long)T);
       summary += line;
-      char buf[1400];
+      char buf[2000];
       std::snprintf(buf, sizeof buf,
                     "%s{\"model\":\"%s\",\"tokens\":%lld,\"routing\":\"%s\",\"route_permute_ms\":%.5f,"
                     "\"route_permute_GBps\":%.1f,\"ffn_grouped_ms\":%.5f,\"ffn_streams_ms\":%.5f,"
                     "\"dense_ms\":%.5f,\"grouped_tflops\":%.1f,\"streams_tflops\":%.1f,\"dense_tflops\":%.1f,"
                     "\"layer_ms\":%.5f,\"stage_permute_ms\":%.5f,\"stage_ffn_ms\":%.5f,\"stage_combine_ms\":%.5f,"
                     "\"ffn_wgmma_ms\":%.5f,\"wgmma_tflops\":%.1f,\"wgmma_rel_err\":%.3g,\"layer_wgmma_ms\":%.5f,"
-                    "\"layer_wgmma_graph_ms\":%.5f}",
+                    "\"layer_wgmma_graph_ms\":%.5f,\"route_permute_router_kernel_ms\":%.5f,"
+                    "\"stage_wg_permute_ms\":%.5f,\"stage_wg_ffn_ms\":%.5f,\"stage_wg_combine_ms\":%.5f}",
                     first ? "" : ",", s.name, (long long)T, real ? "trace" : "synthetic", rp_ms, rp_GBps, grp_ms,
                     str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (str_ms * 1e-3) / 1e12,
                     flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, wg_ms,
-                    wg_ms > 0 ? flops / (wg_ms * 1e-3) / 1e12 : 0.0, wg_err, layer_wg_ms, layer_graph_ms);
+                    wg_ms > 0 ? flops / (wg_ms * 1e-3) / 1e12 : 0.0, wg_err, layer_wg_ms, layer_graph_ms, rp3_ms,
+                    wst.permute_ms, wst.ffn_ms, wst.combine_ms);
       json += buf;
       first = false;
     }
@@ -321,8 +369,8 @@ int main(int argc, char** argv) {
   std::printf("\nsm_90a grouped GEMM (wgmma): FFN time, TFLOP/s, %% of the dense peak (%.0f TF/s), relative error vs\n"
               "cuBLAS grouped; layer: cuBLAS path (host sync) | wgmma path | wgmma path replayed from a CUDA graph\n",
               peak_tflops);
-  std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk", "rel err",
-              "layer", "layer wg", "graph");
+  std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk",
+              "rel err", "layer", "layer wg", "graph");
   std::printf("%s", summary.c_str());
   json += "]}\n";
   std::ofstream(out_dir + "/moe_bench.json") << json;

@@ -29,11 +29,12 @@ GemmPath parse_gemm_path(std::string_view name) {
   if (name == "streams") return GemmPath::kStreams;
   if (name == "auto") return GemmPath::kAuto;
   if (name == "wgmma") return GemmPath::kWgmma;
-  fail_input("GEMM path '{}' is not one of: grouped, streams, auto, wgmma", name);
+  if (name == "cublas") return GemmPath::kCublas;
+  fail_input("GEMM path '{}' is not one of: grouped, streams, auto, wgmma, cublas", name);
 }
 const char* gemm_path_name(GemmPath p) {
   return p == GemmPath::kGrouped ? "grouped" : p == GemmPath::kStreams ? "streams"
-       : p == GemmPath::kWgmma   ? "wgmma"   : "auto";
+       : p == GemmPath::kWgmma   ? "wgmma"   : p == GemmPath::kCublas ? "cublas" : "auto";
 }
 
 struct ExpertFfn::Impl {
@@ -69,7 +70,7 @@ ExpertFfn::ExpertFfn(int64_t hidden, int64_t inter, GemmPath path, int num_strea
     : impl_(std::make_unique<Impl>()), hidden_(hidden), inter_(inter), path_(path) {
   GRACE_CHECK(hidden % 8 == 0 && inter % 8 == 0, "hidden {} / inter {} must be multiples of 8", hidden, inter);
   GRACE_CUBLAS_CHECK(cublasCreate(&impl_->main));
-  if (path == GemmPath::kStreams || path == GemmPath::kAuto) {
+  if (path == GemmPath::kStreams || path == GemmPath::kAuto || path == GemmPath::kCublas) {
     GRACE_CUDA_CHECK(cudaEventCreateWithFlags(&impl_->fork, cudaEventDisableTiming));
     for (int i = 0; i < num_streams; ++i) {
       cudaStream_t s;
@@ -97,7 +98,7 @@ bool ExpertFfn::wgmma_supported(int64_t hidden, int64_t inter, int num_experts) 
 }
 
 bool ExpertFfn::uses_device_offsets(int num_experts) const {
-  return path_ == GemmPath::kWgmma && wgmma_supported(hidden_, inter_, num_experts);
+  return (path_ == GemmPath::kWgmma || path_ == GemmPath::kAuto) && wgmma_supported(hidden_, inter_, num_experts);
 }
 
 void ExpertFfn::run_device(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
@@ -153,7 +154,7 @@ void ExpertFfn::run_experts(const bf16_t* x, const int32_t* offsets, int num_exp
   auto w2e = [&](int e) { return w2[e]; };
 
   const bool grouped = path_ == GemmPath::kGrouped || path_ == GemmPath::kWgmma ||
-                       (path_ == GemmPath::kAuto && rows < kAutoStreamsRows * G);
+                       ((path_ == GemmPath::kAuto || path_ == GemmPath::kCublas) && rows < kAutoStreamsRows * G);
   if (grouped) {
     // Pointer arrays of both GEMMs, uploaded once: [A1 B1 C1 A2 B2 C2] x G.
     std::vector<const void*> p(size_t(6) * G);

@@ -95,6 +95,10 @@ __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.a
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait1() { asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory"); }
+// Programmatic dependent launch: wait for the kernel before in the stream (it wrote the offsets
+// and the input rows), and let the next one be scheduled as SMs free up.
+__device__ __forceinline__ void grid_dep_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+__device__ __forceinline__ void grid_dep_launch() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 #endif
 
 template <bool kSwiglu>
@@ -106,6 +110,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   __shared__ __align__(8) uint64_t full_bar[kStages], empty_bar[kStages];
   __shared__ int offs[kMaxExperts + 1], tile_start[kMaxExperts + 1];
 
+  grid_dep_wait();
+  grid_dep_launch();
   const int tid = threadIdx.x;
   const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
   const int E = p.num_experts;
@@ -286,7 +292,9 @@ int sm_count() {
 
 // The shared-memory opt-in is a per-device attribute of the kernel: set it once on each device
 // (a process driving two GPUs from two threads needs it on both; a once-per-process flag left the
-// second GPU's launch failing). Setting it twice is harmless, so the race is benign.
+// second GPU's launch failing). Setting it twice is harmless, so the race is benign. Launched as
+// a programmatic dependent launch: the CTAs start as the previous kernel's CTAs leave their SMs
+// (and its trigger fired), set up their barriers, then wait for it (griddepcontrol.wait).
 template <bool kSwiglu>
 void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
   static std::atomic<uint64_t> done{0};
@@ -298,7 +306,17 @@ void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Strea
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
     done.fetch_or(bit, std::memory_order_release);
   }
-  grouped_gemm_kernel<kSwiglu><<<sm_count(), kThreads, kSmemBytes, stream>>>(mw, mx, p);
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(unsigned(sm_count()));
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = kSmemBytes;
+  cfg.stream = static_cast<cudaStream_t>(stream);
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kSwiglu>, mw, mx, p));
   GRACE_CUDA_CHECK_LAUNCH();
 }
 

@@ -39,8 +39,8 @@ void LocalMoeLayer::forward(const bf16_t* x, const int32_t* keys, const float* w
       times->ffn_ms = timer->stop();
       timer->start();
     }
-    combine_rows(ys_.get(), buckets_.position(), weights, buckets_.offsets() + num_experts_, tokens,
-                 top_k_, hidden_, out, stream);
+    combine_rows_after_ffn(ys_.get(), buckets_.position(), weights, buckets_.offsets() + num_experts_, tokens,
+                           top_k_, hidden_, out, stream);
     if (times) times->combine_ms = timer->stop();
     return;
   }

@@ -117,10 +117,11 @@ __device__ __forceinline__ void acc8(float* a, uint4 v, float w) {
 // One thread per (token, 16-byte column). K > 0: top-k known at compile time, so the k
 // positions, weights and row loads are all issued before the first add (latency, not a loop of
 // dependent round trips); K == 0: any k.
-template <int K>
+template <int K, bool kWaitFirst>
 __global__ void combine_kernel(const uint4* rows, const int32_t* position, const float* weights,
                                const int32_t* kept, int64_t tokens, int k_any, int vec_per_row,
                                uint4* out) {
+  if (kWaitFirst) grid_dependency_wait();  // programmatic dependent launch: the FFN wrote rows
   constexpr int kMax = K > 0 ? K : 1;
   const int k = K > 0 ? K : k_any;
   const int64_t total = tokens * vec_per_row;
@@ -278,23 +279,52 @@ void scatter_rows_after_build(const bf16_t* src, const int32_t* position, const 
   GRACE_CUDA_CHECK_LAUNCH();
 }
 
-void combine_rows(const bf16_t* rows, const int32_t* position, const float* weights,
-                  const int32_t* kept, int64_t tokens, int top_k, int64_t hidden, bf16_t* out,
-                  Stream stream) {
+namespace {
+
+void launch_combine(const bf16_t* rows, const int32_t* position, const float* weights, const int32_t* kept,
+                    int64_t tokens, int top_k, int64_t hidden, bf16_t* out, Stream stream, bool pdl) {
   GRACE_CUDA_REQUIRE(hidden % 8 == 0, "hidden size is not a multiple of 8");
   if (tokens <= 0) return;
   const int vpr = int(hidden / 8);
-  const unsigned grid = grid_for(tokens * vpr);
   const uint4* r = reinterpret_cast<const uint4*>(rows);
   uint4* o = reinterpret_cast<uint4*>(out);
-  switch (top_k) {
-#define GRACE_COMBINE_K(K) \
-    case K: combine_kernel<K><<<grid, kThreads, 0, stream>>>(r, position, weights, kept, tokens, top_k, vpr, o); break;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(grid_for(tokens * vpr));
+  cfg.blockDim = dim3(kThreads);
+  cfg.stream = static_cast<cudaStream_t>(stream);
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  const int kk = (top_k == 1 || top_k == 2 || top_k == 4 || top_k == 6 || top_k == 8) ? top_k : 0;
+  switch (kk) {  // K = 0: any top-k
+#define GRACE_COMBINE_K(K)                                                                                 \
+    case K:                                                                                                \
+      GRACE_CUDA_CHECK(pdl ? cudaLaunchKernelEx(&cfg, combine_kernel<K, true>, r, position, weights, kept, tokens, \
+                                                top_k, vpr, o)                                              \
+                           : cudaLaunchKernelEx(&cfg, combine_kernel<K, false>, r, position, weights, kept,  \
+                                                tokens, top_k, vpr, o));                                    \
+      break;
     GRACE_COMBINE_K(1) GRACE_COMBINE_K(2) GRACE_COMBINE_K(4) GRACE_COMBINE_K(6) GRACE_COMBINE_K(8)
+    GRACE_COMBINE_K(0)
 #undef GRACE_COMBINE_K
-    default: combine_kernel<0><<<grid, kThreads, 0, stream>>>(r, position, weights, kept, tokens, top_k, vpr, o);
   }
   GRACE_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void combine_rows(const bf16_t* rows, const int32_t* position, const float* weights,
+                  const int32_t* kept, int64_t tokens, int top_k, int64_t hidden, bf16_t* out,
+                  Stream stream) {
+  launch_combine(rows, position, weights, kept, tokens, top_k, hidden, out, stream, false);
+}
+
+void combine_rows_after_ffn(const bf16_t* rows, const int32_t* position, const float* weights,
+                            const int32_t* kept, int64_t tokens, int top_k, int64_t hidden, bf16_t* out,
+                            Stream stream) {
+  launch_combine(rows, position, weights, kept, tokens, top_k, hidden, out, stream, pdl_supported());
 }
 
 void to_bf16(const float* src, int64_t n, bf16_t* dst, Stream stream) {

@@ -54,7 +54,7 @@ TEST_P(CudaExpertFfn, MatchesCpuReference) {
   EXPECT_LT(testing::rel_error(got, want), 1.5e-2) << gemm_path_name(GetParam());
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, CudaExpertFfn, ::testing::Values(GemmPath::kGrouped, GemmPath::kStreams, GemmPath::kAuto,
+INSTANTIATE_TEST_SUITE_P(Paths, CudaExpertFfn, ::testing::Values(GemmPath::kGrouped, GemmPath::kStreams, GemmPath::kAuto, GemmPath::kCublas,
                                                            GemmPath::kWgmma),  // kWgmma: I = 96 falls back to cuBLAS
                          [](const auto& info) { return std::string(gemm_path_name(info.param)); });
 

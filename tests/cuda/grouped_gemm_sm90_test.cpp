@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
 
 #include "cuda/gpu_test_util.h"
 #include "grace/cuda/moe_layer.h"
@@ -67,6 +68,14 @@ TEST(CudaWgmmaFfn, MatchesCpuReferenceAndCublas) {
   ffn.run(d_x.get(), off.data(), E, d_w13.get(), d_w2.get(), d_y.get());
   const std::vector<float> again = download_float(d_y, rows * H);
   EXPECT_EQ(again, got);
+
+  // The default path (kAuto) takes the same kernels where they run: same result, bit for bit.
+  ExpertFfn dflt(H, I);
+  ASSERT_EQ(dflt.path(), GemmPath::kAuto);
+  ASSERT_TRUE(dflt.uses_device_offsets(E));
+  fill_bytes(d_y.get(), 0xff, capacity * H * 2);
+  dflt.run(d_x.get(), off.data(), E, d_w13.get(), d_w2.get(), d_y.get());
+  EXPECT_EQ(download_float(d_y, rows * H), got);
 }
 
 // The DeepSeek-V2-Lite expert shape with skewed routing over 64 experts, against cuBLAS.
@@ -90,7 +99,8 @@ TEST(CudaWgmmaFfn, DeepSeekShapeMatchesCublas) {
 }
 
 // LocalMoeLayer on the wgmma path: no host sync, so it replays from a CUDA graph; same output
-// as the cuBLAS layer.
+// as the cuBLAS layer, replay after replay (the GEMMs and the combine are programmatic dependent
+// launches), and a token whose pairs are all skipped comes out exactly zero.
 TEST(CudaWgmmaFfn, LayerCapturesInGraph) {
   const int E = 8, k = 3;
   const int64_t H = 256, I = 128, T = 700;
@@ -104,6 +114,7 @@ TEST(CudaWgmmaFfn, LayerCapturesInGraph) {
       gw[t * k + j] = 0.2f + 0.1f * float(j);
     }
   keys[0] = E;  // skipped pair
+  for (int j = 0; j < k; ++j) keys[3 * k + j] = E;  // token 3: every pair skipped
   DeviceBuffer<bf16_t> x(T * H), w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I), out(T * H), ref(T * H);
   DeviceBuffer<int32_t> d_keys;
   DeviceBuffer<float> d_gw;
@@ -112,26 +123,39 @@ TEST(CudaWgmmaFfn, LayerCapturesInGraph) {
   fill_uniform_bf16(x.get(), T * H, 41, 1.0f);
   fill_uniform_bf16(w13.get(), int64_t(w13.size()), 42, 1.0f / std::sqrt(float(H)));
   fill_uniform_bf16(w2.get(), int64_t(w2.size()), 43, 1.0f / std::sqrt(float(I)));
-  LocalMoeLayer cublas_layer(E, k, H, I, GemmPath::kGrouped), layer(E, k, H, I, GemmPath::kWgmma);
+  LocalMoeLayer cublas_layer(E, k, H, I, GemmPath::kGrouped);
   cublas_layer.forward(x.get(), d_keys.get(), d_gw.get(), T, w13.get(), w2.get(), ref.get());
+  const std::vector<float> want = download_float(ref, T * H);
 
-  cudaStream_t s;
-  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
-  layer.forward(x.get(), d_keys.get(), d_gw.get(), T, w13.get(), w2.get(), out.get(), s);  // sizes buffers
-  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
-  fill_bytes(out.get(), 0xff, T * H * 2);
-  cudaGraph_t g;
-  cudaGraphExec_t ge;
-  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
-  layer.forward(x.get(), d_keys.get(), d_gw.get(), T, w13.get(), w2.get(), out.get(), s);
-  ASSERT_EQ(cudaStreamEndCapture(s, &g), cudaSuccess);
-  ASSERT_EQ(cudaGraphInstantiate(&ge, g, 0), cudaSuccess);
-  ASSERT_EQ(cudaGraphLaunch(ge, s), cudaSuccess);
-  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
-  EXPECT_LT(testing::rel_error(download_float(out, T * H), download_float(ref, T * H)), 1e-2);
-  cudaGraphExecDestroy(ge);
-  cudaGraphDestroy(g);
-  cudaStreamDestroy(s);
+  {
+    LocalMoeLayer layer(E, k, H, I, GemmPath::kWgmma);
+    const std::string what = "wgmma layer";
+    cudaStream_t s;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+    fill_bytes(out.get(), 0xff, T * H * 2);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    layer.forward(x.get(), d_keys.get(), d_gw.get(), T, w13.get(), w2.get(), out.get(), s);  // sizes buffers
+    ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+    EXPECT_LT(testing::rel_error(download_float(out, T * H), want), 1e-2) << what;
+    cudaGraph_t g;
+    cudaGraphExec_t ge;
+    ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    layer.forward(x.get(), d_keys.get(), d_gw.get(), T, w13.get(), w2.get(), out.get(), s);
+    ASSERT_EQ(cudaStreamEndCapture(s, &g), cudaSuccess);
+    ASSERT_EQ(cudaGraphInstantiate(&ge, g, 0), cudaSuccess);
+    for (int rep = 0; rep < 2; ++rep) {
+      fill_bytes(out.get(), 0xff, T * H * 2);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);  // the poison is in before the replay on s
+      ASSERT_EQ(cudaGraphLaunch(ge, s), cudaSuccess);
+      ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+      const std::vector<float> got = download_float(out, T * H);
+      EXPECT_LT(testing::rel_error(got, want), 1e-2) << what << ", replay " << rep;
+      for (int64_t h = 0; h < H; ++h) ASSERT_EQ(got[3 * H + h], 0.0f) << what << ": token with no kept pair";
+    }
+    cudaGraphExecDestroy(ge);
+    cudaGraphDestroy(g);
+    cudaStreamDestroy(s);
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "cuda/gpu_test_util.h"
+#include "grace/cuda/permute.h"
 #include "grace/cuda/routing.h"
 #include "grace/error.h"
 #include "grace/placement.h"
@@ -100,6 +101,85 @@ TEST(CudaRouting, MatchesCpuRoutersExactly) {
       }
       EXPECT_EQ(mismatches, 0) << name << " layer " << layer;
       EXPECT_GT(off_src, 0);  // the batch does exercise remote choices
+    }
+  }
+}
+
+// route_build_scatter (routing inside the bucket passes) against route_on_device then
+// build_scatter: dest GPUs, flat slots, order, positions, offsets and rows bit for bit, both
+// routers, token-index and token-base hashing, null outputs, sizes on the tiled path and on the
+// fallbacks (counting sort below 8,193 pairs, radix past 1,024 pairs per tile).
+TEST(CudaRouting, RouteBuildScatterMatchesRouteThenBuildScatter) {
+  GRACE_REQUIRE_GPU();
+  const Placement p = test_placement();
+  const Topology topo = parse_topology("2x2");
+  const RoutingTable table(p, topo);
+  const DeviceRoutingTable dtable(table);
+  const int64_t H = 16;
+  std::mt19937_64 rng(11);
+  for (const int64_t T : {int64_t(3), int64_t(1500), int64_t(2049), int64_t(4096), int64_t(9000), int64_t(70001)}) {
+    for (const int k : {4, 6}) {
+      const int64_t n = T * k;
+      std::vector<int32_t> ids(n), src(T);
+      std::vector<int64_t> tok(T);
+      for (int64_t t = 0; t < T; ++t) {
+        std::vector<int> e(16);
+        for (int i = 0; i < 16; ++i) e[i] = i;
+        std::shuffle(e.begin(), e.end(), rng);
+        for (int j = 0; j < k; ++j) ids[t * k + j] = e[j];
+        src[t] = int(rng() % 4);
+        tok[t] = int64_t(rng() % 100000);
+      }
+      const std::vector<bf16_t> x = testing::random_bf16(T * H, 1.0f, rng);
+      DeviceBuffer<int32_t> d_ids, d_src;
+      DeviceBuffer<int64_t> d_tok;
+      DeviceBuffer<bf16_t> d_x, want_rows(n * H), got_rows(n * H);
+      DeviceBuffer<int32_t> want_dest(n), want_slot(n), got_dest(n), got_slot(n);
+      d_ids.upload(ids.data(), ids.size());
+      d_src.upload(src.data(), src.size());
+      d_tok.upload(tok.data(), tok.size());
+      d_x.upload(x.data(), x.size());
+      for (const auto& name : device_router_names()) {
+        for (int layer = 0; layer < 2; ++layer) {
+          const DeviceRouter router = parse_device_router(name);
+          DeviceRouteBatch db{layer, T, k, d_ids.get(), d_src.get(), 0, 0, layer == 0 ? d_tok.get() : nullptr};
+          if (layer == 1) db.token_base = 777;
+          const int B = dtable.num_slots(layer);
+          PairBuckets ref, pb;
+          route_on_device(dtable, router, 5, db, want_dest.get(), want_slot.get());
+          fill_bytes(want_rows.get(), 0xff, n * H * 2);
+          ref.build_scatter(want_slot.get(), T, k, B, d_x.get(), H, want_rows.get());
+          const std::string what = name + " layer " + std::to_string(layer) + " T " + std::to_string(T) + " k " +
+                                   std::to_string(k);
+          for (int rep = 0; rep < 2; ++rep) {  // with and without the router's outputs; scratch reused
+            fill_bytes(got_rows.get(), 0xff, n * H * 2);
+            fill_bytes(got_dest.get(), 0xff, n * 4);
+            fill_bytes(got_slot.get(), 0xff, n * 4);
+            pb.route_build_scatter(dtable, router, 5, db, rep == 0 ? got_dest.get() : nullptr,
+                                   rep == 0 ? got_slot.get() : nullptr, d_x.get(), H, got_rows.get());
+            ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
+            std::vector<int32_t> a(n), b(n);
+            copy_to_host(a.data(), ref.order(), n * 4);
+            copy_to_host(b.data(), pb.order(), n * 4);
+            ASSERT_EQ(b, a) << what;
+            copy_to_host(a.data(), ref.position(), n * 4);
+            copy_to_host(b.data(), pb.position(), n * 4);
+            ASSERT_EQ(b, a) << what;
+            std::vector<bf16_t> r1(n * H), r2(n * H);
+            copy_to_host(r1.data(), want_rows.get(), n * H * 2);
+            copy_to_host(r2.data(), got_rows.get(), n * H * 2);
+            ASSERT_EQ(r2, r1) << what;
+            if (rep == 0) {
+              copy_to_host(a.data(), want_dest.get(), n * 4);
+              copy_to_host(b.data(), got_dest.get(), n * 4);
+              ASSERT_EQ(b, a) << what;
+              copy_to_host(a.data(), want_slot.get(), n * 4);
+              copy_to_host(b.data(), got_slot.get(), n * 4);
+              ASSERT_EQ(b, a) << what;
+            }
+          }
+        }
+      }
     }
   }
 }

@@ -10,12 +10,14 @@
 //
 // GEMM paths: kGrouped is one cublasGemmGroupedBatchedEx call per projection (all experts in
 // one launch); kStreams is one cublasGemmEx per expert spread round-robin over a few streams;
-// kAuto takes kStreams when experts average >= kAutoStreamsRows rows (measured on H200: the
-// grouped call wins at small batches, per-expert GEMMs at large ones; docs/gpu.md).
+// kCublas takes kStreams when experts average >= kAutoStreamsRows rows, else kGrouped (measured
+// on H200: the grouped call wins at small batches, per-expert GEMMs at large ones; docs/gpu.md).
 // kWgmma is our own Hopper kernel pair (src/cuda/grouped_gemm_sm90.cu: TMA + wgmma, persistent
 // scheduler over device-side offsets, SwiGLU fused into the gate/up epilogue); it needs an
 // sm_90 GPU, a build with sm_90a code and hidden % 256 == 0, inter % 128 == 0, <= 256 experts
-// (wgmma_supported()); otherwise that path runs kGrouped. run_experts() always uses cuBLAS.
+// (wgmma_supported()); otherwise that path runs kGrouped. kAuto (the default) is kWgmma where
+// it is supported (faster at every size measured, docs/gpu.md), else kCublas.
+// run_experts() always uses cuBLAS (kAuto and kWgmma by kCublas's / kGrouped's rule).
 #ifndef GRACE_CUDA_EXPERT_FFN_H_
 #define GRACE_CUDA_EXPERT_FFN_H_
 
@@ -27,9 +29,9 @@
 
 namespace grace::cuda {
 
-enum class GemmPath { kGrouped, kStreams, kAuto, kWgmma };
+enum class GemmPath { kGrouped, kStreams, kAuto, kWgmma, kCublas };
 constexpr int64_t kAutoStreamsRows = 320;
-GemmPath parse_gemm_path(std::string_view name);  // "grouped" | "streams" | "auto" | "wgmma"
+GemmPath parse_gemm_path(std::string_view name);  // "grouped" | "streams" | "auto" | "wgmma" | "cublas"
 const char* gemm_path_name(GemmPath p);
 
 // act[r][c] = silu(h[r][c]) * h[r][inter + c] for h [rows][2*inter]; inter % 8 == 0.
@@ -56,7 +58,8 @@ class ExpertFfn {
   // past offsets[E] of y are not written. Requires uses_device_offsets(num_experts).
   void run_device(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
                   const bf16_t* w13, const bf16_t* w2, bf16_t* y, Stream stream = nullptr);
-  // This object takes the kWgmma path for num_experts experts on the current GPU.
+  // This object takes the kWgmma path (asked for, or kAuto) for num_experts experts on the
+  // current GPU.
   bool uses_device_offsets(int num_experts) const;
   // The sm_90a kernels run here for this shape (GPU, build and shape checks).
   static bool wgmma_supported(int64_t hidden, int64_t inter, int num_experts);

@@ -5,7 +5,8 @@
 // forward(): x [tokens][hidden] bf16, keys [tokens][top_k] local expert index of each pair
 // (num_experts = skip), weights [tokens][top_k] f32 gate weights, weights as in expert_ffn.h;
 // out [tokens][hidden] = sum_j weight * FFN_key(x). One host synchronisation (bucket counts),
-// none when the FFN takes the wgmma path (GemmPath::kWgmma on an sm_90 GPU): then forward() is
+// none when the FFN takes the wgmma path (kWgmma, or the default kAuto, on an sm_90 GPU with a
+// supported shape: ExpertFfn::uses_device_offsets): then forward() is
 // capturable in a CUDA graph (with times == nullptr).
 #ifndef GRACE_CUDA_MOE_LAYER_H_
 #define GRACE_CUDA_MOE_LAYER_H_

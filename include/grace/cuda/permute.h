@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "grace/cuda/device.h"
+#include "grace/cuda/routing.h"
 
 namespace grace::cuda {
 
@@ -35,6 +36,20 @@ class PairBuckets {
   void build_scatter(const int32_t* keys, int64_t tokens, int top_k, int num_buckets, const bf16_t* x,
                      int64_t hidden, bf16_t* dst, Stream stream = nullptr);
 
+  // route_on_device + build_scatter with the routing done inside the bucket passes (one launch
+  // less): keys are the flat slots of batch.layer (num_buckets = table.num_slots(batch.layer)),
+  // dest_gpu and flat_slot (device [tokens * top_k], either may be null) are written as
+  // route_on_device writes them, and order / position / offsets / dst as build_scatter would
+  // on those keys (bit for bit). Where build_scatter falls back, this is the router kernel then
+  // build_scatter. Capturable.
+  void route_build_scatter(const DeviceRoutingTable& table, DeviceRouter router, uint64_t seed,
+                           const DeviceRouteBatch& batch, int32_t* dest_gpu, int32_t* flat_slot,
+                           const bf16_t* x, int64_t hidden, bf16_t* dst, Stream stream = nullptr);
+
+  // Tuning knob of the tiled bucket + scatter (benchmarks): about this many tiles of whole tokens
+  // per batch (<= 0: the default, 256).
+  void set_tile_target(int tiles) { tile_target_ = tiles; }
+
   const int32_t* order() const { return order_.get(); }
   const int32_t* position() const { return position_.get(); }
   const int32_t* offsets() const { return offsets_.get(); }
@@ -44,9 +59,14 @@ class PairBuckets {
   std::vector<int32_t> host_offsets(Stream stream = nullptr) const;
 
  private:
+  int64_t tile_tokens(int64_t tokens) const;
+  bool tiled_fits(int64_t tokens, int top_k, int num_buckets) const;
+  int32_t* prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* stride);
+
   int64_t num_pairs_ = 0;
   int num_buckets_ = 0;
-  DeviceBuffer<int32_t> order_, position_, offsets_, keys_sorted_, iota_, hist_;
+  int tile_target_ = 0;
+  DeviceBuffer<int32_t> order_, position_, offsets_, keys_sorted_, iota_, hist_, route_keys_;
   DeviceBuffer<unsigned char> temp_;
 };
 
@@ -74,6 +94,13 @@ void scatter_rows_after_build(const bf16_t* src, const int32_t* position, const 
 void combine_rows(const bf16_t* rows, const int32_t* position, const float* weights,
                   const int32_t* kept, int64_t num_tokens, int top_k, int64_t hidden,
                   bf16_t* out, Stream stream = nullptr);
+
+// combine_rows as a programmatic dependent launch (Hopper; a plain launch elsewhere): its blocks
+// may be scheduled before the kernel before it (the expert FFN) has finished, and wait for it
+// before reading anything. LocalMoeLayer's combine.
+void combine_rows_after_ffn(const bf16_t* rows, const int32_t* position, const float* weights,
+                            const int32_t* kept, int64_t num_tokens, int top_k, int64_t hidden,
+                            bf16_t* out, Stream stream = nullptr);
 
 // F32 <-> BF16 element-wise conversion (n elements).
 void to_bf16(const float* src, int64_t n, bf16_t* dst, Stream stream = nullptr);
