@@ -27,6 +27,9 @@
 # "net/ipv4/tcp_autocorking=0": written under /proc/sys inside both namespaces), SWEEP (0: no
 # link sweep before the runs), ONE_NS=1 (every rank in namespace 0: NCCL's sockets then go over
 # the namespace's local route, not the veth; a probe, bench/cuda/nccl-fixed-cost.sh).
+# WARMUP (2): warm-up calls of the first batch before the timed ones. The dispatch sizes each
+# message from the units of the call before (src/cuda/a2a_stage.h): a layer's first call
+# overflows and sizes its buffers differently, so the second warm-up is the first steady call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -153,7 +156,7 @@ measure() {
           launch "$setup" "$out/logs/$tag" "$grace" run --backend cuda --rendezvous @RDV@ --routing "$routing" \
             --model deepseek-v2-lite --topology "$setup" --placement "$data/pl/$setup-$planner.json" \
             "${trace_args[@]}" --router "$router" --comm "$comm" --batch-tokens "$B" --max-batches "$nb" \
-            --layers "${LAYERS:-3}" --warmup 1 --check "${CHECK:-4}" --seed 1 --json
+            --layers "${LAYERS:-3}" --warmup "${WARMUP:-2}" --check "${CHECK:-4}" --seed 1 --json
           local rc=$?
           if [ $rc -ne 0 ]; then
             fails=$((fails + 1))

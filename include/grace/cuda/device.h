@@ -6,6 +6,7 @@
 #ifndef GRACE_CUDA_DEVICE_H_
 #define GRACE_CUDA_DEVICE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -65,14 +66,17 @@ class DeviceBuffer {
     return *this;
   }
 
-  // Ensures room for n elements (reallocating only to grow).
+  // Ensures room for n elements (reallocating only to grow). A buffer that grows again takes at
+  // least 1.5x its size: per-call sizes vary (the engine's message buffers follow the routing),
+  // and every regrowth is a cudaFree, which waits for the whole device, inside a timed layer.
   void resize(size_t n) {
     if (n <= n_) return;
+    const size_t want = n_ == 0 ? n : std::max(n, n_ + n_ / 2);
     device_free(ptr_);
     ptr_ = nullptr;
     n_ = 0;
-    ptr_ = static_cast<T*>(device_alloc(n * sizeof(T)));
-    n_ = n;
+    ptr_ = static_cast<T*>(device_alloc(want * sizeof(T)));
+    n_ = want;
   }
   void upload(const T* src, size_t n) {
     resize(n);
