@@ -3,6 +3,8 @@
 measured row with `grace simulate` (docs/simulator.md, "Fit to the emulated clusters").
 
   bench/cuda/fit-sim.py GRACE DATA_DIR RESULTS_TSV TOPO_DIR > table.md
+  bench/cuda/fit-sim.py --predict GRACE DATA_DIR RESULTS_TSV TOPO_DIR
+      no fit: predicts every row with the presets already in TOPO_DIR (out of sample).
 
 RESULTS_TSV: scripts/gpu-cluster.sh's cluster.tsv (rows with routing=trace are used).
 DATA_DIR: the same trace/ and pl/ the measurement used. TOPO_DIR: where the fitted topology
@@ -105,10 +107,39 @@ def simulate(grace, data, topo_dir, r):
             "layer": sum(l["total_us"] for l in pl) / k / 1e3}
 
 
+def predict(grace, data, topo_dir, rows):
+    print("| setup | link | tokens/GPU | case | measured comm (dispatch+combine) | simulated comm | error | measured layer | simulated layer | error |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    misses = [0, 0]
+    for r in rows:
+        setup, rate, T = r["setup"], r["rate"], int(r["tokens_per_gpu"])
+        sm = simulate(grace, data, topo_dir, r)
+        sim_comm, sim_layer = sm["comm"], sm["layer"]
+        m_comm = float(r["dispatch_ms"]) + float(r["combine_ms"])
+        m_layer = float(r["layer_ms"])
+        e1 = sim_comm / m_comm - 1
+        e2 = sim_layer / m_layer - 1
+        misses[0] += abs(e1) > 0.25
+        misses[1] += abs(e2) > 0.25
+        print(f"| {setup} | {rate} | {T} | {r['case']} | {m_comm:.1f} | {sim_comm:.1f} | {e1 * 100:+.0f}% | "
+              f"{m_layer:.1f} | {sim_layer:.1f} | {e2 * 100:+.0f}% |")
+    print(f"\n{misses[0]} of {len(rows)} rows miss by more than 25% on communication, {misses[1]} on the layer time.")
+
+
 def main():
-    grace, data, tsv, topo_dir = sys.argv[1:5]
-    os.makedirs(topo_dir, exist_ok=True)
+    args = sys.argv[1:]
+    only_predict = bool(args) and args[0] == "--predict"
+    if only_predict:
+        args = args[1:]
+    if len(args) != 4:
+        sys.exit("usage: fit-sim.py [--predict] GRACE DATA_DIR RESULTS_TSV TOPO_DIR")
+    grace, data, tsv, topo_dir = args
     rows = [r for r in csv.DictReader(open(tsv), delimiter="\t") if r["routing"] == "trace" and "ERROR" not in r["dispatch_ms"]]
+    if only_predict:
+        print("Predictions (`grace simulate` with the presets in " + topo_dir + ", no fit), ms per MoE layer:\n")
+        predict(grace, data, topo_dir, rows)
+        return
+    os.makedirs(topo_dir, exist_ok=True)
     fits, notes = {}, {}
     for key in sorted({(r["setup"], r["rate"]) for r in rows}):
         rs = [r for r in rows if (r["setup"], r["rate"]) == key]
@@ -166,22 +197,7 @@ def main():
         c0, slow = cfit[(s_, r)]
         print(f"| {s_} | {r} | {L:.2f} | {W * 8:.2f} | {Li:.2f} | {c0:.2f} | {slow:.2f} |")
     print("\nPredictions (`grace simulate` with the fitted preset) against each measured row, ms per MoE layer:\n")
-    print("| setup | link | tokens/GPU | case | measured comm (dispatch+combine) | simulated comm | error | measured layer | simulated layer | error |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    misses = [0, 0]
-    for r in rows:
-        setup, rate, T = r["setup"], r["rate"], int(r["tokens_per_gpu"])
-        sm = simulate(grace, data, topo_dir, r)
-        sim_comm, sim_layer = sm["comm"], sm["layer"]
-        m_comm = float(r["dispatch_ms"]) + float(r["combine_ms"])
-        m_layer = float(r["layer_ms"])
-        e1 = sim_comm / m_comm - 1
-        e2 = sim_layer / m_layer - 1
-        misses[0] += abs(e1) > 0.25
-        misses[1] += abs(e2) > 0.25
-        print(f"| {setup} | {rate} | {T} | {r['case']} | {m_comm:.1f} | {sim_comm:.1f} | {e1 * 100:+.0f}% | "
-              f"{m_layer:.1f} | {sim_layer:.1f} | {e2 * 100:+.0f}% |")
-    print(f"\n{misses[0]} of {len(rows)} rows miss by more than 25% on communication, {misses[1]} on the layer time.")
+    predict(grace, data, topo_dir, rows)
 
 
 if __name__ == "__main__":
