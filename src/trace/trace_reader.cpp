@@ -1,6 +1,6 @@
-// TraceReader: streams one or more traces (NumPy files or synthetic:... specs) in order, or a
-// selection of token ranges of them (select_ranges). Memory: the sequence offsets of all traces
-// (O(sequences)) plus the current chunk.
+// TraceReader: streams one or more traces (NumPy files or synthetic:... specs, opened and checked
+// by trace_source.cpp) in order, or a selection of token ranges of them (select_ranges). Memory:
+// the sequence offsets of all traces (O(sequences)) plus the current chunk.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,43 +9,11 @@
 #include <vector>
 
 #include "grace/error.h"
-#include "grace/synth.h"
 #include "grace/trace_io.h"
 #include "trace/npy.h"
+#include "trace/trace_source.h"
 
 namespace grace {
-namespace {
-
-struct Source {
-  std::string label;  // ids path or synthetic spec, for messages
-  TraceFiles files;
-  std::shared_ptr<const Trace> mem;  // synthetic traces live in memory
-  int64_t tokens = 0;
-  int num_layers = 0;
-  int top_k = 0;
-  int64_t first_token = 0;  // global index of its first token
-};
-
-void read_offsets(const std::string& path, int64_t tokens, std::vector<int64_t>& out) {
-  NpyReader r;
-  r.open(path);
-  const NpyHeader& h = r.header();
-  GRACE_INPUT_CHECK(h.dtype == NpyDtype::kI8, "{}: sequence offsets must be int64 (<i8), not {}", path,
-                    npy_descr(h.dtype));
-  GRACE_INPUT_CHECK(h.shape.size() == 1 && h.shape[0] >= 1,
-                    "{}: sequence offsets must have shape [sequences + 1], not {}", path, h.shape_str());
-  r.read_int64(h.shape[0], out);
-  GRACE_INPUT_CHECK(out.front() == 0, "{}: sequence offsets must start at 0, not {}", path, out.front());
-  for (size_t i = 1; i < out.size(); ++i)
-    GRACE_INPUT_CHECK(out[i] > out[i - 1],
-                      "{}: sequence offsets are not strictly increasing at index {} ({} after {}; empty "
-                      "sequences are not allowed)",
-                      path, i, out[i], out[i - 1]);
-  GRACE_INPUT_CHECK(out.back() == tokens, "{}: sequence offsets end at {}, but the ids file has {} tokens", path,
-                    out.back(), tokens);
-}
-
-}  // namespace
 
 struct TraceReader::Impl {
   std::vector<Source> sources;
@@ -272,54 +240,8 @@ TraceReader::TraceReader(const std::vector<std::string>& args, int num_experts, 
   m.offsets.push_back(0);
   bool any_weights = false;
   for (const std::string& arg : args) {
-    Source s;
     std::vector<int64_t> offs;
-    ModelSpec model;
-    SynthOptions opt;
-    if (parse_synthetic_spec(arg, &model, &opt)) {
-      opt.with_weights = with_weights;
-      s.label = arg;
-      s.mem = std::make_shared<Trace>(synthesize_trace(model, opt));
-      s.tokens = s.mem->num_tokens();
-      s.num_layers = s.mem->num_layers;
-      s.top_k = s.mem->top_k;
-      offs = s.mem->seq_offsets;
-      if (num_experts > 0)
-        GRACE_INPUT_CHECK(model.experts <= num_experts, "{}: model has {} experts, more than the {} expected", arg,
-                          model.experts, num_experts);
-    } else {
-      s.files = resolve_trace(arg);
-      s.label = s.files.ids;
-      NpyReader r;
-      r.open(s.files.ids);
-      const NpyHeader& h = r.header();
-      GRACE_INPUT_CHECK(
-          h.dtype == NpyDtype::kU1 || h.dtype == NpyDtype::kU2 || h.dtype == NpyDtype::kI4 || h.dtype == NpyDtype::kI8,
-          "{}: expert ids must be an integer array (|u1 <u2 <i4 <i8), not {}", s.label, npy_descr(h.dtype));
-      GRACE_INPUT_CHECK(h.shape.size() == 3 && h.shape[1] > 0 && h.shape[2] > 0,
-                        "{}: expert ids must have shape [tokens, layers, k], not {}", s.label, h.shape_str());
-      GRACE_INPUT_CHECK(
-          h.shape[1] <= 65536 && h.shape[2] <= 65536 && h.shape[0] <= (int64_t(1) << 56) / (h.shape[1] * h.shape[2]),
-          "{}: shape {} is implausible", s.label, h.shape_str());
-      s.tokens = h.shape[0];
-      s.num_layers = int(h.shape[1]);
-      s.top_k = int(h.shape[2]);
-      if (s.files.offsets.empty())
-        offs = {0, s.tokens};
-      else
-        read_offsets(s.files.offsets, s.tokens, offs);
-      if (s.tokens == 0) offs = {0};
-      if (with_weights && !s.files.weights.empty()) {
-        NpyReader w;
-        w.open(s.files.weights);
-        const NpyHeader& wh = w.header();
-        GRACE_INPUT_CHECK(wh.dtype == NpyDtype::kU2 || wh.dtype == NpyDtype::kF2 || wh.dtype == NpyDtype::kF4,
-                          "{}: gate weights must be <u2 (x1e4), <f2 or <f4, not {}", s.files.weights,
-                          npy_descr(wh.dtype));
-        GRACE_INPUT_CHECK(wh.shape == h.shape, "{}: weights shape {} differs from the ids shape {}", s.files.weights,
-                          wh.shape_str(), h.shape_str());
-      }
-    }
+    Source s = open_source_arg(arg, num_experts, with_weights, offs);
     if (!m.sources.empty())
       GRACE_INPUT_CHECK(s.num_layers == m.shape.num_layers && s.top_k == m.shape.top_k,
                         "{}: shape [tokens, {}, {}] does not match the first trace's [tokens, {}, {}]", s.label,
