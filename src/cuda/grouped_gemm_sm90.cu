@@ -283,19 +283,21 @@ __global__ void __launch_bounds__(kThreads, 1)
       auto act = [](float g, float u) { return g / (1.0f + __expf(-g)) * u; };
 #pragma unroll
       for (int c = 0; c < 16; ++c)
+        if (8 * c < valid)  // column blocks past the tile's rows: nothing to store (warp-uniform)
 #pragma unroll
-        for (int h = 0; h < 2; ++h)
-          store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
-                     act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
+          for (int h = 0; h < 2; ++h)
+            store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
+                       act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
     } else {
       const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
 #pragma unroll
       for (int c = 0; c < 16; ++c)
+        if (8 * c < valid)
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          store_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
-          store_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
-        }
+          for (int h = 0; h < 2; ++h) {
+            store_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
+            store_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
+          }
     }
   }
 #else
