@@ -36,7 +36,7 @@ const char* gemm_path_name(GemmPath p);
 
 // Work scheduling inside the kWgmma kernels, process-wide (a benchmark / test knob): kDynamic
 // (the default; work items from a device counter, an expert's partial token tile computed only
-// to its rows rounded up to 32) or kStatic (the third round's kernel: CTA b takes items b,
+// to its rows rounded up to 32) or kStatic (the third round's schedule: CTA b takes items b,
 // b + grid, ...; every tile 128 tokens). Read at each launch.
 enum class WgmmaSchedule { kDynamic, kStatic };
 void set_wgmma_schedule(WgmmaSchedule s);
