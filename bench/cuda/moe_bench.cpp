@@ -266,7 +266,8 @@ int main(int argc, char** argv) {
       const float dns_ms = median_ms(reps, [&] { ffn_grouped.run_dense(xs.get(), P, w13.get(), w2.get(), ys.get()); });
       const double flops = 6.0 * H * I * P;
       // Our sm_90a kernels on device offsets, checked against the cuBLAS grouped result.
-      float wg_ms = 0, layer_wg_ms = 0, layer_graph_ms = 0;
+      float wg_ms = 0, layer_wg_ms = 0, layer_graph_ms = 0, wg_static_ms = 0, layer_wg_static_ms = 0;
+      double wg_static_err = -1;
       MoeLayerTimes wst;  // the wgmma layer's stages (event-timed, one call)
       double wg_err = -1;
       auto rel_err = [](const std::vector<bf16_t>& a, const std::vector<bf16_t>& b) {  // |b - a| / |a|
@@ -323,6 +324,19 @@ int main(int argc, char** argv) {
         });
         layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &wst);
         layer_graph_ms = graph_ms(layer_wgmma);
+        // The third round's static schedule (every tile 128 tokens wide), same data, same run.
+        const WgmmaSchedule def = wgmma_schedule();
+        set_wgmma_schedule(WgmmaSchedule::kStatic);
+        DeviceBuffer<bf16_t> ysw(P * H);
+        ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
+        synchronize();
+        ysw.download(b.data(), b.size());
+        wg_static_err = rel_err(a, b);
+        wg_static_ms = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get()); });
+        layer_wg_static_ms = median_ms(reps, [&] {
+          layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+        });
+        set_wgmma_schedule(def);
       }
       const float layer_ms = median_ms(reps, [&] {
         layer.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
@@ -341,10 +355,13 @@ int main(int argc, char** argv) {
                   100 * rp_bytes / (rp3_ms * 1e-3) / 1e9 / copy_GBps);
       char line[768];
       if (wgmma)
-        std::snprintf(line, sizeof line, "%-18s %6lld | %9.3f %7.0f %5.0f%% %9.2e | %9.3f %9.3f %9.3f  (perm %.3f ffn %.3f comb %.3f)\n",
+        std::snprintf(line, sizeof line,
+                      "%-18s %6lld | %9.3f %7.0f %5.0f%% %9.2e | %9.3f %9.3f %9.3f  (perm %.3f ffn %.3f comb %.3f)"
+                      "  static: ffn %.3f (%.0f TF/s, err %.2e) layer %.3f\n",
                       s.name, (long long)T, wg_ms, flops / (wg_ms * 1e-3) / 1e12,
                       100 * flops / (wg_ms * 1e-3) / 1e12 / peak_tflops, wg_err, layer_ms, layer_wg_ms, layer_graph_ms,
-                      wst.permute_ms, wst.ffn_ms, wst.combine_ms);
+                      wst.permute_ms, wst.ffn_ms, wst.combine_ms, wg_static_ms,
+                      wg_static_ms > 0 ? flops / (wg_static_ms * 1e-3) / 1e12 : 0.0, wg_static_err, layer_wg_static_ms);
       else
         std::snprintf(line, sizeof line, "%-18s %6lld | wgmma path not available here\n", s.name, (long long)T);
       summary += line;
@@ -356,19 +373,21 @@ int main(int argc, char** argv) {
                     "\"layer_ms\":%.5f,\"stage_permute_ms\":%.5f,\"stage_ffn_ms\":%.5f,\"stage_combine_ms\":%.5f,"
                     "\"ffn_wgmma_ms\":%.5f,\"wgmma_tflops\":%.1f,\"wgmma_rel_err\":%.3g,\"layer_wgmma_ms\":%.5f,"
                     "\"layer_wgmma_graph_ms\":%.5f,\"route_permute_router_kernel_ms\":%.5f,"
-                    "\"stage_wg_permute_ms\":%.5f,\"stage_wg_ffn_ms\":%.5f,\"stage_wg_combine_ms\":%.5f}",
+                    "\"stage_wg_permute_ms\":%.5f,\"stage_wg_ffn_ms\":%.5f,\"stage_wg_combine_ms\":%.5f,"
+                    "\"ffn_wgmma_static_ms\":%.5f,\"wgmma_static_rel_err\":%.3g,\"layer_wgmma_static_ms\":%.5f}",
                     first ? "" : ",", s.name, (long long)T, real ? "trace" : "synthetic", rp_ms, rp_GBps, grp_ms,
                     str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (str_ms * 1e-3) / 1e12,
                     flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, wg_ms,
                     wg_ms > 0 ? flops / (wg_ms * 1e-3) / 1e12 : 0.0, wg_err, layer_wg_ms, layer_graph_ms, rp3_ms,
-                    wst.permute_ms, wst.ffn_ms, wst.combine_ms);
+                    wst.permute_ms, wst.ffn_ms, wst.combine_ms, wg_static_ms, wg_static_err, layer_wg_static_ms);
       json += buf;
       first = false;
     }
   }
   std::printf("\nsm_90a grouped GEMM (wgmma): FFN time, TFLOP/s, %% of the dense peak (%.0f TF/s), relative error vs\n"
-              "cuBLAS grouped; layer: cuBLAS path (host sync) | wgmma path | wgmma path replayed from a CUDA graph\n",
-              peak_tflops);
+              "cuBLAS grouped; layer: cuBLAS path (host sync) | wgmma path | wgmma path replayed from a CUDA graph;\n"
+              "wgmma rows use the default schedule (%s); 'static:' the other (third round's) schedule, same run\n",
+              peak_tflops, wgmma_schedule() == WgmmaSchedule::kDynamic ? "dynamic" : "static");
   std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk",
               "rel err", "layer", "layer wg", "graph");
   std::printf("%s", summary.c_str());

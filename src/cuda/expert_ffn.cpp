@@ -6,6 +6,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <vector>
 
 #include "cuda/cuda_check.h"
@@ -47,6 +48,7 @@ struct ExpertFfn::Impl {
   DeviceBuffer<const void*> ptrs;  // grouped path: A, B, C pointer arrays of both GEMMs
   DeviceBuffer<int32_t> offsets;   // wgmma path called with host offsets
   DeviceBuffer<unsigned char> workspace;
+  DeviceBuffer<unsigned> sched;    // wgmma dynamic schedule: two counters per GEMM, kept zero between launches
 
   ~Impl() {
     for (auto hd : side_handles) cublasDestroy(hd);
@@ -65,6 +67,13 @@ struct ExpertFfn::Impl {
                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
 };
+
+namespace {
+std::atomic<int> g_wgmma_schedule{int(WgmmaSchedule::kDynamic)};
+}  // namespace
+
+void set_wgmma_schedule(WgmmaSchedule s) { g_wgmma_schedule.store(int(s), std::memory_order_relaxed); }
+WgmmaSchedule wgmma_schedule() { return WgmmaSchedule(g_wgmma_schedule.load(std::memory_order_relaxed)); }
 
 ExpertFfn::ExpertFfn(int64_t hidden, int64_t inter, GemmPath path, int num_streams)
     : impl_(std::make_unique<Impl>()), hidden_(hidden), inter_(inter), path_(path) {
@@ -109,8 +118,17 @@ void ExpertFfn::run_device(const bf16_t* x, int64_t capacity, const int32_t* off
 #ifdef GRACE_HAVE_SM90A
   if (capacity <= 0) return;
   impl_->act.resize(size_t(capacity) * inter_);
-  sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), stream);
-  sm90::down_proj(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, y, stream);
+  unsigned* sched = nullptr;
+  if (wgmma_schedule() == WgmmaSchedule::kDynamic) {
+    if (impl_->sched.size() < 4) {  // first use: zeroed once (synchronous copy); each launch leaves them zero
+      const unsigned zero[4] = {0, 0, 0, 0};
+      impl_->sched.upload(zero, 4);
+    }
+    sched = impl_->sched.get();
+  }
+  sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), sched, stream);
+  sm90::down_proj(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, y, sched ? sched + 2 : nullptr,
+                  stream);
 #else
   (void)x, (void)offsets, (void)w13, (void)w2, (void)y, (void)stream;
 #endif

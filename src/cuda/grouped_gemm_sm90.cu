@@ -11,6 +11,11 @@
 // warpgroups 1 and 2 each own 64 rows of both boxes (two m64n128 accumulators) and write their
 // results straight from registers. The grid is one CTA per SM; each walks the (expert, token
 // tile, feature tile) work list whose length it derives from the device offsets.
+// Two schedules (Params::sched): static (the third round's: CTA b takes items b, b + grid, ...,
+// every tile N = 128) and dynamic (fourth round: the producer thread takes the next item from a
+// device counter and hands it to the consumers through a small mbarrier ring, and an expert's
+// last, partial token tile runs wgmma m64nN with N = its rows rounded up to 32, so padding rows
+// cost no tensor-core time and the CTAs finish within one item of each other).
 #include <cuda.h>  // CUtensorMap and its enums only: the driver entry point comes from the runtime
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
@@ -36,6 +41,7 @@ constexpr int kABytes = 2 * kBoxBytes;
 constexpr int kBBytes = kBN * kBK * 2;         // 16 KB
 constexpr int kStageBytes = kABytes + kBBytes;
 constexpr int kMaxExperts = 256;
+constexpr int kSlots = 4;                 // work items in flight between producer and consumers
 constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + alignment slack (1024-byte tiles)
 
 struct Params {
@@ -48,6 +54,8 @@ struct Params {
   int feat_step;        // weight rows advanced per feature tile (128 SwiGLU, 256 otherwise)
   __nv_bfloat16* out;
   int64_t ldo;
+  unsigned* sched;      // dynamic schedule: [0] next item - grid, [1] CTAs done (zero between
+                        // launches; the last CTA resets both); nullptr: static schedule
 };
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -101,6 +109,38 @@ __device__ __forceinline__ void grid_dep_wait() { asm volatile("griddepcontrol.w
 __device__ __forceinline__ void grid_dep_launch() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 #endif
 
+#ifdef GRACE_SM90A_DEVICE
+// One tile's main loop for a consumer warpgroup: k_tiles stages of two m64nNk16 x 4 each, one
+// k-tile's group kept in flight; frees each stage once the group after it was issued and the
+// group reading it is done. Columns N.. of the accumulators are left as they were.
+template <int N>
+__device__ __forceinline__ void mainloop(float* acc0, float* acc1, uint64_t* full_bar, uint64_t* empty_bar,
+                                         uint32_t base, int cw, int lane, int k_tiles, int& stage,
+                                         uint32_t& phase) {
+  int prev = -1;  // stage whose wgmmas may still be reading shared memory
+  for (int kt = 0; kt < k_tiles; ++kt) {
+    mbar_wait(smem_addr(&full_bar[stage]), phase);
+    const uint32_t sa = base + stage * kStageBytes + cw * (64 * 128);
+    const uint32_t sb = base + stage * kStageBytes + kABytes;
+    wgmma_fence();
+#pragma unroll
+    for (int k = 0; k < kBK / 16; ++k) {
+      const int scale = (kt > 0 || k > 0) ? 1 : 0;
+      wgmma_m64nNk16<N>(acc0, smem_desc(sa + k * 32), smem_desc(sb + k * 32), scale);
+      wgmma_m64nNk16<N>(acc1, smem_desc(sa + kBoxBytes + k * 32), smem_desc(sb + k * 32), scale);
+    }
+    wgmma_commit();
+    // Keep this k-tile's group in flight; the previous one is done, so its stage is free.
+    wgmma_wait1();
+    if (prev >= 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
+    prev = stage;
+    if (++stage == kStages) stage = 0, phase ^= 1;
+  }
+  wgmma_wait0();
+  if (lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
+}
+#endif
+
 template <bool kSwiglu>
 __global__ void __launch_bounds__(kThreads, 1)
     grouped_gemm_kernel(const __grid_constant__ CUtensorMap map_w, const __grid_constant__ CUtensorMap map_x,
@@ -108,7 +148,8 @@ __global__ void __launch_bounds__(kThreads, 1)
 #ifdef GRACE_SM90A_DEVICE
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) uint64_t full_bar[kStages], empty_bar[kStages];
-  __shared__ int offs[kMaxExperts + 1], tile_start[kMaxExperts + 1];
+  __shared__ __align__(8) uint64_t item_full[kSlots], item_empty[kSlots];
+  __shared__ int offs[kMaxExperts + 1], tile_start[kMaxExperts + 1], item_slot[kSlots];
 
   grid_dep_wait();
   grid_dep_launch();
@@ -120,6 +161,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int s = 0; s < kStages; ++s) {
       mbar_init(smem_addr(&full_bar[s]), 1);
       mbar_init(smem_addr(&empty_bar[s]), 8);  // one arrival per consumer warp
+    }
+    for (int s = 0; s < kSlots; ++s) {
+      mbar_init(smem_addr(&item_full[s]), 1);
+      mbar_init(smem_addr(&item_empty[s]), 8);
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
@@ -165,7 +210,14 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (tid == 0) {
       int stage = 0;
       uint32_t phase = 0;
-      for (int item = blockIdx.x; item < total; item += gridDim.x) {
+      for (int seq = 0;; ++seq) {
+        int item = blockIdx.x + seq * gridDim.x;  // static; dynamic: first item static, then the counter
+        if (p.sched && seq > 0) item = int(gridDim.x + atomicAdd(&p.sched[0], 1u));
+        const int slot = seq % kSlots;
+        mbar_wait(smem_addr(&item_empty[slot]), ((seq / kSlots) & 1) ^ 1);
+        item_slot[slot] = item < total ? item : -1;
+        mbar_arrive(smem_addr(&item_full[slot]));
+        if (item >= total) break;
         int e, row0, valid, f;
         decode(item, e, row0, valid, f);
         const int w0 = e * p.expert_rows + f * p.feat_step;
@@ -180,6 +232,13 @@ __global__ void __launch_bounds__(kThreads, 1)
           if (++stage == kStages) stage = 0, phase ^= 1;
         }
       }
+      if (p.sched) {  // every CTA has taken its last item: the last one to get here resets the counters
+        __threadfence();
+        if (atomicAdd(&p.sched[1], 1u) == gridDim.x - 1) {
+          atomicExch(&p.sched[0], 0u);
+          atomicExch(&p.sched[1], 0u);
+        }
+      }
     }
     return;
   }
@@ -190,30 +249,21 @@ __global__ void __launch_bounds__(kThreads, 1)
   float acc0[64], acc1[64];
   int stage = 0;
   uint32_t phase = 0;
-  for (int item = blockIdx.x; item < total; item += gridDim.x) {
+  for (int seq = 0;; ++seq) {
+    const int slot = seq % kSlots;
+    mbar_wait(smem_addr(&item_full[slot]), (seq / kSlots) & 1);
+    const int item = item_slot[slot];
+    __syncwarp();
+    if (lane == 0) mbar_arrive(smem_addr(&item_empty[slot]));
+    if (item < 0) break;
     int e, row0, valid, f;
     decode(item, e, row0, valid, f);
-    int prev = -1;  // stage whose wgmmas may still be reading shared memory
-    for (int kt = 0; kt < p.k_tiles; ++kt) {
-      mbar_wait(smem_addr(&full_bar[stage]), phase);
-      const uint32_t sa = base + stage * kStageBytes + cw * (64 * 128);
-      const uint32_t sb = base + stage * kStageBytes + kABytes;
-      wgmma_fence();
-#pragma unroll
-      for (int k = 0; k < kBK / 16; ++k) {
-        const int scale = (kt > 0 || k > 0) ? 1 : 0;
-        wgmma_m64n128k16(acc0, smem_desc(sa + k * 32), smem_desc(sb + k * 32), scale);
-        wgmma_m64n128k16(acc1, smem_desc(sa + kBoxBytes + k * 32), smem_desc(sb + k * 32), scale);
-      }
-      wgmma_commit();
-      // Keep this k-tile's group in flight; the previous one is done, so its stage is free.
-      wgmma_wait1();
-      if (prev >= 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
-      prev = stage;
-      if (++stage == kStages) stage = 0, phase ^= 1;
-    }
-    wgmma_wait0();
-    if (lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
+    // Token columns the MMAs compute: all 128, or (dynamic schedule) the valid rows rounded up to 32.
+    const int nq = p.sched ? (valid + 31) / 32 : 4;
+    if (nq == 4) mainloop<128>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    else if (nq == 3) mainloop<96>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    else if (nq == 2) mainloop<64>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    else mainloop<32>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
     // Epilogue from the wgmma D fragment: register 4c + 2h + j of lane l in warp w holds
     // D[row = 16w + l/4 + 8h][col = 8c + 2(l%4) + j]; row = weight row (feature), col = token.
     // Lanes l and l^4 hold neighbouring features of the same two tokens: one shuffle gives each
@@ -233,19 +283,21 @@ __global__ void __launch_bounds__(kThreads, 1)
       auto act = [](float g, float u) { return g / (1.0f + __expf(-g)) * u; };
 #pragma unroll
       for (int c = 0; c < 16; ++c)
+        if (8 * c < valid)  // column blocks past the tile's rows: nothing to store (warp-uniform)
 #pragma unroll
-        for (int h = 0; h < 2; ++h)
-          store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
-                     act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
+          for (int h = 0; h < 2; ++h)
+            store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
+                       act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
     } else {
       const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
 #pragma unroll
       for (int c = 0; c < 16; ++c)
+        if (8 * c < valid)
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          store_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
-          store_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
-        }
+          for (int h = 0; h < 2; ++h) {
+            store_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
+            store_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
+          }
     }
   }
 #else
@@ -338,24 +390,25 @@ bool supports(int64_t hidden, int64_t inter, int num_experts) {
 }
 
 void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
-                    const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, Stream stream) {
+                    const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, unsigned* sched,
+                    Stream stream) {
   GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w13, int64_t(num_experts) * 2 * inter, hidden, kBoxRows);
   const CUtensorMap mx = make_map(x, capacity, hidden, kBN);
   const Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
-                 reinterpret_cast<__nv_bfloat16*>(act), inter};
+                 reinterpret_cast<__nv_bfloat16*>(act), inter, sched};
   launch<true>(mw, mx, p, stream);
 }
 
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
-               const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, Stream stream) {
+               const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, unsigned* sched, Stream stream) {
   GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w2, int64_t(num_experts) * hidden, inter, kBoxRows);
   const CUtensorMap mx = make_map(act, capacity, inter, kBN);
   const Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
-                 reinterpret_cast<__nv_bfloat16*>(y), hidden};
+                 reinterpret_cast<__nv_bfloat16*>(y), hidden, sched};
   launch<false>(mw, mx, p, stream);
 }
 

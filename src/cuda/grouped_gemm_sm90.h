@@ -26,12 +26,17 @@ bool supports(int64_t hidden, int64_t inter, int num_experts);
 
 // act[r][c] = silu(x[r] . w13_e[c]) * (x[r] . w13_e[inter + c]) (F32 accumulate, SwiGLU in the
 // epilogue). x [capacity][hidden], w13 [E][2*inter][hidden], act [capacity][inter].
+// sched: nullptr = static schedule (every tile 128 tokens wide); else 2 DEVICE counters, zero
+// before the first launch and left zero by each launch, for the dynamic schedule (work items from
+// the counter, an expert's partial token tile computed only to its rows rounded up to 32). Launches
+// sharing a counter pair must not run at the same time (stream order, as within one ExpertFfn).
 void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
-                    const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, Stream stream);
+                    const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, unsigned* sched,
+                    Stream stream);
 
 // y[r][h] = act[r] . w2_e[h]. act [capacity][inter], w2 [E][hidden][inter], y [capacity][hidden].
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
-               const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, Stream stream);
+               const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, unsigned* sched, Stream stream);
 
 }  // namespace grace::cuda::sm90
 

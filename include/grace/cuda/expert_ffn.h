@@ -34,6 +34,14 @@ constexpr int64_t kAutoStreamsRows = 320;
 GemmPath parse_gemm_path(std::string_view name);  // "grouped" | "streams" | "auto" | "wgmma" | "cublas"
 const char* gemm_path_name(GemmPath p);
 
+// Work scheduling inside the kWgmma kernels, process-wide (a benchmark / test knob): kDynamic
+// (the default; work items from a device counter, an expert's partial token tile computed only
+// to its rows rounded up to 32) or kStatic (the third round's schedule: CTA b takes items b,
+// b + grid, ...; every tile 128 tokens). Read at each launch.
+enum class WgmmaSchedule { kDynamic, kStatic };
+void set_wgmma_schedule(WgmmaSchedule s);
+WgmmaSchedule wgmma_schedule();
+
 // act[r][c] = silu(h[r][c]) * h[r][inter + c] for h [rows][2*inter]; inter % 8 == 0.
 void swiglu(const bf16_t* h, int64_t rows, int64_t inter, bf16_t* act, Stream stream = nullptr);
 
