@@ -1,13 +1,73 @@
-// wgmma.mma_async wrappers (PTX ISA, "Asynchronous Warpgroup Level Matrix Multiply-Accumulate"):
+// sm_90a instruction wrappers for the grouped GEMM (included only by grouped_gemm_sm90.cu),
+// written from the PTX ISA: shared-memory addresses and matrix descriptors, mbarrier, the TMA
+// tile load (cp.async.bulk.tensor), wgmma fences/commit/wait, programmatic dependent launch, and
+// wgmma.mma_async itself ("Asynchronous Warpgroup Level Matrix Multiply-Accumulate"):
 // D[64][N] f32 (+)= A[64][16] * B[N][16]^T, bf16 operands both K-major in shared memory, given by
 // matrix descriptors; scale_d = 0 overwrites D. N = 128 for full token tiles; 32, 64, 96 for an
 // expert's last, partial token tile (the fragment of an m64nN accumulator is the first N/2
-// registers of the m64n128 one, same layout). Generated text (one "+f" operand per accumulator
-// register of the thread's fragment); included only by grouped_gemm_sm90.cu for sm_90a.
+// registers of the m64n128 one, same layout). The wgmma_m64nNk16 bodies are generated text (one
+// "+f" operand per accumulator register of the thread's fragment). GRACE_SM90A_DEVICE is set
+// when compiling device code for sm_90a; everything but the templates needs it.
 #pragma once
+#include <cuda.h>  // CUtensorMap
+#include <cuda_runtime.h>
+
 #include <cstdint>
 
 namespace grace::cuda::sm90 {
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define GRACE_SM90A_DEVICE 1
+#endif
+
+#ifdef GRACE_SM90A_DEVICE
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done = 0;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+__device__ __forceinline__ void tma_load_2d(const CUtensorMap* map, uint32_t bar, uint32_t dst, int c0, int c1) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];"
+      ::"r"(dst), "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1)
+      : "memory");
+}
+// Shared-memory matrix descriptor (PTX ISA "Matrix Descriptor Format"): K-major operand in the
+// 128-byte swizzle layout TMA writes: rows of 128 bytes, 8-row groups 1024 bytes apart (stride
+// byte offset); the leading byte offset is unused for this layout. Start address >> 4 in bits
+// 0-13, LBO >> 4 in 16-29, SBO >> 4 in 32-45, swizzle mode 1 (128 B) in 62-63.
+__device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
+  return uint64_t((addr & 0x3FFFF) >> 4) | (uint64_t(1) << 16) | (uint64_t(1024 >> 4) << 32) |
+         (uint64_t(1) << 62);
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait1() { asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory"); }
+// Programmatic dependent launch: wait for the kernel before in the stream (it wrote the offsets
+// and the input rows), and let the next one be scheduled as SMs free up.
+__device__ __forceinline__ void grid_dep_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+__device__ __forceinline__ void grid_dep_launch() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+#endif
+
+
 
 template <int N>
 __device__ __forceinline__ void wgmma_m64nNk16(float* d, uint64_t da, uint64_t db, int scale_d);
