@@ -27,6 +27,18 @@ __device__ __forceinline__ int bucket_of(const int32_t* keys, int64_t p, int num
 constexpr int kSmallBuckets = 256;
 constexpr int kSortWarps = 32;
 constexpr int kBatch = 8;
+
+// The buckets of a lane's kBatch pairs batch + u*32 + lane (u < kBatch), -1 past hi: the loads
+// are independent, so all of them are in flight before the chunks are walked in order. Both
+// passes of the sort (count, rank) load their keys this way.
+__device__ __forceinline__ void load_batch(const int32_t* keys, int64_t batch, int64_t hi, int lane,
+                                           int num_buckets, int (&kb)[kBatch]) {
+#pragma unroll
+  for (int u = 0; u < kBatch; ++u) {
+    const int64_t p = batch + u * 32 + lane;
+    kb[u] = p < hi ? bucket_of(keys, p, num_buckets) : -1;
+  }
+}
 constexpr int64_t kSmallPairs = 8192;  // one CTA up to here (H200: faster than cub at 1,536-6,144)
 
 __global__ void __launch_bounds__(kSortWarps * 32)
@@ -46,11 +58,7 @@ __global__ void __launch_bounds__(kSortWarps * 32)
   // Keys are loaded kBatch chunks at a time (independent loads in flight), then walked in order.
   for (int64_t batch = lo; batch < hi; batch += 32 * kBatch) {
     int kb[kBatch];
-#pragma unroll
-    for (int u = 0; u < kBatch; ++u) {
-      const int64_t p = batch + u * 32 + lane;
-      kb[u] = p < hi ? bucket_of(keys, p, num_buckets) : -1;
-    }
+    load_batch(keys, batch, hi, lane, num_buckets, kb);
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       const int64_t p = batch + u * 32 + lane;
@@ -84,11 +92,7 @@ __global__ void __launch_bounds__(kSortWarps * 32)
   for (int b = threadIdx.x; b <= num_buckets; b += blockDim.x) offsets[b] = bucket_start[b];
   for (int64_t batch = lo; batch < hi; batch += 32 * kBatch) {
     int kb[kBatch];
-#pragma unroll
-    for (int u = 0; u < kBatch; ++u) {
-      const int64_t p = batch + u * 32 + lane;
-      kb[u] = p < hi ? bucket_of(keys, p, num_buckets) : -1;
-    }
+    load_batch(keys, batch, hi, lane, num_buckets, kb);
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       const int64_t p = batch + u * 32 + lane;
