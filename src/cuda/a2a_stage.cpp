@@ -42,12 +42,16 @@ void A2aStage::account(const std::vector<int64_t>& cnt, int64_t row_bytes, bool 
   }
 }
 
+void A2aStage::reserve_recv(int64_t units) {
+  const size_t mm = size_t(std::max<int64_t>(units, 1));
+  recv_rows_.resize(mm * size_t(H_));
+  recv_dest_.resize(mm * size_t(k_));
+  recv_slot_.resize(mm * size_t(k_));
+  recv_w_.resize(mm * size_t(k_));
+}
+
 void A2aStage::local_copy(int64_t c, cudaStream_t stream) {
-  const size_t mm = size_t(std::max<int64_t>(c, 1));
-  recv_rows_.resize(mm * H_);
-  recv_dest_.resize(mm * k_);
-  recv_slot_.resize(mm * k_);
-  recv_w_.resize(mm * k_);
+  reserve_recv(c);
   if (c == 0) return;
   GRACE_CUDA_CHECK(cudaMemcpyAsync(recv_rows_.get(), send_rows_.get(), size_t(c * H_) * 2, cudaMemcpyDeviceToDevice, stream));
   GRACE_CUDA_CHECK(cudaMemcpyAsync(recv_dest_.get(), send_dest_.get(), size_t(c * k_) * 4, cudaMemcpyDeviceToDevice, stream));
@@ -172,11 +176,7 @@ void A2aStage::dispatch(int layer, const bf16_t* rows, int64_t n, const int32_t*
     ++stats.exchanges;
     ++stats.overflow_exchanges;
   }
-  const size_t mm = size_t(std::max<int64_t>(m_, 1));
-  recv_rows_.resize(mm * H);
-  recv_dest_.resize(mm * k);
-  recv_slot_.resize(mm * k);
-  recv_w_.resize(mm * k);
+  reserve_recv(m_);
   GRACE_CUDA_CHECK(cudaMemcpyAsync(table_.get() + 4 * S, tab.data() + 4 * S, size_t(2 * S + 1) * 8,
                                    cudaMemcpyHostToDevice, stream));
   WireTable tr{table_.get() + 2 * S, table_.get() + 3 * S, table_.get() + 4 * S, table_.get() + 5 * S};

@@ -57,6 +57,7 @@ class A2aStage {
 
  private:
   void local_copy(int64_t units, cudaStream_t stream);  // a one-GPU communicator
+  void reserve_recv(int64_t units);                      // room for units received rows + metadata
   // Whether units can go between this GPU and peer p at all: in the per-node world stage of
   // hierarchical only peers with this GPU's local rank exchange (the others get no message).
   bool linked(int p) const { return sp_.map != StageMap::kNode || p % sp_.gpn == sp_.my_local; }
