@@ -10,14 +10,21 @@ RESULTS_TSV: scripts/gpu-cluster.sh's cluster.tsv (rows with routing=trace are u
 DATA_DIR: the same trace/ and pl/ the measurement used. TOPO_DIR: where the fitted topology
 presets are written (emulated-<setup>-<rate>.json).
 
-Fit, per (setup, rate): every flat row gives two samples, dispatch and combine, each modelled as
-    t = L + B / W,   B = the engine's cross-node bytes of that phase per node and direction
-                         (the TSV's sum over ranks / 2 nodes)
-by least squares (L = the per-phase fixed cost, W = the effective node bandwidth). Hierarchical
-rows add an intra-node stage; its fixed cost L_intra is the mean residual of the hierarchical
-rows' phases (intra bytes move over NVLink, ~0 time). Compute is not fitted: the presets keep the
-H200 grouped-GEMM roofline (`2xG@h200`). The fitted W and L become inter.bandwidth_GBps,
-node_nic_GBps and inter.latency_us of the preset; L_intra its intra.latency_us.
+Fit, per (setup, rate): every run gives two samples, dispatch and combine, each modelled as
+    t = L + P * peers + B / W,   B = the engine's cross-node bytes of that phase per node and
+                                     direction (the TSV's sum over ranks / 2 nodes)
+    peers = the remote GPUs each GPU exchanges with: flat 2xG: G, hierarchical: 1
+by least squares (L = the per-phase fixed cost, P = the fixed cost per remote peer, W = the
+effective node bandwidth). Where every run has the same peer count (2x1: one peer either way)
+P is not separable from L: P = 0, L and W from the flat runs, and the hierarchical runs' mean
+residual is the fixed cost of their intra stage L_intra (on 2x1 a device copy and a host round
+trip). Where flat and hierarchical runs differ in peers (2x2), L, P and W are fitted on all runs
+and L_intra = 0 (the intra stage is NVLink P2P inside one namespace, ~0.1 ms per exchange);
+if that gives P < 0 (the hierarchical runs cost more than one peer less explains), P = 0 and
+the one-peer-count fit above is used.
+Compute: measured compute = c0 + s x the H200 grouped roofline of the same run (2nd pass).
+The fitted W, L, P become inter.bandwidth_GBps, node_nic_GBps, inter.latency_us and
+inter.peer_latency_us of the preset; L_intra its intra.latency_us.
 
 Prediction: `grace simulate --max-chunks 1` on a slice of the trace with exactly the measured
 tokens (max-batches x batch tokens), layers 0..LAYERS-1 averaged, same placement, router, comm,
@@ -31,8 +38,11 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
+import shutil
 
 LAYERS = int(os.environ.get("LAYERS", "3"))
+SLICES = tempfile.mkdtemp(prefix="grace-fit-slices-")  # per run: the slices depend on DATA_DIR
 TASKS = ["intent", "law", "summary", "translation"]
 
 
@@ -50,7 +60,7 @@ def write_npy(path, hdr, data):
 
 
 def make_slice(data, n, dst):
-    """The first n tokens of the four tasks concatenated, as one trace."""
+    """The first n tokens of the four tasks concatenated, as one trace (cached in dst)."""
     if os.path.exists(os.path.join(dst, "topk_ids.npy")):
         return dst
     os.makedirs(dst, exist_ok=True)
@@ -71,6 +81,22 @@ def make_slice(data, n, dst):
     write_npy(os.path.join(dst, "seq_offsets.npy"), {"descr": "<i8", "fortran_order": False, "shape": (len(o),)},
               struct.pack("<%dq" % len(o), *o))
     return dst
+
+
+def lsq3(samples):
+    """t = a + b * p + c * x by least squares over (p, x, t); returns (a, b, c)."""
+    rows = [(1.0, p, x) for p, x, _ in samples]
+    A = [[sum(r[i] * r[j] for r in rows) for j in range(3)] for i in range(3)]
+    y = [sum(r[i] * t for r, (_, _, t) in zip(rows, samples)) for i in range(3)]
+    for i in range(3):  # Gauss-Jordan with partial pivoting
+        k = max(range(i, 3), key=lambda q: abs(A[q][i]))
+        A[i], A[k], y[i], y[k] = A[k], A[i], y[k], y[i]
+        for q in range(3):
+            if q != i:
+                f = A[q][i] / A[i][i]
+                A[q] = [a - f * b for a, b in zip(A[q], A[i])]
+                y[q] -= f * y[i]
+    return tuple(y[i] / A[i][i] for i in range(3))
 
 
 def lsq(samples):
@@ -94,7 +120,7 @@ def simulate(grace, data, topo_dir, r):
     n = 2 * int(setup.split("x")[1])
     B = T * n
     nb = 8 if T < 4096 else max(1, 32768 // B)
-    sl = make_slice(data, nb * B, os.path.join(os.environ.get("TMPDIR", "/tmp"), f"grace-fit-slice-{nb * B}"))
+    sl = make_slice(data, nb * B, os.path.join(SLICES, f"slice-{nb * B}"))
     planner, router, comm = r["case"].split("/")
     out = subprocess.run([grace, "simulate", "--trace", sl, "--placement", os.path.join(data, "pl", f"{setup}-{planner}.json"),
                           "--topology", os.path.join(topo_dir, f"emulated-{setup}-{rate}.json"), "--router", router,
@@ -143,29 +169,34 @@ def main():
     fits, notes = {}, {}
     for key in sorted({(r["setup"], r["rate"]) for r in rows}):
         rs = [r for r in rows if (r["setup"], r["rate"]) == key]
-        flat = [r for r in rs if r["case"].endswith("/flat")]
-        samples = []
-        for r in flat:
-            samples.append((float(r["inter_mb_dispatch"]) * 1e6 / 2, float(r["dispatch_ms"])))
-            samples.append((float(r["inter_mb_combine"]) * 1e6 / 2, float(r["combine_ms"])))
-        L, b = lsq(samples)
-        W = 1 / b / 1e6  # bytes per ms -> GB/s
-        res = []
-        for r in rs:
-            if r["case"].endswith("/hierarchical"):
-                for ph, mb in (("dispatch_ms", "inter_mb_dispatch"), ("combine_ms", "inter_mb_combine")):
-                    res.append(float(r[ph]) - (L + float(r[mb]) * 1e6 / 2 * b))
-        Li = max(0.0, sum(res) / len(res)) if res else 0.0
-        fits[key] = (L, W, Li)
         gpn = int(key[0].split("x")[1])
+        peers = lambda r: gpn if r["case"].endswith("/flat") else 1
+        phases = lambda r: [(peers(r), float(r[mb]) * 1e6 / 2, float(r[ph]))
+                            for ph, mb in (("dispatch_ms", "inter_mb_dispatch"), ("combine_ms", "inter_mb_combine"))]
+        flat = [r for r in rs if r["case"].endswith("/flat")]
+        hier = [r for r in rs if r["case"].endswith("/hierarchical")]
+        P = -1.0
+        if gpn > 1 and flat and hier:
+            samples = [s_ for r in rs for s_ in phases(r)]
+            L, P, b = lsq3(samples)
+            Li = 0.0
+        if P < 0:  # one peer count, or the hierarchical runs cost more than a peer less explains
+            samples = [(x, t) for r in flat for _, x, t in phases(r)]
+            L, b = lsq(samples)
+            P = 0.0
+            res = [t - (L + x * b) for r in hier for _, x, t in phases(r)]
+            Li = max(0.0, sum(res) / len(res)) if res else 0.0
+        W = 1 / b / 1e6  # bytes per ms -> GB/s
+        fits[key] = (L, W, Li, P)
         topo = {"name": f"emulated-{key[0]}-{key[1]}", "preset": f"{key[0]}@h200",
-                "inter": {"bandwidth_GBps": round(W, 4), "latency_us": round(L * 1e3, 1)},
+                "inter": {"bandwidth_GBps": round(W, 4), "latency_us": round(L * 1e3, 1),
+                          "peer_latency_us": round(P * 1e3, 1)},
                 "intra": {"bandwidth_GBps": 100.0, "latency_us": round(Li * 1e3, 1)},
                 "node_nic_GBps": round(W, 4)}
         # How the preset was made goes beside it (topology files take no free-text key).
         notes[key] = (f"bench/cuda/fit-sim.py on bench/cuda/results/{os.path.basename(tsv)}: per-phase fixed cost "
-                      f"{L:.2f} ms, effective node bandwidth {W * 8:.2f} Gbit/s per direction ({len(samples)} "
-                      f"flat-phase samples); intra-stage fixed cost {Li:.2f} ms")
+                      f"{L:.2f} ms, per remote peer {P:.2f} ms, effective node bandwidth {W * 8:.2f} Gbit/s per "
+                      f"direction ({len(samples)} phase samples); intra-stage fixed cost {Li:.2f} ms")
         json.dump(topo, open(os.path.join(topo_dir, f"emulated-{key[0]}-{key[1]}.json"), "w"), indent=1)
     # Pass 1: the link-fitted presets with the default H200 compute -> the simulator's compute per
     # row; then fit measured compute = overhead + slowdown * simulated compute per (setup, rate)
@@ -191,14 +222,17 @@ def main():
         with open(os.path.join(topo_dir, f"emulated-{key[0]}-{key[1]}.fit.txt"), "w") as f:
             f.write(notes[key] + "\n")
     print("Fitted constants (per setup and link):\n")
-    print("| setup | link | per-phase fixed cost L (ms) | effective bandwidth W (Gbit/s per node and direction) | intra-stage fixed cost (ms) | compute overhead (ms) | compute slowdown vs H200 roofline |")
-    print("|---|---|---|---|---|---|---|")
-    for (s_, r), (L, W, Li) in sorted(fits.items()):
+    print("| setup | link | per-phase fixed cost L (ms) | per remote peer P (ms) | effective bandwidth W (Gbit/s per node and direction) | intra-stage fixed cost (ms) | compute overhead (ms) | compute slowdown vs H200 roofline |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (s_, r), (L, W, Li, P) in sorted(fits.items()):
         c0, slow = cfit[(s_, r)]
-        print(f"| {s_} | {r} | {L:.2f} | {W * 8:.2f} | {Li:.2f} | {c0:.2f} | {slow:.2f} |")
+        print(f"| {s_} | {r} | {L:.2f} | {P:.2f} | {W * 8:.2f} | {Li:.2f} | {c0:.2f} | {slow:.2f} |")
     print("\nPredictions (`grace simulate` with the fitted preset) against each measured row, ms per MoE layer:\n")
     predict(grace, data, topo_dir, rows)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(SLICES, ignore_errors=True)

@@ -12,10 +12,15 @@
 
 namespace grace {
 
-// One link tier: alpha-beta model, time = latency + bytes / bandwidth.
+// One link tier: alpha-beta model, time = latency + peers x peer_latency + bytes / bandwidth.
 struct LinkTier {
   double bandwidth_GBps = 0;  // per GPU, per direction, in 1e9 bytes/s
   double latency_us = 0;      // fixed cost of one exchange stage (collective call) on this tier
+  // Fixed cost per peer GPU a GPU exchanges with over this tier in one stage (one stream per
+  // peer, e.g. NCCL's socket connections); 0 in the built-in presets. Peers: inside a node
+  // gpus_per_node - 1; across nodes (nodes - 1) x gpus_per_node for flat all-to-all and
+  // nodes - 1 for hierarchical's inter stage (one GPU per other node).
+  double peer_latency_us = 0;
 };
 
 // How the simulator costs a GPU's expert FFNs (see grace/simulate.h, docs/simulator.md).

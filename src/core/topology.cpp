@@ -75,9 +75,10 @@ bool parse_int(std::string_view s, int& out) {
 void read_link(const nlohmann::json& j, const char* key, LinkTier& link, const std::string& who) {
   if (!j.contains(key)) return;
   const std::string where = std::string(key) + ": ";
-  check_keys(j[key], {"bandwidth_GBps", "latency_us"}, who, where);
+  check_keys(j[key], {"bandwidth_GBps", "latency_us", "peer_latency_us"}, who, where);
   link.bandwidth_GBps = json_number(j[key], "bandwidth_GBps", who, where, false, link.bandwidth_GBps);
   link.latency_us = json_number(j[key], "latency_us", who, where, false, link.latency_us);
+  link.peer_latency_us = json_number(j[key], "peer_latency_us", who, where, false, link.peer_latency_us);
 }
 
 Topology from_json(const std::string& path) {
@@ -160,7 +161,9 @@ void Topology::validate() const {
   GRACE_INPUT_CHECK(expert_memory_GB >= 0, "topology {}: expert_memory_GB must be >= 0", quote_input(name));
   GRACE_INPUT_CHECK(intra.bandwidth_GBps > 0 && inter.bandwidth_GBps > 0, "topology {}: link bandwidths must be > 0",
                     quote_input(name));
-  GRACE_INPUT_CHECK(intra.latency_us >= 0 && inter.latency_us >= 0, "topology {}: latencies must be >= 0",
+  GRACE_INPUT_CHECK(intra.latency_us >= 0 && inter.latency_us >= 0 && intra.peer_latency_us >= 0 &&
+                        inter.peer_latency_us >= 0,
+                    "topology {}: latencies must be >= 0",
                     quote_input(name));
   GRACE_INPUT_CHECK(node_nic_GBps >= 0, "topology {}: node_nic_GBps must be >= 0", quote_input(name));
   GRACE_INPUT_CHECK(peak_tflops > 0, "topology {}: peak_tflops must be > 0", quote_input(name));

@@ -23,14 +23,15 @@ std::vector<double> intra_stage_us(const std::vector<int64_t>& send, const std::
   for (int g = 0; g < G; ++g) {
     int64_t copies = std::max(send[g], recv[g]);
     if (copies == 0) continue;
-    t[g] = topo.intra.latency_us + transfer_us(double(copies) * copy_bytes / chunks, topo.intra.bandwidth_GBps);
+    t[g] = topo.intra.latency_us + double(topo.gpus_per_node - 1) * topo.intra.peer_latency_us + transfer_us(double(copies) * copy_bytes / chunks, topo.intra.bandwidth_GBps);
   }
   return t;
 }
 
 std::vector<double> inter_stage_us(const std::vector<int64_t>& send, const std::vector<int64_t>& recv,
-                                   double copy_bytes, int chunks, const Topology& topo) {
+                                   double copy_bytes, int chunks, int peers, const Topology& topo) {
   const int G = topo.num_gpus();
+  const double fixed_us = topo.inter.latency_us + double(peers) * topo.inter.peer_latency_us;
   GRACE_CHECK(int(send.size()) == G && int(recv.size()) == G, "inter counts for {} GPUs, topology has {}", send.size(),
               G);
   std::vector<double> t(G, 0.0);
@@ -44,13 +45,13 @@ std::vector<double> inter_stage_us(const std::vector<int64_t>& send, const std::
     for (int n = 0; n < topo.nodes; ++n) {
       int64_t copies = std::max(node_send[n], node_recv[n]);
       if (copies > 0)
-        node_us[n] = topo.inter.latency_us + transfer_us(double(copies) * copy_bytes / chunks, topo.node_nic_GBps);
+        node_us[n] = fixed_us + transfer_us(double(copies) * copy_bytes / chunks, topo.node_nic_GBps);
     }
   }
   for (int g = 0; g < G; ++g) {
     int64_t copies = std::max(send[g], recv[g]);
     if (copies == 0) continue;
-    double own = topo.inter.latency_us + transfer_us(double(copies) * copy_bytes / chunks, topo.inter.bandwidth_GBps);
+    double own = fixed_us + transfer_us(double(copies) * copy_bytes / chunks, topo.inter.bandwidth_GBps);
     t[g] = std::max(own, node_us[topo.node_of(g)]);
   }
   return t;

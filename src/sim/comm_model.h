@@ -16,8 +16,9 @@ std::vector<double> intra_stage_us(const std::vector<int64_t>& send, const std::
                                    double copy_bytes, int chunks, const Topology& topo);
 
 // Same for a cross-node stage: per-GPU link, and the node's shared NIC when node_nic_GBps > 0.
+// `peers`: the remote GPUs each GPU exchanges with in this stage (inter.peer_latency_us each).
 std::vector<double> inter_stage_us(const std::vector<int64_t>& send, const std::vector<int64_t>& recv,
-                                   double copy_bytes, int chunks, const Topology& topo);
+                                   double copy_bytes, int chunks, int peers, const Topology& topo);
 
 }  // namespace grace
 

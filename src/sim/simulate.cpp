@@ -26,10 +26,13 @@ Stages stage_times(const LayerBatchRecord& rec, CommScheme comm, const Topology&
   const double bytes = double(model.token_bytes());
   Stages s;
   // Dispatch sends send_*; combine sends the same copies back, so send and receive swap.
+  // Remote peers per GPU: flat exchanges with every GPU of the other nodes, hierarchical's
+  // inter stage with one GPU per other node (the traffic is dense at the batch sizes modelled).
+  const int peers = (topo.nodes - 1) * (comm == CommScheme::kFlat ? topo.gpus_per_node : 1);
   auto d_intra = intra_stage_us(rec.send_intra, rec.recv_intra, bytes, chunks, topo);
-  auto d_inter = inter_stage_us(rec.send_inter, rec.recv_inter, bytes, chunks, topo);
+  auto d_inter = inter_stage_us(rec.send_inter, rec.recv_inter, bytes, chunks, peers, topo);
   auto c_intra = intra_stage_us(rec.recv_intra, rec.send_intra, bytes, chunks, topo);
-  auto c_inter = inter_stage_us(rec.recv_inter, rec.send_inter, bytes, chunks, topo);
+  auto c_inter = inter_stage_us(rec.recv_inter, rec.send_inter, bytes, chunks, peers, topo);
   s.dispatch_inter = max_of(d_inter);
   s.dispatch_intra = max_of(d_intra);
   s.combine_inter = max_of(c_inter);

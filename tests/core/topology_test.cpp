@@ -80,6 +80,17 @@ TEST(Topology, JsonCountsMustBeWholeNumbersInRange) {
   EXPECT_THROW(parse_json_topology(R"({"gpus_per_node": 0})"), InputError);
 }
 
+TEST(Topology, JsonLinkTiersReadPeerLatency) {
+  Topology t = parse_json_topology(
+      R"({"preset": "2x2@h200", "inter": {"bandwidth_GBps": 1.5, "latency_us": 4000, "peer_latency_us": 900}})");
+  EXPECT_DOUBLE_EQ(t.inter.bandwidth_GBps, 1.5);
+  EXPECT_DOUBLE_EQ(t.inter.latency_us, 4000);
+  EXPECT_DOUBLE_EQ(t.inter.peer_latency_us, 900);
+  EXPECT_DOUBLE_EQ(t.intra.peer_latency_us, 0);  // absent: the preset's (0)
+  EXPECT_THROW(parse_json_topology(R"({"preset": "2x2", "inter": {"peer_latency_us": -1}})"), InputError);
+  EXPECT_THROW(parse_json_topology(R"({"preset": "2x2", "intra": {"peer_latency_us": "slow"}})"), InputError);
+}
+
 TEST(Model, PresetsMatchPublishedFacts) {
   ModelSpec m = load_model("deepseek-v2-lite");
   EXPECT_EQ(m.moe_layers, 26);

@@ -160,6 +160,29 @@ TEST(Simulate, SharedNicAndHierarchicalStagesByHand) {
   EXPECT_NEAR(h2.dispatch_inter_us, own0, 1e-9);
 }
 
+// peer_latency_us is paid once per peer GPU of the stage: flat all-to-all on 2x3 exchanges with
+// the other node's 3 GPUs, hierarchical's inter stage with one GPU of it; the intra tier with
+// the node's 2 other GPUs.
+TEST(Simulate, PeerLatencyPerPeerOfEachStage) {
+  Topology topo = small_topo(2, 3);
+  ModelSpec model = generic_model(1, 8, 2, 1024, 512);
+  LayerBatchRecord r = empty_record(6);
+  r.send_inter = {10, 10, 10, 10, 10, 10};
+  r.recv_inter = {10, 10, 10, 10, 10, 10};
+  r.send_intra = {6, 6, 6, 6, 6, 6};
+  r.recv_intra = {6, 6, 6, 6, 6, 6};
+  const LayerTime h0 = simulate_record(r, CommScheme::kHierarchical, topo, model);
+  const LayerTime f0 = simulate_record(r, CommScheme::kFlat, topo, model);
+  topo.inter.peer_latency_us = 1000;  // far above every other term: the flat stage is the inter one
+  topo.intra.peer_latency_us = 7;
+  const LayerTime h = simulate_record(r, CommScheme::kHierarchical, topo, model);
+  const LayerTime f = simulate_record(r, CommScheme::kFlat, topo, model);
+  EXPECT_NEAR(h.dispatch_inter_us, h0.dispatch_inter_us + 1 * 1000, 1e-9);
+  EXPECT_NEAR(h.dispatch_intra_us, h0.dispatch_intra_us + 2 * 7, 1e-9);
+  EXPECT_NEAR(f.dispatch_us, f0.dispatch_inter_us + 3 * 1000, 1e-9);
+  EXPECT_NEAR(f.combine_us, f.dispatch_us, 1e-9);  // the record is symmetric
+}
+
 TEST(Simulate, NothingToSendCostsNoLatency) {
   Topology topo = small_topo(2, 2);
   ModelSpec model = generic_model(1, 8, 2);
@@ -255,6 +278,10 @@ TEST(Simulate, Monotonicity) {
       more_lat.intra.latency_us += 3;
       more_lat.inter.latency_us += 11;
       check_not_faster(simulate_record(r, comm, more_lat, model), "more latency");
+      Topology more_peer_lat = base;
+      more_peer_lat.intra.peer_latency_us += 2;
+      more_peer_lat.inter.peer_latency_us += 5;
+      check_not_faster(simulate_record(r, comm, more_peer_lat, model), "more latency per peer");
       // More load on one GPU: more tokens on one of its instances, and more copies to receive.
       LayerBatchRecord heavier = r;
       int g = trial % base.num_gpus();
