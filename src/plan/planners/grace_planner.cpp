@@ -45,6 +45,15 @@ constexpr double kNodeLoadTols[] = {0.10, 0.50};
 // Tokens of a batch window for the GPU packing's batch-level balance.
 constexpr double kWindowTokens = 1024;
 
+// Affinity weight of the GPU packing inside a node: negative, so co-activated experts are spread
+// over the node's GPUs. With hierarchical communication a token reaches the node once, so where
+// its experts sit inside the node moves only NVLink copies, while the GPU's load is the sum of
+// its experts' loads: experts that peak together (high affinity, high covariance) on one GPU
+// make it the slowest GPU whenever their cluster lights up, above all on traffic the plan has
+// not seen (a held-out task shifts load along co-activation clusters). Spreading them lowers
+// that variance; the window term does the same for the in-sample batch windows.
+constexpr double kGpuAffinityWeight = -1.0;
+
 // Sampled pins per layer the search works on (cost grows linearly with them).
 constexpr int kMaxPins = 65536;
 
@@ -128,6 +137,7 @@ LayerPlacement build_layer(const std::vector<int>& node_of, const Hypergraph& hg
   std::vector<std::vector<int>> gpus_of(E);
   // Batch windows of the sample: each expert's tokens per window, scaled like `load`.
   PackOptions po;
+  po.affinity_weight = kGpuAffinityWeight;
   std::vector<double> wl;  // [E][W]
   const int window = std::max(1, int(kWindowTokens / hg.scale));
   po.windows = hg.num_edges >= 4 * window ? hg.num_edges / window : 0;
