@@ -16,6 +16,12 @@
 // device counter and hands it to the consumers through a small mbarrier ring, and an expert's
 // last, partial token tile runs wgmma m64nN with N = its rows rounded up to 32, so padding rows
 // cost no tensor-core time and the CTAs finish within one item of each other).
+// Gathered input (fifth round, gate/up only): instead of TMA boxes of a grouped copy of the
+// rows, the whole warpgroup 0 loads each B tile's token rows straight from x [tokens][hidden]
+// through the bucket order (row r of the group = x[order[r] / top_k]) with 16-byte cp.async into
+// the same 128-byte-swizzled layout; each thread waits for its copies kGatherLag stages later,
+// fences them to the async proxy and arrives on the stage's full barrier (the weights still come
+// by TMA on the same barrier). So the layer needs no scatter pass and no grouped copy of x.
 #include <cuda.h>  // CUtensorMap and its enums only: the driver entry point comes from the runtime
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
@@ -43,6 +49,7 @@ constexpr int kStageBytes = kABytes + kBBytes;
 constexpr int kMaxExperts = 256;
 constexpr int kSlots = 4;                 // work items in flight between producer and consumers
 constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + alignment slack (1024-byte tiles)
+constexpr int kGatherLag = 2;             // gathered stages each producer thread keeps in flight
 
 struct Params {
   const int32_t* offsets;
@@ -56,6 +63,10 @@ struct Params {
   int64_t ldo;
   unsigned* sched;      // dynamic schedule: [0] next item - grid, [1] CTAs done (zero between
                         // launches; the last CTA resets both); nullptr: static schedule
+  const int32_t* order = nullptr;        // gathered input only: grouped row -> pair (pair / top_k = token)
+  const __nv_bfloat16* gx = nullptr;     // token rows [tokens][ldx]
+  int top_k = 1;
+  int64_t ldx = 0;
 };
 
 #ifdef GRACE_SM90A_DEVICE
@@ -90,7 +101,7 @@ __device__ __forceinline__ void mainloop(float* acc0, float* acc1, uint64_t* ful
 }
 #endif
 
-template <bool kSwiglu>
+template <bool kSwiglu, bool kGather>
 __global__ void __launch_bounds__(kThreads, 1)
     grouped_gemm_kernel(const __grid_constant__ CUtensorMap map_w, const __grid_constant__ CUtensorMap map_x,
                         const Params p) {
@@ -108,7 +119,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   for (int e = tid; e <= E; e += kThreads) offs[e] = p.offsets[e];
   if (tid == 0) {
     for (int s = 0; s < kStages; ++s) {
-      mbar_init(smem_addr(&full_bar[s]), 1);
+      mbar_init(smem_addr(&full_bar[s]), kGather ? 1 + 128 : 1);  // gathered: + one per producer thread
       mbar_init(smem_addr(&empty_bar[s]), 8);  // one arrival per consumer warp
     }
     for (int s = 0; s < kSlots; ++s) {
@@ -154,6 +165,71 @@ __global__ void __launch_bounds__(kThreads, 1)
   };
 
   const int wg = tid / 128;
+  if (wg == 0 && kGather) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 56;");
+    // Thread t copies 16-byte chunk t % 8 of rows t / 8 + 16 i (i < 8) of each B tile: 8 lanes
+    // read one 128-byte row span, a warp 4 rows per instruction. Swizzle: chunk ^ (row % 8).
+    const int rsub = tid >> 3, chunk = tid & 7;
+    const uint32_t boff = uint32_t(rsub * 128 + ((chunk ^ (rsub & 7)) << 4));
+    int stage = 0, pend = 0;
+    uint32_t phase = 0;
+    for (int seq = 0;; ++seq) {
+      const int slot = seq % kSlots;
+      if (tid == 0) {
+        int item = blockIdx.x + seq * gridDim.x;
+        if (p.sched && seq > 0) item = int(gridDim.x + atomicAdd(&p.sched[0], 1u));
+        mbar_wait(smem_addr(&item_empty[slot]), ((seq / kSlots) & 1) ^ 1);
+        item_slot[slot] = item < total ? item : -1;
+        mbar_arrive(smem_addr(&item_full[slot]));
+      }
+      named_bar_sync(128);  // item_slot[slot] is rewritten only kSlots items later, after 3 more of these
+      const int item = item_slot[slot];
+      if (item < 0) break;
+      int e, row0, valid, f;
+      decode(item, e, row0, valid, f);
+      int tok[8];  // token row of each of the thread's rows; -1 past the tile's rows (zeros)
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const int r = rsub + 16 * i;
+        tok[i] = r < valid ? p.order[row0 + r] / p.top_k : -1;
+      }
+      const int w0 = e * p.expert_rows + f * p.feat_step;
+      for (int kt = 0; kt < p.k_tiles; ++kt) {
+        const uint32_t fb = smem_addr(&full_bar[stage]);
+        mbar_wait(smem_addr(&empty_bar[stage]), phase ^ 1);
+        const uint32_t sa = base + stage * kStageBytes;
+        if (tid == 0) {
+          mbar_expect_tx(fb, kABytes);
+          tma_load_2d(&map_w, fb, sa, kt * kBK, w0);
+          tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
+        }
+        const uint32_t sb = sa + kABytes + boff;
+        const int64_t col = int64_t(kt) * kBK + chunk * 8;
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+          cp_async_16(sb + i * 2048, p.gx + (tok[i] < 0 ? 0 : int64_t(tok[i]) * p.ldx + col), tok[i] < 0 ? 0u : 16u);
+        cp_async_commit();
+        if (++stage == kStages) stage = 0, phase ^= 1;
+        if (++pend > kGatherLag) {  // the oldest stage's copies are done: publish them
+          cp_async_wait<kGatherLag>();
+          fence_proxy_async();
+          mbar_arrive(smem_addr(&full_bar[(stage - pend + kStages) % kStages]));
+          --pend;
+        }
+      }
+    }
+    cp_async_wait<0>();
+    fence_proxy_async();
+    for (; pend > 0; --pend) mbar_arrive(smem_addr(&full_bar[(stage - pend + kStages) % kStages]));
+    if (tid == 0 && p.sched) {  // as below
+      __threadfence();
+      if (atomicAdd(&p.sched[1], 1u) == gridDim.x - 1) {
+        atomicExch(&p.sched[0], 0u);
+        atomicExch(&p.sched[1], 0u);
+      }
+    }
+    return;
+  }
   if (wg == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
     if (tid == 0) {
@@ -192,7 +268,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     return;
   }
 
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+  if (kGather) asm volatile("setmaxnreg.inc.sync.aligned.u32 224;");
+  else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
   const int cw = wg - 1;               // consumer warpgroup: rows cw*64 .. +63 of each box
   const int warp = (tid / 32) & 3, lane = tid & 31;
   float acc0[64], acc1[64];
@@ -296,14 +373,14 @@ int sm_count() {
 // second GPU's launch failing). Setting it twice is harmless, so the race is benign. Launched as
 // a programmatic dependent launch: the CTAs start as the previous kernel's CTAs leave their SMs
 // (and its trigger fired), set up their barriers, then wait for it (griddepcontrol.wait).
-template <bool kSwiglu>
+template <bool kSwiglu, bool kGather>
 void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
   static std::atomic<uint64_t> done{0};
   int dev = 0;
   GRACE_CUDA_CHECK(cudaGetDevice(&dev));
   const uint64_t bit = dev >= 0 && dev < 64 ? uint64_t(1) << dev : 0;
   if (bit == 0 || !(done.load(std::memory_order_acquire) & bit)) {
-    GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kSwiglu>,
+    GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kSwiglu, kGather>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
     done.fetch_or(bit, std::memory_order_release);
   }
@@ -317,7 +394,7 @@ void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Strea
   cfg.stream = static_cast<cudaStream_t>(stream);
   cfg.attrs = attr;
   cfg.numAttrs = 1;
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kSwiglu>, mw, mx, p));
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kSwiglu, kGather>, mw, mx, p));
   GRACE_CUDA_CHECK_LAUNCH();
 }
 
@@ -347,7 +424,23 @@ void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, i
   const CUtensorMap mx = make_map(x, capacity, hidden, kBN);
   const Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
                  reinterpret_cast<__nv_bfloat16*>(act), inter, sched};
-  launch<true>(mw, mx, p, stream);
+  launch<true, false>(mw, mx, p, stream);
+}
+
+void gate_up_swiglu_gather(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity,
+                           const int32_t* offsets, int num_experts, const bf16_t* w13, int64_t hidden,
+                           int64_t inter, bf16_t* act, unsigned* sched, Stream stream) {
+  GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
+  GRACE_CUDA_REQUIRE(top_k > 0 && order && reinterpret_cast<uintptr_t>(x) % 16 == 0, "bad gathered GEMM input");
+  if (capacity <= 0) return;
+  const CUtensorMap mw = make_map(w13, int64_t(num_experts) * 2 * inter, hidden, kBoxRows);
+  Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
+           reinterpret_cast<__nv_bfloat16*>(act), inter, sched};
+  p.order = order;
+  p.gx = reinterpret_cast<const __nv_bfloat16*>(x);
+  p.top_k = top_k;
+  p.ldx = hidden;
+  launch<true, true>(mw, mw, p, stream);  // no B map: the rows are gathered
 }
 
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
@@ -358,7 +451,7 @@ void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int 
   const CUtensorMap mx = make_map(act, capacity, inter, kBN);
   const Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
                  reinterpret_cast<__nv_bfloat16*>(y), hidden, sched};
-  launch<false>(mw, mx, p, stream);
+  launch<false, false>(mw, mx, p, stream);
 }
 
 }  // namespace grace::cuda::sm90

@@ -42,6 +42,14 @@ enum class WgmmaSchedule { kDynamic, kStatic };
 void set_wgmma_schedule(WgmmaSchedule s);
 WgmmaSchedule wgmma_schedule();
 
+// Where LocalMoeLayer's wgmma path takes the gate/up GEMM's input rows, process-wide (a benchmark
+// / test knob, read at each forward): kGather (the default since the fifth round) loads them from
+// the token rows through the bucket order inside the GEMM (no scatter pass, no grouped copy);
+// kScatter copies them into expert order first (bucket + scatter), as before.
+enum class WgmmaInput { kGather, kScatter };
+void set_wgmma_input(WgmmaInput in);
+WgmmaInput wgmma_input();
+
 // act[r][c] = silu(h[r][c]) * h[r][inter + c] for h [rows][2*inter]; inter % 8 == 0.
 void swiglu(const bf16_t* h, int64_t rows, int64_t inter, bf16_t* act, Stream stream = nullptr);
 
@@ -66,6 +74,12 @@ class ExpertFfn {
   // past offsets[E] of y are not written. Requires uses_device_offsets(num_experts).
   void run_device(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
                   const bf16_t* w13, const bf16_t* w2, bf16_t* y, Stream stream = nullptr);
+  // run_device with the input rows gathered: row r of the group is x[order[r] / top_k] (x
+  // [tokens][hidden]; order: device [capacity], PairBuckets::order()). Same results as run_device
+  // on the gathered copy. Requires uses_device_offsets(num_experts).
+  void run_device_gather(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity,
+                         const int32_t* offsets, int num_experts, const bf16_t* w13, const bf16_t* w2,
+                         bf16_t* y, Stream stream = nullptr);
   // This object takes the kWgmma path (asked for, or kAuto) for num_experts experts on the
   // current GPU.
   bool uses_device_offsets(int num_experts) const;
@@ -82,6 +96,8 @@ class ExpertFfn {
                  Stream stream = nullptr);
 
  private:
+  void run_wgmma(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity, const int32_t* offsets,
+                 int num_experts, const bf16_t* w13, const bf16_t* w2, bf16_t* y, Stream stream);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int64_t hidden_, inter_;
