@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
     else { std::fprintf(stderr, "unknown flag %s\n", a.c_str()); return 2; }
   }
   if (device_count() == 0) { std::fprintf(stderr, "moe_bench: no CUDA GPU\n"); return 1; }
-  if (profile_tokens > 0) {  // route + permute, then the wgmma layer, 3 calls each
+  if (profile_tokens > 0) {  // route + permute, then the wgmma layer with either input, 3 rounds
     const int64_t T = profile_tokens, H = 2048, I = 1408;
     const int E = 64, k = 6;
     std::vector<int32_t> ids;
@@ -170,10 +170,14 @@ int main(int argc, char** argv) {
     const DeviceRoutingTable dt(table);
     PairBuckets pb;
     LocalMoeLayer a(E, k, H, I, GemmPath::kWgmma);
-    for (int r = 0; r < 3; ++r) {
+    const WgmmaInput in = wgmma_input();
+    for (int r = 0; r < 3; ++r) {  // per round: 2 route + permute launches, then 5 per layer call
       pb.route_build_scatter(dt, DeviceRouter::kTar, 7, DeviceRouteBatch{0, T, k, d_ids.get(), nullptr, 0, 0}, nullptr,
                              d_slot.get(), x.get(), H, xs.get());
-      a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+      a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());  // default input
+      set_wgmma_input(in == WgmmaInput::kGather ? WgmmaInput::kScatter : WgmmaInput::kGather);
+      a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());  // the other one
+      set_wgmma_input(in);
     }
     synchronize();
     std::printf("profile: %lld tokens done\n", (long long)T);
