@@ -74,7 +74,11 @@ std::atomic<int> g_wgmma_schedule{int(WgmmaSchedule::kDynamic)};
 
 namespace {
 std::atomic<int> g_wgmma_input{int(WgmmaInput::kGather)};
+std::atomic<int> g_wgmma_silu{int(WgmmaSilu::kTanh)};
 }  // namespace
+
+void set_wgmma_silu(WgmmaSilu s) { g_wgmma_silu.store(int(s), std::memory_order_relaxed); }
+WgmmaSilu wgmma_silu() { return WgmmaSilu(g_wgmma_silu.load(std::memory_order_relaxed)); }
 
 void set_wgmma_input(WgmmaInput in) { g_wgmma_input.store(int(in), std::memory_order_relaxed); }
 WgmmaInput wgmma_input() { return WgmmaInput(g_wgmma_input.load(std::memory_order_relaxed)); }
@@ -146,11 +150,13 @@ void ExpertFfn::run_wgmma(const bf16_t* x, const int32_t* order, int top_k, int6
     }
     sched = impl_->sched.get();
   }
+  const bool tanh_silu = wgmma_silu() == WgmmaSilu::kTanh;
   if (order)
     sm90::gate_up_swiglu_gather(x, order, top_k, capacity, offsets, num_experts, w13, hidden_, inter_,
-                                impl_->act.get(), sched, stream);
+                                impl_->act.get(), sched, tanh_silu, stream);
   else
-    sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), sched, stream);
+    sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), sched,
+                         tanh_silu, stream);
   sm90::down_proj(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, y, sched ? sched + 2 : nullptr,
                   stream);
 #else

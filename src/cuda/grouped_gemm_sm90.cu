@@ -19,9 +19,11 @@
 // Gathered input (fifth round, gate/up only): instead of TMA boxes of a grouped copy of the
 // rows, the whole warpgroup 0 loads each B tile's token rows straight from x [tokens][hidden]
 // through the bucket order (row r of the group = x[order[r] / top_k]) with 16-byte cp.async into
-// the same 128-byte-swizzled layout; each thread waits for its copies kGatherLag stages later,
-// fences them to the async proxy and arrives on the stage's full barrier (the weights still come
-// by TMA on the same barrier). So the layer needs no scatter pass and no grouped copy of x.
+// the same 128-byte-swizzled layout; each thread's copies arrive on the stage's full barrier when
+// they land (cp.async.mbarrier.arrive.noinc; the weights still come by TMA on the same barrier),
+// and the consumers fence the stage to the async proxy before their wgmmas read it. So the layer
+// needs no scatter pass and no grouped copy of x. (A first version waited for its own copies two
+// stages later and fenced them in the producer: 25% slower GEMM; see docs/gpu.md, fifth round.)
 #include <cuda.h>  // CUtensorMap and its enums only: the driver entry point comes from the runtime
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
@@ -49,7 +51,6 @@ constexpr int kStageBytes = kABytes + kBBytes;
 constexpr int kMaxExperts = 256;
 constexpr int kSlots = 4;                 // work items in flight between producer and consumers
 constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + alignment slack (1024-byte tiles)
-constexpr int kGatherLag = 2;             // gathered stages each producer thread keeps in flight
 
 struct Params {
   const int32_t* offsets;
@@ -67,19 +68,21 @@ struct Params {
   const __nv_bfloat16* gx = nullptr;     // token rows [tokens][ldx]
   int top_k = 1;
   int64_t ldx = 0;
+  int tanh_silu = 0;                     // SwiGLU epilogue: silu through tanh.approx (1) or exp + rcp (0)
 };
 
 #ifdef GRACE_SM90A_DEVICE
 // One tile's main loop for a consumer warpgroup: k_tiles stages of two m64nNk16 x 4 each, one
 // k-tile's group kept in flight; frees each stage once the group after it was issued and the
 // group reading it is done. Columns N.. of the accumulators are left as they were.
-template <int N>
+template <int N, bool kGather>
 __device__ __forceinline__ void mainloop(float* acc0, float* acc1, uint64_t* full_bar, uint64_t* empty_bar,
                                          uint32_t base, int cw, int lane, int k_tiles, int& stage,
                                          uint32_t& phase) {
   int prev = -1;  // stage whose wgmmas may still be reading shared memory
   for (int kt = 0; kt < k_tiles; ++kt) {
     mbar_wait(smem_addr(&full_bar[stage]), phase);
+    if (kGather) fence_proxy_async();  // the B rows came through the generic proxy (cp.async)
     const uint32_t sa = base + stage * kStageBytes + cw * (64 * 128);
     const uint32_t sb = base + stage * kStageBytes + kABytes;
     wgmma_fence();
@@ -171,7 +174,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     // read one 128-byte row span, a warp 4 rows per instruction. Swizzle: chunk ^ (row % 8).
     const int rsub = tid >> 3, chunk = tid & 7;
     const uint32_t boff = uint32_t(rsub * 128 + ((chunk ^ (rsub & 7)) << 4));
-    int stage = 0, pend = 0;
+    int stage = 0;
     uint32_t phase = 0;
     for (int seq = 0;; ++seq) {
       const int slot = seq % kSlots;
@@ -208,19 +211,11 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
         for (int i = 0; i < 8; ++i)
           cp_async_16(sb + i * 2048, p.gx + (tok[i] < 0 ? 0 : int64_t(tok[i]) * p.ldx + col), tok[i] < 0 ? 0u : 16u);
-        cp_async_commit();
+        cp_async_arrive(fb);
         if (++stage == kStages) stage = 0, phase ^= 1;
-        if (++pend > kGatherLag) {  // the oldest stage's copies are done: publish them
-          cp_async_wait<kGatherLag>();
-          fence_proxy_async();
-          mbar_arrive(smem_addr(&full_bar[(stage - pend + kStages) % kStages]));
-          --pend;
-        }
       }
     }
-    cp_async_wait<0>();
-    fence_proxy_async();
-    for (; pend > 0; --pend) mbar_arrive(smem_addr(&full_bar[(stage - pend + kStages) % kStages]));
+    cp_async_wait_all();
     if (tid == 0 && p.sched) {  // as below
       __threadfence();
       if (atomicAdd(&p.sched[1], 1u) == gridDim.x - 1) {
@@ -286,10 +281,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     decode(item, e, row0, valid, f);
     // Token columns the MMAs compute: all 128, or (dynamic schedule) the valid rows rounded up to 32.
     const int nq = p.sched ? (valid + 31) / 32 : 4;
-    if (nq == 4) mainloop<128>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
-    else if (nq == 3) mainloop<96>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
-    else if (nq == 2) mainloop<64>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
-    else mainloop<32>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    if (nq == 4) mainloop<128, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    else if (nq == 3) mainloop<96, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    else if (nq == 2) mainloop<64, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    else mainloop<32, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
     // Epilogue from the wgmma D fragment: register 4c + 2h + j of lane l in warp w holds
     // D[row = 16w + l/4 + 8h][col = 8c + 2(l%4) + j]; row = weight row (feature), col = token.
     // Lanes l and l^4 hold neighbouring features of the same two tokens: one shuffle gives each
@@ -306,16 +301,26 @@ __global__ void __launch_bounds__(kThreads, 1)
     };
     if (kSwiglu) {
       const int feat0 = f * 128 + cw * 64;  // gate rows of box 0; up rows are box 1
-      // silu(g) * u with the approximate reciprocal (__fdividef: 2 ulp, far below the bf16 rounding
-      // of the result; g -> -inf still gives 0): a few instructions instead of the IEEE division.
-      auto act = [](float g, float u) { return __fdividef(g, 1.0f + __expf(-g)) * u; };
+      auto swiglu_store = [&](auto act) {
 #pragma unroll
-      for (int c = 0; c < 16; ++c)
-        if (8 * c < valid)  // column blocks past the tile's rows: nothing to store (warp-uniform)
+        for (int c = 0; c < 16; ++c)
+          if (8 * c < valid)  // column blocks past the tile's rows: nothing to store (warp-uniform)
 #pragma unroll
-          for (int h = 0; h < 2; ++h)
-            store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
-                       act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
+            for (int h = 0; h < 2; ++h)
+              store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
+                         act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
+      };
+      // silu(g) = g / (1 + e^-g) = h + h tanh(h) with h = g / 2: one MUFU.TANH (error about
+      // 2^-11 of h, below the bf16 rounding of the result) instead of MUFU.EX2 + MUFU.RCP and the
+      // exp's range checks; or (tanh_silu = 0) exp and the approximate reciprocal (__fdividef:
+      // 2 ulp; g -> -inf still gives 0).
+      if (p.tanh_silu)
+        swiglu_store([](float g, float u) {
+          const float h = 0.5f * g;
+          return fmaf(h, tanh_approx(h), h) * u;
+        });
+      else
+        swiglu_store([](float g, float u) { return __fdividef(g, 1.0f + __expf(-g)) * u; });
     } else {
       const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
 #pragma unroll
@@ -419,19 +424,20 @@ bool supports(int64_t hidden, int64_t inter, int num_experts) {
 
 void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
                     const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, unsigned* sched,
-                    Stream stream) {
+                    bool tanh_silu, Stream stream) {
   GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w13, int64_t(num_experts) * 2 * inter, hidden, kBoxRows);
   const CUtensorMap mx = make_map(x, capacity, hidden, kBN);
-  const Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
-                 reinterpret_cast<__nv_bfloat16*>(act), inter, sched};
+  Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
+           reinterpret_cast<__nv_bfloat16*>(act), inter, sched};
+  p.tanh_silu = tanh_silu ? 1 : 0;
   launch<true, false>(mw, mx, p, stream);
 }
 
 void gate_up_swiglu_gather(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity,
                            const int32_t* offsets, int num_experts, const bf16_t* w13, int64_t hidden,
-                           int64_t inter, bf16_t* act, unsigned* sched, Stream stream) {
+                           int64_t inter, bf16_t* act, unsigned* sched, bool tanh_silu, Stream stream) {
   GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
   GRACE_CUDA_REQUIRE(top_k > 0 && order && reinterpret_cast<uintptr_t>(x) % 16 == 0, "bad gathered GEMM input");
   if (capacity <= 0) return;
@@ -442,6 +448,7 @@ void gate_up_swiglu_gather(const bf16_t* x, const int32_t* order, int top_k, int
   p.gx = reinterpret_cast<const __nv_bfloat16*>(x);
   p.top_k = top_k;
   p.ldx = hidden;
+  p.tanh_silu = tanh_silu ? 1 : 0;
   launch<true, true>(mw, mw, p, stream);  // no B map: the rows are gathered
 }
 

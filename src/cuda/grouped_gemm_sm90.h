@@ -30,16 +30,18 @@ bool supports(int64_t hidden, int64_t inter, int num_experts);
 // before the first launch and left zero by each launch, for the dynamic schedule (work items from
 // the counter, an expert's partial token tile computed only to its rows rounded up to 32). Launches
 // sharing a counter pair must not run at the same time (stream order, as within one ExpertFfn).
+// tanh_silu: silu(g) as h + h tanh(h), h = g/2, through tanh.approx; else exp + approximate
+// reciprocal.
 void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
                     const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, unsigned* sched,
-                    Stream stream);
+                    bool tanh_silu, Stream stream);
 
 // The same with the input rows gathered from the token rows: row r of the group is
 // x[order[r] / top_k] (x [tokens][hidden], order a DEVICE array [capacity] as PairBuckets::order()
 // fills it), so no grouped copy of x is needed. Same results as gate_up_swiglu on that copy.
 void gate_up_swiglu_gather(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity,
                            const int32_t* offsets, int num_experts, const bf16_t* w13, int64_t hidden,
-                           int64_t inter, bf16_t* act, unsigned* sched, Stream stream);
+                           int64_t inter, bf16_t* act, unsigned* sched, bool tanh_silu, Stream stream);
 
 // y[r][h] = act[r] . w2_e[h]. act [capacity][inter], w2 [E][hidden][inter], y [capacity][hidden].
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,

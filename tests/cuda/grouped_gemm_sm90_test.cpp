@@ -152,6 +152,23 @@ TEST(CudaWgmmaFfn, SchedulesMatchReferenceAndRepeat) {
   }
   // Same products in both schedules: the narrow MMAs compute the same columns.
   EXPECT_LT(testing::rel_error(first[0], first[1]), 1e-3);
+  // Both ways of computing silu in the SwiGLU epilogue (default schedule).
+  struct RestoreSilu {
+    WgmmaSilu s = wgmma_silu();
+    ~RestoreSilu() { set_wgmma_silu(s); }
+  } restore_silu;
+  set_wgmma_schedule(WgmmaSchedule::kDynamic);
+  std::vector<float> by[2];
+  for (int silu = 0; silu < 2; ++silu) {
+    set_wgmma_silu(silu == 0 ? WgmmaSilu::kTanh : WgmmaSilu::kExp);
+    ExpertFfn ffn(H, I, GemmPath::kWgmma);
+    fill_bytes(d_y.get(), 0xff, rows * H * 2);
+    ffn.run_device(d_x.get(), rows, d_off.get(), E, d_w13.get(), d_w2.get(), d_y.get());
+    synchronize();
+    by[silu] = download_float(d_y, rows * H);
+    EXPECT_LT(testing::rel_error(by[silu], want), 1e-2) << (silu == 0 ? "tanh" : "exp") << " silu";
+  }
+  EXPECT_LT(testing::rel_error(by[0], by[1]), 3e-3) << "the two silu epilogues";
 }
 
 // LocalMoeLayer on the wgmma path: no host sync, so it replays from a CUDA graph; same output

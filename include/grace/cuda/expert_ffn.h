@@ -50,6 +50,13 @@ enum class WgmmaInput { kGather, kScatter };
 void set_wgmma_input(WgmmaInput in);
 WgmmaInput wgmma_input();
 
+// How the wgmma gate/up epilogue computes silu, process-wide (a benchmark / test knob, read at
+// each launch): kTanh (the default since the fifth round) h + h * tanh(h), h = g / 2, one
+// tanh.approx; kExp g / (1 + exp(-g)) with exp2.approx and the approximate reciprocal.
+enum class WgmmaSilu { kTanh, kExp };
+void set_wgmma_silu(WgmmaSilu s);
+WgmmaSilu wgmma_silu();
+
 // act[r][c] = silu(h[r][c]) * h[r][inter + c] for h [rows][2*inter]; inter % 8 == 0.
 void swiglu(const bf16_t* h, int64_t rows, int64_t inter, bf16_t* act, Stream stream = nullptr);
 
