@@ -73,7 +73,7 @@ std::atomic<int> g_wgmma_schedule{int(WgmmaSchedule::kDynamic)};
 }  // namespace
 
 namespace {
-std::atomic<int> g_wgmma_input{int(WgmmaInput::kGather)};
+std::atomic<int> g_wgmma_input{int(WgmmaInput::kScatter)};
 std::atomic<int> g_wgmma_silu{int(WgmmaSilu::kTanh)};
 }  // namespace
 

@@ -190,11 +190,15 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (item < 0) break;
       int e, row0, valid, f;
       decode(item, e, row0, valid, f);
-      int tok[8];  // token row of each of the thread's rows; -1 past the tile's rows (zeros)
+      // The thread's chunk of each of its rows' token row; rows past the tile's read as zeros.
+      const __nv_bfloat16* src[8];
+      unsigned live = 0;
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
         const int r = rsub + 16 * i;
-        tok[i] = r < valid ? p.order[row0 + r] / p.top_k : -1;
+        const bool on = r < valid;
+        src[i] = p.gx + (on ? int64_t(p.order[row0 + r] / p.top_k) * p.ldx + chunk * 8 : 0);
+        live |= on ? 1u << i : 0u;
       }
       const int w0 = e * p.expert_rows + f * p.feat_step;
       for (int kt = 0; kt < p.k_tiles; ++kt) {
@@ -207,10 +211,9 @@ __global__ void __launch_bounds__(kThreads, 1)
           tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
         }
         const uint32_t sb = sa + kABytes + boff;
-        const int64_t col = int64_t(kt) * kBK + chunk * 8;
 #pragma unroll
         for (int i = 0; i < 8; ++i)
-          cp_async_16(sb + i * 2048, p.gx + (tok[i] < 0 ? 0 : int64_t(tok[i]) * p.ldx + col), tok[i] < 0 ? 0u : 16u);
+          cp_async_16(sb + i * 2048, (live >> i) & 1 ? src[i] + kt * kBK : p.gx, (live >> i) & 1 ? 16u : 0u);
         cp_async_arrive(fb);
         if (++stage == kStages) stage = 0, phase ^= 1;
       }

@@ -24,8 +24,8 @@ void LocalMoeLayer::forward(const bf16_t* x, const int32_t* keys, const float* w
     timer->start();
   }
   // Bucket + scatter in two launches, rows sized for every pair (no host round trip here); on
-  // the wgmma path with gathered input (the default) the bucketing alone: the gate/up GEMM reads
-  // its rows from x through the bucket order.
+  // the wgmma path with gathered input (WgmmaInput::kGather) the bucketing alone: the gate/up
+  // GEMM reads its rows from x through the bucket order.
   const int64_t cap = pairs > 0 ? pairs : 1;
   const bool device = ffn_.uses_device_offsets(num_experts_);
   const bool gather = device && wgmma_input() == WgmmaInput::kGather;

@@ -43,9 +43,10 @@ void set_wgmma_schedule(WgmmaSchedule s);
 WgmmaSchedule wgmma_schedule();
 
 // Where LocalMoeLayer's wgmma path takes the gate/up GEMM's input rows, process-wide (a benchmark
-// / test knob, read at each forward): kGather (the default since the fifth round) loads them from
-// the token rows through the bucket order inside the GEMM (no scatter pass, no grouped copy);
-// kScatter copies them into expert order first (bucket + scatter), as before.
+// / test knob, read at each forward): kScatter (the default) copies them into expert order first
+// (bucket + scatter, TMA tile loads in the GEMM); kGather (fifth round) loads them from the token
+// rows through the bucket order inside the GEMM (no scatter pass, no grouped copy; measured
+// level with kScatter on the whole layer: the scatter it saves is paid back in a slower GEMM).
 enum class WgmmaInput { kGather, kScatter };
 void set_wgmma_input(WgmmaInput in);
 WgmmaInput wgmma_input();
