@@ -15,7 +15,8 @@
 // every tile N = 128) and dynamic (fourth round: the producer thread takes the next item from a
 // device counter and hands it to the consumers through a small mbarrier ring, and an expert's
 // last, partial token tile runs wgmma m64nN with N = its rows rounded up to 32, so padding rows
-// cost no tensor-core time and the CTAs finish within one item of each other).
+// cost no tensor-core time and the CTAs finish within one item of each other; since the fifth
+// round that tile's B rows are also loaded only to N, in TMA boxes of 32 rows).
 // Gathered input (fifth round, gate/up only): instead of TMA boxes of a grouped copy of the
 // rows, the whole warpgroup 0 loads each B tile's token rows straight from x [tokens][hidden]
 // through the bucket order (row r of the group = x[order[r] / top_k]) with 16-byte cp.async into
@@ -107,12 +108,13 @@ __device__ __forceinline__ void mainloop(float* acc0, float* acc1, uint64_t* ful
 template <bool kSwiglu, bool kGather>
 __global__ void __launch_bounds__(kThreads, 1)
     grouped_gemm_kernel(const __grid_constant__ CUtensorMap map_w, const __grid_constant__ CUtensorMap map_x,
+                        const __grid_constant__ CUtensorMap map_x32,
                         const Params p) {
 #ifdef GRACE_SM90A_DEVICE
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) uint64_t full_bar[kStages], empty_bar[kStages];
   __shared__ __align__(8) uint64_t item_full[kSlots], item_empty[kSlots];
-  __shared__ int offs[kMaxExperts + 1], tile_start[kMaxExperts + 1], item_slot[kSlots];
+  __shared__ int offs[kMaxExperts + 1], tile_start[kMaxExperts + 1], eord[kMaxExperts], item_slot[kSlots];
 
   grid_dep_wait();
   grid_dep_launch();
@@ -132,10 +134,27 @@ __global__ void __launch_bounds__(kThreads, 1)
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
   __syncthreads();
-  if (tid < 32) {  // token tiles per expert, exclusive scan by warp 0 (lane: a run of experts)
+  // Order of the experts in the work list (eord[q] = the q-th expert): index order (static
+  // schedule), or by rows, most first (dynamic: the last items handed out are the smallest
+  // experts' narrow tiles, so the CTAs run out of work closer together). Each expert's items
+  // stay together either way (its weight tiles are reused from L2 across its token tiles).
+  for (int e = tid; e < E; e += kThreads) {
+    int q = e;
+    if (p.sched) {
+      const int n = offs[e + 1] - offs[e];
+      q = 0;
+      for (int j = 0; j < E; ++j) {
+        const int m = offs[j + 1] - offs[j];
+        q += m > n || (m == n && j < e);
+      }
+    }
+    eord[q] = e;
+  }
+  __syncthreads();
+  if (tid < 32) {  // token tiles per expert in eord's order, exclusive scan by warp 0 (lane: a run)
     const int per = (E + 31) / 32, e0 = min(E, tid * per), e1 = min(E, e0 + per);
     int sum = 0;
-    for (int e = e0; e < e1; ++e) sum += (offs[e + 1] - offs[e] + kBN - 1) / kBN;
+    for (int q = e0; q < e1; ++q) sum += (offs[eord[q] + 1] - offs[eord[q]] + kBN - 1) / kBN;
     int incl = sum;
 #pragma unroll
     for (int d = 1; d < 32; d <<= 1) {
@@ -143,9 +162,9 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (tid >= d) incl += v;
     }
     int run = incl - sum;
-    for (int e = e0; e < e1; ++e) {
-      tile_start[e] = run;
-      run += (offs[e + 1] - offs[e] + kBN - 1) / kBN;
+    for (int q = e0; q < e1; ++q) {
+      tile_start[q] = run;
+      run += (offs[eord[q] + 1] - offs[eord[q]] + kBN - 1) / kBN;
     }
     if (tid == 31) tile_start[E] = incl;
   }
@@ -156,14 +175,14 @@ __global__ void __launch_bounds__(kThreads, 1)
   auto decode = [&](int item, int& e, int& row0, int& valid, int& f) {
     const int tile = item / p.feat_tiles;
     f = item - tile * p.feat_tiles;
-    int lo = 0, hi = E - 1;  // last e with tile_start[e] <= tile (empty experts share starts)
+    int lo = 0, hi = E - 1;  // last q with tile_start[q] <= tile (empty experts share starts)
     while (lo < hi) {
       const int mid = (lo + hi + 1) >> 1;
       if (tile_start[mid] <= tile) lo = mid;
       else hi = mid - 1;
     }
-    e = lo;
-    row0 = offs[e] + (tile - tile_start[e]) * kBN;
+    e = eord[lo];
+    row0 = offs[e] + (tile - tile_start[lo]) * kBN;
     valid = min(kBN, offs[e + 1] - row0);
   };
 
@@ -244,14 +263,21 @@ __global__ void __launch_bounds__(kThreads, 1)
         int e, row0, valid, f;
         decode(item, e, row0, valid, f);
         const int w0 = e * p.expert_rows + f * p.feat_step;
+        // B rows the MMAs read: all 128 (one box), or (dynamic schedule, partial tile) the rows
+        // rounded up to 32 in boxes of 32 (same swizzled layout: each box starts at a 1024-byte
+        // multiple), so a partial tile's padding rows cost no L2 traffic either.
+        const int nq = p.sched ? (valid + 31) / 32 : 4;
         for (int kt = 0; kt < p.k_tiles; ++kt) {
           const uint32_t fb = smem_addr(&full_bar[stage]);
           mbar_wait(smem_addr(&empty_bar[stage]), phase ^ 1);
-          mbar_expect_tx(fb, kStageBytes);
+          mbar_expect_tx(fb, kABytes + nq * (kBBytes / 4));
           const uint32_t sa = base + stage * kStageBytes;
           tma_load_2d(&map_w, fb, sa, kt * kBK, w0);
           tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
-          tma_load_2d(&map_x, fb, sa + kABytes, kt * kBK, row0);
+          if (nq == 4) tma_load_2d(&map_x, fb, sa + kABytes, kt * kBK, row0);
+          else
+            for (int q = 0; q < nq; ++q)
+              tma_load_2d(&map_x32, fb, sa + kABytes + q * (kBBytes / 4), kt * kBK, row0 + 32 * q);
           if (++stage == kStages) stage = 0, phase ^= 1;
         }
       }
@@ -384,7 +410,8 @@ int sm_count() {
 // a programmatic dependent launch: the CTAs start as the previous kernel's CTAs leave their SMs
 // (and its trigger fired), set up their barriers, then wait for it (griddepcontrol.wait).
 template <bool kSwiglu, bool kGather>
-void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Stream stream) {
+void launch(const CUtensorMap& mw, const CUtensorMap& mx, const CUtensorMap& mx32, const Params& p,
+            Stream stream) {
   static std::atomic<uint64_t> done{0};
   int dev = 0;
   GRACE_CUDA_CHECK(cudaGetDevice(&dev));
@@ -404,7 +431,7 @@ void launch(const CUtensorMap& mw, const CUtensorMap& mx, const Params& p, Strea
   cfg.stream = static_cast<cudaStream_t>(stream);
   cfg.attrs = attr;
   cfg.numAttrs = 1;
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kSwiglu, kGather>, mw, mx, p));
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kSwiglu, kGather>, mw, mx, mx32, p));
   GRACE_CUDA_CHECK_LAUNCH();
 }
 
@@ -431,11 +458,11 @@ void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, i
   GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w13, int64_t(num_experts) * 2 * inter, hidden, kBoxRows);
-  const CUtensorMap mx = make_map(x, capacity, hidden, kBN);
+  const CUtensorMap mx = make_map(x, capacity, hidden, kBN), mx32 = make_map(x, capacity, hidden, 32);
   Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
            reinterpret_cast<__nv_bfloat16*>(act), inter, sched};
   p.tanh_silu = tanh_silu ? 1 : 0;
-  launch<true, false>(mw, mx, p, stream);
+  launch<true, false>(mw, mx, mx32, p, stream);
 }
 
 void gate_up_swiglu_gather(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity,
@@ -452,7 +479,7 @@ void gate_up_swiglu_gather(const bf16_t* x, const int32_t* order, int top_k, int
   p.top_k = top_k;
   p.ldx = hidden;
   p.tanh_silu = tanh_silu ? 1 : 0;
-  launch<true, true>(mw, mw, p, stream);  // no B map: the rows are gathered
+  launch<true, true>(mw, mw, mw, p, stream);  // no B maps: the rows are gathered
 }
 
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
@@ -460,10 +487,10 @@ void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int 
   GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w2, int64_t(num_experts) * hidden, inter, kBoxRows);
-  const CUtensorMap mx = make_map(act, capacity, inter, kBN);
+  const CUtensorMap mx = make_map(act, capacity, inter, kBN), mx32 = make_map(act, capacity, inter, 32);
   const Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
                  reinterpret_cast<__nv_bfloat16*>(y), hidden, sched};
-  launch<false, false>(mw, mx, p, stream);
+  launch<false, false>(mw, mx, mx32, p, stream);
 }
 
 }  // namespace grace::cuda::sm90
