@@ -280,8 +280,8 @@ int main(int argc, char** argv) {
       float wg_ms = 0, layer_wg_ms = 0, layer_graph_ms = 0, wg_static_ms = 0, layer_wg_static_ms = 0;
       double wg_static_err = -1;
       MoeLayerTimes wst, wst_sc;  // the wgmma layer's stages (event-timed, one call): gathered / scatter
-      float wg_gather_ms = 0, layer_wg_scatter_ms = 0, wg_silu_ms = 0;
-      double wg_silu_err = -1;
+      float wg_gather_ms = 0, layer_wg_scatter_ms = 0, wg_silu_ms = 0, wg_d4_ms = 0, layer_wg_d4_ms = 0;
+      double wg_silu_err = -1, wg_d4_err = -1;
       int gather_same = -1;
       double wg_err = -1;
       auto rel_err = [](const std::vector<bf16_t>& a, const std::vector<bf16_t>& b) {  // |b - a| / |a|
@@ -350,6 +350,16 @@ int main(int argc, char** argv) {
         layer_wg_static_ms = median_ms(reps, [&] {
           layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
         });
+        // The fourth round's dynamic schedule (experts in index order, partial tiles loaded whole).
+        set_wgmma_schedule(WgmmaSchedule::kDynamic4);
+        ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
+        synchronize();
+        ysw.download(b.data(), b.size());
+        wg_d4_err = rel_err(a, b);
+        wg_d4_ms = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get()); });
+        layer_wg_d4_ms = median_ms(reps, [&] {
+          layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+        });
         set_wgmma_schedule(def);
         // The gathered FFN on the token rows through eb's order: bit for bit the FFN on the copy.
         ffn_wgmma.run_device_gather(x.get(), eb.order(), k, P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
@@ -397,13 +407,13 @@ int main(int argc, char** argv) {
                   layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, double(maxload) * E / double(P),
                   rp3_ms,
                   100 * rp_bytes / (rp3_ms * 1e-3) / 1e9 / copy_GBps, rb_ms);
-      char line[1024];
+      char line[1280];
       if (wgmma)
         std::snprintf(line, sizeof line,
                       "%-18s %6lld | %9.3f %7.0f %5.0f%% %9.2e | %9.3f %9.3f %9.3f  (perm %.3f ffn %.3f comb %.3f)"
                       "  static: ffn %.3f (%.0f TF/s, err %.2e) layer %.3f"
                       "  | ffn gather %.3f (%.0f TF/s, %s) | other input: layer %.3f (perm %.3f ffn %.3f comb %.3f)"
-                      " | other silu: ffn %.3f (%.0f TF/s, err %.2e)\n",
+                      " | other silu: ffn %.3f (%.0f TF/s, err %.2e) | dyn4: ffn %.3f (%.0f TF/s, err %.2e) layer %.3f\n",
                       s.name, (long long)T, wg_ms, flops / (wg_ms * 1e-3) / 1e12,
                       100 * flops / (wg_ms * 1e-3) / 1e12 / peak_tflops, wg_err, layer_ms, layer_wg_ms, layer_graph_ms,
                       wst.permute_ms, wst.ffn_ms, wst.combine_ms, wg_static_ms,
@@ -411,11 +421,12 @@ int main(int argc, char** argv) {
                       wg_gather_ms, wg_gather_ms > 0 ? flops / (wg_gather_ms * 1e-3) / 1e12 : 0.0,
                       gather_same == 1 ? "bit-identical" : "DIFFERS", layer_wg_scatter_ms, wst_sc.permute_ms,
                       wst_sc.ffn_ms, wst_sc.combine_ms, wg_silu_ms,
-                      wg_silu_ms > 0 ? flops / (wg_silu_ms * 1e-3) / 1e12 : 0.0, wg_silu_err);
+                      wg_silu_ms > 0 ? flops / (wg_silu_ms * 1e-3) / 1e12 : 0.0, wg_silu_err, wg_d4_ms,
+                      wg_d4_ms > 0 ? flops / (wg_d4_ms * 1e-3) / 1e12 : 0.0, wg_d4_err, layer_wg_d4_ms);
       else
         std::snprintf(line, sizeof line, "%-18s %6lld | wgmma path not available here\n", s.name, (long long)T);
       summary += line;
-      char buf[2400];
+      char buf[2800];
       std::snprintf(buf, sizeof buf,
                     "%s{\"model\":\"%s\",\"tokens\":%lld,\"routing\":\"%s\",\"route_permute_ms\":%.5f,"
                     "\"route_permute_GBps\":%.1f,\"ffn_grouped_ms\":%.5f,\"ffn_streams_ms\":%.5f,"
@@ -428,7 +439,8 @@ int main(int argc, char** argv) {
                     "\"route_bucket_ms\":%.5f,\"ffn_wgmma_gather_ms\":%.5f,\"gather_bit_identical\":%d,"
                     "\"layer_input\":\"%s\",\"layer_wgmma_other_input_ms\":%.5f,\"stage_other_permute_ms\":%.5f,"
                     "\"stage_other_ffn_ms\":%.5f,\"stage_other_combine_ms\":%.5f,\"silu\":\"%s\","
-                    "\"ffn_wgmma_other_silu_ms\":%.5f,\"wgmma_other_silu_rel_err\":%.3g}",
+                    "\"ffn_wgmma_other_silu_ms\":%.5f,\"wgmma_other_silu_rel_err\":%.3g,"
+                    "\"ffn_wgmma_dynamic4_ms\":%.5f,\"wgmma_dynamic4_rel_err\":%.3g,\"layer_wgmma_dynamic4_ms\":%.5f}",
                     first ? "" : ",", s.name, (long long)T, real ? "trace" : "synthetic", rp_ms, rp_GBps, grp_ms,
                     str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (str_ms * 1e-3) / 1e12,
                     flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, wg_ms,
@@ -437,17 +449,20 @@ int main(int argc, char** argv) {
                     rb_ms, wg_gather_ms, gather_same,
                     wgmma_input() == WgmmaInput::kGather ? "gather" : "scatter", layer_wg_scatter_ms,
                     wst_sc.permute_ms, wst_sc.ffn_ms, wst_sc.combine_ms,
-                    wgmma_silu() == WgmmaSilu::kTanh ? "tanh" : "exp", wg_silu_ms, wg_silu_err);
+                    wgmma_silu() == WgmmaSilu::kTanh ? "tanh" : "exp", wg_silu_ms, wg_silu_err, wg_d4_ms, wg_d4_err,
+                    layer_wg_d4_ms);
       json += buf;
       first = false;
     }
   }
   std::printf("\nsm_90a grouped GEMM (wgmma): FFN time, TFLOP/s, %% of the dense peak (%.0f TF/s), relative error vs\n"
               "cuBLAS grouped; layer: cuBLAS path (host sync) | wgmma path | wgmma path replayed from a CUDA graph;\n"
-              "wgmma rows use the default schedule (%s); 'static:' the other (third round's) schedule, same run;\n"
+              "wgmma rows use the default schedule (%s); 'static:' the third round's schedule, 'dyn4:' the fourth\n"
+              "round's dynamic one (experts in index order, partial tiles' rows loaded whole), same run;\n"
               "layer wg / graph: the layer's default input (%s); 'other input:' the other one, same run;\n"
               "silu epilogue: %s; 'other silu:' the FFN with the other one, same run\n",
-              peak_tflops, wgmma_schedule() == WgmmaSchedule::kDynamic ? "dynamic" : "static",
+              peak_tflops,
+              wgmma_schedule() == WgmmaSchedule::kDynamic ? "dynamic" : wgmma_schedule() == WgmmaSchedule::kStatic ? "static" : "dynamic4",
               wgmma_input() == WgmmaInput::kGather ? "gathered in the gate/up GEMM" : "bucket + scatter copy",
               wgmma_silu() == WgmmaSilu::kTanh ? "tanh.approx" : "exp + approximate reciprocal");
   std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk",

@@ -142,22 +142,24 @@ void ExpertFfn::run_wgmma(const bf16_t* x, const int32_t* order, int top_k, int6
 #ifdef GRACE_HAVE_SM90A
   if (capacity <= 0) return;
   impl_->act.resize(size_t(capacity) * inter_);
-  unsigned* sched = nullptr;
-  if (wgmma_schedule() == WgmmaSchedule::kDynamic) {
+  sm90::Options o;
+  o.tanh_silu = wgmma_silu() == WgmmaSilu::kTanh;
+  o.refine = wgmma_schedule() == WgmmaSchedule::kDynamic;
+  if (wgmma_schedule() != WgmmaSchedule::kStatic) {
     if (impl_->sched.size() < 4) {  // first use: zeroed once (synchronous copy); each launch leaves them zero
       const unsigned zero[4] = {0, 0, 0, 0};
       impl_->sched.upload(zero, 4);
     }
-    sched = impl_->sched.get();
+    o.sched = impl_->sched.get();
   }
-  const bool tanh_silu = wgmma_silu() == WgmmaSilu::kTanh;
   if (order)
     sm90::gate_up_swiglu_gather(x, order, top_k, capacity, offsets, num_experts, w13, hidden_, inter_,
-                                impl_->act.get(), sched, tanh_silu, stream);
+                                impl_->act.get(), o, stream);
   else
-    sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), sched,
-                         tanh_silu, stream);
-  sm90::down_proj(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, y, sched ? sched + 2 : nullptr,
+    sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), o, stream);
+  sm90::Options od = o;
+  od.sched = o.sched ? o.sched + 2 : nullptr;
+  sm90::down_proj(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, y, od,
                   stream);
 #else
   (void)x, (void)order, (void)top_k, (void)offsets, (void)w13, (void)w2, (void)y, (void)stream;

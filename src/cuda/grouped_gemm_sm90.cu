@@ -70,6 +70,7 @@ struct Params {
   int top_k = 1;
   int64_t ldx = 0;
   int tanh_silu = 0;                     // SwiGLU epilogue: silu through tanh.approx (1) or exp + rcp (0)
+  int refine = 0;                        // dynamic only: narrow B loads, experts by rows (see Options)
 };
 
 #ifdef GRACE_SM90A_DEVICE
@@ -140,7 +141,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   // stay together either way (its weight tiles are reused from L2 across its token tiles).
   for (int e = tid; e < E; e += kThreads) {
     int q = e;
-    if (p.sched) {
+    if (p.sched && p.refine) {
       const int n = offs[e + 1] - offs[e];
       q = 0;
       for (int j = 0; j < E; ++j) {
@@ -266,7 +267,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         // B rows the MMAs read: all 128 (one box), or (dynamic schedule, partial tile) the rows
         // rounded up to 32 in boxes of 32 (same swizzled layout: each box starts at a 1024-byte
         // multiple), so a partial tile's padding rows cost no L2 traffic either.
-        const int nq = p.sched ? (valid + 31) / 32 : 4;
+        const int nq = p.sched && p.refine ? (valid + 31) / 32 : 4;
         for (int kt = 0; kt < p.k_tiles; ++kt) {
           const uint32_t fb = smem_addr(&full_bar[stage]);
           mbar_wait(smem_addr(&empty_bar[stage]), phase ^ 1);
@@ -453,43 +454,46 @@ bool supports(int64_t hidden, int64_t inter, int num_experts) {
 }
 
 void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
-                    const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, unsigned* sched,
-                    bool tanh_silu, Stream stream) {
+                    const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, const Options& o,
+                    Stream stream) {
   GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w13, int64_t(num_experts) * 2 * inter, hidden, kBoxRows);
   const CUtensorMap mx = make_map(x, capacity, hidden, kBN), mx32 = make_map(x, capacity, hidden, 32);
   Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
-           reinterpret_cast<__nv_bfloat16*>(act), inter, sched};
-  p.tanh_silu = tanh_silu ? 1 : 0;
+           reinterpret_cast<__nv_bfloat16*>(act), inter, o.sched};
+  p.tanh_silu = o.tanh_silu ? 1 : 0;
+  p.refine = o.refine ? 1 : 0;
   launch<true, false>(mw, mx, mx32, p, stream);
 }
 
 void gate_up_swiglu_gather(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity,
                            const int32_t* offsets, int num_experts, const bf16_t* w13, int64_t hidden,
-                           int64_t inter, bf16_t* act, unsigned* sched, bool tanh_silu, Stream stream) {
+                           int64_t inter, bf16_t* act, const Options& o, Stream stream) {
   GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
   GRACE_CUDA_REQUIRE(top_k > 0 && order && reinterpret_cast<uintptr_t>(x) % 16 == 0, "bad gathered GEMM input");
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w13, int64_t(num_experts) * 2 * inter, hidden, kBoxRows);
   Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
-           reinterpret_cast<__nv_bfloat16*>(act), inter, sched};
+           reinterpret_cast<__nv_bfloat16*>(act), inter, o.sched};
   p.order = order;
   p.gx = reinterpret_cast<const __nv_bfloat16*>(x);
   p.top_k = top_k;
   p.ldx = hidden;
-  p.tanh_silu = tanh_silu ? 1 : 0;
+  p.tanh_silu = o.tanh_silu ? 1 : 0;
+  p.refine = o.refine ? 1 : 0;
   launch<true, true>(mw, mw, mw, p, stream);  // no B maps: the rows are gathered
 }
 
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
-               const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, unsigned* sched, Stream stream) {
+               const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, const Options& o, Stream stream) {
   GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w2, int64_t(num_experts) * hidden, inter, kBoxRows);
   const CUtensorMap mx = make_map(act, capacity, inter, kBN), mx32 = make_map(act, capacity, inter, 32);
-  const Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
-                 reinterpret_cast<__nv_bfloat16*>(y), hidden, sched};
+  Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
+           reinterpret_cast<__nv_bfloat16*>(y), hidden, o.sched};
+  p.refine = o.refine ? 1 : 0;
   launch<false, false>(mw, mx, mx32, p, stream);
 }
 

@@ -134,10 +134,12 @@ TEST(CudaWgmmaFfn, SchedulesMatchReferenceAndRepeat) {
     for (int64_t r = off[e]; r < off[e + 1]; ++r)
       testing::ffn_reference(&xf[r * H], &w13f[size_t(e) * 2 * I * H], &w2f[size_t(e) * H * I], H, I, &want[r * H]);
 
-  std::vector<float> first[2];
-  for (int sched = 0; sched < 2; ++sched) {
-    set_wgmma_schedule(sched == 0 ? WgmmaSchedule::kDynamic : WgmmaSchedule::kStatic);
-    const std::string what = sched == 0 ? "dynamic schedule" : "static schedule";
+  const WgmmaSchedule scheds[3] = {WgmmaSchedule::kDynamic, WgmmaSchedule::kStatic, WgmmaSchedule::kDynamic4};
+  const char* names[3] = {"dynamic schedule", "static schedule", "fourth round's dynamic schedule"};
+  std::vector<float> first[3];
+  for (int sched = 0; sched < 3; ++sched) {
+    set_wgmma_schedule(scheds[sched]);
+    const std::string what = names[sched];
     ExpertFfn ffn(H, I, GemmPath::kWgmma);
     for (int rep = 0; rep < 3; ++rep) {
       if (rep == 1) ffn.run_device(d_x.get(), rows, d_none.get(), E, d_w13.get(), d_w2.get(), d_y.get());  // no work
@@ -150,8 +152,9 @@ TEST(CudaWgmmaFfn, SchedulesMatchReferenceAndRepeat) {
       else EXPECT_EQ(got, first[sched]) << what << ": call " << rep << " differs from the first";
     }
   }
-  // Same products in both schedules: the narrow MMAs compute the same columns.
+  // Same products in every schedule: the narrow MMAs compute the same columns.
   EXPECT_LT(testing::rel_error(first[0], first[1]), 1e-3);
+  EXPECT_LT(testing::rel_error(first[0], first[2]), 1e-3);
   // Both ways of computing silu in the SwiGLU epilogue (default schedule).
   struct RestoreSilu {
     WgmmaSilu s = wgmma_silu();
@@ -275,9 +278,10 @@ TEST(CudaWgmmaFfn, GatheredInputMatchesGroupedCopy) {
     copy_to_host(ord1.data(), pb.order(), kept * sizeof(int32_t));
     copy_to_host(ord2.data(), only.order(), kept * sizeof(int32_t));
     ASSERT_EQ(ord1, ord2) << T << " tokens: bucketing alone, order";
-    for (int sched = 0; sched < 2; ++sched) {
-      set_wgmma_schedule(sched == 0 ? WgmmaSchedule::kDynamic : WgmmaSchedule::kStatic);
-      const std::string what = std::to_string(T) + " tokens, " + (sched == 0 ? "dynamic" : "static");
+    for (int sched = 0; sched < 3; ++sched) {
+      const WgmmaSchedule ws[3] = {WgmmaSchedule::kDynamic, WgmmaSchedule::kStatic, WgmmaSchedule::kDynamic4};
+      set_wgmma_schedule(ws[sched]);
+      const std::string what = std::to_string(T) + " tokens, schedule " + std::to_string(sched);
       ExpertFfn ffn(H, I, GemmPath::kWgmma);
       fill_bytes(y1.get(), 0xff, P * H * 2);
       fill_bytes(y2.get(), 0xff, P * H * 2);

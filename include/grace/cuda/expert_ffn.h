@@ -35,10 +35,12 @@ GemmPath parse_gemm_path(std::string_view name);  // "grouped" | "streams" | "au
 const char* gemm_path_name(GemmPath p);
 
 // Work scheduling inside the kWgmma kernels, process-wide (a benchmark / test knob): kDynamic
-// (the default; work items from a device counter, an expert's partial token tile computed only
-// to its rows rounded up to 32) or kStatic (the third round's schedule: CTA b takes items b,
+// (the default; work items from a device counter, an expert's partial token tile computed and,
+// since the fifth round, loaded only to its rows rounded up to 32, experts in the work list by
+// rows, most first), kDynamic4 (the fourth round's dynamic schedule: experts in index order,
+// every tile's input rows loaded whole) or kStatic (the third round's: CTA b takes items b,
 // b + grid, ...; every tile 128 tokens). Read at each launch.
-enum class WgmmaSchedule { kDynamic, kStatic };
+enum class WgmmaSchedule { kDynamic, kStatic, kDynamic4 };
 void set_wgmma_schedule(WgmmaSchedule s);
 WgmmaSchedule wgmma_schedule();
 
