@@ -24,7 +24,7 @@
 // they land (cp.async.mbarrier.arrive.noinc; the weights still come by TMA on the same barrier),
 // and the consumers fence the stage to the async proxy before their wgmmas read it. So the layer
 // needs no scatter pass and no grouped copy of x. (A first version waited for its own copies two
-// stages later and fenced them in the producer: 25% slower GEMM; see docs/gpu.md, fifth round.)
+// stages later and fenced them in the producer: 24% slower GEMM; see docs/gpu.md, fifth round.)
 #include <cuda.h>  // CUtensorMap and its enums only: the driver entry point comes from the runtime
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
