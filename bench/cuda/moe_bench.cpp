@@ -14,7 +14,10 @@
 //   dense          the same two GEMMs as one dense GEMM pair with all rows (same FLOPs)
 //   layer          LocalMoeLayer::forward on the cuBLAS path (GemmPath::kCublas: bucket, scatter,
 //                  grouped or per-stream FFN, combine), one host sync
-//   layer wgmma    the same layer on the wgmma path (no host sync), also replayed from a CUDA graph
+//   layer wgmma    the same layer on the wgmma path (no host sync), also replayed from a CUDA graph;
+//                  its gate/up GEMM gathers the token rows through the bucket order (default) or,
+//                  "scatter:", reads a grouped copy made by bucket + scatter (before the fifth round)
+//   ffn gather     the wgmma FFN with that gathered input, alone, checked bit for bit against ffn wgmma
 // The dense peak is one 8192^3 cuBLAS BF16 GEMM; "%pk" is the wgmma FFN's TFLOP/s against it.
 // Routing: the real DeepSeek-V2-Lite trace slice (layer 10) when --data holds it, else a
 // skewed synthetic one. Each routing is written to --out for bench/cuda/torch_ref.py.
@@ -24,6 +27,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <numeric>
@@ -148,7 +152,7 @@ int main(int argc, char** argv) {
     else { std::fprintf(stderr, "unknown flag %s\n", a.c_str()); return 2; }
   }
   if (device_count() == 0) { std::fprintf(stderr, "moe_bench: no CUDA GPU\n"); return 1; }
-  if (profile_tokens > 0) {  // route + permute, then the wgmma layer, 3 calls each
+  if (profile_tokens > 0) {  // route + permute, then the wgmma layer with either input, 3 rounds
     const int64_t T = profile_tokens, H = 2048, I = 1408;
     const int E = 64, k = 6;
     std::vector<int32_t> ids;
@@ -166,10 +170,14 @@ int main(int argc, char** argv) {
     const DeviceRoutingTable dt(table);
     PairBuckets pb;
     LocalMoeLayer a(E, k, H, I, GemmPath::kWgmma);
-    for (int r = 0; r < 3; ++r) {
+    const WgmmaInput in = wgmma_input();
+    for (int r = 0; r < 3; ++r) {  // per round: 2 route + permute launches, then 5 per layer call
       pb.route_build_scatter(dt, DeviceRouter::kTar, 7, DeviceRouteBatch{0, T, k, d_ids.get(), nullptr, 0, 0}, nullptr,
                              d_slot.get(), x.get(), H, xs.get());
-      a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+      a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());  // default input
+      set_wgmma_input(in == WgmmaInput::kGather ? WgmmaInput::kScatter : WgmmaInput::kGather);
+      a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());  // the other one
+      set_wgmma_input(in);
     }
     synchronize();
     std::printf("profile: %lld tokens done\n", (long long)T);
@@ -253,6 +261,9 @@ int main(int argc, char** argv) {
         route_on_device(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get());
         pb.build_scatter(d_slot.get(), T, k, dt.num_slots(0), x.get(), H, xs.get());
       });
+      const float rb_ms = median_ms(reps, [&] {  // route + bucket alone (what the gathered layer runs)
+        pb.route_build_scatter(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get(), x.get(), H, nullptr);
+      });
       const double rp_bytes = 2.0 * T * H + 2.0 * P * H + 8.0 * P;
       const double rp_GBps = rp_bytes / (rp_ms * 1e-3) / 1e9;
 
@@ -268,7 +279,10 @@ int main(int argc, char** argv) {
       // Our sm_90a kernels on device offsets, checked against the cuBLAS grouped result.
       float wg_ms = 0, layer_wg_ms = 0, layer_graph_ms = 0, wg_static_ms = 0, layer_wg_static_ms = 0;
       double wg_static_err = -1;
-      MoeLayerTimes wst;  // the wgmma layer's stages (event-timed, one call)
+      MoeLayerTimes wst, wst_sc;  // the wgmma layer's stages (event-timed, one call): gathered / scatter
+      float wg_gather_ms = 0, layer_wg_scatter_ms = 0, wg_silu_ms = 0, wg_d4_ms = 0, layer_wg_d4_ms = 0;
+      double wg_silu_err = -1, wg_d4_err = -1;
+      int gather_same = -1;
       double wg_err = -1;
       auto rel_err = [](const std::vector<bf16_t>& a, const std::vector<bf16_t>& b) {  // |b - a| / |a|
         double num = 0, den = 0;
@@ -336,7 +350,47 @@ int main(int argc, char** argv) {
         layer_wg_static_ms = median_ms(reps, [&] {
           layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
         });
+        // The fourth round's dynamic schedule (experts in index order, partial tiles loaded whole).
+        set_wgmma_schedule(WgmmaSchedule::kDynamic4);
+        ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
+        synchronize();
+        ysw.download(b.data(), b.size());
+        wg_d4_err = rel_err(a, b);
+        wg_d4_ms = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get()); });
+        layer_wg_d4_ms = median_ms(reps, [&] {
+          layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+        });
         set_wgmma_schedule(def);
+        // The gathered FFN on the token rows through eb's order: bit for bit the FFN on the copy.
+        ffn_wgmma.run_device_gather(x.get(), eb.order(), k, P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
+        synchronize();
+        ysw.download(a.data(), a.size());
+        yw.download(b.data(), b.size());  // the dynamic schedule's result on the grouped copy
+        gather_same = std::memcmp(a.data(), b.data(), a.size() * sizeof(bf16_t)) == 0 ? 1 : 0;
+        wg_gather_ms = median_ms(reps, [&] {
+          ffn_wgmma.run_device_gather(x.get(), eb.order(), k, P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
+        });
+        // The FFN with the other silu epilogue (exp + reciprocal against tanh.approx), same run.
+        const WgmmaSilu silu = wgmma_silu();
+        set_wgmma_silu(silu == WgmmaSilu::kTanh ? WgmmaSilu::kExp : WgmmaSilu::kTanh);
+        ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
+        synchronize();
+        ysw.download(a.data(), a.size());
+        {
+          std::vector<bf16_t> c(P * H);
+          ys.download(c.data(), c.size());  // cuBLAS grouped
+          wg_silu_err = rel_err(c, a);
+        }
+        wg_silu_ms = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get()); });
+        set_wgmma_silu(silu);
+        // The layer with the scatter pass and the grouped copy (the fourth round's), same run.
+        const WgmmaInput in = wgmma_input();
+        set_wgmma_input(in == WgmmaInput::kGather ? WgmmaInput::kScatter : WgmmaInput::kGather);
+        layer_wg_scatter_ms = median_ms(reps, [&] {
+          layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+        });
+        layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &wst_sc);
+        set_wgmma_input(in);
       }
       const float layer_ms = median_ms(reps, [&] {
         layer.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
@@ -347,25 +401,32 @@ int main(int argc, char** argv) {
       int64_t maxload = 0;
       for (int e = 0; e < E; ++e) maxload = std::max<int64_t>(maxload, off[e + 1] - off[e]);
       std::printf("%-18s %6lld %5s | %9.3f %7.0f %4.0f%% | %9.3f %9.3f %9.3f %7.0f %7.0f | %9.3f  (perm %.3f ffn %.3f comb %.3f) max/mean %.2f"
-                  "  [router + build_scatter %.3f (%.0f%%)]\n",
+                  "  [router + build_scatter %.3f (%.0f%%); route + bucket only %.3f]\n",
                   s.name, (long long)T, real ? "trace" : "synth", rp_ms, rp_GBps, 100 * rp_GBps / copy_GBps,
                   grp_ms, str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (dns_ms * 1e-3) / 1e12,
                   layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, double(maxload) * E / double(P),
                   rp3_ms,
-                  100 * rp_bytes / (rp3_ms * 1e-3) / 1e9 / copy_GBps);
-      char line[768];
+                  100 * rp_bytes / (rp3_ms * 1e-3) / 1e9 / copy_GBps, rb_ms);
+      char line[1280];
       if (wgmma)
         std::snprintf(line, sizeof line,
                       "%-18s %6lld | %9.3f %7.0f %5.0f%% %9.2e | %9.3f %9.3f %9.3f  (perm %.3f ffn %.3f comb %.3f)"
-                      "  static: ffn %.3f (%.0f TF/s, err %.2e) layer %.3f\n",
+                      "  static: ffn %.3f (%.0f TF/s, err %.2e) layer %.3f"
+                      "  | ffn gather %.3f (%.0f TF/s, %s) | other input: layer %.3f (perm %.3f ffn %.3f comb %.3f)"
+                      " | other silu: ffn %.3f (%.0f TF/s, err %.2e) | dyn4: ffn %.3f (%.0f TF/s, err %.2e) layer %.3f\n",
                       s.name, (long long)T, wg_ms, flops / (wg_ms * 1e-3) / 1e12,
                       100 * flops / (wg_ms * 1e-3) / 1e12 / peak_tflops, wg_err, layer_ms, layer_wg_ms, layer_graph_ms,
                       wst.permute_ms, wst.ffn_ms, wst.combine_ms, wg_static_ms,
-                      wg_static_ms > 0 ? flops / (wg_static_ms * 1e-3) / 1e12 : 0.0, wg_static_err, layer_wg_static_ms);
+                      wg_static_ms > 0 ? flops / (wg_static_ms * 1e-3) / 1e12 : 0.0, wg_static_err, layer_wg_static_ms,
+                      wg_gather_ms, wg_gather_ms > 0 ? flops / (wg_gather_ms * 1e-3) / 1e12 : 0.0,
+                      gather_same == 1 ? "bit-identical" : "DIFFERS", layer_wg_scatter_ms, wst_sc.permute_ms,
+                      wst_sc.ffn_ms, wst_sc.combine_ms, wg_silu_ms,
+                      wg_silu_ms > 0 ? flops / (wg_silu_ms * 1e-3) / 1e12 : 0.0, wg_silu_err, wg_d4_ms,
+                      wg_d4_ms > 0 ? flops / (wg_d4_ms * 1e-3) / 1e12 : 0.0, wg_d4_err, layer_wg_d4_ms);
       else
         std::snprintf(line, sizeof line, "%-18s %6lld | wgmma path not available here\n", s.name, (long long)T);
       summary += line;
-      char buf[2000];
+      char buf[2800];
       std::snprintf(buf, sizeof buf,
                     "%s{\"model\":\"%s\",\"tokens\":%lld,\"routing\":\"%s\",\"route_permute_ms\":%.5f,"
                     "\"route_permute_GBps\":%.1f,\"ffn_grouped_ms\":%.5f,\"ffn_streams_ms\":%.5f,"
@@ -374,20 +435,36 @@ int main(int argc, char** argv) {
                     "\"ffn_wgmma_ms\":%.5f,\"wgmma_tflops\":%.1f,\"wgmma_rel_err\":%.3g,\"layer_wgmma_ms\":%.5f,"
                     "\"layer_wgmma_graph_ms\":%.5f,\"route_permute_router_kernel_ms\":%.5f,"
                     "\"stage_wg_permute_ms\":%.5f,\"stage_wg_ffn_ms\":%.5f,\"stage_wg_combine_ms\":%.5f,"
-                    "\"ffn_wgmma_static_ms\":%.5f,\"wgmma_static_rel_err\":%.3g,\"layer_wgmma_static_ms\":%.5f}",
+                    "\"ffn_wgmma_static_ms\":%.5f,\"wgmma_static_rel_err\":%.3g,\"layer_wgmma_static_ms\":%.5f,"
+                    "\"route_bucket_ms\":%.5f,\"ffn_wgmma_gather_ms\":%.5f,\"gather_bit_identical\":%d,"
+                    "\"layer_input\":\"%s\",\"layer_wgmma_other_input_ms\":%.5f,\"stage_other_permute_ms\":%.5f,"
+                    "\"stage_other_ffn_ms\":%.5f,\"stage_other_combine_ms\":%.5f,\"silu\":\"%s\","
+                    "\"ffn_wgmma_other_silu_ms\":%.5f,\"wgmma_other_silu_rel_err\":%.3g,"
+                    "\"ffn_wgmma_dynamic4_ms\":%.5f,\"wgmma_dynamic4_rel_err\":%.3g,\"layer_wgmma_dynamic4_ms\":%.5f}",
                     first ? "" : ",", s.name, (long long)T, real ? "trace" : "synthetic", rp_ms, rp_GBps, grp_ms,
                     str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (str_ms * 1e-3) / 1e12,
                     flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, wg_ms,
                     wg_ms > 0 ? flops / (wg_ms * 1e-3) / 1e12 : 0.0, wg_err, layer_wg_ms, layer_graph_ms, rp3_ms,
-                    wst.permute_ms, wst.ffn_ms, wst.combine_ms, wg_static_ms, wg_static_err, layer_wg_static_ms);
+                    wst.permute_ms, wst.ffn_ms, wst.combine_ms, wg_static_ms, wg_static_err, layer_wg_static_ms,
+                    rb_ms, wg_gather_ms, gather_same,
+                    wgmma_input() == WgmmaInput::kGather ? "gather" : "scatter", layer_wg_scatter_ms,
+                    wst_sc.permute_ms, wst_sc.ffn_ms, wst_sc.combine_ms,
+                    wgmma_silu() == WgmmaSilu::kTanh ? "tanh" : "exp", wg_silu_ms, wg_silu_err, wg_d4_ms, wg_d4_err,
+                    layer_wg_d4_ms);
       json += buf;
       first = false;
     }
   }
   std::printf("\nsm_90a grouped GEMM (wgmma): FFN time, TFLOP/s, %% of the dense peak (%.0f TF/s), relative error vs\n"
               "cuBLAS grouped; layer: cuBLAS path (host sync) | wgmma path | wgmma path replayed from a CUDA graph;\n"
-              "wgmma rows use the default schedule (%s); 'static:' the other (third round's) schedule, same run\n",
-              peak_tflops, wgmma_schedule() == WgmmaSchedule::kDynamic ? "dynamic" : "static");
+              "wgmma rows use the default schedule (%s); 'static:' the third round's schedule, 'dyn4:' the fourth\n"
+              "round's dynamic one (experts in index order, partial tiles' rows loaded whole), same run;\n"
+              "layer wg / graph: the layer's default input (%s); 'other input:' the other one, same run;\n"
+              "silu epilogue: %s; 'other silu:' the FFN with the other one, same run\n",
+              peak_tflops,
+              wgmma_schedule() == WgmmaSchedule::kDynamic ? "dynamic" : wgmma_schedule() == WgmmaSchedule::kStatic ? "static" : "dynamic4",
+              wgmma_input() == WgmmaInput::kGather ? "gathered in the gate/up GEMM" : "bucket + scatter copy",
+              wgmma_silu() == WgmmaSilu::kTanh ? "tanh.approx" : "exp + approximate reciprocal");
   std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk",
               "rel err", "layer", "layer wg", "graph");
   std::printf("%s", summary.c_str());

@@ -124,7 +124,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int tile = blockIdx.x;
   const int64_t t0 = int64_t(tile) * tile_tokens;
   const int tt = int(min(tokens - t0, int64_t(tile_tokens)));
-  {  // This tile's token rows into L2 while the keys are counted and the histogram is summed (a
+  if (dst) {  // This tile's token rows into L2 while the keys are counted and the histogram is summed (a
      // hint only: L2 is coherent, so a line prefetched before its writer finished is not stale).
     const char* rows = reinterpret_cast<const char*>(x + t0 * vpr);
     const int64_t lines = (int64_t(tt) * vpr * 16 + 127) / 128;
@@ -247,7 +247,8 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
   __syncthreads();
 
-  // Scatter: warp w copies tokens w, w + 8, ... of the tile, two rows in flight.
+  // Scatter: warp w copies tokens w, w + 8, ... of the tile, two rows in flight (no dst: bucket only).
+  if (!dst) return;
   const int32_t kept = start[num_buckets];
   for (int lt = warp; lt < tt; lt += 2 * kWarps) {
     const bool two = lt + kWarps < tt;
@@ -351,7 +352,7 @@ void PairBuckets::build_scatter(const int32_t* keys, int64_t tokens, int top_k, 
                      "bad bucket + scatter (tokens, top_k, buckets or hidden size out of range)");
   if (!tiled_fits(tokens, top_k, num_buckets)) {
     build(keys, tokens * top_k, num_buckets, stream);
-    scatter_rows_after_build(x, position(), offsets() + num_buckets, tokens, top_k, hidden, dst, stream);
+    if (dst) scatter_rows_after_build(x, position(), offsets() + num_buckets, tokens, top_k, hidden, dst, stream);
     return;
   }
   int stride = 0;

@@ -72,6 +72,17 @@ namespace {
 std::atomic<int> g_wgmma_schedule{int(WgmmaSchedule::kDynamic)};
 }  // namespace
 
+namespace {
+std::atomic<int> g_wgmma_input{int(WgmmaInput::kScatter)};
+std::atomic<int> g_wgmma_silu{int(WgmmaSilu::kTanh)};
+}  // namespace
+
+void set_wgmma_silu(WgmmaSilu s) { g_wgmma_silu.store(int(s), std::memory_order_relaxed); }
+WgmmaSilu wgmma_silu() { return WgmmaSilu(g_wgmma_silu.load(std::memory_order_relaxed)); }
+
+void set_wgmma_input(WgmmaInput in) { g_wgmma_input.store(int(in), std::memory_order_relaxed); }
+WgmmaInput wgmma_input() { return WgmmaInput(g_wgmma_input.load(std::memory_order_relaxed)); }
+
 void set_wgmma_schedule(WgmmaSchedule s) { g_wgmma_schedule.store(int(s), std::memory_order_relaxed); }
 WgmmaSchedule wgmma_schedule() { return WgmmaSchedule(g_wgmma_schedule.load(std::memory_order_relaxed)); }
 
@@ -112,25 +123,46 @@ bool ExpertFfn::uses_device_offsets(int num_experts) const {
 
 void ExpertFfn::run_device(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
                            const bf16_t* w13, const bf16_t* w2, bf16_t* y, Stream stream) {
+  run_wgmma(x, nullptr, 1, capacity, offsets, num_experts, w13, w2, y, stream);
+}
+
+void ExpertFfn::run_device_gather(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity,
+                                  const int32_t* offsets, int num_experts, const bf16_t* w13, const bf16_t* w2,
+                                  bf16_t* y, Stream stream) {
+  GRACE_CHECK(order && top_k > 0, "gathered expert FFN needs the bucket order and top_k > 0 (top_k {})", top_k);
+  run_wgmma(x, order, top_k, capacity, offsets, num_experts, w13, w2, y, stream);
+}
+
+void ExpertFfn::run_wgmma(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity,
+                          const int32_t* offsets, int num_experts, const bf16_t* w13, const bf16_t* w2,
+                          bf16_t* y, Stream stream) {
   GRACE_CHECK(uses_device_offsets(num_experts),
               "the wgmma expert GEMM does not run here (needs an sm_90 GPU, an sm_90a build, hidden % 256 == 0, "
               "inter % 128 == 0, <= 256 experts; hidden {}, inter {}, {} experts)", hidden_, inter_, num_experts);
 #ifdef GRACE_HAVE_SM90A
   if (capacity <= 0) return;
   impl_->act.resize(size_t(capacity) * inter_);
-  unsigned* sched = nullptr;
-  if (wgmma_schedule() == WgmmaSchedule::kDynamic) {
+  sm90::Options o;
+  o.tanh_silu = wgmma_silu() == WgmmaSilu::kTanh;
+  o.refine = wgmma_schedule() == WgmmaSchedule::kDynamic;
+  if (wgmma_schedule() != WgmmaSchedule::kStatic) {
     if (impl_->sched.size() < 4) {  // first use: zeroed once (synchronous copy); each launch leaves them zero
       const unsigned zero[4] = {0, 0, 0, 0};
       impl_->sched.upload(zero, 4);
     }
-    sched = impl_->sched.get();
+    o.sched = impl_->sched.get();
   }
-  sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), sched, stream);
-  sm90::down_proj(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, y, sched ? sched + 2 : nullptr,
+  if (order)
+    sm90::gate_up_swiglu_gather(x, order, top_k, capacity, offsets, num_experts, w13, hidden_, inter_,
+                                impl_->act.get(), o, stream);
+  else
+    sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), o, stream);
+  sm90::Options od = o;
+  od.sched = o.sched ? o.sched + 2 : nullptr;
+  sm90::down_proj(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, y, od,
                   stream);
 #else
-  (void)x, (void)offsets, (void)w13, (void)w2, (void)y, (void)stream;
+  (void)x, (void)order, (void)top_k, (void)offsets, (void)w13, (void)w2, (void)y, (void)stream;
 #endif
 }
 

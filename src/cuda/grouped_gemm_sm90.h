@@ -24,19 +24,36 @@ bool available();
 // Shapes the kernels take: hidden % 256 == 0, inter % 128 == 0, 1 <= num_experts <= 256.
 bool supports(int64_t hidden, int64_t inter, int num_experts);
 
-// act[r][c] = silu(x[r] . w13_e[c]) * (x[r] . w13_e[inter + c]) (F32 accumulate, SwiGLU in the
-// epilogue). x [capacity][hidden], w13 [E][2*inter][hidden], act [capacity][inter].
+// How a launch schedules its work and computes silu.
 // sched: nullptr = static schedule (every tile 128 tokens wide); else 2 DEVICE counters, zero
 // before the first launch and left zero by each launch, for the dynamic schedule (work items from
 // the counter, an expert's partial token tile computed only to its rows rounded up to 32). Launches
 // sharing a counter pair must not run at the same time (stream order, as within one ExpertFfn).
+// refine (dynamic only; fifth round): a partial tile's input rows loaded only to that width, and
+// the experts in the work list by rows, most first. tanh_silu (gate/up): silu(g) as h + h tanh(h),
+// h = g/2, through tanh.approx; else exp + approximate reciprocal.
+struct Options {
+  unsigned* sched = nullptr;
+  bool refine = true;
+  bool tanh_silu = true;
+};
+
+// act[r][c] = silu(x[r] . w13_e[c]) * (x[r] . w13_e[inter + c]) (F32 accumulate, SwiGLU in the
+// epilogue). x [capacity][hidden], w13 [E][2*inter][hidden], act [capacity][inter].
 void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
-                    const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, unsigned* sched,
+                    const bf16_t* w13, int64_t hidden, int64_t inter, bf16_t* act, const Options& o,
                     Stream stream);
+
+// The same with the input rows gathered from the token rows: row r of the group is
+// x[order[r] / top_k] (x [tokens][hidden], order a DEVICE array [capacity] as PairBuckets::order()
+// fills it), so no grouped copy of x is needed. Same results as gate_up_swiglu on that copy.
+void gate_up_swiglu_gather(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity,
+                           const int32_t* offsets, int num_experts, const bf16_t* w13, int64_t hidden,
+                           int64_t inter, bf16_t* act, const Options& o, Stream stream);
 
 // y[r][h] = act[r] . w2_e[h]. act [capacity][inter], w2 [E][hidden][inter], y [capacity][hidden].
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
-               const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, unsigned* sched, Stream stream);
+               const bf16_t* w2, int64_t hidden, int64_t inter, bf16_t* y, const Options& o, Stream stream);
 
 }  // namespace grace::cuda::sm90
 

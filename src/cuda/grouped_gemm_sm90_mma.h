@@ -65,6 +65,29 @@ __device__ __forceinline__ void wgmma_wait1() { asm volatile("wgmma.wait_group.s
 // and the input rows), and let the next one be scheduled as SMs free up.
 __device__ __forceinline__ void grid_dep_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void grid_dep_launch() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+// Gathered operand rows (non-bulk cp.async, 16 bytes, L2 only; src_bytes 0 writes zeros), their
+// completion as an mbarrier arrival, and the fence that orders what the generic proxy wrote to
+// shared memory (cp.async lands through it) before the async proxy's reads (wgmma's operands).
+__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, uint32_t src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+// Arrives on the mbarrier once all of this thread's earlier cp.async have landed (noinc: the
+// barrier's expected count includes this arrival); the thread does not wait.
+__device__ __forceinline__ void cp_async_arrive(uint32_t bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+__device__ __forceinline__ float tanh_approx(float x) {  // MUFU.TANH, max relative error about 2^-11
+  float y;
+  asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
+// Named barrier 1 over `threads` threads (warpgroup 0 alone; barrier 0 is __syncthreads).
+__device__ __forceinline__ void named_bar_sync(int threads) {
+  asm volatile("bar.sync 1, %0;" ::"r"(threads) : "memory");
+}
 #endif
 
 

@@ -23,18 +23,26 @@ void LocalMoeLayer::forward(const bf16_t* x, const int32_t* keys, const float* w
     timer = std::make_unique<Timer>(stream);
     timer->start();
   }
-  // Bucket + scatter in two launches, rows sized for every pair (no host round trip here).
+  // Bucket + scatter in two launches, rows sized for every pair (no host round trip here); on
+  // the wgmma path with gathered input (WgmmaInput::kGather) the bucketing alone: the gate/up
+  // GEMM reads its rows from x through the bucket order.
   const int64_t cap = pairs > 0 ? pairs : 1;
-  xs_.resize(size_t(cap) * hidden_);
+  const bool device = ffn_.uses_device_offsets(num_experts_);
+  const bool gather = device && wgmma_input() == WgmmaInput::kGather;
+  if (!gather) xs_.resize(size_t(cap) * hidden_);
   ys_.resize(size_t(cap) * hidden_);
-  buckets_.build_scatter(keys, tokens, top_k_, num_experts_, x, hidden_, xs_.get(), stream);
+  buckets_.build_scatter(keys, tokens, top_k_, num_experts_, x, hidden_, gather ? nullptr : xs_.get(), stream);
   if (times) {
     times->permute_ms = timer->stop();
     timer->start();
   }
-  if (ffn_.uses_device_offsets(num_experts_)) {
+  if (device) {
     // No host round trip: the GEMMs read the offsets on the device.
-    ffn_.run_device(xs_.get(), pairs, buckets_.offsets(), num_experts_, w13, w2, ys_.get(), stream);
+    if (gather)
+      ffn_.run_device_gather(x, buckets_.order(), top_k_, pairs, buckets_.offsets(), num_experts_, w13, w2,
+                             ys_.get(), stream);
+    else
+      ffn_.run_device(xs_.get(), pairs, buckets_.offsets(), num_experts_, w13, w2, ys_.get(), stream);
     if (times) {
       times->ffn_ms = timer->stop();
       timer->start();

@@ -4,6 +4,8 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <random>
 #include <string>
 
@@ -132,10 +134,12 @@ TEST(CudaWgmmaFfn, SchedulesMatchReferenceAndRepeat) {
     for (int64_t r = off[e]; r < off[e + 1]; ++r)
       testing::ffn_reference(&xf[r * H], &w13f[size_t(e) * 2 * I * H], &w2f[size_t(e) * H * I], H, I, &want[r * H]);
 
-  std::vector<float> first[2];
-  for (int sched = 0; sched < 2; ++sched) {
-    set_wgmma_schedule(sched == 0 ? WgmmaSchedule::kDynamic : WgmmaSchedule::kStatic);
-    const std::string what = sched == 0 ? "dynamic schedule" : "static schedule";
+  const WgmmaSchedule scheds[3] = {WgmmaSchedule::kDynamic, WgmmaSchedule::kStatic, WgmmaSchedule::kDynamic4};
+  const char* names[3] = {"dynamic schedule", "static schedule", "fourth round's dynamic schedule"};
+  std::vector<float> first[3];
+  for (int sched = 0; sched < 3; ++sched) {
+    set_wgmma_schedule(scheds[sched]);
+    const std::string what = names[sched];
     ExpertFfn ffn(H, I, GemmPath::kWgmma);
     for (int rep = 0; rep < 3; ++rep) {
       if (rep == 1) ffn.run_device(d_x.get(), rows, d_none.get(), E, d_w13.get(), d_w2.get(), d_y.get());  // no work
@@ -148,8 +152,26 @@ TEST(CudaWgmmaFfn, SchedulesMatchReferenceAndRepeat) {
       else EXPECT_EQ(got, first[sched]) << what << ": call " << rep << " differs from the first";
     }
   }
-  // Same products in both schedules: the narrow MMAs compute the same columns.
+  // Same products in every schedule: the narrow MMAs compute the same columns.
   EXPECT_LT(testing::rel_error(first[0], first[1]), 1e-3);
+  EXPECT_LT(testing::rel_error(first[0], first[2]), 1e-3);
+  // Both ways of computing silu in the SwiGLU epilogue (default schedule).
+  struct RestoreSilu {
+    WgmmaSilu s = wgmma_silu();
+    ~RestoreSilu() { set_wgmma_silu(s); }
+  } restore_silu;
+  set_wgmma_schedule(WgmmaSchedule::kDynamic);
+  std::vector<float> by[2];
+  for (int silu = 0; silu < 2; ++silu) {
+    set_wgmma_silu(silu == 0 ? WgmmaSilu::kTanh : WgmmaSilu::kExp);
+    ExpertFfn ffn(H, I, GemmPath::kWgmma);
+    fill_bytes(d_y.get(), 0xff, rows * H * 2);
+    ffn.run_device(d_x.get(), rows, d_off.get(), E, d_w13.get(), d_w2.get(), d_y.get());
+    synchronize();
+    by[silu] = download_float(d_y, rows * H);
+    EXPECT_LT(testing::rel_error(by[silu], want), 1e-2) << (silu == 0 ? "tanh" : "exp") << " silu";
+  }
+  EXPECT_LT(testing::rel_error(by[0], by[1]), 3e-3) << "the two silu epilogues";
 }
 
 // LocalMoeLayer on the wgmma path: no host sync, so it replays from a CUDA graph; same output
@@ -209,6 +231,87 @@ TEST(CudaWgmmaFfn, LayerCapturesInGraph) {
     cudaGraphExecDestroy(ge);
     cudaGraphDestroy(g);
     cudaStreamDestroy(s);
+  }
+}
+
+// The gate/up GEMM with its rows gathered from the token rows through the bucket order (what
+// the layer runs by default) against the same GEMMs on the grouped copy that bucket + scatter
+// makes: bit for bit on every kept row, rows past the kept ones left as they were, in both
+// schedules, on the one-CTA counting-sort bucketing (3,600 pairs) and the tiled one (12,000),
+// skipped pairs included; the bucketing without the scatter gives the same order and offsets;
+// and the layer with either input gives the same output bit for bit.
+TEST(CudaWgmmaFfn, GatheredInputMatchesGroupedCopy) {
+  const int E = 18, k = 4;
+  const int64_t H = 512, I = 256;
+  GRACE_REQUIRE_WGMMA(H, I, E);
+  struct Restore {
+    WgmmaSchedule s = wgmma_schedule();
+    WgmmaInput in = wgmma_input();
+    ~Restore() { set_wgmma_schedule(s), set_wgmma_input(in); }
+  } restore;
+  DeviceBuffer<bf16_t> w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I);
+  fill_uniform_bf16(w13.get(), int64_t(w13.size()), 51, 1.0f / std::sqrt(float(H)));
+  fill_uniform_bf16(w2.get(), int64_t(w2.size()), 52, 1.0f / std::sqrt(float(I)));
+  std::mt19937_64 rng(53);
+  for (const int64_t T : {900, 3000}) {
+    const int64_t P = T * k;
+    std::vector<int32_t> keys(P);
+    std::vector<float> gw(P);
+    for (int64_t p = 0; p < P; ++p) {  // skewed: low experts hot, ~1 in 19 pairs skipped (key E)
+      const int32_t a = int32_t(rng() % (E + 1)), b = int32_t(rng() % (E + 1));
+      keys[p] = std::min(a, b) == 0 && rng() % 2 ? E : std::min(a, b);
+      gw[p] = 0.1f + float(rng() % 100) * 0.01f;
+    }
+    DeviceBuffer<bf16_t> x(T * H), xs(P * H), y1(P * H), y2(P * H), o1(T * H), o2(T * H);
+    DeviceBuffer<int32_t> d_keys;
+    DeviceBuffer<float> d_gw;
+    d_keys.upload(keys.data(), keys.size());
+    d_gw.upload(gw.data(), gw.size());
+    fill_uniform_bf16(x.get(), T * H, 54 + T, 1.0f);
+    PairBuckets pb, only;
+    pb.build_scatter(d_keys.get(), T, k, E, x.get(), H, xs.get());
+    only.build_scatter(d_keys.get(), T, k, E, x.get(), H, nullptr);
+    const std::vector<int32_t> off = pb.host_offsets();
+    ASSERT_EQ(only.host_offsets(), off) << T << " tokens: bucketing alone, offsets";
+    const int64_t kept = off[E];
+    std::vector<int32_t> ord1(kept), ord2(kept);
+    copy_to_host(ord1.data(), pb.order(), kept * sizeof(int32_t));
+    copy_to_host(ord2.data(), only.order(), kept * sizeof(int32_t));
+    ASSERT_EQ(ord1, ord2) << T << " tokens: bucketing alone, order";
+    for (int sched = 0; sched < 3; ++sched) {
+      const WgmmaSchedule ws[3] = {WgmmaSchedule::kDynamic, WgmmaSchedule::kStatic, WgmmaSchedule::kDynamic4};
+      set_wgmma_schedule(ws[sched]);
+      const std::string what = std::to_string(T) + " tokens, schedule " + std::to_string(sched);
+      ExpertFfn ffn(H, I, GemmPath::kWgmma);
+      fill_bytes(y1.get(), 0xff, P * H * 2);
+      fill_bytes(y2.get(), 0xff, P * H * 2);
+      ffn.run_device(xs.get(), P, pb.offsets(), E, w13.get(), w2.get(), y1.get());
+      for (int rep = 0; rep < 2; ++rep)  // the second call runs on the counters the first left
+        ffn.run_device_gather(x.get(), pb.order(), k, P, pb.offsets(), E, w13.get(), w2.get(), y2.get());
+      synchronize();
+      std::vector<bf16_t> a(P * H), b(P * H);
+      y1.download(a.data(), a.size());
+      y2.download(b.data(), b.size());
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), size_t(kept) * H * sizeof(bf16_t)), 0) << what << ": kept rows differ";
+      const std::vector<float> bf = testing::to_float(b);
+      double sum = 0;
+      for (int64_t i = 0; i < kept * H; ++i) sum += std::fabs(bf[i]);
+      EXPECT_TRUE(std::isfinite(sum) && sum > 0) << what << ": gathered result not finite or all zero";
+      for (int64_t i = kept * H; i < P * H; ++i)
+        ASSERT_TRUE(std::isnan(bf[i])) << what << ": row " << i / H << " past the kept rows was written";
+    }
+    // The layer with either input (default schedule).
+    set_wgmma_schedule(WgmmaSchedule::kDynamic);
+    LocalMoeLayer layer(E, k, H, I, GemmPath::kWgmma);
+    set_wgmma_input(WgmmaInput::kScatter);
+    layer.forward(x.get(), d_keys.get(), d_gw.get(), T, w13.get(), w2.get(), o1.get());
+    set_wgmma_input(WgmmaInput::kGather);
+    layer.forward(x.get(), d_keys.get(), d_gw.get(), T, w13.get(), w2.get(), o2.get());
+    synchronize();
+    std::vector<bf16_t> a(T * H), b(T * H);
+    o1.download(a.data(), a.size());
+    o2.download(b.data(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(bf16_t)), 0) << T << " tokens: layer outputs differ";
   }
 }
 

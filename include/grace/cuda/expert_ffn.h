@@ -35,12 +35,30 @@ GemmPath parse_gemm_path(std::string_view name);  // "grouped" | "streams" | "au
 const char* gemm_path_name(GemmPath p);
 
 // Work scheduling inside the kWgmma kernels, process-wide (a benchmark / test knob): kDynamic
-// (the default; work items from a device counter, an expert's partial token tile computed only
-// to its rows rounded up to 32) or kStatic (the third round's schedule: CTA b takes items b,
+// (the default; work items from a device counter, an expert's partial token tile computed and,
+// since the fifth round, loaded only to its rows rounded up to 32, experts in the work list by
+// rows, most first), kDynamic4 (the fourth round's dynamic schedule: experts in index order,
+// every tile's input rows loaded whole) or kStatic (the third round's: CTA b takes items b,
 // b + grid, ...; every tile 128 tokens). Read at each launch.
-enum class WgmmaSchedule { kDynamic, kStatic };
+enum class WgmmaSchedule { kDynamic, kStatic, kDynamic4 };
 void set_wgmma_schedule(WgmmaSchedule s);
 WgmmaSchedule wgmma_schedule();
+
+// Where LocalMoeLayer's wgmma path takes the gate/up GEMM's input rows, process-wide (a benchmark
+// / test knob, read at each forward): kScatter (the default) copies them into expert order first
+// (bucket + scatter, TMA tile loads in the GEMM); kGather (fifth round) loads them from the token
+// rows through the bucket order inside the GEMM (no scatter pass, no grouped copy; measured
+// level with kScatter on the whole layer: the scatter it saves is paid back in a slower GEMM).
+enum class WgmmaInput { kGather, kScatter };
+void set_wgmma_input(WgmmaInput in);
+WgmmaInput wgmma_input();
+
+// How the wgmma gate/up epilogue computes silu, process-wide (a benchmark / test knob, read at
+// each launch): kTanh (the default since the fifth round) h + h * tanh(h), h = g / 2, one
+// tanh.approx; kExp g / (1 + exp(-g)) with exp2.approx and the approximate reciprocal.
+enum class WgmmaSilu { kTanh, kExp };
+void set_wgmma_silu(WgmmaSilu s);
+WgmmaSilu wgmma_silu();
 
 // act[r][c] = silu(h[r][c]) * h[r][inter + c] for h [rows][2*inter]; inter % 8 == 0.
 void swiglu(const bf16_t* h, int64_t rows, int64_t inter, bf16_t* act, Stream stream = nullptr);
@@ -66,6 +84,12 @@ class ExpertFfn {
   // past offsets[E] of y are not written. Requires uses_device_offsets(num_experts).
   void run_device(const bf16_t* x, int64_t capacity, const int32_t* offsets, int num_experts,
                   const bf16_t* w13, const bf16_t* w2, bf16_t* y, Stream stream = nullptr);
+  // run_device with the input rows gathered: row r of the group is x[order[r] / top_k] (x
+  // [tokens][hidden]; order: device [capacity], PairBuckets::order()). Same results as run_device
+  // on the gathered copy. Requires uses_device_offsets(num_experts).
+  void run_device_gather(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity,
+                         const int32_t* offsets, int num_experts, const bf16_t* w13, const bf16_t* w2,
+                         bf16_t* y, Stream stream = nullptr);
   // This object takes the kWgmma path (asked for, or kAuto) for num_experts experts on the
   // current GPU.
   bool uses_device_offsets(int num_experts) const;
@@ -82,6 +106,8 @@ class ExpertFfn {
                  Stream stream = nullptr);
 
  private:
+  void run_wgmma(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity, const int32_t* offsets,
+                 int num_experts, const bf16_t* w13, const bf16_t* w2, bf16_t* y, Stream stream);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int64_t hidden_, inter_;

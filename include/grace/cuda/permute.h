@@ -32,7 +32,8 @@ class PairBuckets {
   // build() and the row scatter in one (src/cuda/bucket_scatter.cu): keys [tokens * top_k], the
   // same order / position / offsets as build(), and dst[position[p]][:] = x[p / top_k][:] for
   // every kept pair (as scatter_rows with kept = offsets + num_buckets). Two launches; falls back
-  // to build + scatter for more than 255 buckets or very large batches. Capturable.
+  // to build + scatter for more than 255 buckets or very large batches. Capturable. dst null:
+  // the bucketing alone (x is not read; for the expert GEMM that gathers its rows through order()).
   void build_scatter(const int32_t* keys, int64_t tokens, int top_k, int num_buckets, const bf16_t* x,
                      int64_t hidden, bf16_t* dst, Stream stream = nullptr);
 
