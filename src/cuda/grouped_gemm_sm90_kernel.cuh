@@ -1,0 +1,375 @@
+// The sm_90a grouped-GEMM kernel: tile constants, parameters, the consumer main loop and the
+// kernel. Included once, by grouped_gemm_sm90.cu (its launch and tensor maps), so its names stay
+// in that translation unit's anonymous namespace.
+//
+// Grouped expert GEMMs for sm_90a (contract in grouped_gemm_sm90.h), written from the PTX ISA
+// (wgmma.mma_async, cp.async.bulk.tensor, mbarrier) and the driver's cuTensorMapEncodeTiled.
+//
+// One kernel, two epilogues. A tile is 256 weight rows x 128 tokens, K in steps of 64:
+//   A (weights, M side)  two TMA boxes of 128 rows x 64 bf16, K-major, 128-byte swizzle
+//   B (tokens, N side)   one TMA box of 128 rows x 64 bf16 of the grouped input
+// so every operand is K-major and both are read straight from the row-major tensors. Putting
+// the weights on the M side keeps a tile full at small batches (an expert's few tokens are the
+// N side) and puts gate and up rows of the same feature in the same thread (SwiGLU in registers).
+// Warpgroup 0's first thread issues the TMA loads into a 4-stage ring (full/empty mbarriers);
+// warpgroups 1 and 2 each own 64 rows of both boxes (two m64n128 accumulators) and write their
+// results straight from registers. The grid is one CTA per SM; each walks the (expert, token
+// tile, feature tile) work list whose length it derives from the device offsets.
+// Two schedules (Params::sched): static (the third round's: CTA b takes items b, b + grid, ...,
+// every tile N = 128) and dynamic (fourth round: the producer thread takes the next item from a
+// device counter and hands it to the consumers through a small mbarrier ring, and an expert's
+// last, partial token tile runs wgmma m64nN with N = its rows rounded up to 32, so padding rows
+// cost no tensor-core time and the CTAs finish within one item of each other; since the fifth
+// round that tile's B rows are also loaded only to N, in TMA boxes of 32 rows).
+// Gathered input (fifth round, gate/up only): instead of TMA boxes of a grouped copy of the
+// rows, the whole warpgroup 0 loads each B tile's token rows straight from x [tokens][hidden]
+// through the bucket order (row r of the group = x[order[r] / top_k]) with 16-byte cp.async into
+// the same 128-byte-swizzled layout; each thread's copies arrive on the stage's full barrier when
+// they land (cp.async.mbarrier.arrive.noinc; the weights still come by TMA on the same barrier),
+// and the consumers fence the stage to the async proxy before their wgmmas read it. So the layer
+// needs no scatter pass and no grouped copy of x. (A first version waited for its own copies two
+// stages later and fenced them in the producer: 24% slower GEMM; see docs/gpu.md, fifth round.)
+#ifndef GRACE_CUDA_GROUPED_GEMM_SM90_KERNEL_CUH_
+#define GRACE_CUDA_GROUPED_GEMM_SM90_KERNEL_CUH_
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "cuda/grouped_gemm_sm90.h"
+#include "cuda/grouped_gemm_sm90_mma.h"
+
+namespace grace::cuda::sm90 {
+namespace {
+
+constexpr int kBK = 64;                   // K per stage: one 128-byte swizzle span of bf16
+constexpr int kBN = 128;                  // tokens per tile
+constexpr int kBoxRows = 128;             // weight rows per TMA box (two boxes per tile)
+constexpr int kStages = 4;
+constexpr int kThreads = 384;             // warpgroup 0 producer, 1-2 consumers
+constexpr int kBoxBytes = kBoxRows * kBK * 2;  // 16 KB
+constexpr int kABytes = 2 * kBoxBytes;
+constexpr int kBBytes = kBN * kBK * 2;         // 16 KB
+constexpr int kStageBytes = kABytes + kBBytes;
+constexpr int kMaxExperts = 256;
+constexpr int kSlots = 4;                 // work items in flight between producer and consumers
+constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + alignment slack (1024-byte tiles)
+
+struct Params {
+  const int32_t* offsets;
+  int num_experts;
+  int k_tiles;          // K / 64
+  int feat_tiles;       // output feature tiles per expert
+  int expert_rows;      // weight rows per expert in the 2D weight map (2*inter or hidden)
+  int box1_offset;      // row of box 1 relative to box 0 (inter for SwiGLU, 128 otherwise)
+  int feat_step;        // weight rows advanced per feature tile (128 SwiGLU, 256 otherwise)
+  __nv_bfloat16* out;
+  int64_t ldo;
+  unsigned* sched;      // dynamic schedule: [0] next item - grid, [1] CTAs done (zero between
+                        // launches; the last CTA resets both); nullptr: static schedule
+  const int32_t* order = nullptr;        // gathered input only: grouped row -> pair (pair / top_k = token)
+  const __nv_bfloat16* gx = nullptr;     // token rows [tokens][ldx]
+  int top_k = 1;
+  int64_t ldx = 0;
+  int tanh_silu = 0;                     // SwiGLU epilogue: silu through tanh.approx (1) or exp + rcp (0)
+  int refine = 0;                        // dynamic only: narrow B loads, experts by rows (see Options)
+};
+
+#ifdef GRACE_SM90A_DEVICE
+// One tile's main loop for a consumer warpgroup: k_tiles stages of two m64nNk16 x 4 each, one
+// k-tile's group kept in flight; frees each stage once the group after it was issued and the
+// group reading it is done. Columns N.. of the accumulators are left as they were.
+template <int N, bool kGather>
+__device__ __forceinline__ void mainloop(float* acc0, float* acc1, uint64_t* full_bar, uint64_t* empty_bar,
+                                         uint32_t base, int cw, int lane, int k_tiles, int& stage,
+                                         uint32_t& phase) {
+  int prev = -1;  // stage whose wgmmas may still be reading shared memory
+  for (int kt = 0; kt < k_tiles; ++kt) {
+    mbar_wait(smem_addr(&full_bar[stage]), phase);
+    if (kGather) fence_proxy_async();  // the B rows came through the generic proxy (cp.async)
+    const uint32_t sa = base + stage * kStageBytes + cw * (64 * 128);
+    const uint32_t sb = base + stage * kStageBytes + kABytes;
+    wgmma_fence();
+#pragma unroll
+    for (int k = 0; k < kBK / 16; ++k) {
+      const int scale = (kt > 0 || k > 0) ? 1 : 0;
+      wgmma_m64nNk16<N>(acc0, smem_desc(sa + k * 32), smem_desc(sb + k * 32), scale);
+      wgmma_m64nNk16<N>(acc1, smem_desc(sa + kBoxBytes + k * 32), smem_desc(sb + k * 32), scale);
+    }
+    wgmma_commit();
+    // Keep this k-tile's group in flight; the previous one is done, so its stage is free.
+    wgmma_wait1();
+    if (prev >= 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
+    prev = stage;
+    if (++stage == kStages) stage = 0, phase ^= 1;
+  }
+  wgmma_wait0();
+  if (lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
+}
+#endif
+
+template <bool kSwiglu, bool kGather>
+__global__ void __launch_bounds__(kThreads, 1)
+    grouped_gemm_kernel(const __grid_constant__ CUtensorMap map_w, const __grid_constant__ CUtensorMap map_x,
+                        const __grid_constant__ CUtensorMap map_x32,
+                        const Params p) {
+#ifdef GRACE_SM90A_DEVICE
+  extern __shared__ unsigned char smem_raw[];
+  __shared__ __align__(8) uint64_t full_bar[kStages], empty_bar[kStages];
+  __shared__ __align__(8) uint64_t item_full[kSlots], item_empty[kSlots];
+  __shared__ int offs[kMaxExperts + 1], tile_start[kMaxExperts + 1], eord[kMaxExperts], item_slot[kSlots];
+
+  grid_dep_wait();
+  grid_dep_launch();
+  const int tid = threadIdx.x;
+  const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
+  const int E = p.num_experts;
+  for (int e = tid; e <= E; e += kThreads) offs[e] = p.offsets[e];
+  if (tid == 0) {
+    for (int s = 0; s < kStages; ++s) {
+      mbar_init(smem_addr(&full_bar[s]), kGather ? 1 + 128 : 1);  // gathered: + one per producer thread
+      mbar_init(smem_addr(&empty_bar[s]), 8);  // one arrival per consumer warp
+    }
+    for (int s = 0; s < kSlots; ++s) {
+      mbar_init(smem_addr(&item_full[s]), 1);
+      mbar_init(smem_addr(&item_empty[s]), 8);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+  // Order of the experts in the work list (eord[q] = the q-th expert): index order (static
+  // schedule), or by rows, most first (dynamic: the last items handed out are the smallest
+  // experts' narrow tiles, so the CTAs run out of work closer together). Each expert's items
+  // stay together either way (its weight tiles are reused from L2 across its token tiles).
+  for (int e = tid; e < E; e += kThreads) {
+    int q = e;
+    if (p.sched && p.refine) {
+      const int n = offs[e + 1] - offs[e];
+      q = 0;
+      for (int j = 0; j < E; ++j) {
+        const int m = offs[j + 1] - offs[j];
+        q += m > n || (m == n && j < e);
+      }
+    }
+    eord[q] = e;
+  }
+  __syncthreads();
+  if (tid < 32) {  // token tiles per expert in eord's order, exclusive scan by warp 0 (lane: a run)
+    const int per = (E + 31) / 32, e0 = min(E, tid * per), e1 = min(E, e0 + per);
+    int sum = 0;
+    for (int q = e0; q < e1; ++q) sum += (offs[eord[q] + 1] - offs[eord[q]] + kBN - 1) / kBN;
+    int incl = sum;
+#pragma unroll
+    for (int d = 1; d < 32; d <<= 1) {
+      const int v = __shfl_up_sync(0xffffffffu, incl, d);
+      if (tid >= d) incl += v;
+    }
+    int run = incl - sum;
+    for (int q = e0; q < e1; ++q) {
+      tile_start[q] = run;
+      run += (offs[eord[q] + 1] - offs[eord[q]] + kBN - 1) / kBN;
+    }
+    if (tid == 31) tile_start[E] = incl;
+  }
+  __syncthreads();
+  const int total = tile_start[E] * p.feat_tiles;
+
+  // Work item -> expert, first grouped row, valid rows, feature tile.
+  auto decode = [&](int item, int& e, int& row0, int& valid, int& f) {
+    const int tile = item / p.feat_tiles;
+    f = item - tile * p.feat_tiles;
+    int lo = 0, hi = E - 1;  // last q with tile_start[q] <= tile (empty experts share starts)
+    while (lo < hi) {
+      const int mid = (lo + hi + 1) >> 1;
+      if (tile_start[mid] <= tile) lo = mid;
+      else hi = mid - 1;
+    }
+    e = eord[lo];
+    row0 = offs[e] + (tile - tile_start[lo]) * kBN;
+    valid = min(kBN, offs[e + 1] - row0);
+  };
+
+  const int wg = tid / 128;
+  if (wg == 0 && kGather) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 56;");
+    // Thread t copies 16-byte chunk t % 8 of rows t / 8 + 16 i (i < 8) of each B tile: 8 lanes
+    // read one 128-byte row span, a warp 4 rows per instruction. Swizzle: chunk ^ (row % 8).
+    const int rsub = tid >> 3, chunk = tid & 7;
+    const uint32_t boff = uint32_t(rsub * 128 + ((chunk ^ (rsub & 7)) << 4));
+    int stage = 0;
+    uint32_t phase = 0;
+    for (int seq = 0;; ++seq) {
+      const int slot = seq % kSlots;
+      if (tid == 0) {
+        int item = blockIdx.x + seq * gridDim.x;
+        if (p.sched && seq > 0) item = int(gridDim.x + atomicAdd(&p.sched[0], 1u));
+        mbar_wait(smem_addr(&item_empty[slot]), ((seq / kSlots) & 1) ^ 1);
+        item_slot[slot] = item < total ? item : -1;
+        mbar_arrive(smem_addr(&item_full[slot]));
+      }
+      named_bar_sync(128);  // item_slot[slot] is rewritten only kSlots items later, after 3 more of these
+      const int item = item_slot[slot];
+      if (item < 0) break;
+      int e, row0, valid, f;
+      decode(item, e, row0, valid, f);
+      // The thread's chunk of each of its rows' token row; rows past the tile's read as zeros.
+      const __nv_bfloat16* src[8];
+      unsigned live = 0;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const int r = rsub + 16 * i;
+        const bool on = r < valid;
+        src[i] = p.gx + (on ? int64_t(p.order[row0 + r] / p.top_k) * p.ldx + chunk * 8 : 0);
+        live |= on ? 1u << i : 0u;
+      }
+      const int w0 = e * p.expert_rows + f * p.feat_step;
+      for (int kt = 0; kt < p.k_tiles; ++kt) {
+        const uint32_t fb = smem_addr(&full_bar[stage]);
+        mbar_wait(smem_addr(&empty_bar[stage]), phase ^ 1);
+        const uint32_t sa = base + stage * kStageBytes;
+        if (tid == 0) {
+          mbar_expect_tx(fb, kABytes);
+          tma_load_2d(&map_w, fb, sa, kt * kBK, w0);
+          tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
+        }
+        const uint32_t sb = sa + kABytes + boff;
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+          cp_async_16(sb + i * 2048, (live >> i) & 1 ? src[i] + kt * kBK : p.gx, (live >> i) & 1 ? 16u : 0u);
+        cp_async_arrive(fb);
+        if (++stage == kStages) stage = 0, phase ^= 1;
+      }
+    }
+    cp_async_wait_all();
+    if (tid == 0 && p.sched) {  // as below
+      __threadfence();
+      if (atomicAdd(&p.sched[1], 1u) == gridDim.x - 1) {
+        atomicExch(&p.sched[0], 0u);
+        atomicExch(&p.sched[1], 0u);
+      }
+    }
+    return;
+  }
+  if (wg == 0) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+    if (tid == 0) {
+      int stage = 0;
+      uint32_t phase = 0;
+      for (int seq = 0;; ++seq) {
+        int item = blockIdx.x + seq * gridDim.x;  // static; dynamic: first item static, then the counter
+        if (p.sched && seq > 0) item = int(gridDim.x + atomicAdd(&p.sched[0], 1u));
+        const int slot = seq % kSlots;
+        mbar_wait(smem_addr(&item_empty[slot]), ((seq / kSlots) & 1) ^ 1);
+        item_slot[slot] = item < total ? item : -1;
+        mbar_arrive(smem_addr(&item_full[slot]));
+        if (item >= total) break;
+        int e, row0, valid, f;
+        decode(item, e, row0, valid, f);
+        const int w0 = e * p.expert_rows + f * p.feat_step;
+        // B rows the MMAs read: all 128 (one box), or (dynamic schedule, partial tile) the rows
+        // rounded up to 32 in boxes of 32 (same swizzled layout: each box starts at a 1024-byte
+        // multiple), so a partial tile's padding rows cost no L2 traffic either.
+        const int nq = p.sched && p.refine ? (valid + 31) / 32 : 4;
+        for (int kt = 0; kt < p.k_tiles; ++kt) {
+          const uint32_t fb = smem_addr(&full_bar[stage]);
+          mbar_wait(smem_addr(&empty_bar[stage]), phase ^ 1);
+          mbar_expect_tx(fb, kABytes + nq * (kBBytes / 4));
+          const uint32_t sa = base + stage * kStageBytes;
+          tma_load_2d(&map_w, fb, sa, kt * kBK, w0);
+          tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
+          if (nq == 4) tma_load_2d(&map_x, fb, sa + kABytes, kt * kBK, row0);
+          else
+            for (int q = 0; q < nq; ++q)
+              tma_load_2d(&map_x32, fb, sa + kABytes + q * (kBBytes / 4), kt * kBK, row0 + 32 * q);
+          if (++stage == kStages) stage = 0, phase ^= 1;
+        }
+      }
+      if (p.sched) {  // every CTA has taken its last item: the last one to get here resets the counters
+        __threadfence();
+        if (atomicAdd(&p.sched[1], 1u) == gridDim.x - 1) {
+          atomicExch(&p.sched[0], 0u);
+          atomicExch(&p.sched[1], 0u);
+        }
+      }
+    }
+    return;
+  }
+
+  if (kGather) asm volatile("setmaxnreg.inc.sync.aligned.u32 224;");
+  else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+  const int cw = wg - 1;               // consumer warpgroup: rows cw*64 .. +63 of each box
+  const int warp = (tid / 32) & 3, lane = tid & 31;
+  float acc0[64], acc1[64];
+  int stage = 0;
+  uint32_t phase = 0;
+  for (int seq = 0;; ++seq) {
+    const int slot = seq % kSlots;
+    mbar_wait(smem_addr(&item_full[slot]), (seq / kSlots) & 1);
+    const int item = item_slot[slot];
+    __syncwarp();
+    if (lane == 0) mbar_arrive(smem_addr(&item_empty[slot]));
+    if (item < 0) break;
+    int e, row0, valid, f;
+    decode(item, e, row0, valid, f);
+    // Token columns the MMAs compute: all 128, or (dynamic schedule) the valid rows rounded up to 32.
+    const int nq = p.sched ? (valid + 31) / 32 : 4;
+    if (nq == 4) mainloop<128, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    else if (nq == 3) mainloop<96, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    else if (nq == 2) mainloop<64, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    else mainloop<32, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    // Epilogue from the wgmma D fragment: register 4c + 2h + j of lane l in warp w holds
+    // D[row = 16w + l/4 + 8h][col = 8c + 2(l%4) + j]; row = weight row (feature), col = token.
+    // Lanes l and l^4 hold neighbouring features of the same two tokens: one shuffle gives each
+    // a feature pair of one token (4-byte stores; the even lane takes token j = 0).
+    const int rbase = warp * 16 + lane / 4, cbase = 2 * (lane % 4), odd = (lane / 4) & 1;
+    const int fpair = (rbase & ~1);
+    auto store_pair = [&](int feat, int c, float v0, float v1) {
+      const float got = __shfl_xor_sync(0xffffffffu, odd ? v0 : v1, 4);
+      const int col = 8 * c + cbase + odd;
+      if (col < valid) {
+        const __nv_bfloat162 v = odd ? __floats2bfloat162_rn(got, v1) : __floats2bfloat162_rn(v0, got);
+        *reinterpret_cast<__nv_bfloat162*>(p.out + int64_t(row0 + col) * p.ldo + feat + fpair) = v;
+      }
+    };
+    if (kSwiglu) {
+      const int feat0 = f * 128 + cw * 64;  // gate rows of box 0; up rows are box 1
+      auto swiglu_store = [&](auto act) {
+#pragma unroll
+        for (int c = 0; c < 16; ++c)
+          if (8 * c < valid)  // column blocks past the tile's rows: nothing to store (warp-uniform)
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+              store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
+                         act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
+      };
+      // silu(g) = g / (1 + e^-g) = h + h tanh(h) with h = g / 2: one MUFU.TANH (error about
+      // 2^-11 of h, below the bf16 rounding of the result) instead of MUFU.EX2 + MUFU.RCP and the
+      // exp's range checks; or (tanh_silu = 0) exp and the approximate reciprocal (__fdividef:
+      // 2 ulp; g -> -inf still gives 0).
+      if (p.tanh_silu)
+        swiglu_store([](float g, float u) {
+          const float h = 0.5f * g;
+          return fmaf(h, tanh_approx(h), h) * u;
+        });
+      else
+        swiglu_store([](float g, float u) { return __fdividef(g, 1.0f + __expf(-g)) * u; });
+    } else {
+      const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
+#pragma unroll
+      for (int c = 0; c < 16; ++c)
+        if (8 * c < valid)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            store_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
+            store_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
+          }
+    }
+  }
+#else
+  __trap();  // built without sm_90a code: available() keeps the host from launching this
+#endif
+}
+
+}  // namespace
+}  // namespace grace::cuda::sm90
+
+#endif  // GRACE_CUDA_GROUPED_GEMM_SM90_KERNEL_CUH_
