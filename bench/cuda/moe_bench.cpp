@@ -15,8 +15,8 @@
 //   layer          LocalMoeLayer::forward on the cuBLAS path (GemmPath::kCublas: bucket, scatter,
 //                  grouped or per-stream FFN, combine), one host sync
 //   layer wgmma    the same layer on the wgmma path (no host sync), also replayed from a CUDA graph;
-//                  its gate/up GEMM gathers the token rows through the bucket order (default) or,
-//                  "scatter:", reads a grouped copy made by bucket + scatter (before the fifth round)
+//                  its gate/up GEMM reads a grouped copy made by bucket + scatter (the default) or
+//                  ("other input") gathers the token rows through the bucket order itself
 //   ffn gather     the wgmma FFN with that gathered input, alone, checked bit for bit against ffn wgmma
 // The dense peak is one 8192^3 cuBLAS BF16 GEMM; "%pk" is the wgmma FFN's TFLOP/s against it.
 // Routing: the real DeepSeek-V2-Lite trace slice (layer 10) when --data holds it, else a
@@ -43,9 +43,14 @@
 #include "grace/placement.h"
 #include "grace/routing_table.h"
 #include "grace/topology.h"
+#include "moe_bench_data.h"
 
 using namespace grace;
 using namespace grace::cuda;
+using grace::bench::load_trace;
+using grace::bench::median_ms;
+using grace::bench::replicated_placement;
+using grace::bench::synthetic;
 
 namespace {
 
@@ -54,88 +59,6 @@ struct Shape {
   int64_t hidden, inter;
   int experts, top_k;
 };
-
-float median_ms(int reps, const std::function<void()>& body) {
-  Timer t;
-  body();
-  body();  // warm-up
-  std::vector<float> ms;
-  for (int r = 0; r < reps; ++r) {
-    t.start();
-    body();
-    ms.push_back(t.stop());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
-// Routing of T tokens: real trace slice (ids u8, weights u16 x 1e4) or synthetic Zipf-skewed.
-bool load_trace(const std::string& dir, int64_t T, int k, std::vector<int32_t>& ids, std::vector<float>& w) {
-  std::ifstream fi(dir + "/dsv2lite_l10_ids_u8.bin", std::ios::binary), fw(dir + "/dsv2lite_l10_w_u16.bin", std::ios::binary);
-  if (!fi || !fw) return false;
-  std::vector<uint8_t> b(T * k);
-  std::vector<uint16_t> u(T * k);
-  if (!fi.read(reinterpret_cast<char*>(b.data()), b.size())) return false;
-  if (!fw.read(reinterpret_cast<char*>(u.data()), u.size() * 2)) return false;
-  ids.assign(b.begin(), b.end());
-  w.resize(T * k);
-  for (size_t i = 0; i < u.size(); ++i) w[i] = float(u[i]) * 1e-4f;
-  return true;
-}
-
-void synthetic(int64_t T, int E, int k, uint64_t seed, std::vector<int32_t>& ids, std::vector<float>& w) {
-  std::mt19937_64 rng(seed);
-  std::vector<double> pop(E);
-  std::vector<int> perm(E);
-  std::iota(perm.begin(), perm.end(), 0);
-  std::shuffle(perm.begin(), perm.end(), rng);
-  for (int e = 0; e < E; ++e) pop[perm[e]] = 1.0 / std::pow(double(e + 1), 0.35);  // batch max/mean ~3, like the trace
-  ids.resize(T * k);
-  w.resize(T * k);
-  std::uniform_real_distribution<double> u(0, 1);
-  for (int64_t t = 0; t < T; ++t) {
-    std::vector<double> p = pop;
-    double total = std::accumulate(p.begin(), p.end(), 0.0), ws = 0;
-    for (int j = 0; j < k; ++j) {
-      double r = u(rng) * total;
-      int e = 0;
-      while (e + 1 < E && (p[e] == 0 || r >= p[e])) r -= p[e], ++e;
-      if (p[e] == 0) e = int(std::find_if(p.begin(), p.end(), [](double x) { return x > 0; }) - p.begin());
-      ids[t * k + j] = e;
-      total -= p[e];
-      p[e] = 0;
-      w[t * k + j] = float(0.05 + u(rng));
-      ws += w[t * k + j];
-    }
-    for (int j = 0; j < k; ++j) w[t * k + j] /= float(ws);
-  }
-}
-
-// 2 nodes x 4 GPUs: contiguous primaries, the 8 hottest experts of the batch get two replicas.
-Placement replicated_placement(int E, const std::vector<int32_t>& ids) {
-  std::vector<int64_t> load(E, 0);
-  for (int32_t e : ids) load[e]++;
-  std::vector<int> hot(E);
-  std::iota(hot.begin(), hot.end(), 0);
-  std::sort(hot.begin(), hot.end(), [&](int a, int b) { return load[a] > load[b]; });
-  Placement p;
-  p.model = "bench";
-  p.policy = "bench";
-  p.num_layers = 1;
-  p.num_experts = E;
-  p.nodes = 2;
-  p.gpus_per_node = 4;
-  p.slots_per_gpu = E / 8 + 3;
-  LayerPlacement lp;
-  lp.experts.resize(E);
-  for (int e = 0; e < E; ++e) lp.experts[e].instances = {{e / (E / 8), 1.0}};
-  for (int i = 0; i < 8; ++i) {
-    const int e = hot[i], g = e / (E / 8);
-    lp.experts[e].instances = {{g, 0.5}, {(g + 1) % 4 + (g / 4) * 4, 0.25}, {(g + 4) % 8, 0.25}};
-  }
-  p.layers.push_back(lp);
-  return p;
-}
 
 }  // namespace
 
@@ -152,37 +75,7 @@ int main(int argc, char** argv) {
     else { std::fprintf(stderr, "unknown flag %s\n", a.c_str()); return 2; }
   }
   if (device_count() == 0) { std::fprintf(stderr, "moe_bench: no CUDA GPU\n"); return 1; }
-  if (profile_tokens > 0) {  // route + permute, then the wgmma layer with either input, 3 rounds
-    const int64_t T = profile_tokens, H = 2048, I = 1408;
-    const int E = 64, k = 6;
-    std::vector<int32_t> ids;
-    std::vector<float> gw;
-    if (!load_trace(data_dir, T, k, ids, gw)) synthetic(T, E, k, 1000 + T, ids, gw);
-    DeviceBuffer<bf16_t> w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I), x(T * H), xs(T * k * H), out(T * H);
-    fill_uniform_bf16(w13.get(), int64_t(w13.size()), 1, 1.0f / std::sqrt(float(H)));
-    fill_uniform_bf16(w2.get(), int64_t(w2.size()), 2, 1.0f / std::sqrt(float(I)));
-    fill_uniform_bf16(x.get(), T * H, 3 + T, 1.0f);
-    DeviceBuffer<int32_t> d_ids, d_slot(T * k);
-    DeviceBuffer<float> d_w;
-    d_ids.upload(ids.data(), ids.size());
-    d_w.upload(gw.data(), gw.size());
-    const RoutingTable table(replicated_placement(E, ids), parse_topology("2x4"));
-    const DeviceRoutingTable dt(table);
-    PairBuckets pb;
-    LocalMoeLayer a(E, k, H, I, GemmPath::kWgmma);
-    const WgmmaInput in = wgmma_input();
-    for (int r = 0; r < 3; ++r) {  // per round: 2 route + permute launches, then 5 per layer call
-      pb.route_build_scatter(dt, DeviceRouter::kTar, 7, DeviceRouteBatch{0, T, k, d_ids.get(), nullptr, 0, 0}, nullptr,
-                             d_slot.get(), x.get(), H, xs.get());
-      a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());  // default input
-      set_wgmma_input(in == WgmmaInput::kGather ? WgmmaInput::kScatter : WgmmaInput::kGather);
-      a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());  // the other one
-      set_wgmma_input(in);
-    }
-    synchronize();
-    std::printf("profile: %lld tokens done\n", (long long)T);
-    return 0;
-  }
+  if (profile_tokens > 0) return grace::bench::run_profile(data_dir, profile_tokens);
 
   // Copy bandwidth ceiling: 2 GiB device-to-device, bytes read + written.
   const size_t copy_bytes = size_t(2) << 30;

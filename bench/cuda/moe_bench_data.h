@@ -1,0 +1,33 @@
+// Helpers of the GPU MoE-layer benchmark (moe_bench.cpp): timing, the routing it runs on, the
+// placement it routes with.
+#ifndef GRACE_BENCH_CUDA_MOE_BENCH_DATA_H_
+#define GRACE_BENCH_CUDA_MOE_BENCH_DATA_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "grace/placement.h"
+
+namespace grace::bench {
+
+// Median of `reps` CUDA-event timings of body() after two warm-up calls, in ms.
+float median_ms(int reps, const std::function<void()>& body);
+
+// Routing of T tokens from the real trace slice in `dir` (ids u8, weights u16 x 1e4); false when
+// the slice is not there or too short.
+bool load_trace(const std::string& dir, int64_t T, int k, std::vector<int32_t>& ids, std::vector<float>& w);
+
+// Synthetic Zipf-skewed routing (batch max/mean ~3, like the trace), deterministic for a seed.
+void synthetic(int64_t T, int E, int k, uint64_t seed, std::vector<int32_t>& ids, std::vector<float>& w);
+
+// 2 nodes x 4 GPUs: contiguous primaries, the 8 hottest experts of the batch get two replicas.
+Placement replicated_placement(int E, const std::vector<int32_t>& ids);
+
+// --profile T: route + permute, then the wgmma layer with either input, 3 rounds (for ncu).
+int run_profile(const std::string& data_dir, int64_t T);
+
+}  // namespace grace::bench
+
+#endif  // GRACE_BENCH_CUDA_MOE_BENCH_DATA_H_
