@@ -231,28 +231,24 @@ int main(int argc, char** argv) {
         });
         layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &wst);
         layer_graph_ms = graph_ms(layer_wgmma);
-        // The third round's static schedule (every tile 128 tokens wide), same data, same run.
+        // Another schedule, same data, same run: its FFN (error against cuBLAS grouped, time) and layer.
         const WgmmaSchedule def = wgmma_schedule();
-        set_wgmma_schedule(WgmmaSchedule::kStatic);
         DeviceBuffer<bf16_t> ysw(P * H);
-        ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
-        synchronize();
-        ysw.download(b.data(), b.size());
-        wg_static_err = rel_err(a, b);
-        wg_static_ms = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get()); });
-        layer_wg_static_ms = median_ms(reps, [&] {
-          layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
-        });
+        auto measure_schedule = [&](WgmmaSchedule sched, double& err, float& ffn_ms, float& layer_ms) {
+          set_wgmma_schedule(sched);
+          ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
+          synchronize();
+          ysw.download(b.data(), b.size());
+          err = rel_err(a, b);
+          ffn_ms = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get()); });
+          layer_ms = median_ms(reps, [&] {
+            layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+          });
+        };
+        // The third round's static schedule (every tile 128 tokens wide).
+        measure_schedule(WgmmaSchedule::kStatic, wg_static_err, wg_static_ms, layer_wg_static_ms);
         // The fourth round's dynamic schedule (experts in index order, partial tiles loaded whole).
-        set_wgmma_schedule(WgmmaSchedule::kDynamic4);
-        ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
-        synchronize();
-        ysw.download(b.data(), b.size());
-        wg_d4_err = rel_err(a, b);
-        wg_d4_ms = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get()); });
-        layer_wg_d4_ms = median_ms(reps, [&] {
-          layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
-        });
+        measure_schedule(WgmmaSchedule::kDynamic4, wg_d4_err, wg_d4_ms, layer_wg_d4_ms);
         set_wgmma_schedule(def);
         // The gathered FFN on the token rows through eb's order: bit for bit the FFN on the copy.
         ffn_wgmma.run_device_gather(x.get(), eb.order(), k, P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
