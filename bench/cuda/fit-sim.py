@@ -35,11 +35,11 @@ import csv
 import gzip
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
 import tempfile
-import shutil
 
 LAYERS = int(os.environ.get("LAYERS", "3"))
 SLICES = tempfile.mkdtemp(prefix="grace-fit-slices-")  # per run: the slices depend on DATA_DIR

@@ -70,9 +70,6 @@ struct ExpertFfn::Impl {
 
 namespace {
 std::atomic<int> g_wgmma_schedule{int(WgmmaSchedule::kDynamic)};
-}  // namespace
-
-namespace {
 std::atomic<int> g_wgmma_input{int(WgmmaInput::kScatter)};
 std::atomic<int> g_wgmma_silu{int(WgmmaSilu::kTanh)};
 }  // namespace

@@ -4,6 +4,8 @@
 // longest-processing-time greedy, then pairwise swaps between GPUs minimise
 //   sum_g ((load_g - mean) / mean)^2  -  affinity_weight x (affinity kept inside GPUs / node's total)
 // plus, with windows, window_weight x the mean over windows of the same load term per window.
+// A negative affinity_weight spreads affine experts over the GPUs instead (the grace planner's
+// choice, kGpuAffinityWeight in planners/grace_planner.cpp).
 // Two copies of one expert never share a GPU. O(passes x m^2) for m instances.
 //
 // Deterministic: ties go to the lower index.

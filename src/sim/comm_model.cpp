@@ -20,10 +20,11 @@ std::vector<double> intra_stage_us(const std::vector<int64_t>& send, const std::
   GRACE_CHECK(int(send.size()) == G && int(recv.size()) == G, "intra counts for {} GPUs, topology has {}", send.size(),
               G);
   std::vector<double> t(G, 0.0);
+  const double fixed_us = topo.intra.latency_us + double(topo.gpus_per_node - 1) * topo.intra.peer_latency_us;
   for (int g = 0; g < G; ++g) {
     int64_t copies = std::max(send[g], recv[g]);
     if (copies == 0) continue;
-    t[g] = topo.intra.latency_us + double(topo.gpus_per_node - 1) * topo.intra.peer_latency_us + transfer_us(double(copies) * copy_bytes / chunks, topo.intra.bandwidth_GBps);
+    t[g] = fixed_us + transfer_us(double(copies) * copy_bytes / chunks, topo.intra.bandwidth_GBps);
   }
   return t;
 }

@@ -11,7 +11,8 @@ namespace grace {
 struct Topology;
 
 // Per GPU, microseconds of one intra-node stage moving send[g] / recv[g] copies of
-// `copy_bytes` bytes each, divided by `chunks` (latency is paid whole by every chunk).
+// `copy_bytes` bytes each, divided by `chunks` (latency is paid whole by every chunk; the
+// peers are the node's other gpus_per_node - 1 GPUs).
 std::vector<double> intra_stage_us(const std::vector<int64_t>& send, const std::vector<int64_t>& recv,
                                    double copy_bytes, int chunks, const Topology& topo);
 
