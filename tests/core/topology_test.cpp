@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 
+#include <unistd.h>
+
 #include "grace/error.h"
 #include "grace/model.h"
 
@@ -56,9 +58,12 @@ TEST(Topology, DerivesSlots) {
   EXPECT_EQ(slots_per_gpu(t, 256, 64), 7);
 }
 
-// Writes `json` to a temp .json file and parses it as a topology.
+// Writes `json` to a temp .json file of this test and process (ctest runs the tests of this file
+// in parallel) and parses it as a topology.
 Topology parse_json_topology(const std::string& json) {
-  auto path = std::filesystem::temp_directory_path() / "grace_topology_test.json";
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  auto path = std::filesystem::temp_directory_path() /
+              ("grace_topology_test_" + std::string(info ? info->name() : "x") + "_" + std::to_string(::getpid()) + ".json");
   std::ofstream(path) << json;
   struct Remove {
     std::filesystem::path p;
