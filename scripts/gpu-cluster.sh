@@ -23,11 +23,11 @@
 # DATA_DIR: trace/ (DeepSeek-V2-Lite ESFT traces, as in ../shared/data) and pl/<setup>-<planner>.json
 # (grace plan on the same traces). Knobs: NET_DEBS (default .debs/net), TOKENS ("1024 8192"),
 # LAYERS (3), CASES, RATES ("10gbit none"), SETUPS ("2x1 2x2"), TBF_BURST (4mb), TBF_LATENCY
-# (50ms), GATE_CASES, NS_MTU (the veth's MTU; default 1500), NS_SYSCTL (e.g.
-# "net/ipv4/tcp_autocorking=0": written under /proc/sys inside both namespaces), SWEEP (0: no
+# (50ms), GATE_CASES, NS_MTU (the veth's MTU; default 1500), NS_SYSCTL (written under /proc/sys
+# inside both namespaces; default "net/ipv4/tcp_congestion_control=reno", see below), SWEEP (0: no
 # link sweep before the runs), ONE_NS=1 (every rank in namespace 0: NCCL's sockets then go over
 # the namespace's local route, not the veth; a probe, bench/cuda/nccl-fixed-cost.sh).
-# WARMUP (2): warm-up calls of the first batch before the timed ones. The dispatch sizes each
+# MPS=1: run under an MPS daemon (see mps_start). WARMUP (2): warm-up calls of the first batch before the timed ones. The dispatch sizes each
 # message from the units of the call before (src/cuda/a2a_stage.h): a layer's first call
 # overflows and sizes its buffers differently, so the second warm-up is the first steady call.
 set -uo pipefail
@@ -55,8 +55,31 @@ net_tools() {  # ip and tc from the carried .debs, run with their own libraries 
   $IP -V >/dev/null || die "ip does not run"
 }
 
+# TCP inside the namespaces: Reno. The GPU machine's default is BBR, whose pacing and bandwidth
+# probes behind the tbf made the 10 Gbit/s rows erratic (2026-11-30, run 7b: the same 2x1 row
+# 29.0 ms one call and 7.0 ms the next; a phase twice as slow as its bytes); with Reno the rows sit
+# at 0.83-1.13x of bytes / bandwidth (run 7c). Cubic cannot be chosen inside a namespace there
+# (not in tcp_allowed_congestion_control). NS_SYSCTL= (empty) keeps the machine's default.
+NS_SYSCTL_DEFAULT=net/ipv4/tcp_congestion_control=reno
 NS0=gracegpu0
 NS1=gracegpu1
+# MPS=1: an MPS control daemon for the run (its pipe and log folders under /tmp/grace-mps), so
+# that the processes sharing a GPU (2x2) run their kernels side by side instead of in time
+# slices; stopped again at exit. No GPU setting is changed.
+mps_start() {
+  [ "${MPS:-0}" = 1 ] || return 0
+  command -v nvidia-cuda-mps-control >/dev/null || die "MPS=1 but no nvidia-cuda-mps-control"
+  export CUDA_MPS_PIPE_DIRECTORY=/tmp/grace-mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/grace-mps/log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  nvidia-cuda-mps-control -d || die "cannot start the MPS control daemon"
+  MPS_STARTED=1
+}
+mps_stop() {
+  [ "${MPS_STARTED:-0}" = 1 ] || return 0
+  echo quit | nvidia-cuda-mps-control >/dev/null 2>&1
+  MPS_STARTED=0
+}
+
 teardown() {
   $IP netns del $NS0 2>/dev/null
   $IP netns del $NS1 2>/dev/null
@@ -81,7 +104,7 @@ setup() {
       $IP netns exec $ns $TC qdisc add dev gv$i root tbf rate "$1" burst "${TBF_BURST:-4mb}" \
         latency "${TBF_LATENCY:-50ms}" || die "tc tbf failed"
     fi
-    for kv in ${NS_SYSCTL:-}; do
+    for kv in ${NS_SYSCTL-$NS_SYSCTL_DEFAULT}; do
       $IP netns exec $ns sh -c "echo ${kv#*=} > /proc/sys/${kv%%=*}" || die "cannot set ${kv} in $ns"
     done
   done
@@ -99,11 +122,15 @@ launch() {
     args+=("$a")
   done
   for ((r = 0; r < n; ++r)); do
-    local node=$((r / gpn)) lr=$((r % gpn))
-    [ "${ONE_NS:-0}" = 1 ] && node=0 lr=$r
+    # GPU = global rank modulo the GPUs (grace and the sweep take GRACE_LOCAL_RANK modulo the
+    # visible GPUs): 2x1 puts each node's rank on its own GPU; 2x2 has 4 ranks on 2 GPUs, so each
+    # GPU serves one rank of each node. (Until 2026-11-30 the node-local rank was passed, which put
+    # both 2x1 ranks on GPU 0: two processes on one GPU are time-sliced, ~2 ms a turn.)
+    local node=$((r / gpn))
+    [ "${ONE_NS:-0}" = 1 ] && node=0
     local p2p=1
     [ "$gpn" -gt 1 ] && p2p=0
-    $IP netns exec gracegpu$node env LD_LIBRARY_PATH="$BASE_LD" GRACE_RANK=$r GRACE_SIZE=$n GRACE_LOCAL_RANK=$lr \
+    $IP netns exec gracegpu$node env LD_LIBRARY_PATH="$BASE_LD" GRACE_RANK=$r GRACE_SIZE=$n GRACE_LOCAL_RANK=$r \
       GRACE_RDV="$rdv" NCCL_HOSTID=grace-node$node NCCL_SOCKET_IFNAME=gv NCCL_IB_DISABLE=1 NCCL_SHM_DISABLE=1 \
       NCCL_P2P_DISABLE=$p2p NCCL_NVLS_ENABLE=0 NCCL_SOCKET_NTHREADS=${NCCL_SOCKET_NTHREADS:-4} \
       NCCL_NSOCKS_PERTHREAD=${NCCL_NSOCKS_PERTHREAD:-4} NCCL_DEBUG=${NCCL_DEBUG:-WARN} GRACE_CUDA_WIRE_STATS=1 \
@@ -207,7 +234,8 @@ PY
 MODE=${1:-}
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 net_tools
-trap teardown EXIT
+trap 'teardown; mps_stop' EXIT
+mps_start
 case "$MODE" in
   measure)
     [ $# -ge 4 ] || die "usage: $0 measure BUILD_DIR DATA_DIR OUT_DIR"
