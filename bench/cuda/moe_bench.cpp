@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   std::printf("%-18s %6s %5s | %9s %7s %5s | %9s %9s %9s %7s %7s | %9s %s\n", "model", "tokens", "src",
               "rt+perm", "GB/s", "%bw", "ffn grp", "ffn strm", "dense", "TF grp", "TF dns", "layer", "(ms)");
   bool first = true;
-  std::string summary;
+  std::string summary, tiles;
   for (const Shape& s : shapes) {
     const int64_t H = s.hidden, I = s.inter;
     const int E = s.experts, k = s.top_k;
@@ -177,6 +177,8 @@ int main(int argc, char** argv) {
       double wg_silu_err = -1, wg_d4_err = -1;
       int gather_same = -1;
       double wg_err = -1;
+      float tile_ffn_ms[4] = {}, tile_layer_ms[4] = {};  // by WgmmaTile: 128, 192, 192 gate/up, 192 down
+      double tile_err[4] = {-1, -1, -1, -1};
       auto rel_err = [](const std::vector<bf16_t>& a, const std::vector<bf16_t>& b) {  // |b - a| / |a|
         double num = 0, den = 0;
         for (size_t i = 0; i < a.size(); ++i) {
@@ -280,6 +282,28 @@ int main(int argc, char** argv) {
         });
         layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &wst_sc);
         set_wgmma_input(in);
+        // Token-tile widths (sixth round), the default's included, back to back: FFN (error
+        // against cuBLAS grouped) and layer.
+        ys.download(a.data(), a.size());
+        const WgmmaTile tile = wgmma_tile();
+        for (int t = 0; t < 4; ++t) {
+          set_wgmma_tile(WgmmaTile(t));
+          ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
+          synchronize();
+          ysw.download(b.data(), b.size());
+          tile_err[t] = rel_err(a, b);
+          tile_ffn_ms[t] = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get()); });
+          tile_layer_ms[t] = median_ms(reps, [&] {
+            layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+          });
+        }
+        set_wgmma_tile(tile);
+        char tl[320];
+        std::snprintf(tl, sizeof tl, "%-18s %6lld | %7.3f %7.3f %7.3f %7.3f | %7.3f %7.3f %7.3f %7.3f | %.2e %.2e %.2e %.2e\n",
+                      s.name, (long long)T, tile_ffn_ms[0], tile_ffn_ms[1], tile_ffn_ms[2], tile_ffn_ms[3],
+                      tile_layer_ms[0], tile_layer_ms[1], tile_layer_ms[2], tile_layer_ms[3], tile_err[0], tile_err[1],
+                      tile_err[2], tile_err[3]);
+        tiles += tl;
       }
       const float layer_ms = median_ms(reps, [&] {
         layer.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
@@ -315,7 +339,7 @@ int main(int argc, char** argv) {
       else
         std::snprintf(line, sizeof line, "%-18s %6lld | wgmma path not available here\n", s.name, (long long)T);
       summary += line;
-      char buf[2800];
+      char buf[3400];
       std::snprintf(buf, sizeof buf,
                     "%s{\"model\":\"%s\",\"tokens\":%lld,\"routing\":\"%s\",\"route_permute_ms\":%.5f,"
                     "\"route_permute_GBps\":%.1f,\"ffn_grouped_ms\":%.5f,\"ffn_streams_ms\":%.5f,"
@@ -329,7 +353,9 @@ int main(int argc, char** argv) {
                     "\"layer_input\":\"%s\",\"layer_wgmma_other_input_ms\":%.5f,\"stage_other_permute_ms\":%.5f,"
                     "\"stage_other_ffn_ms\":%.5f,\"stage_other_combine_ms\":%.5f,\"silu\":\"%s\","
                     "\"ffn_wgmma_other_silu_ms\":%.5f,\"wgmma_other_silu_rel_err\":%.3g,"
-                    "\"ffn_wgmma_dynamic4_ms\":%.5f,\"wgmma_dynamic4_rel_err\":%.3g,\"layer_wgmma_dynamic4_ms\":%.5f}",
+                    "\"ffn_wgmma_dynamic4_ms\":%.5f,\"wgmma_dynamic4_rel_err\":%.3g,\"layer_wgmma_dynamic4_ms\":%.5f,"
+                    "\"tile\":%d,\"ffn_wgmma_tile_ms\":[%.5f,%.5f,%.5f,%.5f],\"layer_wgmma_tile_ms\":[%.5f,%.5f,%.5f,%.5f],"
+                    "\"wgmma_tile_rel_err\":[%.3g,%.3g,%.3g,%.3g]}",
                     first ? "" : ",", s.name, (long long)T, real ? "trace" : "synthetic", rp_ms, rp_GBps, grp_ms,
                     str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (str_ms * 1e-3) / 1e12,
                     flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, wg_ms,
@@ -339,7 +365,9 @@ int main(int argc, char** argv) {
                     wgmma_input() == WgmmaInput::kGather ? "gather" : "scatter", layer_wg_scatter_ms,
                     wst_sc.permute_ms, wst_sc.ffn_ms, wst_sc.combine_ms,
                     wgmma_silu() == WgmmaSilu::kTanh ? "tanh" : "exp", wg_silu_ms, wg_silu_err, wg_d4_ms, wg_d4_err,
-                    layer_wg_d4_ms);
+                    layer_wg_d4_ms, int(wgmma_tile()), tile_ffn_ms[0], tile_ffn_ms[1], tile_ffn_ms[2], tile_ffn_ms[3],
+                    tile_layer_ms[0], tile_layer_ms[1], tile_layer_ms[2], tile_layer_ms[3], tile_err[0], tile_err[1],
+                    tile_err[2], tile_err[3]);
       json += buf;
       first = false;
     }
@@ -357,6 +385,13 @@ int main(int argc, char** argv) {
   std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk",
               "rel err", "layer", "layer wg", "graph");
   std::printf("%s", summary.c_str());
+  std::printf("\ntoken-tile widths (sixth round; default: %s), back to back in the same run: FFN ms, layer wg ms,\n"
+              "rel. error vs cuBLAS grouped; 128 = 256 x 128 tiles, 4 stages; 192 = 256 x 192, 3 stages; up / down:\n"
+              "192 for that GEMM only\n",
+              wgmma_tile() == WgmmaTile::k128 ? "128" : wgmma_tile() == WgmmaTile::k192 ? "192" : wgmma_tile() == WgmmaTile::k192Up ? "192 up" : "192 down");
+  std::printf("%-18s %6s | %7s %7s %7s %7s | %7s %7s %7s %7s | %s\n", "model", "tokens", "ffn128", "ffn192", "up192",
+              "down192", "lay128", "lay192", "up192", "down192", "errors");
+  std::printf("%s", tiles.c_str());
   json += "]}\n";
   std::ofstream(out_dir + "/moe_bench.json") << json;
   return 0;

@@ -119,13 +119,17 @@ int run_profile(const std::string& data_dir, int64_t T) {
   PairBuckets pb;
   LocalMoeLayer a(E, k, H, I, GemmPath::kWgmma);
   const WgmmaInput in = wgmma_input();
-  for (int r = 0; r < 3; ++r) {  // per round: 2 route + permute launches, then 5 per layer call
+  for (int r = 0; r < 3; ++r) {  // per round: 2 route + permute launches, then 5 per layer call (3 calls)
     pb.route_build_scatter(dt, DeviceRouter::kTar, 7, DeviceRouteBatch{0, T, k, d_ids.get(), nullptr, 0, 0}, nullptr,
                            d_slot.get(), x.get(), H, xs.get());
     a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());  // default input
     set_wgmma_input(in == WgmmaInput::kGather ? WgmmaInput::kScatter : WgmmaInput::kGather);
     a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());  // the other one
     set_wgmma_input(in);
+    const WgmmaTile tile = wgmma_tile();  // and the other token-tile width (sixth round)
+    set_wgmma_tile(tile == WgmmaTile::k128 ? WgmmaTile::k192 : WgmmaTile::k128);
+    a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+    set_wgmma_tile(tile);
   }
   synchronize();
   std::printf("profile: %lld tokens done\n", (long long)T);

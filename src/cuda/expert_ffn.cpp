@@ -72,7 +72,11 @@ namespace {
 std::atomic<int> g_wgmma_schedule{int(WgmmaSchedule::kDynamic)};
 std::atomic<int> g_wgmma_input{int(WgmmaInput::kScatter)};
 std::atomic<int> g_wgmma_silu{int(WgmmaSilu::kTanh)};
+std::atomic<int> g_wgmma_tile{int(WgmmaTile::k128)};
 }  // namespace
+
+void set_wgmma_tile(WgmmaTile t) { g_wgmma_tile.store(int(t), std::memory_order_relaxed); }
+WgmmaTile wgmma_tile() { return WgmmaTile(g_wgmma_tile.load(std::memory_order_relaxed)); }
 
 void set_wgmma_silu(WgmmaSilu s) { g_wgmma_silu.store(int(s), std::memory_order_relaxed); }
 WgmmaSilu wgmma_silu() { return WgmmaSilu(g_wgmma_silu.load(std::memory_order_relaxed)); }
@@ -142,6 +146,8 @@ void ExpertFfn::run_wgmma(const bf16_t* x, const int32_t* order, int top_k, int6
   sm90::Options o;
   o.tanh_silu = wgmma_silu() == WgmmaSilu::kTanh;
   o.refine = wgmma_schedule() == WgmmaSchedule::kDynamic;
+  const WgmmaTile tile = wgmma_tile();
+  o.tile_n = tile == WgmmaTile::k192 || tile == WgmmaTile::k192Up ? 192 : 128;
   if (wgmma_schedule() != WgmmaSchedule::kStatic) {
     if (impl_->sched.size() < 4) {  // first use: zeroed once (synchronous copy); each launch leaves them zero
       const unsigned zero[4] = {0, 0, 0, 0};
@@ -156,6 +162,7 @@ void ExpertFfn::run_wgmma(const bf16_t* x, const int32_t* order, int top_k, int6
     sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), o, stream);
   sm90::Options od = o;
   od.sched = o.sched ? o.sched + 2 : nullptr;
+  od.tile_n = tile == WgmmaTile::k192 || tile == WgmmaTile::k192Down ? 192 : 128;
   sm90::down_proj(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, y, od,
                   stream);
 #else

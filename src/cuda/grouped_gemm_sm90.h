@@ -31,11 +31,14 @@ bool supports(int64_t hidden, int64_t inter, int num_experts);
 // sharing a counter pair must not run at the same time (stream order, as within one ExpertFfn).
 // refine (dynamic only; fifth round): a partial tile's input rows loaded only to that width, and
 // the experts in the work list by rows, most first. tanh_silu (gate/up): silu(g) as h + h tanh(h),
-// h = g/2, through tanh.approx; else exp + approximate reciprocal.
+// h = g/2, through tanh.approx; else exp + approximate reciprocal. tile_n (sixth round): tokens
+// per tile, 128 (4 pipeline stages) or 192 (3 stages; gate_up_swiglu and down_proj only, the
+// gathered GEMM always runs 128).
 struct Options {
   unsigned* sched = nullptr;
   bool refine = true;
   bool tanh_silu = true;
+  int tile_n = 128;
 };
 
 // act[r][c] = silu(x[r] . w13_e[c]) * (x[r] . w13_e[inter + c]) (F32 accumulate, SwiGLU in the

@@ -42,17 +42,25 @@ namespace grace::cuda::sm90 {
 namespace {
 
 constexpr int kBK = 64;                   // K per stage: one 128-byte swizzle span of bf16
-constexpr int kBN = 128;                  // tokens per tile
 constexpr int kBoxRows = 128;             // weight rows per TMA box (two boxes per tile)
-constexpr int kStages = 4;
 constexpr int kThreads = 384;             // warpgroup 0 producer, 1-2 consumers
 constexpr int kBoxBytes = kBoxRows * kBK * 2;  // 16 KB
 constexpr int kABytes = 2 * kBoxBytes;
-constexpr int kBBytes = kBN * kBK * 2;         // 16 KB
-constexpr int kStageBytes = kABytes + kBBytes;
+constexpr int kB32Bytes = 32 * kBK * 2;        // 32 token rows of one stage: 4 KB
 constexpr int kMaxExperts = 256;
 constexpr int kSlots = 4;                 // work items in flight between producer and consumers
-constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + alignment slack (1024-byte tiles)
+
+// Token-tile width kTN: 128 (4 stages of 48 KB) or, sixth round, 192 (3 stages of 56 KB: the
+// same prefetch depth in MMA time, a third less weight traffic per FLOP; 192 accumulator
+// registers per consumer thread).
+template <int kTN>
+struct TileCfg {
+  static_assert(kTN == 128 || kTN == 192, "token tile 128 or 192");
+  static constexpr int kStages = kTN == 128 ? 4 : 3;
+  static constexpr int kBBytes = kTN * kBK * 2;
+  static constexpr int kStageBytes = kABytes + kBBytes;
+  static constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + alignment slack (1024-byte tiles)
+};
 
 struct Params {
   const int32_t* offsets;
@@ -78,16 +86,17 @@ struct Params {
 // One tile's main loop for a consumer warpgroup: k_tiles stages of two m64nNk16 x 4 each, one
 // k-tile's group kept in flight; frees each stage once the group after it was issued and the
 // group reading it is done. Columns N.. of the accumulators are left as they were.
-template <int N, bool kGather>
+template <int N, bool kGather, int kTN>
 __device__ __forceinline__ void mainloop(float* acc0, float* acc1, uint64_t* full_bar, uint64_t* empty_bar,
                                          uint32_t base, int cw, int lane, int k_tiles, int& stage,
                                          uint32_t& phase) {
+  using C = TileCfg<kTN>;
   int prev = -1;  // stage whose wgmmas may still be reading shared memory
   for (int kt = 0; kt < k_tiles; ++kt) {
     mbar_wait(smem_addr(&full_bar[stage]), phase);
     if (kGather) fence_proxy_async();  // the B rows came through the generic proxy (cp.async)
-    const uint32_t sa = base + stage * kStageBytes + cw * (64 * 128);
-    const uint32_t sb = base + stage * kStageBytes + kABytes;
+    const uint32_t sa = base + stage * C::kStageBytes + cw * (64 * 128);
+    const uint32_t sb = base + stage * C::kStageBytes + kABytes;
     wgmma_fence();
 #pragma unroll
     for (int k = 0; k < kBK / 16; ++k) {
@@ -100,19 +109,22 @@ __device__ __forceinline__ void mainloop(float* acc0, float* acc1, uint64_t* ful
     wgmma_wait1();
     if (prev >= 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
     prev = stage;
-    if (++stage == kStages) stage = 0, phase ^= 1;
+    if (++stage == C::kStages) stage = 0, phase ^= 1;
   }
   wgmma_wait0();
   if (lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
 }
 #endif
 
-template <bool kSwiglu, bool kGather>
+template <bool kSwiglu, bool kGather, int kTN>
 __global__ void __launch_bounds__(kThreads, 1)
     grouped_gemm_kernel(const __grid_constant__ CUtensorMap map_w, const __grid_constant__ CUtensorMap map_x,
                         const __grid_constant__ CUtensorMap map_x32,
                         const Params p) {
 #ifdef GRACE_SM90A_DEVICE
+  static_assert(!kGather || kTN == 128, "the gathered producer fills 128-row tiles");
+  using C = TileCfg<kTN>;
+  constexpr int kStages = C::kStages, kStageBytes = C::kStageBytes, kBN = kTN;
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) uint64_t full_bar[kStages], empty_bar[kStages];
   __shared__ __align__(8) uint64_t item_full[kSlots], item_empty[kSlots];
@@ -189,7 +201,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   };
 
   const int wg = tid / 128;
-  if (wg == 0 && kGather) {
+  if constexpr (kGather) if (wg == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 56;");
     // Thread t copies 16-byte chunk t % 8 of rows t / 8 + 16 i (i < 8) of each B tile: 8 lanes
     // read one 128-byte row span, a warp 4 rows per instruction. Swizzle: chunk ^ (row % 8).
@@ -268,18 +280,19 @@ __global__ void __launch_bounds__(kThreads, 1)
         // B rows the MMAs read: all 128 (one box), or (dynamic schedule, partial tile) the rows
         // rounded up to 32 in boxes of 32 (same swizzled layout: each box starts at a 1024-byte
         // multiple), so a partial tile's padding rows cost no L2 traffic either.
-        const int nq = p.sched && p.refine ? (valid + 31) / 32 : 4;
+        constexpr int kFull = kTN / 32;
+        const int nq = p.sched && p.refine ? (valid + 31) / 32 : kFull;
         for (int kt = 0; kt < p.k_tiles; ++kt) {
           const uint32_t fb = smem_addr(&full_bar[stage]);
           mbar_wait(smem_addr(&empty_bar[stage]), phase ^ 1);
-          mbar_expect_tx(fb, kABytes + nq * (kBBytes / 4));
+          mbar_expect_tx(fb, kABytes + nq * kB32Bytes);
           const uint32_t sa = base + stage * kStageBytes;
           tma_load_2d(&map_w, fb, sa, kt * kBK, w0);
           tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
-          if (nq == 4) tma_load_2d(&map_x, fb, sa + kABytes, kt * kBK, row0);
+          if (nq == kFull) tma_load_2d(&map_x, fb, sa + kABytes, kt * kBK, row0);
           else
             for (int q = 0; q < nq; ++q)
-              tma_load_2d(&map_x32, fb, sa + kABytes + q * (kBBytes / 4), kt * kBK, row0 + 32 * q);
+              tma_load_2d(&map_x32, fb, sa + kABytes + q * kB32Bytes, kt * kBK, row0 + 32 * q);
           if (++stage == kStages) stage = 0, phase ^= 1;
         }
       }
@@ -298,7 +311,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
   const int cw = wg - 1;               // consumer warpgroup: rows cw*64 .. +63 of each box
   const int warp = (tid / 32) & 3, lane = tid & 31;
-  float acc0[64], acc1[64];
+  float acc0[kTN / 2], acc1[kTN / 2];
   int stage = 0;
   uint32_t phase = 0;
   for (int seq = 0;; ++seq) {
@@ -310,12 +323,23 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (item < 0) break;
     int e, row0, valid, f;
     decode(item, e, row0, valid, f);
-    // Token columns the MMAs compute: all 128, or (dynamic schedule) the valid rows rounded up to 32.
-    const int nq = p.sched ? (valid + 31) / 32 : 4;
-    if (nq == 4) mainloop<128, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
-    else if (nq == 3) mainloop<96, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
-    else if (nq == 2) mainloop<64, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
-    else mainloop<32, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    // Token columns the MMAs compute: all kTN, or (dynamic schedule) the valid rows rounded up to 32.
+    const int nq = p.sched ? (valid + 31) / 32 : kTN / 32;
+#define GRACE_MAINLOOP(n) mainloop<n, kGather, kTN>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase)
+    if constexpr (kTN == 192) {
+      if (nq == 6) GRACE_MAINLOOP(192);
+      else if (nq == 5) GRACE_MAINLOOP(160);
+      else if (nq == 4) GRACE_MAINLOOP(128);
+      else if (nq == 3) GRACE_MAINLOOP(96);
+      else if (nq == 2) GRACE_MAINLOOP(64);
+      else GRACE_MAINLOOP(32);
+    } else {
+      if (nq == 4) GRACE_MAINLOOP(128);
+      else if (nq == 3) GRACE_MAINLOOP(96);
+      else if (nq == 2) GRACE_MAINLOOP(64);
+      else GRACE_MAINLOOP(32);
+    }
+#undef GRACE_MAINLOOP
     // Epilogue from the wgmma D fragment: register 4c + 2h + j of lane l in warp w holds
     // D[row = 16w + l/4 + 8h][col = 8c + 2(l%4) + j]; row = weight row (feature), col = token.
     // Lanes l and l^4 hold neighbouring features of the same two tokens: one shuffle gives each
@@ -334,7 +358,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       const int feat0 = f * 128 + cw * 64;  // gate rows of box 0; up rows are box 1
       auto swiglu_store = [&](auto act) {
 #pragma unroll
-        for (int c = 0; c < 16; ++c)
+        for (int c = 0; c < kTN / 8; ++c)
           if (8 * c < valid)  // column blocks past the tile's rows: nothing to store (warp-uniform)
 #pragma unroll
             for (int h = 0; h < 2; ++h)
@@ -355,7 +379,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     } else {
       const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
 #pragma unroll
-      for (int c = 0; c < 16; ++c)
+      for (int c = 0; c < kTN / 8; ++c)
         if (8 * c < valid)
 #pragma unroll
           for (int h = 0; h < 2; ++h) {

@@ -60,6 +60,14 @@ enum class WgmmaSilu { kTanh, kExp };
 void set_wgmma_silu(WgmmaSilu s);
 WgmmaSilu wgmma_silu();
 
+// Token-tile width of the wgmma GEMMs, process-wide (a benchmark / test knob, read at each
+// launch; sixth round): k128 (256 weight rows x 128 tokens per tile, 4 pipeline stages) or 192
+// tokens (3 stages; a third less weight traffic per FLOP) for both GEMMs, or for one of them
+// (k192Up: gate/up only, k192Down: down only). The gathered gate/up GEMM always runs 128.
+enum class WgmmaTile { k128, k192, k192Up, k192Down };
+void set_wgmma_tile(WgmmaTile t);
+WgmmaTile wgmma_tile();
+
 // act[r][c] = silu(h[r][c]) * h[r][inter + c] for h [rows][2*inter]; inter % 8 == 0.
 void swiglu(const bf16_t* h, int64_t rows, int64_t inter, bf16_t* act, Stream stream = nullptr);
 
