@@ -177,8 +177,13 @@ int main(int argc, char** argv) {
       double wg_silu_err = -1, wg_d4_err = -1;
       int gather_same = -1;
       double wg_err = -1;
-      float tile_ffn_ms[4] = {}, tile_layer_ms[4] = {};  // by WgmmaTile: 128, 192, 192 gate/up, 192 down
-      double tile_err[4] = {-1, -1, -1, -1};
+      // Sixth round's variants (WgmmaTile, WgmmaDownStart), back to back: 128, 192, 192 gate/up,
+      // 192 down, auto (after the whole gate/up grid); 128, 192, auto with the down GEMM per expert.
+      constexpr int kVar = 8;
+      const WgmmaTile var_tile[kVar] = {WgmmaTile::k128, WgmmaTile::k192, WgmmaTile::k192Up, WgmmaTile::k192Down,
+                                        WgmmaTile::kAuto, WgmmaTile::k128, WgmmaTile::k192, WgmmaTile::kAuto};
+      float tile_ffn_ms[kVar] = {}, tile_layer_ms[kVar] = {};
+      double tile_err[kVar] = {-1, -1, -1, -1, -1, -1, -1, -1};
       auto rel_err = [](const std::vector<bf16_t>& a, const std::vector<bf16_t>& b) {  // |b - a| / |a|
         double num = 0, den = 0;
         for (size_t i = 0; i < a.size(); ++i) {
@@ -286,8 +291,10 @@ int main(int argc, char** argv) {
         // against cuBLAS grouped) and layer.
         ys.download(a.data(), a.size());
         const WgmmaTile tile = wgmma_tile();
-        for (int t = 0; t < 4; ++t) {
-          set_wgmma_tile(WgmmaTile(t));
+        const WgmmaDownStart down_start = wgmma_down_start();
+        for (int t = 0; t < kVar; ++t) {
+          set_wgmma_tile(var_tile[t]);
+          set_wgmma_down_start(t < 5 ? WgmmaDownStart::kAfterGateUp : WgmmaDownStart::kPerExpert);
           ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
           synchronize();
           ysw.download(b.data(), b.size());
@@ -298,12 +305,18 @@ int main(int argc, char** argv) {
           });
         }
         set_wgmma_tile(tile);
-        char tl[320];
-        std::snprintf(tl, sizeof tl, "%-18s %6lld | %7.3f %7.3f %7.3f %7.3f | %7.3f %7.3f %7.3f %7.3f | %.2e %.2e %.2e %.2e\n",
-                      s.name, (long long)T, tile_ffn_ms[0], tile_ffn_ms[1], tile_ffn_ms[2], tile_ffn_ms[3],
-                      tile_layer_ms[0], tile_layer_ms[1], tile_layer_ms[2], tile_layer_ms[3], tile_err[0], tile_err[1],
-                      tile_err[2], tile_err[3]);
-        tiles += tl;
+        set_wgmma_down_start(down_start);
+        std::string tl = std::string(s.name) + std::string(18 - std::min<size_t>(18, std::strlen(s.name)), ' ') + " " +
+                         std::to_string(T);
+        char cell[64];
+        for (const float* v : {tile_ffn_ms, tile_layer_ms}) {
+          tl += " |";
+          for (int t = 0; t < kVar; ++t) std::snprintf(cell, sizeof cell, " %6.3f", v[t]), tl += cell;
+        }
+        double worst = 0;
+        for (int t = 0; t < kVar; ++t) worst = std::max(worst, tile_err[t]);
+        std::snprintf(cell, sizeof cell, " | %.2e\n", worst);
+        tiles += tl + cell;
       }
       const float layer_ms = median_ms(reps, [&] {
         layer.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
@@ -339,7 +352,7 @@ int main(int argc, char** argv) {
       else
         std::snprintf(line, sizeof line, "%-18s %6lld | wgmma path not available here\n", s.name, (long long)T);
       summary += line;
-      char buf[3400];
+      char buf[4096];
       std::snprintf(buf, sizeof buf,
                     "%s{\"model\":\"%s\",\"tokens\":%lld,\"routing\":\"%s\",\"route_permute_ms\":%.5f,"
                     "\"route_permute_GBps\":%.1f,\"ffn_grouped_ms\":%.5f,\"ffn_streams_ms\":%.5f,"
@@ -354,8 +367,9 @@ int main(int argc, char** argv) {
                     "\"stage_other_ffn_ms\":%.5f,\"stage_other_combine_ms\":%.5f,\"silu\":\"%s\","
                     "\"ffn_wgmma_other_silu_ms\":%.5f,\"wgmma_other_silu_rel_err\":%.3g,"
                     "\"ffn_wgmma_dynamic4_ms\":%.5f,\"wgmma_dynamic4_rel_err\":%.3g,\"layer_wgmma_dynamic4_ms\":%.5f,"
-                    "\"tile\":%d,\"ffn_wgmma_tile_ms\":[%.5f,%.5f,%.5f,%.5f],\"layer_wgmma_tile_ms\":[%.5f,%.5f,%.5f,%.5f],"
-                    "\"wgmma_tile_rel_err\":[%.3g,%.3g,%.3g,%.3g]}",
+                    "\"tile\":%d,\"down_start\":%d,\"ffn_wgmma_variant_ms\":[%.5f,%.5f,%.5f,%.5f,%.5f,%.5f,%.5f,%.5f],"
+                    "\"layer_wgmma_variant_ms\":[%.5f,%.5f,%.5f,%.5f,%.5f,%.5f,%.5f,%.5f],"
+                    "\"wgmma_variant_rel_err\":[%.3g,%.3g,%.3g,%.3g,%.3g,%.3g,%.3g,%.3g]}",
                     first ? "" : ",", s.name, (long long)T, real ? "trace" : "synthetic", rp_ms, rp_GBps, grp_ms,
                     str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (str_ms * 1e-3) / 1e12,
                     flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, wg_ms,
@@ -365,9 +379,11 @@ int main(int argc, char** argv) {
                     wgmma_input() == WgmmaInput::kGather ? "gather" : "scatter", layer_wg_scatter_ms,
                     wst_sc.permute_ms, wst_sc.ffn_ms, wst_sc.combine_ms,
                     wgmma_silu() == WgmmaSilu::kTanh ? "tanh" : "exp", wg_silu_ms, wg_silu_err, wg_d4_ms, wg_d4_err,
-                    layer_wg_d4_ms, int(wgmma_tile()), tile_ffn_ms[0], tile_ffn_ms[1], tile_ffn_ms[2], tile_ffn_ms[3],
-                    tile_layer_ms[0], tile_layer_ms[1], tile_layer_ms[2], tile_layer_ms[3], tile_err[0], tile_err[1],
-                    tile_err[2], tile_err[3]);
+                    layer_wg_d4_ms, int(wgmma_tile()), int(wgmma_down_start()), tile_ffn_ms[0], tile_ffn_ms[1],
+                    tile_ffn_ms[2], tile_ffn_ms[3], tile_ffn_ms[4], tile_ffn_ms[5], tile_ffn_ms[6], tile_ffn_ms[7],
+                    tile_layer_ms[0], tile_layer_ms[1], tile_layer_ms[2], tile_layer_ms[3], tile_layer_ms[4],
+                    tile_layer_ms[5], tile_layer_ms[6], tile_layer_ms[7], tile_err[0], tile_err[1], tile_err[2],
+                    tile_err[3], tile_err[4], tile_err[5], tile_err[6], tile_err[7]);
       json += buf;
       first = false;
     }
@@ -385,12 +401,18 @@ int main(int argc, char** argv) {
   std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk",
               "rel err", "layer", "layer wg", "graph");
   std::printf("%s", summary.c_str());
-  std::printf("\ntoken-tile widths (sixth round; default: %s), back to back in the same run: FFN ms, layer wg ms,\n"
-              "rel. error vs cuBLAS grouped; 128 = 256 x 128 tiles, 4 stages; 192 = 256 x 192, 3 stages; up / down:\n"
-              "192 for that GEMM only\n",
-              wgmma_tile() == WgmmaTile::k128 ? "128" : wgmma_tile() == WgmmaTile::k192 ? "192" : wgmma_tile() == WgmmaTile::k192Up ? "192 up" : "192 down");
-  std::printf("%-18s %6s | %7s %7s %7s %7s | %7s %7s %7s %7s | %s\n", "model", "tokens", "ffn128", "ffn192", "up192",
-              "down192", "lay128", "lay192", "up192", "down192", "errors");
+  static const char* tile_names[] = {"128", "192", "192 gate/up", "192 down", "auto"};
+  std::printf("\nsixth round's variants (defaults: tile %s, down GEMM %s), back to back in the same run: FFN ms |\n"
+              "layer wg ms | worst rel. error vs cuBLAS grouped. Tiles: 128 = 256 x 128, 4 stages; 192 = 256 x 192,\n"
+              "3 stages; up / dn: 192 for that GEMM only; auto: 192 when rows >= 128 per expert. '+pe': the down\n"
+              "GEMM starts per expert (expert chain) instead of after the whole gate/up grid\n",
+              tile_names[int(wgmma_tile())],
+              wgmma_down_start() == WgmmaDownStart::kPerExpert ? "per expert" : "after gate/up");
+  std::printf("%-18s %6s |", "model", "tokens");
+  for (int r = 0; r < 2; ++r) {
+    for (const char* h : {"128", "192", "up192", "dn192", "auto", "128+pe", "192+pe", "auto+pe"}) std::printf(" %6s", h);
+    std::printf(r == 0 ? " |" : " | err\n");
+  }
   std::printf("%s", tiles.c_str());
   json += "]}\n";
   std::ofstream(out_dir + "/moe_bench.json") << json;

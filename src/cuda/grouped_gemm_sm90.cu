@@ -116,6 +116,7 @@ void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, i
            reinterpret_cast<__nv_bfloat16*>(act), inter, o.sched};
   p.tanh_silu = o.tanh_silu ? 1 : 0;
   p.refine = o.refine ? 1 : 0;
+  p.ready = o.sched ? o.ready : nullptr;
   if (tn == 192) launch<true, false, 192>(mw, mx, mx32, p, stream);
   else launch<true, false, 128>(mw, mx, mx32, p, stream);
 }
@@ -135,6 +136,7 @@ void gate_up_swiglu_gather(const bf16_t* x, const int32_t* order, int top_k, int
   p.ldx = hidden;
   p.tanh_silu = o.tanh_silu ? 1 : 0;
   p.refine = o.refine ? 1 : 0;
+  p.ready = o.sched ? o.ready : nullptr;
   launch<true, true, 128>(mw, mw, mw, p, stream);  // no B maps: the rows are gathered (128-token tiles only)
 }
 
@@ -148,6 +150,9 @@ void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int 
   Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
            reinterpret_cast<__nv_bfloat16*>(y), hidden, o.sched};
   p.refine = o.refine ? 1 : 0;
+  p.ready = o.sched ? o.ready : nullptr;
+  p.dep_tn = o.dep_tile_n;
+  p.dep_ft = int(inter / 128);
   if (tn == 192) launch<false, false, 192>(mw, mx, mx32, p, stream);
   else launch<false, false, 128>(mw, mx, mx32, p, stream);
 }

@@ -80,6 +80,13 @@ struct Params {
   int64_t ldx = 0;
   int tanh_silu = 0;                     // SwiGLU epilogue: silu through tanh.approx (1) or exp + rcp (0)
   int refine = 0;                        // dynamic only: narrow B loads, experts by rows (see Options)
+  // Expert chain (sixth round, dynamic schedule only): the gate/up GEMM counts each consumer
+  // warpgroup's finished item per expert in ready[e]; the down GEMM does not wait for the whole
+  // gate/up grid but, per item, until its expert's count is complete (2 x the gate/up items of
+  // the expert: dep_tn tokens per tile, dep_ft feature tiles), and its last CTA zeroes ready.
+  unsigned* ready = nullptr;
+  int dep_tn = 128;
+  int dep_ft = 0;
 };
 
 #ifdef GRACE_SM90A_DEVICE
@@ -130,7 +137,10 @@ __global__ void __launch_bounds__(kThreads, 1)
   __shared__ __align__(8) uint64_t item_full[kSlots], item_empty[kSlots];
   __shared__ int offs[kMaxExperts + 1], tile_start[kMaxExperts + 1], eord[kMaxExperts], item_slot[kSlots];
 
-  grid_dep_wait();
+  // The chained down GEMM reads only what kernels before the gate/up GEMM wrote (offsets, weights;
+  // complete once every gate/up CTA passed its own wait, which precedes its launch_dependents) and
+  // the gate/up output, through ready[] below.
+  if (kSwiglu || !p.ready) grid_dep_wait();
   grid_dep_launch();
   const int tid = threadIdx.x;
   const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
@@ -264,7 +274,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (wg == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
     if (tid == 0) {
-      int stage = 0;
+      int stage = 0, ready_e = -1;
       uint32_t phase = 0;
       for (int seq = 0;; ++seq) {
         int item = blockIdx.x + seq * gridDim.x;  // static; dynamic: first item static, then the counter
@@ -276,6 +286,13 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (item >= total) break;
         int e, row0, valid, f;
         decode(item, e, row0, valid, f);
+        if (!kSwiglu && p.ready && e != ready_e) {  // chained down GEMM: this expert's act rows written?
+          const int rows = offs[e + 1] - offs[e];
+          const unsigned need = 2u * unsigned((rows + p.dep_tn - 1) / p.dep_tn) * unsigned(p.dep_ft);
+          while (ld_acquire_gpu(&p.ready[e]) < need) __nanosleep(32);
+          fence_proxy_async_global();  // generic-proxy writes (other SMs' stores) before these TMA reads
+          ready_e = e;
+        }
         const int w0 = e * p.expert_rows + f * p.feat_step;
         // B rows the MMAs read: all 128 (one box), or (dynamic schedule, partial tile) the rows
         // rounded up to 32 in boxes of 32 (same swizzled layout: each box starts at a 1024-byte
@@ -301,6 +318,8 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (atomicAdd(&p.sched[1], 1u) == gridDim.x - 1) {
           atomicExch(&p.sched[0], 0u);
           atomicExch(&p.sched[1], 0u);
+          if (!kSwiglu && p.ready)  // every CTA is past its last wait on ready[]
+            for (int e = 0; e < E; ++e) p.ready[e] = 0u;
         }
       }
     }
@@ -376,6 +395,11 @@ __global__ void __launch_bounds__(kThreads, 1)
         });
       else
         swiglu_store([](float g, float u) { return __fdividef(g, 1.0f + __expf(-g)) * u; });
+      if (p.ready) {  // expert chain: this warpgroup's part of the item is stored (all 128 threads)
+        __threadfence();
+        named_bar_sync_id(2 + cw, 128);
+        if ((tid & 127) == 0) red_release_gpu_add(&p.ready[e], 1u);
+      }
     } else {
       const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
 #pragma unroll

@@ -2,6 +2,7 @@
 // the 128-token tiles and cuBLAS. Skips without a compute-capability 9.0 GPU or sm_90a code.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <string>
 
@@ -27,7 +28,8 @@ std::vector<float> download_float(const DeviceBuffer<bf16_t>& d, size_t n) {
 struct RestoreKnobs {
   WgmmaSchedule s = wgmma_schedule();
   WgmmaTile t = wgmma_tile();
-  ~RestoreKnobs() { set_wgmma_schedule(s), set_wgmma_tile(t); }
+  WgmmaDownStart d = wgmma_down_start();
+  ~RestoreKnobs() { set_wgmma_schedule(s), set_wgmma_tile(t), set_wgmma_down_start(d); }
 };
 
 const char* tile_name(WgmmaTile t) {
@@ -37,7 +39,9 @@ const char* tile_name(WgmmaTile t) {
 // Every width class of a 192-token tile's last, partial part (1..32, ..64, ..96, ..128, ..160,
 // ..192 rows), experts over one, two and three tiles, empty experts, rows past the offsets
 // (must stay NaN-poisoned), a launch with no work and repeated launches (the dynamic schedule's
-// counters must come back to zero), in the three schedules, both GEMMs wide or one of them.
+// counters must come back to zero), in the three schedules, both GEMMs wide or one of them, the
+// down GEMM after the whole gate/up grid or per expert (the expert chain's counters, too, must
+// come back to zero: the repeats would hang or read stale rows otherwise).
 TEST(CudaWgmmaTile, WideTilesMatchReferenceAndRepeat) {
   const int64_t H = 512, I = 256;
   const std::vector<int32_t> sizes = {1, 0, 31, 33, 64, 65, 97, 128, 129, 160, 161, 191, 192, 193, 385, 0, 200, 7, 300};
@@ -69,9 +73,12 @@ TEST(CudaWgmmaTile, WideTilesMatchReferenceAndRepeat) {
   for (WgmmaSchedule sched : scheds) {
     set_wgmma_schedule(sched);
     std::vector<float> narrow;
-    for (WgmmaTile tile : tiles) {
+    for (int variant = 0; variant < 8; ++variant) {
+      const WgmmaTile tile = tiles[variant / 2];
       set_wgmma_tile(tile);
-      const std::string what = std::string("tile ") + tile_name(tile) + ", schedule " + std::to_string(int(sched));
+      set_wgmma_down_start(variant % 2 ? WgmmaDownStart::kPerExpert : WgmmaDownStart::kAfterGateUp);
+      const std::string what = std::string("tile ") + tile_name(tile) + ", schedule " + std::to_string(int(sched)) +
+                               (variant % 2 ? ", down per expert" : "");
       ExpertFfn ffn(H, I, GemmPath::kWgmma);
       std::vector<float> first;
       for (int rep = 0; rep < 3; ++rep) {
@@ -89,7 +96,7 @@ TEST(CudaWgmmaTile, WideTilesMatchReferenceAndRepeat) {
         else EXPECT_EQ(got, first) << what << ": call " << rep << " differs from the first";
       }
       // Same products as the 128-token tiles (the same K order per output element).
-      if (tile == WgmmaTile::k128) narrow = first;
+      if (variant == 0) narrow = first;
       else EXPECT_LT(testing::rel_error(first, narrow), 1e-3) << what << " against the 128-token tiles";
     }
   }
@@ -124,6 +131,48 @@ TEST(CudaWgmmaTile, DeepSeekShapeMatchesCublas) {
     EXPECT_LT(testing::rel_error(got, want), 1e-2) << "tile " << tile_name(tile);
     if (tile == WgmmaTile::k128) narrow = got;
     else EXPECT_LT(testing::rel_error(got, narrow), 1e-3) << "192 against 128";
+  }
+}
+
+// The down GEMM started per expert (the expert chain) against the down GEMM after the whole
+// gate/up grid: bit for bit, launch after launch, at the DeepSeek shape (64 experts, skewed, so
+// the down GEMM's first items overlap the gate/up GEMM's last ones), with both tile widths and
+// one GEMM wide, and against cuBLAS.
+TEST(CudaWgmmaTile, PerExpertDownStartIsBitIdentical) {
+  const int E = 64;
+  const int64_t H = 2048, I = 1408;
+  GRACE_REQUIRE_WGMMA(H, I, E);
+  RestoreKnobs restore;
+  set_wgmma_schedule(WgmmaSchedule::kDynamic);
+  std::mt19937_64 rng(13);
+  std::vector<int32_t> off(E + 1, 0);
+  for (int e = 0; e < E; ++e) off[e + 1] = off[e] + int32_t(rng() % 7 == 0 ? 0 : rng() % (e < 8 ? 1500 : 500));
+  const int64_t rows = off[E];
+  DeviceBuffer<bf16_t> x(rows * H), w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I), y(rows * H), ref(rows * H);
+  DeviceBuffer<int32_t> d_off;
+  d_off.upload(off.data(), off.size());
+  fill_uniform_bf16(x.get(), rows * H, 51, 1.0f);
+  fill_uniform_bf16(w13.get(), int64_t(w13.size()), 52, 1.0f / std::sqrt(float(H)));
+  fill_uniform_bf16(w2.get(), int64_t(w2.size()), 53, 1.0f / std::sqrt(float(I)));
+  ExpertFfn cublas(H, I, GemmPath::kGrouped);
+  cublas.run(x.get(), off.data(), E, w13.get(), w2.get(), ref.get());
+  const std::vector<float> want = download_float(ref, rows * H);
+  for (WgmmaTile tile : {WgmmaTile::k128, WgmmaTile::k192, WgmmaTile::k192Up, WgmmaTile::k192Down}) {
+    set_wgmma_tile(tile);
+    ExpertFfn ffn(H, I, GemmPath::kWgmma);
+    set_wgmma_down_start(WgmmaDownStart::kAfterGateUp);
+    ffn.run_device(x.get(), rows, d_off.get(), E, w13.get(), w2.get(), y.get());
+    const std::vector<float> base = download_float(y, rows * H);
+    EXPECT_LT(testing::rel_error(base, want), 1e-2) << "tile " << tile_name(tile);
+    set_wgmma_down_start(WgmmaDownStart::kPerExpert);
+    for (int rep = 0; rep < 6; ++rep) {
+      fill_bytes(y.get(), 0xff, rows * H * 2);
+      ffn.run_device(x.get(), rows, d_off.get(), E, w13.get(), w2.get(), y.get());
+      const std::vector<float> got = download_float(y, rows * H);
+      size_t differ = 0;  // counted, not compared whole: a failure prints one number, not millions
+      for (size_t i = 0; i < got.size(); ++i) differ += std::memcmp(&got[i], &base[i], sizeof(float)) != 0;
+      ASSERT_EQ(differ, 0u) << "tile " << tile_name(tile) << ", per-expert down start, call " << rep;
+    }
   }
 }
 
