@@ -306,9 +306,9 @@ int main(int argc, char** argv) {
         }
         set_wgmma_tile(tile);
         set_wgmma_down_start(down_start);
-        std::string tl = std::string(s.name) + std::string(18 - std::min<size_t>(18, std::strlen(s.name)), ' ') + " " +
-                         std::to_string(T);
         char cell[64];
+        std::snprintf(cell, sizeof cell, "%-18s %6lld", s.name, (long long)T);
+        std::string tl = cell;
         for (const float* v : {tile_ffn_ms, tile_layer_ms}) {
           tl += " |";
           for (int t = 0; t < kVar; ++t) std::snprintf(cell, sizeof cell, " %6.3f", v[t]), tl += cell;
@@ -401,18 +401,7 @@ int main(int argc, char** argv) {
   std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk",
               "rel err", "layer", "layer wg", "graph");
   std::printf("%s", summary.c_str());
-  static const char* tile_names[] = {"128", "192", "192 gate/up", "192 down", "auto"};
-  std::printf("\nsixth round's variants (defaults: tile %s, down GEMM %s), back to back in the same run: FFN ms |\n"
-              "layer wg ms | worst rel. error vs cuBLAS grouped. Tiles: 128 = 256 x 128, 4 stages; 192 = 256 x 192,\n"
-              "3 stages; up / dn: 192 for that GEMM only; auto: 192 when rows >= 128 per expert. '+pe': the down\n"
-              "GEMM starts per expert (expert chain) instead of after the whole gate/up grid\n",
-              tile_names[int(wgmma_tile())],
-              wgmma_down_start() == WgmmaDownStart::kPerExpert ? "per expert" : "after gate/up");
-  std::printf("%-18s %6s |", "model", "tokens");
-  for (int r = 0; r < 2; ++r) {
-    for (const char* h : {"128", "192", "up192", "dn192", "auto", "128+pe", "192+pe", "auto+pe"}) std::printf(" %6s", h);
-    std::printf(r == 0 ? " |" : " | err\n");
-  }
+  grace::bench::print_variant_header();
   std::printf("%s", tiles.c_str());
   json += "]}\n";
   std::ofstream(out_dir + "/moe_bench.json") << json;

@@ -72,8 +72,8 @@ namespace {
 std::atomic<int> g_wgmma_schedule{int(WgmmaSchedule::kDynamic)};
 std::atomic<int> g_wgmma_input{int(WgmmaInput::kScatter)};
 std::atomic<int> g_wgmma_silu{int(WgmmaSilu::kTanh)};
-std::atomic<int> g_wgmma_tile{int(WgmmaTile::k128)};
-std::atomic<int> g_wgmma_down_start{int(WgmmaDownStart::kAfterGateUp)};
+std::atomic<int> g_wgmma_tile{int(WgmmaTile::kAuto)};
+std::atomic<int> g_wgmma_down_start{int(WgmmaDownStart::kPerExpert)};
 constexpr int kSchedWords = 4 + 256;  // 2 counters per GEMM, then the expert chain's counters (<= 256 experts)
 }  // namespace
 

@@ -61,7 +61,8 @@ void set_wgmma_silu(WgmmaSilu s);
 WgmmaSilu wgmma_silu();
 
 // Token-tile width of the wgmma GEMMs, process-wide (a benchmark / test knob, read at each
-// launch; sixth round): k128 (256 weight rows x 128 tokens per tile, 4 pipeline stages) or 192
+// launch; sixth round; default kAuto): k128 (256 weight rows x 128 tokens per tile, 4 pipeline
+// stages; the default before the sixth round) or 192
 // tokens (3 stages; a third less weight traffic per FLOP) for both GEMMs, or for one of them
 // (k192Up: gate/up only, k192Down: down only), or kAuto: 192 for both when the rows average at
 // least 128 per expert (capacity / experts), else 128 (192 measured faster at 4,096 tokens and
@@ -73,8 +74,9 @@ WgmmaTile wgmma_tile();
 
 // When the wgmma down GEMM starts an expert's work, process-wide (a benchmark / test knob, read
 // at each launch; sixth round; dynamic schedules only): kAfterGateUp waits for the whole gate/up
-// grid (programmatic dependent launch); kPerExpert starts as soon as that expert's gate/up work
-// is stored (per-expert counters the gate/up GEMM releases), overlapping gate/up's last items.
+// grid (programmatic dependent launch; the default before the sixth round); kPerExpert (the
+// default) starts as soon as that expert's gate/up work is stored (per-expert counters the
+// gate/up GEMM releases), overlapping gate/up's last items.
 enum class WgmmaDownStart { kAfterGateUp, kPerExpert };
 void set_wgmma_down_start(WgmmaDownStart d);
 WgmmaDownStart wgmma_down_start();
