@@ -141,12 +141,15 @@ void print_variant_header() {
   std::printf("\nsixth round's variants (defaults: tile %s, down GEMM %s), back to back in the same run: FFN ms |\n"
               "layer wg ms | worst rel. error vs cuBLAS grouped. Tiles: 128 = 256 x 128, 4 stages; 192 = 256 x 192,\n"
               "3 stages; up / dn: 192 for that GEMM only; auto: 192 when rows >= 128 per expert. '+pe': the down\n"
-              "GEMM starts per expert (expert chain) instead of after the whole gate/up grid\n",
+              "GEMM starts per expert (expert chain) instead of after the whole gate/up grid; '+st': the staged\n"
+              "epilogue (192-token tiles; default epilogue: %s)\n",
               tile_names[int(wgmma_tile())],
-              wgmma_down_start() == WgmmaDownStart::kPerExpert ? "per expert" : "after gate/up");
+              wgmma_down_start() == WgmmaDownStart::kPerExpert ? "per expert" : "after gate/up",
+              wgmma_epilogue() == WgmmaEpilogue::kStaged ? "staged" : "direct");
   std::printf("%-18s %6s |", "model", "tokens");
   for (int r = 0; r < 2; ++r) {
-    for (const char* h : {"128", "192", "up192", "dn192", "auto", "128+pe", "192+pe", "auto+pe"}) std::printf(" %6s", h);
+    for (const char* h : {"128", "192", "up192", "dn192", "auto", "128+pe", "192+pe", "auto+pe", "192pest", "autpest"})
+      std::printf(" %7s", h);
     std::printf(r == 0 ? " |" : " | err\n");
   }
 }

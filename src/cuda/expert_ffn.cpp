@@ -74,8 +74,12 @@ std::atomic<int> g_wgmma_input{int(WgmmaInput::kScatter)};
 std::atomic<int> g_wgmma_silu{int(WgmmaSilu::kTanh)};
 std::atomic<int> g_wgmma_tile{int(WgmmaTile::kAuto)};
 std::atomic<int> g_wgmma_down_start{int(WgmmaDownStart::kPerExpert)};
+std::atomic<int> g_wgmma_epilogue{int(WgmmaEpilogue::kDirect)};
 constexpr int kSchedWords = 4 + 256;  // 2 counters per GEMM, then the expert chain's counters (<= 256 experts)
 }  // namespace
+
+void set_wgmma_epilogue(WgmmaEpilogue e) { g_wgmma_epilogue.store(int(e), std::memory_order_relaxed); }
+WgmmaEpilogue wgmma_epilogue() { return WgmmaEpilogue(g_wgmma_epilogue.load(std::memory_order_relaxed)); }
 
 void set_wgmma_down_start(WgmmaDownStart d) { g_wgmma_down_start.store(int(d), std::memory_order_relaxed); }
 WgmmaDownStart wgmma_down_start() { return WgmmaDownStart(g_wgmma_down_start.load(std::memory_order_relaxed)); }
@@ -151,6 +155,7 @@ void ExpertFfn::run_wgmma(const bf16_t* x, const int32_t* order, int top_k, int6
   sm90::Options o;
   o.tanh_silu = wgmma_silu() == WgmmaSilu::kTanh;
   o.refine = wgmma_schedule() == WgmmaSchedule::kDynamic;
+  o.staged = wgmma_epilogue() == WgmmaEpilogue::kStaged;
   WgmmaTile tile = wgmma_tile();
   if (tile == WgmmaTile::kAuto) tile = capacity >= 128 * int64_t(num_experts) ? WgmmaTile::k192 : WgmmaTile::k128;
   o.tile_n = tile == WgmmaTile::k192 || tile == WgmmaTile::k192Up ? 192 : 128;

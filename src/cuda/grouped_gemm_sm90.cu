@@ -117,6 +117,7 @@ void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, i
   p.tanh_silu = o.tanh_silu ? 1 : 0;
   p.refine = o.refine ? 1 : 0;
   p.ready = o.sched ? o.ready : nullptr;
+  p.staged = o.staged && tn == 192 ? 1 : 0;
   if (tn == 192) launch<true, false, 192>(mw, mx, mx32, p, stream);
   else launch<true, false, 128>(mw, mx, mx32, p, stream);
 }
@@ -153,6 +154,7 @@ void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int 
   p.ready = o.sched ? o.ready : nullptr;
   p.dep_tn = o.dep_tile_n;
   p.dep_ft = int(inter / 128);
+  p.staged = o.staged && tn == 192 ? 1 : 0;
   if (tn == 192) launch<false, false, 192>(mw, mx, mx32, p, stream);
   else launch<false, false, 128>(mw, mx, mx32, p, stream);
 }

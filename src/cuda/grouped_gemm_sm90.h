@@ -38,7 +38,8 @@ bool supports(int64_t hidden, int64_t inter, int num_experts);
 // shared by a gate/up launch and the down launch right after it on the same stream: gate/up
 // counts finished work per expert in it, down starts each expert's items once that expert's act
 // rows are complete instead of waiting for the whole gate/up grid, and leaves it zero.
-// dep_tile_n: (down) the gate/up launch's tokens per tile.
+// dep_tile_n: (down) the gate/up launch's tokens per tile. staged (192-token tiles only): the
+// epilogue through shared memory with 16-byte global stores.
 struct Options {
   unsigned* sched = nullptr;
   bool refine = true;
@@ -46,6 +47,7 @@ struct Options {
   int tile_n = 128;
   unsigned* ready = nullptr;
   int dep_tile_n = 128;
+  bool staged = false;
 };
 
 // act[r][c] = silu(x[r] . w13_e[c]) * (x[r] . w13_e[inter + c]) (F32 accumulate, SwiGLU in the

@@ -298,28 +298,57 @@ __global__ void __launch_bounds__(kThreads, 1)
         *reinterpret_cast<__nv_bfloat162*>(p.out + int64_t(row0 + col) * p.ldo + feat + fpair) = v;
       }
     };
+    // The warpgroup's 64 features feat0.. x the tile's valid tokens, accumulator register i
+    // holding val(i): straight from registers (4-byte stores of feature pairs), or (Params::staged,
+    // 192-token tiles; sixth round) through this warpgroup's shared-memory area: stmatrix .trans
+    // puts 8 features of one token in 16 contiguous bytes ([token][64 features], 16-byte chunks
+    // XOR-swizzled by token % 8: no bank conflicts), then 16-byte coalesced global stores.
+    auto out = [&](int feat0, auto val) {
+      if constexpr (kTN == 192) {
+        if (p.staged) {
+          const uint32_t stg = base + kStages * kStageBytes + cw * (kTN * 128);
+          named_bar_sync_id(2 + cw, 128);  // this warpgroup's copy-out of the area before is done
+          const int m = lane >> 3, i = lane & 7;  // this lane's row address: matrix m, row i
+#pragma unroll
+          for (int c = 0; c < kTN / 8; c += 2)
+            if (8 * c < valid) {  // matrices (c, h 0), (c, h 1), (c + 1, h 0), (c + 1, h 1)
+              uint32_t r[4];
+#pragma unroll
+              for (int q = 0; q < 4; ++q) {
+                const int reg = 4 * (c + (q >> 1)) + 2 * (q & 1);
+                r[q] = pack_bf16x2(val(reg), val(reg + 1));
+              }
+              const int tok = 8 * (c + (m >> 1)) + i, chunk = 2 * warp + (m & 1);
+              stmatrix_x4_trans(stg + tok * 128 + ((chunk ^ (tok & 7)) << 4), r);
+            }
+          named_bar_sync_id(2 + cw, 128);
+          for (int idx = tid & 127; idx < valid * 8; idx += 128) {
+            const int tok = idx >> 3, j = idx & 7;
+            const uint4 v = ld_shared_v4(stg + tok * 128 + ((j ^ (tok & 7)) << 4));
+            *reinterpret_cast<uint4*>(p.out + int64_t(row0 + tok) * p.ldo + feat0 + 8 * j) = v;
+          }
+          return;
+        }
+      }
+#pragma unroll
+      for (int c = 0; c < kTN / 8; ++c)
+        if (8 * c < valid)  // column blocks past the tile's rows: nothing to store (warp-uniform)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) store_pair(feat0 + 8 * h, c, val(4 * c + 2 * h), val(4 * c + 2 * h + 1));
+    };
     if (kSwiglu) {
       const int feat0 = f * 128 + cw * 64;  // gate rows of box 0; up rows are box 1
-      auto swiglu_store = [&](auto act) {
-#pragma unroll
-        for (int c = 0; c < kTN / 8; ++c)
-          if (8 * c < valid)  // column blocks past the tile's rows: nothing to store (warp-uniform)
-#pragma unroll
-            for (int h = 0; h < 2; ++h)
-              store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
-                         act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
-      };
       // silu(g) = g / (1 + e^-g) = h + h tanh(h) with h = g / 2: one MUFU.TANH (error about
       // 2^-11 of h, below the bf16 rounding of the result) instead of MUFU.EX2 + MUFU.RCP and the
       // exp's range checks; or (tanh_silu = 0) exp and the approximate reciprocal (__fdividef:
       // 2 ulp; g -> -inf still gives 0).
       if (p.tanh_silu)
-        swiglu_store([](float g, float u) {
-          const float h = 0.5f * g;
-          return fmaf(h, tanh_approx(h), h) * u;
+        out(feat0, [&](int i) {
+          const float h = 0.5f * acc0[i];
+          return fmaf(h, tanh_approx(h), h) * acc1[i];
         });
       else
-        swiglu_store([](float g, float u) { return __fdividef(g, 1.0f + __expf(-g)) * u; });
+        out(feat0, [&](int i) { return __fdividef(acc0[i], 1.0f + __expf(-acc0[i])) * acc1[i]; });
       if (p.ready) {  // expert chain: this warpgroup's part of the item is stored (all 128 threads)
         __threadfence();
         named_bar_sync_id(2 + cw, 128);
@@ -327,14 +356,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
     } else {
       const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
-#pragma unroll
-      for (int c = 0; c < kTN / 8; ++c)
-        if (8 * c < valid)
-#pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            store_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
-            store_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
-          }
+      out(feat0, [&](int i) { return acc0[i]; });
+      out(feat0 + 128, [&](int i) { return acc1[i]; });
     }
   }
 #else

@@ -32,7 +32,9 @@ struct TileCfg {
   static constexpr int kStages = kTN == 128 ? 4 : 3;
   static constexpr int kBBytes = kTN * kBK * 2;
   static constexpr int kStageBytes = kABytes + kBBytes;
-  static constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + alignment slack (1024-byte tiles)
+  // 192: + the staged epilogue's areas (one per consumer warpgroup: kTN tokens x 64 features)
+  static constexpr int kEpilogueBytes = kTN == 192 ? 2 * kTN * 128 : 0;
+  static constexpr int kSmemBytes = kStages * kStageBytes + kEpilogueBytes + 1024;  // + alignment slack
 };
 
 struct Params {
@@ -60,6 +62,7 @@ struct Params {
   unsigned* ready = nullptr;
   int dep_tn = 128;
   int dep_ft = 0;
+  int staged = 0;  // 192-token tiles: epilogue through shared memory, 16-byte global stores
 };
 
 #ifdef GRACE_SM90A_DEVICE

@@ -29,7 +29,8 @@ struct RestoreKnobs {
   WgmmaSchedule s = wgmma_schedule();
   WgmmaTile t = wgmma_tile();
   WgmmaDownStart d = wgmma_down_start();
-  ~RestoreKnobs() { set_wgmma_schedule(s), set_wgmma_tile(t), set_wgmma_down_start(d); }
+  WgmmaEpilogue o = wgmma_epilogue();
+  ~RestoreKnobs() { set_wgmma_schedule(s), set_wgmma_tile(t), set_wgmma_down_start(d), set_wgmma_epilogue(o); }
 };
 
 const char* tile_name(WgmmaTile t) {
@@ -41,7 +42,8 @@ const char* tile_name(WgmmaTile t) {
 // (must stay NaN-poisoned), a launch with no work and repeated launches (the dynamic schedule's
 // counters must come back to zero), in the three schedules, both GEMMs wide or one of them, the
 // down GEMM after the whole gate/up grid or per expert (the expert chain's counters, too, must
-// come back to zero: the repeats would hang or read stale rows otherwise).
+// come back to zero: the repeats would hang or read stale rows otherwise), each with the direct
+// and the staged epilogue (the latter changes only 192-token tiles).
 TEST(CudaWgmmaTile, WideTilesMatchReferenceAndRepeat) {
   const int64_t H = 512, I = 256;
   const std::vector<int32_t> sizes = {1, 0, 31, 33, 64, 65, 97, 128, 129, 160, 161, 191, 192, 193, 385, 0, 200, 7, 300};
@@ -73,12 +75,13 @@ TEST(CudaWgmmaTile, WideTilesMatchReferenceAndRepeat) {
   for (WgmmaSchedule sched : scheds) {
     set_wgmma_schedule(sched);
     std::vector<float> narrow;
-    for (int variant = 0; variant < 8; ++variant) {
-      const WgmmaTile tile = tiles[variant / 2];
+    for (int variant = 0; variant < 16; ++variant) {
+      const WgmmaTile tile = tiles[(variant / 2) % 4];
       set_wgmma_tile(tile);
       set_wgmma_down_start(variant % 2 ? WgmmaDownStart::kPerExpert : WgmmaDownStart::kAfterGateUp);
+      set_wgmma_epilogue(variant < 8 ? WgmmaEpilogue::kDirect : WgmmaEpilogue::kStaged);
       const std::string what = std::string("tile ") + tile_name(tile) + ", schedule " + std::to_string(int(sched)) +
-                               (variant % 2 ? ", down per expert" : "");
+                               (variant % 2 ? ", down per expert" : "") + (variant < 8 ? "" : ", staged epilogue");
       ExpertFfn ffn(H, I, GemmPath::kWgmma);
       std::vector<float> first;
       for (int rep = 0; rep < 3; ++rep) {
@@ -137,7 +140,7 @@ TEST(CudaWgmmaTile, DeepSeekShapeMatchesCublas) {
 // The down GEMM started per expert (the expert chain) against the down GEMM after the whole
 // gate/up grid: bit for bit, launch after launch, at the DeepSeek shape (64 experts, skewed, so
 // the down GEMM's first items overlap the gate/up GEMM's last ones), with both tile widths and
-// one GEMM wide, and against cuBLAS.
+// one GEMM wide, and against cuBLAS; and the staged epilogue bit for bit equal to the direct one.
 TEST(CudaWgmmaTile, PerExpertDownStartIsBitIdentical) {
   const int E = 64;
   const int64_t H = 2048, I = 1408;
@@ -165,14 +168,17 @@ TEST(CudaWgmmaTile, PerExpertDownStartIsBitIdentical) {
     const std::vector<float> base = download_float(y, rows * H);
     EXPECT_LT(testing::rel_error(base, want), 1e-2) << "tile " << tile_name(tile);
     set_wgmma_down_start(WgmmaDownStart::kPerExpert);
-    for (int rep = 0; rep < 6; ++rep) {
+    for (int rep = 0; rep < 8; ++rep) {
+      set_wgmma_epilogue(rep < 6 ? WgmmaEpilogue::kDirect : WgmmaEpilogue::kStaged);
       fill_bytes(y.get(), 0xff, rows * H * 2);
       ffn.run_device(x.get(), rows, d_off.get(), E, w13.get(), w2.get(), y.get());
       const std::vector<float> got = download_float(y, rows * H);
       size_t differ = 0;  // counted, not compared whole: a failure prints one number, not millions
       for (size_t i = 0; i < got.size(); ++i) differ += std::memcmp(&got[i], &base[i], sizeof(float)) != 0;
-      ASSERT_EQ(differ, 0u) << "tile " << tile_name(tile) << ", per-expert down start, call " << rep;
+      ASSERT_EQ(differ, 0u) << "tile " << tile_name(tile) << ", per-expert down start, call " << rep
+                            << (rep < 6 ? "" : ", staged epilogue");
     }
+    set_wgmma_epilogue(WgmmaEpilogue::kDirect);
   }
 }
 

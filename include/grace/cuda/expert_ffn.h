@@ -81,6 +81,13 @@ enum class WgmmaDownStart { kAfterGateUp, kPerExpert };
 void set_wgmma_down_start(WgmmaDownStart d);
 WgmmaDownStart wgmma_down_start();
 
+// How the wgmma GEMMs with 192-token tiles store their results, process-wide (a benchmark / test
+// knob, read at each launch; sixth round): kDirect (the default) from registers, 4-byte stores of
+// feature pairs; kStaged through shared memory (stmatrix), 16-byte coalesced stores. Bit-identical.
+enum class WgmmaEpilogue { kDirect, kStaged };
+void set_wgmma_epilogue(WgmmaEpilogue e);
+WgmmaEpilogue wgmma_epilogue();
+
 // act[r][c] = silu(h[r][c]) * h[r][inter + c] for h [rows][2*inter]; inter % 8 == 0.
 void swiglu(const bf16_t* h, int64_t rows, int64_t inter, bf16_t* act, Stream stream = nullptr);
 
