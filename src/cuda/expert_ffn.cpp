@@ -74,7 +74,7 @@ std::atomic<int> g_wgmma_input{int(WgmmaInput::kScatter)};
 std::atomic<int> g_wgmma_silu{int(WgmmaSilu::kTanh)};
 std::atomic<int> g_wgmma_tile{int(WgmmaTile::kAuto)};
 std::atomic<int> g_wgmma_down_start{int(WgmmaDownStart::kPerExpert)};
-std::atomic<int> g_wgmma_epilogue{int(WgmmaEpilogue::kDirect)};
+std::atomic<int> g_wgmma_epilogue{int(WgmmaEpilogue::kStaged)};
 constexpr int kSchedWords = 4 + 256;  // 2 counters per GEMM, then the expert chain's counters (<= 256 experts)
 }  // namespace
 

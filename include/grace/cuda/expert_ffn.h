@@ -82,8 +82,9 @@ void set_wgmma_down_start(WgmmaDownStart d);
 WgmmaDownStart wgmma_down_start();
 
 // How the wgmma GEMMs with 192-token tiles store their results, process-wide (a benchmark / test
-// knob, read at each launch; sixth round): kDirect (the default) from registers, 4-byte stores of
-// feature pairs; kStaged through shared memory (stmatrix), 16-byte coalesced stores. Bit-identical.
+// knob, read at each launch; sixth round): kDirect from registers, 4-byte stores of feature pairs
+// (the only form before); kStaged (the default) through shared memory (stmatrix), 16-byte
+// coalesced stores (measured 4-5% faster FFN at 4,096 tokens and up). Bit-identical.
 enum class WgmmaEpilogue { kDirect, kStaged };
 void set_wgmma_epilogue(WgmmaEpilogue e);
 WgmmaEpilogue wgmma_epilogue();
