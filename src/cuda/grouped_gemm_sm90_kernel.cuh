@@ -31,7 +31,9 @@
 // stages later and fenced them in the producer: 24% slower GEMM; see docs/gpu.md, fifth round.)
 // Sixth round: the token tile is a template parameter kTN, 128 (4 stages) or 192 (3 stages of
 // 56 KB, m64n192 MMAs and 192 accumulator registers per consumer thread; a third less weight
-// traffic per FLOP), constants in grouped_gemm_sm90_tile.cuh. Expert chain (Params::ready): the
+// traffic per FLOP), constants in grouped_gemm_sm90_tile.cuh; their epilogue can go through a
+// shared-memory area per consumer warpgroup (Params::staged: stmatrix, then 16-byte stores; the
+// 48 KB fit next to 3 stages, not next to 4 of the 128-token tiles). Expert chain (Params::ready): the
 // gate/up consumers release a per-expert count after each item's stores, and the down GEMM's
 // producer, instead of griddepcontrol.wait on the whole gate/up grid, acquires its expert's
 // count before its first TMA read of that expert's act rows (fence.proxy.async.global between).
