@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   std::printf("%-18s %6s %5s | %9s %7s %5s | %9s %9s %9s %7s %7s | %9s %s\n", "model", "tokens", "src",
               "rt+perm", "GB/s", "%bw", "ffn grp", "ffn strm", "dense", "TF grp", "TF dns", "layer", "(ms)");
   bool first = true;
-  std::string summary;
+  std::string summary, tiles;
   for (const Shape& s : shapes) {
     const int64_t H = s.hidden, I = s.inter;
     const int E = s.experts, k = s.top_k;
@@ -177,6 +177,16 @@ int main(int argc, char** argv) {
       double wg_silu_err = -1, wg_d4_err = -1;
       int gather_same = -1;
       double wg_err = -1;
+      // Sixth round's variants (WgmmaTile, WgmmaDownStart, WgmmaEpilogue), back to back: 128, 192,
+      // 192 gate/up, 192 down, auto (after the whole gate/up grid); 128, 192, auto with the down
+      // GEMM per expert; 192 and auto per expert with the staged epilogue.
+      constexpr int kVar = 10;
+      const WgmmaTile var_tile[kVar] = {WgmmaTile::k128, WgmmaTile::k192, WgmmaTile::k192Up, WgmmaTile::k192Down,
+                                        WgmmaTile::kAuto, WgmmaTile::k128, WgmmaTile::k192, WgmmaTile::kAuto,
+                                        WgmmaTile::k192, WgmmaTile::kAuto};
+      float tile_ffn_ms[kVar] = {}, tile_layer_ms[kVar] = {};
+      double tile_err[kVar];
+      std::fill(tile_err, tile_err + kVar, -1.0);
       auto rel_err = [](const std::vector<bf16_t>& a, const std::vector<bf16_t>& b) {  // |b - a| / |a|
         double num = 0, den = 0;
         for (size_t i = 0; i < a.size(); ++i) {
@@ -280,6 +290,39 @@ int main(int argc, char** argv) {
         });
         layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get(), nullptr, &wst_sc);
         set_wgmma_input(in);
+        // Token-tile widths (sixth round), the default's included, back to back: FFN (error
+        // against cuBLAS grouped) and layer.
+        ys.download(a.data(), a.size());
+        const WgmmaTile tile = wgmma_tile();
+        const WgmmaDownStart down_start = wgmma_down_start();
+        const WgmmaEpilogue epilogue = wgmma_epilogue();
+        for (int t = 0; t < kVar; ++t) {
+          set_wgmma_tile(var_tile[t]);
+          set_wgmma_down_start(t < 5 ? WgmmaDownStart::kAfterGateUp : WgmmaDownStart::kPerExpert);
+          set_wgmma_epilogue(t < 8 ? WgmmaEpilogue::kDirect : WgmmaEpilogue::kStaged);
+          ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get());
+          synchronize();
+          ysw.download(b.data(), b.size());
+          tile_err[t] = rel_err(a, b);
+          tile_ffn_ms[t] = median_ms(reps, [&] { ffn_wgmma.run_device(xs.get(), P, eb.offsets(), E, w13.get(), w2.get(), ysw.get()); });
+          tile_layer_ms[t] = median_ms(reps, [&] {
+            layer_wgmma.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+          });
+        }
+        set_wgmma_tile(tile);
+        set_wgmma_down_start(down_start);
+        set_wgmma_epilogue(epilogue);
+        char cell[64];
+        std::snprintf(cell, sizeof cell, "%-18s %6lld", s.name, (long long)T);
+        std::string tl = cell;
+        for (const float* v : {tile_ffn_ms, tile_layer_ms}) {
+          tl += " |";
+          for (int t = 0; t < kVar; ++t) std::snprintf(cell, sizeof cell, " %7.3f", v[t]), tl += cell;
+        }
+        double worst = 0;
+        for (int t = 0; t < kVar; ++t) worst = std::max(worst, tile_err[t]);
+        std::snprintf(cell, sizeof cell, " | %.2e\n", worst);
+        tiles += tl + cell;
       }
       const float layer_ms = median_ms(reps, [&] {
         layer.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
@@ -315,7 +358,7 @@ int main(int argc, char** argv) {
       else
         std::snprintf(line, sizeof line, "%-18s %6lld | wgmma path not available here\n", s.name, (long long)T);
       summary += line;
-      char buf[2800];
+      char buf[4096];
       std::snprintf(buf, sizeof buf,
                     "%s{\"model\":\"%s\",\"tokens\":%lld,\"routing\":\"%s\",\"route_permute_ms\":%.5f,"
                     "\"route_permute_GBps\":%.1f,\"ffn_grouped_ms\":%.5f,\"ffn_streams_ms\":%.5f,"
@@ -329,7 +372,8 @@ int main(int argc, char** argv) {
                     "\"layer_input\":\"%s\",\"layer_wgmma_other_input_ms\":%.5f,\"stage_other_permute_ms\":%.5f,"
                     "\"stage_other_ffn_ms\":%.5f,\"stage_other_combine_ms\":%.5f,\"silu\":\"%s\","
                     "\"ffn_wgmma_other_silu_ms\":%.5f,\"wgmma_other_silu_rel_err\":%.3g,"
-                    "\"ffn_wgmma_dynamic4_ms\":%.5f,\"wgmma_dynamic4_rel_err\":%.3g,\"layer_wgmma_dynamic4_ms\":%.5f}",
+                    "\"ffn_wgmma_dynamic4_ms\":%.5f,\"wgmma_dynamic4_rel_err\":%.3g,\"layer_wgmma_dynamic4_ms\":%.5f,"
+                    "\"tile\":%d,\"down_start\":%d,\"epilogue\":%d,",
                     first ? "" : ",", s.name, (long long)T, real ? "trace" : "synthetic", rp_ms, rp_GBps, grp_ms,
                     str_ms, dns_ms, flops / (grp_ms * 1e-3) / 1e12, flops / (str_ms * 1e-3) / 1e12,
                     flops / (dns_ms * 1e-3) / 1e12, layer_ms, st.permute_ms, st.ffn_ms, st.combine_ms, wg_ms,
@@ -339,8 +383,19 @@ int main(int argc, char** argv) {
                     wgmma_input() == WgmmaInput::kGather ? "gather" : "scatter", layer_wg_scatter_ms,
                     wst_sc.permute_ms, wst_sc.ffn_ms, wst_sc.combine_ms,
                     wgmma_silu() == WgmmaSilu::kTanh ? "tanh" : "exp", wg_silu_ms, wg_silu_err, wg_d4_ms, wg_d4_err,
-                    layer_wg_d4_ms);
+                    layer_wg_d4_ms, int(wgmma_tile()), int(wgmma_down_start()), int(wgmma_epilogue()));
       json += buf;
+      // The variants' arrays, in the order of var_tile above.
+      const char* keys[3] = {"ffn_wgmma_variant_ms", "layer_wgmma_variant_ms", "wgmma_variant_rel_err"};
+      for (int a = 0; a < 3; ++a) {
+        json += std::string(a ? "," : "") + "\"" + keys[a] + "\":[";
+        for (int t = 0; t < kVar; ++t) {
+          std::snprintf(buf, sizeof buf, "%s%.5g", t ? "," : "", a == 0 ? tile_ffn_ms[t] : a == 1 ? tile_layer_ms[t] : tile_err[t]);
+          json += buf;
+        }
+        json += "]";
+      }
+      json += "}";
       first = false;
     }
   }
@@ -357,6 +412,8 @@ int main(int argc, char** argv) {
   std::printf("%-18s %6s | %9s %7s %6s %9s | %9s %9s %9s\n", "model", "tokens", "ffn wg", "TF/s", "%pk",
               "rel err", "layer", "layer wg", "graph");
   std::printf("%s", summary.c_str());
+  grace::bench::print_variant_header();
+  std::printf("%s", tiles.c_str());
   json += "]}\n";
   std::ofstream(out_dir + "/moe_bench.json") << json;
   return 0;

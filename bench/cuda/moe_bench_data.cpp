@@ -119,17 +119,39 @@ int run_profile(const std::string& data_dir, int64_t T) {
   PairBuckets pb;
   LocalMoeLayer a(E, k, H, I, GemmPath::kWgmma);
   const WgmmaInput in = wgmma_input();
-  for (int r = 0; r < 3; ++r) {  // per round: 2 route + permute launches, then 5 per layer call
+  for (int r = 0; r < 3; ++r) {  // per round: 2 route + permute launches, then 5 per layer call (3 calls)
     pb.route_build_scatter(dt, DeviceRouter::kTar, 7, DeviceRouteBatch{0, T, k, d_ids.get(), nullptr, 0, 0}, nullptr,
                            d_slot.get(), x.get(), H, xs.get());
     a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());  // default input
     set_wgmma_input(in == WgmmaInput::kGather ? WgmmaInput::kScatter : WgmmaInput::kGather);
     a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());  // the other one
     set_wgmma_input(in);
+    const WgmmaTile tile = wgmma_tile();  // and the other token-tile width (sixth round)
+    set_wgmma_tile(tile == WgmmaTile::k128 ? WgmmaTile::k192 : WgmmaTile::k128);
+    a.forward(x.get(), d_ids.get(), d_w.get(), T, w13.get(), w2.get(), out.get());
+    set_wgmma_tile(tile);
   }
   synchronize();
   std::printf("profile: %lld tokens done\n", (long long)T);
   return 0;
+}
+
+void print_variant_header() {
+  static const char* tile_names[] = {"128", "192", "192 gate/up", "192 down", "auto"};
+  std::printf("\nsixth round's variants (defaults: tile %s, down GEMM %s), back to back in the same run: FFN ms |\n"
+              "layer wg ms | worst rel. error vs cuBLAS grouped. Tiles: 128 = 256 x 128, 4 stages; 192 = 256 x 192,\n"
+              "3 stages; up / dn: 192 for that GEMM only; auto: 192 when rows >= 128 per expert. '+pe': the down\n"
+              "GEMM starts per expert (expert chain) instead of after the whole gate/up grid; '+st': the staged\n"
+              "epilogue (192-token tiles; default epilogue: %s)\n",
+              tile_names[int(wgmma_tile())],
+              wgmma_down_start() == WgmmaDownStart::kPerExpert ? "per expert" : "after gate/up",
+              wgmma_epilogue() == WgmmaEpilogue::kStaged ? "staged" : "direct");
+  std::printf("%-18s %6s |", "model", "tokens");
+  for (int r = 0; r < 2; ++r) {
+    for (const char* h : {"128", "192", "up192", "dn192", "auto", "128+pe", "192+pe", "auto+pe", "192pest", "autpest"})
+      std::printf(" %7s", h);
+    std::printf(r == 0 ? " |" : " | err\n");
+  }
 }
 
 }  // namespace grace::bench

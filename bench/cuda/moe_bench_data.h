@@ -27,6 +27,8 @@ Placement replicated_placement(int E, const std::vector<int32_t>& ids);
 
 // --profile T: route + permute, then the wgmma layer with either input, 3 rounds (for ncu).
 int run_profile(const std::string& data_dir, int64_t T);
+// The heading of the sixth round's variant table (tile widths x down-GEMM start, the defaults).
+void print_variant_header();
 
 }  // namespace grace::bench
 

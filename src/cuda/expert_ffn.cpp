@@ -72,7 +72,20 @@ namespace {
 std::atomic<int> g_wgmma_schedule{int(WgmmaSchedule::kDynamic)};
 std::atomic<int> g_wgmma_input{int(WgmmaInput::kScatter)};
 std::atomic<int> g_wgmma_silu{int(WgmmaSilu::kTanh)};
+std::atomic<int> g_wgmma_tile{int(WgmmaTile::kAuto)};
+std::atomic<int> g_wgmma_down_start{int(WgmmaDownStart::kPerExpert)};
+std::atomic<int> g_wgmma_epilogue{int(WgmmaEpilogue::kStaged)};
+constexpr int kSchedWords = 4 + 256;  // 2 counters per GEMM, then the expert chain's counters (<= 256 experts)
 }  // namespace
+
+void set_wgmma_epilogue(WgmmaEpilogue e) { g_wgmma_epilogue.store(int(e), std::memory_order_relaxed); }
+WgmmaEpilogue wgmma_epilogue() { return WgmmaEpilogue(g_wgmma_epilogue.load(std::memory_order_relaxed)); }
+
+void set_wgmma_down_start(WgmmaDownStart d) { g_wgmma_down_start.store(int(d), std::memory_order_relaxed); }
+WgmmaDownStart wgmma_down_start() { return WgmmaDownStart(g_wgmma_down_start.load(std::memory_order_relaxed)); }
+
+void set_wgmma_tile(WgmmaTile t) { g_wgmma_tile.store(int(t), std::memory_order_relaxed); }
+WgmmaTile wgmma_tile() { return WgmmaTile(g_wgmma_tile.load(std::memory_order_relaxed)); }
 
 void set_wgmma_silu(WgmmaSilu s) { g_wgmma_silu.store(int(s), std::memory_order_relaxed); }
 WgmmaSilu wgmma_silu() { return WgmmaSilu(g_wgmma_silu.load(std::memory_order_relaxed)); }
@@ -142,12 +155,17 @@ void ExpertFfn::run_wgmma(const bf16_t* x, const int32_t* order, int top_k, int6
   sm90::Options o;
   o.tanh_silu = wgmma_silu() == WgmmaSilu::kTanh;
   o.refine = wgmma_schedule() == WgmmaSchedule::kDynamic;
+  o.staged = wgmma_epilogue() == WgmmaEpilogue::kStaged;
+  WgmmaTile tile = wgmma_tile();
+  if (tile == WgmmaTile::kAuto) tile = capacity >= 128 * int64_t(num_experts) ? WgmmaTile::k192 : WgmmaTile::k128;
+  o.tile_n = tile == WgmmaTile::k192 || tile == WgmmaTile::k192Up ? 192 : 128;
   if (wgmma_schedule() != WgmmaSchedule::kStatic) {
-    if (impl_->sched.size() < 4) {  // first use: zeroed once (synchronous copy); each launch leaves them zero
-      const unsigned zero[4] = {0, 0, 0, 0};
-      impl_->sched.upload(zero, 4);
+    if (impl_->sched.size() < size_t(kSchedWords)) {  // first use: zeroed once (synchronous copy); each launch leaves them zero
+      const std::vector<unsigned> zero(kSchedWords, 0u);
+      impl_->sched.upload(zero.data(), zero.size());
     }
     o.sched = impl_->sched.get();
+    if (wgmma_down_start() == WgmmaDownStart::kPerExpert) o.ready = impl_->sched.get() + 4;
   }
   if (order)
     sm90::gate_up_swiglu_gather(x, order, top_k, capacity, offsets, num_experts, w13, hidden_, inter_,
@@ -156,6 +174,8 @@ void ExpertFfn::run_wgmma(const bf16_t* x, const int32_t* order, int top_k, int6
     sm90::gate_up_swiglu(x, capacity, offsets, num_experts, w13, hidden_, inter_, impl_->act.get(), o, stream);
   sm90::Options od = o;
   od.sched = o.sched ? o.sched + 2 : nullptr;
+  od.tile_n = tile == WgmmaTile::k192 || tile == WgmmaTile::k192Down ? 192 : 128;
+  od.dep_tile_n = order ? 128 : o.tile_n;  // the gathered gate/up GEMM runs 128-token tiles
   sm90::down_proj(impl_->act.get(), capacity, offsets, num_experts, w2, hidden_, inter_, y, od,
                   stream);
 #else

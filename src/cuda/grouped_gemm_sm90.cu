@@ -58,7 +58,7 @@ int sm_count() {
 // second GPU's launch failing). Setting it twice is harmless, so the race is benign. Launched as
 // a programmatic dependent launch: the CTAs start as the previous kernel's CTAs leave their SMs
 // (and its trigger fired), set up their barriers, then wait for it (griddepcontrol.wait).
-template <bool kSwiglu, bool kGather>
+template <bool kSwiglu, bool kGather, int kTN>
 void launch(const CUtensorMap& mw, const CUtensorMap& mx, const CUtensorMap& mx32, const Params& p,
             Stream stream) {
   static std::atomic<uint64_t> done{0};
@@ -66,8 +66,8 @@ void launch(const CUtensorMap& mw, const CUtensorMap& mx, const CUtensorMap& mx3
   GRACE_CUDA_CHECK(cudaGetDevice(&dev));
   const uint64_t bit = dev >= 0 && dev < 64 ? uint64_t(1) << dev : 0;
   if (bit == 0 || !(done.load(std::memory_order_acquire) & bit)) {
-    GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kSwiglu, kGather>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
+    GRACE_CUDA_CHECK(cudaFuncSetAttribute(grouped_gemm_kernel<kSwiglu, kGather, kTN>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, TileCfg<kTN>::kSmemBytes));
     done.fetch_or(bit, std::memory_order_release);
   }
   cudaLaunchAttribute attr[1];
@@ -76,13 +76,16 @@ void launch(const CUtensorMap& mw, const CUtensorMap& mx, const CUtensorMap& mx3
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = dim3(unsigned(sm_count()));
   cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = kSmemBytes;
+  cfg.dynamicSmemBytes = TileCfg<kTN>::kSmemBytes;
   cfg.stream = static_cast<cudaStream_t>(stream);
   cfg.attrs = attr;
   cfg.numAttrs = 1;
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kSwiglu, kGather>, mw, mx, mx32, p));
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, grouped_gemm_kernel<kSwiglu, kGather, kTN>, mw, mx, mx32, p));
   GRACE_CUDA_CHECK_LAUNCH();
 }
+
+// The token-tile width the options ask for (128 unless 192).
+int tile_n(const Options& o) { return o.tile_n == 192 ? 192 : 128; }
 
 }  // namespace
 
@@ -107,12 +110,16 @@ void gate_up_swiglu(const bf16_t* x, int64_t capacity, const int32_t* offsets, i
   GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w13, int64_t(num_experts) * 2 * inter, hidden, kBoxRows);
-  const CUtensorMap mx = make_map(x, capacity, hidden, kBN), mx32 = make_map(x, capacity, hidden, 32);
+  const int tn = tile_n(o);
+  const CUtensorMap mx = make_map(x, capacity, hidden, tn), mx32 = make_map(x, capacity, hidden, 32);
   Params p{offsets, num_experts, int(hidden / kBK), int(inter / 128), int(2 * inter), int(inter), 128,
            reinterpret_cast<__nv_bfloat16*>(act), inter, o.sched};
   p.tanh_silu = o.tanh_silu ? 1 : 0;
   p.refine = o.refine ? 1 : 0;
-  launch<true, false>(mw, mx, mx32, p, stream);
+  p.ready = o.sched ? o.ready : nullptr;
+  p.staged = o.staged && tn == 192 ? 1 : 0;
+  if (tn == 192) launch<true, false, 192>(mw, mx, mx32, p, stream);
+  else launch<true, false, 128>(mw, mx, mx32, p, stream);
 }
 
 void gate_up_swiglu_gather(const bf16_t* x, const int32_t* order, int top_k, int64_t capacity,
@@ -130,7 +137,8 @@ void gate_up_swiglu_gather(const bf16_t* x, const int32_t* order, int top_k, int
   p.ldx = hidden;
   p.tanh_silu = o.tanh_silu ? 1 : 0;
   p.refine = o.refine ? 1 : 0;
-  launch<true, true>(mw, mw, mw, p, stream);  // no B maps: the rows are gathered
+  p.ready = o.sched ? o.ready : nullptr;
+  launch<true, true, 128>(mw, mw, mw, p, stream);  // no B maps: the rows are gathered (128-token tiles only)
 }
 
 void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int num_experts,
@@ -138,11 +146,17 @@ void down_proj(const bf16_t* act, int64_t capacity, const int32_t* offsets, int 
   GRACE_CUDA_REQUIRE(supports(hidden, inter, num_experts), "shape not supported by the sm_90a GEMM");
   if (capacity <= 0) return;
   const CUtensorMap mw = make_map(w2, int64_t(num_experts) * hidden, inter, kBoxRows);
-  const CUtensorMap mx = make_map(act, capacity, inter, kBN), mx32 = make_map(act, capacity, inter, 32);
+  const int tn = tile_n(o);
+  const CUtensorMap mx = make_map(act, capacity, inter, tn), mx32 = make_map(act, capacity, inter, 32);
   Params p{offsets, num_experts, int(inter / kBK), int(hidden / 256), int(hidden), 128, 256,
            reinterpret_cast<__nv_bfloat16*>(y), hidden, o.sched};
   p.refine = o.refine ? 1 : 0;
-  launch<false, false>(mw, mx, mx32, p, stream);
+  p.ready = o.sched ? o.ready : nullptr;
+  p.dep_tn = o.dep_tile_n;
+  p.dep_ft = int(inter / 128);
+  p.staged = o.staged && tn == 192 ? 1 : 0;
+  if (tn == 192) launch<false, false, 192>(mw, mx, mx32, p, stream);
+  else launch<false, false, 128>(mw, mx, mx32, p, stream);
 }
 
 }  // namespace grace::cuda::sm90

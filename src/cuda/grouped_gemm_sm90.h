@@ -31,11 +31,23 @@ bool supports(int64_t hidden, int64_t inter, int num_experts);
 // sharing a counter pair must not run at the same time (stream order, as within one ExpertFfn).
 // refine (dynamic only; fifth round): a partial tile's input rows loaded only to that width, and
 // the experts in the work list by rows, most first. tanh_silu (gate/up): silu(g) as h + h tanh(h),
-// h = g/2, through tanh.approx; else exp + approximate reciprocal.
+// h = g/2, through tanh.approx; else exp + approximate reciprocal. tile_n (sixth round): tokens
+// per tile, 128 (4 pipeline stages) or 192 (3 stages; gate_up_swiglu and down_proj only, the
+// gathered GEMM always runs 128).
+// ready (sixth round, with sched only): the expert chain, a DEVICE array [num_experts] of zeros
+// shared by a gate/up launch and the down launch right after it on the same stream: gate/up
+// counts finished work per expert in it, down starts each expert's items once that expert's act
+// rows are complete instead of waiting for the whole gate/up grid, and leaves it zero.
+// dep_tile_n: (down) the gate/up launch's tokens per tile. staged (192-token tiles only): the
+// epilogue through shared memory with 16-byte global stores.
 struct Options {
   unsigned* sched = nullptr;
   bool refine = true;
   bool tanh_silu = true;
+  int tile_n = 128;
+  unsigned* ready = nullptr;
+  int dep_tile_n = 128;
+  bool staged = false;
 };
 
 // act[r][c] = silu(x[r] . w13_e[c]) * (x[r] . w13_e[inter + c]) (F32 accumulate, SwiGLU in the

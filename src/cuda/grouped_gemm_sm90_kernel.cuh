@@ -29,6 +29,14 @@
 // and the consumers fence the stage to the async proxy before their wgmmas read it. So the layer
 // needs no scatter pass and no grouped copy of x. (A first version waited for its own copies two
 // stages later and fenced them in the producer: 24% slower GEMM; see docs/gpu.md, fifth round.)
+// Sixth round: the token tile is a template parameter kTN, 128 (4 stages) or 192 (3 stages of
+// 56 KB, m64n192 MMAs and 192 accumulator registers per consumer thread; a third less weight
+// traffic per FLOP), constants in grouped_gemm_sm90_tile.cuh; their epilogue can go through a
+// shared-memory area per consumer warpgroup (Params::staged: stmatrix, then 16-byte stores; the
+// 48 KB fit next to 3 stages, not next to 4 of the 128-token tiles). Expert chain (Params::ready): the
+// gate/up consumers release a per-expert count after each item's stores, and the down GEMM's
+// producer, instead of griddepcontrol.wait on the whole gate/up grid, acquires its expert's
+// count before its first TMA read of that expert's act rows (fence.proxy.async.global between).
 #ifndef GRACE_CUDA_GROUPED_GEMM_SM90_KERNEL_CUH_
 #define GRACE_CUDA_GROUPED_GEMM_SM90_KERNEL_CUH_
 
@@ -37,88 +45,29 @@
 
 #include "cuda/grouped_gemm_sm90.h"
 #include "cuda/grouped_gemm_sm90_mma.h"
+#include "cuda/grouped_gemm_sm90_tile.cuh"
 
 namespace grace::cuda::sm90 {
 namespace {
 
-constexpr int kBK = 64;                   // K per stage: one 128-byte swizzle span of bf16
-constexpr int kBN = 128;                  // tokens per tile
-constexpr int kBoxRows = 128;             // weight rows per TMA box (two boxes per tile)
-constexpr int kStages = 4;
-constexpr int kThreads = 384;             // warpgroup 0 producer, 1-2 consumers
-constexpr int kBoxBytes = kBoxRows * kBK * 2;  // 16 KB
-constexpr int kABytes = 2 * kBoxBytes;
-constexpr int kBBytes = kBN * kBK * 2;         // 16 KB
-constexpr int kStageBytes = kABytes + kBBytes;
-constexpr int kMaxExperts = 256;
-constexpr int kSlots = 4;                 // work items in flight between producer and consumers
-constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + alignment slack (1024-byte tiles)
-
-struct Params {
-  const int32_t* offsets;
-  int num_experts;
-  int k_tiles;          // K / 64
-  int feat_tiles;       // output feature tiles per expert
-  int expert_rows;      // weight rows per expert in the 2D weight map (2*inter or hidden)
-  int box1_offset;      // row of box 1 relative to box 0 (inter for SwiGLU, 128 otherwise)
-  int feat_step;        // weight rows advanced per feature tile (128 SwiGLU, 256 otherwise)
-  __nv_bfloat16* out;
-  int64_t ldo;
-  unsigned* sched;      // dynamic schedule: [0] next item - grid, [1] CTAs done (zero between
-                        // launches; the last CTA resets both); nullptr: static schedule
-  const int32_t* order = nullptr;        // gathered input only: grouped row -> pair (pair / top_k = token)
-  const __nv_bfloat16* gx = nullptr;     // token rows [tokens][ldx]
-  int top_k = 1;
-  int64_t ldx = 0;
-  int tanh_silu = 0;                     // SwiGLU epilogue: silu through tanh.approx (1) or exp + rcp (0)
-  int refine = 0;                        // dynamic only: narrow B loads, experts by rows (see Options)
-};
-
-#ifdef GRACE_SM90A_DEVICE
-// One tile's main loop for a consumer warpgroup: k_tiles stages of two m64nNk16 x 4 each, one
-// k-tile's group kept in flight; frees each stage once the group after it was issued and the
-// group reading it is done. Columns N.. of the accumulators are left as they were.
-template <int N, bool kGather>
-__device__ __forceinline__ void mainloop(float* acc0, float* acc1, uint64_t* full_bar, uint64_t* empty_bar,
-                                         uint32_t base, int cw, int lane, int k_tiles, int& stage,
-                                         uint32_t& phase) {
-  int prev = -1;  // stage whose wgmmas may still be reading shared memory
-  for (int kt = 0; kt < k_tiles; ++kt) {
-    mbar_wait(smem_addr(&full_bar[stage]), phase);
-    if (kGather) fence_proxy_async();  // the B rows came through the generic proxy (cp.async)
-    const uint32_t sa = base + stage * kStageBytes + cw * (64 * 128);
-    const uint32_t sb = base + stage * kStageBytes + kABytes;
-    wgmma_fence();
-#pragma unroll
-    for (int k = 0; k < kBK / 16; ++k) {
-      const int scale = (kt > 0 || k > 0) ? 1 : 0;
-      wgmma_m64nNk16<N>(acc0, smem_desc(sa + k * 32), smem_desc(sb + k * 32), scale);
-      wgmma_m64nNk16<N>(acc1, smem_desc(sa + kBoxBytes + k * 32), smem_desc(sb + k * 32), scale);
-    }
-    wgmma_commit();
-    // Keep this k-tile's group in flight; the previous one is done, so its stage is free.
-    wgmma_wait1();
-    if (prev >= 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
-    prev = stage;
-    if (++stage == kStages) stage = 0, phase ^= 1;
-  }
-  wgmma_wait0();
-  if (lane == 0) mbar_arrive(smem_addr(&empty_bar[prev]));
-}
-#endif
-
-template <bool kSwiglu, bool kGather>
+template <bool kSwiglu, bool kGather, int kTN>
 __global__ void __launch_bounds__(kThreads, 1)
     grouped_gemm_kernel(const __grid_constant__ CUtensorMap map_w, const __grid_constant__ CUtensorMap map_x,
                         const __grid_constant__ CUtensorMap map_x32,
                         const Params p) {
 #ifdef GRACE_SM90A_DEVICE
+  static_assert(!kGather || kTN == 128, "the gathered producer fills 128-row tiles");
+  using C = TileCfg<kTN>;
+  constexpr int kStages = C::kStages, kStageBytes = C::kStageBytes, kBN = kTN;
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) uint64_t full_bar[kStages], empty_bar[kStages];
   __shared__ __align__(8) uint64_t item_full[kSlots], item_empty[kSlots];
   __shared__ int offs[kMaxExperts + 1], tile_start[kMaxExperts + 1], eord[kMaxExperts], item_slot[kSlots];
 
-  grid_dep_wait();
+  // The chained down GEMM reads only what kernels before the gate/up GEMM wrote (offsets, weights;
+  // complete once every gate/up CTA passed its own wait, which precedes its launch_dependents) and
+  // the gate/up output, through ready[] below.
+  if (kSwiglu || !p.ready) grid_dep_wait();
   grid_dep_launch();
   const int tid = threadIdx.x;
   const uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
@@ -189,7 +138,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   };
 
   const int wg = tid / 128;
-  if (wg == 0 && kGather) {
+  if constexpr (kGather) if (wg == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 56;");
     // Thread t copies 16-byte chunk t % 8 of rows t / 8 + 16 i (i < 8) of each B tile: 8 lanes
     // read one 128-byte row span, a warp 4 rows per instruction. Swizzle: chunk ^ (row % 8).
@@ -252,7 +201,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (wg == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
     if (tid == 0) {
-      int stage = 0;
+      int stage = 0, ready_e = -1;
       uint32_t phase = 0;
       for (int seq = 0;; ++seq) {
         int item = blockIdx.x + seq * gridDim.x;  // static; dynamic: first item static, then the counter
@@ -264,22 +213,30 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (item >= total) break;
         int e, row0, valid, f;
         decode(item, e, row0, valid, f);
+        if (!kSwiglu && p.ready && e != ready_e) {  // chained down GEMM: this expert's act rows written?
+          const int rows = offs[e + 1] - offs[e];
+          const unsigned need = 2u * unsigned((rows + p.dep_tn - 1) / p.dep_tn) * unsigned(p.dep_ft);
+          while (ld_acquire_gpu(&p.ready[e]) < need) __nanosleep(32);
+          fence_proxy_async_global();  // generic-proxy writes (other SMs' stores) before these TMA reads
+          ready_e = e;
+        }
         const int w0 = e * p.expert_rows + f * p.feat_step;
         // B rows the MMAs read: all 128 (one box), or (dynamic schedule, partial tile) the rows
         // rounded up to 32 in boxes of 32 (same swizzled layout: each box starts at a 1024-byte
         // multiple), so a partial tile's padding rows cost no L2 traffic either.
-        const int nq = p.sched && p.refine ? (valid + 31) / 32 : 4;
+        constexpr int kFull = kTN / 32;
+        const int nq = p.sched && p.refine ? (valid + 31) / 32 : kFull;
         for (int kt = 0; kt < p.k_tiles; ++kt) {
           const uint32_t fb = smem_addr(&full_bar[stage]);
           mbar_wait(smem_addr(&empty_bar[stage]), phase ^ 1);
-          mbar_expect_tx(fb, kABytes + nq * (kBBytes / 4));
+          mbar_expect_tx(fb, kABytes + nq * kB32Bytes);
           const uint32_t sa = base + stage * kStageBytes;
           tma_load_2d(&map_w, fb, sa, kt * kBK, w0);
           tma_load_2d(&map_w, fb, sa + kBoxBytes, kt * kBK, w0 + p.box1_offset);
-          if (nq == 4) tma_load_2d(&map_x, fb, sa + kABytes, kt * kBK, row0);
+          if (nq == kFull) tma_load_2d(&map_x, fb, sa + kABytes, kt * kBK, row0);
           else
             for (int q = 0; q < nq; ++q)
-              tma_load_2d(&map_x32, fb, sa + kABytes + q * (kBBytes / 4), kt * kBK, row0 + 32 * q);
+              tma_load_2d(&map_x32, fb, sa + kABytes + q * kB32Bytes, kt * kBK, row0 + 32 * q);
           if (++stage == kStages) stage = 0, phase ^= 1;
         }
       }
@@ -288,6 +245,8 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (atomicAdd(&p.sched[1], 1u) == gridDim.x - 1) {
           atomicExch(&p.sched[0], 0u);
           atomicExch(&p.sched[1], 0u);
+          if (!kSwiglu && p.ready)  // every CTA is past its last wait on ready[]
+            for (int e = 0; e < E; ++e) p.ready[e] = 0u;
         }
       }
     }
@@ -298,7 +257,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   else asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
   const int cw = wg - 1;               // consumer warpgroup: rows cw*64 .. +63 of each box
   const int warp = (tid / 32) & 3, lane = tid & 31;
-  float acc0[64], acc1[64];
+  float acc0[kTN / 2], acc1[kTN / 2];
   int stage = 0;
   uint32_t phase = 0;
   for (int seq = 0;; ++seq) {
@@ -310,12 +269,23 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (item < 0) break;
     int e, row0, valid, f;
     decode(item, e, row0, valid, f);
-    // Token columns the MMAs compute: all 128, or (dynamic schedule) the valid rows rounded up to 32.
-    const int nq = p.sched ? (valid + 31) / 32 : 4;
-    if (nq == 4) mainloop<128, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
-    else if (nq == 3) mainloop<96, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
-    else if (nq == 2) mainloop<64, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
-    else mainloop<32, kGather>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase);
+    // Token columns the MMAs compute: all kTN, or (dynamic schedule) the valid rows rounded up to 32.
+    const int nq = p.sched ? (valid + 31) / 32 : kTN / 32;
+#define GRACE_MAINLOOP(n) mainloop<n, kGather, kTN>(acc0, acc1, full_bar, empty_bar, base, cw, lane, p.k_tiles, stage, phase)
+    if constexpr (kTN == 192) {
+      if (nq == 6) GRACE_MAINLOOP(192);
+      else if (nq == 5) GRACE_MAINLOOP(160);
+      else if (nq == 4) GRACE_MAINLOOP(128);
+      else if (nq == 3) GRACE_MAINLOOP(96);
+      else if (nq == 2) GRACE_MAINLOOP(64);
+      else GRACE_MAINLOOP(32);
+    } else {
+      if (nq == 4) GRACE_MAINLOOP(128);
+      else if (nq == 3) GRACE_MAINLOOP(96);
+      else if (nq == 2) GRACE_MAINLOOP(64);
+      else GRACE_MAINLOOP(32);
+    }
+#undef GRACE_MAINLOOP
     // Epilogue from the wgmma D fragment: register 4c + 2h + j of lane l in warp w holds
     // D[row = 16w + l/4 + 8h][col = 8c + 2(l%4) + j]; row = weight row (feature), col = token.
     // Lanes l and l^4 hold neighbouring features of the same two tokens: one shuffle gives each
@@ -330,38 +300,66 @@ __global__ void __launch_bounds__(kThreads, 1)
         *reinterpret_cast<__nv_bfloat162*>(p.out + int64_t(row0 + col) * p.ldo + feat + fpair) = v;
       }
     };
+    // The warpgroup's 64 features feat0.. x the tile's valid tokens, accumulator register i
+    // holding val(i): straight from registers (4-byte stores of feature pairs), or (Params::staged,
+    // 192-token tiles; sixth round) through this warpgroup's shared-memory area: stmatrix .trans
+    // puts 8 features of one token in 16 contiguous bytes ([token][64 features], 16-byte chunks
+    // XOR-swizzled by token % 8: no bank conflicts), then 16-byte coalesced global stores.
+    auto out = [&](int feat0, auto val) {
+      if constexpr (kTN == 192) {
+        if (p.staged) {
+          const uint32_t stg = base + kStages * kStageBytes + cw * (kTN * 128);
+          named_bar_sync_id(2 + cw, 128);  // this warpgroup's copy-out of the area before is done
+          const int m = lane >> 3, i = lane & 7;  // this lane's row address: matrix m, row i
+#pragma unroll
+          for (int c = 0; c < kTN / 8; c += 2)
+            if (8 * c < valid) {  // matrices (c, h 0), (c, h 1), (c + 1, h 0), (c + 1, h 1)
+              uint32_t r[4];
+#pragma unroll
+              for (int q = 0; q < 4; ++q) {
+                const int reg = 4 * (c + (q >> 1)) + 2 * (q & 1);
+                r[q] = pack_bf16x2(val(reg), val(reg + 1));
+              }
+              const int tok = 8 * (c + (m >> 1)) + i, chunk = 2 * warp + (m & 1);
+              stmatrix_x4_trans(stg + tok * 128 + ((chunk ^ (tok & 7)) << 4), r);
+            }
+          named_bar_sync_id(2 + cw, 128);
+          for (int idx = tid & 127; idx < valid * 8; idx += 128) {
+            const int tok = idx >> 3, j = idx & 7;
+            const uint4 v = ld_shared_v4(stg + tok * 128 + ((j ^ (tok & 7)) << 4));
+            *reinterpret_cast<uint4*>(p.out + int64_t(row0 + tok) * p.ldo + feat0 + 8 * j) = v;
+          }
+          return;
+        }
+      }
+#pragma unroll
+      for (int c = 0; c < kTN / 8; ++c)
+        if (8 * c < valid)  // column blocks past the tile's rows: nothing to store (warp-uniform)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) store_pair(feat0 + 8 * h, c, val(4 * c + 2 * h), val(4 * c + 2 * h + 1));
+    };
     if (kSwiglu) {
       const int feat0 = f * 128 + cw * 64;  // gate rows of box 0; up rows are box 1
-      auto swiglu_store = [&](auto act) {
-#pragma unroll
-        for (int c = 0; c < 16; ++c)
-          if (8 * c < valid)  // column blocks past the tile's rows: nothing to store (warp-uniform)
-#pragma unroll
-            for (int h = 0; h < 2; ++h)
-              store_pair(feat0 + 8 * h, c, act(acc0[4 * c + 2 * h], acc1[4 * c + 2 * h]),
-                         act(acc0[4 * c + 2 * h + 1], acc1[4 * c + 2 * h + 1]));
-      };
       // silu(g) = g / (1 + e^-g) = h + h tanh(h) with h = g / 2: one MUFU.TANH (error about
       // 2^-11 of h, below the bf16 rounding of the result) instead of MUFU.EX2 + MUFU.RCP and the
       // exp's range checks; or (tanh_silu = 0) exp and the approximate reciprocal (__fdividef:
       // 2 ulp; g -> -inf still gives 0).
       if (p.tanh_silu)
-        swiglu_store([](float g, float u) {
-          const float h = 0.5f * g;
-          return fmaf(h, tanh_approx(h), h) * u;
+        out(feat0, [&](int i) {
+          const float h = 0.5f * acc0[i];
+          return fmaf(h, tanh_approx(h), h) * acc1[i];
         });
       else
-        swiglu_store([](float g, float u) { return __fdividef(g, 1.0f + __expf(-g)) * u; });
+        out(feat0, [&](int i) { return __fdividef(acc0[i], 1.0f + __expf(-acc0[i])) * acc1[i]; });
+      if (p.ready) {  // expert chain: this warpgroup's part of the item is stored (all 128 threads)
+        __threadfence();
+        named_bar_sync_id(2 + cw, 128);
+        if ((tid & 127) == 0) red_release_gpu_add(&p.ready[e], 1u);
+      }
     } else {
       const int feat0 = f * 256 + cw * 64;  // box 0 rows feat0.., box 1 rows feat0 + 128..
-#pragma unroll
-      for (int c = 0; c < 16; ++c)
-        if (8 * c < valid)
-#pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            store_pair(feat0 + 8 * h, c, acc0[4 * c + 2 * h], acc0[4 * c + 2 * h + 1]);
-            store_pair(feat0 + 128 + 8 * h, c, acc1[4 * c + 2 * h], acc1[4 * c + 2 * h + 1]);
-          }
+      out(feat0, [&](int i) { return acc0[i]; });
+      out(feat0 + 128, [&](int i) { return acc1[i]; });
     }
   }
 #else

@@ -60,6 +60,35 @@ enum class WgmmaSilu { kTanh, kExp };
 void set_wgmma_silu(WgmmaSilu s);
 WgmmaSilu wgmma_silu();
 
+// Token-tile width of the wgmma GEMMs, process-wide (a benchmark / test knob, read at each
+// launch; sixth round; default kAuto): k128 (256 weight rows x 128 tokens per tile, 4 pipeline
+// stages; the default before the sixth round) or 192
+// tokens (3 stages; a third less weight traffic per FLOP) for both GEMMs, or for one of them
+// (k192Up: gate/up only, k192Down: down only), or kAuto: 192 for both when the rows average at
+// least 128 per expert (capacity / experts), else 128 (192 measured faster at 4,096 tokens and
+// up, slower at 256: 3 stages hide less latency on narrow tiles). The gathered gate/up GEMM
+// always runs 128.
+enum class WgmmaTile { k128, k192, k192Up, k192Down, kAuto };
+void set_wgmma_tile(WgmmaTile t);
+WgmmaTile wgmma_tile();
+
+// When the wgmma down GEMM starts an expert's work, process-wide (a benchmark / test knob, read
+// at each launch; sixth round; dynamic schedules only): kAfterGateUp waits for the whole gate/up
+// grid (programmatic dependent launch; the default before the sixth round); kPerExpert (the
+// default) starts as soon as that expert's gate/up work is stored (per-expert counters the
+// gate/up GEMM releases), overlapping gate/up's last items.
+enum class WgmmaDownStart { kAfterGateUp, kPerExpert };
+void set_wgmma_down_start(WgmmaDownStart d);
+WgmmaDownStart wgmma_down_start();
+
+// How the wgmma GEMMs with 192-token tiles store their results, process-wide (a benchmark / test
+// knob, read at each launch; sixth round): kDirect from registers, 4-byte stores of feature pairs
+// (the only form before); kStaged (the default) through shared memory (stmatrix), 16-byte
+// coalesced stores (measured 4-5% faster FFN at 4,096 tokens and up). Bit-identical.
+enum class WgmmaEpilogue { kDirect, kStaged };
+void set_wgmma_epilogue(WgmmaEpilogue e);
+WgmmaEpilogue wgmma_epilogue();
+
 // act[r][c] = silu(h[r][c]) * h[r][inter + c] for h [rows][2*inter]; inter % 8 == 0.
 void swiglu(const bf16_t* h, int64_t rows, int64_t inter, bf16_t* act, Stream stream = nullptr);
 
