@@ -21,7 +21,8 @@ residual is the fixed cost of their intra stage L_intra (on 2x1 a device copy an
 trip). Where flat and hierarchical runs differ in peers (2x2), L, P and W are fitted on all runs
 and L_intra = 0 (the intra stage is NVLink P2P inside one namespace, ~0.1 ms per exchange);
 if that gives P < 0 (the hierarchical runs cost more than one peer less explains), P = 0 and
-the one-peer-count fit above is used.
+the one-peer-count fit above is used. A negative L (the 1,024-token phases of a shaped 2x1 link pass
+partly in the shaper's burst, faster than W) is set to 0 and W refitted through the origin.
 Compute: measured compute = c0 + s x the H200 grouped roofline of the same run (2nd pass).
 The fitted W, L, P become inter.bandwidth_GBps, node_nic_GBps, inter.latency_us and
 inter.peer_latency_us of the preset; L_intra its intra.latency_us.
@@ -183,6 +184,8 @@ def main():
         if P < 0:  # one peer count, or the hierarchical runs cost more than a peer less explains
             samples = [(x, t) for r in flat for _, x, t in phases(r)]
             L, b = lsq(samples)
+            if L < 0:  # small phases ride the shaper's burst (faster than W): no fixed cost, W through 0
+                L, b = 0.0, sum(x * t for x, t in samples) / sum(x * x for x, _ in samples)
             P = 0.0
             res = [t - (L + x * b) for r in hier for _, x, t in phases(r)]
             Li = max(0.0, sum(res) / len(res)) if res else 0.0
