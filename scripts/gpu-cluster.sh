@@ -18,6 +18,7 @@
 #       the whole measurement: for each setup (2x1, 2x2) and rate (10gbit, unshaped) the link
 #       sweep (grace_nccl_sweep), then `grace run --backend cuda` for every case and tokens/GPU;
 #       writes OUT_DIR/cluster.tsv (one row per run), sweep_*.txt and the runs' logs (tar).
+#   scripts/gpu-cluster.sh layout SETUP   prints each rank's namespace and device index (no root)
 #   scripts/gpu-cluster.sh run SETUP RATE -- CMD...   one command per rank on the cluster (CMD
 #       gets GRACE_RANK/GRACE_SIZE/GRACE_LOCAL_RANK and a fresh folder in $GRACE_RDV)
 # DATA_DIR: trace/ (DeepSeek-V2-Lite ESFT traces, as in ../shared/data) and pl/<setup>-<planner>.json
@@ -110,6 +111,17 @@ setup() {
   done
 }
 
+# rank_layout GPUS_PER_NODE RANK: prints "<node> <device index>" of a rank. The device index goes
+# to GRACE_LOCAL_RANK, which grace and the sweep take modulo the visible GPUs: the global rank, so
+# 2x1 puts each node's rank on its own GPU and 2x2 (4 ranks, 2 GPUs) has each GPU serve one rank
+# of each node. (Until 2026-11-30 the node-local rank was passed, which put both 2x1 ranks on GPU
+# 0: two processes on one GPU are time-sliced, ~2 ms a turn.) ONE_NS=1: every rank in node 0.
+rank_layout() {
+  local node=$(($2 / $1))
+  [ "${ONE_NS:-0}" = 1 ] && node=0
+  echo "$node $2"
+}
+
 # launch SETUP LOGPREFIX CMD...: one process per rank, in its node's namespace; waits for all.
 launch() {
   local setup=$1 logp=$2
@@ -122,15 +134,11 @@ launch() {
     args+=("$a")
   done
   for ((r = 0; r < n; ++r)); do
-    # GPU = global rank modulo the GPUs (grace and the sweep take GRACE_LOCAL_RANK modulo the
-    # visible GPUs): 2x1 puts each node's rank on its own GPU; 2x2 has 4 ranks on 2 GPUs, so each
-    # GPU serves one rank of each node. (Until 2026-11-30 the node-local rank was passed, which put
-    # both 2x1 ranks on GPU 0: two processes on one GPU are time-sliced, ~2 ms a turn.)
-    local node=$((r / gpn))
-    [ "${ONE_NS:-0}" = 1 ] && node=0
+    local node dev
+    read -r node dev <<< "$(rank_layout "$gpn" "$r")"
     local p2p=1
     [ "$gpn" -gt 1 ] && p2p=0
-    $IP netns exec gracegpu$node env LD_LIBRARY_PATH="$BASE_LD" GRACE_RANK=$r GRACE_SIZE=$n GRACE_LOCAL_RANK=$r \
+    $IP netns exec gracegpu$node env LD_LIBRARY_PATH="$BASE_LD" GRACE_RANK=$r GRACE_SIZE=$n GRACE_LOCAL_RANK=$dev \
       GRACE_RDV="$rdv" NCCL_HOSTID=grace-node$node NCCL_SOCKET_IFNAME=gv NCCL_IB_DISABLE=1 NCCL_SHM_DISABLE=1 \
       NCCL_P2P_DISABLE=$p2p NCCL_NVLS_ENABLE=0 NCCL_SOCKET_NTHREADS=${NCCL_SOCKET_NTHREADS:-4} \
       NCCL_NSOCKS_PERTHREAD=${NCCL_NSOCKS_PERTHREAD:-4} NCCL_DEBUG=${NCCL_DEBUG:-WARN} GRACE_CUDA_WIRE_STATS=1 \
@@ -232,6 +240,15 @@ PY
 }
 
 MODE=${1:-}
+if [ "$MODE" = layout ]; then  # layout SETUP: where each rank runs (no root, nothing set up)
+  [[ "${2:-}" =~ ^2x[1-9]$ ]] || { echo "gpu-cluster: layout: want a setup 2xG (G = 1..9), got '${2:-}'" >&2; exit 2; }
+  gpn=${2#2x}
+  for ((r = 0; r < 2 * gpn; ++r)); do
+    read -r node dev <<< "$(rank_layout "$gpn" "$r")"
+    echo "rank $r namespace gracegpu$node GRACE_LOCAL_RANK $dev"
+  done
+  exit 0
+fi
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 net_tools
 trap 'teardown; mps_stop' EXIT

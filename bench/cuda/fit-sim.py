@@ -43,7 +43,7 @@ import sys
 import tempfile
 
 LAYERS = int(os.environ.get("LAYERS", "3"))
-SLICES = tempfile.mkdtemp(prefix="grace-fit-slices-")  # per run: the slices depend on DATA_DIR
+SLICES = None  # per run (made in main): the slices depend on DATA_DIR
 TASKS = ["intent", "law", "summary", "translation"]
 
 
@@ -111,6 +111,15 @@ def lsq(samples):
     return (sy - b * sx) / n, b
 
 
+def fit_latency_bandwidth(samples):
+    """t = L + b * x with L >= 0: least squares, and where that gives a negative fixed cost (small
+    phases that ride a shaper's burst, faster than the link's rate) L = 0 and b through the origin."""
+    L, b = lsq(samples)
+    if L < 0:
+        L, b = 0.0, sum(x * t for x, t in samples) / sum(x * x for x, _ in samples)
+    return L, b
+
+
 H200_GROUPED_TFLOPS = 559.8  # src/core/topology.cpp h200 preset
 H200_HBM_GBPS = 2867.0
 
@@ -154,6 +163,8 @@ def predict(grace, data, topo_dir, rows):
 
 
 def main():
+    global SLICES
+    SLICES = tempfile.mkdtemp(prefix="grace-fit-slices-")
     args = sys.argv[1:]
     only_predict = bool(args) and args[0] == "--predict"
     if only_predict:
@@ -183,9 +194,7 @@ def main():
             Li = 0.0
         if P < 0:  # one peer count, or the hierarchical runs cost more than a peer less explains
             samples = [(x, t) for r in flat for _, x, t in phases(r)]
-            L, b = lsq(samples)
-            if L < 0:  # small phases ride the shaper's burst (faster than W): no fixed cost, W through 0
-                L, b = 0.0, sum(x * t for x, t in samples) / sum(x * x for x, _ in samples)
+            L, b = fit_latency_bandwidth(samples)
             P = 0.0
             res = [t - (L + x * b) for r in hier for _, x, t in phases(r)]
             Li = max(0.0, sum(res) / len(res)) if res else 0.0
@@ -238,4 +247,5 @@ if __name__ == "__main__":
     try:
         main()
     finally:
-        shutil.rmtree(SLICES, ignore_errors=True)
+        if SLICES:
+            shutil.rmtree(SLICES, ignore_errors=True)

@@ -1,0 +1,72 @@
+"""The emulated GPU cluster's scripts (docs/gpu.md, run 7): where each rank runs, and the link fit."""
+import importlib.util
+import os
+import subprocess
+
+import pytest
+
+from conftest import SOURCE
+
+CLUSTER = os.path.join(SOURCE, "scripts", "gpu-cluster.sh")
+
+
+def layout(setup, **env):
+    r = subprocess.run([CLUSTER, "layout", setup], capture_output=True, text=True,
+                       env=dict(os.environ, **env))
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines()]
+    return [(int(f[1]), f[3], int(f[5])) for f in rows]  # rank, namespace, GRACE_LOCAL_RANK
+
+
+def test_2x1_puts_each_rank_on_its_own_gpu():
+    # Both ranks on GPU 0 (the node-local rank, 0 on each node) time-sliced every exchange by ~2 ms.
+    rows = layout("2x1")
+    assert [(r, ns) for r, ns, _ in rows] == [(0, "gracegpu0"), (1, "gracegpu1")]
+    ndev = 2
+    assert len({dev % ndev for _, _, dev in rows}) == 2
+
+
+def test_2x2_has_each_gpu_serve_one_rank_of_each_node():
+    rows = layout("2x2")
+    assert [ns for _, ns, _ in rows] == ["gracegpu0", "gracegpu0", "gracegpu1", "gracegpu1"]
+    ndev = 2
+    node0 = sorted(dev % ndev for _, ns, dev in rows if ns == "gracegpu0")
+    node1 = sorted(dev % ndev for _, ns, dev in rows if ns == "gracegpu1")
+    assert node0 == node1 == [0, 1]
+
+
+def test_one_namespace_probe_keeps_distinct_gpus():
+    rows = layout("2x1", ONE_NS="1")
+    assert [ns for _, ns, _ in rows] == ["gracegpu0", "gracegpu0"]
+    assert [dev for _, _, dev in rows] == [0, 1]
+
+
+@pytest.mark.parametrize("bad", ["3x1", "2x0", "2x", ""])
+def test_layout_rejects_a_bad_setup(bad):
+    r = subprocess.run([CLUSTER, "layout", bad], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and "2xG" in r.stderr
+
+
+def fit_sim():
+    spec = importlib.util.spec_from_file_location("fit_sim", os.path.join(SOURCE, "bench", "cuda", "fit-sim.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_link_fit_recovers_latency_and_bandwidth():
+    f = fit_sim()
+    L, b = f.fit_latency_bandwidth([(x, 2.0 + 0.5 * x) for x in (1.0, 4.0, 9.0, 20.0)])
+    assert L == pytest.approx(2.0) and b == pytest.approx(0.5)
+
+
+def test_link_fit_clamps_a_negative_fixed_cost():
+    # Small phases that pass in a shaper's burst make the intercept negative; the simulator
+    # rejects negative latencies, so the fit puts L = 0 and fits the slope through the origin.
+    f = fit_sim()
+    samples = [(1.0, 0.2), (2.0, 0.6), (10.0, 4.8), (20.0, 9.8)]
+    L, b = f.fit_latency_bandwidth(samples)
+    assert L == 0.0
+    assert b == pytest.approx(sum(x * t for x, t in samples) / sum(x * x for x, _ in samples))
