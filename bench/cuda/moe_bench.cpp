@@ -77,32 +77,11 @@ int main(int argc, char** argv) {
   if (device_count() == 0) { std::fprintf(stderr, "moe_bench: no CUDA GPU\n"); return 1; }
   if (profile_tokens > 0) return grace::bench::run_profile(data_dir, profile_tokens);
 
-  // Copy bandwidth ceiling: 2 GiB device-to-device, bytes read + written.
-  const size_t copy_bytes = size_t(2) << 30;
-  DeviceBuffer<unsigned char> ca(copy_bytes), cb(copy_bytes);
-  fill_bytes(ca.get(), 1, copy_bytes);
-  const float copy_ms = median_ms(10, [&] { copy_device(cb.get(), ca.get(), copy_bytes); });
-  const double copy_GBps = 2.0 * copy_bytes / (copy_ms * 1e-3) / 1e9;
+  // The ceilings the table is measured against.
+  const double copy_GBps = grace::bench::measure_copy_GBps();
   std::printf("D2D copy: %.1f GB/s (read+write)\n", copy_GBps);
-
-  // Dense BF16 GEMM peak: 8192^3 through cuBLAS (F32 accumulate), random data.
-  double peak_tflops = 0;
-  {
-    const int n = 8192;
-    DeviceBuffer<bf16_t> a(size_t(n) * n), b(size_t(n) * n), c(size_t(n) * n);
-    fill_uniform_bf16(a.get(), int64_t(n) * n, 91, 1.0f);
-    fill_uniform_bf16(b.get(), int64_t(n) * n, 92, 1.0f);
-    cublasHandle_t hd;
-    cublasCreate(&hd);
-    const float one = 1.0f, zero = 0.0f;
-    const float ms = median_ms(10, [&] {
-      cublasGemmEx(hd, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, a.get(), CUDA_R_16BF, n, b.get(), CUDA_R_16BF, n,
-                   &zero, c.get(), CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    });
-    cublasDestroy(hd);
-    peak_tflops = 2.0 * n * n * n / (ms * 1e-3) / 1e12;
-    std::printf("dense BF16 GEMM 8192^3: %.0f TFLOP/s (cuBLAS)\n", peak_tflops);
-  }
+  const double peak_tflops = grace::bench::measure_dense_tflops();
+  std::printf("dense BF16 GEMM 8192^3: %.0f TFLOP/s (cuBLAS)\n", peak_tflops);
 
   const Shape shapes[] = {{"deepseek-v2-lite", 2048, 1408, 64, 6}, {"qwen3-30b-a3b", 2048, 768, 128, 8}};
   const int64_t batches[] = {256, 1024, 4096, 16384};

@@ -1,6 +1,8 @@
 // Helpers of the GPU MoE-layer benchmark (moe_bench_data.h).
 #include "moe_bench_data.h"
 
+#include <cublas_v2.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -32,6 +34,30 @@ float median_ms(int reps, const std::function<void()>& body) {
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
+}
+
+double measure_copy_GBps() {
+  const size_t copy_bytes = size_t(2) << 30;
+  DeviceBuffer<unsigned char> ca(copy_bytes), cb(copy_bytes);
+  fill_bytes(ca.get(), 1, copy_bytes);
+  const float copy_ms = median_ms(10, [&] { copy_device(cb.get(), ca.get(), copy_bytes); });
+  return 2.0 * copy_bytes / (copy_ms * 1e-3) / 1e9;
+}
+
+double measure_dense_tflops() {
+  const int n = 8192;
+  DeviceBuffer<bf16_t> a(size_t(n) * n), b(size_t(n) * n), c(size_t(n) * n);
+  fill_uniform_bf16(a.get(), int64_t(n) * n, 91, 1.0f);
+  fill_uniform_bf16(b.get(), int64_t(n) * n, 92, 1.0f);
+  cublasHandle_t hd;
+  cublasCreate(&hd);
+  const float one = 1.0f, zero = 0.0f;
+  const float ms = median_ms(10, [&] {
+    cublasGemmEx(hd, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, a.get(), CUDA_R_16BF, n, b.get(), CUDA_R_16BF, n, &zero,
+                 c.get(), CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  });
+  cublasDestroy(hd);
+  return 2.0 * n * n * n / (ms * 1e-3) / 1e12;
 }
 
 bool load_trace(const std::string& dir, int64_t T, int k, std::vector<int32_t>& ids, std::vector<float>& w) {

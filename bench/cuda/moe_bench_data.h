@@ -12,6 +12,11 @@
 
 namespace grace::bench {
 
+// The benchmark's ceilings: 2 GiB device-to-device copy, GB/s of bytes read + written; the dense
+// BF16 GEMM peak, 8192^3 through cuBLAS (F32 accumulate, random data), TFLOP/s.
+double measure_copy_GBps();
+double measure_dense_tflops();
+
 // Median of `reps` CUDA-event timings of body() after two warm-up calls, in ms.
 float median_ms(int reps, const std::function<void()>& body);
 
