@@ -60,6 +60,15 @@ if want tcp; then
   cat "$out/tcp.txt"
 fi
 
+# wrapped_sweep NAME RATE REPS: the sweep (4 KB-1 MB, --detail) on the 2x1 cluster with every rank
+# started through $out/NAME-rank.sh (a wrapper the probe wrote); rank 0's output to $out/NAME.txt.
+wrapped_sweep() {
+  chmod +x "$out/$1-rank.sh"
+  LOG_PREFIX="$out/logs_$1" timeout 120 scripts/gpu-cluster.sh run 2x1 "$2" -- "$out/$1-rank.sh" \
+    "$sweep" --rendezvous @RDV@ --gpus-per-node 1 --min-kb 4 --max-mb 1 --reps "$3" --detail 1 > "$out/$1.txt" 2>&1
+  grep -v "NCCL INFO" "$out/$1.txt"
+}
+
 if want streams; then  # plain TCP in NCCL's pattern: one-way connections, control + data, both ways at once
   echo "== streams (2x1, none): plain TCP, NCCL's connection pattern"
   LOG_PREFIX="$out/logs_streams" timeout 90 scripts/gpu-cluster.sh run 2x1 none -- python3 bench/cuda/tcp_streams.py \
@@ -84,10 +93,7 @@ rc=\$?
 env LD_LIBRARY_PATH=$netlib $nstat_bin > $out/nstat.rank\$GRACE_RANK.txt 2>&1
 exit \$rc
 EOS
-  chmod +x "$out/tcpstat-rank.sh"
-  LOG_PREFIX="$out/logs_tcpstat" timeout 90 scripts/gpu-cluster.sh run 2x1 none -- "$out/tcpstat-rank.sh" \
-    "$sweep" --rendezvous @RDV@ --gpus-per-node 1 --min-kb 4 --max-mb 1 --reps 41 --detail 1 > "$out/tcpstat.txt" 2>&1
-  grep -v "NCCL INFO" "$out/tcpstat.txt"
+  wrapped_sweep tcpstat none 41
   for r in 0 1; do
     echo "-- nstat rank $r (TCP counters that moved)"
     grep -E "Tcp|Ip" "$out/nstat.rank$r.txt" 2>/dev/null | head -60
@@ -109,10 +115,7 @@ if want strace; then
 exec env LD_LIBRARY_PATH=$slib:\$LD_LIBRARY_PATH $sprefix/usr/bin/strace -f -tt -T -yy --seccomp-bpf \\
   -e trace=sendto,recvfrom,sendmsg,recvmsg,read,write -e status=successful -o $out/strace.rank\$GRACE_RANK.txt "\$@"
 EOS
-  chmod +x "$out/strace-rank.sh"
-  LOG_PREFIX="$out/logs_strace" timeout 120 scripts/gpu-cluster.sh run 2x1 none -- "$out/strace-rank.sh" \
-    "$sweep" --rendezvous @RDV@ --gpus-per-node 1 --min-kb 4 --max-mb 1 --reps 11 --detail 1 > "$out/strace.txt" 2>&1
-  grep -v "NCCL INFO" "$out/strace.txt"
+  wrapped_sweep strace none 11
   for r in 0 1; do
     echo "-- strace rank $r: $(wc -l < "$out/strace.rank$r.txt" 2>/dev/null) lines; the last 60 on sockets"
     grep -E "TCP" "$out/strace.rank$r.txt" 2>/dev/null | tail -60
@@ -126,10 +129,7 @@ if want spy; then
   echo "== spy (2x1, none): socket send/receive/poll stamps of every NCCL thread"
   cc -O2 -shared -fPIC -o "$out/sockspy.so" bench/cuda/sockspy.c -ldl -lpthread || exit 1
   printf '#!/bin/sh\nexec env LD_PRELOAD=%s SOCKSPY_OUT=%s "$@"\n' "$out/sockspy.so" "$out/spy" > "$out/spy-rank.sh"
-  chmod +x "$out/spy-rank.sh"
-  LOG_PREFIX="$out/logs_spy" timeout 120 scripts/gpu-cluster.sh run 2x1 "${SPY_RATE:-none}" -- "$out/spy-rank.sh" \
-    "$sweep" --rendezvous @RDV@ --gpus-per-node 1 --min-kb 4 --max-mb 1 --reps 21 --detail 1 > "$out/spy.txt" 2>&1
-  grep -v "NCCL INFO" "$out/spy.txt"
+  wrapped_sweep spy "${SPY_RATE:-none}" 21
   wc -l "$out"/spy.[0-9]* 2>/dev/null
 fi
 
