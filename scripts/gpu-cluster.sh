@@ -28,8 +28,8 @@
 # inside both namespaces; default "net/ipv4/tcp_congestion_control=reno", see below), SWEEP (0: no
 # link sweep before the runs), ONE_NS=1 (every rank in namespace 0: NCCL's sockets then go over
 # the namespace's local route, not the veth; a probe, bench/cuda/nccl-fixed-cost.sh).
-# MPS=1: run under an MPS daemon (see mps_start). WARMUP (2): warm-up calls of the first batch before the timed ones. The dispatch sizes each
-# message from the units of the call before (src/cuda/a2a_stage.h): a layer's first call
+# MPS=1: run under an MPS daemon (see mps_start). WARMUP (2): warm-up calls of the first batch
+# before the timed ones. The dispatch sizes each message from the units of the call before (src/cuda/a2a_stage.h): a layer's first call
 # overflows and sizes its buffers differently, so the second warm-up is the first steady call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -57,9 +57,9 @@ net_tools() {  # ip and tc from the carried .debs, run with their own libraries 
 }
 
 # TCP inside the namespaces: Reno. The GPU machine's default is BBR, whose pacing and bandwidth
-# probes behind the tbf made the 10 Gbit/s rows erratic (2026-11-30, run 7b: the same 2x1 row
-# 29.0 ms one call and 7.0 ms the next; a phase twice as slow as its bytes); with Reno the rows sit
-# at 0.83-1.13x of bytes / bandwidth (run 7c). Cubic cannot be chosen inside a namespace there
+# probes behind the tbf made the 10 Gbit/s rows erratic (2026-11-30: 2x1 contiguous at 1,024
+# tokens 19.2 ms in run 7a and 29.5 in run 7b, both BBR; a phase twice as slow as its bytes); with
+# Reno (run 7c: 7.0 ms) the rows sit at 0.83-1.13x of bytes / bandwidth. Cubic cannot be chosen inside a namespace there
 # (not in tcp_allowed_congestion_control). NS_SYSCTL= (empty) keeps the machine's default.
 NS_SYSCTL_DEFAULT=net/ipv4/tcp_congestion_control=reno
 NS0=gracegpu0
