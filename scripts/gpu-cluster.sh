@@ -29,8 +29,9 @@
 # link sweep before the runs), ONE_NS=1 (every rank in namespace 0: NCCL's sockets then go over
 # the namespace's local route, not the veth; a probe, bench/cuda/nccl-fixed-cost.sh).
 # MPS=1: run under an MPS daemon (see mps_start). WARMUP (2): warm-up calls of the first batch
-# before the timed ones. The dispatch sizes each message from the units of the call before (src/cuda/a2a_stage.h): a layer's first call
-# overflows and sizes its buffers differently, so the second warm-up is the first steady call.
+# before the timed ones. The dispatch sizes each message from the units of the call before
+# (src/cuda/a2a_stage.h): a layer's first call overflows and sizes its buffers differently, so the
+# second warm-up is the first steady call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
