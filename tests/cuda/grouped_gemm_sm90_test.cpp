@@ -9,42 +9,26 @@
 #include <random>
 #include <string>
 
-#include "cuda/gpu_test_util.h"
+#include "cuda/wgmma_test_util.h"
 #include "grace/cuda/moe_layer.h"
 
 namespace grace::cuda {
 namespace {
 
-#define GRACE_REQUIRE_WGMMA(H, I, E)                                                         \
-  do {                                                                                       \
-    GRACE_REQUIRE_GPU();                                                                     \
-    if (!ExpertFfn::wgmma_supported(H, I, E))                                                \
-      GTEST_SKIP() << "no sm_90 GPU or no sm_90a code in this build: wgmma test skipped";    \
-  } while (0)
-
-std::vector<float> download_float(const DeviceBuffer<bf16_t>& d, size_t n) {
-  std::vector<bf16_t> h(n);
-  d.download(h.data(), n);
-  return testing::to_float(h);
-}
+using testing::download_float;
 
 TEST(CudaWgmmaFfn, MatchesCpuReferenceAndCublas) {
   const int E = 6;
   const int64_t H = 512, I = 256;
   GRACE_REQUIRE_WGMMA(H, I, E);
-  std::mt19937_64 rng(23);
-  // Empty experts, a one-row expert, experts spanning several 128-row token tiles.
-  const std::vector<int32_t> off = {0, 0, 1, 130, 390, 397, 397};
-  const int64_t rows = off[E], capacity = rows + 37;  // rows past off[E]: never read into y
-  const auto w13 = testing::random_bf16(size_t(E) * 2 * I * H, 1.0f / std::sqrt(float(H)), rng);
-  const auto w2 = testing::random_bf16(size_t(E) * H * I, 1.0f / std::sqrt(float(I)), rng);
-  const auto x = testing::random_bf16(capacity * H, 1.0f, rng);
-  DeviceBuffer<bf16_t> d_x, d_w13, d_w2, d_y(capacity * H), d_ref(capacity * H);
-  DeviceBuffer<int32_t> d_off;
-  d_x.upload(x.data(), x.size());
-  d_w13.upload(w13.data(), w13.size());
-  d_w2.upload(w2.data(), w2.size());
-  d_off.upload(off.data(), off.size());
+  // Empty experts, a one-row expert, experts spanning several 128-row token tiles; rows past
+  // off[E]: never read into y.
+  testing::HostFfnCase c(H, I, {0, 0, 1, 130, 390, 397, 397}, 37, 23);
+  const std::vector<int32_t>& off = c.off;
+  const int64_t rows = c.rows, capacity = c.capacity;
+  DeviceBuffer<bf16_t>&d_x = c.d_x, &d_w13 = c.d_w13, &d_w2 = c.d_w2;
+  DeviceBuffer<int32_t>& d_off = c.d_off;
+  DeviceBuffer<bf16_t> d_y(capacity * H), d_ref(capacity * H);
   fill_bytes(d_y.get(), 0xff, capacity * H * 2);  // NaN poison
   ExpertFfn ffn(H, I, GemmPath::kWgmma), cublas(H, I, GemmPath::kGrouped);
   ASSERT_TRUE(ffn.uses_device_offsets(E));
@@ -55,13 +39,9 @@ TEST(CudaWgmmaFfn, MatchesCpuReferenceAndCublas) {
   std::vector<bf16_t> yb(capacity * H);
   d_y.download(yb.data(), yb.size());
   for (int64_t i = rows * H; i < capacity * H; ++i) ASSERT_EQ(yb[i], 0xffff) << "row past the offsets written";
-  std::vector<float> got(rows * H), want(rows * H);
+  std::vector<float> got(rows * H);
   for (int64_t i = 0; i < rows * H; ++i) got[i] = bf16_to_float(yb[i]);
-  const auto xf = testing::to_float(x), w13f = testing::to_float(w13), w2f = testing::to_float(w2);
-  for (int e = 0; e < E; ++e)
-    for (int64_t r = off[e]; r < off[e + 1]; ++r)
-      testing::ffn_reference(&xf[r * H], &w13f[size_t(e) * 2 * I * H], &w2f[size_t(e) * H * I], H, I, &want[r * H]);
-  EXPECT_LT(testing::rel_error(got, want), 1e-2);
+  EXPECT_LT(testing::rel_error(got, c.want), 1e-2);
   std::vector<float> ref = download_float(d_ref, rows * H);
   EXPECT_LT(testing::rel_error(got, ref), 1e-2);
 
@@ -88,16 +68,12 @@ TEST(CudaWgmmaFfn, DeepSeekShapeMatchesCublas) {
   std::mt19937_64 rng(7);
   std::vector<int32_t> off(E + 1, 0);
   for (int e = 0; e < E; ++e) off[e + 1] = off[e] + int32_t(rng() % 5 == 0 ? 0 : rng() % 300);
-  const int64_t rows = off[E];
-  DeviceBuffer<bf16_t> x(rows * H), w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I), y(rows * H), ref(rows * H);
-  fill_uniform_bf16(x.get(), rows * H, 31, 1.0f);
-  fill_uniform_bf16(w13.get(), int64_t(w13.size()), 32, 1.0f / std::sqrt(float(H)));
-  fill_uniform_bf16(w2.get(), int64_t(w2.size()), 33, 1.0f / std::sqrt(float(I)));
-  fill_bytes(y.get(), 0xff, rows * H * 2);
-  ExpertFfn ffn(H, I, GemmPath::kWgmma), cublas(H, I, GemmPath::kGrouped);
-  ffn.run(x.get(), off.data(), E, w13.get(), w2.get(), y.get());
-  cublas.run(x.get(), off.data(), E, w13.get(), w2.get(), ref.get());
-  EXPECT_LT(testing::rel_error(download_float(y, rows * H), download_float(ref, rows * H)), 1e-2);
+  testing::DeviceFfnCase c(H, I, off, 31);
+  DeviceBuffer<bf16_t> y(c.rows * H);
+  fill_bytes(y.get(), 0xff, c.rows * H * 2);
+  ExpertFfn ffn(H, I, GemmPath::kWgmma);
+  ffn.run(c.x.get(), off.data(), E, c.w13.get(), c.w2.get(), y.get());
+  EXPECT_LT(testing::rel_error(download_float(y, c.rows * H), c.want), 1e-2);
 }
 
 // The two schedules of the wgmma kernels (dynamic: work items from a device counter, partial
@@ -116,23 +92,14 @@ TEST(CudaWgmmaFfn, SchedulesMatchReferenceAndRepeat) {
   } restore;
   std::vector<int32_t> off(E + 1, 0), none(E + 1, 0);
   for (int e = 0; e < E; ++e) off[e + 1] = off[e] + sizes[e];
-  const int64_t rows = off[E];
-  std::mt19937_64 rng(29);
-  const auto w13 = testing::random_bf16(size_t(E) * 2 * I * H, 1.0f / std::sqrt(float(H)), rng);
-  const auto w2 = testing::random_bf16(size_t(E) * H * I, 1.0f / std::sqrt(float(I)), rng);
-  const auto x = testing::random_bf16(rows * H, 1.0f, rng);
-  DeviceBuffer<bf16_t> d_x, d_w13, d_w2, d_y(rows * H);
-  DeviceBuffer<int32_t> d_off, d_none;
-  d_x.upload(x.data(), x.size());
-  d_w13.upload(w13.data(), w13.size());
-  d_w2.upload(w2.data(), w2.size());
-  d_off.upload(off.data(), off.size());
+  testing::HostFfnCase c(H, I, off, 0, 29);
+  const int64_t rows = c.rows;
+  const std::vector<float>& want = c.want;
+  DeviceBuffer<bf16_t>&d_x = c.d_x, &d_w13 = c.d_w13, &d_w2 = c.d_w2;
+  DeviceBuffer<int32_t>& d_off = c.d_off;
+  DeviceBuffer<bf16_t> d_y(rows * H);
+  DeviceBuffer<int32_t> d_none;
   d_none.upload(none.data(), none.size());
-  std::vector<float> want(rows * H);
-  const auto xf = testing::to_float(x), w13f = testing::to_float(w13), w2f = testing::to_float(w2);
-  for (int e = 0; e < E; ++e)
-    for (int64_t r = off[e]; r < off[e + 1]; ++r)
-      testing::ffn_reference(&xf[r * H], &w13f[size_t(e) * 2 * I * H], &w2f[size_t(e) * H * I], H, I, &want[r * H]);
 
   const WgmmaSchedule scheds[3] = {WgmmaSchedule::kDynamic, WgmmaSchedule::kStatic, WgmmaSchedule::kDynamic4};
   const char* names[3] = {"dynamic schedule", "static schedule", "fourth round's dynamic schedule"};

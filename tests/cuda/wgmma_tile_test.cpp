@@ -6,24 +6,13 @@
 #include <random>
 #include <string>
 
-#include "cuda/gpu_test_util.h"
+#include "cuda/wgmma_test_util.h"
 #include "grace/cuda/expert_ffn.h"
 
 namespace grace::cuda {
 namespace {
 
-#define GRACE_REQUIRE_WGMMA(H, I, E)                                                         \
-  do {                                                                                       \
-    GRACE_REQUIRE_GPU();                                                                     \
-    if (!ExpertFfn::wgmma_supported(H, I, E))                                                \
-      GTEST_SKIP() << "no sm_90 GPU or no sm_90a code in this build: wgmma test skipped";    \
-  } while (0)
-
-std::vector<float> download_float(const DeviceBuffer<bf16_t>& d, size_t n) {
-  std::vector<bf16_t> h(n);
-  d.download(h.data(), n);
-  return testing::to_float(h);
-}
+using testing::download_float;
 
 struct RestoreKnobs {
   WgmmaSchedule s = wgmma_schedule();
@@ -52,23 +41,14 @@ TEST(CudaWgmmaTile, WideTilesMatchReferenceAndRepeat) {
   RestoreKnobs restore;
   std::vector<int32_t> off(E + 1, 0), none(E + 1, 0);
   for (int e = 0; e < E; ++e) off[e + 1] = off[e] + sizes[e];
-  const int64_t rows = off[E], capacity = rows + 37;
-  std::mt19937_64 rng(31);
-  const auto w13 = testing::random_bf16(size_t(E) * 2 * I * H, 1.0f / std::sqrt(float(H)), rng);
-  const auto w2 = testing::random_bf16(size_t(E) * H * I, 1.0f / std::sqrt(float(I)), rng);
-  const auto x = testing::random_bf16(capacity * H, 1.0f, rng);
-  DeviceBuffer<bf16_t> d_x, d_w13, d_w2, d_y(capacity * H);
-  DeviceBuffer<int32_t> d_off, d_none;
-  d_x.upload(x.data(), x.size());
-  d_w13.upload(w13.data(), w13.size());
-  d_w2.upload(w2.data(), w2.size());
-  d_off.upload(off.data(), off.size());
+  testing::HostFfnCase c(H, I, off, 37, 31);
+  const int64_t rows = c.rows, capacity = c.capacity;
+  const std::vector<float>& want = c.want;
+  DeviceBuffer<bf16_t>&d_x = c.d_x, &d_w13 = c.d_w13, &d_w2 = c.d_w2;
+  DeviceBuffer<int32_t>& d_off = c.d_off;
+  DeviceBuffer<bf16_t> d_y(capacity * H);
+  DeviceBuffer<int32_t> d_none;
   d_none.upload(none.data(), none.size());
-  std::vector<float> want(rows * H);
-  const auto xf = testing::to_float(x), w13f = testing::to_float(w13), w2f = testing::to_float(w2);
-  for (int e = 0; e < E; ++e)
-    for (int64_t r = off[e]; r < off[e + 1]; ++r)
-      testing::ffn_reference(&xf[r * H], &w13f[size_t(e) * 2 * I * H], &w2f[size_t(e) * H * I], H, I, &want[r * H]);
 
   const WgmmaSchedule scheds[3] = {WgmmaSchedule::kDynamic, WgmmaSchedule::kStatic, WgmmaSchedule::kDynamic4};
   const WgmmaTile tiles[4] = {WgmmaTile::k128, WgmmaTile::k192, WgmmaTile::k192Up, WgmmaTile::k192Down};
@@ -116,22 +96,17 @@ TEST(CudaWgmmaTile, DeepSeekShapeMatchesCublas) {
   std::mt19937_64 rng(11);
   std::vector<int32_t> off(E + 1, 0);
   for (int e = 0; e < E; ++e) off[e + 1] = off[e] + int32_t(rng() % 5 == 0 ? 0 : rng() % 700);
-  const int64_t rows = off[E];
-  DeviceBuffer<bf16_t> x(rows * H), w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I), y(rows * H), ref(rows * H);
-  fill_uniform_bf16(x.get(), rows * H, 41, 1.0f);
-  fill_uniform_bf16(w13.get(), int64_t(w13.size()), 42, 1.0f / std::sqrt(float(H)));
-  fill_uniform_bf16(w2.get(), int64_t(w2.size()), 43, 1.0f / std::sqrt(float(I)));
-  ExpertFfn cublas(H, I, GemmPath::kGrouped);
-  cublas.run(x.get(), off.data(), E, w13.get(), w2.get(), ref.get());
-  const std::vector<float> want = download_float(ref, rows * H);
+  testing::DeviceFfnCase c(H, I, off, 41);
+  const int64_t rows = c.rows;
+  DeviceBuffer<bf16_t> y(rows * H);
   std::vector<float> narrow;
   for (WgmmaTile tile : {WgmmaTile::k128, WgmmaTile::k192}) {
     set_wgmma_tile(tile);
     ExpertFfn ffn(H, I, GemmPath::kWgmma);
     fill_bytes(y.get(), 0xff, rows * H * 2);
-    ffn.run(x.get(), off.data(), E, w13.get(), w2.get(), y.get());
+    ffn.run(c.x.get(), off.data(), E, c.w13.get(), c.w2.get(), y.get());
     const std::vector<float> got = download_float(y, rows * H);
-    EXPECT_LT(testing::rel_error(got, want), 1e-2) << "tile " << tile_name(tile);
+    EXPECT_LT(testing::rel_error(got, c.want), 1e-2) << "tile " << tile_name(tile);
     if (tile == WgmmaTile::k128) narrow = got;
     else EXPECT_LT(testing::rel_error(got, narrow), 1e-3) << "192 against 128";
   }
@@ -150,16 +125,12 @@ TEST(CudaWgmmaTile, PerExpertDownStartIsBitIdentical) {
   std::mt19937_64 rng(13);
   std::vector<int32_t> off(E + 1, 0);
   for (int e = 0; e < E; ++e) off[e + 1] = off[e] + int32_t(rng() % 7 == 0 ? 0 : rng() % (e < 8 ? 1500 : 500));
-  const int64_t rows = off[E];
-  DeviceBuffer<bf16_t> x(rows * H), w13(size_t(E) * 2 * I * H), w2(size_t(E) * H * I), y(rows * H), ref(rows * H);
-  DeviceBuffer<int32_t> d_off;
-  d_off.upload(off.data(), off.size());
-  fill_uniform_bf16(x.get(), rows * H, 51, 1.0f);
-  fill_uniform_bf16(w13.get(), int64_t(w13.size()), 52, 1.0f / std::sqrt(float(H)));
-  fill_uniform_bf16(w2.get(), int64_t(w2.size()), 53, 1.0f / std::sqrt(float(I)));
-  ExpertFfn cublas(H, I, GemmPath::kGrouped);
-  cublas.run(x.get(), off.data(), E, w13.get(), w2.get(), ref.get());
-  const std::vector<float> want = download_float(ref, rows * H);
+  testing::DeviceFfnCase c(H, I, off, 51);
+  const int64_t rows = c.rows;
+  DeviceBuffer<bf16_t>&x = c.x, &w13 = c.w13, &w2 = c.w2;
+  DeviceBuffer<int32_t>& d_off = c.d_off;
+  const std::vector<float>& want = c.want;
+  DeviceBuffer<bf16_t> y(rows * H);
   for (WgmmaTile tile : {WgmmaTile::k128, WgmmaTile::k192, WgmmaTile::k192Up, WgmmaTile::k192Down}) {
     set_wgmma_tile(tile);
     ExpertFfn ffn(H, I, GemmPath::kWgmma);
