@@ -28,7 +28,8 @@
 # inside both namespaces; default "net/ipv4/tcp_congestion_control=reno", see below), SWEEP (0: no
 # link sweep before the runs), ONE_NS=1 (every rank in namespace 0: NCCL's sockets then go over
 # the namespace's local route, not the veth; a probe, bench/cuda/nccl-fixed-cost.sh).
-# MPS=1: run under an MPS daemon (see mps_start). WARMUP (2): warm-up calls of the first batch
+# MPS (auto): an MPS daemon while a setup has more ranks than GPUs (see mps_for); 1: always, 0:
+# never. GPUS: the GPU count to assume (default: nvidia-smi's). WARMUP (2): warm-up calls of the first batch
 # before the timed ones. The dispatch sizes each message from the units of the call before
 # (src/cuda/a2a_stage.h): a layer's first call overflows and sizes its buffers differently, so the
 # second warm-up is the first steady call.
@@ -65,12 +66,29 @@ net_tools() {  # ip and tc from the carried .debs, run with their own libraries 
 NS_SYSCTL_DEFAULT=net/ipv4/tcp_congestion_control=reno
 NS0=gracegpu0
 NS1=gracegpu1
-# MPS=1: an MPS control daemon for the run (its pipe and log folders under /tmp/grace-mps), so
-# that the processes sharing a GPU (2x2) run their kernels side by side instead of in time
-# slices; stopped again at exit. No GPU setting is changed.
+# MPS: an MPS control daemon (its pipe and log folders under /tmp/grace-mps), so that the
+# processes sharing a GPU (2x2 on two GPUs: each GPU serves one rank of each node) run their
+# kernels side by side instead of in time slices: an NCCL kernel spinning for its peer's data on the
+# same GPU otherwise holds the GPU for its slice (~2 ms), the stall that cost 2x1 ~2.5 ms per
+# exchange until its ranks got their own GPUs. 2026-11-30 (Reno, 2x2, 10 Gbit/s, one call each way):
+# the sweep's 256 KB exchange 0.43 ms with MPS, 2.58 ms without; grace/tar/hierarchical 99.7 ms
+# with, 106.2 without (bench/cuda/results/gpu_cluster_run8b_*.tsv). Default auto: on exactly while
+# a setup's ranks share GPUs, so 2x1 (a GPU per rank) runs as before. No GPU setting is changed.
+gpu_count() {
+  if [ -n "${GPUS:-}" ]; then echo "$GPUS"; else nvidia-smi -L 2>/dev/null | grep -c '^GPU'; fi
+}
+# mps_wanted RANKS GPUS: "on" or "off" (MPS: auto, 1 or 0).
+mps_wanted() {
+  case "${MPS:-auto}" in
+    1) echo on ;;
+    0) echo off ;;
+    auto) if [ "$2" -gt 0 ] && [ "$1" -gt "$2" ]; then echo on; else echo off; fi ;;
+    *) echo "gpu-cluster: MPS: want auto, 1 or 0, got '${MPS}'" >&2; exit 2 ;;
+  esac
+}
 mps_start() {
-  [ "${MPS:-0}" = 1 ] || return 0
-  command -v nvidia-cuda-mps-control >/dev/null || die "MPS=1 but no nvidia-cuda-mps-control"
+  [ "${MPS_STARTED:-0}" = 1 ] && return 0
+  command -v nvidia-cuda-mps-control >/dev/null || die "MPS wanted but no nvidia-cuda-mps-control"
   export CUDA_MPS_PIPE_DIRECTORY=/tmp/grace-mps/pipe CUDA_MPS_LOG_DIRECTORY=/tmp/grace-mps/log
   mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
   nvidia-cuda-mps-control -d || die "cannot start the MPS control daemon"
@@ -79,7 +97,15 @@ mps_start() {
 mps_stop() {
   [ "${MPS_STARTED:-0}" = 1 ] || return 0
   echo quit | nvidia-cuda-mps-control >/dev/null 2>&1
+  unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
   MPS_STARTED=0
+}
+# mps_for RANKS: starts or stops the daemon for a setup of RANKS processes.
+mps_for() {
+  local want
+  want=$(mps_wanted "$1" "$(gpu_count)") || exit 2
+  echo "== MPS $want ($1 ranks, $(gpu_count) GPUs)"
+  if [ "$want" = on ]; then mps_start; else mps_stop; fi
 }
 
 teardown() {
@@ -162,6 +188,7 @@ measure() {
   printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tdispatch_ms\tcompute_ms\tcombine_ms\tlayer_ms\tinter_mb_dispatch\tinter_mb_combine\tintra_mb_dispatch\tintra_mb_combine\tsamples\tcheck_rel_err\tcheck_ok\twire_over_payload_inter\texchanges_per_call\toverflow_exchanges\n' > "$tsv"
   for setup in ${SETUPS:-2x1 2x2}; do
     local gpn=${setup#2x} n=$((2 * ${setup#2x}))
+    mps_for "$n"
     for rate in ${RATES:-10gbit none}; do
       setup "$rate"
       if [ "${SWEEP:-1}" != 0 ]; then
@@ -244,16 +271,17 @@ MODE=${1:-}
 if [ "$MODE" = layout ]; then  # layout SETUP: where each rank runs (no root, nothing set up)
   [[ "${2:-}" =~ ^2x[1-9]$ ]] || { echo "gpu-cluster: layout: want a setup 2xG (G = 1..9), got '${2:-}'" >&2; exit 2; }
   gpn=${2#2x}
+  want=$(mps_wanted $((2 * gpn)) "$(gpu_count)") || exit 2
   for ((r = 0; r < 2 * gpn; ++r)); do
     read -r node dev <<< "$(rank_layout "$gpn" "$r")"
     echo "rank $r namespace gracegpu$node GRACE_LOCAL_RANK $dev"
   done
+  echo "mps $want"
   exit 0
 fi
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 net_tools
 trap 'teardown; mps_stop' EXIT
-mps_start
 case "$MODE" in
   measure)
     [ $# -ge 4 ] || die "usage: $0 measure BUILD_DIR DATA_DIR OUT_DIR"
@@ -263,6 +291,8 @@ case "$MODE" in
     [ $# -ge 4 ] && [ "$4" = -- ] || die "usage: $0 run SETUP RATE -- CMD..."
     s=$2 r=$3
     shift 4
+    [[ "$s" =~ ^2x[1-9]$ ]] || die "run: want a setup 2xG, got '$s'"
+    mps_for $((2 * ${s#2x}))
     setup "$r"
     launch "$s" "${LOG_PREFIX:-/tmp/gpu-cluster}" "$@"
     rc=$?

@@ -14,8 +14,15 @@ def layout(setup, **env):
     r = subprocess.run([CLUSTER, "layout", setup], capture_output=True, text=True,
                        env=dict(os.environ, **env))
     assert r.returncode == 0, r.stderr
-    rows = [line.split() for line in r.stdout.splitlines()]
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith("rank ")]
     return [(int(f[1]), f[3], int(f[5])) for f in rows]  # rank, namespace, GRACE_LOCAL_RANK
+
+
+def mps(setup, **env):
+    r = subprocess.run([CLUSTER, "layout", setup], capture_output=True, text=True,
+                       env=dict(os.environ, **env))
+    assert r.returncode == 0, r.stderr
+    return r.stdout.splitlines()[-1]
 
 
 def test_2x1_puts_each_rank_on_its_own_gpu():
@@ -47,6 +54,23 @@ def test_layout_rejects_a_bad_setup(bad):
     assert r.returncode == 2
     assert r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1 and "2xG" in r.stderr
+
+
+def test_mps_runs_exactly_where_ranks_share_a_gpu():
+    # 2x2 on two GPUs: each GPU serves two processes, time-sliced without MPS (~2 ms a turn).
+    assert mps("2x2", GPUS="2") == "mps on"
+    assert mps("2x1", GPUS="2") == "mps off"
+    assert mps("2x2", GPUS="4") == "mps off"
+    assert mps("2x1", GPUS="2", MPS="1") == "mps on"
+    assert mps("2x2", GPUS="2", MPS="0") == "mps off"
+
+
+def test_a_bad_mps_knob_is_one_error_line():
+    r = subprocess.run([CLUSTER, "layout", "2x2"], capture_output=True, text=True,
+                       env=dict(os.environ, MPS="yes", GPUS="2"))
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and "MPS" in r.stderr
 
 
 def fit_sim():
