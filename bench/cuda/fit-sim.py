@@ -20,8 +20,9 @@ P is not separable from L: P = 0, L and W from the flat runs, and the hierarchic
 residual is the fixed cost of their intra stage L_intra (on 2x1 a device copy and a host round
 trip). Where flat and hierarchical runs differ in peers (2x2), L, P and W are fitted on all runs
 and L_intra = 0 (the intra stage is NVLink P2P inside one namespace, ~0.1 ms per exchange);
-if that gives P < 0 (the hierarchical runs cost more than one peer less explains), P = 0 and
-the one-peer-count fit above is used. A negative L (the 1,024-token phases of a shaped 2x1 link pass
+a negative L there is set to 0 and P, W refitted through the origin; if that gives P < 0 (the
+hierarchical runs cost more than one peer less explains), P = 0 and the one-peer-count fit above is
+used. A negative L (the 1,024-token phases of a shaped 2x1 link pass
 partly in the shaper's burst, faster than W) is set to 0 and W refitted through the origin.
 Compute: measured compute = c0 + s x the H200 grouped roofline of the same run (2nd pass).
 The fitted W, L, P become inter.bandwidth_GBps, node_nic_GBps, inter.latency_us and
@@ -84,31 +85,48 @@ def make_slice(data, n, dst):
     return dst
 
 
-def lsq3(samples):
-    """t = a + b * p + c * x by least squares over (p, x, t); returns (a, b, c)."""
-    rows = [(1.0, p, x) for p, x, _ in samples]
-    A = [[sum(r[i] * r[j] for r in rows) for j in range(3)] for i in range(3)]
-    y = [sum(r[i] * t for r, (_, _, t) in zip(rows, samples)) for i in range(3)]
-    for i in range(3):  # Gauss-Jordan with partial pivoting
-        k = max(range(i, 3), key=lambda q: abs(A[q][i]))
+def wls(cols, ts):
+    """Least squares of t ~ sum_i c_i * col_i in relative terms (each sample weighted 1 / t^2: a
+    25% miss counts the same on a 5 ms and a 200 ms phase, as the fidelity target does).
+    cols: per sample, its regressors; returns the coefficients."""
+    n = len(cols[0])
+    w = [1.0 / (t * t) if t > 0 else 1.0 for t in ts]
+    A = [[sum(wk * c[i] * c[j] for wk, c in zip(w, cols)) for j in range(n)] for i in range(n)]
+    y = [sum(wk * c[i] * t for wk, c, t in zip(w, cols, ts)) for i in range(n)]
+    for i in range(n):  # Gauss-Jordan with partial pivoting
+        k = max(range(i, n), key=lambda q: abs(A[q][i]))
         A[i], A[k], y[i], y[k] = A[k], A[i], y[k], y[i]
-        for q in range(3):
+        for q in range(n):
             if q != i:
                 f = A[q][i] / A[i][i]
                 A[q] = [a - f * b for a, b in zip(A[q], A[i])]
                 y[q] -= f * y[i]
-    return tuple(y[i] / A[i][i] for i in range(3))
+    return tuple(y[i] / A[i][i] for i in range(n))
+
+
+def lsq3(samples):
+    """t = a + b * p + c * x over (p, x, t); returns (a, b, c)."""
+    return wls([(1.0, p, x) for p, x, _ in samples], [t for _, _, t in samples])
 
 
 def lsq(samples):
-    """t = a + b * x by least squares; returns (a, b)."""
-    n = len(samples)
-    sx = sum(x for x, _ in samples)
-    sy = sum(y for _, y in samples)
-    sxx = sum(x * x for x, _ in samples)
-    sxy = sum(x * y for x, y in samples)
-    b = (n * sxy - sx * sy) / (n * sxx - sx * sx)
-    return (sy - b * sx) / n, b
+    """t = a + b * x over (x, t); returns (a, b)."""
+    return wls([(1.0, x) for x, _ in samples], [t for _, t in samples])
+
+
+def lsq2_origin(samples):
+    """t = b * p + c * x over (p, x, t) (no fixed cost); returns (b, c)."""
+    return wls([(p, x) for p, x, _ in samples], [t for _, _, t in samples])
+
+
+def fit_latency_peer_bandwidth(samples):
+    """t = L + P * p + b * x with L >= 0 (as fit_latency_bandwidth): where the free fit gives a
+    negative fixed cost, L = 0 and P, b through the origin. Returns (L, P, b)."""
+    L, P, b = lsq3(samples)
+    if L < 0:
+        L = 0.0
+        P, b = lsq2_origin(samples)
+    return L, P, b
 
 
 def fit_latency_bandwidth(samples):
@@ -116,7 +134,7 @@ def fit_latency_bandwidth(samples):
     phases that ride a shaper's burst, faster than the link's rate) L = 0 and b through the origin."""
     L, b = lsq(samples)
     if L < 0:
-        L, b = 0.0, sum(x * t for x, t in samples) / sum(x * x for x, _ in samples)
+        L, b = 0.0, wls([(x,) for x, _ in samples], [t for _, t in samples])[0]
     return L, b
 
 
@@ -190,7 +208,7 @@ def main():
         P = -1.0
         if gpn > 1 and flat and hier:
             samples = [s_ for r in rs for s_ in phases(r)]
-            L, P, b = lsq3(samples)
+            L, P, b = fit_latency_peer_bandwidth(samples)
             Li = 0.0
         if P < 0:  # one peer count, or the hierarchical runs cost more than a peer less explains
             samples = [(x, t) for r in flat for _, x, t in phases(r)]

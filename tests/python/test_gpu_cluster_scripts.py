@@ -93,4 +93,25 @@ def test_link_fit_clamps_a_negative_fixed_cost():
     samples = [(1.0, 0.2), (2.0, 0.6), (10.0, 4.8), (20.0, 9.8)]
     L, b = f.fit_latency_bandwidth(samples)
     assert L == 0.0
-    assert b == pytest.approx(sum(x * t for x, t in samples) / sum(x * x for x, _ in samples))
+    # Relative least squares (each sample weighted 1 / t^2): b = sum(x / t) / sum((x / t)^2).
+    assert b == pytest.approx(sum(x / t for x, t in samples) / sum((x / t) ** 2 for x, t in samples))
+
+
+def test_fits_weigh_relative_errors():
+    # One small and several large phases off the same line by the same relative amount: an
+    # absolute fit would sacrifice the small one; the relative fit keeps it within the same margin.
+    f = fit_sim()
+    samples = [(1.0, 1.0 * 1.2), (100.0, 100.0 * 0.95), (110.0, 110.0 * 0.95), (120.0, 120.0 * 0.95)]
+    L, b = f.fit_latency_bandwidth(samples)
+    worst = max(abs(L + b * x - t) / t for x, t in samples)
+    assert worst < 0.15
+
+
+def test_peer_fit_recovers_its_constants_and_clamps_a_negative_fixed_cost():
+    f = fit_sim()
+    pts = [(p, x) for p in (1, 2) for x in (1.0, 5.0, 12.0)]
+    L, P, b = f.fit_latency_peer_bandwidth([(p, x, 1.5 + 0.7 * p + 0.25 * x) for p, x in pts])
+    assert (L, P, b) == (pytest.approx(1.5), pytest.approx(0.7), pytest.approx(0.25))
+    # Small phases faster than a fixed cost allows (a shaper's burst): L would come out negative.
+    L, P, b = f.fit_latency_peer_bandwidth([(p, x, -1.0 + 2.0 * p + 0.3 * x) for p, x in pts])
+    assert L == 0.0 and P > 0 and b > 0
