@@ -18,7 +18,9 @@ by least squares (L = the per-phase fixed cost, P = the fixed cost per remote pe
 effective node bandwidth). Where every run has the same peer count (2x1: one peer either way)
 P is not separable from L: P = 0, L and W from the flat runs, and the hierarchical runs' mean
 residual is the fixed cost of their intra stage L_intra (on 2x1 a device copy and a host round
-trip). Where flat and hierarchical runs differ in peers (2x2), L, P and W are fitted on all runs
+trip; on 2x2, where the hierarchical runs move intra-node bytes, the residual is fitted as
+L_intra + per-GPU intra bytes / W_intra instead, W_intra -> intra.bandwidth_GBps, 100 GB/s
+otherwise). Where flat and hierarchical runs differ in peers (2x2), L, P and W are fitted on all runs
 and L_intra = 0 (the intra stage is NVLink P2P inside one namespace, ~0.1 ms per exchange);
 a negative L there is set to 0 and P, W refitted through the origin; if that gives P < 0 (the
 hierarchical runs cost more than one peer less explains), P = 0 and the one-peer-count fit above is
@@ -85,12 +87,12 @@ def make_slice(data, n, dst):
     return dst
 
 
-def wls(cols, ts):
-    """Least squares of t ~ sum_i c_i * col_i in relative terms (each sample weighted 1 / t^2: a
-    25% miss counts the same on a 5 ms and a 200 ms phase, as the fidelity target does).
-    cols: per sample, its regressors; returns the coefficients."""
+def wls(cols, ts, scale=None):
+    """Least squares of t ~ sum_i c_i * col_i in relative terms (each sample weighted 1 / s^2, s =
+    its `scale`, by default t itself: a 25% miss counts the same on a 5 ms and a 200 ms phase, as
+    the fidelity target does). cols: per sample, its regressors; returns the coefficients."""
     n = len(cols[0])
-    w = [1.0 / (t * t) if t > 0 else 1.0 for t in ts]
+    w = [1.0 / (t * t) if t > 0 else 1.0 for t in (scale or ts)]
     A = [[sum(wk * c[i] * c[j] for wk, c in zip(w, cols)) for j in range(n)] for i in range(n)]
     y = [sum(wk * c[i] * t for wk, c, t in zip(w, cols, ts)) for i in range(n)]
     for i in range(n):  # Gauss-Jordan with partial pivoting
@@ -136,6 +138,18 @@ def fit_latency_bandwidth(samples):
     if L < 0:
         L, b = 0.0, wls([(x,) for x, _ in samples], [t for _, t in samples])[0]
     return L, b
+
+
+def fit_intra_stage(residuals, intra_bytes, phase_ms, default):
+    """The hierarchical runs' intra stage as fixed cost + per-GPU bytes / bandwidth: residual (ms) =
+    Li + bytes * bi, each sample weighted by its whole phase time; Li >= 0 (else through the origin).
+    Returns (Li ms, Wi GB/s), or `default` where the bytes do not vary or the slope is not positive."""
+    if len(set(intra_bytes)) < 2:
+        return default
+    a, bi = wls([(1.0, x) for x in intra_bytes], residuals, phase_ms)
+    if a < 0:
+        a, bi = 0.0, wls([(x,) for x in intra_bytes], residuals, phase_ms)[0]
+    return (a, 1 / bi / 1e6) if bi > 0 else default
 
 
 H200_GROUPED_TFLOPS = 559.8  # src/core/topology.cpp h200 preset
@@ -206,6 +220,7 @@ def main():
         flat = [r for r in rs if r["case"].endswith("/flat")]
         hier = [r for r in rs if r["case"].endswith("/hierarchical")]
         P = -1.0
+        Wi = 100.0  # GB/s: NVLink; fitted below where the data says more
         if gpn > 1 and flat and hier:
             samples = [s_ for r in rs for s_ in phases(r)]
             L, P, b = fit_latency_peer_bandwidth(samples)
@@ -216,17 +231,23 @@ def main():
             P = 0.0
             res = [t - (L + x * b) for r in hier for _, x, t in phases(r)]
             Li = max(0.0, sum(res) / len(res)) if res else 0.0
+            # Where the hierarchical runs move intra-node bytes (2x2: NVLink inside a node), their
+            # residual is fitted as Li + per-GPU intra bytes / Wi, each weighted by its phase time.
+            xi = [float(r[mb]) * 1e6 / (2 * gpn) for r in hier for mb in ("intra_mb_dispatch", "intra_mb_combine")]
+            ti = [t for r in hier for _, _, t in phases(r)]
+            if gpn > 1:
+                Li, Wi = fit_intra_stage(res, xi, ti, (Li, Wi))
         W = 1 / b / 1e6  # bytes per ms -> GB/s
         fits[key] = (L, W, Li, P)
         topo = {"name": f"emulated-{key[0]}-{key[1]}", "preset": f"{key[0]}@h200",
                 "inter": {"bandwidth_GBps": round(W, 4), "latency_us": round(L * 1e3, 1),
                           "peer_latency_us": round(P * 1e3, 1)},
-                "intra": {"bandwidth_GBps": 100.0, "latency_us": round(Li * 1e3, 1)},
+                "intra": {"bandwidth_GBps": round(Wi, 3), "latency_us": round(Li * 1e3, 1)},
                 "node_nic_GBps": round(W, 4)}
         # How the preset was made goes beside it (topology files take no free-text key).
         notes[key] = (f"bench/cuda/fit-sim.py on bench/cuda/results/{os.path.basename(tsv)}: per-phase fixed cost "
                       f"{L:.2f} ms, per remote peer {P:.2f} ms, effective node bandwidth {W * 8:.2f} Gbit/s per "
-                      f"direction ({len(samples)} phase samples); intra-stage fixed cost {Li:.2f} ms")
+                      f"direction ({len(samples)} phase samples); intra-stage fixed cost {Li:.2f} ms at {Wi:.1f} GB/s per GPU")
         json.dump(topo, open(os.path.join(topo_dir, f"emulated-{key[0]}-{key[1]}.json"), "w"), indent=1)
     # Pass 1: the link-fitted presets with the default H200 compute -> the simulator's compute per
     # row; then fit measured compute = overhead + slowdown * simulated compute per (setup, rate)

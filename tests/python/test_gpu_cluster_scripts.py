@@ -115,3 +115,12 @@ def test_peer_fit_recovers_its_constants_and_clamps_a_negative_fixed_cost():
     # Small phases faster than a fixed cost allows (a shaper's burst): L would come out negative.
     L, P, b = f.fit_latency_peer_bandwidth([(p, x, -1.0 + 2.0 * p + 0.3 * x) for p, x in pts])
     assert L == 0.0 and P > 0 and b > 0
+
+
+def test_intra_stage_fit_recovers_bandwidth_and_keeps_the_default_without_bytes():
+    f = fit_sim()
+    xi = [1e6, 5e6, 2e7, 5e7]  # per-GPU bytes
+    res = [0.3 + x / (40.0 * 1e6) for x in xi]  # 0.3 ms + bytes at 40 GB/s (bytes / (GB/s * 1e6) ms)
+    Li, Wi = f.fit_intra_stage(res, xi, [2.0 * r for r in res], (9.0, 100.0))
+    assert Li == pytest.approx(0.3) and Wi == pytest.approx(40.0)
+    assert f.fit_intra_stage([0.5, 0.7], [0.0, 0.0], [3.0, 4.0], (0.6, 100.0)) == (0.6, 100.0)
