@@ -40,35 +40,70 @@ constexpr int kChunks = 4;                             // 32-pair chunks per war
 constexpr int kMaxTilePairs = kWarps * 32 * kChunks;   // 1024
 constexpr int kTargetTiles = 256;                      // about two blocks per SM on an H200
 constexpr int kUnroll = 8;                             // 16-byte vectors in flight per lane and row
+constexpr int kDefaultHistGroup = 4;                   // copy tiles per histogram tile
+constexpr int64_t kMaxTableWords = 6144;               // routing table part in shared memory (24 KB)
 
 __device__ __forceinline__ int bucket_of(int32_t k, int num_buckets) {
   return (k < 0 || k > num_buckets) ? num_buckets : int(k);
 }
 
+// Everything both launches need, by value.
+struct TileArgs {
+  int64_t tokens = 0;
+  int k = 0, tile_tokens = 0, num_buckets = 0, num_tiles = 0;
+  int group = 1;        // copy tiles per histogram tile (launch 1 counts whole groups)
+  int num_hist = 0;     // histogram tiles = launch 1's blocks
+  int hist_stride = 0;  // num_hist rounded up to 4
+  int row_lanes = 32;   // lanes per histogram row in launch 2's sums (a power of two <= 32)
+  int32_t* hist = nullptr;
+  unsigned* sync = nullptr;  // [2] counters: launch 2 waits for launch 1's count instead of its grid
+  int32_t* order = nullptr;
+  int32_t* position = nullptr;
+  int32_t* offsets = nullptr;
+  const uint4* x = nullptr;
+  int vpr = 0;
+  uint4* dst = nullptr;
+  unsigned long long* stamps = nullptr;  // a timeline for the benchmark (null: none)
+};
+
+__device__ __forceinline__ void stamp(const TileArgs& t, int64_t i) {
+  if (t.stamps && threadIdx.x == 0) {
+    unsigned long long v;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(v));
+    t.stamps[i] = v;
+  }
+}
+
 // Where the pair keys come from: an array written before (build_scatter), or the routing
-// decision computed here (route_build_scatter; launch 2 also writes the router's outputs).
+// decision computed here (route_build_scatter; launch 2 also writes the router's outputs),
+// reading the table in device memory or a copy of the layer's part in shared memory.
 struct ArrayKeys {
   const int32_t* keys;
-  __device__ __forceinline__ int32_t operator()(int64_t p) const { return keys[p]; }
-  __device__ __forceinline__ void emit(int64_t, int32_t) const {}
+  __device__ __forceinline__ void stage(uint32_t*) {}
+  __device__ __forceinline__ void ready() const {}
+  __device__ __forceinline__ int32_t key(int64_t p, int32_t*) const { return keys[p]; }
+  __device__ __forceinline__ void emit(int64_t, int32_t, int32_t) const {}
 };
-template <bool kTar>
+template <bool kTar, bool kShared>
 struct RoutedKeys {
   DeviceRouteArgs a;
+  RoutingTableSlice slice;
   int32_t* dest_gpu;   // may be null
   int32_t* flat_slot;  // may be null
-  __device__ __forceinline__ int32_t operator()(int64_t p) const {
-    int32_t g;
-    return route_pair<kTar>(a, p, &g);
+  SharedTable st{};
+  __device__ __forceinline__ void stage(uint32_t* smem) {
+    if constexpr (kShared) st = stage_layer_table(a.v, slice, a.layer, smem);
   }
-  // Launch 2 writes dest_gpu / flat_slot (routing again for dest_gpu: cheap, table in cache).
-  __device__ __forceinline__ void emit(int64_t p, int32_t slot) const {
+  __device__ __forceinline__ void ready() const {
+    if constexpr (kShared) cp_async_wait_all();
+  }
+  __device__ __forceinline__ int32_t key(int64_t p, int32_t* g) const {
+    if constexpr (kShared) return route_pair_in<kTar>(st, a, p, g);
+    else return route_pair<kTar>(a, p, g);
+  }
+  __device__ __forceinline__ void emit(int64_t p, int32_t slot, int32_t g) const {
     if (flat_slot) flat_slot[p] = slot;
-    if (dest_gpu) {
-      int32_t g;
-      route_pair<kTar>(a, p, &g);
-      dest_gpu[p] = g;
-    }
+    if (dest_gpu) dest_gpu[p] = g;
   }
 };
 
@@ -84,47 +119,61 @@ __device__ __forceinline__ void wait_previous_grid() {
 }
 
 template <class Keys>
-__global__ void __launch_bounds__(kThreads)
-    tile_hist_kernel(Keys keys, int64_t n, int tile_pairs, int num_buckets, int hist_stride,
-                     int32_t* hist) {
+__global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs t) {
+  extern __shared__ uint32_t table_smem[];
+  __shared__ int32_t h[kMaxBuckets];
+  keys.stage(table_smem);  // the table was written long before: copy it while waiting
   // A programmatic dependent launch itself: wait for the kernel that wrote the keys (the router)
   // or the ids, then let launch 2 start. Launch 2 reads keys / ids before its own wait, which is
   // safe from here on.
   wait_previous_grid();
   launch_dependents();
-  __shared__ int32_t h[kMaxBuckets];
-  const int nb = num_buckets + 1;
+  stamp(t, 2 * int64_t(blockIdx.x));
+  const int nb = t.num_buckets + 1;
   for (int b = threadIdx.x; b < nb; b += kThreads) h[b] = 0;
+  keys.ready();
   __syncthreads();
-  const int64_t p0 = int64_t(blockIdx.x) * tile_pairs;
-  const int64_t p1 = min(n, p0 + tile_pairs);
-  for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) atomicAdd(&h[bucket_of(keys(p), num_buckets)], 1);
+  const int64_t n = t.tokens * t.k;
+  const int64_t hp = int64_t(t.group) * t.tile_tokens * t.k;
+  const int64_t p0 = int64_t(blockIdx.x) * hp;
+  const int64_t p1 = min(n, p0 + hp);
+#pragma unroll 2
+  for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) {
+    int32_t g;
+    atomicAdd(&h[bucket_of(keys.key(p, &g), t.num_buckets)], 1);
+  }
   __syncthreads();
-  for (int b = threadIdx.x; b < nb; b += kThreads) hist[int64_t(b) * hist_stride + blockIdx.x] = h[b];
-}
-
-__device__ __forceinline__ int32_t warp_sum(int32_t v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
+  for (int b = threadIdx.x; b < nb; b += kThreads) t.hist[int64_t(b) * t.hist_stride + blockIdx.x] = h[b];
+  if (t.sync) {  // publish this column: launch 2 counts the columns instead of waiting for the grid
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      __threadfence();
+      atomicAdd(t.sync, 1u);
+    }
+  }
+  stamp(t, 2 * int64_t(blockIdx.x) + 1);
 }
 
 template <class Keys>
-__global__ void __launch_bounds__(kThreads, 2)
-    rank_scatter_kernel(Keys keys, int64_t tokens, int k, int tile_tokens, int num_buckets,
-                        int num_tiles, int hist_stride, const int32_t* hist, int32_t* order, int32_t* position,
-                        int32_t* offsets, const uint4* x, int vpr, uint4* dst) {
+__global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, TileArgs t) {
+  extern __shared__ uint32_t table_smem[];
   __shared__ int32_t cnt[kWarps][kMaxBuckets];
   __shared__ int32_t start[kMaxBuckets + 1];
   __shared__ int32_t before[kMaxBuckets];
   __shared__ int32_t pos_s[kMaxTilePairs];
   launch_dependents();  // the expert GEMM after it may be scheduled as this grid's CTAs finish
+  keys.stage(table_smem);
+  const int64_t st0 = 2 * int64_t(t.num_hist) + 5 * int64_t(blockIdx.x);
+  stamp(t, st0);
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
-  const int nb = num_buckets + 1;
+  const int nb = t.num_buckets + 1;
+  const int k = t.k;
   const int tile = blockIdx.x;
-  const int64_t t0 = int64_t(tile) * tile_tokens;
-  const int tt = int(min(tokens - t0, int64_t(tile_tokens)));
-  if (dst) {  // This tile's token rows into L2 while the keys are counted and the histogram is summed (a
+  const int64_t t0 = int64_t(tile) * t.tile_tokens;
+  const int tt = int(min(t.tokens - t0, int64_t(t.tile_tokens)));
+  const uint4* x = t.x;
+  const int vpr = t.vpr;
+  if (t.dst) {  // This tile's token rows into L2 while the keys are counted and the histogram is summed (a
      // hint only: L2 is coherent, so a line prefetched before its writer finished is not stale).
     const char* rows = reinterpret_cast<const char*>(x + t0 * vpr);
     const int64_t lines = (int64_t(tt) * vpr * 16 + 127) / 128;
@@ -134,6 +183,8 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int64_t p0 = t0 * k;
   const int tp = tt * k;
   for (int i = threadIdx.x; i < kWarps * kMaxBuckets; i += kThreads) (&cnt[0][0])[i] = 0;
+  for (int b = threadIdx.x; b < nb; b += kThreads) before[b] = 0;
+  keys.ready();
   __syncthreads();
 
   // This warp's pairs [lo, hi) of the tile, counted per bucket (keys only: before the wait).
@@ -145,10 +196,11 @@ __global__ void __launch_bounds__(kThreads, 2)
     const int q = lo + c * 32 + lane;
     int32_t key = -1;
     if (q < hi) {
-      key = keys(p0 + q);
-      keys.emit(p0 + q, key);
+      int32_t g;
+      key = keys.key(p0 + q, &g);
+      keys.emit(p0 + q, key, g);
     }
-    kb[c] = q < hi ? bucket_of(key, num_buckets) : -1;
+    kb[c] = q < hi ? bucket_of(key, t.num_buckets) : -1;
   }
 #pragma unroll
   for (int c = 0; c < kChunks; ++c) {
@@ -160,41 +212,75 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
     __syncwarp();
   }
-
-  wait_previous_grid();  // hist is complete
-  // Per bucket: all tiles' total and the earlier tiles' count. Warp w reads rows w, w + 8, ...,
-  // kRowBatch rows at a time with 16-byte loads (rows are hist_stride = num_tiles rounded up to
-  // 4 apart; the padding is never read into a sum), all of a batch's loads in flight at once.
+  // The pairs of the earlier copy tiles of this tile's histogram tile (launch 1 counted them
+  // together with this one's): counted into before[].
   {
-    constexpr int kRowBatch = 6;
-    const int n4 = hist_stride / 4;
-    for (int b0 = warp; b0 < nb; b0 += kWarps * kRowBatch) {
-      int32_t tot[kRowBatch], bef[kRowBatch];
+    const int64_t ph = int64_t(tile - tile % t.group) * t.tile_tokens * k;
+    for (int64_t p = ph + threadIdx.x; p < p0; p += kThreads) {
+      int32_t g;
+      atomicAdd(&before[bucket_of(keys.key(p, &g), t.num_buckets)], 1);
+    }
+  }
+  __syncthreads();
+  stamp(t, st0 + 1);
+
+  if (t.sync) {  // launch 1's columns are all written once its counter reaches num_hist
+    if (threadIdx.x == 0) {
+      unsigned v;
+      do {
+        asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(t.sync) : "memory");
+      } while (v < unsigned(t.num_hist));
+      if (atomicAdd(t.sync + 1, 1u) == gridDim.x - 1) {  // the last block past the wait resets both
+        atomicExch(t.sync, 0u);
+        atomicExch(t.sync + 1, 0u);
+      }
+    }
+    __syncthreads();
+  } else {
+    wait_previous_grid();  // hist is complete
+  }
+  stamp(t, st0 + 2);
+  // Per bucket: all histogram tiles' total and the earlier ones' count. A row of hist (one
+  // bucket, hist_stride = num_hist rounded up to 4 entries; the padding is never read into a
+  // sum) is summed by row_lanes lanes with 16-byte loads, 32 / row_lanes rows per warp and step,
+  // kSteps steps' loads in flight at once.
+  {
+    constexpr int kSteps = 6;
+    const int L = t.row_lanes, R = 32 / L, sub = lane / L, gl = lane % L;
+    const int n4 = t.hist_stride / 4;
+    const int hh = tile / t.group;
+    const int32_t* hist = t.hist;
+    for (int base = warp * R; base < nb; base += kWarps * R * kSteps) {
+      int32_t tot[kSteps], bef[kSteps];
 #pragma unroll
-      for (int r = 0; r < kRowBatch; ++r) tot[r] = bef[r] = 0;
-      for (int i4 = lane; i4 < n4; i4 += 32) {
-        int4 v[kRowBatch];
+      for (int s = 0; s < kSteps; ++s) tot[s] = bef[s] = 0;
+      for (int i4 = gl; i4 < n4; i4 += L) {
+        int4 v[kSteps];
 #pragma unroll
-        for (int r = 0; r < kRowBatch; ++r) {
-          const int b = b0 + r * kWarps;
-          v[r] = b < nb ? __ldcg(reinterpret_cast<const int4*>(hist + int64_t(b) * hist_stride) + i4) : make_int4(0, 0, 0, 0);
+        for (int s = 0; s < kSteps; ++s) {
+          const int b = base + s * kWarps * R + sub;
+          v[s] = b < nb ? __ldcg(reinterpret_cast<const int4*>(hist + int64_t(b) * t.hist_stride) + i4)
+                        : make_int4(0, 0, 0, 0);
         }
         const int i = 4 * i4;
 #pragma unroll
-        for (int r = 0; r < kRowBatch; ++r) {
-          const int32_t x0 = i < num_tiles ? v[r].x : 0, x1 = i + 1 < num_tiles ? v[r].y : 0,
-                        x2 = i + 2 < num_tiles ? v[r].z : 0, x3 = i + 3 < num_tiles ? v[r].w : 0;
-          tot[r] += x0 + x1 + x2 + x3;
-          bef[r] += (i < tile ? x0 : 0) + (i + 1 < tile ? x1 : 0) + (i + 2 < tile ? x2 : 0) + (i + 3 < tile ? x3 : 0);
+        for (int s = 0; s < kSteps; ++s) {
+          const int32_t x0 = i < t.num_hist ? v[s].x : 0, x1 = i + 1 < t.num_hist ? v[s].y : 0,
+                        x2 = i + 2 < t.num_hist ? v[s].z : 0, x3 = i + 3 < t.num_hist ? v[s].w : 0;
+          tot[s] += x0 + x1 + x2 + x3;
+          bef[s] += (i < hh ? x0 : 0) + (i + 1 < hh ? x1 : 0) + (i + 2 < hh ? x2 : 0) + (i + 3 < hh ? x3 : 0);
         }
       }
 #pragma unroll
-      for (int r = 0; r < kRowBatch; ++r) {
-        const int b = b0 + r * kWarps;
-        const int32_t t = warp_sum(tot[r]), e = warp_sum(bef[r]);
-        if (lane == 0 && b < nb) {
-          start[b + 1] = t;
-          before[b] = e;
+      for (int s = 0; s < kSteps; ++s) {
+        for (int o = L / 2; o > 0; o >>= 1) {
+          tot[s] += __shfl_xor_sync(0xffffffffu, tot[s], o);
+          bef[s] += __shfl_xor_sync(0xffffffffu, bef[s], o);
+        }
+        const int b = base + s * kWarps * R + sub;
+        if (gl == 0 && b < nb) {
+          start[b + 1] = tot[s];
+          before[b] += bef[s];
         }
       }
     }
@@ -223,7 +309,7 @@ __global__ void __launch_bounds__(kThreads, 2)
       cnt[w][b] = run;
       run += c;
     }
-    if (tile == 0) offsets[b] = start[b];
+    if (tile == 0) t.offsets[b] = start[b];
   }
   __syncthreads();
 
@@ -237,8 +323,8 @@ __global__ void __launch_bounds__(kThreads, 2)
       const int key = kb[c];
       const unsigned peers = __match_any_sync(active, key);
       const int32_t pos = cnt[warp][key] + __popc(peers & ((1u << lane) - 1u));
-      position[p0 + q] = pos;
-      order[pos] = int32_t(p0 + q);
+      t.position[p0 + q] = pos;
+      t.order[pos] = int32_t(p0 + q);
       pos_s[q] = pos;
       __syncwarp(active);
       if (lane == __ffs(peers) - 1) cnt[warp][key] += __popc(peers);
@@ -246,10 +332,12 @@ __global__ void __launch_bounds__(kThreads, 2)
     __syncwarp();
   }
   __syncthreads();
+  stamp(t, st0 + 3);
 
   // Scatter: warp w copies tokens w, w + 8, ... of the tile, two rows in flight (no dst: bucket only).
+  uint4* dst = t.dst;
   if (!dst) return;
-  const int32_t kept = start[num_buckets];
+  const int32_t kept = start[t.num_buckets];
   for (int lt = warp; lt < tt; lt += 2 * kWarps) {
     const bool two = lt + kWarps < tt;
     const uint4* s0 = x + (t0 + lt) * vpr;
@@ -288,32 +376,27 @@ __global__ void __launch_bounds__(kThreads, 2)
       }
     }
   }
+  stamp(t, st0 + 4);
 }
 
-// The two launches (the caller checked tiled_fits). hist is [num_buckets + 1][stride].
+// The two launches (the caller checked tiled_fits and filled t). table_bytes: the dynamic
+// shared memory of a RoutedKeys<.., true> (0 otherwise).
 template <class Keys>
-void launch_tiled(Keys keys, int64_t tokens, int top_k, int num_buckets, int64_t tile_tokens, int32_t* hist,
-                  int stride, int32_t* order, int32_t* position, int32_t* offsets, const bf16_t* x,
-                  int64_t hidden, bf16_t* dst, Stream stream) {
-  const int64_t n = tokens * top_k;
-  const int num_tiles = int((tokens + tile_tokens - 1) / tile_tokens);
+void launch_tiled(Keys keys, const TileArgs& t, int table_bytes, Stream stream) {
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(unsigned(num_tiles));
+  cfg.gridDim = dim3(unsigned(t.num_hist));
   cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = size_t(table_bytes);
   cfg.stream = static_cast<cudaStream_t>(stream);
   cfg.attrs = attr;
   cfg.numAttrs = pdl_supported() ? 1 : 0;
-  const uint4* xv = reinterpret_cast<const uint4*>(x);
-  uint4* dv = reinterpret_cast<uint4*>(dst);
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, tile_hist_kernel<Keys>, keys, n, int(tile_tokens * top_k), num_buckets,
-                                      stride, hist));
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, tile_hist_kernel<Keys>, keys, t));
   GRACE_CUDA_CHECK_LAUNCH();
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys>, keys, tokens, top_k, int(tile_tokens),
-                                      num_buckets, num_tiles, stride, static_cast<const int32_t*>(hist), order,
-                                      position, offsets, xv, int(hidden / 8), dv));
+  cfg.gridDim = dim3(unsigned(t.num_tiles));
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys>, keys, t));
   GRACE_CUDA_CHECK_LAUNCH();
 }
 
@@ -332,19 +415,62 @@ bool PairBuckets::tiled_fits(int64_t tokens, int top_k, int num_buckets) const {
          tile_tokens(tokens) * top_k <= kMaxTilePairs && n < INT32_MAX;
 }
 
-int32_t* PairBuckets::prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* stride) {
+int32_t* PairBuckets::prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* num_hist, int* stride,
+                                    unsigned** sync, Stream stream) {
   const int64_t n = tokens * top_k;
   num_pairs_ = n;
   num_buckets_ = num_buckets;
   const int64_t tt = tile_tokens(tokens);
   const int num_tiles = int((tokens + tt - 1) / tt);
-  *stride = (num_tiles + 3) & ~3;
+  const int group = opts_.hist_group > 0 ? opts_.hist_group : kDefaultHistGroup;
+  *num_hist = (num_tiles + group - 1) / group;
+  *stride = (*num_hist + 3) & ~3;
   order_.resize(n + 1);
   position_.resize(n + 1);
   offsets_.resize(num_buckets + 1);
   hist_.resize(size_t(num_buckets + 1) * size_t(*stride));
+  *sync = nullptr;
+  if (opts_.count_sync) {
+    if (sync_.size() < 2) {  // zero once; the kernels leave the counters at zero
+      sync_.resize(2);
+      GRACE_CUDA_CHECK(cudaMemsetAsync(sync_.get(), 0, 2 * sizeof(unsigned), static_cast<cudaStream_t>(stream)));
+    }
+    *sync = sync_.get();
+  }
   return hist_.get();
 }
+
+namespace {
+
+TileArgs make_tile_args(int64_t tokens, int top_k, int num_buckets, int64_t tile_tokens, int group, int num_hist,
+                        int stride, int32_t* hist, unsigned* sync, int32_t* order, int32_t* position,
+                        int32_t* offsets, const bf16_t* x, int64_t hidden, bf16_t* dst,
+                        unsigned long long* stamps) {
+  TileArgs t;
+  t.tokens = tokens;
+  t.k = top_k;
+  t.tile_tokens = int(tile_tokens);
+  t.num_buckets = num_buckets;
+  t.num_tiles = int((tokens + tile_tokens - 1) / tile_tokens);
+  t.group = group;
+  t.num_hist = num_hist;
+  t.hist_stride = stride;
+  int lanes = 1;
+  while (lanes < 32 && lanes < stride / 4) lanes *= 2;
+  t.row_lanes = lanes;
+  t.hist = hist;
+  t.sync = sync;
+  t.order = order;
+  t.position = position;
+  t.offsets = offsets;
+  t.x = reinterpret_cast<const uint4*>(x);
+  t.vpr = int(hidden / 8);
+  t.dst = reinterpret_cast<uint4*>(dst);
+  t.stamps = stamps;
+  return t;
+}
+
+}  // namespace
 
 void PairBuckets::build_scatter(const int32_t* keys, int64_t tokens, int top_k, int num_buckets,
                                 const bf16_t* x, int64_t hidden, bf16_t* dst, Stream stream) {
@@ -355,9 +481,14 @@ void PairBuckets::build_scatter(const int32_t* keys, int64_t tokens, int top_k, 
     if (dst) scatter_rows_after_build(x, position(), offsets() + num_buckets, tokens, top_k, hidden, dst, stream);
     return;
   }
-  int stride = 0;
-  int32_t* hist = prepare_tiled(tokens, top_k, num_buckets, &stride);
-  launch_tiled(ArrayKeys{keys}, tokens, top_k, num_buckets, tile_tokens(tokens), hist, stride, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, stream);
+  int num_hist = 0, stride = 0;
+  unsigned* sync = nullptr;
+  int32_t* hist = prepare_tiled(tokens, top_k, num_buckets, &num_hist, &stride, &sync, stream);
+  const int group = opts_.hist_group > 0 ? opts_.hist_group : kDefaultHistGroup;
+  launch_tiled(ArrayKeys{keys},
+               make_tile_args(tokens, top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist, sync,
+                              order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps),
+               0, stream);
 }
 
 void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRouter router, uint64_t seed,
@@ -376,15 +507,25 @@ void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRou
     build_scatter(keys, tokens, b.top_k, num_buckets, x, hidden, dst, stream);
     return;
   }
-  int stride = 0;
-  int32_t* hist = prepare_tiled(tokens, b.top_k, num_buckets, &stride);
+  int num_hist = 0, stride = 0;
+  unsigned* sync = nullptr;
+  int32_t* hist = prepare_tiled(tokens, b.top_k, num_buckets, &num_hist, &stride, &sync, stream);
+  const int group = opts_.hist_group > 0 ? opts_.hist_group : kDefaultHistGroup;
+  const TileArgs t = make_tile_args(tokens, b.top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist,
+                                    sync, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps);
   const DeviceRouteArgs a = make_route_args(table.view(), seed, b);
-  if (router == DeviceRouter::kTar)
-    launch_tiled(RoutedKeys<true>{a, dest_gpu, flat_slot}, tokens, b.top_k, num_buckets, tile_tokens(tokens), hist,
-                 stride, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, stream);
-  else
-    launch_tiled(RoutedKeys<false>{a, dest_gpu, flat_slot}, tokens, b.top_k, num_buckets, tile_tokens(tokens),
-                 hist, stride, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, stream);
+  const RoutingTableSlice& sl = table.slice(b.layer);
+  // The layer's part of the table in shared memory where it fits (read there by both launches).
+  const int64_t words = shared_table_words(table.view(), sl);
+  const bool shared = opts_.shared_table && words <= kMaxTableWords;
+  const int bytes = shared ? int(words * 4) : 0;
+  if (router == DeviceRouter::kTar) {
+    if (shared) launch_tiled(RoutedKeys<true, true>{a, sl, dest_gpu, flat_slot}, t, bytes, stream);
+    else launch_tiled(RoutedKeys<true, false>{a, sl, dest_gpu, flat_slot}, t, 0, stream);
+  } else {
+    if (shared) launch_tiled(RoutedKeys<false, true>{a, sl, dest_gpu, flat_slot}, t, bytes, stream);
+    else launch_tiled(RoutedKeys<false, false>{a, sl, dest_gpu, flat_slot}, t, 0, stream);
+  }
 }
 
 }  // namespace grace::cuda
