@@ -124,6 +124,14 @@ int run_permute(const std::string& data_dir, int64_t timeline_tokens, int reps) 
       std::printf("%6lld %-16s | %7.4f       | %7.4f       | %7.4f       |\n", (long long)T, "memcpy 16 B",
                   median_ms(reps, tiny), queued_ms(reps, fa, fb, tiny), batch_ms(tiny));
     }
+    {  // the row copy alone (scatter_rows on positions bucketed before): same bytes but the ids / slots
+      PairBuckets pb;
+      pb.route_build_scatter(dt, DeviceRouter::kTar, 7, rb, nullptr, d_slot.get(), x.get(), H, nullptr);
+      auto body = [&] { scatter_rows(x.get(), pb.position(), pb.offsets() + dt.num_slots(0), T, k, H, xs.get()); };
+      const float i = median_ms(reps, body), q = queued_ms(reps, fa, fb, body), b = batch_ms(body);
+      std::printf("%6lld %-16s | %7.4f %5.1f | %7.4f %5.1f | %7.4f %5.1f |\n", (long long)T, "scatter_rows only", i,
+                  pct(i), q, pct(q), b, pct(b));
+    }
     std::vector<int32_t> r_order, r_pos, r_off, r_slot;
     std::vector<bf16_t> r_rows;
     for (size_t v = 0; v < opts.size(); ++v) {
