@@ -56,7 +56,8 @@ struct TileArgs {
   int hist_stride = 0;  // num_hist rounded up to 4
   int row_lanes = 32;   // lanes per histogram row in launch 2's sums (a power of two <= 32)
   int32_t* hist = nullptr;
-  unsigned* sync = nullptr;  // [2] counters: launch 2 waits for launch 1's count instead of its grid
+  unsigned* sync = nullptr;  // [3] counters: launch 2 waits for launch 1's count instead of its grid
+  bool one = false;          // one launch: launch 1's work done by the first num_hist blocks (tickets)
   int32_t* order = nullptr;
   int32_t* position = nullptr;
   int32_t* offsets = nullptr;
@@ -118,6 +119,34 @@ __device__ __forceinline__ void wait_previous_grid() {
 #endif
 }
 
+// Histogram tile hb's bucket counts into column hb of hist (h: num_buckets + 1 ints of shared
+// scratch; the keys' table staged and ready in this thread), then, with the counters, counted as
+// published (release: launch 2 acquires the count before reading the columns).
+template <class Keys>
+__device__ __forceinline__ void hist_column(const Keys& keys, const TileArgs& t, int hb, int32_t* h) {
+  const int nb = t.num_buckets + 1;
+  for (int b = threadIdx.x; b < nb; b += kThreads) h[b] = 0;
+  __syncthreads();
+  const int64_t n = t.tokens * t.k;
+  const int64_t hp = int64_t(t.group) * t.tile_tokens * t.k;
+  const int64_t p0 = int64_t(hb) * hp;
+  const int64_t p1 = min(n, p0 + hp);
+#pragma unroll 2
+  for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) {
+    int32_t g;
+    atomicAdd(&h[bucket_of(keys.key(p, &g), t.num_buckets)], 1);
+  }
+  __syncthreads();
+  for (int b = threadIdx.x; b < nb; b += kThreads) t.hist[int64_t(b) * t.hist_stride + hb] = h[b];
+  if (t.sync) {  // publish this column: launch 2 counts the columns instead of waiting for the grid
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      __threadfence();
+      atomicAdd(t.sync, 1u);
+    }
+  }
+}
+
 template <class Keys>
 __global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs t) {
   extern __shared__ uint32_t table_smem[];
@@ -129,28 +158,8 @@ __global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs
   wait_previous_grid();
   launch_dependents();
   stamp(t, 2 * int64_t(blockIdx.x));
-  const int nb = t.num_buckets + 1;
-  for (int b = threadIdx.x; b < nb; b += kThreads) h[b] = 0;
   keys.ready();
-  __syncthreads();
-  const int64_t n = t.tokens * t.k;
-  const int64_t hp = int64_t(t.group) * t.tile_tokens * t.k;
-  const int64_t p0 = int64_t(blockIdx.x) * hp;
-  const int64_t p1 = min(n, p0 + hp);
-#pragma unroll 2
-  for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) {
-    int32_t g;
-    atomicAdd(&h[bucket_of(keys.key(p, &g), t.num_buckets)], 1);
-  }
-  __syncthreads();
-  for (int b = threadIdx.x; b < nb; b += kThreads) t.hist[int64_t(b) * t.hist_stride + blockIdx.x] = h[b];
-  if (t.sync) {  // publish this column: launch 2 counts the columns instead of waiting for the grid
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      __threadfence();
-      atomicAdd(t.sync, 1u);
-    }
-  }
+  hist_column(keys, t, blockIdx.x, h);
   stamp(t, 2 * int64_t(blockIdx.x) + 1);
 }
 
@@ -161,6 +170,7 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   __shared__ int32_t start[kMaxBuckets + 1];
   __shared__ int32_t before[kMaxBuckets];
   __shared__ int32_t pos_s[kMaxTilePairs];
+  __shared__ int ticket_s;
   launch_dependents();  // the expert GEMM after it may be scheduled as this grid's CTAs finish
   keys.stage(table_smem);
   const int64_t st0 = 2 * int64_t(t.num_hist) + 5 * int64_t(blockIdx.x);
@@ -168,7 +178,15 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
   const int nb = t.num_buckets + 1;
   const int k = t.k;
-  const int tile = blockIdx.x;
+  // One launch (t.one): the tiles are taken in ticket order, and tickets below num_hist also do
+  // launch 1's work first. Whoever holds a ticket is resident, so when a block waits for the
+  // columns, every block that writes one is resident and waits for nothing: no deadlock.
+  int tile = blockIdx.x;
+  if (t.one) {
+    if (threadIdx.x == 0) ticket_s = int(atomicAdd(t.sync + 2, 1u));
+    __syncthreads();
+    tile = ticket_s;
+  }
   const int64_t t0 = int64_t(tile) * t.tile_tokens;
   const int tt = int(min(t.tokens - t0, int64_t(t.tile_tokens)));
   const uint4* x = t.x;
@@ -186,6 +204,10 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   for (int b = threadIdx.x; b < nb; b += kThreads) before[b] = 0;
   keys.ready();
   __syncthreads();
+  if (t.one) {  // the keys' writer is done from here on; launch 1's work for tickets < num_hist
+    wait_previous_grid();
+    if (tile < t.num_hist) hist_column(keys, t, tile, start);  // start: scratch until the sums
+  }
 
   // This warp's pairs [lo, hi) of the tile, counted per bucket (keys only: before the wait).
   const int span = (tp + kWarps - 1) / kWarps;
@@ -230,9 +252,10 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
       do {
         asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(t.sync) : "memory");
       } while (v < unsigned(t.num_hist));
-      if (atomicAdd(t.sync + 1, 1u) == gridDim.x - 1) {  // the last block past the wait resets both
+      if (atomicAdd(t.sync + 1, 1u) == gridDim.x - 1) {  // the last block past the wait resets them
         atomicExch(t.sync, 0u);
         atomicExch(t.sync + 1, 0u);
+        atomicExch(t.sync + 2, 0u);
       }
     }
     __syncthreads();
@@ -393,8 +416,10 @@ void launch_tiled(Keys keys, const TileArgs& t, int table_bytes, Stream stream) 
   cfg.stream = static_cast<cudaStream_t>(stream);
   cfg.attrs = attr;
   cfg.numAttrs = pdl_supported() ? 1 : 0;
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, tile_hist_kernel<Keys>, keys, t));
-  GRACE_CUDA_CHECK_LAUNCH();
+  if (!t.one) {
+    GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, tile_hist_kernel<Keys>, keys, t));
+    GRACE_CUDA_CHECK_LAUNCH();
+  }
   cfg.gridDim = dim3(unsigned(t.num_tiles));
   GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys>, keys, t));
   GRACE_CUDA_CHECK_LAUNCH();
@@ -430,10 +455,10 @@ int32_t* PairBuckets::prepare_tiled(int64_t tokens, int top_k, int num_buckets, 
   offsets_.resize(num_buckets + 1);
   hist_.resize(size_t(num_buckets + 1) * size_t(*stride));
   *sync = nullptr;
-  if (opts_.count_sync) {
-    if (sync_.size() < 2) {  // zero once; the kernels leave the counters at zero
-      sync_.resize(2);
-      GRACE_CUDA_CHECK(cudaMemsetAsync(sync_.get(), 0, 2 * sizeof(unsigned), static_cast<cudaStream_t>(stream)));
+  if (opts_.count_sync || opts_.one_launch) {
+    if (sync_.size() < 3) {  // zero once; the kernels leave the counters at zero
+      sync_.resize(3);
+      GRACE_CUDA_CHECK(cudaMemsetAsync(sync_.get(), 0, 3 * sizeof(unsigned), static_cast<cudaStream_t>(stream)));
     }
     *sync = sync_.get();
   }
@@ -445,7 +470,7 @@ namespace {
 TileArgs make_tile_args(int64_t tokens, int top_k, int num_buckets, int64_t tile_tokens, int group, int num_hist,
                         int stride, int32_t* hist, unsigned* sync, int32_t* order, int32_t* position,
                         int32_t* offsets, const bf16_t* x, int64_t hidden, bf16_t* dst,
-                        unsigned long long* stamps) {
+                        unsigned long long* stamps, bool one) {
   TileArgs t;
   t.tokens = tokens;
   t.k = top_k;
@@ -467,6 +492,7 @@ TileArgs make_tile_args(int64_t tokens, int top_k, int num_buckets, int64_t tile
   t.vpr = int(hidden / 8);
   t.dst = reinterpret_cast<uint4*>(dst);
   t.stamps = stamps;
+  t.one = one;
   return t;
 }
 
@@ -487,7 +513,8 @@ void PairBuckets::build_scatter(const int32_t* keys, int64_t tokens, int top_k, 
   const int group = opts_.hist_group > 0 ? opts_.hist_group : kDefaultHistGroup;
   launch_tiled(ArrayKeys{keys},
                make_tile_args(tokens, top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist, sync,
-                              order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps),
+                              order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps,
+                              opts_.one_launch),
                0, stream);
 }
 
@@ -512,7 +539,8 @@ void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRou
   int32_t* hist = prepare_tiled(tokens, b.top_k, num_buckets, &num_hist, &stride, &sync, stream);
   const int group = opts_.hist_group > 0 ? opts_.hist_group : kDefaultHistGroup;
   const TileArgs t = make_tile_args(tokens, b.top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist,
-                                    sync, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps);
+                                    sync, order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps,
+                                    opts_.one_launch);
   const DeviceRouteArgs a = make_route_args(table.view(), seed, b);
   const RoutingTableSlice& sl = table.slice(b.layer);
   // The layer's part of the table in shared memory where it fits (read there by both launches).

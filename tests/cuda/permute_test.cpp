@@ -150,16 +150,18 @@ TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
     copy_to_host(r1.data(), want_rows.get(), n * H * 2);
     // The default and the other tiled options: histogram tiles of 1, 2 or 8 copy tiles, launch 2
     // waiting on launch 1's column counter instead of its grid (twice in a row: the counters
-    // must be back at zero), and 1,024 tiles (histogram rows longer than a warp's loads).
-    struct Opt { int group; bool sync; int tiles; };
-    for (const Opt op : {Opt{0, false, 0}, Opt{1, false, 0}, Opt{2, true, 0}, Opt{8, false, 0}, Opt{0, true, 0},
-                         Opt{1, false, 1024}}) {
+    // must be back at zero), 1,024 tiles (histogram rows longer than a warp's loads), and one
+    // launch (the first blocks in ticket order count the columns).
+    struct Opt { int group; bool sync; int tiles; bool one; };
+    for (const Opt op : {Opt{0, false, 0, false}, Opt{1, false, 0, false}, Opt{2, true, 0, false}, Opt{8, false, 0, false},
+                         Opt{0, true, 0, false}, Opt{1, false, 1024, false}, Opt{0, true, 0, true}, Opt{8, true, 0, true}}) {
       const int group = op.group;
       const bool sync = op.sync;
       PairBuckets pb;
       PairBuckets::TiledOptions opt;
       opt.hist_group = group;
       opt.count_sync = sync;
+      opt.one_launch = op.one;
       pb.set_tiled_options(opt);
       pb.set_tile_target(op.tiles);
       fill_bytes(got_rows.get(), 0xff, n * H * 2);
@@ -167,7 +169,7 @@ TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
         pb.build_scatter(d_keys.get(), c.T, c.k, c.B, d_x.get(), H, got_rows.get());
       const std::string what = "T " + std::to_string(c.T) + " k " + std::to_string(c.k) + " B " + std::to_string(c.B) +
                                " group " + std::to_string(group) + " sync " + std::to_string(sync) + " tiles " +
-                               std::to_string(op.tiles);
+                               std::to_string(op.tiles) + " one " + std::to_string(op.one);
       ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
       copy_to_host(o2.data(), pb.order(), n * 4);
       copy_to_host(q2.data(), pb.position(), n * 4);

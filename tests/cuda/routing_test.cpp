@@ -151,11 +151,12 @@ TEST(CudaRouting, RouteBuildScatterMatchesRouteThenBuildScatter) {
           fill_bytes(want_rows.get(), 0xff, n * H * 2);
           ref.build_scatter(want_slot.get(), T, k, B, d_x.get(), H, want_rows.get());
           // Default options (the layer's part of the table in shared memory), the table read from
-          // device memory, and launch 2 waiting on launch 1's column counter.
-          for (int variant = 0; variant < 3; ++variant) {
+          // device memory, launch 2 waiting on launch 1's column counter, and one launch.
+          for (int variant = 0; variant < 4; ++variant) {
             PairBuckets::TiledOptions opt;
             opt.shared_table = variant != 1;
             opt.count_sync = variant == 2;
+            opt.one_launch = variant == 3;
             pb.set_tiled_options(opt);
             const std::string what = name + " layer " + std::to_string(layer) + " T " + std::to_string(T) + " k " +
                                      std::to_string(k) + " variant " + std::to_string(variant);

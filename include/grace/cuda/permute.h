@@ -57,6 +57,7 @@ class PairBuckets {
     int hist_group = 0;        // copy tiles per histogram tile of launch 1 (<= 0: the default, 4)
     bool shared_table = true;  // route_build_scatter: the layer's table in shared memory where it fits
     bool count_sync = false;   // launch 2 waits for launch 1's column counter, not for its whole grid
+    bool one_launch = false;   // one launch: its first blocks (in ticket order) count the columns
     unsigned long long* stamps = nullptr;  // device timeline for the benchmark (%globaltimer):
                                            // 2 per histogram tile, then 5 per copy tile
   };
