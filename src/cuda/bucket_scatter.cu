@@ -180,9 +180,12 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   const int k = t.k;
   // One launch (t.one): the tiles are taken in ticket order, and tickets below num_hist also do
   // launch 1's work first. Whoever holds a ticket is resident, so when a block waits for the
-  // columns, every block that writes one is resident and waits for nothing: no deadlock.
+  // columns, every block that writes one is resident and waits for nothing: no deadlock. The
+  // tickets are taken after the wait for the grid before (it may be the last call's, which
+  // resets the counters at its end).
   int tile = blockIdx.x;
   if (t.one) {
+    wait_previous_grid();  // the keys' writer is done from here on
     if (threadIdx.x == 0) ticket_s = int(atomicAdd(t.sync + 2, 1u));
     __syncthreads();
     tile = ticket_s;
@@ -204,10 +207,7 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   for (int b = threadIdx.x; b < nb; b += kThreads) before[b] = 0;
   keys.ready();
   __syncthreads();
-  if (t.one) {  // the keys' writer is done from here on; launch 1's work for tickets < num_hist
-    wait_previous_grid();
-    if (tile < t.num_hist) hist_column(keys, t, tile, start);  // start: scratch until the sums
-  }
+  if (t.one && tile < t.num_hist) hist_column(keys, t, tile, start);  // launch 1's work; start: scratch until the sums
 
   // This warp's pairs [lo, hi) of the tile, counted per bucket (keys only: before the wait).
   const int span = (tp + kWarps - 1) / kWarps;
