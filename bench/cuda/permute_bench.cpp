@@ -79,26 +79,18 @@ int run_permute(const std::string& data_dir, int64_t timeline_tokens, int reps) 
   DeviceBuffer<unsigned char> fa(size_t(256) << 20), fb(size_t(256) << 20);
   fill_bytes(fa.get(), 1, fa.size());
   std::vector<Opt> opts;
-  auto add = [&](const char* n, int group, bool shared, bool sync, bool one = false) {
+  auto add = [&](const char* n, int group, bool shared) {
     PairBuckets::TiledOptions o;
     o.hist_group = group;
     o.shared_table = shared;
-    o.count_sync = sync;
-    o.one_launch = one;
     opts.push_back({n, o});
   };
-  add("g1 global", 1, false, false);  // the sixth round's structure (one histogram column per tile)
-  add("g1 shared", 1, true, false);
-  add("g4 global", 4, false, false);
-  add("g4 shared", 4, true, false);
-  add("g4 shared sync", 4, true, true);
-  add("g2 shared", 2, true, false);
-  add("g8 shared", 8, true, false);
-  add("g8 shared sync", 8, true, true);
-  add("g1 global sync", 1, false, true);
-  add("g4 shared one", 4, true, true, true);
-  add("g8 shared one", 8, true, true, true);
-  add("g2 shared one", 2, true, true, true);
+  add("g1 global", 1, false);  // the sixth round's structure (one histogram column per tile)
+  add("g1 shared", 1, true);
+  add("g4 global", 4, false);
+  add("g4 shared", 4, true);  // the default
+  add("g2 shared", 2, true);
+  add("g8 shared", 8, true);
   std::printf("\nroute + permute (ms; %% of copy = minimal bytes / time / D2D copy), DeepSeek-V2-Lite shape\n");
   std::printf("%6s %-16s | %7s %5s | %7s %5s | %7s %5s | %7s %7s | %s\n", "tokens", "option", "idle", "%", "queued",
               "%", "batch", "%", "rb idle", "rb que", "same");
@@ -174,10 +166,6 @@ int run_permute(const std::string& data_dir, int64_t timeline_tokens, int reps) 
         const std::vector<unsigned long long> s2 = down(st.get(), st.size());
         unsigned long long t0 = ~0ull;
         for (int64_t h = 0; h < nh; ++h) t0 = std::min(t0, s2[2 * h]);
-        if (opts[v].o.one_launch) {  // no launch 1: from the first block's start
-          t0 = ~0ull;
-          for (int64_t j = 0; j < tiles; ++j) t0 = std::min(t0, s2[2 * nh + 5 * j]);
-        }
         auto row = [&](const char* what, int64_t first, int64_t count, int64_t step) {
           std::vector<double> us;
           for (int64_t j = 0; j < count; ++j) us.push_back(double(s2[first + j * step] - t0) * 1e-3);
@@ -186,10 +174,8 @@ int run_permute(const std::string& data_dir, int64_t timeline_tokens, int reps) 
         };
         std::printf("  timeline (us after launch 1's first block passed its wait; %lld hist blocks, %lld copy blocks):\n",
                     (long long)nh, (long long)tiles);
-        if (!opts[v].o.one_launch) {
-          row("launch 1 start", 0, nh, 2);
-          row("launch 1 end", 1, nh, 2);
-        }
+        row("launch 1 start", 0, nh, 2);
+        row("launch 1 end", 1, nh, 2);
         const char* ph[] = {"launch 2 start", "launch 2 keys counted", "launch 2 past the wait", "launch 2 ranked",
                             "launch 2 end (rows copied)"};
         for (int j = 0; j < 5; ++j) row(ph[j], 2 * nh + j, tiles, 5);

@@ -121,8 +121,8 @@ TEST(CudaPermute, BothSortPathsAreStable) {
 
 // build_scatter (tiled histogram, then rank + row scatter) gives build()'s order, position and
 // offsets and scatter_rows' rows: small and large batches, top-k 1..8, skipped pairs, up to 255
-// buckets, and batches past its tile limit (the build + scatter fallback); every TiledOptions
-// layout of launch 1's histogram and both ways launch 2 waits for it.
+// buckets, and batches past its tile limit (the build + scatter fallback); several layouts of
+// launch 1's histogram (TiledOptions::hist_group, tile counts).
 TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
   GRACE_REQUIRE_GPU();
   std::mt19937_64 rng(29);
@@ -148,28 +148,21 @@ TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
     copy_to_host(q1.data(), ref.position(), n * 4);
     std::vector<bf16_t> r1(n * H), r2(n * H);
     copy_to_host(r1.data(), want_rows.get(), n * H * 2);
-    // The default and the other tiled options: histogram tiles of 1, 2 or 8 copy tiles, launch 2
-    // waiting on launch 1's column counter instead of its grid (twice in a row: the counters
-    // must be back at zero), 1,024 tiles (histogram rows longer than a warp's loads), and one
-    // launch (the first blocks in ticket order count the columns).
-    struct Opt { int group; bool sync; int tiles; bool one; };
-    for (const Opt op : {Opt{0, false, 0, false}, Opt{1, false, 0, false}, Opt{2, true, 0, false}, Opt{8, false, 0, false},
-                         Opt{0, true, 0, false}, Opt{1, false, 1024, false}, Opt{0, true, 0, true}, Opt{8, true, 0, true}}) {
-      const int group = op.group;
-      const bool sync = op.sync;
+    // The default (histogram tiles of 4 copy tiles) and the other layouts of launch 1's
+    // histogram: 1, 2 or 8 copy tiles per column, and 1,024 tiles (histogram rows longer than a
+    // warp's loads).
+    struct Opt { int group; int tiles; };
+    for (const Opt op : {Opt{0, 0}, Opt{1, 0}, Opt{2, 0}, Opt{8, 0}, Opt{1, 1024}}) {
       PairBuckets pb;
       PairBuckets::TiledOptions opt;
-      opt.hist_group = group;
-      opt.count_sync = sync;
-      opt.one_launch = op.one;
+      opt.hist_group = op.group;
       pb.set_tiled_options(opt);
       pb.set_tile_target(op.tiles);
       fill_bytes(got_rows.get(), 0xff, n * H * 2);
       for (int rep = 0; rep < 2; ++rep)  // twice: scratch reused
         pb.build_scatter(d_keys.get(), c.T, c.k, c.B, d_x.get(), H, got_rows.get());
       const std::string what = "T " + std::to_string(c.T) + " k " + std::to_string(c.k) + " B " + std::to_string(c.B) +
-                               " group " + std::to_string(group) + " sync " + std::to_string(sync) + " tiles " +
-                               std::to_string(op.tiles) + " one " + std::to_string(op.one);
+                               " group " + std::to_string(op.group) + " tiles " + std::to_string(op.tiles);
       ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
       copy_to_host(o2.data(), pb.order(), n * 4);
       copy_to_host(q2.data(), pb.position(), n * 4);

@@ -109,7 +109,7 @@ TEST(CudaRouting, MatchesCpuRoutersExactly) {
 // build_scatter: dest GPUs, flat slots, order, positions, offsets and rows bit for bit, both
 // routers, token-index and token-base hashing, null outputs, sizes on the tiled path and on the
 // fallbacks (counting sort below 8,193 pairs, radix past 1,024 pairs per tile), the table in
-// shared memory (default) or device memory, both ways of waiting for launch 1.
+// shared memory (default) or device memory.
 TEST(CudaRouting, RouteBuildScatterMatchesRouteThenBuildScatter) {
   GRACE_REQUIRE_GPU();
   const Placement p = test_placement();
@@ -150,13 +150,11 @@ TEST(CudaRouting, RouteBuildScatterMatchesRouteThenBuildScatter) {
           route_on_device(dtable, router, 5, db, want_dest.get(), want_slot.get());
           fill_bytes(want_rows.get(), 0xff, n * H * 2);
           ref.build_scatter(want_slot.get(), T, k, B, d_x.get(), H, want_rows.get());
-          // Default options (the layer's part of the table in shared memory), the table read from
-          // device memory, launch 2 waiting on launch 1's column counter, and one launch.
-          for (int variant = 0; variant < 4; ++variant) {
+          // Default options (the layer's part of the table in shared memory), and the table read
+          // from device memory.
+          for (int variant = 0; variant < 2; ++variant) {
             PairBuckets::TiledOptions opt;
-            opt.shared_table = variant != 1;
-            opt.count_sync = variant == 2;
-            opt.one_launch = variant == 3;
+            opt.shared_table = variant == 0;
             pb.set_tiled_options(opt);
             const std::string what = name + " layer " + std::to_string(layer) + " T " + std::to_string(T) + " k " +
                                      std::to_string(k) + " variant " + std::to_string(variant);

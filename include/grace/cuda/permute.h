@@ -56,8 +56,6 @@ class PairBuckets {
   struct TiledOptions {
     int hist_group = 0;        // copy tiles per histogram tile of launch 1 (<= 0: the default, 4)
     bool shared_table = true;  // route_build_scatter: the layer's table in shared memory where it fits
-    bool count_sync = false;   // launch 2 waits for launch 1's column counter, not for its whole grid
-    bool one_launch = false;   // one launch: its first blocks (in ticket order) count the columns
     unsigned long long* stamps = nullptr;  // device timeline for the benchmark (%globaltimer):
                                            // 2 per histogram tile, then 5 per copy tile
   };
@@ -74,14 +72,12 @@ class PairBuckets {
  private:
   int64_t tile_tokens(int64_t tokens) const;
   bool tiled_fits(int64_t tokens, int top_k, int num_buckets) const;
-  int32_t* prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* num_hist, int* stride, unsigned** sync,
-                         Stream stream);
+  int32_t* prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* num_hist, int* stride);
 
   int64_t num_pairs_ = 0;
   int num_buckets_ = 0;
   int tile_target_ = 0;
   TiledOptions opts_;
-  DeviceBuffer<unsigned> sync_;
   DeviceBuffer<int32_t> order_, position_, offsets_, keys_sorted_, iota_, hist_, route_keys_;
   DeviceBuffer<unsigned char> temp_;
 };
