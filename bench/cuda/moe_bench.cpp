@@ -19,6 +19,8 @@
 //                  ("other input") gathers the token rows through the bucket order itself
 //   ffn gather     the wgmma FFN with that gathered input, alone, checked bit for bit against ffn wgmma
 // The dense peak is one 8192^3 cuBLAS BF16 GEMM; "%pk" is the wgmma FFN's TFLOP/s against it.
+// --permute T: route + permute alone, the tiled path's options side by side, three timings and a
+// per-phase timeline at T tokens (permute_bench.cpp); --profile T: a few layer calls for ncu.
 // Routing: the real DeepSeek-V2-Lite trace slice (layer 10) when --data holds it, else a
 // skewed synthetic one. Each routing is written to --out for bench/cuda/torch_ref.py.
 #include <cublas_v2.h>
