@@ -19,6 +19,8 @@
 //                  ("other input") gathers the token rows through the bucket order itself
 //   ffn gather     the wgmma FFN with that gathered input, alone, checked bit for bit against ffn wgmma
 // The dense peak is one 8192^3 cuBLAS BF16 GEMM; "%pk" is the wgmma FFN's TFLOP/s against it.
+// --permute T: route + permute alone, the tiled path's options side by side, three timings and a
+// per-phase timeline at T tokens (permute_bench.cpp); --profile T: a few layer calls for ncu.
 // Routing: the real DeepSeek-V2-Lite trace slice (layer 10) when --data holds it, else a
 // skewed synthetic one. Each routing is written to --out for bench/cuda/torch_ref.py.
 #include <cublas_v2.h>
@@ -66,16 +68,19 @@ int main(int argc, char** argv) {
   std::string out_dir = ".", data_dir = ".gpu-data";
   int reps = 20;
   int64_t profile_tokens = 0;  // --profile T: only a few DeepSeek layer calls at T tokens (for ncu)
+  int64_t permute_tokens = 0;  // --permute T: route + permute alone, options side by side, timeline at T
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--out") out_dir = argv[i + 1];
     else if (a == "--data") data_dir = argv[i + 1];
     else if (a == "--reps") reps = std::stoi(argv[i + 1]);
     else if (a == "--profile") profile_tokens = std::stoll(argv[i + 1]);
+    else if (a == "--permute") permute_tokens = std::stoll(argv[i + 1]);
     else { std::fprintf(stderr, "unknown flag %s\n", a.c_str()); return 2; }
   }
   if (device_count() == 0) { std::fprintf(stderr, "moe_bench: no CUDA GPU\n"); return 1; }
   if (profile_tokens > 0) return grace::bench::run_profile(data_dir, profile_tokens);
+  if (permute_tokens > 0) return grace::bench::run_permute(data_dir, permute_tokens, reps);
 
   // The ceilings the table is measured against.
   const double copy_GBps = grace::bench::measure_copy_GBps();

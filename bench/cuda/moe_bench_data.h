@@ -32,6 +32,9 @@ Placement replicated_placement(int E, const std::vector<int32_t>& ids);
 
 // --profile T: route + permute, then the wgmma layer with either input, 3 rounds (for ncu).
 int run_profile(const std::string& data_dir, int64_t T);
+// --permute T: route + permute alone with the tiled path's options side by side (permute_bench.cpp);
+// a per-phase timeline at T tokens.
+int run_permute(const std::string& data_dir, int64_t timeline_tokens, int reps);
 // The heading of the sixth round's variant table (tile widths x down-GEMM start, the defaults).
 void print_variant_header();
 

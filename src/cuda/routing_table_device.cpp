@@ -46,7 +46,13 @@ DeviceRoutingTable::DeviceRoutingTable(const RoutingTable& t) {
   const int L = t.num_layers(), G = t.num_gpus();
   std::vector<int32_t> gso(size_t(L) * (G + 1));
   slots_per_layer_.resize(L);
+  slices_.resize(L);
+  const int E = t.num_experts(), NE = t.num_nodes() * E;
   for (int l = 0; l < L; ++l) {
+    const auto& io = t.inst_offset();
+    const auto& co = t.cand_offset();
+    slices_[l] = RoutingTableSlice{io[size_t(l) * E], io[size_t(l + 1) * E] - io[size_t(l) * E],
+                                   co[size_t(l) * NE], co[size_t(l + 1) * NE] - co[size_t(l) * NE]};
     const int32_t* off = t.gpu_slot_offset(l);
     std::copy(off, off + G + 1, gso.begin() + size_t(l) * (G + 1));
     slots_per_layer_[l] = off[G];

@@ -121,7 +121,8 @@ TEST(CudaPermute, BothSortPathsAreStable) {
 
 // build_scatter (tiled histogram, then rank + row scatter) gives build()'s order, position and
 // offsets and scatter_rows' rows: small and large batches, top-k 1..8, skipped pairs, up to 255
-// buckets, and batches past its tile limit (the build + scatter fallback).
+// buckets, and batches past its tile limit (the build + scatter fallback); several layouts of
+// launch 1's histogram (TiledOptions::hist_group, tile counts).
 TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
   GRACE_REQUIRE_GPU();
   std::mt19937_64 rng(29);
@@ -142,23 +143,34 @@ TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
     ref.build(d_keys.get(), n, c.B);
     fill_bytes(want_rows.get(), 0xff, n * H * 2);
     scatter_rows(d_x.get(), ref.position(), ref.offsets() + c.B, c.T, c.k, H, want_rows.get());
-    PairBuckets pb;
-    fill_bytes(got_rows.get(), 0xff, n * H * 2);
-    for (int rep = 0; rep < 2; ++rep)  // twice: scratch reused
-      pb.build_scatter(d_keys.get(), c.T, c.k, c.B, d_x.get(), H, got_rows.get());
-    const std::string what = "T " + std::to_string(c.T) + " k " + std::to_string(c.k) + " B " + std::to_string(c.B);
-    ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
     std::vector<int32_t> o1(n), o2(n), q1(n), q2(n);
     copy_to_host(o1.data(), ref.order(), n * 4);
-    copy_to_host(o2.data(), pb.order(), n * 4);
     copy_to_host(q1.data(), ref.position(), n * 4);
-    copy_to_host(q2.data(), pb.position(), n * 4);
-    ASSERT_EQ(o2, o1) << what;
-    ASSERT_EQ(q2, q1) << what;
     std::vector<bf16_t> r1(n * H), r2(n * H);
     copy_to_host(r1.data(), want_rows.get(), n * H * 2);
-    copy_to_host(r2.data(), got_rows.get(), n * H * 2);
-    ASSERT_EQ(r2, r1) << what;  // kept rows equal, rows past the kept ones still poisoned in both
+    // The default (histogram tiles of 4 copy tiles) and the other layouts of launch 1's
+    // histogram: 1, 2 or 8 copy tiles per column, and 1,024 tiles (histogram rows longer than a
+    // warp's loads).
+    struct Opt { int group; int tiles; };
+    for (const Opt op : {Opt{0, 0}, Opt{1, 0}, Opt{2, 0}, Opt{8, 0}, Opt{1, 1024}}) {
+      PairBuckets pb;
+      PairBuckets::TiledOptions opt;
+      opt.hist_group = op.group;
+      pb.set_tiled_options(opt);
+      pb.set_tile_target(op.tiles);
+      fill_bytes(got_rows.get(), 0xff, n * H * 2);
+      for (int rep = 0; rep < 2; ++rep)  // twice: scratch reused
+        pb.build_scatter(d_keys.get(), c.T, c.k, c.B, d_x.get(), H, got_rows.get());
+      const std::string what = "T " + std::to_string(c.T) + " k " + std::to_string(c.k) + " B " + std::to_string(c.B) +
+                               " group " + std::to_string(op.group) + " tiles " + std::to_string(op.tiles);
+      ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
+      copy_to_host(o2.data(), pb.order(), n * 4);
+      copy_to_host(q2.data(), pb.position(), n * 4);
+      ASSERT_EQ(o2, o1) << what;
+      ASSERT_EQ(q2, q1) << what;
+      copy_to_host(r2.data(), got_rows.get(), n * H * 2);
+      ASSERT_EQ(r2, r1) << what;  // kept rows equal, rows past the kept ones still poisoned in both
+    }
   }
 }
 

@@ -108,7 +108,8 @@ TEST(CudaRouting, MatchesCpuRoutersExactly) {
 // route_build_scatter (routing inside the bucket passes) against route_on_device then
 // build_scatter: dest GPUs, flat slots, order, positions, offsets and rows bit for bit, both
 // routers, token-index and token-base hashing, null outputs, sizes on the tiled path and on the
-// fallbacks (counting sort below 8,193 pairs, radix past 1,024 pairs per tile).
+// fallbacks (counting sort below 8,193 pairs, radix past 1,024 pairs per tile), the table in
+// shared memory (default) or device memory.
 TEST(CudaRouting, RouteBuildScatterMatchesRouteThenBuildScatter) {
   GRACE_REQUIRE_GPU();
   const Placement p = test_placement();
@@ -149,33 +150,40 @@ TEST(CudaRouting, RouteBuildScatterMatchesRouteThenBuildScatter) {
           route_on_device(dtable, router, 5, db, want_dest.get(), want_slot.get());
           fill_bytes(want_rows.get(), 0xff, n * H * 2);
           ref.build_scatter(want_slot.get(), T, k, B, d_x.get(), H, want_rows.get());
-          const std::string what = name + " layer " + std::to_string(layer) + " T " + std::to_string(T) + " k " +
-                                   std::to_string(k);
-          for (int rep = 0; rep < 2; ++rep) {  // with and without the router's outputs; scratch reused
-            fill_bytes(got_rows.get(), 0xff, n * H * 2);
-            fill_bytes(got_dest.get(), 0xff, n * 4);
-            fill_bytes(got_slot.get(), 0xff, n * 4);
-            pb.route_build_scatter(dtable, router, 5, db, rep == 0 ? got_dest.get() : nullptr,
-                                   rep == 0 ? got_slot.get() : nullptr, d_x.get(), H, got_rows.get());
-            ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
-            std::vector<int32_t> a(n), b(n);
-            copy_to_host(a.data(), ref.order(), n * 4);
-            copy_to_host(b.data(), pb.order(), n * 4);
-            ASSERT_EQ(b, a) << what;
-            copy_to_host(a.data(), ref.position(), n * 4);
-            copy_to_host(b.data(), pb.position(), n * 4);
-            ASSERT_EQ(b, a) << what;
-            std::vector<bf16_t> r1(n * H), r2(n * H);
-            copy_to_host(r1.data(), want_rows.get(), n * H * 2);
-            copy_to_host(r2.data(), got_rows.get(), n * H * 2);
-            ASSERT_EQ(r2, r1) << what;
-            if (rep == 0) {
-              copy_to_host(a.data(), want_dest.get(), n * 4);
-              copy_to_host(b.data(), got_dest.get(), n * 4);
+          // Default options (the layer's part of the table in shared memory), and the table read
+          // from device memory.
+          for (int variant = 0; variant < 2; ++variant) {
+            PairBuckets::TiledOptions opt;
+            opt.shared_table = variant == 0;
+            pb.set_tiled_options(opt);
+            const std::string what = name + " layer " + std::to_string(layer) + " T " + std::to_string(T) + " k " +
+                                     std::to_string(k) + " variant " + std::to_string(variant);
+            for (int rep = 0; rep < 2; ++rep) {  // with and without the router's outputs; scratch reused
+              fill_bytes(got_rows.get(), 0xff, n * H * 2);
+              fill_bytes(got_dest.get(), 0xff, n * 4);
+              fill_bytes(got_slot.get(), 0xff, n * 4);
+              pb.route_build_scatter(dtable, router, 5, db, rep == 0 ? got_dest.get() : nullptr,
+                                     rep == 0 ? got_slot.get() : nullptr, d_x.get(), H, got_rows.get());
+              ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
+              std::vector<int32_t> a(n), b(n);
+              copy_to_host(a.data(), ref.order(), n * 4);
+              copy_to_host(b.data(), pb.order(), n * 4);
               ASSERT_EQ(b, a) << what;
-              copy_to_host(a.data(), want_slot.get(), n * 4);
-              copy_to_host(b.data(), got_slot.get(), n * 4);
+              copy_to_host(a.data(), ref.position(), n * 4);
+              copy_to_host(b.data(), pb.position(), n * 4);
               ASSERT_EQ(b, a) << what;
+              std::vector<bf16_t> r1(n * H), r2(n * H);
+              copy_to_host(r1.data(), want_rows.get(), n * H * 2);
+              copy_to_host(r2.data(), got_rows.get(), n * H * 2);
+              ASSERT_EQ(r2, r1) << what;
+              if (rep == 0) {
+                copy_to_host(a.data(), want_dest.get(), n * 4);
+                copy_to_host(b.data(), got_dest.get(), n * 4);
+                ASSERT_EQ(b, a) << what;
+                copy_to_host(a.data(), want_slot.get(), n * 4);
+                copy_to_host(b.data(), got_slot.get(), n * 4);
+                ASSERT_EQ(b, a) << what;
+              }
             }
           }
         }

@@ -51,6 +51,16 @@ class PairBuckets {
   // per batch (<= 0: the default, 256).
   void set_tile_target(int tiles) { tile_target_ = tiles; }
 
+  // Tuning knobs of the tiled bucket + scatter (benchmarks, tests); the defaults are what the
+  // layer runs.
+  struct TiledOptions {
+    int hist_group = 0;        // copy tiles per histogram tile of launch 1 (<= 0: the default, 4)
+    bool shared_table = true;  // route_build_scatter: the layer's table in shared memory where it fits
+    unsigned long long* stamps = nullptr;  // device timeline for the benchmark (%globaltimer):
+                                           // 2 per histogram tile, then 5 per copy tile
+  };
+  void set_tiled_options(const TiledOptions& o) { opts_ = o; }
+
   const int32_t* order() const { return order_.get(); }
   const int32_t* position() const { return position_.get(); }
   const int32_t* offsets() const { return offsets_.get(); }
@@ -62,11 +72,12 @@ class PairBuckets {
  private:
   int64_t tile_tokens(int64_t tokens) const;
   bool tiled_fits(int64_t tokens, int top_k, int num_buckets) const;
-  int32_t* prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* stride);
+  int32_t* prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* num_hist, int* stride);
 
   int64_t num_pairs_ = 0;
   int num_buckets_ = 0;
   int tile_target_ = 0;
+  TiledOptions opts_;
   DeviceBuffer<int32_t> order_, position_, offsets_, keys_sorted_, iota_, hist_, route_keys_;
   DeviceBuffer<unsigned char> temp_;
 };

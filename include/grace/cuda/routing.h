@@ -43,18 +43,26 @@ struct RoutingTableView {
   const int32_t* gpu_slot_offset = nullptr;  // [L][G + 1]
 };
 
+// Where one layer's entries start in the instance and candidate arrays, and how many there are
+// (the fused route + bucket + scatter copies a layer's part of the table into shared memory).
+struct RoutingTableSlice {
+  int32_t inst_base = 0, inst_count = 0, cand_base = 0, cand_count = 0;
+};
+
 class DeviceRoutingTable {
  public:
   explicit DeviceRoutingTable(const RoutingTable& table);
   const RoutingTableView& view() const { return view_; }
   // Instances (flat slots) at `layer`: the number of buckets the permute step sorts into.
   int num_slots(int layer) const { return slots_per_layer_[layer]; }
+  const RoutingTableSlice& slice(int layer) const { return slices_[layer]; }
 
  private:
   DeviceBuffer<int32_t> inst_offset_, inst_gpu_, cand_offset_, cand_gpu_, slot_of_, gso_;
   DeviceBuffer<uint32_t> inst_cum_, cand_cum_, host_bits_;
   RoutingTableView view_;
   std::vector<int> slots_per_layer_;
+  std::vector<RoutingTableSlice> slices_;
 };
 
 // One layer of one batch, every pointer in device memory.

@@ -1,0 +1,346 @@
+// The kernels of the tiled bucket + scatter (bucket_scatter.cu, which describes the method):
+// tile_hist_kernel (launch 1), rank_scatter_kernel (launch 2), their arguments and the two
+// sources of pair keys. Internal header, included by bucket_scatter.cu only.
+#ifndef GRACE_SRC_CUDA_BUCKET_SCATTER_KERNELS_CUH_
+#define GRACE_SRC_CUDA_BUCKET_SCATTER_KERNELS_CUH_
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "cuda/route_device.cuh"
+
+namespace grace::cuda::bucket_scatter_detail {
+
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+constexpr int kMaxBuckets = 256;                       // num_buckets + 1 (the skipped bucket)
+constexpr int kChunks = 4;                             // 32-pair chunks per warp and tile
+constexpr int kMaxTilePairs = kWarps * 32 * kChunks;   // 1024
+constexpr int kTargetTiles = 256;                      // about two blocks per SM on an H200
+constexpr int kUnroll = 8;                             // 16-byte vectors in flight per lane and row
+constexpr int kDefaultHistGroup = 4;                   // copy tiles per histogram tile
+constexpr int64_t kMaxTableWords = 6144;               // routing table part in shared memory (24 KB)
+
+__device__ __forceinline__ int bucket_of(int32_t k, int num_buckets) {
+  return (k < 0 || k > num_buckets) ? num_buckets : int(k);
+}
+
+// Everything both launches need, by value.
+struct TileArgs {
+  int64_t tokens = 0;
+  int k = 0, tile_tokens = 0, num_buckets = 0, num_tiles = 0;
+  int group = 1;        // copy tiles per histogram tile (launch 1 counts whole groups)
+  int num_hist = 0;     // histogram tiles = launch 1's blocks
+  int hist_stride = 0;  // num_hist rounded up to 4
+  int row_lanes = 32;   // lanes per histogram row in launch 2's sums (a power of two <= 32)
+  int32_t* hist = nullptr;
+  int32_t* order = nullptr;
+  int32_t* position = nullptr;
+  int32_t* offsets = nullptr;
+  const uint4* x = nullptr;
+  int vpr = 0;
+  uint4* dst = nullptr;
+  unsigned long long* stamps = nullptr;  // a timeline for the benchmark (null: none)
+};
+
+__device__ __forceinline__ void stamp(const TileArgs& t, int64_t i) {
+  if (t.stamps && threadIdx.x == 0) {
+    unsigned long long v;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(v));
+    t.stamps[i] = v;
+  }
+}
+
+// Where the pair keys come from: an array written before (build_scatter), or the routing
+// decision computed here (route_build_scatter; launch 2 also writes the router's outputs),
+// reading the table in device memory or a copy of the layer's part in shared memory.
+struct ArrayKeys {
+  const int32_t* keys;
+  __device__ __forceinline__ void stage(uint32_t*) {}
+  __device__ __forceinline__ void ready() const {}
+  __device__ __forceinline__ int32_t key(int64_t p, int32_t*) const { return keys[p]; }
+  __device__ __forceinline__ void emit(int64_t, int32_t, int32_t) const {}
+};
+template <bool kTar, bool kShared>
+struct RoutedKeys {
+  DeviceRouteArgs a;
+  RoutingTableSlice slice;
+  int32_t* dest_gpu;   // may be null
+  int32_t* flat_slot;  // may be null
+  SharedTable st{};
+  __device__ __forceinline__ void stage(uint32_t* smem) {
+    if constexpr (kShared) st = stage_layer_table(a.v, slice, a.layer, smem);
+  }
+  __device__ __forceinline__ void ready() const {
+    if constexpr (kShared) cp_async_wait_all();
+  }
+  __device__ __forceinline__ int32_t key(int64_t p, int32_t* g) const {
+    if constexpr (kShared) return route_pair_in<kTar>(st, a, p, g);
+    else return route_pair<kTar>(a, p, g);
+  }
+  __device__ __forceinline__ void emit(int64_t p, int32_t slot, int32_t g) const {
+    if (flat_slot) flat_slot[p] = slot;
+    if (dest_gpu) dest_gpu[p] = g;
+  }
+};
+
+__device__ __forceinline__ void launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wait_previous_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+// Launch 1: histogram tile blockIdx.x (t.group copy tiles) counted per bucket into column
+// blockIdx.x of hist.
+template <class Keys>
+__global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs t) {
+  extern __shared__ uint32_t table_smem[];
+  __shared__ int32_t h[kMaxBuckets];
+  keys.stage(table_smem);  // the table was written long before: copy it while waiting
+  // A programmatic dependent launch itself: wait for the kernel that wrote the keys (the router)
+  // or the ids, then let launch 2 start. Launch 2 reads keys / ids before its own wait, which is
+  // safe from here on.
+  wait_previous_grid();
+  launch_dependents();
+  stamp(t, 2 * int64_t(blockIdx.x));
+  const int nb = t.num_buckets + 1;
+  for (int b = threadIdx.x; b < nb; b += kThreads) h[b] = 0;
+  keys.ready();
+  __syncthreads();
+  const int64_t n = t.tokens * t.k;
+  const int64_t hp = int64_t(t.group) * t.tile_tokens * t.k;
+  const int64_t p0 = int64_t(blockIdx.x) * hp;
+  const int64_t p1 = min(n, p0 + hp);
+#pragma unroll 2
+  for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) {
+    int32_t g;
+    atomicAdd(&h[bucket_of(keys.key(p, &g), t.num_buckets)], 1);
+  }
+  __syncthreads();
+  for (int b = threadIdx.x; b < nb; b += kThreads) t.hist[int64_t(b) * t.hist_stride + blockIdx.x] = h[b];
+  stamp(t, 2 * int64_t(blockIdx.x) + 1);
+}
+
+template <class Keys>
+__global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, TileArgs t) {
+  extern __shared__ uint32_t table_smem[];
+  __shared__ int32_t cnt[kWarps][kMaxBuckets];
+  __shared__ int32_t start[kMaxBuckets + 1];
+  __shared__ int32_t before[kMaxBuckets];
+  __shared__ int32_t pos_s[kMaxTilePairs];
+  launch_dependents();  // the expert GEMM after it may be scheduled as this grid's CTAs finish
+  keys.stage(table_smem);
+  const int64_t st0 = 2 * int64_t(t.num_hist) + 5 * int64_t(blockIdx.x);
+  stamp(t, st0);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const int nb = t.num_buckets + 1;
+  const int k = t.k;
+  const int tile = blockIdx.x;
+  const int64_t t0 = int64_t(tile) * t.tile_tokens;
+  const int tt = int(min(t.tokens - t0, int64_t(t.tile_tokens)));
+  const uint4* x = t.x;
+  const int vpr = t.vpr;
+  if (t.dst) {  // This tile's token rows into L2 while the keys are counted and the histogram is summed (a
+     // hint only: L2 is coherent, so a line prefetched before its writer finished is not stale).
+    const char* rows = reinterpret_cast<const char*>(x + t0 * vpr);
+    const int64_t lines = (int64_t(tt) * vpr * 16 + 127) / 128;
+    for (int64_t l = threadIdx.x; l < lines; l += kThreads)
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(rows + l * 128));
+  }
+  const int64_t p0 = t0 * k;
+  const int tp = tt * k;
+  for (int i = threadIdx.x; i < kWarps * kMaxBuckets; i += kThreads) (&cnt[0][0])[i] = 0;
+  for (int b = threadIdx.x; b < nb; b += kThreads) before[b] = 0;
+  keys.ready();
+  __syncthreads();
+
+  // This warp's pairs [lo, hi) of the tile, counted per bucket (keys only: before the wait).
+  const int span = (tp + kWarps - 1) / kWarps;
+  const int lo = min(tp, warp * span), hi = min(tp, lo + span);
+  int kb[kChunks];
+#pragma unroll
+  for (int c = 0; c < kChunks; ++c) {
+    const int q = lo + c * 32 + lane;
+    int32_t key = -1;
+    if (q < hi) {
+      int32_t g;
+      key = keys.key(p0 + q, &g);
+      keys.emit(p0 + q, key, g);
+    }
+    kb[c] = q < hi ? bucket_of(key, t.num_buckets) : -1;
+  }
+#pragma unroll
+  for (int c = 0; c < kChunks; ++c) {
+    const bool on = lo + c * 32 + lane < hi;
+    const unsigned active = __ballot_sync(0xffffffffu, on);
+    if (on) {
+      const unsigned peers = __match_any_sync(active, kb[c]);
+      if (lane == __ffs(peers) - 1) cnt[warp][kb[c]] += __popc(peers);
+    }
+    __syncwarp();
+  }
+  // The pairs of the earlier copy tiles of this tile's histogram tile (launch 1 counted them
+  // together with this one's): counted into before[].
+  {
+    const int64_t ph = int64_t(tile - tile % t.group) * t.tile_tokens * k;
+    for (int64_t p = ph + threadIdx.x; p < p0; p += kThreads) {
+      int32_t g;
+      atomicAdd(&before[bucket_of(keys.key(p, &g), t.num_buckets)], 1);
+    }
+  }
+  __syncthreads();
+  stamp(t, st0 + 1);
+
+  wait_previous_grid();  // hist is complete
+  stamp(t, st0 + 2);
+  // Per bucket: all histogram tiles' total and the earlier ones' count. A row of hist (one
+  // bucket, hist_stride = num_hist rounded up to 4 entries; the padding is never read into a
+  // sum) is summed by row_lanes lanes with 16-byte loads, 32 / row_lanes rows per warp and step,
+  // kSteps steps' loads in flight at once.
+  {
+    constexpr int kSteps = 6;
+    const int L = t.row_lanes, R = 32 / L, sub = lane / L, gl = lane % L;
+    const int n4 = t.hist_stride / 4;
+    const int hh = tile / t.group;
+    const int32_t* hist = t.hist;
+    for (int base = warp * R; base < nb; base += kWarps * R * kSteps) {
+      int32_t tot[kSteps], bef[kSteps];
+#pragma unroll
+      for (int s = 0; s < kSteps; ++s) tot[s] = bef[s] = 0;
+      for (int i4 = gl; i4 < n4; i4 += L) {
+        int4 v[kSteps];
+#pragma unroll
+        for (int s = 0; s < kSteps; ++s) {
+          const int b = base + s * kWarps * R + sub;
+          v[s] = b < nb ? __ldcg(reinterpret_cast<const int4*>(hist + int64_t(b) * t.hist_stride) + i4)
+                        : make_int4(0, 0, 0, 0);
+        }
+        const int i = 4 * i4;
+#pragma unroll
+        for (int s = 0; s < kSteps; ++s) {
+          const int32_t x0 = i < t.num_hist ? v[s].x : 0, x1 = i + 1 < t.num_hist ? v[s].y : 0,
+                        x2 = i + 2 < t.num_hist ? v[s].z : 0, x3 = i + 3 < t.num_hist ? v[s].w : 0;
+          tot[s] += x0 + x1 + x2 + x3;
+          bef[s] += (i < hh ? x0 : 0) + (i + 1 < hh ? x1 : 0) + (i + 2 < hh ? x2 : 0) + (i + 3 < hh ? x3 : 0);
+        }
+      }
+#pragma unroll
+      for (int s = 0; s < kSteps; ++s) {
+        for (int o = L / 2; o > 0; o >>= 1) {
+          tot[s] += __shfl_xor_sync(0xffffffffu, tot[s], o);
+          bef[s] += __shfl_xor_sync(0xffffffffu, bef[s], o);
+        }
+        const int b = base + s * kWarps * R + sub;
+        if (gl == 0 && b < nb) {
+          start[b + 1] = tot[s];
+          before[b] += bef[s];
+        }
+      }
+    }
+  }
+  __syncthreads();
+  if (warp == 0) {  // start[b] = pairs in buckets < b
+    int32_t carry = 0;
+    for (int base = 0; base < nb; base += 32) {
+      const int b = base + lane;
+      int32_t v = b < nb ? start[b + 1] : 0;
+#pragma unroll
+      for (int o = 1; o < 32; o <<= 1) {
+        const int32_t u = __shfl_up_sync(0xffffffffu, v, o);
+        if (lane >= o) v += u;
+      }
+      if (b < nb) start[b + 1] = carry + v;
+      carry += __shfl_sync(0xffffffffu, v, 31);
+    }
+    if (lane == 0) start[0] = 0;
+  }
+  __syncthreads();
+  for (int b = threadIdx.x; b < nb; b += kThreads) {
+    int32_t run = start[b] + before[b];
+    for (int w = 0; w < kWarps; ++w) {
+      const int32_t c = cnt[w][b];
+      cnt[w][b] = run;
+      run += c;
+    }
+    if (tile == 0) t.offsets[b] = start[b];
+  }
+  __syncthreads();
+
+  // Rank: stable inside the chunk (lanes below with the same key).
+#pragma unroll
+  for (int c = 0; c < kChunks; ++c) {
+    const int q = lo + c * 32 + lane;
+    const bool on = q < hi;
+    const unsigned active = __ballot_sync(0xffffffffu, on);
+    if (on) {
+      const int key = kb[c];
+      const unsigned peers = __match_any_sync(active, key);
+      const int32_t pos = cnt[warp][key] + __popc(peers & ((1u << lane) - 1u));
+      t.position[p0 + q] = pos;
+      t.order[pos] = int32_t(p0 + q);
+      pos_s[q] = pos;
+      __syncwarp(active);
+      if (lane == __ffs(peers) - 1) cnt[warp][key] += __popc(peers);
+    }
+    __syncwarp();
+  }
+  __syncthreads();
+  stamp(t, st0 + 3);
+
+  // Scatter: warp w copies tokens w, w + 8, ... of the tile, two rows in flight (no dst: bucket only).
+  uint4* dst = t.dst;
+  if (!dst) return;
+  const int32_t kept = start[t.num_buckets];
+  for (int lt = warp; lt < tt; lt += 2 * kWarps) {
+    const bool two = lt + kWarps < tt;
+    const uint4* s0 = x + (t0 + lt) * vpr;
+    const uint4* s1 = x + (t0 + lt + (two ? kWarps : 0)) * vpr;
+    for (int base = 0; base < vpr; base += 32 * kUnroll) {
+      uint4 v0[kUnroll], v1[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int c = base + u * 32 + lane;
+        if (c < vpr) {
+          v0[u] = s0[c];
+          if (two) v1[u] = s1[c];
+        }
+      }
+      for (int j = 0; j < k; ++j) {
+        const int32_t p = pos_s[lt * k + j];
+        if (p < kept) {
+          uint4* d = dst + int64_t(p) * vpr;
+#pragma unroll
+          for (int u = 0; u < kUnroll; ++u) {
+            const int c = base + u * 32 + lane;
+            if (c < vpr) d[c] = v0[u];
+          }
+        }
+        if (two) {
+          const int32_t p1 = pos_s[(lt + kWarps) * k + j];
+          if (p1 < kept) {
+            uint4* d = dst + int64_t(p1) * vpr;
+#pragma unroll
+            for (int u = 0; u < kUnroll; ++u) {
+              const int c = base + u * 32 + lane;
+              if (c < vpr) d[c] = v1[u];
+            }
+          }
+        }
+      }
+    }
+  }
+  stamp(t, st0 + 4);
+}
+
+// The two launches (the caller checked tiled_fits and filled t). table_bytes: the dynamic
+// shared memory of a RoutedKeys<.., true> (0 otherwise).
+
+}  // namespace grace::cuda::bucket_scatter_detail
+
+#endif  // GRACE_SRC_CUDA_BUCKET_SCATTER_KERNELS_CUH_
