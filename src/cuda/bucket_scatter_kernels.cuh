@@ -52,6 +52,15 @@ __device__ __forceinline__ void stamp(const TileArgs& t, int64_t i) {
   }
 }
 
+// The 128-byte lines of [p, p + bytes) into L2 (a hint: no data is read or waited for).
+__device__ __forceinline__ void prefetch_l2(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  const int64_t first = reinterpret_cast<uintptr_t>(c) & 127;
+  const int64_t lines = (first + bytes + 127) / 128;
+  for (int64_t l = threadIdx.x; l < lines; l += blockDim.x)
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(c - first + l * 128));
+}
+
 // Where the pair keys come from: an array written before (build_scatter), or the routing
 // decision computed here (route_build_scatter; launch 2 also writes the router's outputs),
 // reading the table in device memory or a copy of the layer's part in shared memory.
@@ -59,6 +68,9 @@ struct ArrayKeys {
   const int32_t* keys;
   __device__ __forceinline__ void stage(uint32_t*) {}
   __device__ __forceinline__ void ready() const {}
+  __device__ __forceinline__ void prefetch(int64_t p0, int64_t p1) const {
+    if (p1 > p0) prefetch_l2(keys + p0, (p1 - p0) * int64_t(sizeof(int32_t)));
+  }
   __device__ __forceinline__ int32_t key(int64_t p, int32_t*) const { return keys[p]; }
   __device__ __forceinline__ void emit(int64_t, int32_t, int32_t) const {}
 };
@@ -74,6 +86,10 @@ struct RoutedKeys {
   }
   __device__ __forceinline__ void ready() const {
     if constexpr (kShared) cp_async_wait_all();
+  }
+  // The ids of pairs [p0, p1) on their way while the table copy completes.
+  __device__ __forceinline__ void prefetch(int64_t p0, int64_t p1) const {
+    if (p1 > p0) prefetch_l2(a.ids + p0, (p1 - p0) * int64_t(sizeof(int32_t)));
   }
   __device__ __forceinline__ int32_t key(int64_t p, int32_t* g) const {
     if constexpr (kShared) return route_pair_in<kTar>(st, a, p, g);
@@ -109,14 +125,15 @@ __global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs
   wait_previous_grid();
   launch_dependents();
   stamp(t, 2 * int64_t(blockIdx.x));
-  const int nb = t.num_buckets + 1;
-  for (int b = threadIdx.x; b < nb; b += kThreads) h[b] = 0;
-  keys.ready();
-  __syncthreads();
   const int64_t n = t.tokens * t.k;
   const int64_t hp = int64_t(t.group) * t.tile_tokens * t.k;
   const int64_t p0 = int64_t(blockIdx.x) * hp;
   const int64_t p1 = min(n, p0 + hp);
+  keys.prefetch(p0, p1);  // the ids' latency overlaps the table copy's
+  const int nb = t.num_buckets + 1;
+  for (int b = threadIdx.x; b < nb; b += kThreads) h[b] = 0;
+  keys.ready();
+  __syncthreads();
 #pragma unroll 2
   for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) {
     int32_t g;
@@ -155,6 +172,7 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   }
   const int64_t p0 = t0 * k;
   const int tp = tt * k;
+  keys.prefetch(int64_t(tile - tile % t.group) * t.tile_tokens * k, p0 + tp);  // this tile's and before[]'s
   for (int i = threadIdx.x; i < kWarps * kMaxBuckets; i += kThreads) (&cnt[0][0])[i] = 0;
   for (int b = threadIdx.x; b < nb; b += kThreads) before[b] = 0;
   keys.ready();
