@@ -287,19 +287,36 @@ if [ "$MODE" = layout ]; then  # layout SETUP: where each rank runs (no root, no
   echo "mps $want"
   exit 0
 fi
+# The knobs a run reads, checked before anything is set up (bad input: one line, exit 2).
+bad() { echo "gpu-cluster: $*" >&2; exit 2; }
+check_knobs() {
+  local x
+  for x in ${SETUPS:-2x1 2x2}; do [[ "$x" =~ ^2x[1-9]$ ]] || bad "SETUPS: want setups 2xG (G = 1..9), got '$x'"; done
+  for x in ${RATES:-10gbit none}; do
+    [[ "$x" = none || "$x" =~ ^[0-9]+(\.[0-9]+)?[kmgt]?(bit|bps)$ ]] || bad "RATES: want 'none' or a tc rate such as 10gbit, got '$x'"
+  done
+  for x in ${TOKENS:-1024 8192}; do [[ "$x" =~ ^[1-9][0-9]*$ ]] || bad "TOKENS: want positive integers, got '$x'"; done
+  mps_wanted 2 2 > /dev/null || exit 2
+}
+case "$MODE" in
+  measure) [ $# -ge 4 ] || bad "usage: $0 measure BUILD_DIR DATA_DIR OUT_DIR"; check_knobs ;;
+  run)
+    [ $# -ge 4 ] && [ "$4" = -- ] || bad "usage: $0 run SETUP RATE -- CMD..."
+    [[ "$2" =~ ^2x[1-9]$ ]] || bad "run: want a setup 2xG, got '$2'"
+    RATES=$3 check_knobs
+    ;;
+  *) bad "want a mode: measure, run or layout, got '$MODE' (usage: the header of $0)" ;;
+esac
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 net_tools
 trap 'teardown; mps_stop' EXIT
 case "$MODE" in
   measure)
-    [ $# -ge 4 ] || die "usage: $0 measure BUILD_DIR DATA_DIR OUT_DIR"
     measure "$2" "$3" "$4"
     ;;
   run)
-    [ $# -ge 4 ] && [ "$4" = -- ] || die "usage: $0 run SETUP RATE -- CMD..."
     s=$2 r=$3
     shift 4
-    [[ "$s" =~ ^2x[1-9]$ ]] || die "run: want a setup 2xG, got '$s'"
     mps_for $((2 * ${s#2x}))
     setup "$r"
     launch "$s" "${LOG_PREFIX:-/tmp/gpu-cluster}" "$@"
@@ -307,5 +324,4 @@ case "$MODE" in
     cat "${LOG_PREFIX:-/tmp/gpu-cluster}".rank0.log
     exit $rc
     ;;
-  *) sed -n '2,30p' "$0"; exit 2 ;;
 esac

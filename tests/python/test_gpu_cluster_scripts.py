@@ -124,3 +124,24 @@ def test_intra_stage_fit_recovers_bandwidth_and_keeps_the_default_without_bytes(
     Li, Wi = f.fit_intra_stage(res, xi, [2.0 * r for r in res], (9.0, 100.0))
     assert Li == pytest.approx(0.3) and Wi == pytest.approx(40.0)
     assert f.fit_intra_stage([0.5, 0.7], [0.0, 0.0], [3.0, 4.0], (0.6, 100.0)) == (0.6, 100.0)
+
+
+@pytest.mark.parametrize("knob,value,word", [("SETUPS", "3x1", "SETUPS"), ("SETUPS", "2x1 2y2", "SETUPS"),
+                                             ("RATES", "fast", "RATES"), ("TOKENS", "0", "TOKENS"),
+                                             ("TOKENS", "1k", "TOKENS"), ("MPS", "yes", "MPS")])
+def test_measure_rejects_a_bad_knob_before_setting_anything_up(tmp_path, knob, value, word):
+    out = tmp_path / "out"
+    # A missing build folder as well: should the check ever pass, the run stops before the network.
+    r = subprocess.run([CLUSTER, "measure", str(tmp_path / "no-build"), str(tmp_path), str(out)],
+                       capture_output=True, text=True, env=dict(os.environ, **{knob: value}))
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and word in r.stderr
+    assert not out.exists()
+
+
+def test_run_rejects_a_bad_setup_or_usage():
+    for args in (["run", "3x3", "none", "--", "true"], ["run", "2x1", "10gbit"], ["bogus"]):
+        r = subprocess.run([CLUSTER] + args, capture_output=True, text=True)
+        assert r.returncode == 2, args
+        assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1, args
