@@ -41,6 +41,9 @@ BASE_LD=${LD_LIBRARY_PATH:-}
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 
 die() { echo "gpu-cluster: $*" >&2; exit 1; }
+bad() { echo "gpu-cluster: $*" >&2; exit 2; }  # bad input: one line, exit 2
+# check_setup WHAT SETUP: SETUP must read 2xG (G GPUs per node, 1..9).
+check_setup() { [[ "$2" =~ ^2x[1-9]$ ]] || bad "$1: want a setup 2xG (G = 1..9), got '$2'"; }
 
 net_tools() {  # ip and tc from the carried .debs, run with their own libraries only
   if [ -n "${FORCE_NET_DEBS:-}" ] || ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
@@ -83,7 +86,7 @@ mps_wanted() {
     1) echo on ;;
     0) echo off ;;
     auto) if [ "$2" -gt 0 ] && [ "$1" -gt "$2" ]; then echo on; else echo off; fi ;;
-    *) echo "gpu-cluster: MPS: want auto, 1 or 0, got '${MPS}'" >&2; exit 2 ;;
+    *) bad "MPS: want auto, 1 or 0, got '${MPS}'" ;;
   esac
 }
 # MPS=1 insists (no daemon: stop); auto warns and runs time-sliced, as before run 8.
@@ -110,9 +113,10 @@ mps_stop() {
 }
 # mps_for RANKS: starts or stops the daemon for a setup of RANKS processes.
 mps_for() {
-  local want
-  want=$(mps_wanted "$1" "$(gpu_count)") || exit 2
-  echo "== MPS $want ($1 ranks, $(gpu_count) GPUs)"
+  local want gpus
+  gpus=$(gpu_count)
+  want=$(mps_wanted "$1" "$gpus") || exit 2
+  echo "== MPS $want ($1 ranks, $gpus GPUs)"
   if [ "$want" = on ]; then mps_start; else mps_stop; fi
 }
 
@@ -277,7 +281,7 @@ PY
 
 MODE=${1:-}
 if [ "$MODE" = layout ]; then  # layout SETUP: where each rank runs (no root, nothing set up)
-  [[ "${2:-}" =~ ^2x[1-9]$ ]] || { echo "gpu-cluster: layout: want a setup 2xG (G = 1..9), got '${2:-}'" >&2; exit 2; }
+  check_setup layout "${2:-}"
   gpn=${2#2x}
   want=$(mps_wanted $((2 * gpn)) "$(gpu_count)") || exit 2
   for ((r = 0; r < 2 * gpn; ++r)); do
@@ -287,11 +291,10 @@ if [ "$MODE" = layout ]; then  # layout SETUP: where each rank runs (no root, no
   echo "mps $want"
   exit 0
 fi
-# The knobs a run reads, checked before anything is set up (bad input: one line, exit 2).
-bad() { echo "gpu-cluster: $*" >&2; exit 2; }
+# The knobs a run reads, checked before anything is set up.
 check_knobs() {
   local x
-  for x in ${SETUPS:-2x1 2x2}; do [[ "$x" =~ ^2x[1-9]$ ]] || bad "SETUPS: want setups 2xG (G = 1..9), got '$x'"; done
+  for x in ${SETUPS:-2x1 2x2}; do check_setup SETUPS "$x"; done
   for x in ${RATES:-10gbit none}; do
     [[ "$x" = none || "$x" =~ ^[0-9]+(\.[0-9]+)?[kmgt]?(bit|bps)$ ]] || bad "RATES: want 'none' or a tc rate such as 10gbit, got '$x'"
   done
@@ -302,7 +305,7 @@ case "$MODE" in
   measure) [ $# -ge 4 ] || bad "usage: $0 measure BUILD_DIR DATA_DIR OUT_DIR"; check_knobs ;;
   run)
     [ $# -ge 4 ] && [ "$4" = -- ] || bad "usage: $0 run SETUP RATE -- CMD..."
-    [[ "$2" =~ ^2x[1-9]$ ]] || bad "run: want a setup 2xG, got '$2'"
+    check_setup run "$2"
     RATES=$3 check_knobs
     ;;
   *) bad "want a mode: measure, run or layout, got '$MODE' (usage: the header of $0)" ;;
