@@ -22,10 +22,10 @@ trip; on 2x2, where the hierarchical runs move intra-node bytes, the residual is
 L_intra + per-GPU intra bytes / W_intra instead, W_intra -> intra.bandwidth_GBps, 100 GB/s
 otherwise). Where flat and hierarchical runs differ in peers (2x2), L, P and W are fitted on all runs
 and L_intra = 0 (the intra stage is NVLink P2P inside one namespace, ~0.1 ms per exchange);
-a negative L there is set to 0 and P, W refitted through the origin; if that gives P < 0 (the
-hierarchical runs cost more than one peer less explains), P = 0 and the one-peer-count fit above is
-used. A negative L (the 1,024-token phases of a shaped 2x1 link pass
-partly in the shaper's burst, faster than W) is set to 0 and W refitted through the origin.
+if that gives P < 0 (the hierarchical runs cost more than one peer less explains), P = 0 and the
+one-peer-count fit above is used. Every fit is relative least squares (weight 1 / t^2), and
+wherever it gives a negative fixed cost (the 1,024-token phases of a shaped link pass partly in
+the shaper's burst, faster than W) that cost is set to 0 and the rest refitted through the origin.
 Compute: measured compute = c0 + s x the H200 grouped roofline of the same run (2nd pass).
 The fitted W, L, P become inter.bandwidth_GBps, node_nic_GBps, inter.latency_us and
 inter.peer_latency_us of the preset; L_intra its intra.latency_us.
@@ -106,9 +106,14 @@ def wls(cols, ts, scale=None):
     return tuple(y[i] / A[i][i] for i in range(n))
 
 
-def lsq3(samples):
-    """t = a + b * p + c * x over (p, x, t); returns (a, b, c)."""
-    return wls([(1.0, p, x) for p, x, _ in samples], [t for _, _, t in samples])
+def fit_fixed_cost(cols, ts, scale=None):
+    """t = L + sum_i c_i * col_i with L >= 0: least squares (wls), and where that gives a negative
+    fixed cost (small phases that ride a shaper's burst, faster than the link's rate) L = 0 and the
+    rest through the origin. Returns (L, c_1, ...)."""
+    L, *c = wls([(1.0,) + tuple(col) for col in cols], ts, scale)
+    if L < 0:
+        L, c = 0.0, list(wls(cols, ts, scale))
+    return (L, *c)
 
 
 def lsq(samples):
@@ -116,39 +121,23 @@ def lsq(samples):
     return wls([(1.0, x) for x, _ in samples], [t for _, t in samples])
 
 
-def lsq2_origin(samples):
-    """t = b * p + c * x over (p, x, t) (no fixed cost); returns (b, c)."""
-    return wls([(p, x) for p, x, _ in samples], [t for _, _, t in samples])
+def fit_latency_bandwidth(samples):
+    """t = L + b * x over (x, t), L >= 0. Returns (L, b)."""
+    return fit_fixed_cost([(x,) for x, _ in samples], [t for _, t in samples])
 
 
 def fit_latency_peer_bandwidth(samples):
-    """t = L + P * p + b * x with L >= 0 (as fit_latency_bandwidth): where the free fit gives a
-    negative fixed cost, L = 0 and P, b through the origin. Returns (L, P, b)."""
-    L, P, b = lsq3(samples)
-    if L < 0:
-        L = 0.0
-        P, b = lsq2_origin(samples)
-    return L, P, b
-
-
-def fit_latency_bandwidth(samples):
-    """t = L + b * x with L >= 0: least squares, and where that gives a negative fixed cost (small
-    phases that ride a shaper's burst, faster than the link's rate) L = 0 and b through the origin."""
-    L, b = lsq(samples)
-    if L < 0:
-        L, b = 0.0, wls([(x,) for x, _ in samples], [t for _, t in samples])[0]
-    return L, b
+    """t = L + P * p + b * x over (p, x, t), L >= 0. Returns (L, P, b)."""
+    return fit_fixed_cost([(p, x) for p, x, _ in samples], [t for _, _, t in samples])
 
 
 def fit_intra_stage(residuals, intra_bytes, phase_ms, default):
     """The hierarchical runs' intra stage as fixed cost + per-GPU bytes / bandwidth: residual (ms) =
-    Li + bytes * bi, each sample weighted by its whole phase time; Li >= 0 (else through the origin).
-    Returns (Li ms, Wi GB/s), or `default` where the bytes do not vary or the slope is not positive."""
+    Li + bytes * bi, each sample weighted by its whole phase time, Li >= 0. Returns (Li ms, Wi
+    GB/s), or `default` where the bytes do not vary or the slope is not positive."""
     if len(set(intra_bytes)) < 2:
         return default
-    a, bi = wls([(1.0, x) for x in intra_bytes], residuals, phase_ms)
-    if a < 0:
-        a, bi = 0.0, wls([(x,) for x in intra_bytes], residuals, phase_ms)[0]
+    a, bi = fit_fixed_cost([(x,) for x in intra_bytes], residuals, phase_ms)
     return (a, 1 / bi / 1e6) if bi > 0 else default
 
 
