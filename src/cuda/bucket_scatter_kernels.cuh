@@ -163,13 +163,9 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   const int tt = int(min(t.tokens - t0, int64_t(t.tile_tokens)));
   const uint4* x = t.x;
   const int vpr = t.vpr;
-  if (t.dst) {  // This tile's token rows into L2 while the keys are counted and the histogram is summed (a
-     // hint only: L2 is coherent, so a line prefetched before its writer finished is not stale).
-    const char* rows = reinterpret_cast<const char*>(x + t0 * vpr);
-    const int64_t lines = (int64_t(tt) * vpr * 16 + 127) / 128;
-    for (int64_t l = threadIdx.x; l < lines; l += kThreads)
-      asm volatile("prefetch.global.L2 [%0];" ::"l"(rows + l * 128));
-  }
+  // This tile's token rows into L2 while the keys are counted and the histogram is summed (a hint
+  // only: L2 is coherent, so a line prefetched before its writer finished is not stale).
+  if (t.dst) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
   const int64_t p0 = t0 * k;
   const int tp = tt * k;
   keys.prefetch(int64_t(tile - tile % t.group) * t.tile_tokens * k, p0 + tp);  // this tile's and before[]'s
