@@ -51,6 +51,9 @@ struct LayerBatchRecord {
   std::vector<int64_t> send_inter, recv_inter;  // [G]
   // Where the pairs were served, relative to the token's source GPU.
   int64_t pairs_same_gpu = 0, pairs_same_node = 0, pairs_remote = 0;
+  // The busiest node NIC: max over nodes of the larger of the cross-node copies its GPUs send
+  // and receive (dispatch; full duplex, so the busier direction paces the node).
+  int64_t nic_busiest = 0;
 };
 
 // Sums over batches, per layer or in total.
@@ -59,6 +62,7 @@ struct EvalTotals {
   int64_t pairs = 0;         // token-expert pairs
   int64_t intra_copies = 0;  // dispatch copies inside nodes
   int64_t inter_copies = 0;  // dispatch copies across nodes
+  int64_t nic_busiest_copies = 0;  // sum over (batch, layer) of LayerBatchRecord::nic_busiest
   int64_t pairs_same_gpu = 0, pairs_same_node = 0, pairs_remote = 0;
   double load_max_mean_sum = 0;  // sum over (batch, layer) of max/mean GPU pairs
   double load_std_sum = 0;       // sum over (batch, layer) of stddev/mean of GPU pairs
@@ -73,6 +77,7 @@ struct EvalResult {
   int64_t token_bytes = 0;  // bytes of one hidden-state copy
   int num_layers = 0;
   int num_gpus = 0;
+  int num_nodes = 0;
   std::vector<EvalTotals> per_layer;  // [num_layers]
   EvalTotals total;
   std::vector<LayerBatchRecord> records;  // [batch][layer] when keep_records
@@ -80,6 +85,9 @@ struct EvalResult {
   // Per token (of the trace, summed over layers), per direction: dispatch bytes.
   double inter_bytes_per_token() const;
   double intra_bytes_per_token() const;
+  // Busiest node NIC over the mean node NIC (cross-node copies, the busier direction; >= 1 when
+  // anything crosses, 0 when nothing does): the NIC that paces a layer.
+  static double nic_max_mean(const EvalTotals& t, int num_nodes);
 };
 
 // Replays an in-memory trace. The trace's experts must match the placement's.

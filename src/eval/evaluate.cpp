@@ -31,6 +31,7 @@ class Replay {
     res_.token_bytes = model.token_bytes();
     res_.num_layers = p.num_layers;
     res_.num_gpus = table_.num_gpus();
+    res_.num_nodes = table_.num_nodes();
     res_.per_layer.assign(size_t(p.num_layers), EvalTotals{});
   }
 

@@ -95,6 +95,12 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
   rec.pairs_same_gpu = same_gpu;
   rec.pairs_same_node = same_node;
   rec.pairs_remote = remote;
+  rec.nic_busiest = 0;
+  for (int g0 = 0; g0 < G; g0 += gpn) {
+    int64_t send = 0, recv = 0;
+    for (int g = g0; g < g0 + gpn; ++g) send += sx[g], recv += rx[g];
+    rec.nic_busiest = std::max(rec.nic_busiest, std::max(send, recv));
+  }
   rec.gpu_expert_tokens.resize(size_t(G));
   for (int g = 0; g < G; ++g) {
     auto& v = rec.gpu_expert_tokens[size_t(g)];
@@ -112,6 +118,7 @@ void accumulate(EvalTotals& t, const LayerBatchRecord& r) {
     t.intra_copies += r.send_intra[g];
     t.inter_copies += r.send_inter[g];
   }
+  t.nic_busiest_copies += r.nic_busiest;
   t.tokens += r.tokens;
   t.pairs += pairs;
   t.pairs_same_gpu += r.pairs_same_gpu;

@@ -30,6 +30,7 @@ void fill_stats(CompareRow& row, const EvalResult& e, const SimResult& s, int G)
   row.inter_bytes_per_token = e.inter_bytes_per_token();
   row.intra_bytes_per_token = e.intra_bytes_per_token();
   row.load_max_mean = e.total.samples ? e.total.load_max_mean_sum / double(e.total.samples) : 0;
+  row.nic_max_mean = EvalResult::nic_max_mean(e.total, e.num_nodes);
   double pairs = double(std::max<int64_t>(1, e.total.pairs));
   row.share_same_gpu = double(e.total.pairs_same_gpu) / pairs;
   row.share_same_node = double(e.total.pairs_same_node) / pairs;

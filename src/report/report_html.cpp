@@ -59,7 +59,7 @@ std::string table(const CompareResult& r) {
   std::string o =
       "<table><thead><tr><th class=\"name\">planner / router / comm</th><th>replicas</th>"
       "<th>instances / GPU</th><th>extra memory</th><th>cross-node MB / batch</th><th>intra-node MB / "
-      "batch</th><th>cross-node B / token</th>"
+      "batch</th><th>cross-node B / token</th><th>busiest NIC / mean</th>"
       "<th>GPU load max / mean</th><th>local GPU</th><th>local node</th><th>dispatch us</th>"
       "<th>compute us</th><th>combine us</th><th>GPU idle</th><th>MoE-layer us</th>"
       "<th>with overlap us</th><th>speedup</th><th>speedup (overlap)</th><th>vs best baseline</th>"
@@ -69,7 +69,7 @@ std::string table(const CompareResult& r) {
     const auto& row = r.rows[i];
     if (!row.ok) {
       o += fmt::format(
-          "<tr class=\"skip\"><td class=\"name\">{}</td><td colspan=\"21\" style=\"text-align:left\">skipped: "
+          "<tr class=\"skip\"><td class=\"name\">{}</td><td colspan=\"22\" style=\"text-align:left\">skipped: "
           "{}</td></tr>",
           svg::escape(row.combo.label()), svg::escape(row.skipped));
       continue;
@@ -81,7 +81,8 @@ std::string table(const CompareResult& r) {
     o += td(svg::escape(row.combo.label()), "name") + td(fmt::format("{}", row.replicas)) +
          td(fmt::format("{:.2f}", row.instances_per_gpu)) + td(fmt::format("{:.1f}%", row.extra_memory_pct)) +
          td(fmt::format("{:.2f}", row.inter_mb_per_batch)) + td(fmt::format("{:.2f}", row.intra_mb_per_batch)) +
-         td(fmt::format("{:.0f}", row.inter_bytes_per_token)) + td(fmt::format("{:.2f}", row.load_max_mean)) +
+         td(fmt::format("{:.0f}", row.inter_bytes_per_token)) + td(fmt::format("{:.2f}", row.nic_max_mean)) +
+         td(fmt::format("{:.2f}", row.load_max_mean)) +
          td(fmt::format("{:.1f}%", 100 * row.share_same_gpu)) +
          td(fmt::format("{:.1f}%", 100 * (row.share_same_gpu + row.share_same_node))) +
          td(fmt::format("{:.1f}", t.dispatch_us)) + td(fmt::format("{:.1f}", t.compute_us)) +

@@ -46,6 +46,7 @@ std::string compare_json(const CompareResult& r) {
       x["inter_bytes_per_token"] = row.inter_bytes_per_token;
       x["intra_bytes_per_token"] = row.intra_bytes_per_token;
       x["load_max_mean"] = row.load_max_mean;
+      x["nic_max_mean"] = row.nic_max_mean;
       x["share_same_gpu"] = row.share_same_gpu;
       x["share_same_node"] = row.share_same_node;
       x["share_remote"] = row.share_remote;

@@ -25,25 +25,26 @@ std::string format_compare_table(const CompareResult& r) {
   std::string out =
       fmt::format("{} on {} ({} GPUs, {} compute model), {} batches of {} tokens; plan: {}\n", r.model, r.topology,
                   r.nodes * r.gpus_per_node, r.compute_model, r.num_batches, r.batch_tokens, r.plan_source);
-  out += fmt::format("{:<52} {:>9} {:>9} {:>8} {:>6} {:>6} {:>8} {:>6} {:>9} {:>10} {:>7} {:>7} {:>7}\n",
-                     "planner/router/comm", "xnode_MB", "intra_MB", "max/mean", "gpu%", "node%", "inst/GPU", "extra%",
-                     "layer_us", "overlap_us", "vs_ref", "vs_best", "xn/best");
+  out += fmt::format("{:<52} {:>9} {:>5} {:>9} {:>8} {:>6} {:>6} {:>8} {:>6} {:>9} {:>10} {:>7} {:>7} {:>7}\n",
+                     "planner/router/comm", "xnode_MB", "nic", "intra_MB", "max/mean", "gpu%", "node%", "inst/GPU",
+                     "extra%", "layer_us", "overlap_us", "vs_ref", "vs_best", "xn/best");
   for (const auto& row : r.rows) {
     if (!row.ok) {
       out += fmt::format("{:<52} skipped: {}\n", row.combo.label(), row.skipped);
       continue;
     }
     out += fmt::format(
-        "{:<52} {:>9.2f} {:>9.2f} {:>8.2f} {:>5.1f}% {:>5.1f}% {:>8.2f} {:>5.1f}% {:>9.1f} {:>10.1f} {:>7} {:>7} "
-        "{:>7}\n",
-        row.combo.label(), row.inter_mb_per_batch, row.intra_mb_per_batch, row.load_max_mean, 100 * row.share_same_gpu,
+        "{:<52} {:>9.2f} {:>5.2f} {:>9.2f} {:>8.2f} {:>5.1f}% {:>5.1f}% {:>8.2f} {:>5.1f}% {:>9.1f} {:>10.1f} {:>7} "
+        "{:>7} {:>7}\n",
+        row.combo.label(), row.inter_mb_per_batch, row.nic_max_mean, row.intra_mb_per_batch, row.load_max_mean, 100 * row.share_same_gpu,
         100 * (row.share_same_gpu + row.share_same_node), row.instances_per_gpu, row.extra_memory_pct,
         row.time.total_us, row.time.overlap_us, speedup_str(row.speedup), speedup_str(row.speedup_vs_best),
         speedup_str(row.inter_vs_least));
   }
   out += fmt::format(
-      "MB: per batch, all MoE layers, dispatch direction (combine moves as much back); gpu%/node%: token-expert\n"
-      "pairs served on the token's GPU / node; inst/GPU: expert instances on the fullest GPU per layer; extra%:\n"
+      "MB: per batch, all MoE layers, dispatch direction (combine moves as much back); nic: busiest node NIC over\n"
+      "the mean (its busier direction paces the cross-node stage); gpu%/node%: token-expert pairs served on the\n"
+      "token's GPU / node; inst/GPU: expert instances on the fullest GPU per layer; extra%:\n"
       "expert memory over one copy per expert; layer_us: simulated time of one MoE layer of one batch.\n"
       "vs_ref: speedup over {}; vs_best: over the fastest baseline (non-grace planner) with the same comm\n"
       "and no more expert memory; xn/best: cross-node bytes over the least-traffic such baseline.\n",
@@ -70,20 +71,20 @@ std::string compare_markdown(const CompareResult& r) {
   md += fmt::format("- seed: {}\n\n", r.seed);
   md +=
       "| planner / router / comm | replicas | instances / GPU | extra memory | cross-node MB/batch | "
-      "intra-node MB/batch | cross-node B/token | load max/mean | local GPU | local node | MoE-layer time (us) | "
+      "intra-node MB/batch | cross-node B/token | busiest NIC / mean | load max/mean | local GPU | local node | MoE-layer time (us) | "
       "with overlap (us) | speedup | speedup (overlap) | vs best baseline | vs best baseline (overlap) | "
       "cross-node vs least baseline |\n";
-  md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& row : r.rows) {
     if (!row.ok) {
-      md += fmt::format("| {} | skipped: {} ||||||||||||||||\n", row.combo.label(), row.skipped);
+      md += fmt::format("| {} | skipped: {} |||||||||||||||||\n", row.combo.label(), row.skipped);
       continue;
     }
     md += fmt::format(
-        "| {} | {} | {:.2f} | {:.1f}% | {:.2f} | {:.2f} | {:.0f} | {:.2f} | {:.1f}% | {:.1f}% | {:.1f} | {:.1f} | "
-        "{} | {} | {} | {} | {} |\n",
+        "| {} | {} | {:.2f} | {:.1f}% | {:.2f} | {:.2f} | {:.0f} | {:.2f} | {:.2f} | {:.1f}% | {:.1f}% | {:.1f} | "
+        "{:.1f} | {} | {} | {} | {} | {} |\n",
         row.combo.label(), row.replicas, row.instances_per_gpu, row.extra_memory_pct, row.inter_mb_per_batch,
-        row.intra_mb_per_batch, row.inter_bytes_per_token, row.load_max_mean, 100 * row.share_same_gpu,
+        row.intra_mb_per_batch, row.inter_bytes_per_token, row.nic_max_mean, row.load_max_mean, 100 * row.share_same_gpu,
         100 * (row.share_same_gpu + row.share_same_node), row.time.total_us, row.time.overlap_us,
         speedup_str(row.speedup), speedup_str(row.speedup_overlap), speedup_str(row.speedup_vs_best),
         speedup_str(row.speedup_vs_best_overlap), speedup_str(row.inter_vs_least));
@@ -91,8 +92,9 @@ std::string compare_markdown(const CompareResult& r) {
   md += fmt::format(
       "\nMB = 1e6 bytes, per batch, summed over MoE layers, dispatch direction (combine moves as much back). "
       "Instances / GPU: expert instances on the fullest GPU per MoE layer (the HBM every GPU reserves); extra "
-      "memory: instances beyond one copy per expert. Local GPU / node: share of token-expert pairs served on the "
-      "token's own GPU / node. Times are one MoE layer of one batch (mean over layers and batches), from the cost "
+      "memory: instances beyond one copy per expert. Busiest NIC / mean: the cross-node copies of the busiest node "
+      "NIC in its busier direction over the mean node's (that NIC paces the cross-node stage). Local GPU / node: "
+      "share of token-expert pairs served on the token's own GPU / node. Times are one MoE layer of one batch (mean over layers and batches), from the cost "
       "model (docs/simulator.md). Speedup: relative to {}. Best baseline: the fastest row of a non-grace planner "
       "with the same comm scheme and no more instances / GPU (the row itself for a baseline); cross-node vs "
       "least baseline: this row's cross-node bytes over those of the least-traffic such row.\n\n",

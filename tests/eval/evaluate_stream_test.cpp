@@ -82,6 +82,8 @@ TEST(EvaluateStream, MatchesInMemoryAcrossFiles) {
     EXPECT_EQ(st.total.intra_copies, mem.total.intra_copies) << router;
     EXPECT_EQ(st.total.pairs_same_gpu, mem.total.pairs_same_gpu) << router;
     EXPECT_DOUBLE_EQ(st.total.load_std_sum, mem.total.load_std_sum) << router;
+    EXPECT_EQ(st.total.nic_busiest_copies, mem.total.nic_busiest_copies) << router;
+    EXPECT_GT(st.total.nic_busiest_copies, 0) << router;
   }
 }
 

@@ -267,6 +267,76 @@ TEST(Evaluate, RejectsMismatchedInput) {
   EXPECT_EQ(parse_comm_scheme("flat"), CommScheme::kFlat);
 }
 
+// 2 nodes x 1 GPU: expert 0 on GPU 0, experts 1 and 2 on GPU 1; one-token sequences land on
+// GPUs 0, 1, 0, 1. t0 {1, 2} and t2 {0, 1} cross 0 -> 1, t3 {0, 2} crosses 1 -> 0, t1 stays.
+// Node 0 sends 2 and receives 1, node 1 the reverse: the busiest NIC carries 2 copies in its
+// busier direction where the mean node carries 3 / 2.
+TEST(Evaluate, BusiestNicIsTheBusierDirectionOfTheBusiestNode) {
+  Placement p = hand_placement(2, 1, {{{{0, 1}}, {{1, 1}}, {{1, 1}}}});
+  Trace t;
+  t.num_layers = 1;
+  t.top_k = 2;
+  t.num_experts = 3;
+  t.ids = {1, 2, /**/ 1, 2, /**/ 0, 1, /**/ 0, 2};
+  t.seq_offsets = {0, 1, 2, 3, 4};
+  for (CommScheme comm : {CommScheme::kFlat, CommScheme::kHierarchical}) {
+    EvalOptions o;
+    o.router = "primary";
+    o.comm = comm;
+    EvalResult r = evaluate(t, p, hand_topology(2, 1), generic_model(1, 3, 2), o);
+    ASSERT_EQ(r.records.size(), 1u);
+    EXPECT_EQ(r.records[0].send_inter, (V{2, 1}));
+    EXPECT_EQ(r.records[0].nic_busiest, 2);
+    EXPECT_EQ(r.num_nodes, 2);
+    EXPECT_EQ(r.total.nic_busiest_copies, 2);
+    EXPECT_DOUBLE_EQ(EvalResult::nic_max_mean(r.total, r.num_nodes), 2 / 1.5);
+    EXPECT_NE(eval_json(r).find("\"nic_max_mean\":1.333"), std::string::npos);
+    EXPECT_NE(format_eval(r).find("NIC max/mn"), std::string::npos);
+    // Batches [t0 t1] and [t2 t3]: 1 copy one way, then one each way: the busiest NIC carries 1
+    // in each batch, summed over batches.
+    o.batch_tokens = 2;
+    EvalResult b = evaluate(t, p, hand_topology(2, 1), generic_model(1, 3, 2), o);
+    ASSERT_EQ(b.records.size(), 2u);
+    EXPECT_EQ(b.records[0].nic_busiest, 1);
+    EXPECT_EQ(b.records[1].nic_busiest, 1);
+    EXPECT_EQ(b.total.nic_busiest_copies, 2);
+  }
+  // One node: nothing crosses, the ratio is 0.
+  EvalOptions o;
+  o.router = "primary";
+  Placement one = hand_placement(1, 2, {{{{0, 1}}, {{1, 1}}, {{1, 1}}}});
+  EvalResult r = evaluate(t, one, hand_topology(1, 2), generic_model(1, 3, 2), o);
+  EXPECT_EQ(r.total.nic_busiest_copies, 0);
+  EXPECT_EQ(EvalResult::nic_max_mean(r.total, r.num_nodes), 0);
+}
+
+// 3 nodes x 1 GPU: a NIC is paced by the busier of its two directions. Experts 0..4 on GPUs
+// 0, 1, 2, 1, 2; one-token sequences land on GPUs 0, 1, 2, 0, 1.
+TEST(Evaluate, BusiestNicCountsSendsAndReceives) {
+  Placement p = hand_placement(3, 1, {{{{0, 1}}, {{1, 1}}, {{2, 1}}, {{1, 1}}, {{2, 1}}}});
+  auto run = [&](std::vector<expert_t> ids) {
+    Trace t;
+    t.num_layers = 1;
+    t.top_k = 2;
+    t.num_experts = 5;
+    t.ids = std::move(ids);
+    for (int i = 0; i <= int(t.ids.size()) / 2; ++i) t.seq_offsets.push_back(i);
+    EvalOptions o;
+    o.router = "primary";
+    return evaluate(t, p, hand_topology(3, 1), generic_model(1, 5, 2), o);
+  };
+  // Node 2 receives: every token wants experts 2 and 4 (GPU 2). Sends {2, 2, 0}, receives {0, 0, 4}.
+  EvalResult in = run({2, 4, /**/ 2, 4, /**/ 2, 4, /**/ 2, 4, /**/ 2, 4});
+  EXPECT_EQ(in.records[0].recv_inter, (V{0, 0, 4}));
+  EXPECT_EQ(in.records[0].nic_busiest, 4);
+  EXPECT_DOUBLE_EQ(EvalResult::nic_max_mean(in.total, 3), 4 / (4 / 3.0));
+  // Node 0 sends: its tokens want GPUs 1 and 2, the others stay home. Sends {4, 0, 0}.
+  EvalResult out = run({1, 2, /**/ 1, 3, /**/ 2, 4, /**/ 3, 4});
+  EXPECT_EQ(out.records[0].send_inter, (V{4, 0, 0}));
+  EXPECT_EQ(out.records[0].recv_inter, (V{0, 2, 2}));
+  EXPECT_EQ(out.records[0].nic_busiest, 4);
+}
+
 TEST(Evaluate, ReportAndJsonMentionTotals) {
   EvalResult r = run_hand(CommScheme::kFlat);
   std::string text = format_eval(r);

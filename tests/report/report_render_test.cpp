@@ -46,6 +46,7 @@ CompareResult hand_result(bool sweep) {
   r.rows[1].speedup = 1.25;
   r.rows[1].speedup_vs_best = 1.37;  // made-up: the renderers print what they are given
   r.rows[1].best_baseline = 0;
+  r.rows[1].nic_max_mean = 1.23;
   if (sweep) {
     for (int red : {0, 2, 8}) {
       SweepPoint p;
@@ -86,9 +87,12 @@ TEST(ReportRender, MemoryColumnsAndBothSpeedups) {
   EXPECT_EQ(testing::check_well_formed(html), "");
   EXPECT_NE(html.find("<td>4.00</td><td>0.0%</td>"), std::string::npos);
   EXPECT_NE(html.find("<td class=\"good\">1.37x</td>"), std::string::npos);
+  EXPECT_NE(html.find("<th>busiest NIC / mean</th>"), std::string::npos);
+  EXPECT_NE(html.find("<td>1.23</td>"), std::string::npos);
   EXPECT_EQ(html.find("Memory-traffic trade-off"), std::string::npos);
   const auto j = nlohmann::json::parse(compare_json(r));
   ASSERT_EQ(j["rows"].size(), 3u);
+  EXPECT_EQ(j["rows"][1]["nic_max_mean"], 1.23);
   EXPECT_EQ(j["rows"][1]["redundant"], 0);
   EXPECT_EQ(j["rows"][1]["instances_per_gpu"], 4.0);
   EXPECT_EQ(j["rows"][1]["speedup"], 1.25);
