@@ -38,8 +38,8 @@ struct CompareRow {
   // Per batch, dispatch direction (combine moves as much back), all MoE layers, in MB (1e6 B).
   double inter_mb_per_batch = 0, intra_mb_per_batch = 0;
   double inter_bytes_per_token = 0, intra_bytes_per_token = 0;
-  double load_max_mean = 0;                                          // GPU load max/mean, mean over (batch, layer)
-  double nic_max_mean = 0;  // busiest node NIC over the mean (EvalResult::nic_max_mean), all batches and layers
+  double load_max_mean = 0;  // GPU load max/mean, mean over (batch, layer)
+  double nic_max_mean = 0;   // busiest node NIC over the mean (EvalResult::nic_max_mean), all batches and layers
   double share_same_gpu = 0, share_same_node = 0, share_remote = 0;  // of token-expert pairs
   LayerTime time;                                                    // one MoE layer of one batch (mean over layers)
   // Expert memory of the plan (grace/expert_memory.h): instances on the fullest GPU per layer,

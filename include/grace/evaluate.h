@@ -58,10 +58,10 @@ struct LayerBatchRecord {
 
 // Sums over batches, per layer or in total.
 struct EvalTotals {
-  int64_t tokens = 0;        // tokens x layers counted
-  int64_t pairs = 0;         // token-expert pairs
-  int64_t intra_copies = 0;  // dispatch copies inside nodes
-  int64_t inter_copies = 0;  // dispatch copies across nodes
+  int64_t tokens = 0;              // tokens x layers counted
+  int64_t pairs = 0;               // token-expert pairs
+  int64_t intra_copies = 0;        // dispatch copies inside nodes
+  int64_t inter_copies = 0;        // dispatch copies across nodes
   int64_t nic_busiest_copies = 0;  // sum over (batch, layer) of LayerBatchRecord::nic_busiest
   int64_t pairs_same_gpu = 0, pairs_same_node = 0, pairs_remote = 0;
   double load_max_mean_sum = 0;  // sum over (batch, layer) of max/mean GPU pairs

@@ -69,7 +69,11 @@ StagedDir::StagedDir(const std::string& target, std::vector<std::string> owned)
     created_parents_.push_back(it->string());
     parent_guards_.push_back(CleanupOnSignal::empty_folder(it->string()));
   }
-  staging_ = (parent / ("." + t.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
+  std::string name = ".";  // appended piece by piece: GCC 12 misreads "." + std::string (-Wrestrict)
+  name += t.filename().string();
+  name += ".tmp.";
+  name += std::to_string(::getpid());
+  staging_ = (parent / name).string();
   std::error_code ec;
   fs::remove_all(staging_, ec);  // a leftover of a killed run with the same pid
   guard_ = CleanupOnSignal(staging_, /*is_folder=*/true);

@@ -82,8 +82,7 @@ std::string table(const CompareResult& r) {
          td(fmt::format("{:.2f}", row.instances_per_gpu)) + td(fmt::format("{:.1f}%", row.extra_memory_pct)) +
          td(fmt::format("{:.2f}", row.inter_mb_per_batch)) + td(fmt::format("{:.2f}", row.intra_mb_per_batch)) +
          td(fmt::format("{:.0f}", row.inter_bytes_per_token)) + td(fmt::format("{:.2f}", row.nic_max_mean)) +
-         td(fmt::format("{:.2f}", row.load_max_mean)) +
-         td(fmt::format("{:.1f}%", 100 * row.share_same_gpu)) +
+         td(fmt::format("{:.2f}", row.load_max_mean)) + td(fmt::format("{:.1f}%", 100 * row.share_same_gpu)) +
          td(fmt::format("{:.1f}%", 100 * (row.share_same_gpu + row.share_same_node))) +
          td(fmt::format("{:.1f}", t.dispatch_us)) + td(fmt::format("{:.1f}", t.compute_us)) +
          td(fmt::format("{:.1f}", t.combine_us)) + td(fmt::format("{:.1f}%", 100 * t.idle_share)) +

@@ -36,10 +36,10 @@ std::string format_compare_table(const CompareResult& r) {
     out += fmt::format(
         "{:<52} {:>9.2f} {:>5.2f} {:>9.2f} {:>8.2f} {:>5.1f}% {:>5.1f}% {:>8.2f} {:>5.1f}% {:>9.1f} {:>10.1f} {:>7} "
         "{:>7} {:>7}\n",
-        row.combo.label(), row.inter_mb_per_batch, row.nic_max_mean, row.intra_mb_per_batch, row.load_max_mean, 100 * row.share_same_gpu,
-        100 * (row.share_same_gpu + row.share_same_node), row.instances_per_gpu, row.extra_memory_pct,
-        row.time.total_us, row.time.overlap_us, speedup_str(row.speedup), speedup_str(row.speedup_vs_best),
-        speedup_str(row.inter_vs_least));
+        row.combo.label(), row.inter_mb_per_batch, row.nic_max_mean, row.intra_mb_per_batch, row.load_max_mean,
+        100 * row.share_same_gpu, 100 * (row.share_same_gpu + row.share_same_node), row.instances_per_gpu,
+        row.extra_memory_pct, row.time.total_us, row.time.overlap_us, speedup_str(row.speedup),
+        speedup_str(row.speedup_vs_best), speedup_str(row.inter_vs_least));
   }
   out += fmt::format(
       "MB: per batch, all MoE layers, dispatch direction (combine moves as much back); nic: busiest node NIC over\n"
@@ -71,7 +71,8 @@ std::string compare_markdown(const CompareResult& r) {
   md += fmt::format("- seed: {}\n\n", r.seed);
   md +=
       "| planner / router / comm | replicas | instances / GPU | extra memory | cross-node MB/batch | "
-      "intra-node MB/batch | cross-node B/token | busiest NIC / mean | load max/mean | local GPU | local node | MoE-layer time (us) | "
+      "intra-node MB/batch | cross-node B/token | busiest NIC / mean | load max/mean | local GPU | local node | "
+      "MoE-layer time (us) | "
       "with overlap (us) | speedup | speedup (overlap) | vs best baseline | vs best baseline (overlap) | "
       "cross-node vs least baseline |\n";
   md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -84,17 +85,18 @@ std::string compare_markdown(const CompareResult& r) {
         "| {} | {} | {:.2f} | {:.1f}% | {:.2f} | {:.2f} | {:.0f} | {:.2f} | {:.2f} | {:.1f}% | {:.1f}% | {:.1f} | "
         "{:.1f} | {} | {} | {} | {} | {} |\n",
         row.combo.label(), row.replicas, row.instances_per_gpu, row.extra_memory_pct, row.inter_mb_per_batch,
-        row.intra_mb_per_batch, row.inter_bytes_per_token, row.nic_max_mean, row.load_max_mean, 100 * row.share_same_gpu,
-        100 * (row.share_same_gpu + row.share_same_node), row.time.total_us, row.time.overlap_us,
-        speedup_str(row.speedup), speedup_str(row.speedup_overlap), speedup_str(row.speedup_vs_best),
-        speedup_str(row.speedup_vs_best_overlap), speedup_str(row.inter_vs_least));
+        row.intra_mb_per_batch, row.inter_bytes_per_token, row.nic_max_mean, row.load_max_mean,
+        100 * row.share_same_gpu, 100 * (row.share_same_gpu + row.share_same_node), row.time.total_us,
+        row.time.overlap_us, speedup_str(row.speedup), speedup_str(row.speedup_overlap),
+        speedup_str(row.speedup_vs_best), speedup_str(row.speedup_vs_best_overlap), speedup_str(row.inter_vs_least));
   }
   md += fmt::format(
       "\nMB = 1e6 bytes, per batch, summed over MoE layers, dispatch direction (combine moves as much back). "
       "Instances / GPU: expert instances on the fullest GPU per MoE layer (the HBM every GPU reserves); extra "
       "memory: instances beyond one copy per expert. Busiest NIC / mean: the cross-node copies of the busiest node "
       "NIC in its busier direction over the mean node's (that NIC paces the cross-node stage). Local GPU / node: "
-      "share of token-expert pairs served on the token's own GPU / node. Times are one MoE layer of one batch (mean over layers and batches), from the cost "
+      "share of token-expert pairs served on the token's own GPU / node. Times are one MoE layer of one batch (mean "
+      "over layers and batches), from the cost "
       "model (docs/simulator.md). Speedup: relative to {}. Best baseline: the fastest row of a non-grace planner "
       "with the same comm scheme and no more instances / GPU (the row itself for a baseline); cross-node vs "
       "least baseline: this row's cross-node bytes over those of the least-traffic such row.\n\n",

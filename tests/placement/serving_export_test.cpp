@@ -88,8 +88,12 @@ TEST(SglangExport, EveryPresetLoadsInSglangWithThePrintedFlags) {
       const Placement p = make_planner(policy)->plan(PlanContext{prof, m, topo, {}});
       const SglangExport e = export_sglang(p, m);
       EXPECT_EQ(e.num_layers, m.dense_layers + m.moe_layers);
-      if (name == "deepseek-v2-lite") EXPECT_EQ(e.num_layers, 27);
-      if (name == "gpt-oss-20b") EXPECT_EQ(e.num_layers, 24);
+      if (name == "deepseek-v2-lite") {
+        EXPECT_EQ(e.num_layers, 27);
+      }
+      if (name == "gpt-oss-20b") {
+        EXPECT_EQ(e.num_layers, 24);
+      }
       EXPECT_EQ(e.num_physical, m.experts + e.redundant);
       EXPECT_EQ(e.num_physical % 8, 0);
       testing::SglangServer s;
@@ -154,10 +158,11 @@ TEST(SglangDispatch, OwnCopyElseNodeCopyElseAnyInSglangLayout) {
         bool own = false, node = false;
         for (int x = 0; x < 12; ++x)
           if (lay.row(l)[x] == e) own |= x / 3 == g, node |= x / 6 == g / 2;
-        if (own)
+        if (own) {
           EXPECT_EQ(q / 3, g);
-        else if (node)
+        } else if (node) {
           EXPECT_EQ(q / 6, g / 2);
+        }
       }
   }
   // Layer 0, expert 0: copies on GPU 0 (weight 0.75) and GPU 3 (0.25): GPU 1 uses GPU 0's copy

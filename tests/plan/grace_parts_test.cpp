@@ -87,9 +87,9 @@ TEST(TarModel, WeightsSpreadTheRemoteDemandOverHostingNodes) {
 TEST(GpuPacking, EqualCountsBalancedLoadsNoDuplicateOnAGpu) {
   AffMat a = zeros(10);
   std::vector<PackItem> items;
-  for (int e = 0; e < 10; ++e) items.push_back({e, double(10 + 3 * e)});
-  items.push_back({9, 39});  // a second copy of expert 9
-  items.push_back({8, 34});
+  for (int e = 0; e < 10; ++e) items.push_back({e, double(10 + 3 * e), {}});
+  items.push_back({9, 39, {}});  // a second copy of expert 9
+  items.push_back({8, 34, {}});
   auto gpu = pack_node(a, items, 4, 3);
   std::vector<int> count(4, 0);
   std::vector<double> load(4, 0.0);
@@ -109,7 +109,8 @@ TEST(GpuPacking, ManyCopiesOfLightExpertsStillFit) {
   // Three copies each of two light experts and three heavy singles on 3 GPUs x 3 slots: a
   // heaviest-first order would leave the last copies only GPUs that already hold them.
   AffMat a = zeros(5);
-  std::vector<PackItem> items = {{0, 30}, {1, 29}, {2, 28}, {3, 1}, {3, 1}, {3, 1}, {4, 1}, {4, 1}, {4, 1}};
+  std::vector<PackItem> items = {{0, 30, {}}, {1, 29, {}}, {2, 28, {}}, {3, 1, {}}, {3, 1, {}},
+                                 {3, 1, {}},  {4, 1, {}},  {4, 1, {}},  {4, 1, {}}};
   auto gpu = pack_node(a, items, 3, 3);
   std::set<std::pair<int, int>> seen;
   for (size_t i = 0; i < items.size(); ++i)
@@ -125,7 +126,7 @@ TEST(GpuPacking, KeepsAffinePairsTogetherWhenLoadsAreEqual) {
   for (int i = 0; i < 4; ++i) set_aff(a, i, i + 4, 100);  // pairs (0,4) (1,5) (2,6) (3,7)
   set_aff(a, 0, 1, 1);
   std::vector<PackItem> items;
-  for (int e = 0; e < 8; ++e) items.push_back({e, 10});
+  for (int e = 0; e < 8; ++e) items.push_back({e, 10, {}});
   auto gpu = pack_node(a, items, 4, 2);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(gpu[i], gpu[i + 4]) << "pair " << i;
 }

@@ -79,7 +79,9 @@ TEST(Replan, FourNodesKeepBudgetsAndValidWeights) {
   for (int64_t m : {0, 3, 10, 30, -1}) {
     SCOPED_TRACE(m);
     const ReplanResult r = run(s, m);
-    if (m >= 0) EXPECT_LE(r.moves, m);
+    if (m >= 0) {
+      EXPECT_LE(r.moves, m);
+    }
     EXPECT_LE(r.visits_after, last + 1e-12);
     last = r.visits_after;
     EXPECT_NO_THROW(validate_placement(r.placement, s.topo, s.model));  // weights sum to 1

@@ -50,7 +50,10 @@ inline CliResult run_grace(const std::vector<std::string>& args, const std::stri
                                .string();
   std::string cmd =
       env + (env.empty() ? "" : " ") + "timeout -s KILL " + std::to_string(timeout_s) + " " + shell_quote(cli_path());
-  for (const auto& a : args) cmd += " " + shell_quote(a);
+  for (const auto& a : args) {
+    cmd += ' ';
+    cmd += shell_quote(a);
+  }
   const std::string so = stdout_to.empty() ? base + ".out" : stdout_to;
   cmd += " >" + shell_quote(so) + " 2>" + shell_quote(base + ".err") + " </dev/null";
   const int status = std::system(cmd.c_str());

@@ -186,7 +186,9 @@ TEST(Router, DeterministicAndSeeded) {
     auto b = route_same(*make_router(name, remote, topo, 5), 500, {0}, 3);
     EXPECT_EQ(a, b) << name;
     // sglang-*: the exported layout fills GPU 3's empty slots with a copy, so it stays local.
-    if (name != "primary" && name.rfind("sglang-", 0) != 0) EXPECT_GT(std::count(a.begin(), a.end(), 1), 100) << name;
+    if (name != "primary" && name.rfind("sglang-", 0) != 0) {
+      EXPECT_GT(std::count(a.begin(), a.end(), 1), 100) << name;
+    }
   }
   // wrr: a different seed gives different choices; the same token index gives the same
   // choice whatever else is in the batch.
