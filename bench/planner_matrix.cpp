@@ -1,6 +1,7 @@
 // planner_matrix: the rows of `grace compare` (src/experiment) chosen on the command line, printed
 // as one tab-separated line each: cross-node traffic, GPU load max/mean, simulated MoE-layer time,
-// expert memory and planning time. The measurement behind the planner's results table
+// expert memory, planning time and the busiest node NIC over the mean (last, so that readers of
+// the earlier columns by position keep working). The measurement behind the planner's results table
 // (scripts/planner-matrix.sh runs it over every case).
 //
 //   planner_matrix --model M --topology T --trace F... [--plan-trace F...] [--batch-tokens B]
@@ -52,12 +53,13 @@ int main(int argc, char** argv) {
       o.combinations.push_back({f[0], f[1], parse_comm_scheme(f[2]), f.size() == 4 ? std::stoi(f[3]) : -1});
     }
     CompareResult r = run_compare(o);
-    std::printf("row\tinter_MB\tload_max_mean\tlayer_us\tinstances_per_gpu\textra_mem_pct\tplan_s\n");
+    std::printf("row\tinter_MB\tload_max_mean\tlayer_us\tinstances_per_gpu\textra_mem_pct\tplan_s\tnic_max_mean\n");
     for (size_t i = 0; i < r.rows.size(); ++i) {
       const CompareRow& row = r.rows[i];
       GRACE_INPUT_CHECK(row.ok, "row '{}': {}", rows[i], row.skipped);
-      std::printf("%s\t%.2f\t%.3f\t%.1f\t%.2f\t%.1f\t%.3f\n", rows[i].c_str(), row.inter_mb_per_batch,
-                  row.load_max_mean, row.time.total_us, row.instances_per_gpu, row.extra_memory_pct, row.plan_seconds);
+      std::printf("%s\t%.2f\t%.3f\t%.1f\t%.2f\t%.1f\t%.3f\t%.3f\n", rows[i].c_str(), row.inter_mb_per_batch,
+                  row.load_max_mean, row.time.total_us, row.instances_per_gpu, row.extra_memory_pct, row.plan_seconds,
+                  row.nic_max_mean);
     }
     return 0;
   } catch (const std::exception& ex) {
