@@ -31,7 +31,8 @@ std::string rank_list(const std::vector<int>& ranks) {
   std::string s;
   for (size_t i = 0; i < ranks.size(); ++i) {
     if (i == 8 && ranks.size() > 10) return s + fmt::format(", ... ({} ranks)", ranks.size());
-    s += (i ? "," : "") + std::to_string(ranks[i]);
+    if (i) s += ',';
+    s += std::to_string(ranks[i]);
   }
   return s;
 }

@@ -132,7 +132,10 @@ TEST_F(CompareOutput, FailedWriteLeavesNothing) {
   fs::create_directories(at("fail"));
   const std::string out = at("fail/new1/new2/c");
   std::string cmd = "trap '' XFSZ; ulimit -f 8; exec " + shell_quote(cli_path());
-  for (const auto& a : small(out)) cmd += " " + shell_quote(a);
+  for (const auto& a : small(out)) {
+    cmd += ' ';
+    cmd += shell_quote(a);
+  }
   const int status =
       std::system(("bash -c " + shell_quote(cmd) + " >/dev/null 2>" + shell_quote(at("fail.err"))).c_str());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status << " " << slurp_file(at("fail.err"));
