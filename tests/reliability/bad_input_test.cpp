@@ -247,7 +247,10 @@ TEST_P(BadInput, FailsWithOneLineAndNoOutput) {
   const std::string out = dir_ + "/out-" + row.name;
   fs::create_directories(out);
   std::string cmd = quote(GRACE_CLI_PATH);
-  for (const auto& a : row.args) cmd += " " + quote(expand(a, dir_, out));
+  for (const auto& a : row.args) {
+    cmd += ' ';
+    cmd += quote(expand(a, dir_, out));
+  }
   const std::string so = dir_ + "/" + row.name + ".stdout", se = dir_ + "/" + row.name + ".stderr";
   const auto t0 = std::chrono::steady_clock::now();
   const int status = std::system((cmd + " >" + quote(so) + " 2>" + quote(se) + " </dev/null").c_str());
