@@ -45,8 +45,8 @@ using namespace bucket_scatter_detail;  // this file's kernels and constants
 
 namespace {
 
-template <class Keys>
-void launch_tiled(Keys keys, const TileArgs& t, int table_bytes, Stream stream) {
+template <class Keys, int kBatch>
+void launch_tiled_b(Keys keys, const TileArgs& t, int table_bytes, Stream stream) {
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
@@ -57,11 +57,19 @@ void launch_tiled(Keys keys, const TileArgs& t, int table_bytes, Stream stream) 
   cfg.stream = static_cast<cudaStream_t>(stream);
   cfg.attrs = attr;
   cfg.numAttrs = pdl_supported() ? 1 : 0;
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, tile_hist_kernel<Keys>, keys, t));
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, tile_hist_kernel<Keys, kBatch>, keys, t));
   GRACE_CUDA_CHECK_LAUNCH();
   cfg.gridDim = dim3(unsigned(t.num_tiles));
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys>, keys, t));
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys, kBatch>, keys, t));
   GRACE_CUDA_CHECK_LAUNCH();
+}
+
+template <class Keys>
+void launch_tiled(Keys keys, const TileArgs& t, int table_bytes, int id_batch, Stream stream) {
+  if (id_batch == 1)
+    launch_tiled_b<Keys, 1>(keys, t, table_bytes, stream);
+  else
+    launch_tiled_b<Keys, 4>(keys, t, table_bytes, stream);
 }
 
 }  // namespace
@@ -95,12 +103,23 @@ int32_t* PairBuckets::prepare_tiled(int64_t tokens, int top_k, int num_buckets, 
   return hist_.get();
 }
 
+// launch 1's per-copy-tile counts where TiledOptions::sub_counts applies (else null).
+int32_t* PairBuckets::sub_before(int64_t tokens, int num_buckets) {
+  const int group = opts_.hist_group > 0 ? opts_.hist_group : kDefaultHistGroup;
+  if (!opts_.sub_counts || group < 2 || group > kMaxSubCounted) return nullptr;
+  const int64_t tt = tile_tokens(tokens);
+  sub_before_.resize(size_t((tokens + tt - 1) / tt) * size_t(num_buckets + 1));
+  return sub_before_.get();
+}
+
 namespace {
 
 TileArgs make_tile_args(int64_t tokens, int top_k, int num_buckets, int64_t tile_tokens, int group, int num_hist,
                         int stride, int32_t* hist, int32_t* order, int32_t* position, int32_t* offsets,
-                        const bf16_t* x, int64_t hidden, bf16_t* dst, unsigned long long* stamps) {
+                        const bf16_t* x, int64_t hidden, bf16_t* dst, unsigned long long* stamps,
+                        bool prefetch_rows) {
   TileArgs t;
+  t.prefetch_rows = prefetch_rows;
   t.tokens = tokens;
   t.k = top_k;
   t.tile_tokens = int(tile_tokens);
@@ -137,10 +156,11 @@ void PairBuckets::build_scatter(const int32_t* keys, int64_t tokens, int top_k, 
   int num_hist = 0, stride = 0;
   int32_t* hist = prepare_tiled(tokens, top_k, num_buckets, &num_hist, &stride);
   const int group = opts_.hist_group > 0 ? opts_.hist_group : kDefaultHistGroup;
-  launch_tiled(ArrayKeys{keys},
-               make_tile_args(tokens, top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist,
-                              order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps),
-               0, stream);
+  TileArgs t =
+      make_tile_args(tokens, top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist, order_.get(),
+                     position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps, opts_.prefetch_rows);
+  t.sub_before = sub_before(tokens, num_buckets);
+  launch_tiled(ArrayKeys{keys}, t, 0, opts_.id_batch, stream);
 }
 
 void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRouter router, uint64_t seed,
@@ -162,20 +182,30 @@ void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRou
   int num_hist = 0, stride = 0;
   int32_t* hist = prepare_tiled(tokens, b.top_k, num_buckets, &num_hist, &stride);
   const int group = opts_.hist_group > 0 ? opts_.hist_group : kDefaultHistGroup;
-  const TileArgs t = make_tile_args(tokens, b.top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist,
-                                    order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps);
+  TileArgs t = make_tile_args(tokens, b.top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist,
+                              order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps,
+                              opts_.prefetch_rows);
+  t.sub_before = sub_before(tokens, num_buckets);
   const DeviceRouteArgs a = make_route_args(table.view(), seed, b);
   const RoutingTableSlice& sl = table.slice(b.layer);
-  // The layer's part of the table in shared memory where it fits (read there by both launches).
-  const int64_t words = shared_table_words(table.view(), sl);
+  // The layer's part of the table in shared memory where it fits (read there by both launches),
+  // with tar's decisions for the batch's source GPUs where they fit too.
+  const RoutingTableView& v = table.view();
+  const int64_t words = shared_table_words(v, sl);
   const bool shared = opts_.shared_table && words <= kMaxTableWords;
-  const int bytes = shared ? int(words * 4) : 0;
+  const DecisionRows dr = decision_rows(v, a);
+  const int64_t dwords = words + int64_t(dr.rows) * v.num_experts;
+  const bool decide = shared && router == DeviceRouter::kTar && opts_.decisions && dwords <= kMaxTableWords &&
+                      dr.src0 >= 0 && dr.src0 + dr.rows <= v.num_gpus;
+  const int bytes = int((decide ? dwords : shared ? words : 0) * 4);
+  const int ib = opts_.id_batch;
   if (router == DeviceRouter::kTar) {
-    if (shared) launch_tiled(RoutedKeys<true, true>{a, sl, dest_gpu, flat_slot}, t, bytes, stream);
-    else launch_tiled(RoutedKeys<true, false>{a, sl, dest_gpu, flat_slot}, t, 0, stream);
+    if (decide) launch_tiled(RoutedKeys<true, true, true>{a, sl, dest_gpu, flat_slot}, t, bytes, ib, stream);
+    else if (shared) launch_tiled(RoutedKeys<true, true>{a, sl, dest_gpu, flat_slot}, t, bytes, ib, stream);
+    else launch_tiled(RoutedKeys<true, false>{a, sl, dest_gpu, flat_slot}, t, 0, ib, stream);
   } else {
-    if (shared) launch_tiled(RoutedKeys<false, true>{a, sl, dest_gpu, flat_slot}, t, bytes, stream);
-    else launch_tiled(RoutedKeys<false, false>{a, sl, dest_gpu, flat_slot}, t, 0, stream);
+    if (shared) launch_tiled(RoutedKeys<false, true>{a, sl, dest_gpu, flat_slot}, t, bytes, ib, stream);
+    else launch_tiled(RoutedKeys<false, false>{a, sl, dest_gpu, flat_slot}, t, 0, ib, stream);
   }
 }
 

@@ -20,6 +20,7 @@ constexpr int kMaxTilePairs = kWarps * 32 * kChunks;   // 1024
 constexpr int kTargetTiles = 256;                      // about two blocks per SM on an H200
 constexpr int kUnroll = 8;                             // 16-byte vectors in flight per lane and row
 constexpr int kDefaultHistGroup = 4;                   // copy tiles per histogram tile
+constexpr int kMaxSubCounted = 8;                      // largest group whose copy tiles launch 1 counts apart
 constexpr int64_t kMaxTableWords = 6144;               // routing table part in shared memory (24 KB)
 
 __device__ __forceinline__ int bucket_of(int32_t k, int num_buckets) {
@@ -34,7 +35,11 @@ struct TileArgs {
   int num_hist = 0;     // histogram tiles = launch 1's blocks
   int hist_stride = 0;  // num_hist rounded up to 4
   int row_lanes = 32;   // lanes per histogram row in launch 2's sums (a power of two <= 32)
+  bool prefetch_rows = true;  // launch 2 prefetches its token rows into L2 before its wait
   int32_t* hist = nullptr;
+  // Per copy tile, the pairs of the earlier copy tiles of its histogram tile per bucket
+  // ([num_tiles][num_buckets + 1], written by launch 1; null: launch 2 counts them itself).
+  int32_t* sub_before = nullptr;
   int32_t* order = nullptr;
   int32_t* position = nullptr;
   int32_t* offsets = nullptr;
@@ -63,26 +68,38 @@ __device__ __forceinline__ void prefetch_l2(const void* p, int64_t bytes) {
 
 // Where the pair keys come from: an array written before (build_scatter), or the routing
 // decision computed here (route_build_scatter; launch 2 also writes the router's outputs),
-// reading the table in device memory or a copy of the layer's part in shared memory.
+// reading the table in device memory or a copy of the layer's part in shared memory, there with
+// tar's precomputed decisions (kDecide). A pair's inputs are loaded (load: its id, and its token's
+// GPU where the decisions need it) apart from the decision (key), so that a thread's loads can
+// be in flight together while the table copy completes.
 struct ArrayKeys {
   const int32_t* keys;
+  struct In {
+    int32_t v;
+  };
   __device__ __forceinline__ void stage(uint32_t*) {}
   __device__ __forceinline__ void ready() const {}
   __device__ __forceinline__ void prefetch(int64_t p0, int64_t p1) const {
     if (p1 > p0) prefetch_l2(keys + p0, (p1 - p0) * int64_t(sizeof(int32_t)));
   }
-  __device__ __forceinline__ int32_t key(int64_t p, int32_t*) const { return keys[p]; }
+  __device__ __forceinline__ In load(int64_t p) const { return {keys[p]}; }
+  __device__ __forceinline__ int32_t key(int64_t, In in, int32_t*) const { return in.v; }
   __device__ __forceinline__ void emit(int64_t, int32_t, int32_t) const {}
 };
-template <bool kTar, bool kShared>
+template <bool kTar, bool kShared, bool kDecide = false>
 struct RoutedKeys {
+  static_assert(!kDecide || (kTar && kShared), "tar's decisions are staged with the shared table");
   DeviceRouteArgs a;
   RoutingTableSlice slice;
   int32_t* dest_gpu;   // may be null
   int32_t* flat_slot;  // may be null
   SharedTable st{};
+  struct In {
+    int32_t e, src;
+  };
   __device__ __forceinline__ void stage(uint32_t* smem) {
-    if constexpr (kShared) st = stage_layer_table(a.v, slice, a.layer, smem);
+    if constexpr (kShared)
+      st = stage_layer_table(a.v, slice, a.layer, smem, kDecide ? decision_rows(a.v, a) : DecisionRows{});
   }
   __device__ __forceinline__ void ready() const {
     if constexpr (kShared) cp_async_wait_all();
@@ -91,15 +108,56 @@ struct RoutedKeys {
   __device__ __forceinline__ void prefetch(int64_t p0, int64_t p1) const {
     if (p1 > p0) prefetch_l2(a.ids + p0, (p1 - p0) * int64_t(sizeof(int32_t)));
   }
-  __device__ __forceinline__ int32_t key(int64_t p, int32_t* g) const {
-    if constexpr (kShared) return route_pair_in<kTar>(st, a, p, g);
-    else return route_pair<kTar>(a, p, g);
+  // (The tiled path has fewer than 2^31 pairs: 32-bit token index.)
+  __device__ __forceinline__ In load(int64_t p) const {
+    In in{a.ids[p], a.src_all};
+    if constexpr (kDecide) {
+      if (a.src_gpu) in.src = a.src_gpu[uint32_t(p) / uint32_t(a.k)];
+    }
+    return in;
+  }
+  __device__ __forceinline__ int32_t key(int64_t p, In in, int32_t* g) const {
+    if constexpr (kDecide) return route_pair_decided(st, a, int64_t(uint32_t(p) / uint32_t(a.k)), in.e, in.src, g);
+    else if constexpr (kShared) return route_pair_e<kTar>(st, a, p / a.k, in.e, g);
+    else return route_pair_e<kTar>(GlobalTable{&a.v, a.layer}, a, p / a.k, in.e, g);
   }
   __device__ __forceinline__ void emit(int64_t p, int32_t slot, int32_t g) const {
     if (flat_slot) flat_slot[p] = slot;
     if (dest_gpu) dest_gpu[p] = g;
   }
 };
+
+// Counts the pairs [q0, q1) per bucket into h (shared memory), kBatch pairs per thread at a
+// time: all of a batch's loads, then all of its decisions, then the atomics. `in` holds the
+// first batch's inputs, loaded by load_batch before the table was ready.
+template <class Keys, int kBatch>
+__device__ __forceinline__ void load_batch(const Keys& keys, int64_t base, int64_t q1, typename Keys::In (&in)[kBatch]) {
+#pragma unroll
+  for (int u = 0; u < kBatch; ++u) {
+    const int64_t p = base + u * kThreads + threadIdx.x;
+    if (p < q1) in[u] = keys.load(p);
+  }
+}
+// sub_pairs > 0: pair p counts into h[((p - q0) / sub_pairs) * kMaxBuckets + bucket] (one
+// histogram per copy tile).
+template <class Keys, int kBatch>
+__device__ __forceinline__ void count_pairs(const Keys& keys, int64_t q0, int64_t q1, int num_buckets,
+                                            typename Keys::In (&in)[kBatch], int32_t* h, int sub_pairs = 0) {
+  for (int64_t base = q0; base < q1; base += kBatch * kThreads) {
+    int kb[kBatch];
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int64_t p = base + u * kThreads + threadIdx.x;
+      int32_t g;
+      kb[u] = p < q1 ? bucket_of(keys.key(p, in[u], &g), num_buckets) : -1;
+      if (sub_pairs > 0 && p < q1) kb[u] += (int(p - q0) / sub_pairs) * kMaxBuckets;
+    }
+    if (base + kBatch * kThreads < q1) load_batch<Keys, kBatch>(keys, base + kBatch * kThreads, q1, in);
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u)
+      if (kb[u] >= 0) atomicAdd(&h[kb[u]], 1);
+  }
+}
 
 __device__ __forceinline__ void launch_dependents() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -113,11 +171,12 @@ __device__ __forceinline__ void wait_previous_grid() {
 }
 
 // Launch 1: histogram tile blockIdx.x (t.group copy tiles) counted per bucket into column
-// blockIdx.x of hist.
-template <class Keys>
+// blockIdx.x of hist; with t.sub_before, each copy tile counted apart, and each copy tile's
+// earlier ones in the group written to its row of sub_before.
+template <class Keys, int kBatch>
 __global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs t) {
   extern __shared__ uint32_t table_smem[];
-  __shared__ int32_t h[kMaxBuckets];
+  __shared__ int32_t h[kMaxSubCounted * kMaxBuckets];
   keys.stage(table_smem);  // the table was written long before: copy it while waiting
   // A programmatic dependent launch itself: wait for the kernel that wrote the keys (the router)
   // or the ids, then let launch 2 start. Launch 2 reads keys / ids before its own wait, which is
@@ -131,20 +190,27 @@ __global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs
   const int64_t p1 = min(n, p0 + hp);
   keys.prefetch(p0, p1);  // the ids' latency overlaps the table copy's
   const int nb = t.num_buckets + 1;
-  for (int b = threadIdx.x; b < nb; b += kThreads) h[b] = 0;
+  const int subs = t.sub_before ? t.group : 1;
+  for (int i = threadIdx.x; i < subs * kMaxBuckets; i += kThreads) h[i] = 0;
+  typename Keys::In in[kBatch];
+  load_batch<Keys, kBatch>(keys, p0, p1, in);  // in flight while the table copy completes
   keys.ready();
   __syncthreads();
-#pragma unroll 2
-  for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) {
-    int32_t g;
-    atomicAdd(&h[bucket_of(keys.key(p, &g), t.num_buckets)], 1);
-  }
+  count_pairs<Keys, kBatch>(keys, p0, p1, t.num_buckets, in, h, t.sub_before ? t.tile_tokens * t.k : 0);
   __syncthreads();
-  for (int b = threadIdx.x; b < nb; b += kThreads) t.hist[int64_t(b) * t.hist_stride + blockIdx.x] = h[b];
+  for (int b = threadIdx.x; b < nb; b += kThreads) {
+    int32_t run = 0;
+    for (int j = 0; j < subs; ++j) {
+      const int64_t tile = int64_t(blockIdx.x) * t.group + j;
+      if (j > 0 && tile < t.num_tiles) t.sub_before[tile * nb + b] = run;
+      run += h[j * kMaxBuckets + b];
+    }
+    t.hist[int64_t(b) * t.hist_stride + blockIdx.x] = run;
+  }
   stamp(t, 2 * int64_t(blockIdx.x) + 1);
 }
 
-template <class Keys>
+template <class Keys, int kBatch>
 __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, TileArgs t) {
   extern __shared__ uint32_t table_smem[];
   __shared__ int32_t cnt[kWarps][kMaxBuckets];
@@ -165,18 +231,31 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   const int vpr = t.vpr;
   // This tile's token rows into L2 while the keys are counted and the histogram is summed (a hint
   // only: L2 is coherent, so a line prefetched before its writer finished is not stale).
-  if (t.dst) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
+  if (t.dst && t.prefetch_rows) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
   const int64_t p0 = t0 * k;
   const int tp = tt * k;
-  keys.prefetch(int64_t(tile - tile % t.group) * t.tile_tokens * k, p0 + tp);  // this tile's and before[]'s
+  // The earlier copy tiles of this tile's histogram tile (launch 1 counted them together with
+  // this one): [ph, p0), counted into before[].
+  // (With t.sub_before, launch 1 counted them: none here.)
+  const int64_t ph = t.sub_before ? p0 : int64_t(tile - tile % t.group) * t.tile_tokens * k;
+  keys.prefetch(ph, p0 + tp);  // this tile's and before[]'s
   for (int i = threadIdx.x; i < kWarps * kMaxBuckets; i += kThreads) (&cnt[0][0])[i] = 0;
   for (int b = threadIdx.x; b < nb; b += kThreads) before[b] = 0;
-  keys.ready();
-  __syncthreads();
 
   // This warp's pairs [lo, hi) of the tile, counted per bucket (keys only: before the wait).
+  // Their inputs and the first batch of before[]'s are loaded while the table copy completes.
   const int span = (tp + kWarps - 1) / kWarps;
   const int lo = min(tp, warp * span), hi = min(tp, lo + span);
+  typename Keys::In own[kChunks];
+#pragma unroll
+  for (int c = 0; c < kChunks; ++c) {
+    const int q = lo + c * 32 + lane;
+    if (q < hi) own[c] = keys.load(p0 + q);
+  }
+  typename Keys::In in[kBatch];
+  load_batch<Keys, kBatch>(keys, ph, p0, in);
+  keys.ready();
+  __syncthreads();
   int kb[kChunks];
 #pragma unroll
   for (int c = 0; c < kChunks; ++c) {
@@ -184,7 +263,7 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
     int32_t key = -1;
     if (q < hi) {
       int32_t g;
-      key = keys.key(p0 + q, &g);
+      key = keys.key(p0 + q, own[c], &g);
       keys.emit(p0 + q, key, g);
     }
     kb[c] = q < hi ? bucket_of(key, t.num_buckets) : -1;
@@ -199,15 +278,7 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
     }
     __syncwarp();
   }
-  // The pairs of the earlier copy tiles of this tile's histogram tile (launch 1 counted them
-  // together with this one's): counted into before[].
-  {
-    const int64_t ph = int64_t(tile - tile % t.group) * t.tile_tokens * k;
-    for (int64_t p = ph + threadIdx.x; p < p0; p += kThreads) {
-      int32_t g;
-      atomicAdd(&before[bucket_of(keys.key(p, &g), t.num_buckets)], 1);
-    }
-  }
+  count_pairs<Keys, kBatch>(keys, ph, p0, t.num_buckets, in, before);
   __syncthreads();
   stamp(t, st0 + 1);
 
@@ -219,19 +290,24 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   // kSteps steps' loads in flight at once.
   {
     constexpr int kSteps = 6;
-    const int L = t.row_lanes, R = 32 / L, sub = lane / L, gl = lane % L;
+    const int L = t.row_lanes, R = 32 / L, sub_row = lane / L, gl = lane % L;
     const int n4 = t.hist_stride / 4;
     const int hh = tile / t.group;
     const int32_t* hist = t.hist;
+    const int32_t* sub = t.sub_before && tile % t.group ? t.sub_before + int64_t(tile) * nb : nullptr;
     for (int base = warp * R; base < nb; base += kWarps * R * kSteps) {
       int32_t tot[kSteps], bef[kSteps];
 #pragma unroll
-      for (int s = 0; s < kSteps; ++s) tot[s] = bef[s] = 0;
+      for (int s = 0; s < kSteps; ++s) {
+        const int b = base + s * kWarps * R + sub_row;
+        tot[s] = 0;
+        bef[s] = sub && gl == 0 && b < nb ? __ldcg(sub + b) : 0;  // this tile's earlier ones in the group
+      }
       for (int i4 = gl; i4 < n4; i4 += L) {
         int4 v[kSteps];
 #pragma unroll
         for (int s = 0; s < kSteps; ++s) {
-          const int b = base + s * kWarps * R + sub;
+          const int b = base + s * kWarps * R + sub_row;
           v[s] = b < nb ? __ldcg(reinterpret_cast<const int4*>(hist + int64_t(b) * t.hist_stride) + i4)
                         : make_int4(0, 0, 0, 0);
         }
@@ -250,7 +326,7 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
           tot[s] += __shfl_xor_sync(0xffffffffu, tot[s], o);
           bef[s] += __shfl_xor_sync(0xffffffffu, bef[s], o);
         }
-        const int b = base + s * kWarps * R + sub;
+        const int b = base + s * kWarps * R + sub_row;
         if (gl == 0 && b < nb) {
           start[b + 1] = tot[s];
           before[b] += bef[s];
