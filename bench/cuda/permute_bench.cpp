@@ -80,7 +80,7 @@ int run_permute(const std::string& data_dir, int64_t timeline_tokens, int reps) 
   fill_bytes(fa.get(), 1, fa.size());
   std::vector<Opt> opts;
   auto add = [&](const char* n, int group, bool shared, bool decisions, int id_batch, bool sub,
-                 bool prefetch_rows = true) {
+                 int prefetch_rows) {
     PairBuckets::TiledOptions o;
     o.hist_group = group;
     o.shared_table = shared;
@@ -90,19 +90,17 @@ int run_permute(const std::string& data_dir, int64_t timeline_tokens, int reps) 
     o.prefetch_rows = prefetch_rows;
     opts.push_back({n, o});
   };
-  // The eighth round's default: every decision whole, ids one at a time, launch 2 counting its
-  // group's earlier copy tiles again.
-  add("g4 8th round", 4, true, false, 1, false);
-  add("g4 b4", 4, true, false, 4, false);  // a thread's ids loaded together before the table wait
-  add("g4 dec", 4, true, true, 1, false);  // tar's precomputed decisions
-  add("g4 sub", 4, true, false, 1, true);  // launch 1 counts each copy tile apart
-  add("g4 dec b4", 4, true, true, 4, false);
-  add("g4 dec b4 sub", 4, true, true, 4, true);       // all three (the default)
-  add("g4 dbs nopf", 4, true, true, 4, true, false);  // without launch 2's row prefetch
-  add("g2 dec b4 sub", 2, true, true, 4, true);
-  add("g8 dec b4 sub", 8, true, true, 4, true);
-  add("g1 dec b4", 1, true, true, 4, true);
-  add("g4 global b4 sub", 4, false, false, 4, true);
+  // Without this round's three changes (every decision whole, ids one at a time, launch 2
+  // counting its group's earlier copy tiles again), rows prefetched before the wait as before.
+  add("g4 none pf1", 4, true, false, 1, false, 1);
+  add("g4 dec b4 sub pf1", 4, true, true, 4, true, 1);  // the three, rows prefetched before the wait
+  add("g4 dec b4 sub pf0", 4, true, true, 4, true, 0);  // no row prefetch
+  add("g4 dec b4 sub pf2", 4, true, true, 4, true, 2);  // rows prefetched after the wait (the default)
+  add("g4 dec sub pf2", 4, true, true, 1, true, 2);     // ids one at a time
+  add("g4 b4 sub pf2", 4, true, false, 4, true, 2);     // every decision whole
+  add("g8 dec b4 sub pf2", 8, true, true, 4, true, 2);
+  add("g8 dec b4 sub pf0", 8, true, true, 4, true, 0);
+  add("g2 dec b4 sub pf2", 2, true, true, 4, true, 2);
   opts.push_back({"default", PairBuckets::TiledOptions{}});
   std::printf("\nroute + permute (ms; %% of copy = minimal bytes / time / D2D copy), DeepSeek-V2-Lite shape\n");
   std::printf("%6s %-16s | %7s %5s | %7s %5s | %7s %5s | %7s %7s | %s\n", "tokens", "option", "idle", "%", "queued",

@@ -20,6 +20,9 @@ constexpr int kMaxTilePairs = kWarps * 32 * kChunks;   // 1024
 constexpr int kTargetTiles = 256;                      // about two blocks per SM on an H200
 constexpr int kUnroll = 8;                             // 16-byte vectors in flight per lane and row
 constexpr int kDefaultHistGroup = 4;                   // copy tiles per histogram tile
+// Launch 2's registers per thread: two of its blocks and one of launch 1 (<= 48) fit in an SM's
+// 64 K registers, so that all of launch 2's blocks start while launch 1 runs.
+constexpr int kRankRegs = 96;
 constexpr int kMaxSubCounted = 8;                      // largest group whose copy tiles launch 1 counts apart
 constexpr int64_t kMaxTableWords = 6144;               // routing table part in shared memory (24 KB)
 
@@ -35,7 +38,7 @@ struct TileArgs {
   int num_hist = 0;     // histogram tiles = launch 1's blocks
   int hist_stride = 0;  // num_hist rounded up to 4
   int row_lanes = 32;   // lanes per histogram row in launch 2's sums (a power of two <= 32)
-  bool prefetch_rows = true;  // launch 2 prefetches its token rows into L2 before its wait
+  int prefetch_rows = 2;  // launch 2 prefetches its token rows into L2: 0 no, 1 before its wait, 2 after
   int32_t* hist = nullptr;
   // Per copy tile, the pairs of the earlier copy tiles of its histogram tile per bucket
   // ([num_tiles][num_buckets + 1], written by launch 1; null: launch 2 counts them itself).
@@ -211,7 +214,7 @@ __global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs
 }
 
 template <class Keys, int kBatch>
-__global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, TileArgs t) {
+__global__ void __maxnreg__(kRankRegs) rank_scatter_kernel(Keys keys, TileArgs t) {
   extern __shared__ uint32_t table_smem[];
   __shared__ int32_t cnt[kWarps][kMaxBuckets];
   __shared__ int32_t start[kMaxBuckets + 1];
@@ -229,9 +232,9 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   const int tt = int(min(t.tokens - t0, int64_t(t.tile_tokens)));
   const uint4* x = t.x;
   const int vpr = t.vpr;
-  // This tile's token rows into L2 while the keys are counted and the histogram is summed (a hint
-  // only: L2 is coherent, so a line prefetched before its writer finished is not stale).
-  if (t.dst && t.prefetch_rows) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
+  // This tile's token rows into L2 (a hint only: L2 is coherent, so a line prefetched before its
+  // writer finished is not stale): here, while the keys are counted, or after the wait.
+  if (t.dst && t.prefetch_rows == 1) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
   const int64_t p0 = t0 * k;
   const int tp = tt * k;
   // The earlier copy tiles of this tile's histogram tile (launch 1 counted them together with
@@ -268,22 +271,36 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
     }
     kb[c] = q < hi ? bucket_of(key, t.num_buckets) : -1;
   }
+  // Each pair's rank among its warp's pairs of the same bucket (stable: chunk, then lane).
+  int wl[kChunks];
 #pragma unroll
   for (int c = 0; c < kChunks; ++c) {
     const bool on = lo + c * 32 + lane < hi;
     const unsigned active = __ballot_sync(0xffffffffu, on);
     if (on) {
       const unsigned peers = __match_any_sync(active, kb[c]);
+      wl[c] = cnt[warp][kb[c]] + __popc(peers & ((1u << lane) - 1u));
+      __syncwarp(active);
       if (lane == __ffs(peers) - 1) cnt[warp][kb[c]] += __popc(peers);
     }
     __syncwarp();
   }
   count_pairs<Keys, kBatch>(keys, ph, p0, t.num_buckets, in, before);
   __syncthreads();
+  for (int b = threadIdx.x; b < nb; b += kThreads) {  // cnt[w][b]: the tile's pairs in b of warps < w
+    int32_t run = 0;
+    for (int w = 0; w < kWarps; ++w) {
+      const int32_t c = cnt[w][b];
+      cnt[w][b] = run;
+      run += c;
+    }
+  }
+  __syncthreads();
   stamp(t, st0 + 1);
 
   wait_previous_grid();  // hist is complete
   stamp(t, st0 + 2);
+  if (t.dst && t.prefetch_rows == 2) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
   // Per bucket: all histogram tiles' total and the earlier ones' count. A row of hist (one
   // bucket, hist_stride = num_hist rounded up to 4 entries; the padding is never read into a
   // sum) is summed by row_lanes lanes with 16-byte loads, 32 / row_lanes rows per warp and step,
@@ -351,34 +368,21 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
     if (lane == 0) start[0] = 0;
   }
   __syncthreads();
-  for (int b = threadIdx.x; b < nb; b += kThreads) {
-    int32_t run = start[b] + before[b];
-    for (int w = 0; w < kWarps; ++w) {
-      const int32_t c = cnt[w][b];
-      cnt[w][b] = run;
-      run += c;
-    }
-    if (tile == 0) t.offsets[b] = start[b];
-  }
-  __syncthreads();
+  if (tile == 0)
+    for (int b = threadIdx.x; b < nb; b += kThreads) t.offsets[b] = start[b];
 
-  // Rank: stable inside the chunk (lanes below with the same key).
+  // Rank: the bucket's start, the earlier tiles' pairs in it, the earlier warps' of this tile,
+  // the pair's rank in its warp (all but the first two known before the wait).
 #pragma unroll
   for (int c = 0; c < kChunks; ++c) {
     const int q = lo + c * 32 + lane;
-    const bool on = q < hi;
-    const unsigned active = __ballot_sync(0xffffffffu, on);
-    if (on) {
+    if (q < hi) {
       const int key = kb[c];
-      const unsigned peers = __match_any_sync(active, key);
-      const int32_t pos = cnt[warp][key] + __popc(peers & ((1u << lane) - 1u));
+      const int32_t pos = start[key] + before[key] + cnt[warp][key] + wl[c];
       t.position[p0 + q] = pos;
       t.order[pos] = int32_t(p0 + q);
       pos_s[q] = pos;
-      __syncwarp(active);
-      if (lane == __ffs(peers) - 1) cnt[warp][key] += __popc(peers);
     }
-    __syncwarp();
   }
   __syncthreads();
   stamp(t, st0 + 3);

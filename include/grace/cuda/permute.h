@@ -56,11 +56,11 @@ class PairBuckets {
   struct TiledOptions {
     int hist_group = 0;        // copy tiles per histogram tile of launch 1 (<= 0: the default, 4)
     bool shared_table = true;  // route_build_scatter: the layer's table in shared memory where it fits
-    bool decisions = true;                 // route_build_scatter, tar, shared table: tar's precomputed decisions too
-    int id_batch = 4;                      // pairs whose inputs a thread loads at once (1 or 4)
-    bool prefetch_rows = true;             // launch 2 prefetches its token rows into L2 before its wait
-    bool sub_counts = true;                // launch 1 counts each copy tile apart (for groups up to 8), so that
-                                           // launch 2 does not count its group's earlier copy tiles again
+    bool decisions = true;     // route_build_scatter, tar, shared table: tar's precomputed decisions too
+    int id_batch = 4;          // pairs whose inputs a thread loads at once (1 or 4)
+    bool sub_counts = true;    // launch 1 counts each copy tile apart (groups up to 8), so that launch 2
+                               // does not count its group's earlier copy tiles again
+    int prefetch_rows = 2;     // launch 2 prefetches its token rows into L2: 0 no, 1 before its wait, 2 after
     unsigned long long* stamps = nullptr;  // device timeline for the benchmark (%globaltimer):
                                            // 2 per histogram tile, then 5 per copy tile
   };
