@@ -3,23 +3,29 @@
 // TiledOptions::hist_group (default 4) copy tiles form the histogram tiles. Two launches do
 // everything:
 //   1. tile_hist_kernel: one pass over the keys, each histogram tile's bucket counts into
-//      hist[b][histogram tile] (a programmatic dependent launch too: it starts while the kernel
-//      that wrote the keys finishes, and waits for it before reading them);
-//   2. rank_scatter_kernel (a programmatic dependent launch: its blocks start during
-//      launch 1, prefetch their token rows into L2, count their own copy tile's keys per warp
-//      and the earlier copy tiles' of their histogram tile before waiting for it).
+//      hist[b][histogram tile], and (groups up to 8) each copy tile's count of the earlier copy
+//      tiles of its group into sub_before[copy tile][b] (a programmatic dependent launch too: it
+//      starts while the kernel that wrote the keys finishes, and waits for it before reading them);
+//   2. rank_scatter_kernel (a programmatic dependent launch: its blocks start during launch 1 (at
+//      most 96 registers, so that two of them fit beside a launch-1 block on an SM), count their
+//      own copy tile's keys per warp and rank every pair among its tile's pairs of the same
+//      bucket before waiting for launch 1).
 // Then, per bucket, the total and the count of earlier histogram tiles (each row of hist summed
-// by a group of lanes, all of a block's loads in flight at once), a scan of the totals gives the
-// bucket starts; every pair is ranked inside its warp's 32-pair chunk by the lanes below it with
-// the same key (__match_any_sync), as in bucket_sort.cu, so the order is the same stable one
-// (bucket, then pair index). The block then copies its tokens' rows: each row is read once and
-// written to each kept pair's sorted position.
+// by a group of lanes, all of a block's loads in flight at once; plus sub_before), the block
+// prefetches its token rows into L2, a scan of the totals gives the bucket starts, and each
+// pair's position is start + earlier tiles + its rank in the tile. The rank inside a warp's
+// 32-pair chunk counts the lanes below with the same key (__match_any_sync), as in
+// bucket_sort.cu, so the order is the same stable one (bucket, then pair index). The block then
+// copies its tokens' rows: each row is read once and written to each kept pair's sorted position.
 // Instead of iota + two radix passes + inverse + offsets + scatter (six launches at mid sizes).
 // route_build_scatter computes the keys itself (the routing decision of cuda/route_device.cuh,
 // in both launches: launch 2 routes its tile again instead of reading keys launch 1 wrote), so
 // route + bucket + scatter is two launches instead of three; both launches first copy the
 // layer's part of the routing table into shared memory (cp.async, while waiting for the kernel
-// before), so the routing's chain of dependent table reads hits shared memory, not DRAM.
+// before), so the routing's chain of dependent table reads hits shared memory, not DRAM; for
+// tar, with its decision per (source GPU, expert) worked out on the host (DeviceRoutingTable),
+// so most pairs cost one shared-memory read (ninth round). Each thread loads all of its ids
+// (up to 4) before waiting for the table copy.
 // Histogram tiles of 4 copy tiles (seventh round): launch 2's blocks read a quarter of the
 // histogram (16 KB instead of 66 KB each at 4,096 tokens). Measured, docs/gpu.md "Seventh round".
 // (A single launch whose CTAs meet at a grid barrier after writing their histogram columns was
@@ -45,8 +51,8 @@ using namespace bucket_scatter_detail;  // this file's kernels and constants
 
 namespace {
 
-template <class Keys, int kBatch>
-void launch_tiled_b(Keys keys, const TileArgs& t, int table_bytes, Stream stream) {
+template <class Keys>
+void launch_tiled(Keys keys, const TileArgs& t, int table_bytes, Stream stream) {
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
@@ -57,19 +63,11 @@ void launch_tiled_b(Keys keys, const TileArgs& t, int table_bytes, Stream stream
   cfg.stream = static_cast<cudaStream_t>(stream);
   cfg.attrs = attr;
   cfg.numAttrs = pdl_supported() ? 1 : 0;
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, tile_hist_kernel<Keys, kBatch>, keys, t));
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, tile_hist_kernel<Keys>, keys, t));
   GRACE_CUDA_CHECK_LAUNCH();
   cfg.gridDim = dim3(unsigned(t.num_tiles));
-  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys, kBatch>, keys, t));
+  GRACE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, rank_scatter_kernel<Keys>, keys, t));
   GRACE_CUDA_CHECK_LAUNCH();
-}
-
-template <class Keys>
-void launch_tiled(Keys keys, const TileArgs& t, int table_bytes, int id_batch, Stream stream) {
-  if (id_batch == 1)
-    launch_tiled_b<Keys, 1>(keys, t, table_bytes, stream);
-  else
-    launch_tiled_b<Keys, 4>(keys, t, table_bytes, stream);
 }
 
 }  // namespace
@@ -160,7 +158,7 @@ void PairBuckets::build_scatter(const int32_t* keys, int64_t tokens, int top_k, 
       make_tile_args(tokens, top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist, order_.get(),
                      position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps, opts_.prefetch_rows);
   t.sub_before = sub_before(tokens, num_buckets);
-  launch_tiled(ArrayKeys{keys}, t, 0, opts_.id_batch, stream);
+  launch_tiled(ArrayKeys{keys}, t, 0, stream);
 }
 
 void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRouter router, uint64_t seed,
@@ -198,14 +196,13 @@ void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRou
   const bool decide = shared && router == DeviceRouter::kTar && opts_.decisions && dwords <= kMaxTableWords &&
                       dr.src0 >= 0 && dr.src0 + dr.rows <= v.num_gpus;
   const int bytes = int((decide ? dwords : shared ? words : 0) * 4);
-  const int ib = opts_.id_batch;
   if (router == DeviceRouter::kTar) {
-    if (decide) launch_tiled(RoutedKeys<true, true, true>{a, sl, dest_gpu, flat_slot}, t, bytes, ib, stream);
-    else if (shared) launch_tiled(RoutedKeys<true, true>{a, sl, dest_gpu, flat_slot}, t, bytes, ib, stream);
-    else launch_tiled(RoutedKeys<true, false>{a, sl, dest_gpu, flat_slot}, t, 0, ib, stream);
+    if (decide) launch_tiled(RoutedKeys<true, true, true>{a, sl, dest_gpu, flat_slot}, t, bytes, stream);
+    else if (shared) launch_tiled(RoutedKeys<true, true>{a, sl, dest_gpu, flat_slot}, t, bytes, stream);
+    else launch_tiled(RoutedKeys<true, false>{a, sl, dest_gpu, flat_slot}, t, 0, stream);
   } else {
-    if (shared) launch_tiled(RoutedKeys<false, true>{a, sl, dest_gpu, flat_slot}, t, bytes, ib, stream);
-    else launch_tiled(RoutedKeys<false, false>{a, sl, dest_gpu, flat_slot}, t, 0, ib, stream);
+    if (shared) launch_tiled(RoutedKeys<false, true>{a, sl, dest_gpu, flat_slot}, t, bytes, stream);
+    else launch_tiled(RoutedKeys<false, false>{a, sl, dest_gpu, flat_slot}, t, 0, stream);
   }
 }
 

@@ -20,6 +20,7 @@ constexpr int kMaxTilePairs = kWarps * 32 * kChunks;   // 1024
 constexpr int kTargetTiles = 256;                      // about two blocks per SM on an H200
 constexpr int kUnroll = 8;                             // 16-byte vectors in flight per lane and row
 constexpr int kDefaultHistGroup = 4;                   // copy tiles per histogram tile
+constexpr int kBatch = 4;                              // pairs whose inputs a thread loads at once
 // Launch 2's registers per thread: two of its blocks and one of launch 1 (<= 48) fit in an SM's
 // 64 K registers, so that all of launch 2's blocks start while launch 1 runs.
 constexpr int kRankRegs = 96;
@@ -38,7 +39,7 @@ struct TileArgs {
   int num_hist = 0;     // histogram tiles = launch 1's blocks
   int hist_stride = 0;  // num_hist rounded up to 4
   int row_lanes = 32;   // lanes per histogram row in launch 2's sums (a power of two <= 32)
-  int prefetch_rows = 2;  // launch 2 prefetches its token rows into L2: 0 no, 1 before its wait, 2 after
+  int prefetch_rows = 2;  // launch 2's token rows into L2: 0 no, 1 before its wait, 2 after its sums
   int32_t* hist = nullptr;
   // Per copy tile, the pairs of the earlier copy tiles of its histogram tile per bucket
   // ([num_tiles][num_buckets + 1], written by launch 1; null: launch 2 counts them itself).
@@ -133,7 +134,7 @@ struct RoutedKeys {
 // Counts the pairs [q0, q1) per bucket into h (shared memory), kBatch pairs per thread at a
 // time: all of a batch's loads, then all of its decisions, then the atomics. `in` holds the
 // first batch's inputs, loaded by load_batch before the table was ready.
-template <class Keys, int kBatch>
+template <class Keys>
 __device__ __forceinline__ void load_batch(const Keys& keys, int64_t base, int64_t q1, typename Keys::In (&in)[kBatch]) {
 #pragma unroll
   for (int u = 0; u < kBatch; ++u) {
@@ -143,7 +144,7 @@ __device__ __forceinline__ void load_batch(const Keys& keys, int64_t base, int64
 }
 // sub_pairs > 0: pair p counts into h[((p - q0) / sub_pairs) * kMaxBuckets + bucket] (one
 // histogram per copy tile).
-template <class Keys, int kBatch>
+template <class Keys>
 __device__ __forceinline__ void count_pairs(const Keys& keys, int64_t q0, int64_t q1, int num_buckets,
                                             typename Keys::In (&in)[kBatch], int32_t* h, int sub_pairs = 0) {
   for (int64_t base = q0; base < q1; base += kBatch * kThreads) {
@@ -155,7 +156,7 @@ __device__ __forceinline__ void count_pairs(const Keys& keys, int64_t q0, int64_
       kb[u] = p < q1 ? bucket_of(keys.key(p, in[u], &g), num_buckets) : -1;
       if (sub_pairs > 0 && p < q1) kb[u] += (int(p - q0) / sub_pairs) * kMaxBuckets;
     }
-    if (base + kBatch * kThreads < q1) load_batch<Keys, kBatch>(keys, base + kBatch * kThreads, q1, in);
+    if (base + kBatch * kThreads < q1) load_batch<Keys>(keys, base + kBatch * kThreads, q1, in);
 #pragma unroll
     for (int u = 0; u < kBatch; ++u)
       if (kb[u] >= 0) atomicAdd(&h[kb[u]], 1);
@@ -176,7 +177,7 @@ __device__ __forceinline__ void wait_previous_grid() {
 // Launch 1: histogram tile blockIdx.x (t.group copy tiles) counted per bucket into column
 // blockIdx.x of hist; with t.sub_before, each copy tile counted apart, and each copy tile's
 // earlier ones in the group written to its row of sub_before.
-template <class Keys, int kBatch>
+template <class Keys>
 __global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs t) {
   extern __shared__ uint32_t table_smem[];
   __shared__ int32_t h[kMaxSubCounted * kMaxBuckets];
@@ -196,10 +197,10 @@ __global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs
   const int subs = t.sub_before ? t.group : 1;
   for (int i = threadIdx.x; i < subs * kMaxBuckets; i += kThreads) h[i] = 0;
   typename Keys::In in[kBatch];
-  load_batch<Keys, kBatch>(keys, p0, p1, in);  // in flight while the table copy completes
+  load_batch<Keys>(keys, p0, p1, in);  // in flight while the table copy completes
   keys.ready();
   __syncthreads();
-  count_pairs<Keys, kBatch>(keys, p0, p1, t.num_buckets, in, h, t.sub_before ? t.tile_tokens * t.k : 0);
+  count_pairs<Keys>(keys, p0, p1, t.num_buckets, in, h, t.sub_before ? t.tile_tokens * t.k : 0);
   __syncthreads();
   for (int b = threadIdx.x; b < nb; b += kThreads) {
     int32_t run = 0;
@@ -213,7 +214,7 @@ __global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs
   stamp(t, 2 * int64_t(blockIdx.x) + 1);
 }
 
-template <class Keys, int kBatch>
+template <class Keys>
 __global__ void __maxnreg__(kRankRegs) rank_scatter_kernel(Keys keys, TileArgs t) {
   extern __shared__ uint32_t table_smem[];
   __shared__ int32_t cnt[kWarps][kMaxBuckets];
@@ -233,7 +234,7 @@ __global__ void __maxnreg__(kRankRegs) rank_scatter_kernel(Keys keys, TileArgs t
   const uint4* x = t.x;
   const int vpr = t.vpr;
   // This tile's token rows into L2 (a hint only: L2 is coherent, so a line prefetched before its
-  // writer finished is not stale): here, while the keys are counted, or after the wait.
+  // writer finished is not stale): here (prefetch_rows 1), or after the sums (2, below).
   if (t.dst && t.prefetch_rows == 1) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
   const int64_t p0 = t0 * k;
   const int tp = tt * k;
@@ -256,7 +257,7 @@ __global__ void __maxnreg__(kRankRegs) rank_scatter_kernel(Keys keys, TileArgs t
     if (q < hi) own[c] = keys.load(p0 + q);
   }
   typename Keys::In in[kBatch];
-  load_batch<Keys, kBatch>(keys, ph, p0, in);
+  load_batch<Keys>(keys, ph, p0, in);
   keys.ready();
   __syncthreads();
   int kb[kChunks];
@@ -285,7 +286,7 @@ __global__ void __maxnreg__(kRankRegs) rank_scatter_kernel(Keys keys, TileArgs t
     }
     __syncwarp();
   }
-  count_pairs<Keys, kBatch>(keys, ph, p0, t.num_buckets, in, before);
+  count_pairs<Keys>(keys, ph, p0, t.num_buckets, in, before);
   __syncthreads();
   for (int b = threadIdx.x; b < nb; b += kThreads) {  // cnt[w][b]: the tile's pairs in b of warps < w
     int32_t run = 0;
@@ -300,7 +301,6 @@ __global__ void __maxnreg__(kRankRegs) rank_scatter_kernel(Keys keys, TileArgs t
 
   wait_previous_grid();  // hist is complete
   stamp(t, st0 + 2);
-  if (t.dst && t.prefetch_rows == 2) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
   // Per bucket: all histogram tiles' total and the earlier ones' count. A row of hist (one
   // bucket, hist_stride = num_hist rounded up to 4 entries; the padding is never read into a
   // sum) is summed by row_lanes lanes with 16-byte loads, 32 / row_lanes rows per warp and step,
@@ -351,6 +351,9 @@ __global__ void __maxnreg__(kRankRegs) rank_scatter_kernel(Keys keys, TileArgs t
       }
     }
   }
+  // The rows' prefetch after the sums (their loads are back): the DRAM reads overlap the scan and
+  // the rank instead of queueing ahead of this block's loads.
+  if (t.dst && t.prefetch_rows == 2) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
   __syncthreads();
   if (warp == 0) {  // start[b] = pairs in buckets < b
     int32_t carry = 0;

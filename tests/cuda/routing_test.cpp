@@ -162,7 +162,6 @@ TEST(CudaRouting, RouteBuildScatterMatchesRouteThenBuildScatter) {
             for (int variant = 0; variant < 3; ++variant) {
               PairBuckets::TiledOptions opt;
               opt.decisions = variant == 0;
-              opt.id_batch = variant == 1 ? 1 : 4;
               opt.sub_counts = variant != 1;
               opt.shared_table = variant != 2;
               pb.set_tiled_options(opt);

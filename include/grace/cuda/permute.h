@@ -57,10 +57,9 @@ class PairBuckets {
     int hist_group = 0;        // copy tiles per histogram tile of launch 1 (<= 0: the default, 4)
     bool shared_table = true;  // route_build_scatter: the layer's table in shared memory where it fits
     bool decisions = true;     // route_build_scatter, tar, shared table: tar's precomputed decisions too
-    int id_batch = 4;          // pairs whose inputs a thread loads at once (1 or 4)
     bool sub_counts = true;    // launch 1 counts each copy tile apart (groups up to 8), so that launch 2
                                // does not count its group's earlier copy tiles again
-    int prefetch_rows = 2;     // launch 2 prefetches its token rows into L2: 0 no, 1 before its wait, 2 after
+    int prefetch_rows = 2;     // launch 2's token rows into L2: 0 no, 1 before its wait, 2 after its sums
     unsigned long long* stamps = nullptr;  // device timeline for the benchmark (%globaltimer):
                                            // 2 per histogram tile, then 5 per copy tile
   };
