@@ -79,7 +79,7 @@ int run_permute(const std::string& data_dir, int64_t timeline_tokens, int reps) 
   DeviceBuffer<unsigned char> fa(size_t(256) << 20), fb(size_t(256) << 20);
   fill_bytes(fa.get(), 1, fa.size());
   std::vector<Opt> opts;
-  auto add = [&](const char* n, int group, bool decisions, bool sub, int prefetch_rows) {
+  auto add = [&](const char* n, int group, bool decisions, bool sub, bool prefetch_rows) {
     PairBuckets::TiledOptions o;
     o.hist_group = group;
     o.decisions = decisions;
@@ -87,15 +87,11 @@ int run_permute(const std::string& data_dir, int64_t timeline_tokens, int reps) 
     o.prefetch_rows = prefetch_rows;
     opts.push_back({n, o});
   };
-  // Without tar's precomputed decisions and launch 1's per-copy-tile counts, the rows prefetched
-  // before the wait (the eighth round's choices; ids loaded 4 at a time, launch 2's rank before
-  // its wait and its 96 registers as everywhere now).
-  add("g4 none pf1", 4, false, false, 1);
-  add("g4 dec sub pf1", 4, true, true, 1);  // rows prefetched before the wait
-  add("g4 dec sub pf0", 4, true, true, 0);  // no row prefetch
-  add("g4 dec pf2", 4, true, false, 2);     // launch 2 counts its group's earlier tiles again
-  add("g4 sub pf2", 4, false, true, 2);     // every decision whole
-  add("g8 dec sub pf2", 8, true, true, 2);
+  add("g4 none", 4, false, false, true);   // without tar's decisions and launch 1's per-copy-tile counts
+  add("g4 dec", 4, true, false, true);     // launch 2 counts its group's earlier copy tiles again
+  add("g4 sub", 4, false, true, true);     // every decision whole
+  add("g4 no prefetch", 4, true, true, false);
+  add("g8", 8, true, true, true);
   opts.push_back({"default", PairBuckets::TiledOptions{}});
   std::printf("\nroute + permute (ms; %% of copy = minimal bytes / time / D2D copy), DeepSeek-V2-Lite shape\n");
   std::printf("%6s %-16s | %7s %5s | %7s %5s | %7s %5s | %7s %7s | %s\n", "tokens", "option", "idle", "%", "queued",

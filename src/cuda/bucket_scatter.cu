@@ -115,7 +115,7 @@ namespace {
 TileArgs make_tile_args(int64_t tokens, int top_k, int num_buckets, int64_t tile_tokens, int group, int num_hist,
                         int stride, int32_t* hist, int32_t* order, int32_t* position, int32_t* offsets,
                         const bf16_t* x, int64_t hidden, bf16_t* dst, unsigned long long* stamps,
-                        int prefetch_rows) {
+                        bool prefetch_rows) {
   TileArgs t;
   t.prefetch_rows = prefetch_rows;
   t.tokens = tokens;

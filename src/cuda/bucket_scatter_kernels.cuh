@@ -1,6 +1,6 @@
 // The kernels of the tiled bucket + scatter (bucket_scatter.cu, which describes the method):
-// tile_hist_kernel (launch 1), rank_scatter_kernel (launch 2), their arguments and the two
-// sources of pair keys. Internal header, included by bucket_scatter.cu only.
+// tile_hist_kernel (launch 1), rank_scatter_kernel (launch 2) and their arguments (the sources
+// of pair keys: bucket_scatter_keys.cuh). Internal header, included by bucket_scatter.cu only.
 #ifndef GRACE_SRC_CUDA_BUCKET_SCATTER_KERNELS_CUH_
 #define GRACE_SRC_CUDA_BUCKET_SCATTER_KERNELS_CUH_
 
@@ -8,28 +8,21 @@
 
 #include <cstdint>
 
+#include "cuda/bucket_scatter_keys.cuh"
 #include "cuda/route_device.cuh"
 
 namespace grace::cuda::bucket_scatter_detail {
 
-constexpr int kWarps = 8;
-constexpr int kThreads = kWarps * 32;
-constexpr int kMaxBuckets = 256;                       // num_buckets + 1 (the skipped bucket)
 constexpr int kChunks = 4;                             // 32-pair chunks per warp and tile
 constexpr int kMaxTilePairs = kWarps * 32 * kChunks;   // 1024
 constexpr int kTargetTiles = 256;                      // about two blocks per SM on an H200
 constexpr int kUnroll = 8;                             // 16-byte vectors in flight per lane and row
 constexpr int kDefaultHistGroup = 4;                   // copy tiles per histogram tile
-constexpr int kBatch = 4;                              // pairs whose inputs a thread loads at once
 // Launch 2's registers per thread: two of its blocks and one of launch 1 (<= 48) fit in an SM's
 // 64 K registers, so that all of launch 2's blocks start while launch 1 runs.
 constexpr int kRankRegs = 96;
-constexpr int kMaxSubCounted = 8;                      // largest group whose copy tiles launch 1 counts apart
+constexpr int kMaxSubCounted = 8;  // largest group whose copy tiles launch 1 counts apart
 constexpr int64_t kMaxTableWords = 6144;               // routing table part in shared memory (24 KB)
-
-__device__ __forceinline__ int bucket_of(int32_t k, int num_buckets) {
-  return (k < 0 || k > num_buckets) ? num_buckets : int(k);
-}
 
 // Everything both launches need, by value.
 struct TileArgs {
@@ -39,7 +32,7 @@ struct TileArgs {
   int num_hist = 0;     // histogram tiles = launch 1's blocks
   int hist_stride = 0;  // num_hist rounded up to 4
   int row_lanes = 32;   // lanes per histogram row in launch 2's sums (a power of two <= 32)
-  int prefetch_rows = 2;  // launch 2's token rows into L2: 0 no, 1 before its wait, 2 after its sums
+  bool prefetch_rows = true;  // launch 2 prefetches its token rows into L2 after its sums
   int32_t* hist = nullptr;
   // Per copy tile, the pairs of the earlier copy tiles of its histogram tile per bucket
   // ([num_tiles][num_buckets + 1], written by launch 1; null: launch 2 counts them itself).
@@ -58,108 +51,6 @@ __device__ __forceinline__ void stamp(const TileArgs& t, int64_t i) {
     unsigned long long v;
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(v));
     t.stamps[i] = v;
-  }
-}
-
-// The 128-byte lines of [p, p + bytes) into L2 (a hint: no data is read or waited for).
-__device__ __forceinline__ void prefetch_l2(const void* p, int64_t bytes) {
-  const char* c = static_cast<const char*>(p);
-  const int64_t first = reinterpret_cast<uintptr_t>(c) & 127;
-  const int64_t lines = (first + bytes + 127) / 128;
-  for (int64_t l = threadIdx.x; l < lines; l += blockDim.x)
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(c - first + l * 128));
-}
-
-// Where the pair keys come from: an array written before (build_scatter), or the routing
-// decision computed here (route_build_scatter; launch 2 also writes the router's outputs),
-// reading the table in device memory or a copy of the layer's part in shared memory, there with
-// tar's precomputed decisions (kDecide). A pair's inputs are loaded (load: its id, and its token's
-// GPU where the decisions need it) apart from the decision (key), so that a thread's loads can
-// be in flight together while the table copy completes.
-struct ArrayKeys {
-  const int32_t* keys;
-  struct In {
-    int32_t v;
-  };
-  __device__ __forceinline__ void stage(uint32_t*) {}
-  __device__ __forceinline__ void ready() const {}
-  __device__ __forceinline__ void prefetch(int64_t p0, int64_t p1) const {
-    if (p1 > p0) prefetch_l2(keys + p0, (p1 - p0) * int64_t(sizeof(int32_t)));
-  }
-  __device__ __forceinline__ In load(int64_t p) const { return {keys[p]}; }
-  __device__ __forceinline__ int32_t key(int64_t, In in, int32_t*) const { return in.v; }
-  __device__ __forceinline__ void emit(int64_t, int32_t, int32_t) const {}
-};
-template <bool kTar, bool kShared, bool kDecide = false>
-struct RoutedKeys {
-  static_assert(!kDecide || (kTar && kShared), "tar's decisions are staged with the shared table");
-  DeviceRouteArgs a;
-  RoutingTableSlice slice;
-  int32_t* dest_gpu;   // may be null
-  int32_t* flat_slot;  // may be null
-  SharedTable st{};
-  struct In {
-    int32_t e, src;
-  };
-  __device__ __forceinline__ void stage(uint32_t* smem) {
-    if constexpr (kShared)
-      st = stage_layer_table(a.v, slice, a.layer, smem, kDecide ? decision_rows(a.v, a) : DecisionRows{});
-  }
-  __device__ __forceinline__ void ready() const {
-    if constexpr (kShared) cp_async_wait_all();
-  }
-  // The ids of pairs [p0, p1) on their way while the table copy completes.
-  __device__ __forceinline__ void prefetch(int64_t p0, int64_t p1) const {
-    if (p1 > p0) prefetch_l2(a.ids + p0, (p1 - p0) * int64_t(sizeof(int32_t)));
-  }
-  // (The tiled path has fewer than 2^31 pairs: 32-bit token index.)
-  __device__ __forceinline__ In load(int64_t p) const {
-    In in{a.ids[p], a.src_all};
-    if constexpr (kDecide) {
-      if (a.src_gpu) in.src = a.src_gpu[uint32_t(p) / uint32_t(a.k)];
-    }
-    return in;
-  }
-  __device__ __forceinline__ int32_t key(int64_t p, In in, int32_t* g) const {
-    if constexpr (kDecide) return route_pair_decided(st, a, int64_t(uint32_t(p) / uint32_t(a.k)), in.e, in.src, g);
-    else if constexpr (kShared) return route_pair_e<kTar>(st, a, p / a.k, in.e, g);
-    else return route_pair_e<kTar>(GlobalTable{&a.v, a.layer}, a, p / a.k, in.e, g);
-  }
-  __device__ __forceinline__ void emit(int64_t p, int32_t slot, int32_t g) const {
-    if (flat_slot) flat_slot[p] = slot;
-    if (dest_gpu) dest_gpu[p] = g;
-  }
-};
-
-// Counts the pairs [q0, q1) per bucket into h (shared memory), kBatch pairs per thread at a
-// time: all of a batch's loads, then all of its decisions, then the atomics. `in` holds the
-// first batch's inputs, loaded by load_batch before the table was ready.
-template <class Keys>
-__device__ __forceinline__ void load_batch(const Keys& keys, int64_t base, int64_t q1, typename Keys::In (&in)[kBatch]) {
-#pragma unroll
-  for (int u = 0; u < kBatch; ++u) {
-    const int64_t p = base + u * kThreads + threadIdx.x;
-    if (p < q1) in[u] = keys.load(p);
-  }
-}
-// sub_pairs > 0: pair p counts into h[((p - q0) / sub_pairs) * kMaxBuckets + bucket] (one
-// histogram per copy tile).
-template <class Keys>
-__device__ __forceinline__ void count_pairs(const Keys& keys, int64_t q0, int64_t q1, int num_buckets,
-                                            typename Keys::In (&in)[kBatch], int32_t* h, int sub_pairs = 0) {
-  for (int64_t base = q0; base < q1; base += kBatch * kThreads) {
-    int kb[kBatch];
-#pragma unroll
-    for (int u = 0; u < kBatch; ++u) {
-      const int64_t p = base + u * kThreads + threadIdx.x;
-      int32_t g;
-      kb[u] = p < q1 ? bucket_of(keys.key(p, in[u], &g), num_buckets) : -1;
-      if (sub_pairs > 0 && p < q1) kb[u] += (int(p - q0) / sub_pairs) * kMaxBuckets;
-    }
-    if (base + kBatch * kThreads < q1) load_batch<Keys>(keys, base + kBatch * kThreads, q1, in);
-#pragma unroll
-    for (int u = 0; u < kBatch; ++u)
-      if (kb[u] >= 0) atomicAdd(&h[kb[u]], 1);
   }
 }
 
@@ -233,9 +124,6 @@ __global__ void __maxnreg__(kRankRegs) rank_scatter_kernel(Keys keys, TileArgs t
   const int tt = int(min(t.tokens - t0, int64_t(t.tile_tokens)));
   const uint4* x = t.x;
   const int vpr = t.vpr;
-  // This tile's token rows into L2 (a hint only: L2 is coherent, so a line prefetched before its
-  // writer finished is not stale): here (prefetch_rows 1), or after the sums (2, below).
-  if (t.dst && t.prefetch_rows == 1) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
   const int64_t p0 = t0 * k;
   const int tp = tt * k;
   // The earlier copy tiles of this tile's histogram tile (launch 1 counted them together with
@@ -351,9 +239,10 @@ __global__ void __maxnreg__(kRankRegs) rank_scatter_kernel(Keys keys, TileArgs t
       }
     }
   }
-  // The rows' prefetch after the sums (their loads are back): the DRAM reads overlap the scan and
-  // the rank instead of queueing ahead of this block's loads.
-  if (t.dst && t.prefetch_rows == 2) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
+  // This tile's token rows into L2 (a hint only) after the sums, whose loads are back: the DRAM
+  // reads overlap the scan and the rank. (Issued before the wait, as until the eighth round, they
+  // queued ahead of launch 1's and this block's loads and held the wait back by ~2 us.)
+  if (t.dst && t.prefetch_rows) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
   __syncthreads();
   if (warp == 0) {  // start[b] = pairs in buckets < b
     int32_t carry = 0;

@@ -59,7 +59,7 @@ class PairBuckets {
     bool decisions = true;     // route_build_scatter, tar, shared table: tar's precomputed decisions too
     bool sub_counts = true;    // launch 1 counts each copy tile apart (groups up to 8), so that launch 2
                                // does not count its group's earlier copy tiles again
-    int prefetch_rows = 2;     // launch 2's token rows into L2: 0 no, 1 before its wait, 2 after its sums
+    bool prefetch_rows = true;  // launch 2 prefetches its token rows into L2 after its sums
     unsigned long long* stamps = nullptr;  // device timeline for the benchmark (%globaltimer):
                                            // 2 per histogram tile, then 5 per copy tile
   };
