@@ -79,18 +79,20 @@ int run_permute(const std::string& data_dir, int64_t timeline_tokens, int reps) 
   DeviceBuffer<unsigned char> fa(size_t(256) << 20), fb(size_t(256) << 20);
   fill_bytes(fa.get(), 1, fa.size());
   std::vector<Opt> opts;
-  auto add = [&](const char* n, int group, bool shared) {
+  auto add = [&](const char* n, int group, bool decisions, bool sub, bool prefetch_rows) {
     PairBuckets::TiledOptions o;
     o.hist_group = group;
-    o.shared_table = shared;
+    o.decisions = decisions;
+    o.sub_counts = sub;
+    o.prefetch_rows = prefetch_rows;
     opts.push_back({n, o});
   };
-  add("g1 global", 1, false);  // the sixth round's structure (one histogram column per tile)
-  add("g1 shared", 1, true);
-  add("g4 global", 4, false);
-  add("g4 shared", 4, true);  // the default
-  add("g2 shared", 2, true);
-  add("g8 shared", 8, true);
+  add("g4 none", 4, false, false, true);   // without tar's decisions and launch 1's per-copy-tile counts
+  add("g4 dec", 4, true, false, true);     // launch 2 counts its group's earlier copy tiles again
+  add("g4 sub", 4, false, true, true);     // every decision whole
+  add("g4 no prefetch", 4, true, true, false);
+  add("g8", 8, true, true, true);
+  opts.push_back({"default", PairBuckets::TiledOptions{}});
   std::printf("\nroute + permute (ms; %% of copy = minimal bytes / time / D2D copy), DeepSeek-V2-Lite shape\n");
   std::printf("%6s %-16s | %7s %5s | %7s %5s | %7s %5s | %7s %7s | %s\n", "tokens", "option", "idle", "%", "queued",
               "%", "batch", "%", "rb idle", "rb que", "same");

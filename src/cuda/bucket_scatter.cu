@@ -3,23 +3,29 @@
 // TiledOptions::hist_group (default 4) copy tiles form the histogram tiles. Two launches do
 // everything:
 //   1. tile_hist_kernel: one pass over the keys, each histogram tile's bucket counts into
-//      hist[b][histogram tile] (a programmatic dependent launch too: it starts while the kernel
-//      that wrote the keys finishes, and waits for it before reading them);
-//   2. rank_scatter_kernel (a programmatic dependent launch: its blocks start during
-//      launch 1, prefetch their token rows into L2, count their own copy tile's keys per warp
-//      and the earlier copy tiles' of their histogram tile before waiting for it).
+//      hist[b][histogram tile], and (groups up to 8) each copy tile's count of the earlier copy
+//      tiles of its group into sub_before[copy tile][b] (a programmatic dependent launch too: it
+//      starts while the kernel that wrote the keys finishes, and waits for it before reading them);
+//   2. rank_scatter_kernel (a programmatic dependent launch: its blocks start during launch 1 (at
+//      most 96 registers, so that two of them fit beside a launch-1 block on an SM), count their
+//      own copy tile's keys per warp and rank every pair among its tile's pairs of the same
+//      bucket before waiting for launch 1).
 // Then, per bucket, the total and the count of earlier histogram tiles (each row of hist summed
-// by a group of lanes, all of a block's loads in flight at once), a scan of the totals gives the
-// bucket starts; every pair is ranked inside its warp's 32-pair chunk by the lanes below it with
-// the same key (__match_any_sync), as in bucket_sort.cu, so the order is the same stable one
-// (bucket, then pair index). The block then copies its tokens' rows: each row is read once and
-// written to each kept pair's sorted position.
+// by a group of lanes, all of a block's loads in flight at once; plus sub_before), the block
+// prefetches its token rows into L2, a scan of the totals gives the bucket starts, and each
+// pair's position is start + earlier tiles + its rank in the tile. The rank inside a warp's
+// 32-pair chunk counts the lanes below with the same key (__match_any_sync), as in
+// bucket_sort.cu, so the order is the same stable one (bucket, then pair index). The block then
+// copies its tokens' rows: each row is read once and written to each kept pair's sorted position.
 // Instead of iota + two radix passes + inverse + offsets + scatter (six launches at mid sizes).
 // route_build_scatter computes the keys itself (the routing decision of cuda/route_device.cuh,
 // in both launches: launch 2 routes its tile again instead of reading keys launch 1 wrote), so
 // route + bucket + scatter is two launches instead of three; both launches first copy the
 // layer's part of the routing table into shared memory (cp.async, while waiting for the kernel
-// before), so the routing's chain of dependent table reads hits shared memory, not DRAM.
+// before), so the routing's chain of dependent table reads hits shared memory, not DRAM; for
+// tar, with its decision per (source GPU, expert) worked out on the host (DeviceRoutingTable),
+// so most pairs cost one shared-memory read (ninth round). Each thread loads all of its ids
+// (up to 4) before waiting for the table copy.
 // Histogram tiles of 4 copy tiles (seventh round): launch 2's blocks read a quarter of the
 // histogram (16 KB instead of 66 KB each at 4,096 tokens). Measured, docs/gpu.md "Seventh round".
 // (A single launch whose CTAs meet at a grid barrier after writing their histogram columns was
@@ -95,12 +101,23 @@ int32_t* PairBuckets::prepare_tiled(int64_t tokens, int top_k, int num_buckets, 
   return hist_.get();
 }
 
+// launch 1's per-copy-tile counts where TiledOptions::sub_counts applies (else null).
+int32_t* PairBuckets::sub_before(int64_t tokens, int num_buckets) {
+  const int group = opts_.hist_group > 0 ? opts_.hist_group : kDefaultHistGroup;
+  if (!opts_.sub_counts || group < 2 || group > kMaxSubCounted) return nullptr;
+  const int64_t tt = tile_tokens(tokens);
+  sub_before_.resize(size_t((tokens + tt - 1) / tt) * size_t(num_buckets + 1));
+  return sub_before_.get();
+}
+
 namespace {
 
 TileArgs make_tile_args(int64_t tokens, int top_k, int num_buckets, int64_t tile_tokens, int group, int num_hist,
                         int stride, int32_t* hist, int32_t* order, int32_t* position, int32_t* offsets,
-                        const bf16_t* x, int64_t hidden, bf16_t* dst, unsigned long long* stamps) {
+                        const bf16_t* x, int64_t hidden, bf16_t* dst, unsigned long long* stamps,
+                        bool prefetch_rows) {
   TileArgs t;
+  t.prefetch_rows = prefetch_rows;
   t.tokens = tokens;
   t.k = top_k;
   t.tile_tokens = int(tile_tokens);
@@ -137,10 +154,11 @@ void PairBuckets::build_scatter(const int32_t* keys, int64_t tokens, int top_k, 
   int num_hist = 0, stride = 0;
   int32_t* hist = prepare_tiled(tokens, top_k, num_buckets, &num_hist, &stride);
   const int group = opts_.hist_group > 0 ? opts_.hist_group : kDefaultHistGroup;
-  launch_tiled(ArrayKeys{keys},
-               make_tile_args(tokens, top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist,
-                              order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps),
-               0, stream);
+  TileArgs t =
+      make_tile_args(tokens, top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist, order_.get(),
+                     position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps, opts_.prefetch_rows);
+  t.sub_before = sub_before(tokens, num_buckets);
+  launch_tiled(ArrayKeys{keys}, t, 0, stream);
 }
 
 void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRouter router, uint64_t seed,
@@ -162,16 +180,25 @@ void PairBuckets::route_build_scatter(const DeviceRoutingTable& table, DeviceRou
   int num_hist = 0, stride = 0;
   int32_t* hist = prepare_tiled(tokens, b.top_k, num_buckets, &num_hist, &stride);
   const int group = opts_.hist_group > 0 ? opts_.hist_group : kDefaultHistGroup;
-  const TileArgs t = make_tile_args(tokens, b.top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist,
-                                    order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps);
+  TileArgs t = make_tile_args(tokens, b.top_k, num_buckets, tile_tokens(tokens), group, num_hist, stride, hist,
+                              order_.get(), position_.get(), offsets_.get(), x, hidden, dst, opts_.stamps,
+                              opts_.prefetch_rows);
+  t.sub_before = sub_before(tokens, num_buckets);
   const DeviceRouteArgs a = make_route_args(table.view(), seed, b);
   const RoutingTableSlice& sl = table.slice(b.layer);
-  // The layer's part of the table in shared memory where it fits (read there by both launches).
-  const int64_t words = shared_table_words(table.view(), sl);
+  // The layer's part of the table in shared memory where it fits (read there by both launches),
+  // with tar's decisions for the batch's source GPUs where they fit too.
+  const RoutingTableView& v = table.view();
+  const int64_t words = shared_table_words(v, sl);
   const bool shared = opts_.shared_table && words <= kMaxTableWords;
-  const int bytes = shared ? int(words * 4) : 0;
+  const DecisionRows dr = decision_rows(v, a);
+  const int64_t dwords = words + int64_t(dr.rows) * v.num_experts;
+  const bool decide = shared && router == DeviceRouter::kTar && opts_.decisions && dwords <= kMaxTableWords &&
+                      dr.src0 >= 0 && dr.src0 + dr.rows <= v.num_gpus;
+  const int bytes = int((decide ? dwords : shared ? words : 0) * 4);
   if (router == DeviceRouter::kTar) {
-    if (shared) launch_tiled(RoutedKeys<true, true>{a, sl, dest_gpu, flat_slot}, t, bytes, stream);
+    if (decide) launch_tiled(RoutedKeys<true, true, true>{a, sl, dest_gpu, flat_slot}, t, bytes, stream);
+    else if (shared) launch_tiled(RoutedKeys<true, true>{a, sl, dest_gpu, flat_slot}, t, bytes, stream);
     else launch_tiled(RoutedKeys<true, false>{a, sl, dest_gpu, flat_slot}, t, 0, stream);
   } else {
     if (shared) launch_tiled(RoutedKeys<false, true>{a, sl, dest_gpu, flat_slot}, t, bytes, stream);

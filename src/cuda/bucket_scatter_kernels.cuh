@@ -1,6 +1,6 @@
 // The kernels of the tiled bucket + scatter (bucket_scatter.cu, which describes the method):
-// tile_hist_kernel (launch 1), rank_scatter_kernel (launch 2), their arguments and the two
-// sources of pair keys. Internal header, included by bucket_scatter.cu only.
+// tile_hist_kernel (launch 1), rank_scatter_kernel (launch 2) and their arguments (the sources
+// of pair keys: bucket_scatter_keys.cuh). Internal header, included by bucket_scatter.cu only.
 #ifndef GRACE_SRC_CUDA_BUCKET_SCATTER_KERNELS_CUH_
 #define GRACE_SRC_CUDA_BUCKET_SCATTER_KERNELS_CUH_
 
@@ -8,23 +8,21 @@
 
 #include <cstdint>
 
+#include "cuda/bucket_scatter_keys.cuh"
 #include "cuda/route_device.cuh"
 
 namespace grace::cuda::bucket_scatter_detail {
 
-constexpr int kWarps = 8;
-constexpr int kThreads = kWarps * 32;
-constexpr int kMaxBuckets = 256;                       // num_buckets + 1 (the skipped bucket)
 constexpr int kChunks = 4;                             // 32-pair chunks per warp and tile
 constexpr int kMaxTilePairs = kWarps * 32 * kChunks;   // 1024
 constexpr int kTargetTiles = 256;                      // about two blocks per SM on an H200
 constexpr int kUnroll = 8;                             // 16-byte vectors in flight per lane and row
 constexpr int kDefaultHistGroup = 4;                   // copy tiles per histogram tile
+// Launch 2's registers per thread: two of its blocks and one of launch 1 (<= 48) fit in an SM's
+// 64 K registers, so that all of launch 2's blocks start while launch 1 runs.
+constexpr int kRankRegs = 96;
+constexpr int kMaxSubCounted = 8;  // largest group whose copy tiles launch 1 counts apart
 constexpr int64_t kMaxTableWords = 6144;               // routing table part in shared memory (24 KB)
-
-__device__ __forceinline__ int bucket_of(int32_t k, int num_buckets) {
-  return (k < 0 || k > num_buckets) ? num_buckets : int(k);
-}
 
 // Everything both launches need, by value.
 struct TileArgs {
@@ -34,7 +32,11 @@ struct TileArgs {
   int num_hist = 0;     // histogram tiles = launch 1's blocks
   int hist_stride = 0;  // num_hist rounded up to 4
   int row_lanes = 32;   // lanes per histogram row in launch 2's sums (a power of two <= 32)
+  bool prefetch_rows = true;  // launch 2 prefetches its token rows into L2 after its sums
   int32_t* hist = nullptr;
+  // Per copy tile, the pairs of the earlier copy tiles of its histogram tile per bucket
+  // ([num_tiles][num_buckets + 1], written by launch 1; null: launch 2 counts them itself).
+  int32_t* sub_before = nullptr;
   int32_t* order = nullptr;
   int32_t* position = nullptr;
   int32_t* offsets = nullptr;
@@ -52,55 +54,6 @@ __device__ __forceinline__ void stamp(const TileArgs& t, int64_t i) {
   }
 }
 
-// The 128-byte lines of [p, p + bytes) into L2 (a hint: no data is read or waited for).
-__device__ __forceinline__ void prefetch_l2(const void* p, int64_t bytes) {
-  const char* c = static_cast<const char*>(p);
-  const int64_t first = reinterpret_cast<uintptr_t>(c) & 127;
-  const int64_t lines = (first + bytes + 127) / 128;
-  for (int64_t l = threadIdx.x; l < lines; l += blockDim.x)
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(c - first + l * 128));
-}
-
-// Where the pair keys come from: an array written before (build_scatter), or the routing
-// decision computed here (route_build_scatter; launch 2 also writes the router's outputs),
-// reading the table in device memory or a copy of the layer's part in shared memory.
-struct ArrayKeys {
-  const int32_t* keys;
-  __device__ __forceinline__ void stage(uint32_t*) {}
-  __device__ __forceinline__ void ready() const {}
-  __device__ __forceinline__ void prefetch(int64_t p0, int64_t p1) const {
-    if (p1 > p0) prefetch_l2(keys + p0, (p1 - p0) * int64_t(sizeof(int32_t)));
-  }
-  __device__ __forceinline__ int32_t key(int64_t p, int32_t*) const { return keys[p]; }
-  __device__ __forceinline__ void emit(int64_t, int32_t, int32_t) const {}
-};
-template <bool kTar, bool kShared>
-struct RoutedKeys {
-  DeviceRouteArgs a;
-  RoutingTableSlice slice;
-  int32_t* dest_gpu;   // may be null
-  int32_t* flat_slot;  // may be null
-  SharedTable st{};
-  __device__ __forceinline__ void stage(uint32_t* smem) {
-    if constexpr (kShared) st = stage_layer_table(a.v, slice, a.layer, smem);
-  }
-  __device__ __forceinline__ void ready() const {
-    if constexpr (kShared) cp_async_wait_all();
-  }
-  // The ids of pairs [p0, p1) on their way while the table copy completes.
-  __device__ __forceinline__ void prefetch(int64_t p0, int64_t p1) const {
-    if (p1 > p0) prefetch_l2(a.ids + p0, (p1 - p0) * int64_t(sizeof(int32_t)));
-  }
-  __device__ __forceinline__ int32_t key(int64_t p, int32_t* g) const {
-    if constexpr (kShared) return route_pair_in<kTar>(st, a, p, g);
-    else return route_pair<kTar>(a, p, g);
-  }
-  __device__ __forceinline__ void emit(int64_t p, int32_t slot, int32_t g) const {
-    if (flat_slot) flat_slot[p] = slot;
-    if (dest_gpu) dest_gpu[p] = g;
-  }
-};
-
 __device__ __forceinline__ void launch_dependents() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
@@ -113,11 +66,12 @@ __device__ __forceinline__ void wait_previous_grid() {
 }
 
 // Launch 1: histogram tile blockIdx.x (t.group copy tiles) counted per bucket into column
-// blockIdx.x of hist.
+// blockIdx.x of hist; with t.sub_before, each copy tile counted apart, and each copy tile's
+// earlier ones in the group written to its row of sub_before.
 template <class Keys>
 __global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs t) {
   extern __shared__ uint32_t table_smem[];
-  __shared__ int32_t h[kMaxBuckets];
+  __shared__ int32_t h[kMaxSubCounted * kMaxBuckets];
   keys.stage(table_smem);  // the table was written long before: copy it while waiting
   // A programmatic dependent launch itself: wait for the kernel that wrote the keys (the router)
   // or the ids, then let launch 2 start. Launch 2 reads keys / ids before its own wait, which is
@@ -131,21 +85,28 @@ __global__ void __launch_bounds__(kThreads) tile_hist_kernel(Keys keys, TileArgs
   const int64_t p1 = min(n, p0 + hp);
   keys.prefetch(p0, p1);  // the ids' latency overlaps the table copy's
   const int nb = t.num_buckets + 1;
-  for (int b = threadIdx.x; b < nb; b += kThreads) h[b] = 0;
+  const int subs = t.sub_before ? t.group : 1;
+  for (int i = threadIdx.x; i < subs * kMaxBuckets; i += kThreads) h[i] = 0;
+  typename Keys::In in[kBatch];
+  load_batch<Keys>(keys, p0, p1, in);  // in flight while the table copy completes
   keys.ready();
   __syncthreads();
-#pragma unroll 2
-  for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) {
-    int32_t g;
-    atomicAdd(&h[bucket_of(keys.key(p, &g), t.num_buckets)], 1);
-  }
+  count_pairs<Keys>(keys, p0, p1, t.num_buckets, in, h, t.sub_before ? t.tile_tokens * t.k : 0);
   __syncthreads();
-  for (int b = threadIdx.x; b < nb; b += kThreads) t.hist[int64_t(b) * t.hist_stride + blockIdx.x] = h[b];
+  for (int b = threadIdx.x; b < nb; b += kThreads) {
+    int32_t run = 0;
+    for (int j = 0; j < subs; ++j) {
+      const int64_t tile = int64_t(blockIdx.x) * t.group + j;
+      if (j > 0 && tile < t.num_tiles) t.sub_before[tile * nb + b] = run;
+      run += h[j * kMaxBuckets + b];
+    }
+    t.hist[int64_t(b) * t.hist_stride + blockIdx.x] = run;
+  }
   stamp(t, 2 * int64_t(blockIdx.x) + 1);
 }
 
 template <class Keys>
-__global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, TileArgs t) {
+__global__ void __maxnreg__(kRankRegs) rank_scatter_kernel(Keys keys, TileArgs t) {
   extern __shared__ uint32_t table_smem[];
   __shared__ int32_t cnt[kWarps][kMaxBuckets];
   __shared__ int32_t start[kMaxBuckets + 1];
@@ -163,20 +124,30 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   const int tt = int(min(t.tokens - t0, int64_t(t.tile_tokens)));
   const uint4* x = t.x;
   const int vpr = t.vpr;
-  // This tile's token rows into L2 while the keys are counted and the histogram is summed (a hint
-  // only: L2 is coherent, so a line prefetched before its writer finished is not stale).
-  if (t.dst) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
   const int64_t p0 = t0 * k;
   const int tp = tt * k;
-  keys.prefetch(int64_t(tile - tile % t.group) * t.tile_tokens * k, p0 + tp);  // this tile's and before[]'s
+  // The earlier copy tiles of this tile's histogram tile (launch 1 counted them together with
+  // this one): [ph, p0), counted into before[].
+  // (With t.sub_before, launch 1 counted them: none here.)
+  const int64_t ph = t.sub_before ? p0 : int64_t(tile - tile % t.group) * t.tile_tokens * k;
+  keys.prefetch(ph, p0 + tp);  // this tile's and before[]'s
   for (int i = threadIdx.x; i < kWarps * kMaxBuckets; i += kThreads) (&cnt[0][0])[i] = 0;
   for (int b = threadIdx.x; b < nb; b += kThreads) before[b] = 0;
-  keys.ready();
-  __syncthreads();
 
   // This warp's pairs [lo, hi) of the tile, counted per bucket (keys only: before the wait).
+  // Their inputs and the first batch of before[]'s are loaded while the table copy completes.
   const int span = (tp + kWarps - 1) / kWarps;
   const int lo = min(tp, warp * span), hi = min(tp, lo + span);
+  typename Keys::In own[kChunks];
+#pragma unroll
+  for (int c = 0; c < kChunks; ++c) {
+    const int q = lo + c * 32 + lane;
+    if (q < hi) own[c] = keys.load(p0 + q);
+  }
+  typename Keys::In in[kBatch];
+  load_batch<Keys>(keys, ph, p0, in);
+  keys.ready();
+  __syncthreads();
   int kb[kChunks];
 #pragma unroll
   for (int c = 0; c < kChunks; ++c) {
@@ -184,28 +155,33 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
     int32_t key = -1;
     if (q < hi) {
       int32_t g;
-      key = keys.key(p0 + q, &g);
+      key = keys.key(p0 + q, own[c], &g);
       keys.emit(p0 + q, key, g);
     }
     kb[c] = q < hi ? bucket_of(key, t.num_buckets) : -1;
   }
+  // Each pair's rank among its warp's pairs of the same bucket (stable: chunk, then lane).
+  int wl[kChunks];
 #pragma unroll
   for (int c = 0; c < kChunks; ++c) {
     const bool on = lo + c * 32 + lane < hi;
     const unsigned active = __ballot_sync(0xffffffffu, on);
     if (on) {
       const unsigned peers = __match_any_sync(active, kb[c]);
+      wl[c] = cnt[warp][kb[c]] + __popc(peers & ((1u << lane) - 1u));
+      __syncwarp(active);
       if (lane == __ffs(peers) - 1) cnt[warp][kb[c]] += __popc(peers);
     }
     __syncwarp();
   }
-  // The pairs of the earlier copy tiles of this tile's histogram tile (launch 1 counted them
-  // together with this one's): counted into before[].
-  {
-    const int64_t ph = int64_t(tile - tile % t.group) * t.tile_tokens * k;
-    for (int64_t p = ph + threadIdx.x; p < p0; p += kThreads) {
-      int32_t g;
-      atomicAdd(&before[bucket_of(keys.key(p, &g), t.num_buckets)], 1);
+  count_pairs<Keys>(keys, ph, p0, t.num_buckets, in, before);
+  __syncthreads();
+  for (int b = threadIdx.x; b < nb; b += kThreads) {  // cnt[w][b]: the tile's pairs in b of warps < w
+    int32_t run = 0;
+    for (int w = 0; w < kWarps; ++w) {
+      const int32_t c = cnt[w][b];
+      cnt[w][b] = run;
+      run += c;
     }
   }
   __syncthreads();
@@ -219,19 +195,24 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
   // kSteps steps' loads in flight at once.
   {
     constexpr int kSteps = 6;
-    const int L = t.row_lanes, R = 32 / L, sub = lane / L, gl = lane % L;
+    const int L = t.row_lanes, R = 32 / L, sub_row = lane / L, gl = lane % L;
     const int n4 = t.hist_stride / 4;
     const int hh = tile / t.group;
     const int32_t* hist = t.hist;
+    const int32_t* sub = t.sub_before && tile % t.group ? t.sub_before + int64_t(tile) * nb : nullptr;
     for (int base = warp * R; base < nb; base += kWarps * R * kSteps) {
       int32_t tot[kSteps], bef[kSteps];
 #pragma unroll
-      for (int s = 0; s < kSteps; ++s) tot[s] = bef[s] = 0;
+      for (int s = 0; s < kSteps; ++s) {
+        const int b = base + s * kWarps * R + sub_row;
+        tot[s] = 0;
+        bef[s] = sub && gl == 0 && b < nb ? __ldcg(sub + b) : 0;  // this tile's earlier ones in the group
+      }
       for (int i4 = gl; i4 < n4; i4 += L) {
         int4 v[kSteps];
 #pragma unroll
         for (int s = 0; s < kSteps; ++s) {
-          const int b = base + s * kWarps * R + sub;
+          const int b = base + s * kWarps * R + sub_row;
           v[s] = b < nb ? __ldcg(reinterpret_cast<const int4*>(hist + int64_t(b) * t.hist_stride) + i4)
                         : make_int4(0, 0, 0, 0);
         }
@@ -250,7 +231,7 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
           tot[s] += __shfl_xor_sync(0xffffffffu, tot[s], o);
           bef[s] += __shfl_xor_sync(0xffffffffu, bef[s], o);
         }
-        const int b = base + s * kWarps * R + sub;
+        const int b = base + s * kWarps * R + sub_row;
         if (gl == 0 && b < nb) {
           start[b + 1] = tot[s];
           before[b] += bef[s];
@@ -258,6 +239,10 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
       }
     }
   }
+  // This tile's token rows into L2 (a hint only) after the sums, whose loads are back: the DRAM
+  // reads overlap the scan and the rank. (Issued before the wait, as until the eighth round, they
+  // queued ahead of launch 1's and this block's loads and held the wait back by ~2 us.)
+  if (t.dst && t.prefetch_rows) prefetch_l2(x + t0 * vpr, int64_t(tt) * vpr * int64_t(sizeof(uint4)));
   __syncthreads();
   if (warp == 0) {  // start[b] = pairs in buckets < b
     int32_t carry = 0;
@@ -275,34 +260,21 @@ __global__ void __launch_bounds__(kThreads, 2) rank_scatter_kernel(Keys keys, Ti
     if (lane == 0) start[0] = 0;
   }
   __syncthreads();
-  for (int b = threadIdx.x; b < nb; b += kThreads) {
-    int32_t run = start[b] + before[b];
-    for (int w = 0; w < kWarps; ++w) {
-      const int32_t c = cnt[w][b];
-      cnt[w][b] = run;
-      run += c;
-    }
-    if (tile == 0) t.offsets[b] = start[b];
-  }
-  __syncthreads();
+  if (tile == 0)
+    for (int b = threadIdx.x; b < nb; b += kThreads) t.offsets[b] = start[b];
 
-  // Rank: stable inside the chunk (lanes below with the same key).
+  // Rank: the bucket's start, the earlier tiles' pairs in it, the earlier warps' of this tile,
+  // the pair's rank in its warp (all but the first two known before the wait).
 #pragma unroll
   for (int c = 0; c < kChunks; ++c) {
     const int q = lo + c * 32 + lane;
-    const bool on = q < hi;
-    const unsigned active = __ballot_sync(0xffffffffu, on);
-    if (on) {
+    if (q < hi) {
       const int key = kb[c];
-      const unsigned peers = __match_any_sync(active, key);
-      const int32_t pos = cnt[warp][key] + __popc(peers & ((1u << lane) - 1u));
+      const int32_t pos = start[key] + before[key] + cnt[warp][key] + wl[c];
       t.position[p0 + q] = pos;
       t.order[pos] = int32_t(p0 + q);
       pos_s[q] = pos;
-      __syncwarp(active);
-      if (lane == __ffs(peers) - 1) cnt[warp][key] += __popc(peers);
     }
-    __syncwarp();
   }
   __syncthreads();
   stamp(t, st0 + 3);

@@ -83,7 +83,8 @@ struct SharedTable {
   const uint32_t* cand_cum_s;
   const int32_t* gso_s;
   const int32_t* slot_s;
-  int inst_base, cand_base, E, W, G, gpn;
+  const uint32_t* dec_s;  // tar decisions of source GPUs [dec_src0, dec_src0 + rows) (or none)
+  int inst_base, cand_base, E, W, G, gpn, dec_src0;
   __device__ __forceinline__ int inst_off(int e) const { return inst_off_s[e] - inst_base; }
   __device__ __forceinline__ int inst_gpu(int o) const { return inst_gpu_s[o]; }
   __device__ __forceinline__ uint32_t host_word(int e, int w) const { return host_s[e * W + w]; }
@@ -92,6 +93,7 @@ struct SharedTable {
   __device__ __forceinline__ const uint32_t* cand_cum(int c) const { return cand_cum_s + c; }
   __device__ __forceinline__ int flat_slot(int e, int g) const { return gso_s[g] + slot_s[e * G + g]; }
   __device__ __forceinline__ int gpus_per_node() const { return gpn; }
+  __device__ __forceinline__ uint32_t decision(int src, int e) const { return dec_s[(src - dec_src0) * E + e]; }
 };
 
 // 32-bit words of a layer's SharedTable.
@@ -99,6 +101,16 @@ inline int64_t shared_table_words(const RoutingTableView& v, const RoutingTableS
   const int64_t E = v.num_experts;
   return (E + 1) + s.inst_count + E * v.bit_words + (int64_t(v.num_nodes) * E + 1) + 2 * int64_t(s.cand_count) +
          (v.num_gpus + 1) + E * v.num_gpus;
+}
+
+// The source GPUs whose tar decisions a batch needs: all of them (tokens on several GPUs), or
+// the one its tokens live on.
+struct DecisionRows {
+  int src0 = 0, rows = 0;
+};
+__host__ __device__ inline DecisionRows decision_rows(const RoutingTableView& v, const DeviceRouteArgs& a) {
+  if (a.src_gpu) return {0, v.num_gpus};
+  return {a.src_all, 1};
 }
 
 __device__ __forceinline__ void cp_async4(void* smem, const void* gmem) {
@@ -115,11 +127,12 @@ __device__ __forceinline__ void cp_async_wait_all() {
 #endif
 }
 
-// Starts copying `layer`'s part of the table into smem (shared_table_words words) with
-// asynchronous copies by all threads of the block and returns its SharedTable. The copies
-// complete at cp_async_wait_all() in each thread; then a block barrier before any use.
+// Starts copying `layer`'s part of the table into smem (shared_table_words words, then the tar
+// decisions of dr.rows source GPUs: dr.rows * E words) with asynchronous copies by all threads
+// of the block and returns its SharedTable. The copies complete at cp_async_wait_all() in each
+// thread; then a block barrier before any use.
 __device__ __forceinline__ SharedTable stage_layer_table(const RoutingTableView& v, const RoutingTableSlice& sl,
-                                                         int layer, uint32_t* smem) {
+                                                         int layer, uint32_t* smem, DecisionRows dr = {}) {
   const int E = v.num_experts, W = v.bit_words, G = v.num_gpus, N = v.num_nodes;
   uint32_t* p = smem;
   auto seg = [&](const void* src, int64_t n) {
@@ -138,6 +151,8 @@ __device__ __forceinline__ SharedTable stage_layer_table(const RoutingTableView&
   t.cand_cum_s = seg(v.cand_cum + sl.cand_base, sl.cand_count);
   t.gso_s = reinterpret_cast<const int32_t*>(seg(v.gpu_slot_offset + size_t(layer) * (G + 1), G + 1));
   t.slot_s = reinterpret_cast<const int32_t*>(seg(v.slot_of + size_t(layer) * E * G, int64_t(E) * G));
+  t.dec_s = dr.rows > 0 ? seg(v.tar_decision + (size_t(layer) * G + dr.src0) * E, int64_t(dr.rows) * E) : p;
+  t.dec_src0 = dr.src0;
   t.inst_base = sl.inst_base;
   t.cand_base = sl.cand_base;
   t.E = E;
@@ -147,12 +162,11 @@ __device__ __forceinline__ SharedTable stage_layer_table(const RoutingTableView&
   return t;
 }
 
-// Pair i = t * k + j: its serving GPU (*gpu) and flat slot (the return value), reading the
-// table through `tb` (GlobalTable or SharedTable).
+// Pair i = t * k + j with expert e = ids[i]: its serving GPU (*gpu) and flat slot (the return
+// value), reading the table through `tb` (GlobalTable or SharedTable).
 template <bool kTar, class Table>
-__device__ __forceinline__ int32_t route_pair_in(const Table& tb, const DeviceRouteArgs& a, int64_t i, int32_t* gpu) {
-  const int64_t t = i / a.k;
-  const int e = a.ids[i];
+__device__ __forceinline__ int32_t route_pair_e(const Table& tb, const DeviceRouteArgs& a, int64_t t, int e,
+                                                int32_t* gpu) {
   const int o = tb.inst_off(e);
   const int c = tb.inst_off(e + 1) - o;
   int g = tb.inst_gpu(o);  // primary
@@ -172,6 +186,30 @@ __device__ __forceinline__ int32_t route_pair_in(const Table& tb, const DeviceRo
       }
     }
   }
+  *gpu = g;
+  return tb.flat_slot(e, g);
+}
+
+template <bool kTar, class Table>
+__device__ __forceinline__ int32_t route_pair_in(const Table& tb, const DeviceRouteArgs& a, int64_t i, int32_t* gpu) {
+  return route_pair_e<kTar>(tb, a, i / a.k, a.ids[i], gpu);
+}
+
+// tar's decision for pair i (token t, expert e, token on GPU src) from the staged decisions
+// (grace/cuda/routing.h's tar_decision): one shared-memory read where it is decided, the
+// weighted draw among the staged candidates, or the whole decision. Same bits as route_pair_e.
+__device__ __forceinline__ int32_t route_pair_decided(const SharedTable& tb, const DeviceRouteArgs& a, int64_t t,
+                                                      int e, int src, int32_t* gpu) {
+  const uint32_t w = tb.decision(src, e);
+  if (!(w & tar_decision::kDraw)) {
+    *gpu = int32_t(w >> 16);
+    return int32_t(w & 0xffffu);
+  }
+  if (w == tar_decision::kFull) return route_pair_e<true>(tb, a, t, e, gpu);
+  const int co = int(w & 0xfffffu), cn = int((w >> 20) & 0x7ffu);
+  const uint64_t token = uint64_t(a.token_index ? a.token_index[t] : a.token_base + t);
+  const uint32_t r = uint32_t(::grace::pick_hash(a.seed, uint32_t(a.layer), token, uint32_t(e)) >> 33);
+  const int g = tb.cand_gpu(co + pick_weighted_d(tb.cand_cum(co), cn, r));
   *gpu = g;
   return tb.flat_slot(e, g);
 }

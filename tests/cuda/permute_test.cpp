@@ -148,21 +148,27 @@ TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
     copy_to_host(q1.data(), ref.position(), n * 4);
     std::vector<bf16_t> r1(n * H), r2(n * H);
     copy_to_host(r1.data(), want_rows.get(), n * H * 2);
-    // The default (histogram tiles of 4 copy tiles) and the other layouts of launch 1's
-    // histogram: 1, 2 or 8 copy tiles per column, and 1,024 tiles (histogram rows longer than a
-    // warp's loads).
-    struct Opt { int group; int tiles; };
-    for (const Opt op : {Opt{0, 0}, Opt{1, 0}, Opt{2, 0}, Opt{8, 0}, Opt{1, 1024}}) {
+    // The default (histogram tiles of 4 copy tiles, each counted apart by launch 1) and the other
+    // layouts of launch 1's histogram: 1, 2, 8 or 16 copy tiles per column (16: launch 2 counts
+    // its group's earlier tiles itself), 1,024 tiles (histogram rows longer than a warp's loads);
+    // launch 2 counting the earlier tiles itself; the rows' prefetch off.
+    struct Opt { int group; int tiles; bool sub; bool prefetch; };
+    for (const Opt op : {Opt{0, 0, true, true}, Opt{1, 0, true, true}, Opt{2, 0, true, true}, Opt{8, 0, true, true},
+                         Opt{16, 0, true, true}, Opt{1, 1024, true, true}, Opt{4, 1024, true, true},
+                         Opt{0, 0, false, true}, Opt{8, 0, false, false}, Opt{0, 0, true, false}}) {
       PairBuckets pb;
       PairBuckets::TiledOptions opt;
       opt.hist_group = op.group;
+      opt.sub_counts = op.sub;
+      opt.prefetch_rows = op.prefetch;
       pb.set_tiled_options(opt);
       pb.set_tile_target(op.tiles);
       fill_bytes(got_rows.get(), 0xff, n * H * 2);
       for (int rep = 0; rep < 2; ++rep)  // twice: scratch reused
         pb.build_scatter(d_keys.get(), c.T, c.k, c.B, d_x.get(), H, got_rows.get());
       const std::string what = "T " + std::to_string(c.T) + " k " + std::to_string(c.k) + " B " + std::to_string(c.B) +
-                               " group " + std::to_string(op.group) + " tiles " + std::to_string(op.tiles);
+                               " group " + std::to_string(op.group) + " tiles " + std::to_string(op.tiles) +
+                               " sub " + std::to_string(op.sub) + " prefetch " + std::to_string(op.prefetch);
       ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
       copy_to_host(o2.data(), pb.order(), n * 4);
       copy_to_host(q2.data(), pb.position(), n * 4);

@@ -142,47 +142,58 @@ TEST(CudaRouting, RouteBuildScatterMatchesRouteThenBuildScatter) {
       d_x.upload(x.data(), x.size());
       for (const auto& name : device_router_names()) {
         for (int layer = 0; layer < 2; ++layer) {
-          const DeviceRouter router = parse_device_router(name);
-          DeviceRouteBatch db{layer, T, k, d_ids.get(), d_src.get(), 0, 0, layer == 0 ? d_tok.get() : nullptr};
-          if (layer == 1) db.token_base = 777;
-          const int B = dtable.num_slots(layer);
-          PairBuckets ref, pb;
-          route_on_device(dtable, router, 5, db, want_dest.get(), want_slot.get());
-          fill_bytes(want_rows.get(), 0xff, n * H * 2);
-          ref.build_scatter(want_slot.get(), T, k, B, d_x.get(), H, want_rows.get());
-          // Default options (the layer's part of the table in shared memory), and the table read
-          // from device memory.
-          for (int variant = 0; variant < 2; ++variant) {
-            PairBuckets::TiledOptions opt;
-            opt.shared_table = variant == 0;
-            pb.set_tiled_options(opt);
-            const std::string what = name + " layer " + std::to_string(layer) + " T " + std::to_string(T) + " k " +
-                                     std::to_string(k) + " variant " + std::to_string(variant);
-            for (int rep = 0; rep < 2; ++rep) {  // with and without the router's outputs; scratch reused
-              fill_bytes(got_rows.get(), 0xff, n * H * 2);
-              fill_bytes(got_dest.get(), 0xff, n * 4);
-              fill_bytes(got_slot.get(), 0xff, n * 4);
-              pb.route_build_scatter(dtable, router, 5, db, rep == 0 ? got_dest.get() : nullptr,
-                                     rep == 0 ? got_slot.get() : nullptr, d_x.get(), H, got_rows.get());
-              ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
-              std::vector<int32_t> a(n), b(n);
-              copy_to_host(a.data(), ref.order(), n * 4);
-              copy_to_host(b.data(), pb.order(), n * 4);
-              ASSERT_EQ(b, a) << what;
-              copy_to_host(a.data(), ref.position(), n * 4);
-              copy_to_host(b.data(), pb.position(), n * 4);
-              ASSERT_EQ(b, a) << what;
-              std::vector<bf16_t> r1(n * H), r2(n * H);
-              copy_to_host(r1.data(), want_rows.get(), n * H * 2);
-              copy_to_host(r2.data(), got_rows.get(), n * H * 2);
-              ASSERT_EQ(r2, r1) << what;
-              if (rep == 0) {
-                copy_to_host(a.data(), want_dest.get(), n * 4);
-                copy_to_host(b.data(), got_dest.get(), n * 4);
+          for (int srcs = 0; srcs < 2; ++srcs) {  // tokens on several GPUs, or all on one
+            const DeviceRouter router = parse_device_router(name);
+            DeviceRouteBatch db{layer, T, k, d_ids.get(), d_src.get(), 0, 0, layer == 0 ? d_tok.get() : nullptr};
+            if (layer == 1) db.token_base = 777;
+            if (srcs == 1) {
+              db.src_gpu = nullptr;
+              db.src_gpu_all = int(T % 4);
+            }
+            const int B = dtable.num_slots(layer);
+            PairBuckets ref, pb;
+            route_on_device(dtable, router, 5, db, want_dest.get(), want_slot.get());
+            fill_bytes(want_rows.get(), 0xff, n * H * 2);
+            ref.build_scatter(want_slot.get(), T, k, B, d_x.get(), H, want_rows.get());
+            // Default options (the layer's part of the table and tar's decisions in shared memory,
+            // ids loaded 4 at a time, launch 1 counting each copy tile apart), the whole decision
+            // from shared memory with ids loaded one at a time and launch 2 counting its group's
+            // earlier copy tiles itself, and the table read from device memory.
+            for (int variant = 0; variant < 3; ++variant) {
+              PairBuckets::TiledOptions opt;
+              opt.decisions = variant == 0;
+              opt.sub_counts = variant != 1;
+              opt.shared_table = variant != 2;
+              pb.set_tiled_options(opt);
+              const std::string what = name + " layer " + std::to_string(layer) + " T " + std::to_string(T) + " k " +
+                                       std::to_string(k) + " srcs " + std::to_string(srcs) + " variant " +
+                                       std::to_string(variant);
+              for (int rep = 0; rep < 2; ++rep) {  // with and without the router's outputs; scratch reused
+                fill_bytes(got_rows.get(), 0xff, n * H * 2);
+                fill_bytes(got_dest.get(), 0xff, n * 4);
+                fill_bytes(got_slot.get(), 0xff, n * 4);
+                pb.route_build_scatter(dtable, router, 5, db, rep == 0 ? got_dest.get() : nullptr,
+                                       rep == 0 ? got_slot.get() : nullptr, d_x.get(), H, got_rows.get());
+                ASSERT_EQ(pb.host_offsets(), ref.host_offsets()) << what;
+                std::vector<int32_t> a(n), b(n);
+                copy_to_host(a.data(), ref.order(), n * 4);
+                copy_to_host(b.data(), pb.order(), n * 4);
                 ASSERT_EQ(b, a) << what;
-                copy_to_host(a.data(), want_slot.get(), n * 4);
-                copy_to_host(b.data(), got_slot.get(), n * 4);
+                copy_to_host(a.data(), ref.position(), n * 4);
+                copy_to_host(b.data(), pb.position(), n * 4);
                 ASSERT_EQ(b, a) << what;
+                std::vector<bf16_t> r1(n * H), r2(n * H);
+                copy_to_host(r1.data(), want_rows.get(), n * H * 2);
+                copy_to_host(r2.data(), got_rows.get(), n * H * 2);
+                ASSERT_EQ(r2, r1) << what;
+                if (rep == 0) {
+                  copy_to_host(a.data(), want_dest.get(), n * 4);
+                  copy_to_host(b.data(), got_dest.get(), n * 4);
+                  ASSERT_EQ(b, a) << what;
+                  copy_to_host(a.data(), want_slot.get(), n * 4);
+                  copy_to_host(b.data(), got_slot.get(), n * 4);
+                  ASSERT_EQ(b, a) << what;
+                }
               }
             }
           }

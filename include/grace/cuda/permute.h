@@ -56,6 +56,10 @@ class PairBuckets {
   struct TiledOptions {
     int hist_group = 0;        // copy tiles per histogram tile of launch 1 (<= 0: the default, 4)
     bool shared_table = true;  // route_build_scatter: the layer's table in shared memory where it fits
+    bool decisions = true;     // route_build_scatter, tar, shared table: tar's precomputed decisions too
+    bool sub_counts = true;    // launch 1 counts each copy tile apart (groups up to 8), so that launch 2
+                               // does not count its group's earlier copy tiles again
+    bool prefetch_rows = true;  // launch 2 prefetches its token rows into L2 after its sums
     unsigned long long* stamps = nullptr;  // device timeline for the benchmark (%globaltimer):
                                            // 2 per histogram tile, then 5 per copy tile
   };
@@ -73,12 +77,13 @@ class PairBuckets {
   int64_t tile_tokens(int64_t tokens) const;
   bool tiled_fits(int64_t tokens, int top_k, int num_buckets) const;
   int32_t* prepare_tiled(int64_t tokens, int top_k, int num_buckets, int* num_hist, int* stride);
+  int32_t* sub_before(int64_t tokens, int num_buckets);
 
   int64_t num_pairs_ = 0;
   int num_buckets_ = 0;
   int tile_target_ = 0;
   TiledOptions opts_;
-  DeviceBuffer<int32_t> order_, position_, offsets_, keys_sorted_, iota_, hist_, route_keys_;
+  DeviceBuffer<int32_t> order_, position_, offsets_, keys_sorted_, iota_, hist_, route_keys_, sub_before_;
   DeviceBuffer<unsigned char> temp_;
 };
 

@@ -41,7 +41,20 @@ struct RoutingTableView {
   const uint32_t* host_bits = nullptr;
   const int32_t* slot_of = nullptr;
   const int32_t* gpu_slot_offset = nullptr;  // [L][G + 1]
+  const uint32_t* tar_decision = nullptr;    // [L][G][E] (TarDecision)
 };
+
+// tar's decision for a token on GPU src and expert le, worked out when the table is copied to
+// the device, so that most pairs cost one read (the fused route + bucket + scatter reads it in
+// shared memory; it gives the same bits as the whole decision, tested):
+//   bit 31 clear          decided: serving GPU w >> 16, flat slot w & 0xffff
+//   bit 31 set, not kFull a weighted draw among cn = (w >> 20) & 0x7ff candidates starting at
+//                         candidate entry (w & 0xfffff) + the layer's cand_base
+//   kFull                 not worked out (a value out of these ranges): the whole decision
+namespace tar_decision {
+constexpr uint32_t kDraw = 1u << 31;
+constexpr uint32_t kFull = ~0u;
+}  // namespace tar_decision
 
 // Where one layer's entries start in the instance and candidate arrays, and how many there are
 // (the fused route + bucket + scatter copies a layer's part of the table into shared memory).
@@ -59,7 +72,7 @@ class DeviceRoutingTable {
 
  private:
   DeviceBuffer<int32_t> inst_offset_, inst_gpu_, cand_offset_, cand_gpu_, slot_of_, gso_;
-  DeviceBuffer<uint32_t> inst_cum_, cand_cum_, host_bits_;
+  DeviceBuffer<uint32_t> inst_cum_, cand_cum_, host_bits_, tar_decision_;
   RoutingTableView view_;
   std::vector<int> slots_per_layer_;
   std::vector<RoutingTableSlice> slices_;
