@@ -87,11 +87,11 @@ int run_permute(const std::string& data_dir, int64_t timeline_tokens, int reps) 
     o.prefetch_rows = prefetch_rows;
     opts.push_back({n, o});
   };
-  add("g4 none", 4, false, false, true);   // without tar's decisions and launch 1's per-copy-tile counts
-  add("g4 dec", 4, true, false, true);     // launch 2 counts its group's earlier copy tiles again
-  add("g4 sub", 4, false, true, true);     // every decision whole
-  add("g4 no prefetch", 4, true, true, false);
-  add("g8", 8, true, true, true);
+  add("g4 none", 4, false, false, false);  // without tar's decisions and launch 1's per-copy-tile counts
+  add("g4 dec", 4, true, false, false);    // launch 2 counts its group's earlier copy tiles again
+  add("g4 sub", 4, false, true, false);    // every decision whole
+  add("g4 prefetch", 4, true, true, true);  // the token rows prefetched into L2 after the sums
+  add("g8", 8, true, true, false);
   opts.push_back({"default", PairBuckets::TiledOptions{}});
   std::printf("\nroute + permute (ms; %% of copy = minimal bytes / time / D2D copy), DeepSeek-V2-Lite shape\n");
   std::printf("%6s %-16s | %7s %5s | %7s %5s | %7s %5s | %7s %7s | %s\n", "tokens", "option", "idle", "%", "queued",

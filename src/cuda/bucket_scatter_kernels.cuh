@@ -32,7 +32,7 @@ struct TileArgs {
   int num_hist = 0;     // histogram tiles = launch 1's blocks
   int hist_stride = 0;  // num_hist rounded up to 4
   int row_lanes = 32;   // lanes per histogram row in launch 2's sums (a power of two <= 32)
-  bool prefetch_rows = true;  // launch 2 prefetches its token rows into L2 after its sums
+  bool prefetch_rows = false;  // launch 2 prefetches its token rows into L2 after its sums
   int32_t* hist = nullptr;
   // Per copy tile, the pairs of the earlier copy tiles of its histogram tile per bucket
   // ([num_tiles][num_buckets + 1], written by launch 1; null: launch 2 counts them itself).

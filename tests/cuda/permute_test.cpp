@@ -151,7 +151,7 @@ TEST(CudaPermute, BuildScatterMatchesBuildThenScatter) {
     // The default (histogram tiles of 4 copy tiles, each counted apart by launch 1) and the other
     // layouts of launch 1's histogram: 1, 2, 8 or 16 copy tiles per column (16: launch 2 counts
     // its group's earlier tiles itself), 1,024 tiles (histogram rows longer than a warp's loads);
-    // launch 2 counting the earlier tiles itself; the rows' prefetch off.
+    // launch 2 counting the earlier tiles itself; the rows' prefetch on and off.
     struct Opt { int group; int tiles; bool sub; bool prefetch; };
     for (const Opt op : {Opt{0, 0, true, true}, Opt{1, 0, true, true}, Opt{2, 0, true, true}, Opt{8, 0, true, true},
                          Opt{16, 0, true, true}, Opt{1, 1024, true, true}, Opt{4, 1024, true, true},

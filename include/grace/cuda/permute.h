@@ -59,7 +59,8 @@ class PairBuckets {
     bool decisions = true;     // route_build_scatter, tar, shared table: tar's precomputed decisions too
     bool sub_counts = true;    // launch 1 counts each copy tile apart (groups up to 8), so that launch 2
                                // does not count its group's earlier copy tiles again
-    bool prefetch_rows = true;  // launch 2 prefetches its token rows into L2 after its sums
+    bool prefetch_rows = false;  // launch 2 prefetches its token rows into L2 after its sums (off:
+                                 // measured slower queued, back to back and at 16,384 tokens)
     unsigned long long* stamps = nullptr;  // device timeline for the benchmark (%globaltimer):
                                            // 2 per histogram tile, then 5 per copy tile
   };
