@@ -15,6 +15,7 @@ class Refiner {
     cnt_.assign(size_t(hg.num_edges) * N_, 0);
     for (int h = 0; h < hg.num_edges; ++h)
       for (int j = 0; j < hg.k; ++j) ++cnt_[size_t(h) * N_ + node_of_[hg.edge(h)[j]]];
+    emark_.assign(size_t(hg.num_edges), 0);
     pos_.assign(size_t(E), 0);
     neg_.assign(size_t(E) * N_, 0);
     for (int h = 0; h < hg.num_edges; ++h) edge_terms(h, +1);
@@ -71,6 +72,28 @@ class Refiner {
     }
   }
 
+  // The same correction for one pair (e, f), f on another node than e, between
+  // mark_edges(e) and unmark_edges(e): the edges of f that also hold e (with multiplicity).
+  // Costs degree(f) instead of degree(e) x k, so it pays when few swaps need an exact gain.
+  void mark_edges(int e) {
+    for (int32_t i = hg_.inc_offset[e]; i < hg_.inc_offset[e + 1]; ++i) ++emark_[size_t(hg_.inc[i])];
+  }
+  void unmark_edges(int e) {
+    for (int32_t i = hg_.inc_offset[e]; i < hg_.inc_offset[e + 1]; ++i) emark_[size_t(hg_.inc[i])] = 0;
+  }
+  int pair_correction(int e, int f) const {
+    const int a = node_of_[e], b = node_of_[f];
+    int corr = 0;
+    for (int32_t i = hg_.inc_offset[f]; i < hg_.inc_offset[f + 1]; ++i) {
+      const int h = hg_.inc[i];
+      const int m = emark_[size_t(h)];
+      if (m == 0) continue;
+      const uint16_t* c = cnt_.data() + size_t(h) * N_;
+      corr += m * ((c[a] == 1) + (c[b] == 1));
+    }
+    return corr;
+  }
+
   const std::vector<int>& size() const { return size_; }
   const std::vector<double>& node_load() const { return nload_; }
 
@@ -92,6 +115,7 @@ class Refiner {
   int N_;
   std::vector<int>& node_of_;
   std::vector<uint16_t> cnt_;
+  std::vector<int> emark_;  // [num_edges]: times the marked expert is a pin of each edge
   std::vector<int> pos_, neg_, size_;
   std::vector<double> nload_;
 };
@@ -116,6 +140,10 @@ int64_t refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int 
   };
   int64_t improved = 0;
   std::vector<int> corr(size_t(E), 0);
+  struct Swap {
+    int ub, f;
+  };
+  std::vector<Swap> swaps;
   for (int round = 0; round < opt.max_rounds; ++round) {
     int64_t round_gain = 0;
     for (int e = 0; e < E; ++e) {
@@ -133,17 +161,46 @@ int64_t refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int 
       }
       // Swaps, only where a gaining move was blocked (fixed sizes, load): the sum of the two
       // move gains bounds the swap's gain from above.
-      bool any = false;
-      for (int f = 0; blocked && f < E && !any; ++f)
-        any = node_of[f] != a && r.gain(e, node_of[f]) + r.gain(f, a) > best_g;
-      if (any) {
-        r.swap_correction(e, corr);
-        for (int f = 0; f < E; ++f) {
-          const int b = node_of[f];
-          if (b == a) continue;
-          const int g = r.gain(e, b) + r.gain(f, a) - corr[f];
-          if (g > best_g && load_ok(a, b, load[e] - load[f])) best_b = b, best_g = g, best_f = f;
+      // The swap taken is the one of largest exact gain above best_g, the lowest f among equals.
+      // Exact gains are costly, so the allowed swaps whose bound beats best_g are tried in
+      // decreasing bound order, stopping where no later one can win; their corrections come
+      // pair by pair (the edges of f) until that has read as many pins as one pass over e's
+      // edges for all f would, then from that pass. Same swap as trying every f in order.
+      swaps.clear();
+      for (int f = 0; blocked && f < E; ++f) {
+        const int b = node_of[f];
+        if (b == a) continue;
+        const int ub = r.gain(e, b) + r.gain(f, a);
+        if (ub > best_g && load_ok(a, b, load[e] - load[f])) swaps.push_back({ub, f});
+      }
+      if (!swaps.empty()) {
+        std::sort(swaps.begin(), swaps.end(),
+                  [](const Swap& x, const Swap& y) { return x.ub != y.ub ? x.ub > y.ub : x.f < y.f; });
+        const int64_t full_cost = int64_t(hg.degree(e)) * hg.k;
+        int64_t spent = 0;
+        bool marked = false, full = false;
+        for (const Swap& sw : swaps) {
+          if (sw.ub < best_g || (sw.ub == best_g && (best_f < 0 || sw.f > best_f))) {
+            if (sw.ub < best_g) break;
+            continue;
+          }
+          int corr_f;
+          if (!full && spent + hg.degree(sw.f) > full_cost) {
+            r.swap_correction(e, corr);
+            full = true;
+          }
+          if (full) {
+            corr_f = corr[size_t(sw.f)];
+          } else {
+            if (!marked) r.mark_edges(e), marked = true;
+            corr_f = r.pair_correction(e, sw.f);
+            spent += hg.degree(sw.f);
+          }
+          const int g = sw.ub - corr_f;
+          if (g > best_g || (g == best_g && best_f >= 0 && sw.f < best_f))
+            best_b = node_of[sw.f], best_g = g, best_f = sw.f;
         }
+        if (marked) r.unmark_edges(e);
       }
       if (best_b < 0) continue;
       r.move(e, best_b);
@@ -203,8 +260,9 @@ int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N
     for (size_t i = 0; i < check; ++i) {
       Cand& c = cands[i];
       if (c.f >= 0) {
-        r.swap_correction(c.e, corr);
-        const int g = r.gain(c.e, c.b) + r.gain(c.f, a) - corr[c.f];
+        r.mark_edges(c.e);
+        const int g = r.gain(c.e, c.b) + r.gain(c.f, a) - r.pair_correction(c.e, c.f);
+        r.unmark_edges(c.e);
         c.score = (std::max(0, -g) + 1) / c.reduction;
       }
       if (i == 0 || c.score < best_score) best = int(i), best_score = c.score;
