@@ -9,7 +9,10 @@
 namespace grace::eval {
 
 LayerCounter::LayerCounter(const RoutingTable& table, CommScheme comm)
-    : table_(table), comm_(comm), gpu_mark_(size_t(table.num_gpus()), 0u), node_mark_(size_t(table.num_nodes()), 0u) {}
+    : table_(table), comm_(comm), gpu_mark_(size_t(table.num_gpus()), 0u), node_mark_(size_t(table.num_nodes()), 0u) {
+  node_of_gpu_.resize(size_t(table.num_gpus()));
+  for (int g = 0; g < table.num_gpus(); ++g) node_of_gpu_[size_t(g)] = g / table.gpus_per_node();
+}
 
 void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& rec) {
   const int G = table_.num_gpus(), gpn = table_.gpus_per_node(), k = b.top_k;
@@ -37,6 +40,7 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
   const bool hier = comm_ == CommScheme::kHierarchical;
   distinct_.resize(size_t(k));
   int* dl = distinct_.data();
+  const int* node_of = node_of_gpu_.data();
 
   for (int64_t t = 0; t < n; ++t) {
     if (++stamp_ == 0) {  // wrapped: clear the marks
@@ -47,7 +51,7 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
     const expert_t* ids = b.ids + t * b.ids_stride;
     const int* d = dest_.data() + t * k;
     const int src = b.src_gpu[t];
-    const int src_node = src / gpn;
+    const int src_node = node_of[src], src_lane = src - src_node * gpn;
     int nd = 0;
     for (int j = 0; j < k; ++j) {
       const int g = d[j];
@@ -59,7 +63,7 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
       ++slot_tokens_[size_t(slot_off[g] + s)];
       if (g == src)
         ++same_gpu;
-      else if (g / gpn == src_node)
+      else if (node_of[g] == src_node)
         ++same_node;
       else
         ++remote;
@@ -71,7 +75,7 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
     for (int i = 0; i < nd; ++i) {
       const int g = dl[i];
       if (g == src) continue;
-      const int m = g / gpn;
+      const int m = node_of[g];
       if (m == src_node) {
         ++si[src];
         ++ri[g];
@@ -79,7 +83,7 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
         ++sx[src];
         ++rx[g];
       } else {
-        const int peer = m * gpn + src % gpn;
+        const int peer = m * gpn + src_lane;
         if (node_mark_[m] != stamp_) {
           node_mark_[m] = stamp_;
           ++sx[src];

@@ -221,12 +221,12 @@ int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N
   double total = 0;
   for (double v : load) total += v;
   const double cap = total / N * (1 + opt.load_tol);
-  std::vector<int> corr(size_t(E), 0);
   struct Cand {
     int e, b, f;
     double reduction, score;
   };
   std::vector<Cand> cands;
+  std::vector<int> on_a, on_light;  // experts on the heaviest and on the lightest node, in order
   int steps = 0;
   for (; steps < 4 * E; ++steps) {
     const auto& nl = r.node_load();
@@ -242,14 +242,18 @@ int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N
     };
     // Swaps go to the lightest node only (the cheap half of the search).
     const int light = int(std::min_element(nl.begin(), nl.end()) - nl.begin());
+    on_a.clear(), on_light.clear();
     for (int e = 0; e < E; ++e) {
-      if (node_of[e] != a) continue;
+      if (node_of[e] == a) on_a.push_back(e);
+      if (node_of[e] == light) on_light.push_back(e);
+    }
+    const bool a_can_shrink = r.size()[a] - 1 >= opt.min_size[a];
+    for (int e : on_a) {
       for (int b = 0; b < N; ++b)
-        if (b != a && r.size()[a] - 1 >= opt.min_size[a] && r.size()[b] + 1 <= opt.max_size[b])
-          consider(e, b, -1, load[e], r.gain(e, b));
-      for (int f = 0; f < E; ++f)
-        if (node_of[f] == light && load[f] < load[e])
-          consider(e, light, f, load[e] - load[f], r.gain(e, light) + r.gain(f, a));
+        if (b != a && a_can_shrink && r.size()[b] + 1 <= opt.max_size[b]) consider(e, b, -1, load[e], r.gain(e, b));
+      const int ge = r.gain(e, light);
+      for (int f : on_light)
+        if (load[f] < load[e]) consider(e, light, f, load[e] - load[f], ge + r.gain(f, a));
     }
     if (cands.empty()) break;
     const size_t check = std::min<size_t>(cands.size(), 8);

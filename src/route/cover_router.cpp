@@ -25,6 +25,8 @@ class CoverRouter final : public Router {
     const RoutingTable& tb = *table_;
     const int N = tb.num_nodes(), gpn = tb.gpus_per_node();
     words_ = (N + 63) / 64;
+    node_of_gpu_.resize(size_t(tb.num_gpus()));
+    for (int g = 0; g < tb.num_gpus(); ++g) node_of_gpu_[size_t(g)] = g / gpn;
     const size_t le_count = size_t(tb.num_layers()) * tb.num_experts();
     node_mask_.assign(le_count * size_t(words_), 0);
     for (size_t le = 0; le < le_count; ++le)
@@ -38,7 +40,7 @@ class CoverRouter final : public Router {
   void route(const RouteBatch& b, int* dest) override {
     const RoutingTable& tb = *table_;
     check_batch(tb, b);
-    const int k = b.top_k, gpn = tb.gpus_per_node(), E = tb.num_experts(), N = tb.num_nodes();
+    const int k = b.top_k, E = tb.num_experts(), N = tb.num_nodes();
     const int base = b.layer * E;
     load_.assign(size_t(tb.num_gpus()), 0);
     node_load_.assign(size_t(N), 0);
@@ -47,20 +49,21 @@ class CoverRouter final : public Router {
     const int32_t* ioff = tb.inst_offset().data();
     const int32_t* ig = tb.inst_gpu().data();
     int64_t* load = load_.data();
+    const int* node_of = node_of_gpu_.data();  // g / gpn without a division
     auto assign = [&](int64_t slot, int g) {
       dest[slot] = g;
       ++load[g];
-      ++node_load_[size_t(g / gpn)];
+      ++node_load_[size_t(node_of[g])];
     };
     // Pass 1: own GPU, or the only instance on the own node of a token whose node hosts all
     // of its experts (nothing to cover, nothing can ride along).
     bool any_free = false;
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
-      const int src = b.src_gpu[t], node = src / gpn;
+      const int src = b.src_gpu[t], node = node_of[src];
       const int32_t* off = coff + size_t(node) * E;
       bool local = true;
-      for (int j = 0; j < k; ++j) local = local && cg[off[ids[j]]] / gpn == node;
+      for (int j = 0; j < k; ++j) local = local && node_of[cg[off[ids[j]]]] == node;
       for (int j = 0; j < k; ++j) {
         const int e = ids[j];
         dest[t * k + j] = -1;
@@ -81,11 +84,12 @@ class CoverRouter final : public Router {
     std::vector<char> visit(size_t(N), 0);
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
-      const int node = b.src_gpu[t] / gpn;
+      const int node = node_of[b.src_gpu[t]];
+      const int32_t* off = coff + size_t(node) * E;
       missing.clear(), open.clear();
       for (int j = 0; j < k; ++j) {
         if (dest[t * k + j] >= 0) continue;
-        if (tb.cand_on_node(tb.lne(b.layer, node, ids[j]), node))
+        if (node_of[cg[off[ids[j]]]] == node)  // the candidates are on the own node
           open.push_back(j);
         else
           missing.push_back(j);
@@ -126,7 +130,7 @@ class CoverRouter final : public Router {
         int g = -1;
         for (int i = ioff[le]; i < ioff[le + 1]; ++i) {
           const int x = ig[i];
-          if (!visit[size_t(x / gpn)]) continue;
+          if (!visit[size_t(node_of[x])]) continue;
           if (g < 0 || load[x] < load[g]) g = x;
         }
         assign(t * k + j, g);
@@ -137,6 +141,7 @@ class CoverRouter final : public Router {
  private:
   std::shared_ptr<const RoutingTable> table_;
   int words_ = 1;
+  std::vector<int> node_of_gpu_;
   std::vector<uint64_t> node_mask_;  // [layer * E + expert][words_]
   std::vector<int64_t> load_, node_load_;
 };
