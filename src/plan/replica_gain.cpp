@@ -9,23 +9,31 @@ int add_gain_replicas(const Hypergraph& hg, std::vector<int> free_slots, NodeSet
   if (N < 2 || H == 0) return 0;
   const std::vector<int>& home = s.primary_node;
   // mc[(h * N + src) * N + m]: pins of edge h with home m that are missing on node src.
+  // has[e * N + n]: e has an instance on n (s.copies flattened; kept in step with it).
+  std::vector<uint8_t> has(size_t(E) * N);
+  for (int e = 0; e < E; ++e)
+    for (int n = 0; n < N; ++n) has[size_t(e) * N + n] = s.copies[e][n] != 0;
   std::vector<uint8_t> mc(size_t(H) * N * N, 0);
   for (int h = 0; h < H; ++h) {
     const uint16_t* p = hg.edge(h);
-    for (int src = 0; src < N; ++src)
-      for (int j = 0; j < k; ++j)
-        if (!s.copies[p[j]][src]) ++mc[(size_t(h) * N + src) * N + home[p[j]]];
+    uint8_t* block = mc.data() + size_t(h) * N * N;
+    for (int j = 0; j < k; ++j) {
+      const uint8_t* hx = has.data() + size_t(p[j]) * N;
+      uint8_t* col = block + home[p[j]];
+      for (int src = 0; src < N; ++src) col[size_t(src) * N] += !hx[src];
+    }
   }
   // gain[e * N + src]: edges of e where e is the only missing pin of its home, seen from src.
+  // (Edge by edge, all sources at once: an edge's counts are one block of N x N bytes.)
   std::vector<int> gain(size_t(E) * N, 0);
-  for (int e = 0; e < E; ++e)
-    for (int src = 0; src < N; ++src) {
-      if (s.copies[e][src]) continue;
-      int g = 0;
-      for (int32_t i = hg.inc_offset[e]; i < hg.inc_offset[e + 1]; ++i)
-        g += mc[(size_t(hg.inc[i]) * N + src) * N + home[e]] == 1;
-      gain[size_t(e) * N + src] = g;
+  for (int e = 0; e < E; ++e) {
+    int* ge = gain.data() + size_t(e) * N;
+    const uint8_t* hx = has.data() + size_t(e) * N;
+    for (int32_t i = hg.inc_offset[e]; i < hg.inc_offset[e + 1]; ++i) {
+      const uint8_t* col = mc.data() + size_t(hg.inc[i]) * N * N + home[e];
+      for (int src = 0; src < N; ++src) ge[src] += !hx[src] && col[size_t(src) * N] == 1;
     }
+  }
   int added = 0;
   for (;;) {
     int best_e = -1, best_n = -1, best_g = 0;
@@ -33,12 +41,13 @@ int add_gain_replicas(const Hypergraph& hg, std::vector<int> free_slots, NodeSet
       if (free_slots[n] <= 0) continue;
       for (int e = 0; e < E; ++e) {
         const int g = gain[size_t(e) * N + n];
-        if (!s.copies[e][n] && g > best_g) best_g = g, best_e = e, best_n = n;
+        if (!has[size_t(e) * N + n] && g > best_g) best_g = g, best_e = e, best_n = n;
       }
     }
     if (best_e < 0) break;
     const int e = best_e, n = best_n, m = home[e];
     s.copies[e][n] = 1;
+    has[size_t(e) * N + n] = 1;
     --free_slots[n];
     ++added;
     gain[size_t(e) * N + n] = 0;
@@ -50,7 +59,7 @@ int add_gain_replicas(const Hypergraph& hg, std::vector<int> free_slots, NodeSet
       // One pin of home m is still missing on n: copying it now completes this edge's visit to m.
       const uint16_t* p = hg.edge(h);
       for (int j = 0; j < k; ++j)
-        if (home[p[j]] == m && !s.copies[p[j]][n]) ++gain[size_t(p[j]) * N + n];
+        if (home[p[j]] == m && !has[size_t(p[j]) * N + n]) ++gain[size_t(p[j]) * N + n];
     }
   }
   return added;
