@@ -35,19 +35,23 @@ class Refiner {
       uint16_t* c = cnt_.data() + size_t(h) * N_;
       const int ca = c[a], cb = c[b];
       pos_[e] += (cb + 1 == 1) - (ca == 1);  // e's own term: last on a before, last on b after
-      for (int j = 0; j < hg_.k; ++j) {
-        const int x = p[j];
-        if (x == e) continue;
-        const int nx = node_of_[x];
-        if (nx == a && ca == 2) ++pos_[x];  // x becomes the last pin on a
-        if (nx == b && cb == 1) --pos_[x];  // x is no longer alone on b
-      }
-      if (ca == 1)
-        for (int j = 0; j < hg_.k; ++j) ++neg_[size_t(p[j]) * N_ + a];  // a loses the edge
-      if (cb == 0)
-        for (int j = 0; j < hg_.k; ++j) --neg_[size_t(p[j]) * N_ + b];  // b gains it
       c[a] = uint16_t(ca - 1);
       c[b] = uint16_t(cb + 1);
+      // One pass over the pins, only where a count crosses 0, 1 or 2:
+      //   ca == 2: the other pin on a becomes the last there (its pos +1);
+      //   cb == 1: the pin alone on b no longer is (pos -1);
+      //   ca == 1: a loses the edge (neg of every pin on a +1); cb == 0: b gains it (-1).
+      const int up_a = ca == 2, down_b = cb == 1, lose_a = ca == 1, gain_b = cb == 0;
+      if (!(up_a | down_b | lose_a | gain_b)) continue;
+      for (int j = 0; j < hg_.k; ++j) {
+        const int x = p[j];
+        int* nx = neg_.data() + size_t(x) * N_;
+        nx[a] += lose_a;
+        nx[b] -= gain_b;
+        if (x == e) continue;
+        const int n = node_of_[x];
+        pos_[x] += (n == a) * up_a - (n == b) * down_b;
+      }
     }
     node_of_[e] = b;
     --size_[a], ++size_[b];
