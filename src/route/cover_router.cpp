@@ -79,6 +79,10 @@ class CoverRouter final : public Router {
     // Pass 2: the rest, token by token: cover the experts the node lacks, then serve every
     // other expert on the least loaded instance among the own node and the nodes the token
     // visits anyway (a ride along costs no cross-node copy).
+    if (words_ == 1) {  // up to 64 nodes: the same steps on one bit word per set
+      cover_one_word(b, dest, assign);
+      return;
+    }
     std::vector<int> missing, open;
     std::vector<int> cover_count(size_t(N), 0);
     std::vector<char> visit(size_t(N), 0);
@@ -139,7 +143,80 @@ class CoverRouter final : public Router {
   }
 
  private:
+  // Pass 2 of route() for at most 64 nodes (words_ == 1): node sets as bit words, the cover's
+  // candidate nodes as the union of the missing experts' masks, visited in increasing id, so
+  // every choice (count, then node load, then lower id) is the general loop's.
+  template <class Assign>
+  void cover_one_word(const RouteBatch& b, int* dest, Assign& assign) {
+    const RoutingTable& tb = *table_;
+    const int k = b.top_k, E = tb.num_experts(), N = tb.num_nodes();
+    const int base = b.layer * E;
+    const int32_t* coff = tb.cand_offset().data() + size_t(b.layer) * N * E;
+    const int32_t* cg = tb.cand_gpu().data();
+    const int32_t* ioff = tb.inst_offset().data();
+    const int32_t* ig = tb.inst_gpu().data();
+    const int64_t* load = load_.data();
+    const int64_t* node_load = node_load_.data();
+    const int* node_of = node_of_gpu_.data();
+    const uint64_t* mask_of = node_mask_.data() + size_t(base);
+    slots_.resize(size_t(2 * k));
+    masks_.resize(size_t(k));
+    int* missing = slots_.data();  // the token's slots j still to cover, with their node masks
+    uint64_t* mask = masks_.data();
+    int* open = missing + k;  // slots j to serve on a visited node, in serving order
+    for (int64_t t = 0; t < b.num_tokens; ++t) {
+      const expert_t* ids = b.ids + t * b.ids_stride;
+      const int node = node_of[b.src_gpu[t]];
+      const int32_t* off = coff + size_t(node) * E;
+      int nm = 0, no = 0;
+      for (int j = 0; j < k; ++j) {
+        if (dest[t * k + j] >= 0) continue;
+        if (node_of[cg[off[ids[j]]]] == node)  // the candidates are on the own node
+          open[no++] = j;
+        else
+          missing[nm] = j, mask[nm] = mask_of[ids[j]], ++nm;
+      }
+      if (nm == 0 && no == 0) continue;
+      uint64_t visit = uint64_t(1) << node;
+      while (nm > 0) {
+        uint64_t nodes = 0;
+        for (int i = 0; i < nm; ++i) nodes |= mask[i];
+        int best = -1, best_count = 0;
+        for (uint64_t bits = nodes; bits; bits &= bits - 1) {
+          const int m = __builtin_ctzll(bits);
+          int count = 0;
+          for (int i = 0; i < nm; ++i) count += int((mask[i] >> m) & 1u);
+          if (best < 0 || count > best_count || (count == best_count && node_load[m] < node_load[best]))
+            best = m, best_count = count;
+        }
+        GRACE_CHECK(best >= 0, "cover: layer {} expert has no instance", b.layer);
+        visit |= uint64_t(1) << best;
+        int keep = 0;
+        for (int i = 0; i < nm; ++i) {
+          if ((mask[i] >> best) & 1u)
+            open[no++] = missing[i];
+          else
+            missing[keep] = missing[i], mask[keep] = mask[i], ++keep;
+        }
+        nm = keep;
+      }
+      for (int o = 0; o < no; ++o) {
+        const int j = open[o];
+        const int le = base + ids[j];
+        int g = -1;
+        for (int i = ioff[le]; i < ioff[le + 1]; ++i) {
+          const int x = ig[i];
+          if (!((visit >> node_of[x]) & 1u)) continue;
+          if (g < 0 || load[x] < load[g]) g = x;
+        }
+        assign(t * k + j, g);
+      }
+    }
+  }
+
   std::shared_ptr<const RoutingTable> table_;
+  std::vector<int> slots_;
+  std::vector<uint64_t> masks_;
   int words_ = 1;
   std::vector<int> node_of_gpu_;
   std::vector<uint64_t> node_mask_;  // [layer * E + expert][words_]
