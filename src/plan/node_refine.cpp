@@ -217,14 +217,19 @@ int64_t refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int 
   return improved;
 }
 
-int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N, const NodeRefineOptions& opt,
-                    std::vector<int>& node_of) {
+namespace {
+
+// rebalance_nodes' steps until the heaviest node is under every cap in `caps`. The steps do not
+// depend on the cap, only where they stop: for each cap, at[i] gets node_of where a run with
+// that cap alone stops, and steps_at[i] its steps. Returns the steps made.
+int rebalance_run(const Hypergraph& hg, const std::vector<double>& load, int N, const NodeRefineOptions& opt,
+                  const std::vector<double>& caps, std::vector<int>& node_of, std::vector<std::vector<int>>& at,
+                  std::vector<int>& steps_at) {
   const int E = int(load.size());
-  if (N < 2) return 0;
   Refiner r(hg, load, N, node_of);
-  double total = 0;
-  for (double v : load) total += v;
-  const double cap = total / N * (1 + opt.load_tol);
+  at.assign(caps.size(), {});
+  steps_at.assign(caps.size(), -1);
+  size_t open = caps.size();
   struct Cand {
     int e, b, f;
     double reduction, score;
@@ -232,10 +237,17 @@ int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N
   std::vector<Cand> cands;
   std::vector<int> on_a, on_light;  // experts on the heaviest and on the lightest node, in order
   int steps = 0;
+  auto stop = [&](size_t i) {
+    at[i] = node_of;
+    steps_at[i] = steps;
+    --open;
+  };
   for (; steps < 4 * E; ++steps) {
     const auto& nl = r.node_load();
     const int a = int(std::max_element(nl.begin(), nl.end()) - nl.begin());
-    if (nl[a] <= cap) break;
+    for (size_t i = 0; i < caps.size(); ++i)
+      if (steps_at[i] < 0 && nl[a] <= caps[i]) stop(i);
+    if (open == 0) break;
     // Moves off a (alone, or as a swap with a lighter expert) that lower a's load, scored by
     // (connectivity lost + 1) / load taken off a; the best few by the swaps' upper-bound gain
     // are checked with exact gains.
@@ -279,7 +291,35 @@ int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N
     r.move(c.e, c.b);
     if (c.f >= 0) r.move(c.f, a);
   }
+  for (size_t i = 0; i < caps.size(); ++i)
+    if (steps_at[i] < 0) stop(i);
   return steps;
+}
+
+}  // namespace
+
+int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N, const NodeRefineOptions& opt,
+                    std::vector<int>& node_of) {
+  if (N < 2) return 0;
+  double total = 0;
+  for (double v : load) total += v;
+  std::vector<std::vector<int>> at;
+  std::vector<int> steps_at;
+  return rebalance_run(hg, load, N, opt, {total / N * (1 + opt.load_tol)}, node_of, at, steps_at);
+}
+
+std::vector<std::vector<int>> rebalance_nodes_each(const Hypergraph& hg, const std::vector<double>& load, int N,
+                                                   const NodeRefineOptions& opt, const std::vector<double>& tols,
+                                                   std::vector<int> node_of) {
+  if (N < 2) return std::vector<std::vector<int>>(tols.size(), node_of);
+  double total = 0;
+  for (double v : load) total += v;
+  std::vector<double> caps;
+  for (double tol : tols) caps.push_back(total / N * (1 + tol));
+  std::vector<std::vector<int>> at;
+  std::vector<int> steps_at;
+  rebalance_run(hg, load, N, opt, caps, node_of, at, steps_at);
+  return at;
 }
 
 }  // namespace grace::plan

@@ -230,6 +230,31 @@ TEST(NodeSearchReference, RebalanceMakesTheReferenceSteps) {
   EXPECT_GT(steps_seen, 50);
 }
 
+TEST(NodeSearchReference, RebalanceForSeveralLimitsEqualsOneRunPerLimit) {
+  int differ = 0;  // cases where the limits give different splits (the shared run stops twice)
+  for (const Case& c : kCases)
+    for (uint32_t seed = 1; seed <= 6; ++seed) {
+      std::mt19937 rng(seed * 104729 + uint32_t(c.E));
+      Hypergraph hg = random_hg(rng, c.E, c.k, c.H);
+      std::vector<double> load(size_t(c.E));
+      for (int e = 0; e < c.E; ++e) load[size_t(e)] = hg.degree(e) + 1.0;
+      std::vector<int> start(size_t(c.E));
+      for (int e = 0; e < c.E; ++e) start[size_t(e)] = e * c.N / c.E;
+      const std::vector<double> tols = {0.02, 0.5, 0.1, 3.0};  // any order, one never binding
+      NodeRefineOptions opt = bounds(c.E, c.N, c.spare, 0.0);
+      const auto each = rebalance_nodes_each(hg, load, c.N, opt, tols, start);
+      ASSERT_EQ(each.size(), tols.size());
+      for (size_t i = 0; i < tols.size(); ++i) {
+        opt.load_tol = tols[i];
+        std::vector<int> one = start;
+        rebalance_nodes(hg, load, c.N, opt, one);
+        EXPECT_EQ(each[i], one) << "E " << c.E << " N " << c.N << " seed " << seed << " tol " << tols[i];
+      }
+      differ += each[0] != each[1];
+    }
+  EXPECT_GT(differ, 5);
+}
+
 // add_gain_replicas' rule: each copy to the (node with a free slot, expert it lacks) of largest
 // saving, nodes then experts in order on ties, the saving recounted from scratch: the edges of e
 // whose only missing pin homed on e's home node, seen from that node, is e.
