@@ -62,8 +62,10 @@ class CoverRouter final : public Router {
       const expert_t* ids = b.ids + t * b.ids_stride;
       const int src = b.src_gpu[t], node = node_of[src];
       const int32_t* off = coff + size_t(node) * E;
+      // Whether the node hosts every expert of the token (node_mask_: the nodes of each expert).
+      const uint64_t* node_word = node_mask_.data() + size_t(base) * size_t(words_) + size_t(node / 64);
       bool local = true;
-      for (int j = 0; j < k; ++j) local = local && node_of[cg[off[ids[j]]]] == node;
+      for (int j = 0; j < k; ++j) local = local && ((node_word[size_t(ids[j]) * size_t(words_)] >> (node % 64)) & 1u);
       for (int j = 0; j < k; ++j) {
         const int e = ids[j];
         dest[t * k + j] = -1;
@@ -149,10 +151,8 @@ class CoverRouter final : public Router {
   template <class Assign>
   void cover_one_word(const RouteBatch& b, int* dest, Assign& assign) {
     const RoutingTable& tb = *table_;
-    const int k = b.top_k, E = tb.num_experts(), N = tb.num_nodes();
+    const int k = b.top_k, E = tb.num_experts();
     const int base = b.layer * E;
-    const int32_t* coff = tb.cand_offset().data() + size_t(b.layer) * N * E;
-    const int32_t* cg = tb.cand_gpu().data();
     const int32_t* ioff = tb.inst_offset().data();
     const int32_t* ig = tb.inst_gpu().data();
     const int64_t* load = load_.data();
@@ -167,14 +167,14 @@ class CoverRouter final : public Router {
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
       const int node = node_of[b.src_gpu[t]];
-      const int32_t* off = coff + size_t(node) * E;
       int nm = 0, no = 0;
       for (int j = 0; j < k; ++j) {
         if (dest[t * k + j] >= 0) continue;
-        if (node_of[cg[off[ids[j]]]] == node)  // the candidates are on the own node
+        const uint64_t nodes = mask_of[ids[j]];
+        if ((nodes >> node) & 1u)  // an instance on the own node
           open[no++] = j;
         else
-          missing[nm] = j, mask[nm] = mask_of[ids[j]], ++nm;
+          missing[nm] = j, mask[nm] = nodes, ++nm;
       }
       if (nm == 0 && no == 0) continue;
       uint64_t visit = uint64_t(1) << node;
@@ -203,11 +203,11 @@ class CoverRouter final : public Router {
       for (int o = 0; o < no; ++o) {
         const int j = open[o];
         const int le = base + ids[j];
-        int g = -1;
-        for (int i = ioff[le]; i < ioff[le + 1]; ++i) {
+        int g = ig[ioff[le]];  // a single instance is on a visited node
+        for (int i = ioff[le] + 1; i < ioff[le + 1]; ++i) {
           const int x = ig[i];
           if (!((visit >> node_of[x]) & 1u)) continue;
-          if (g < 0 || load[x] < load[g]) g = x;
+          if (!((visit >> node_of[g]) & 1u) || load[x] < load[g]) g = x;
         }
         assign(t * k + j, g);
       }
