@@ -61,16 +61,32 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
                   b.layer, ids[j], g);
       ++pairs[g];
       ++slot_tokens_[size_t(slot_off[g] + s)];
-      if (g == src)
-        ++same_gpu;
-      else if (node_of[g] == src_node)
-        ++same_node;
-      else
-        ++remote;
-      if (gpu_mark_[g] != stamp_) {
-        gpu_mark_[g] = stamp_;
-        dl[nd++] = g;
+      // Branch-free counting (which tier, first pair on g): the same sums.
+      const int on_node = node_of[g] == src_node;
+      same_gpu += g == src;
+      same_node += on_node & (g != src);
+      remote += !on_node;
+      dl[nd] = g;
+      nd += gpu_mark_[g] != stamp_;
+      gpu_mark_[g] = stamp_;
+    }
+    if (hier) {
+      // Per distinct GPU g != src on node m: a cross-node copy src -> peer (m's GPU of src's
+      // lane) the first time m is seen, then an NVLink copy peer -> g unless g is the peer.
+      // On src's own node the peer is src itself, so the NVLink copy is src -> g: one rule.
+      for (int i = 0; i < nd; ++i) {
+        const int g = dl[i];
+        if (g == src) continue;
+        const int m = node_of[g];
+        const int peer = m * gpn + src_lane;
+        const int remote_first = (m != src_node) & (node_mark_[m] != stamp_);
+        node_mark_[m] = stamp_;
+        sx[src] += remote_first;
+        rx[peer] += remote_first;
+        si[peer] += g != peer;
+        ri[g] += g != peer;
       }
+      continue;
     }
     for (int i = 0; i < nd; ++i) {
       const int g = dl[i];
