@@ -85,17 +85,27 @@ std::vector<int> pack_node(const AffMat& a, const std::vector<PackItem>& items, 
     for (int g = 0; g < G; ++g) wmean[size_t(w)] += LW[size_t(g) * W + w] / G;
     winv2[size_t(w)] = wmean[size_t(w)] > 0 ? opt.window_weight / (wmean[size_t(w)] * wmean[size_t(w)] * W) : 0.0;
   }
+  // Per GPU and window, the load over the mean and its square, kept in step with LW: a pair's
+  // terms reuse them (the same values as computing them per pair).
+  std::vector<double> LC(size_t(W) * G), LS(size_t(W) * G);
+  auto center = [&](int g) {
+    for (int w = 0; w < W; ++w) {
+      const double lg = LW[size_t(g) * W + w] - wmean[size_t(w)];
+      LC[size_t(g) * W + w] = lg;
+      LS[size_t(g) * W + w] = lg * lg;
+    }
+  };
+  for (int g = 0; g < G; ++g) center(g);
   auto window_delta = [&](int x, int y, int g, int h) {
     const double* ix = IW.data() + size_t(x) * W;
     const double* iy = IW.data() + size_t(y) * W;
-    const double* lwg = LW.data() + size_t(g) * W;
-    const double* lwh = LW.data() + size_t(h) * W;
+    const double *cg = LC.data() + size_t(g) * W, *ch = LC.data() + size_t(h) * W;
+    const double *sg = LS.data() + size_t(g) * W, *sh = LS.data() + size_t(h) * W;
+    const double* wi = winv2.data();
     double d = 0;
     for (int w = 0; w < W; ++w) {
-      const double dx = ix[w], dy = iy[w];
-      const double mw = wmean[size_t(w)], lg = lwg[w] - mw, lh = lwh[w] - mw;
-      const double ng = lg - dx + dy, nh = lh - dy + dx;
-      d += (ng * ng + nh * nh - lg * lg - lh * lh) * winv2[size_t(w)];
+      const double ng = cg[w] - ix[w] + iy[w], nh = ch[w] - iy[w] + ix[w];
+      d += (ng * ng + nh * nh - sg[w] - sh[w]) * wi[w];
     }
     return d;
   };
@@ -124,6 +134,7 @@ std::vector<int> pack_node(const AffMat& a, const std::vector<PackItem>& items, 
         const double d = items[y].window_load[size_t(w)] - items[x].window_load[size_t(w)];
         LW[size_t(g) * W + w] += d, LW[size_t(h) * W + w] -= d;
       }
+      center(g), center(h);
       for (int z = 0; z < m; ++z) {
         conn[size_t(z) * G + g] += aff(z, y) - aff(z, x);
         conn[size_t(z) * G + h] += aff(z, x) - aff(z, y);

@@ -192,11 +192,15 @@ class CoverRouter final : public Router {
         GRACE_CHECK(best >= 0, "cover: layer {} expert has no instance", b.layer);
         visit |= uint64_t(1) << best;
         int keep = 0;
-        for (int i = 0; i < nm; ++i) {
-          if ((mask[i] >> best) & 1u)
-            open[no++] = missing[i];
-          else
-            missing[keep] = missing[i], mask[keep] = mask[i], ++keep;
+        for (int i = 0; i < nm; ++i) {  // branch-free split: served by best, still missing
+          const int here = int((mask[i] >> best) & 1u);
+          const int j = missing[i];
+          const uint64_t mk = mask[i];
+          open[no] = j;
+          no += here;
+          missing[keep] = j;
+          mask[keep] = mk;
+          keep += 1 - here;
         }
         nm = keep;
       }
