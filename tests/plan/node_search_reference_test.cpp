@@ -13,6 +13,7 @@
 #include "plan/node_refine.h"
 #include "plan/node_sets.h"
 #include "plan/replica_gain.h"
+#include "plan/replica_load.h"
 
 namespace grace::plan {
 namespace {
@@ -301,6 +302,66 @@ TEST(NodeSearchReference, GainReplicasMakeTheReferenceCopies) {
       const int a_ref = reference_gain_replicas(hg, free_slots, ref);
       EXPECT_EQ(a_fast, a_ref) << "E " << c.E << " N " << c.N << " seed " << seed;
       EXPECT_EQ(fast.copies, ref.copies) << "E " << c.E << " N " << c.N << " seed " << seed;
+      copies_seen += a_ref;
+    }
+  EXPECT_GT(copies_seen, 20);
+}
+
+// add_load_replicas' rule with every estimate recomputed from scratch: the expert of most load
+// per hosting node that some node with room lacks, to the node of least estimated load.
+int reference_load_replicas(const std::vector<double>& load, std::vector<int> free_slots, NodeSets& s) {
+  const int E = int(load.size()), N = s.nodes;
+  auto node_load = [&] {
+    std::vector<double> out(size_t(N), 0.0);
+    for (int e = 0; e < E; ++e) {
+      const std::vector<double> r = instance_load_estimate(s, load, e, 0);
+      for (int n = 0; n < N; ++n) out[size_t(n)] += r[size_t(n)] * s.copies[size_t(e)][size_t(n)];
+    }
+    return out;
+  };
+  std::vector<char> full(size_t(E), 0);
+  int added = 0;
+  for (;;) {
+    int e = -1;
+    for (int x = 0; x < E; ++x)
+      if (!full[size_t(x)] && (e < 0 || load[size_t(x)] / s.hosting_nodes(x) > load[size_t(e)] / s.hosting_nodes(e)))
+        e = x;
+    if (e < 0) break;
+    const std::vector<double> nl = node_load();
+    int best = -1;
+    for (int n = 0; n < N; ++n)
+      if (free_slots[size_t(n)] > 0 && !s.copies[size_t(e)][size_t(n)] && (best < 0 || nl[size_t(n)] < nl[size_t(best)]))
+        best = n;
+    if (best < 0) {
+      full[size_t(e)] = 1;
+      continue;
+    }
+    s.copies[size_t(e)][size_t(best)] = 1;
+    --free_slots[size_t(best)];
+    ++added;
+  }
+  return added;
+}
+
+TEST(NodeSearchReference, LoadReplicasMakeTheReferenceCopies) {
+  int copies_seen = 0;
+  for (const Case& c : kCases)
+    for (uint32_t seed = 1; seed <= 4; ++seed) {
+      std::mt19937 rng(seed * 7877 + uint32_t(c.E));
+      std::vector<double> load(size_t(c.E));
+      for (int e = 0; e < c.E; ++e) load[size_t(e)] = double(1 + rng() % 100) / double(1 + rng() % 7);
+      std::vector<int> primary(size_t(c.E));
+      for (int e = 0; e < c.E; ++e) primary[size_t(e)] = int(rng() % uint32_t(c.N));
+      std::vector<int> free_slots(size_t(c.N));
+      for (int n = 0; n < c.N; ++n) free_slots[size_t(n)] = int(rng() % 5);
+      NodeSets fast(primary, c.N), ref(primary, c.N);
+      const int a_fast = add_load_replicas(load, free_slots, fast);
+      const int a_ref = reference_load_replicas(load, free_slots, ref);
+      EXPECT_EQ(a_fast, a_ref) << "E " << c.E << " N " << c.N << " seed " << seed;
+      EXPECT_EQ(fast.copies, ref.copies) << "E " << c.E << " N " << c.N << " seed " << seed;
+      for (int e = 0; e < c.E; ++e)
+        for (int n = 0; n < c.N; ++n)
+          EXPECT_EQ(instance_load_at(fast, load, e, n), instance_load_estimate(fast, load, e, 0)[size_t(n)]);
       copies_seen += a_ref;
     }
   EXPECT_GT(copies_seen, 20);

@@ -111,7 +111,7 @@ void add_balance_replicas(const std::vector<double>& load, int cap, int max_in_n
       double best_v = -1;
       for (int e = 0; e < E; ++e) {
         if (s.copies[e][n] == 0 || s.copies[e][n] >= max_in_node) continue;
-        const double v = instance_load_estimate(s, load, e, 0)[n];
+        const double v = instance_load_at(s, load, e, n);
         if (v > best_v) best_v = v, best = e;
       }
       if (best < 0) break;
