@@ -185,7 +185,7 @@ struct Case {
 };
 
 // Sizes from fixed (spare 0: only swaps) to loose, tight and loose load limits.
-const Case kCases[] = {{12, 3, 3, 80, 0, 0.05}, {16, 4, 4, 120, 1, 0.10}, {24, 4, 4, 200, 2, 0.50},
+const Case kCases[] = {{12, 3, 3, 80, 0, 0.05},  {16, 4, 4, 120, 1, 0.10}, {24, 4, 4, 200, 2, 0.50},
                        {20, 6, 5, 150, 0, 0.10}, {32, 8, 8, 300, 1, 0.10}, {16, 2, 2, 100, 3, 0.02}};
 
 TEST(NodeSearchReference, RefineMakesTheReferenceMovesAndSwaps) {
@@ -330,7 +330,8 @@ int reference_load_replicas(const std::vector<double>& load, std::vector<int> fr
     const std::vector<double> nl = node_load();
     int best = -1;
     for (int n = 0; n < N; ++n)
-      if (free_slots[size_t(n)] > 0 && !s.copies[size_t(e)][size_t(n)] && (best < 0 || nl[size_t(n)] < nl[size_t(best)]))
+      if (free_slots[size_t(n)] > 0 && !s.copies[size_t(e)][size_t(n)] &&
+          (best < 0 || nl[size_t(n)] < nl[size_t(best)]))
         best = n;
     if (best < 0) {
       full[size_t(e)] = 1;

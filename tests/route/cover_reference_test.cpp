@@ -62,8 +62,7 @@ std::vector<int> reference_cover(const std::vector<std::vector<int>>& inst, int 
         int count = 0;
         for (int j : missing) count += on_node(ids[size_t(t * k + j)], m) > 0;
         if (count == 0) continue;
-        if (best < 0 || count > best_count ||
-            (count == best_count && node_load[size_t(m)] < node_load[size_t(best)]))
+        if (best < 0 || count > best_count || (count == best_count && node_load[size_t(m)] < node_load[size_t(best)]))
           best = m, best_count = count;
       }
       if (best < 0) {
@@ -125,8 +124,8 @@ TEST(CoverReference, SameGpusAsThePlainRule) {
     check_random(2, 4, 16, 4, 3, seed);
     check_random(4, 2, 24, 6, 3, seed);
     check_random(8, 2, 64, 8, 2, seed);
-    check_random(8, 1, 32, 8, 4, seed);  // few experts per node: long covers, many ties
-    check_random(64, 1, 96, 8, 3, seed);  // 64 nodes: all bits of the word
+    check_random(8, 1, 32, 8, 4, seed);    // few experts per node: long covers, many ties
+    check_random(64, 1, 96, 8, 3, seed);   // 64 nodes: all bits of the word
     check_random(70, 1, 100, 8, 3, seed);  // beyond one word: the general path
   }
 }
