@@ -9,7 +9,10 @@
 namespace grace::eval {
 
 LayerCounter::LayerCounter(const RoutingTable& table, CommScheme comm)
-    : table_(table), comm_(comm), gpu_mark_(size_t(table.num_gpus()), 0u), node_mark_(size_t(table.num_nodes()), 0u) {}
+    : table_(table), comm_(comm), gpu_mark_(size_t(table.num_gpus()), 0u), node_mark_(size_t(table.num_nodes()), 0u) {
+  node_of_gpu_.resize(size_t(table.num_gpus()));
+  for (int g = 0; g < table.num_gpus(); ++g) node_of_gpu_[size_t(g)] = g / table.gpus_per_node();
+}
 
 void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& rec) {
   const int G = table_.num_gpus(), gpn = table_.gpus_per_node(), k = b.top_k;
@@ -37,6 +40,7 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
   const bool hier = comm_ == CommScheme::kHierarchical;
   distinct_.resize(size_t(k));
   int* dl = distinct_.data();
+  const int* node_of = node_of_gpu_.data();
 
   for (int64_t t = 0; t < n; ++t) {
     if (++stamp_ == 0) {  // wrapped: clear the marks
@@ -47,7 +51,7 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
     const expert_t* ids = b.ids + t * b.ids_stride;
     const int* d = dest_.data() + t * k;
     const int src = b.src_gpu[t];
-    const int src_node = src / gpn;
+    const int src_node = node_of[src], src_lane = src - src_node * gpn;
     int nd = 0;
     for (int j = 0; j < k; ++j) {
       const int g = d[j];
@@ -57,21 +61,37 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
                   b.layer, ids[j], g);
       ++pairs[g];
       ++slot_tokens_[size_t(slot_off[g] + s)];
-      if (g == src)
-        ++same_gpu;
-      else if (g / gpn == src_node)
-        ++same_node;
-      else
-        ++remote;
-      if (gpu_mark_[g] != stamp_) {
-        gpu_mark_[g] = stamp_;
-        dl[nd++] = g;
+      // Branch-free counting (which tier, first pair on g): the same sums.
+      const int on_node = node_of[g] == src_node;
+      same_gpu += g == src;
+      same_node += on_node & (g != src);
+      remote += !on_node;
+      dl[nd] = g;
+      nd += gpu_mark_[g] != stamp_;
+      gpu_mark_[g] = stamp_;
+    }
+    if (hier) {
+      // Per distinct GPU g != src on node m: a cross-node copy src -> peer (m's GPU of src's
+      // lane) the first time m is seen, then an NVLink copy peer -> g unless g is the peer.
+      // On src's own node the peer is src itself, so the NVLink copy is src -> g: one rule.
+      for (int i = 0; i < nd; ++i) {
+        const int g = dl[i];
+        if (g == src) continue;
+        const int m = node_of[g];
+        const int peer = m * gpn + src_lane;
+        const int remote_first = (m != src_node) & (node_mark_[m] != stamp_);
+        node_mark_[m] = stamp_;
+        sx[src] += remote_first;
+        rx[peer] += remote_first;
+        si[peer] += g != peer;
+        ri[g] += g != peer;
       }
+      continue;
     }
     for (int i = 0; i < nd; ++i) {
       const int g = dl[i];
       if (g == src) continue;
-      const int m = g / gpn;
+      const int m = node_of[g];
       if (m == src_node) {
         ++si[src];
         ++ri[g];
@@ -79,7 +99,7 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
         ++sx[src];
         ++rx[g];
       } else {
-        const int peer = m * gpn + src % gpn;
+        const int peer = m * gpn + src_lane;
         if (node_mark_[m] != stamp_) {
           node_mark_[m] = stamp_;
           ++sx[src];

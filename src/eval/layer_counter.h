@@ -35,6 +35,7 @@ class LayerCounter {
   std::vector<int> dest_, distinct_;
   std::vector<int64_t> slot_tokens_;  // flat slots of the layer
   std::vector<uint32_t> gpu_mark_, node_mark_;
+  std::vector<int> node_of_gpu_;  // [G]: g / gpus_per_node, without a division per pair
   uint32_t stamp_ = 0;
 };
 

@@ -70,24 +70,42 @@ std::vector<int> pack_node(const AffMat& a, const std::vector<PackItem>& items, 
   const double inv2 = mean > 0 ? 1.0 / (mean * mean) : 0.0;
   const double wk = total_aff > 0 ? opt.affinity_weight / total_aff : 0.0;
   auto sq = [&](double v) { return (v - mean) * (v - mean); };
-  // Window loads per GPU (W x G) and their means.
+  // Window loads per GPU (LW[g * W + w]), their means, and the items' window loads in one block
+  // (IW[x * W + w]): rows read contiguously by the swap search.
   const int W = opt.windows;
-  std::vector<double> LW(size_t(W) * G, 0.0), wmean(size_t(W), 0.0), winv2(size_t(W), 0.0);
+  std::vector<double> LW(size_t(W) * G, 0.0), wmean(size_t(W), 0.0), winv2(size_t(W), 0.0), IW(size_t(W) * m);
   for (int x = 0; x < m && W > 0; ++x) {
     GRACE_CHECK(int(items[x].window_load.size()) == W, "pack_node: item {} has no window loads", x);
-    for (int w = 0; w < W; ++w) LW[size_t(w) * G + gpu[x]] += items[x].window_load[size_t(w)];
+    for (int w = 0; w < W; ++w) {
+      IW[size_t(x) * W + w] = items[x].window_load[size_t(w)];
+      LW[size_t(gpu[x]) * W + w] += items[x].window_load[size_t(w)];
+    }
   }
   for (int w = 0; w < W; ++w) {
-    for (int g = 0; g < G; ++g) wmean[size_t(w)] += LW[size_t(w) * G + g] / G;
+    for (int g = 0; g < G; ++g) wmean[size_t(w)] += LW[size_t(g) * W + w] / G;
     winv2[size_t(w)] = wmean[size_t(w)] > 0 ? opt.window_weight / (wmean[size_t(w)] * wmean[size_t(w)] * W) : 0.0;
   }
+  // Per GPU and window, the load over the mean and its square, kept in step with LW: a pair's
+  // terms reuse them (the same values as computing them per pair).
+  std::vector<double> LC(size_t(W) * G), LS(size_t(W) * G);
+  auto center = [&](int g) {
+    for (int w = 0; w < W; ++w) {
+      const double lg = LW[size_t(g) * W + w] - wmean[size_t(w)];
+      LC[size_t(g) * W + w] = lg;
+      LS[size_t(g) * W + w] = lg * lg;
+    }
+  };
+  for (int g = 0; g < G; ++g) center(g);
   auto window_delta = [&](int x, int y, int g, int h) {
+    const double* ix = IW.data() + size_t(x) * W;
+    const double* iy = IW.data() + size_t(y) * W;
+    const double *cg = LC.data() + size_t(g) * W, *ch = LC.data() + size_t(h) * W;
+    const double *sg = LS.data() + size_t(g) * W, *sh = LS.data() + size_t(h) * W;
+    const double* wi = winv2.data();
     double d = 0;
     for (int w = 0; w < W; ++w) {
-      const double dx = items[x].window_load[size_t(w)], dy = items[y].window_load[size_t(w)];
-      const double mw = wmean[size_t(w)], lg = LW[size_t(w) * G + g] - mw, lh = LW[size_t(w) * G + h] - mw;
-      const double ng = lg - dx + dy, nh = lh - dy + dx;
-      d += (ng * ng + nh * nh - lg * lg - lh * lh) * winv2[size_t(w)];
+      const double ng = cg[w] - ix[w] + iy[w], nh = ch[w] - iy[w] + ix[w];
+      d += (ng * ng + nh * nh - sg[w] - sh[w]) * wi[w];
     }
     return d;
   };
@@ -114,8 +132,9 @@ std::vector<int> pack_node(const AffMat& a, const std::vector<PackItem>& items, 
       L[g] += items[y].load - items[x].load, L[h] += items[x].load - items[y].load;
       for (int w = 0; w < W; ++w) {
         const double d = items[y].window_load[size_t(w)] - items[x].window_load[size_t(w)];
-        LW[size_t(w) * G + g] += d, LW[size_t(w) * G + h] -= d;
+        LW[size_t(g) * W + w] += d, LW[size_t(h) * W + w] -= d;
       }
+      center(g), center(h);
       for (int z = 0; z < m; ++z) {
         conn[size_t(z) * G + g] += aff(z, y) - aff(z, x);
         conn[size_t(z) * G + h] += aff(z, x) - aff(z, y);

@@ -15,6 +15,7 @@ class Refiner {
     cnt_.assign(size_t(hg.num_edges) * N_, 0);
     for (int h = 0; h < hg.num_edges; ++h)
       for (int j = 0; j < hg.k; ++j) ++cnt_[size_t(h) * N_ + node_of_[hg.edge(h)[j]]];
+    emark_.assign(size_t(hg.num_edges), 0);
     pos_.assign(size_t(E), 0);
     neg_.assign(size_t(E) * N_, 0);
     for (int h = 0; h < hg.num_edges; ++h) edge_terms(h, +1);
@@ -34,19 +35,23 @@ class Refiner {
       uint16_t* c = cnt_.data() + size_t(h) * N_;
       const int ca = c[a], cb = c[b];
       pos_[e] += (cb + 1 == 1) - (ca == 1);  // e's own term: last on a before, last on b after
-      for (int j = 0; j < hg_.k; ++j) {
-        const int x = p[j];
-        if (x == e) continue;
-        const int nx = node_of_[x];
-        if (nx == a && ca == 2) ++pos_[x];  // x becomes the last pin on a
-        if (nx == b && cb == 1) --pos_[x];  // x is no longer alone on b
-      }
-      if (ca == 1)
-        for (int j = 0; j < hg_.k; ++j) ++neg_[size_t(p[j]) * N_ + a];  // a loses the edge
-      if (cb == 0)
-        for (int j = 0; j < hg_.k; ++j) --neg_[size_t(p[j]) * N_ + b];  // b gains it
       c[a] = uint16_t(ca - 1);
       c[b] = uint16_t(cb + 1);
+      // One pass over the pins, only where a count crosses 0, 1 or 2:
+      //   ca == 2: the other pin on a becomes the last there (its pos +1);
+      //   cb == 1: the pin alone on b no longer is (pos -1);
+      //   ca == 1: a loses the edge (neg of every pin on a +1); cb == 0: b gains it (-1).
+      const int up_a = ca == 2, down_b = cb == 1, lose_a = ca == 1, gain_b = cb == 0;
+      if (!(up_a | down_b | lose_a | gain_b)) continue;
+      for (int j = 0; j < hg_.k; ++j) {
+        const int x = p[j];
+        int* nx = neg_.data() + size_t(x) * N_;
+        nx[a] += lose_a;
+        nx[b] -= gain_b;
+        if (x == e) continue;
+        const int n = node_of_[x];
+        pos_[x] += (n == a) * up_a - (n == b) * down_b;
+      }
     }
     node_of_[e] = b;
     --size_[a], ++size_[b];
@@ -71,6 +76,28 @@ class Refiner {
     }
   }
 
+  // The same correction for one pair (e, f), f on another node than e, between
+  // mark_edges(e) and unmark_edges(e): the edges of f that also hold e (with multiplicity).
+  // Costs degree(f) instead of degree(e) x k, so it pays when few swaps need an exact gain.
+  void mark_edges(int e) {
+    for (int32_t i = hg_.inc_offset[e]; i < hg_.inc_offset[e + 1]; ++i) ++emark_[size_t(hg_.inc[i])];
+  }
+  void unmark_edges(int e) {
+    for (int32_t i = hg_.inc_offset[e]; i < hg_.inc_offset[e + 1]; ++i) emark_[size_t(hg_.inc[i])] = 0;
+  }
+  int pair_correction(int e, int f) const {
+    const int a = node_of_[e], b = node_of_[f];
+    int corr = 0;
+    for (int32_t i = hg_.inc_offset[f]; i < hg_.inc_offset[f + 1]; ++i) {
+      const int h = hg_.inc[i];
+      const int m = emark_[size_t(h)];
+      if (m == 0) continue;
+      const uint16_t* c = cnt_.data() + size_t(h) * N_;
+      corr += m * ((c[a] == 1) + (c[b] == 1));
+    }
+    return corr;
+  }
+
   const std::vector<int>& size() const { return size_; }
   const std::vector<double>& node_load() const { return nload_; }
 
@@ -92,6 +119,7 @@ class Refiner {
   int N_;
   std::vector<int>& node_of_;
   std::vector<uint16_t> cnt_;
+  std::vector<int> emark_;  // [num_edges]: times the marked expert is a pin of each edge
   std::vector<int> pos_, neg_, size_;
   std::vector<double> nload_;
 };
@@ -116,6 +144,10 @@ int64_t refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int 
   };
   int64_t improved = 0;
   std::vector<int> corr(size_t(E), 0);
+  struct Swap {
+    int ub, f;
+  };
+  std::vector<Swap> swaps;
   for (int round = 0; round < opt.max_rounds; ++round) {
     int64_t round_gain = 0;
     for (int e = 0; e < E; ++e) {
@@ -133,17 +165,46 @@ int64_t refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int 
       }
       // Swaps, only where a gaining move was blocked (fixed sizes, load): the sum of the two
       // move gains bounds the swap's gain from above.
-      bool any = false;
-      for (int f = 0; blocked && f < E && !any; ++f)
-        any = node_of[f] != a && r.gain(e, node_of[f]) + r.gain(f, a) > best_g;
-      if (any) {
-        r.swap_correction(e, corr);
-        for (int f = 0; f < E; ++f) {
-          const int b = node_of[f];
-          if (b == a) continue;
-          const int g = r.gain(e, b) + r.gain(f, a) - corr[f];
-          if (g > best_g && load_ok(a, b, load[e] - load[f])) best_b = b, best_g = g, best_f = f;
+      // The swap taken is the one of largest exact gain above best_g, the lowest f among equals.
+      // Exact gains are costly, so the allowed swaps whose bound beats best_g are tried in
+      // decreasing bound order, stopping where no later one can win; their corrections come
+      // pair by pair (the edges of f) until that has read as many pins as one pass over e's
+      // edges for all f would, then from that pass. Same swap as trying every f in order.
+      swaps.clear();
+      for (int f = 0; blocked && f < E; ++f) {
+        const int b = node_of[f];
+        if (b == a) continue;
+        const int ub = r.gain(e, b) + r.gain(f, a);
+        if (ub > best_g && load_ok(a, b, load[e] - load[f])) swaps.push_back({ub, f});
+      }
+      if (!swaps.empty()) {
+        std::sort(swaps.begin(), swaps.end(),
+                  [](const Swap& x, const Swap& y) { return x.ub != y.ub ? x.ub > y.ub : x.f < y.f; });
+        const int64_t full_cost = int64_t(hg.degree(e)) * hg.k;
+        int64_t spent = 0;
+        bool marked = false, full = false;
+        for (const Swap& sw : swaps) {
+          if (sw.ub < best_g || (sw.ub == best_g && (best_f < 0 || sw.f > best_f))) {
+            if (sw.ub < best_g) break;
+            continue;
+          }
+          int corr_f;
+          if (!full && spent + hg.degree(sw.f) > full_cost) {
+            r.swap_correction(e, corr);
+            full = true;
+          }
+          if (full) {
+            corr_f = corr[size_t(sw.f)];
+          } else {
+            if (!marked) r.mark_edges(e), marked = true;
+            corr_f = r.pair_correction(e, sw.f);
+            spent += hg.degree(sw.f);
+          }
+          const int g = sw.ub - corr_f;
+          if (g > best_g || (g == best_g && best_f >= 0 && sw.f < best_f))
+            best_b = node_of[sw.f], best_g = g, best_f = sw.f;
         }
+        if (marked) r.unmark_edges(e);
       }
       if (best_b < 0) continue;
       r.move(e, best_b);
@@ -156,25 +217,37 @@ int64_t refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int 
   return improved;
 }
 
-int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N, const NodeRefineOptions& opt,
-                    std::vector<int>& node_of) {
+namespace {
+
+// rebalance_nodes' steps until the heaviest node is under every cap in `caps`. The steps do not
+// depend on the cap, only where they stop: for each cap, at[i] gets node_of where a run with
+// that cap alone stops, and steps_at[i] its steps. Returns the steps made.
+int rebalance_run(const Hypergraph& hg, const std::vector<double>& load, int N, const NodeRefineOptions& opt,
+                  const std::vector<double>& caps, std::vector<int>& node_of, std::vector<std::vector<int>>& at,
+                  std::vector<int>& steps_at) {
   const int E = int(load.size());
-  if (N < 2) return 0;
   Refiner r(hg, load, N, node_of);
-  double total = 0;
-  for (double v : load) total += v;
-  const double cap = total / N * (1 + opt.load_tol);
-  std::vector<int> corr(size_t(E), 0);
+  at.assign(caps.size(), {});
+  steps_at.assign(caps.size(), -1);
+  size_t open = caps.size();
   struct Cand {
     int e, b, f;
     double reduction, score;
   };
   std::vector<Cand> cands;
+  std::vector<int> on_a, on_light;  // experts on the heaviest and on the lightest node, in order
   int steps = 0;
+  auto stop = [&](size_t i) {
+    at[i] = node_of;
+    steps_at[i] = steps;
+    --open;
+  };
   for (; steps < 4 * E; ++steps) {
     const auto& nl = r.node_load();
     const int a = int(std::max_element(nl.begin(), nl.end()) - nl.begin());
-    if (nl[a] <= cap) break;
+    for (size_t i = 0; i < caps.size(); ++i)
+      if (steps_at[i] < 0 && nl[a] <= caps[i]) stop(i);
+    if (open == 0) break;
     // Moves off a (alone, or as a swap with a lighter expert) that lower a's load, scored by
     // (connectivity lost + 1) / load taken off a; the best few by the swaps' upper-bound gain
     // are checked with exact gains.
@@ -185,14 +258,18 @@ int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N
     };
     // Swaps go to the lightest node only (the cheap half of the search).
     const int light = int(std::min_element(nl.begin(), nl.end()) - nl.begin());
+    on_a.clear(), on_light.clear();
     for (int e = 0; e < E; ++e) {
-      if (node_of[e] != a) continue;
+      if (node_of[e] == a) on_a.push_back(e);
+      if (node_of[e] == light) on_light.push_back(e);
+    }
+    const bool a_can_shrink = r.size()[a] - 1 >= opt.min_size[a];
+    for (int e : on_a) {
       for (int b = 0; b < N; ++b)
-        if (b != a && r.size()[a] - 1 >= opt.min_size[a] && r.size()[b] + 1 <= opt.max_size[b])
-          consider(e, b, -1, load[e], r.gain(e, b));
-      for (int f = 0; f < E; ++f)
-        if (node_of[f] == light && load[f] < load[e])
-          consider(e, light, f, load[e] - load[f], r.gain(e, light) + r.gain(f, a));
+        if (b != a && a_can_shrink && r.size()[b] + 1 <= opt.max_size[b]) consider(e, b, -1, load[e], r.gain(e, b));
+      const int ge = r.gain(e, light);
+      for (int f : on_light)
+        if (load[f] < load[e]) consider(e, light, f, load[e] - load[f], ge + r.gain(f, a));
     }
     if (cands.empty()) break;
     const size_t check = std::min<size_t>(cands.size(), 8);
@@ -203,8 +280,9 @@ int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N
     for (size_t i = 0; i < check; ++i) {
       Cand& c = cands[i];
       if (c.f >= 0) {
-        r.swap_correction(c.e, corr);
-        const int g = r.gain(c.e, c.b) + r.gain(c.f, a) - corr[c.f];
+        r.mark_edges(c.e);
+        const int g = r.gain(c.e, c.b) + r.gain(c.f, a) - r.pair_correction(c.e, c.f);
+        r.unmark_edges(c.e);
         c.score = (std::max(0, -g) + 1) / c.reduction;
       }
       if (i == 0 || c.score < best_score) best = int(i), best_score = c.score;
@@ -213,7 +291,35 @@ int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N
     r.move(c.e, c.b);
     if (c.f >= 0) r.move(c.f, a);
   }
+  for (size_t i = 0; i < caps.size(); ++i)
+    if (steps_at[i] < 0) stop(i);
   return steps;
+}
+
+}  // namespace
+
+int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int N, const NodeRefineOptions& opt,
+                    std::vector<int>& node_of) {
+  if (N < 2) return 0;
+  double total = 0;
+  for (double v : load) total += v;
+  std::vector<std::vector<int>> at;
+  std::vector<int> steps_at;
+  return rebalance_run(hg, load, N, opt, {total / N * (1 + opt.load_tol)}, node_of, at, steps_at);
+}
+
+std::vector<std::vector<int>> rebalance_nodes_each(const Hypergraph& hg, const std::vector<double>& load, int N,
+                                                   const NodeRefineOptions& opt, const std::vector<double>& tols,
+                                                   std::vector<int> node_of) {
+  if (N < 2) return std::vector<std::vector<int>>(tols.size(), node_of);
+  double total = 0;
+  for (double v : load) total += v;
+  std::vector<double> caps;
+  for (double tol : tols) caps.push_back(total / N * (1 + tol));
+  std::vector<std::vector<int>> at;
+  std::vector<int> steps_at;
+  rebalance_run(hg, load, N, opt, caps, node_of, at, steps_at);
+  return at;
 }
 
 }  // namespace grace::plan

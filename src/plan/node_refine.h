@@ -35,6 +35,13 @@ int64_t refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int 
 int rebalance_nodes(const Hypergraph& hg, const std::vector<double>& load, int nodes, const NodeRefineOptions& opt,
                     std::vector<int>& node_of);
 
+// rebalance_nodes from node_of for each load limit in `tols` (opt.load_tol unused) in one run:
+// the steps do not depend on the limit, only where they stop, so a looser limit's result is a
+// point on the tighter one's way. Element i is what rebalance_nodes with tols[i] leaves.
+std::vector<std::vector<int>> rebalance_nodes_each(const Hypergraph& hg, const std::vector<double>& load, int nodes,
+                                                   const NodeRefineOptions& opt, const std::vector<double>& tols,
+                                                   std::vector<int> node_of);
+
 }  // namespace grace::plan
 
 #endif  // GRACE_PLAN_NODE_REFINE_H_

@@ -27,13 +27,26 @@ int NodeSets::node_count(int n) const {
   return c;
 }
 
-std::vector<double> instance_load_estimate(const NodeSets& s, const std::vector<double>& load, int e, int) {
+namespace {
+
+double per_node_load(const NodeSets& s, const std::vector<double>& load, int e) {
   const int N = s.nodes, h = s.hosting_nodes(e);
+  return load[e] / N + load[e] * double(N - h) / N / std::max(1, h);
+}
+
+}  // namespace
+
+std::vector<double> instance_load_estimate(const NodeSets& s, const std::vector<double>& load, int e, int) {
+  const int N = s.nodes;
   std::vector<double> r(N, 0.0);
-  const double per_node = load[e] / N + load[e] * double(N - h) / N / std::max(1, h);
+  const double per_node = per_node_load(s, load, e);
   for (int n = 0; n < N; ++n)
     if (s.copies[e][n]) r[n] = per_node / s.copies[e][n];
   return r;
+}
+
+double instance_load_at(const NodeSets& s, const std::vector<double>& load, int e, int n) {
+  return s.copies[e][n] ? per_node_load(s, load, e) / s.copies[e][n] : 0.0;
 }
 
 }  // namespace grace::plan

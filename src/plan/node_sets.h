@@ -26,6 +26,8 @@ struct NodeSets {
 
 // Per node, the tar load of each instance of e there (0 where none).
 std::vector<double> instance_load_estimate(const NodeSets& s, const std::vector<double>& load, int e, int gpn);
+// The same estimate on node n alone (no allocation).
+double instance_load_at(const NodeSets& s, const std::vector<double>& load, int e, int n);
 
 }  // namespace grace::plan
 

@@ -25,6 +25,8 @@ class CoverRouter final : public Router {
     const RoutingTable& tb = *table_;
     const int N = tb.num_nodes(), gpn = tb.gpus_per_node();
     words_ = (N + 63) / 64;
+    node_of_gpu_.resize(size_t(tb.num_gpus()));
+    for (int g = 0; g < tb.num_gpus(); ++g) node_of_gpu_[size_t(g)] = g / gpn;
     const size_t le_count = size_t(tb.num_layers()) * tb.num_experts();
     node_mask_.assign(le_count * size_t(words_), 0);
     for (size_t le = 0; le < le_count; ++le)
@@ -38,7 +40,7 @@ class CoverRouter final : public Router {
   void route(const RouteBatch& b, int* dest) override {
     const RoutingTable& tb = *table_;
     check_batch(tb, b);
-    const int k = b.top_k, gpn = tb.gpus_per_node(), E = tb.num_experts(), N = tb.num_nodes();
+    const int k = b.top_k, E = tb.num_experts(), N = tb.num_nodes();
     const int base = b.layer * E;
     load_.assign(size_t(tb.num_gpus()), 0);
     node_load_.assign(size_t(N), 0);
@@ -47,20 +49,23 @@ class CoverRouter final : public Router {
     const int32_t* ioff = tb.inst_offset().data();
     const int32_t* ig = tb.inst_gpu().data();
     int64_t* load = load_.data();
+    const int* node_of = node_of_gpu_.data();  // g / gpn without a division
     auto assign = [&](int64_t slot, int g) {
       dest[slot] = g;
       ++load[g];
-      ++node_load_[size_t(g / gpn)];
+      ++node_load_[size_t(node_of[g])];
     };
     // Pass 1: own GPU, or the only instance on the own node of a token whose node hosts all
     // of its experts (nothing to cover, nothing can ride along).
     bool any_free = false;
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
-      const int src = b.src_gpu[t], node = src / gpn;
+      const int src = b.src_gpu[t], node = node_of[src];
       const int32_t* off = coff + size_t(node) * E;
+      // Whether the node hosts every expert of the token (node_mask_: the nodes of each expert).
+      const uint64_t* node_word = node_mask_.data() + size_t(base) * size_t(words_) + size_t(node / 64);
       bool local = true;
-      for (int j = 0; j < k; ++j) local = local && cg[off[ids[j]]] / gpn == node;
+      for (int j = 0; j < k; ++j) local = local && ((node_word[size_t(ids[j]) * size_t(words_)] >> (node % 64)) & 1u);
       for (int j = 0; j < k; ++j) {
         const int e = ids[j];
         dest[t * k + j] = -1;
@@ -76,16 +81,21 @@ class CoverRouter final : public Router {
     // Pass 2: the rest, token by token: cover the experts the node lacks, then serve every
     // other expert on the least loaded instance among the own node and the nodes the token
     // visits anyway (a ride along costs no cross-node copy).
+    if (words_ == 1) {  // up to 64 nodes: the same steps on one bit word per set
+      cover_one_word(b, dest, assign);
+      return;
+    }
     std::vector<int> missing, open;
     std::vector<int> cover_count(size_t(N), 0);
     std::vector<char> visit(size_t(N), 0);
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
-      const int node = b.src_gpu[t] / gpn;
+      const int node = node_of[b.src_gpu[t]];
+      const int32_t* off = coff + size_t(node) * E;
       missing.clear(), open.clear();
       for (int j = 0; j < k; ++j) {
         if (dest[t * k + j] >= 0) continue;
-        if (tb.cand_on_node(tb.lne(b.layer, node, ids[j]), node))
+        if (node_of[cg[off[ids[j]]]] == node)  // the candidates are on the own node
           open.push_back(j);
         else
           missing.push_back(j);
@@ -126,7 +136,7 @@ class CoverRouter final : public Router {
         int g = -1;
         for (int i = ioff[le]; i < ioff[le + 1]; ++i) {
           const int x = ig[i];
-          if (!visit[size_t(x / gpn)]) continue;
+          if (!visit[size_t(node_of[x])]) continue;
           if (g < 0 || load[x] < load[g]) g = x;
         }
         assign(t * k + j, g);
@@ -135,8 +145,84 @@ class CoverRouter final : public Router {
   }
 
  private:
+  // Pass 2 of route() for at most 64 nodes (words_ == 1): node sets as bit words, the cover's
+  // candidate nodes as the union of the missing experts' masks, visited in increasing id, so
+  // every choice (count, then node load, then lower id) is the general loop's.
+  template <class Assign>
+  void cover_one_word(const RouteBatch& b, int* dest, Assign& assign) {
+    const RoutingTable& tb = *table_;
+    const int k = b.top_k, E = tb.num_experts();
+    const int base = b.layer * E;
+    const int32_t* ioff = tb.inst_offset().data();
+    const int32_t* ig = tb.inst_gpu().data();
+    const int64_t* load = load_.data();
+    const int64_t* node_load = node_load_.data();
+    const int* node_of = node_of_gpu_.data();
+    const uint64_t* mask_of = node_mask_.data() + size_t(base);
+    slots_.resize(size_t(2 * k));
+    masks_.resize(size_t(k));
+    int* missing = slots_.data();  // the token's slots j still to cover, with their node masks
+    uint64_t* mask = masks_.data();
+    int* open = missing + k;  // slots j to serve on a visited node, in serving order
+    for (int64_t t = 0; t < b.num_tokens; ++t) {
+      const expert_t* ids = b.ids + t * b.ids_stride;
+      const int node = node_of[b.src_gpu[t]];
+      int nm = 0, no = 0;
+      for (int j = 0; j < k; ++j) {
+        if (dest[t * k + j] >= 0) continue;
+        const uint64_t nodes = mask_of[ids[j]];
+        if ((nodes >> node) & 1u)  // an instance on the own node
+          open[no++] = j;
+        else
+          missing[nm] = j, mask[nm] = nodes, ++nm;
+      }
+      if (nm == 0 && no == 0) continue;
+      uint64_t visit = uint64_t(1) << node;
+      while (nm > 0) {
+        uint64_t nodes = 0;
+        for (int i = 0; i < nm; ++i) nodes |= mask[i];
+        int best = -1, best_count = 0;
+        for (uint64_t bits = nodes; bits; bits &= bits - 1) {
+          const int m = __builtin_ctzll(bits);
+          int count = 0;
+          for (int i = 0; i < nm; ++i) count += int((mask[i] >> m) & 1u);
+          if (best < 0 || count > best_count || (count == best_count && node_load[m] < node_load[best]))
+            best = m, best_count = count;
+        }
+        GRACE_CHECK(best >= 0, "cover: layer {} expert has no instance", b.layer);
+        visit |= uint64_t(1) << best;
+        int keep = 0;
+        for (int i = 0; i < nm; ++i) {  // branch-free split: served by best, still missing
+          const int here = int((mask[i] >> best) & 1u);
+          const int j = missing[i];
+          const uint64_t mk = mask[i];
+          open[no] = j;
+          no += here;
+          missing[keep] = j;
+          mask[keep] = mk;
+          keep += 1 - here;
+        }
+        nm = keep;
+      }
+      for (int o = 0; o < no; ++o) {
+        const int j = open[o];
+        const int le = base + ids[j];
+        int g = ig[ioff[le]];  // a single instance is on a visited node
+        for (int i = ioff[le] + 1; i < ioff[le + 1]; ++i) {
+          const int x = ig[i];
+          if (!((visit >> node_of[x]) & 1u)) continue;
+          if (!((visit >> node_of[g]) & 1u) || load[x] < load[g]) g = x;
+        }
+        assign(t * k + j, g);
+      }
+    }
+  }
+
   std::shared_ptr<const RoutingTable> table_;
+  std::vector<int> slots_;
+  std::vector<uint64_t> masks_;
   int words_ = 1;
+  std::vector<int> node_of_gpu_;
   std::vector<uint64_t> node_mask_;  // [layer * E + expert][words_]
   std::vector<int64_t> load_, node_load_;
 };

@@ -19,6 +19,7 @@
 // thread count. Deterministic for a seed (METIS's seed; every tie goes to the lower index).
 #include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <thread>
 
 #include "grace/error.h"
@@ -75,11 +76,14 @@ std::vector<int> start_nodes(const Hypergraph& hg, const AffMat& a, const std::v
   return hg.num_edges > 0 && connectivity(hg, metis, N) < connectivity(hg, equal, N) ? metis : equal;
 }
 
-// Step 1b: node loads within (1 + tol) x mean, then the search on the nodes tokens visit.
-std::vector<int> primary_nodes(std::vector<int> best, const Hypergraph& hg, const std::vector<double>& load,
-                               const Topology& t, int slots, double tol) {
+// Step 1b: node loads within (1 + tol) x mean, then the search on the nodes tokens visit; one
+// split per limit of kNodeLoadTols (the rebalancing steps are shared: only where they stop
+// depends on the limit).
+std::vector<std::vector<int>> primary_nodes(const std::vector<int>& start, const Hypergraph& hg,
+                                            const std::vector<double>& load, const Topology& t, int slots) {
+  const std::vector<double> tols(std::begin(kNodeLoadTols), std::end(kNodeLoadTols));
   const int E = int(load.size()), N = t.nodes, C = t.gpus_per_node * slots;
-  if (N == 1) return best;
+  if (N == 1) return std::vector<std::vector<int>>(tols.size(), start);
   std::vector<int> even(N, E / N);
   for (int n = 0; n < E % N; ++n) ++even[n];
   NodeRefineOptions ro;
@@ -88,10 +92,12 @@ std::vector<int> primary_nodes(std::vector<int> best, const Hypergraph& hg, cons
     ro.min_size.push_back(std::max(1, even[n] - spare));
     ro.max_size.push_back(std::min(C, even[n] + spare));
   }
-  ro.load_tol = tol;
-  rebalance_nodes(hg, load, N, ro, best);
-  refine_nodes(hg, load, N, ro, best);
-  return best;
+  std::vector<std::vector<int>> splits = rebalance_nodes_each(hg, load, N, ro, tols, start);
+  for (size_t i = 0; i < tols.size(); ++i) {
+    ro.load_tol = tols[i];
+    refine_nodes(hg, load, N, ro, splits[i]);
+  }
+  return splits;
 }
 
 // Step 2b: slots nothing can save traffic with hold second copies of the node's most loaded
@@ -105,7 +111,7 @@ void add_balance_replicas(const std::vector<double>& load, int cap, int max_in_n
       double best_v = -1;
       for (int e = 0; e < E; ++e) {
         if (s.copies[e][n] == 0 || s.copies[e][n] >= max_in_node) continue;
-        const double v = instance_load_estimate(s, load, e, 0)[n];
+        const double v = instance_load_at(s, load, e, n);
         if (v > best_v) best_v = v, best = e;
       }
       if (best < 0) break;
@@ -191,8 +197,7 @@ LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, 
   LayerPlacement best;
   double best_us = 0;
   std::vector<int> prev;
-  for (double tol : kNodeLoadTols) {
-    std::vector<int> nodes = primary_nodes(start, hg, load, t, slots, tol);
+  for (std::vector<int>& nodes : primary_nodes(start, hg, load, t, slots)) {
     if (nodes == prev) continue;  // the looser limit changed nothing
     for (ReplicaRule rule : {ReplicaRule::kGain, ReplicaRule::kLoad}) {
       LayerPlacement lp = build_layer(nodes, hg, a, load, t, slots, rule);
