@@ -88,6 +88,7 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
       }
       continue;
     }
+    // Flat: one copy per distinct GPU g != src, over NVLink on src's node, else cross-node.
     for (int i = 0; i < nd; ++i) {
       const int g = dl[i];
       if (g == src) continue;
@@ -95,20 +96,9 @@ void LayerCounter::count(Router& router, const RouteBatch& b, LayerBatchRecord& 
       if (m == src_node) {
         ++si[src];
         ++ri[g];
-      } else if (!hier) {
+      } else {
         ++sx[src];
         ++rx[g];
-      } else {
-        const int peer = m * gpn + src_lane;
-        if (node_mark_[m] != stamp_) {
-          node_mark_[m] = stamp_;
-          ++sx[src];
-          ++rx[peer];
-        }
-        if (g != peer) {
-          ++si[peer];
-          ++ri[g];
-        }
       }
     }
   }
