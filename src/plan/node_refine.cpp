@@ -184,10 +184,10 @@ int64_t refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int 
         int64_t spent = 0;
         bool marked = false, full = false;
         for (const Swap& sw : swaps) {
-          if (sw.ub < best_g || (sw.ub == best_g && (best_f < 0 || sw.f > best_f))) {
-            if (sw.ub < best_g) break;
-            continue;
-          }
+          // Sorted by bound: past best_g no later swap can win; at best_g a swap can only tie,
+          // and a tie goes to the lower f (a move's tie to the move).
+          if (sw.ub < best_g) break;
+          if (sw.ub == best_g && (best_f < 0 || sw.f > best_f)) continue;
           int corr_f;
           if (!full && spent + hg.degree(sw.f) > full_cost) {
             r.swap_correction(e, corr);
