@@ -64,6 +64,20 @@ std::vector<int> node_sizes(const std::vector<int>& node_of, int N) {
   return sz;
 }
 
+// Loads that follow the hypergraph: each expert's degree + 1.
+std::vector<double> degree_loads(const Hypergraph& hg) {
+  std::vector<double> load(static_cast<size_t>(hg.num_experts));
+  for (int e = 0; e < hg.num_experts; ++e) load[size_t(e)] = hg.degree(e) + 1.0;
+  return load;
+}
+
+// A random home node per expert.
+std::vector<int> random_nodes(std::mt19937& rng, int E, int N) {
+  std::vector<int> node_of(static_cast<size_t>(E));
+  for (int e = 0; e < E; ++e) node_of[size_t(e)] = int(rng() % uint32_t(N));
+  return node_of;
+}
+
 // refine_nodes' rule: experts in order; the best allowed move, else (when a gaining move was
 // blocked and some swap's bound beats it) the best allowed swap, lowest f among equals.
 int64_t reference_refine(const Hypergraph& hg, const std::vector<double>& load, int N, const NodeRefineOptions& opt,
@@ -194,8 +208,7 @@ TEST(NodeSearchReference, RefineMakesTheReferenceMovesAndSwaps) {
     for (uint32_t seed = 1; seed <= 6; ++seed) {
       std::mt19937 rng(seed * 7919 + uint32_t(c.E));
       Hypergraph hg = random_hg(rng, c.E, c.k, c.H);
-      std::vector<double> load(size_t(c.E));
-      for (int e = 0; e < c.E; ++e) load[size_t(e)] = hg.degree(e) + 1.0;
+      const std::vector<double> load = degree_loads(hg);
       std::vector<int> start(size_t(c.E));
       for (int e = 0; e < c.E; ++e) start[size_t(e)] = e % c.N;
       const NodeRefineOptions opt = bounds(c.E, c.N, c.spare, c.tol);
@@ -215,8 +228,7 @@ TEST(NodeSearchReference, RebalanceMakesTheReferenceSteps) {
     for (uint32_t seed = 1; seed <= 6; ++seed) {
       std::mt19937 rng(seed * 104729 + uint32_t(c.E));
       Hypergraph hg = random_hg(rng, c.E, c.k, c.H);
-      std::vector<double> load(size_t(c.E));
-      for (int e = 0; e < c.E; ++e) load[size_t(e)] = hg.degree(e) + 1.0;
+      const std::vector<double> load = degree_loads(hg);
       // Hot experts together: node 0 far over the limit.
       std::vector<int> start(size_t(c.E));
       for (int e = 0; e < c.E; ++e) start[size_t(e)] = e * c.N / c.E;
@@ -237,8 +249,7 @@ TEST(NodeSearchReference, RebalanceForSeveralLimitsEqualsOneRunPerLimit) {
     for (uint32_t seed = 1; seed <= 6; ++seed) {
       std::mt19937 rng(seed * 104729 + uint32_t(c.E));
       Hypergraph hg = random_hg(rng, c.E, c.k, c.H);
-      std::vector<double> load(size_t(c.E));
-      for (int e = 0; e < c.E; ++e) load[size_t(e)] = hg.degree(e) + 1.0;
+      const std::vector<double> load = degree_loads(hg);
       std::vector<int> start(size_t(c.E));
       for (int e = 0; e < c.E; ++e) start[size_t(e)] = e * c.N / c.E;
       const std::vector<double> tols = {0.02, 0.5, 0.1, 3.0};  // any order, one never binding
@@ -293,8 +304,7 @@ TEST(NodeSearchReference, GainReplicasMakeTheReferenceCopies) {
     for (uint32_t seed = 1; seed <= 4; ++seed) {
       std::mt19937 rng(seed * 31337 + uint32_t(c.E));
       Hypergraph hg = random_hg(rng, c.E, c.k, c.H);
-      std::vector<int> primary(size_t(c.E));
-      for (int e = 0; e < c.E; ++e) primary[size_t(e)] = int(rng() % uint32_t(c.N));
+      const std::vector<int> primary = random_nodes(rng, c.E, c.N);
       std::vector<int> free_slots(size_t(c.N));
       for (int n = 0; n < c.N; ++n) free_slots[size_t(n)] = 1 + int(rng() % 4);
       NodeSets fast(primary, c.N), ref(primary, c.N);
@@ -351,8 +361,7 @@ TEST(NodeSearchReference, LoadReplicasMakeTheReferenceCopies) {
       std::mt19937 rng(seed * 7877 + uint32_t(c.E));
       std::vector<double> load(size_t(c.E));
       for (int e = 0; e < c.E; ++e) load[size_t(e)] = double(1 + rng() % 100) / double(1 + rng() % 7);
-      std::vector<int> primary(size_t(c.E));
-      for (int e = 0; e < c.E; ++e) primary[size_t(e)] = int(rng() % uint32_t(c.N));
+      const std::vector<int> primary = random_nodes(rng, c.E, c.N);
       std::vector<int> free_slots(size_t(c.N));
       for (int n = 0; n < c.N; ++n) free_slots[size_t(n)] = int(rng() % 5);
       NodeSets fast(primary, c.N), ref(primary, c.N);
