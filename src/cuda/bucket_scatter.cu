@@ -11,8 +11,8 @@
 //      own copy tile's keys per warp and rank every pair among its tile's pairs of the same
 //      bucket before waiting for launch 1).
 // Then, per bucket, the total and the count of earlier histogram tiles (each row of hist summed
-// by a group of lanes, all of a block's loads in flight at once; plus sub_before), the block
-// prefetches its token rows into L2, a scan of the totals gives the bucket starts, and each
+// by a group of lanes, all of a block's loads in flight at once; plus sub_before), optionally
+// the block's token rows prefetched into L2 (TiledOptions::prefetch_rows, off by default), a scan of the totals gives the bucket starts, and each
 // pair's position is start + earlier tiles + its rank in the tile. The rank inside a warp's
 // 32-pair chunk counts the lanes below with the same key (__match_any_sync), as in
 // bucket_sort.cu, so the order is the same stable one (bucket, then pair index). The block then
