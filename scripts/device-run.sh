@@ -96,7 +96,7 @@ if [[ " $stages " == *" probe "* ]]; then
 fi
 if [[ " $stages " == *" cluster "* ]]; then
   scripts/gpu-cluster.sh measure build-dev "${GRACE_DATA:-out/gpu-data}" "$OUT/cluster" || rc=1
-  cp "$OUT/cluster/cluster.tsv" "$OUT/" 2>/dev/null
+  cp "$OUT/cluster/cluster.tsv" "$OUT/cluster/cluster-summary.tsv" "$OUT/" 2>/dev/null
 fi
 # The device tool returns at most 8 files: keep the result tables, pack the rest.
 (cd "$OUT" && find . -type f ! -name '*.tsv' ! -name 'logs.tgz' > /tmp/grace-out-files && \

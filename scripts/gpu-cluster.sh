@@ -32,7 +32,12 @@
 # never. GPUS: the GPU count to assume (default: nvidia-smi's). WARMUP (2): warm-up calls of the first batch
 # before the timed ones. The dispatch sizes each message from the units of the call before
 # (src/cuda/a2a_stage.h): a layer's first call overflows and sizes its buffers differently, so the
-# second warm-up is the first steady call.
+# second warm-up is the first steady call. REPEAT (1): launches of every case, in interleaved rounds
+# (all cases once, then all again), each a row of cluster.tsv with its round in column `launch`;
+# OUT_DIR/cluster-summary.tsv then gives every case's least, median and largest layer time
+# (bench/cuda/cluster-summary.py). Consecutive launches of one case at 10 Gbit/s vary by up to
+# +25% (2026-11-30: 2x1 contiguous at 8,192 tokens 60.4-75.2 ms in one call), so one launch per
+# case can put a slow launch against a fast one; the least of 3 is the least disturbed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -197,7 +202,7 @@ measure() {
   local trace_args=()
   for t in intent law summary translation; do trace_args+=(--trace "$data/trace/${t}_topk_ids.npy.gz"); done
   local tsv=$out/cluster.tsv runs=0 fails=0
-  printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tdispatch_ms\tcompute_ms\tcombine_ms\tlayer_ms\tinter_mb_dispatch\tinter_mb_combine\tintra_mb_dispatch\tintra_mb_combine\tsamples\tcheck_rel_err\tcheck_ok\twire_over_payload_inter\texchanges_per_call\toverflow_exchanges\n' > "$tsv"
+  printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tdispatch_ms\tcompute_ms\tcombine_ms\tlayer_ms\tinter_mb_dispatch\tinter_mb_combine\tintra_mb_dispatch\tintra_mb_combine\tsamples\tcheck_rel_err\tcheck_ok\twire_over_payload_inter\texchanges_per_call\toverflow_exchanges\tlaunch\n' > "$tsv"
   for setup in ${SETUPS:-2x1 2x2}; do
     local gpn=${setup#2x} n=$((2 * ${setup#2x}))
     mps_for "$n"
@@ -219,6 +224,8 @@ measure() {
       for T in ${TOKENS:-1024 8192}; do
         local B=$((T * n)) nb=8
         [ "$T" -ge 4096 ] && nb=$(( 32768 / B > 1 ? 32768 / B : 1 ))
+        local rep
+        for ((rep = 1; rep <= ${REPEAT:-1}; ++rep)); do
         for c in ${CASES:-contiguous/primary/flat eplb/tar/flat uniform-affinity/primary/hierarchical grace/tar/flat grace/tar/hierarchical} \
                  ${GATE_CASES:-}; do
           local routing=trace cc=$c
@@ -228,6 +235,7 @@ measure() {
           fi
           IFS=/ read -r planner router comm <<< "$cc"
           local tag="${setup}_${rate}_${T}_${routing}_${planner}_${router}_${comm}"
+          [ "${REPEAT:-1}" -gt 1 ] && tag+="_r$rep"
           launch "$setup" "$out/logs/$tag" "$grace" run --backend cuda --rendezvous @RDV@ --routing "$routing" \
             --model deepseek-v2-lite --topology "$setup" --placement "$data/pl/$setup-$planner.json" \
             "${trace_args[@]}" --router "$router" --comm "$comm" --batch-tokens "$B" --max-batches "$nb" \
@@ -239,9 +247,9 @@ measure() {
             [ $fails -ge 3 ] && [ $runs -lt 3 ] && die "the first runs failed: stopping"
           fi
           runs=$((runs + 1))
-          python3 - "$out/logs/$tag.rank0.log" "$setup" "$rate" "$T" "$routing" "$cc" "$rc" >> "$tsv" <<'PY'
+          python3 - "$out/logs/$tag.rank0.log" "$setup" "$rate" "$T" "$routing" "$cc" "$rc" "$rep" >> "$tsv" <<'PY'
 import glob, json, re, sys
-path, setup, rate, T, routing, case, rc = sys.argv[1:]
+path, setup, rate, T, routing, case, rc, rep = sys.argv[1:]
 # GRACE_CUDA_WIRE_STATS lines of every rank (warm-up calls included): wire / payload bytes
 # between nodes, NCCL exchanges per layer call, overflow exchanges in all.
 calls = exch = ovf = 0
@@ -258,7 +266,7 @@ for line in open(path, errors="replace"):
     if line.startswith("{"):
         j = json.loads(line)
 if j is None:
-    print(f"{setup}\t{rate}\t{T}\t{routing}\t{case}\tERROR rc={rc}" + "\t" * 13)
+    print(f"{setup}\t{rate}\t{T}\t{routing}\t{case}\tERROR rc={rc}" + "\t" * 13 + rep)
     sys.exit()
 t = j["total"]
 s = max(1, j["num_batches"] * j["num_layers"])
@@ -269,14 +277,17 @@ print("\t".join(str(x) for x in [setup, rate, T, routing, case, f"{ms('dispatch_
       f"{ms('combine_s'):.3f}", f"{ms('dispatch_s') + ms('compute_s') + ms('combine_s'):.3f}",
       f"{mb('dispatch', 'inter_bytes'):.2f}", f"{mb('combine', 'inter_bytes'):.2f}",
       f"{mb('dispatch', 'intra_bytes'):.2f}", f"{mb('combine', 'intra_bytes'):.2f}", s,
-      f"{c.get('rel_err', float('nan')):.2e}", c.get("ok", "-")] + wire_cols))
+      f"{c.get('rel_err', float('nan')):.2e}", c.get("ok", "-")] + wire_cols + [rep]))
 PY
           tail -1 "$tsv"
+        done
         done
       done
       teardown
     done
   done
+  python3 bench/cuda/cluster-summary.py "$tsv" > "$out/cluster-summary.tsv" &&
+    { echo "== per case over its launches: $out/cluster-summary.tsv"; column -t -s$'\t' "$out/cluster-summary.tsv"; }
 }
 
 MODE=${1:-}
@@ -299,6 +310,7 @@ check_knobs() {
     [[ "$x" = none || "$x" =~ ^[0-9]+(\.[0-9]+)?[kmgt]?(bit|bps)$ ]] || bad "RATES: want 'none' or a tc rate such as 10gbit, got '$x'"
   done
   for x in ${TOKENS:-1024 8192}; do [[ "$x" =~ ^[1-9][0-9]*$ ]] || bad "TOKENS: want positive integers, got '$x'"; done
+  [[ "${REPEAT:-1}" =~ ^[1-9][0-9]*$ ]] || bad "REPEAT: want a positive integer (launches per case), got '${REPEAT}'"
   mps_wanted 2 2 > /dev/null || exit 2
 }
 case "$MODE" in

@@ -128,7 +128,8 @@ def test_intra_stage_fit_recovers_bandwidth_and_keeps_the_default_without_bytes(
 
 @pytest.mark.parametrize("knob,value,word", [("SETUPS", "3x1", "SETUPS"), ("SETUPS", "2x1 2y2", "SETUPS"),
                                              ("RATES", "fast", "RATES"), ("TOKENS", "0", "TOKENS"),
-                                             ("TOKENS", "1k", "TOKENS"), ("MPS", "yes", "MPS")])
+                                             ("TOKENS", "1k", "TOKENS"), ("MPS", "yes", "MPS"),
+                                             ("REPEAT", "0", "REPEAT"), ("REPEAT", "three", "REPEAT")])
 def test_measure_rejects_a_bad_knob_before_setting_anything_up(tmp_path, knob, value, word):
     out = tmp_path / "out"
     # A missing build folder as well: should the check ever pass, the run stops before the network.
@@ -145,3 +146,60 @@ def test_run_rejects_a_bad_setup_or_usage():
         r = subprocess.run([CLUSTER] + args, capture_output=True, text=True)
         assert r.returncode == 2, args
         assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1, args
+
+
+def cluster_summary():
+    spec = importlib.util.spec_from_file_location(
+        "cluster_summary", os.path.join(SOURCE, "bench", "cuda", "cluster-summary.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def tsv_row(case, layer_ms, launch, setup="2x1", ok="True"):
+    if layer_ms is None:  # a failed launch, as gpu-cluster.sh writes it
+        vals = ["ERROR rc=1"] + [""] * 13
+    else:
+        vals = [f"{layer_ms / 2:.3f}", "1.000", f"{layer_ms / 2 - 1:.3f}", f"{layer_ms:.3f}", "67.63", "66.46",
+                "0.00", "0.00", "6", "9.82e-03", ok, "1.0132", "2.25", "6"]
+    return "\t".join([setup, "10gbit", "8192", "trace", case] + vals + [str(launch)])
+
+
+HEADER = ("setup\trate\ttokens_per_gpu\trouting\tcase\tdispatch_ms\tcompute_ms\tcombine_ms\tlayer_ms\t"
+          "inter_mb_dispatch\tinter_mb_combine\tintra_mb_dispatch\tintra_mb_combine\tsamples\tcheck_rel_err\t"
+          "check_ok\twire_over_payload_inter\texchanges_per_call\toverflow_exchanges\tlaunch")
+
+
+def test_cluster_summary_takes_each_cases_least_launch_and_its_spread(tmp_path):
+    # Interleaved rounds, as gpu-cluster.sh runs them with REPEAT=3: a slow launch of one case
+    # (75.2 ms) must not stand against a fast launch of another.
+    rows = [tsv_row("contiguous/primary/flat", 61.3, 1), tsv_row("eplb/tar/flat", 73.6, 1),
+            tsv_row("contiguous/primary/flat", 75.2, 2), tsv_row("eplb/tar/flat", 60.5, 2),
+            tsv_row("contiguous/primary/flat", 62.0, 3), tsv_row("eplb/tar/flat", None, 3),
+            tsv_row("contiguous/primary/flat", 90.0, 1, setup="2x2")]
+    path = tmp_path / "cluster.tsv"
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
+    r = subprocess.run([os.path.join(SOURCE, "bench", "cuda", "cluster-summary.py"), str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = [line.split("\t") for line in r.stdout.splitlines()]
+    head, body = lines[0], [dict(zip(lines[0], line)) for line in lines[1:]]
+    assert head[:5] == ["setup", "rate", "tokens_per_gpu", "routing", "case"]
+    assert [(b["setup"], b["case"]) for b in body] == [("2x1", "contiguous/primary/flat"), ("2x1", "eplb/tar/flat"),
+                                                       ("2x2", "contiguous/primary/flat")]
+    c, e, c2 = body
+    assert (c["launches"], c["failed"], c["layer_ms_min"], c["layer_ms_median"], c["layer_ms_max"]) == (
+        "3", "0", "61.300", "62.000", "75.200")
+    assert float(c["spread"]) == pytest.approx(75.2 / 61.3, abs=1e-3)
+    assert c["dispatch_ms"] == "30.650"  # the phases of the least launch
+    assert (e["launches"], e["failed"], e["layer_ms_min"], e["layer_ms_max"]) == ("3", "1", "60.500", "73.600")
+    assert c2["launches"] == "1" and c2["layer_ms_min"] == c2["layer_ms_max"] == "90.000"
+
+
+def test_cluster_summary_rejects_a_file_without_the_columns(tmp_path):
+    path = tmp_path / "cluster.tsv"
+    path.write_text("setup\trate\n2x1\t10gbit\n")
+    r = subprocess.run([os.path.join(SOURCE, "bench", "cuda", "cluster-summary.py"), str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and "columns missing" in r.stderr

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Per case of an emulated-cluster run (scripts/gpu-cluster.sh's cluster.tsv), over its launches
+(REPEAT): the least, median and largest MoE-layer time, and the phases of the least launch.
+
+  bench/cuda/cluster-summary.py CLUSTER_TSV > cluster-summary.tsv
+
+Consecutive launches of one case over the 10 Gbit/s tbf vary by up to +25% (docs/gpu.md, "Run 9"),
+so ratios between cases are taken from the least launch of each (the least disturbed) and the
+spread is printed beside it. Launches that failed (ERROR rows) are counted apart and left out.
+Cases keep the order of their first launch. Bad input: one line on stderr, exit code 2.
+"""
+import csv
+import statistics
+import sys
+
+KEY = ("setup", "rate", "tokens_per_gpu", "routing", "case")
+OUT = ["setup", "rate", "tokens_per_gpu", "routing", "case", "launches", "failed", "layer_ms_min",
+       "layer_ms_median", "layer_ms_max", "spread", "dispatch_ms", "compute_ms", "combine_ms",
+       "inter_mb_dispatch", "check_ok"]
+
+
+def summarise(rows):
+    """rows: dicts of cluster.tsv. Returns the summary rows (dicts with the keys of OUT)."""
+    groups = {}
+    for r in rows:
+        g = groups.setdefault(tuple(r[k] for k in KEY), {"ok": [], "failed": 0})
+        if r["dispatch_ms"].startswith("ERROR"):
+            g["failed"] += 1
+        else:
+            g["ok"].append(r)
+    out = []
+    for key, g in groups.items():
+        s = dict(zip(KEY, key), launches=len(g["ok"]) + g["failed"], failed=g["failed"])
+        if g["ok"]:
+            times = [float(r["layer_ms"]) for r in g["ok"]]
+            best = min(g["ok"], key=lambda r: float(r["layer_ms"]))
+            s.update(layer_ms_min=f"{min(times):.3f}", layer_ms_median=f"{statistics.median(times):.3f}",
+                     layer_ms_max=f"{max(times):.3f}", spread=f"{max(times) / min(times):.3f}",
+                     dispatch_ms=best["dispatch_ms"], compute_ms=best["compute_ms"],
+                     combine_ms=best["combine_ms"], inter_mb_dispatch=best["inter_mb_dispatch"],
+                     check_ok="True" if all(r["check_ok"] == "True" for r in g["ok"]) else "False")
+        else:
+            s.update({k: "-" for k in OUT if k not in s})
+        out.append(s)
+    return out
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("cluster-summary: usage: cluster-summary.py CLUSTER_TSV", file=sys.stderr)
+        return 2
+    try:
+        with open(sys.argv[1]) as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        missing = [k for k in KEY + ("dispatch_ms", "layer_ms", "check_ok") if rows and k not in rows[0]]
+        if not rows or missing:
+            raise ValueError(f"no rows, or columns missing: {', '.join(missing) or '-'}")
+        out = summarise(rows)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"cluster-summary: {sys.argv[1]}: {e}", file=sys.stderr)
+        return 2
+    w = csv.DictWriter(sys.stdout, OUT, delimiter="\t", lineterminator="\n")
+    w.writeheader()
+    w.writerows(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
