@@ -287,7 +287,7 @@ PY
     done
   done
   python3 bench/cuda/cluster-summary.py "$tsv" > "$out/cluster-summary.tsv" &&
-    { echo "== per case over its launches: $out/cluster-summary.tsv"; column -t -s$'\t' "$out/cluster-summary.tsv"; }
+    { echo "== per case over its launches: $out/cluster-summary.tsv"; cat "$out/cluster-summary.tsv"; }
 }
 
 MODE=${1:-}

@@ -3,6 +3,9 @@
 (REPEAT): the least, median and largest MoE-layer time, and the phases of the least launch.
 
   bench/cuda/cluster-summary.py CLUSTER_TSV > cluster-summary.tsv
+  bench/cuda/cluster-summary.py --least CLUSTER_TSV > least.tsv
+      the least launch of every case as rows of cluster.tsv (same columns), for
+      bench/cuda/fit-sim.py and bench/cuda/link-accounting.py
 
 Consecutive launches of one case over the 10 Gbit/s tbf vary by up to +25% (docs/gpu.md, "Run 9"),
 so ratios between cases are taken from the least launch of each (the least disturbed) and the
@@ -45,21 +48,38 @@ def summarise(rows):
     return out
 
 
+def least(rows):
+    """The least launch of every case (failed launches left out), in the order of first launch."""
+    best = {}
+    for r in rows:
+        if r["dispatch_ms"].startswith("ERROR"):
+            continue
+        k = tuple(r[k] for k in KEY)
+        if k not in best or float(r["layer_ms"]) < float(best[k]["layer_ms"]):
+            best[k] = r
+    return list(best.values())
+
+
 def main():
-    if len(sys.argv) != 2:
-        print("cluster-summary: usage: cluster-summary.py CLUSTER_TSV", file=sys.stderr)
+    args = sys.argv[1:]
+    pick = len(args) == 2 and args[0] == "--least"
+    if len(args) != 1 + pick:
+        print("cluster-summary: usage: cluster-summary.py [--least] CLUSTER_TSV", file=sys.stderr)
         return 2
+    path = args[-1]
     try:
-        with open(sys.argv[1]) as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-        missing = [k for k in KEY + ("dispatch_ms", "layer_ms", "check_ok") if rows and k not in rows[0]]
+        with open(path) as f:
+            reader = csv.DictReader(f, delimiter="\t")
+            rows = list(reader)
+            columns = reader.fieldnames or []
+        missing = [k for k in KEY + ("dispatch_ms", "layer_ms", "check_ok") if k not in columns]
         if not rows or missing:
             raise ValueError(f"no rows, or columns missing: {', '.join(missing) or '-'}")
-        out = summarise(rows)
+        out, fields = (least(rows), columns) if pick else (summarise(rows), OUT)
     except (OSError, ValueError, KeyError) as e:
-        print(f"cluster-summary: {sys.argv[1]}: {e}", file=sys.stderr)
+        print(f"cluster-summary: {path}: {e}", file=sys.stderr)
         return 2
-    w = csv.DictWriter(sys.stdout, OUT, delimiter="\t", lineterminator="\n")
+    w = csv.DictWriter(sys.stdout, fields, delimiter="\t", lineterminator="\n")
     w.writeheader()
     w.writerows(out)
     return 0

@@ -194,6 +194,16 @@ def test_cluster_summary_takes_each_cases_least_launch_and_its_spread(tmp_path):
     assert c["dispatch_ms"] == "30.650"  # the phases of the least launch
     assert (e["launches"], e["failed"], e["layer_ms_min"], e["layer_ms_max"]) == ("3", "1", "60.500", "73.600")
     assert c2["launches"] == "1" and c2["layer_ms_min"] == c2["layer_ms_max"] == "90.000"
+    # --least: the least launch of each case as cluster.tsv rows, for fit-sim.py and link-accounting.py.
+    r = subprocess.run([os.path.join(SOURCE, "bench", "cuda", "cluster-summary.py"), "--least", str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == HEADER
+    picked = [line.split("\t") for line in lines[1:]]
+    assert [(p[0], p[4], p[8], p[-1]) for p in picked] == [("2x1", "contiguous/primary/flat", "61.300", "1"),
+                                                           ("2x1", "eplb/tar/flat", "60.500", "2"),
+                                                           ("2x2", "contiguous/primary/flat", "90.000", "1")]
 
 
 def test_cluster_summary_rejects_a_file_without_the_columns(tmp_path):
