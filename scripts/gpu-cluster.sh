@@ -266,7 +266,7 @@ for line in open(path, errors="replace"):
     if line.startswith("{"):
         j = json.loads(line)
 if j is None:
-    print(f"{setup}\t{rate}\t{T}\t{routing}\t{case}\tERROR rc={rc}" + "\t" * 13 + rep)
+    print(f"{setup}\t{rate}\t{T}\t{routing}\t{case}\tERROR rc={rc}" + "\t" * 14 + rep)
     sys.exit()
 t = j["total"]
 s = max(1, j["num_batches"] * j["num_layers"])
