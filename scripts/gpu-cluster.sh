@@ -36,7 +36,7 @@
 # (all cases once, then all again), each a row of cluster.tsv with its round in column `launch`;
 # OUT_DIR/cluster-summary.tsv then gives every case's least, median and largest layer time
 # (bench/cuda/cluster-summary.py). Consecutive launches of one case at 10 Gbit/s vary by up to
-# +25% (2026-11-30: 2x1 contiguous at 8,192 tokens 60.4-75.2 ms in one call), so one launch per
+# 1.5x (2026-11-30, 8,192 tokens: 2x1 contiguous 61.4 and 78.3 ms in one call; 2x2 up to 2.4x), so one launch per
 # case can put a slow launch against a fast one; the least of 3 is the least disturbed.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -7,9 +7,9 @@
       the least launch of every case as rows of cluster.tsv (same columns), for
       bench/cuda/fit-sim.py and bench/cuda/link-accounting.py
 
-Consecutive launches of one case over the 10 Gbit/s tbf vary by up to +25% (docs/gpu.md, "Run 9"),
-so ratios between cases are taken from the least launch of each (the least disturbed) and the
-spread is printed beside it. Launches that failed (ERROR rows) are counted apart and left out.
+Consecutive launches of one case over the 10 Gbit/s tbf vary by up to 1.5x at 2x1 and 2.4x
+at 2x2 (docs/gpu.md, "Run 9"), so ratios between cases are taken from the least launch of each
+(the least disturbed) and the spread is printed beside it. Launches that failed (ERROR rows) are counted apart and left out.
 Cases keep the order of their first launch. Bad input: one line on stderr, exit code 2.
 """
 import csv
