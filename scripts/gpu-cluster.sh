@@ -202,7 +202,7 @@ measure() {
   local trace_args=()
   for t in intent law summary translation; do trace_args+=(--trace "$data/trace/${t}_topk_ids.npy.gz"); done
   local tsv=$out/cluster.tsv runs=0 fails=0
-  printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tdispatch_ms\tcompute_ms\tcombine_ms\tlayer_ms\tinter_mb_dispatch\tinter_mb_combine\tintra_mb_dispatch\tintra_mb_combine\tsamples\tcheck_rel_err\tcheck_ok\twire_over_payload_inter\texchanges_per_call\toverflow_exchanges\tlaunch\n' > "$tsv"
+  python3 bench/cuda/cluster-row.py --header > "$tsv"
   for setup in ${SETUPS:-2x1 2x2}; do
     local gpn=${setup#2x} n=$((2 * ${setup#2x}))
     mps_for "$n"
@@ -247,38 +247,8 @@ measure() {
             [ $fails -ge 3 ] && [ $runs -lt 3 ] && die "the first runs failed: stopping"
           fi
           runs=$((runs + 1))
-          python3 - "$out/logs/$tag.rank0.log" "$setup" "$rate" "$T" "$routing" "$cc" "$rc" "$rep" >> "$tsv" <<'PY'
-import glob, json, re, sys
-path, setup, rate, T, routing, case, rc, rep = sys.argv[1:]
-# GRACE_CUDA_WIRE_STATS lines of every rank (warm-up calls included): wire / payload bytes
-# between nodes, NCCL exchanges per layer call, overflow exchanges in all.
-calls = exch = ovf = 0
-pay = wire = 0.0
-for log in glob.glob(path.replace(".rank0.log", ".rank*.log")):
-    for line in open(log, errors="replace"):
-        m = re.search(r"cuda wire rank \d+: (\d+) layer calls, (\d+) NCCL exchanges \((\d+) for overflow\), "
-                      r"payload inter ([\d.]+) MB intra [\d.]+ MB, on the wire inter ([\d.]+) MB", line)
-        if m:
-            calls += int(m[1]); exch += int(m[2]); ovf += int(m[3]); pay += float(m[4]); wire += float(m[5])
-wire_cols = [f"{wire / pay:.4f}" if pay > 0 else "-", f"{exch / calls:.2f}" if calls else "-", ovf if calls else "-"]
-j = None
-for line in open(path, errors="replace"):
-    if line.startswith("{"):
-        j = json.loads(line)
-if j is None:
-    print(f"{setup}\t{rate}\t{T}\t{routing}\t{case}\tERROR rc={rc}" + "\t" * 14 + rep)
-    sys.exit()
-t = j["total"]
-s = max(1, j["num_batches"] * j["num_layers"])
-ms = lambda k: 1e3 * t[k] / s
-mb = lambda d, k: t[d][k] / s / 1e6
-c = j.get("check", {})
-print("\t".join(str(x) for x in [setup, rate, T, routing, case, f"{ms('dispatch_s'):.3f}", f"{ms('compute_s'):.3f}",
-      f"{ms('combine_s'):.3f}", f"{ms('dispatch_s') + ms('compute_s') + ms('combine_s'):.3f}",
-      f"{mb('dispatch', 'inter_bytes'):.2f}", f"{mb('combine', 'inter_bytes'):.2f}",
-      f"{mb('dispatch', 'intra_bytes'):.2f}", f"{mb('combine', 'intra_bytes'):.2f}", s,
-      f"{c.get('rel_err', float('nan')):.2e}", c.get("ok", "-")] + wire_cols + [rep]))
-PY
+          python3 bench/cuda/cluster-row.py "$out/logs/$tag.rank0.log" "$setup" "$rate" "$T" "$routing" "$cc" "$rc" \
+            "$rep" >> "$tsv"
           tail -1 "$tsv"
         done
         done

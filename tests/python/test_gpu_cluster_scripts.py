@@ -1,5 +1,6 @@
 """The emulated GPU cluster's scripts (docs/gpu.md, run 7): where each rank runs, and the link fit."""
 import importlib.util
+import json
 import os
 import subprocess
 
@@ -213,3 +214,65 @@ def test_cluster_summary_rejects_a_file_without_the_columns(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1 and "columns missing" in r.stderr
+
+
+ROW = os.path.join(SOURCE, "bench", "cuda", "cluster-row.py")
+
+
+def test_cluster_row_header_is_the_tables_header():
+    r = subprocess.run([ROW, "--header"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == HEADER + "\n"
+
+
+def test_cluster_row_reads_a_launchs_result_and_every_ranks_wire_stats(tmp_path):
+    # grace run --json: totals over 2 batches x 3 layers; one wire line per rank.
+    result = {"num_batches": 2, "num_layers": 3,
+              "check": {"ok": True, "rel_err": 0.0098},
+              "total": {"dispatch_s": 0.18, "compute_s": 0.012, "combine_s": 0.174,
+                        "dispatch": {"inter_bytes": 405e6, "intra_bytes": 0},
+                        "combine": {"inter_bytes": 399e6, "intra_bytes": 6e6}}}
+    tag = tmp_path / "2x1_10gbit_8192_trace_contiguous_primary_flat_r2"
+    (tmp_path / (tag.name + ".rank0.log")).write_text(
+        "NCCL version 2.28.3\n" + json.dumps(result) + "\n"
+        "grace: cuda wire rank 0: 12 layer calls, 27 NCCL exchanges (3 for overflow), payload inter 800.000 MB "
+        "intra 0.000 MB, on the wire inter 810.000 MB intra 0.000 MB\n")
+    (tmp_path / (tag.name + ".rank1.log")).write_text(
+        "grace: cuda wire rank 1: 12 layer calls, 27 NCCL exchanges (3 for overflow), payload inter 800.000 MB "
+        "intra 0.000 MB, on the wire inter 810.000 MB intra 0.000 MB\n")
+    r = subprocess.run([ROW, str(tag) + ".rank0.log", "2x1", "10gbit", "8192", "trace", "contiguous/primary/flat",
+                        "0", "2"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    row = dict(zip(HEADER.split("\t"), r.stdout.rstrip("\n").split("\t")))
+    assert len(r.stdout.rstrip("\n").split("\t")) == len(HEADER.split("\t"))
+    assert (row["dispatch_ms"], row["compute_ms"], row["combine_ms"], row["layer_ms"]) == (
+        "30.000", "2.000", "29.000", "61.000")  # per MoE layer: totals / 6
+    assert (row["inter_mb_dispatch"], row["inter_mb_combine"], row["intra_mb_combine"]) == ("67.50", "66.50", "1.00")
+    assert (row["samples"], row["check_rel_err"], row["check_ok"]) == ("6", "9.80e-03", "True")
+    assert (row["wire_over_payload_inter"], row["exchanges_per_call"], row["overflow_exchanges"]) == (
+        "1.0125", "2.25", "6")
+    assert row["launch"] == "2"
+
+
+def test_cluster_row_of_a_failed_launch_keeps_every_column(tmp_path):
+    # No result line (the ranks failed): an ERROR row with the launch number in its own column,
+    # which cluster-summary.py counts as failed.
+    log = tmp_path / "x.rank0.log"
+    log.write_text("grace: error: rank 1: NCCL failure\n")
+    for path in (str(log), str(tmp_path / "missing.rank0.log")):
+        r = subprocess.run([ROW, path, "2x1", "10gbit", "8192", "trace", "eplb/tar/flat", "1", "3"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        f = r.stdout.rstrip("\n").split("\t")
+        assert len(f) == len(HEADER.split("\t"))
+        assert f[5] == "ERROR rc=1" and f[-1] == "3" and all(x == "" for x in f[6:-1])
+    table = tmp_path / "cluster.tsv"
+    table.write_text(HEADER + "\n" + r.stdout + tsv_row("eplb/tar/flat", 60.5, 1) + "\n")
+    s = subprocess.run([os.path.join(SOURCE, "bench", "cuda", "cluster-summary.py"), str(table)],
+                       capture_output=True, text=True)
+    body = dict(zip(s.stdout.splitlines()[0].split("\t"), s.stdout.splitlines()[1].split("\t")))
+    assert (body["launches"], body["failed"], body["layer_ms_min"]) == ("2", "1", "60.500")
+
+
+def test_cluster_row_rejects_a_wrong_argument_count():
+    r = subprocess.run([ROW, "only-a-log"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
