@@ -22,26 +22,33 @@ OUT = ["setup", "rate", "tokens_per_gpu", "routing", "case", "launches", "failed
        "inter_mb_dispatch", "check_ok"]
 
 
-def summarise(rows):
-    """rows: dicts of cluster.tsv. Returns the summary rows (dicts with the keys of OUT)."""
+def cases(rows):
+    """rows: dicts of cluster.tsv. {case key: (its launches with a result, its failed launches)}, in
+    the order of each case's first launch."""
     groups = {}
     for r in rows:
-        g = groups.setdefault(tuple(r[k] for k in KEY), {"ok": [], "failed": 0})
-        if r["dispatch_ms"].startswith("ERROR"):
-            g["failed"] += 1
-        else:
-            g["ok"].append(r)
+        ok, failed = groups.setdefault(tuple(r[k] for k in KEY), ([], []))
+        (failed if r["dispatch_ms"].startswith("ERROR") else ok).append(r)
+    return groups
+
+
+def fastest(launches):
+    return min(launches, key=lambda r: float(r["layer_ms"]))
+
+
+def summarise(rows):
+    """Returns the summary rows (dicts with the keys of OUT)."""
     out = []
-    for key, g in groups.items():
-        s = dict(zip(KEY, key), launches=len(g["ok"]) + g["failed"], failed=g["failed"])
-        if g["ok"]:
-            times = [float(r["layer_ms"]) for r in g["ok"]]
-            best = min(g["ok"], key=lambda r: float(r["layer_ms"]))
+    for key, (ok, failed) in cases(rows).items():
+        s = dict(zip(KEY, key), launches=len(ok) + len(failed), failed=len(failed))
+        if ok:
+            times = [float(r["layer_ms"]) for r in ok]
+            best = fastest(ok)
             s.update(layer_ms_min=f"{min(times):.3f}", layer_ms_median=f"{statistics.median(times):.3f}",
                      layer_ms_max=f"{max(times):.3f}", spread=f"{max(times) / min(times):.3f}",
                      dispatch_ms=best["dispatch_ms"], compute_ms=best["compute_ms"],
                      combine_ms=best["combine_ms"], inter_mb_dispatch=best["inter_mb_dispatch"],
-                     check_ok="True" if all(r["check_ok"] == "True" for r in g["ok"]) else "False")
+                     check_ok="True" if all(r["check_ok"] == "True" for r in ok) else "False")
         else:
             s.update({k: "-" for k in OUT if k not in s})
         out.append(s)
@@ -50,14 +57,7 @@ def summarise(rows):
 
 def least(rows):
     """The least launch of every case (failed launches left out), in the order of first launch."""
-    best = {}
-    for r in rows:
-        if r["dispatch_ms"].startswith("ERROR"):
-            continue
-        k = tuple(r[k] for k in KEY)
-        if k not in best or float(r["layer_ms"]) < float(best[k]["layer_ms"]):
-            best[k] = r
-    return list(best.values())
+    return [fastest(ok) for ok, _ in cases(rows).values() if ok]
 
 
 def main():
