@@ -7,8 +7,10 @@
 #   eplb/wrr/flat's, and the simulated MoE-layer time of grace vs the best baseline with
 #   hierarchical communication.
 # Cases: DeepSeek-V2-Lite ESFT (even/odd sequences, and plan on three tasks / evaluate on the
-# fourth, all four rotations) and GPT-OSS-20B MMLU (even/odd) at 2x4, 4x4, 4x2 (paper
-# constants); DeepSeek-V3 synthetic (32k tokens, even/odd) at 8x8@h200.
+# fourth, all four rotations) and GPT-OSS-20B MMLU (even/odd, and plan on three of MMLU's subject
+# domains / evaluate on the fourth, all four rotations; the domain traces are written by
+# scripts/gpt-oss-domains.py next to OUT_TSV, skipped with a message where numpy is missing)
+# at 2x4, 4x4, 4x2 (paper constants); DeepSeek-V3 synthetic (32k tokens, even/odd) at 8x8@h200.
 # Usage: scripts/planner-matrix.sh [BUILD_DIR] [OUT_TSV]      (needs ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,13 @@ run() {  # name, then planner_matrix arguments
   "$BIN" "$@" "${ROWS[@]}" | tail -n +2 | sed "s|^|$name\t|" >> "$OUT.raw"
 }
 TASKS=(intent law summary translation)
+DOMAINS=(stem humanities social other)
+DOM=$(dirname "$OUT")/gpt-oss-domains
+PY=${GRACE_PYTHON:-/usr/bin/python3}
+if ! "$PY" "$(dirname "$0")/gpt-oss-domains.py" "$GO" "$DOM" 2>/dev/null; then
+  echo "planner-matrix: GPT-OSS-20B domain rotations skipped ($PY with numpy could not split $GO)" >&2
+  DOMAINS=()
+fi
 for topo in 2x4 4x4 4x2; do
   args=()
   for t in "${TASKS[@]}"; do args+=(--trace "$DS/${t}_topk_ids.npy.gz"); done
@@ -41,6 +50,12 @@ for topo in 2x4 4x4 4x2; do
       --trace "$DS/${held}_topk_ids.npy.gz"
   done
   run "gpt-oss-20b $topo even/odd" --model gpt-oss-20b --topology $topo --trace "$GO/topk_ids.npy.gz"
+  for held in "${DOMAINS[@]}"; do
+    args=()
+    for d in "${DOMAINS[@]}"; do [[ $d == "$held" ]] || args+=(--plan-trace "$DOM/${d}_topk_ids.npy.gz"); done
+    run "gpt-oss-20b $topo plan-3-domains/eval-$held" --model gpt-oss-20b --topology $topo "${args[@]}" \
+      --trace "$DOM/${held}_topk_ids.npy.gz"
+  done
 done
 run "deepseek-v3 8x8@h200 synthetic even/odd" --model deepseek-v3 --topology 8x8@h200 --trace synthetic:deepseek-v3:32768:1
 # One line per case: the ratios the planner issue asks for.
