@@ -52,7 +52,7 @@ std::string check_output(const std::string& text) {
 
 bool is_output(const CLI::Option& opt) {
   for (const std::string& name : opt.get_lnames())
-    if (name == "out" || name == "output") return true;
+    if (name == "out" || name == "output" || name == "html" || name == "dump-loads") return true;
   for (const std::string& name : opt.get_snames())
     if (name == "o") return true;
   return false;

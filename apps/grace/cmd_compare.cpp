@@ -62,13 +62,15 @@ void add_compare_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--synth-tokens", a->opt.synth_tokens, "Tokens of the synthetic trace")->capture_default_str();
   cmd->add_option("-o,--out", a->out_dir, "Output directory for report.md, report.html, results.json")->required();
-  cmd->add_flag("--sweep-memory", a->opt.sweep_memory,
-                "Also plan grace and eplb (tar, hierarchical) at several extra expert memory levels (--sweep-pct) "
-                "and report traffic, load and simulated time against memory (table + charts)");
+  CLI::Option* sweep =
+      cmd->add_flag("--sweep-memory", a->opt.sweep_memory,
+                    "Also plan grace and eplb (tar, hierarchical) at several extra expert memory levels (--sweep-pct) "
+                    "and report traffic, load and simulated time against memory (table + charts)");
   cmd->add_option("--sweep-pct", a->opt.sweep_pcts,
                   "Extra expert memory levels of --sweep-memory, in % of one "
                   "copy per expert (repeatable)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->needs(sweep);
   cmd->add_flag("--json", a->json, "Print results.json to stdout instead of the table");
   cmd->callback([a] { run_compare_cmd(*a); });
 }

@@ -39,8 +39,8 @@ struct ValidateArgs {
   std::string topology;  // default: the placement's NODESxGPUS with the paper constants
   std::string target;    // --for: "" or "sglang"
   std::string file;      // the serving file checked with --for
-  int ep_size = 0;
-  int redundant = -1;
+  int ep_size = -1;    // -1: not given
+  int redundant = -1;  // -1: not given
   bool json = false;
 };
 
@@ -143,8 +143,12 @@ void run_export(const ExportArgs& a) {
 void run_validate_sglang(const ValidateArgs& a) {
   GRACE_INPUT_CHECK(!a.file.empty(), "validate --for sglang: give the --init-expert-location file");
   GRACE_INPUT_CHECK(!a.model.empty(), "validate --for sglang: give --model (the served model's preset or JSON)");
+  GRACE_INPUT_CHECK(a.placement.empty(),
+                    "validate --for sglang checks FILE as SGLang reads it; --placement is not used there (check a "
+                    "placement without --for)");
+  GRACE_INPUT_CHECK(a.ep_size == -1 || a.ep_size >= 1, "validate --for sglang: --ep-size {} must be >= 1", a.ep_size);
   int ep = a.ep_size;
-  if (ep <= 0) {
+  if (ep < 0) {
     GRACE_INPUT_CHECK(!a.topology.empty(), "validate --for sglang: give --ep-size (or --topology NxG)");
     ep = parse_topology(a.topology).num_gpus();
   }
@@ -181,6 +185,10 @@ void run_validate(const ValidateArgs& a) {
     GRACE_INPUT_CHECK(a.target == "sglang", "--for: unknown target '{}' (sglang)", a.target);
     return run_validate_sglang(a);
   }
+  GRACE_INPUT_CHECK(a.file.empty(), "validate: {} is checked only with --for sglang (a placement: --placement)",
+                    quote_input(a.file));
+  GRACE_INPUT_CHECK(a.ep_size == -1 && a.redundant == -1,
+                    "validate: --ep-size and --redundant apply only with --for sglang FILE");
   GRACE_INPUT_CHECK(!a.placement.empty(), "validate: give --placement (or --for sglang FILE)");
   const CheckedPlacement checked = load_checked_placement(a.placement, a.model, a.topology);
   const Placement& p = checked.placement;
@@ -188,6 +196,23 @@ void run_validate(const ValidateArgs& a) {
   const Topology& topo = checked.topo;
   int instances = 0;
   for (int l = 0; l < p.num_layers; ++l) instances += p.num_instances(l);
+  if (a.json) {
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016llx", (unsigned long long)placement_hash(p));
+    nlohmann::json j = {{"placement", a.placement},
+                        {"valid", true},
+                        {"model", model.name},
+                        {"topology", topo.name},
+                        {"layers", p.num_layers},
+                        {"experts", p.num_experts},
+                        {"instances", instances},
+                        {"replicas", instances - p.num_layers * p.num_experts},
+                        {"slots_per_gpu", p.slots_per_gpu},
+                        {"policy", p.policy},
+                        {"hash", hash}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
   std::printf(
       "placement '%s' is valid for model %s on topology %s: %d layers x %d experts, %d instances "
       "(%d replicas), %d slots per GPU, policy %s, hash %016llx\n",
@@ -227,7 +252,7 @@ void add_validate_command(CLI::App& app) {
   cmd->add_option(
       "--redundant", args->redundant,
       "With --for sglang: the server's --ep-num-redundant-experts (default: what the file's width implies)");
-  cmd->add_flag("--json", args->json, "With --for sglang: print the result as JSON");
+  cmd->add_flag("--json", args->json, "Print the result as JSON");
   cmd->callback([args] { run_validate(*args); });
 }
 

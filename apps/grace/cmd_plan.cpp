@@ -88,6 +88,7 @@ void check_output_dir(const std::string& out, const char* flag = "-o") {
                     quote_input(parent.string()));
   GRACE_INPUT_CHECK(!std::filesystem::is_directory(out), "{} {} is a folder, expected a file name", flag,
                     quote_input(out));
+  check_can_create(out);
 }
 
 std::string output_path(const std::string& out, const std::string& policy, bool many) {
@@ -150,10 +151,10 @@ int total_replicas(const PlanSummary& s) {
 void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo, int slots, const std::string& input,
                 const Profile& prof, double profile_s, const std::vector<PlanResult>& results) {
   std::printf("grace plan\n");
-  std::printf("  model      %s: %d MoE layers x %d experts, top-%d, %.1f MB per expert\n", model.name.c_str(),
+  std::printf("  model      %s: %d MoE layers x %d experts, top-%d, %.1f MB per expert\n", one_line(model.name).c_str(),
               model.moe_layers, model.experts, model.top_k, double(model.expert_bytes()) / 1e6);
   std::printf("  topology   %s: %d nodes x %d GPUs, %d expert slots per GPU (%d in all, %d experts)\n",
-              topo.name.c_str(), topo.nodes, topo.gpus_per_node, slots, slots * topo.num_gpus(), model.experts);
+              one_line(topo.name).c_str(), topo.nodes, topo.gpus_per_node, slots, slots * topo.num_gpus(), model.experts);
   std::printf("  input      %s\n", input.c_str());
   std::printf("  profile    %lld tokens in %.2f s\n", (long long)prof.tokens, profile_s);
   std::printf("  options    policy %s, seed %llu, redundant %s, ratio %s\n", a.policy.c_str(),
@@ -237,7 +238,14 @@ void run_plan(const PlanArgs& a) {
     policies = {a.policy};
   }
   if (!a.out.empty())
-    for (const auto& name : policies) check_output_dir(output_path(a.out, name, policies.size() > 1));
+    for (const auto& name : policies) {
+      const std::string path = output_path(a.out, name, policies.size() > 1);
+      check_output_dir(path);
+      GRACE_INPUT_CHECK(a.dump_loads.empty() || std::filesystem::weakly_canonical(a.dump_loads) !=
+                                                    std::filesystem::weakly_canonical(path),
+                        "--dump-loads {} is the path of a placement this command writes (-o {}); give another",
+                        quote_input(a.dump_loads), quote_input(a.out));
+    }
   check_output_dir(a.dump_loads, "--dump-loads");
   for (const auto& t : a.traces) {  // files must exist before the work; synthetic:... specs are checked here too
     ModelSpec sm;

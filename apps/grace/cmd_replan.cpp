@@ -97,7 +97,7 @@ void run_replan(const ReplanArgs& a) {
   auto pct = [](double a_, double b_) { return a_ > 0 ? 100.0 * (b_ - a_) / a_ : 0.0; };
   std::printf("grace replan (%.2f s)\n", secs);
   std::printf("  placement   %s: %s, model %s, %dx%d GPUs, %d slots per GPU\n", a.placement.c_str(),
-              cp.placement.policy.c_str(), cp.model.name.c_str(), cp.topo.nodes, cp.topo.gpus_per_node,
+              one_line(cp.placement.policy).c_str(), one_line(cp.model.name).c_str(), cp.topo.nodes, cp.topo.gpus_per_node,
               cp.placement.slots_per_gpu);
   std::printf("  recent      %lld tokens\n", (long long)prof.tokens);
   std::printf(

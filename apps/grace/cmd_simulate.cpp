@@ -64,8 +64,9 @@ void run_simulate(const SimulateArgs& a) {
   if (a.json) {
     std::printf("%s\n", sim_json(s).c_str());
   } else {
-    std::printf("placement %s (%s), router %s, topology %s, model %s\n", a.placement.c_str(), p.policy.c_str(),
-                a.router.c_str(), topo.name.c_str(), model.name.c_str());
+    // Names come from input files: escaped, so they cannot break the line or drive the terminal.
+    std::printf("placement %s (%s), router %s, topology %s, model %s\n", one_line(a.placement).c_str(),
+                one_line(p.policy).c_str(), a.router.c_str(), one_line(topo.name).c_str(), one_line(model.name).c_str());
     std::printf("%s", format_sim(s).c_str());
   }
 }

@@ -12,10 +12,12 @@
 #include <filesystem>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "cli_checks.h"
 #include "commands.h"
 #include "core/cleanup.h"
+#include "core/output_path.h"
 #include "grace/error.h"
 
 namespace {
@@ -44,10 +46,44 @@ int finish(int code) {
   return code;
 }
 
+// When the command line names no known command: "unknown command 'x' (commands: ...)", naming the
+// word where CLI11 only says that a subcommand is required. Empty when the words are known.
+std::string unknown_command(CLI::App& app, int argc, char** argv) {
+  CLI::App* cur = &app;
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string tok = argv[i];
+    std::vector<CLI::App*> subs = cur->get_subcommands([](CLI::App*) { return true; });
+    if (subs.empty()) return "";
+    std::string names;
+    for (CLI::App* sub : subs) names += (names.empty() ? "" : ", ") + sub->get_name();
+    if (!tok.empty() && tok[0] == '-') {
+      if (tok == "-h" || tok == "--help" || tok == "--version") return "";
+      return "unknown option " + grace::quote_input(tok) + (path.empty() ? "" : " of '" + path + "'") +
+             " before a command (" + (path.empty() ? "commands" : path + " commands") + ": " + names + ")";
+    }
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : subs)
+      if (sub->get_name() == tok) next = sub;
+    if (next == nullptr)
+      return "unknown command " + grace::quote_input(path.empty() ? tok : path + " " + tok) + " (" +
+             (path.empty() ? "commands" : path + " commands") + ": " + names + ")";
+    path += (path.empty() ? "" : " ") + tok;
+    cur = next;
+  }
+  std::string names;
+  for (CLI::App* sub : cur->get_subcommands([](CLI::App*) { return true; }))
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  if (names.empty()) return "";
+  return path.empty() ? "give a command (commands: " + names + ")"
+                      : "'" + path + "' needs a command (" + path + " commands: " + names + ")";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   grace::install_cleanup_handlers();  // SIGINT/SIGTERM/SIGHUP remove temporaries first
+  grace::guard_inputs();              // no output is written over a file the command read
   CLI::App app{
       "grace: plan, route, evaluate and run distributed Mixture-of-Experts inference with affinity "
       "grouping, replication and locality-aware routing."};
@@ -72,7 +108,18 @@ int main(int argc, char** argv) {
     return finish(app.exit(e));
   } catch (const CLI::CallForVersion& e) {
     return finish(app.exit(e));
+  } catch (const CLI::ConversionError& e) {
+    // A whole number the validators let through (cli_checks.cpp) that its 32-bit option cannot hold.
+    const std::string what = e.what();
+    const std::string prefix = "Could not convert: ";
+    const size_t eq = what.find(" = ");
+    if (what.rfind(prefix, 0) == 0 && eq != std::string::npos)
+      return fail(what.substr(prefix.size(), eq - prefix.size()) + ": " + grace::quote_input(what.substr(eq + 3)) +
+                  " is out of range (at most 2147483647) (run with --help for usage)");
+    return fail(what + " (run with --help for usage)");
   } catch (const CLI::ParseError& e) {
+    if (const std::string unknown = unknown_command(app, argc, argv); !unknown.empty())
+      return fail(unknown + " (run with --help for usage)");
     return fail(std::string(e.what()) + " (run with --help for usage)");
   } catch (const grace::InputError& e) {
     return fail(e.what());

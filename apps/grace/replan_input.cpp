@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/cost_limits.h"
+#include "core/output_path.h"
 #include "grace/error.h"
 #include "grace/placement_io.h"
 #include "grace/replan.h"
@@ -92,6 +93,7 @@ void check_output_file(const std::string& out, const char* flag) {
   GRACE_INPUT_CHECK(std::filesystem::is_directory(parent), "{} '{}': folder '{}' does not exist", flag, out,
                     parent.string());
   GRACE_INPUT_CHECK(!std::filesystem::is_directory(out), "{} '{}' is a folder, expected a file name", flag, out);
+  check_can_create(out);
 }
 
 }  // namespace grace::cli

@@ -54,6 +54,8 @@ def _tensor(obj, where, key, ndims):
 
 def load_dump(path):
     """torch.load of one recorder dump, with the file checked first. Returns the dict."""
+    if os.path.isdir(path):
+        _fail(path, "is a folder, expected one recorder dump file (.pt)")
     if not os.path.isfile(path):
         _fail(path, "no such file")
     if not zipfile.is_zipfile(path):
@@ -63,7 +65,10 @@ def load_dump(path):
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling problem is a bad dump
-        _fail(path, f"torch.load failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        # PyTorch appends a request for bug reports to some messages: not the user's problem.
+        first = first.split("(Could this error message be improved?")[0].rstrip()
+        _fail(path, f"torch.load failed: {first}")
     if not isinstance(obj, dict):
         _fail(path, f"holds a {type(obj).__name__}, expected the recorder's dict")
     return obj

@@ -39,6 +39,11 @@ int write_whole_file(const std::string& path, std::string_view content) {
 void write_file_atomic(const std::string& out, std::string_view content) {
   const std::string path = resolve_output_path(out);
   GRACE_INPUT_CHECK(!std::filesystem::is_directory(path), "cannot write {}: it is a directory", quote_input(path));
+  check_not_an_input(path);
+  if (is_special_file(path)) {  // /dev/null, a FIFO: written into, never replaced
+    if (const int err = write_whole_file(path, content)) fail_input("cannot write {}: {}", quote_input(path), std::strerror(err));
+    return;
+  }
   std::string tmp = temp_path_for(path);
   CleanupOnSignal guard(tmp, /*is_folder=*/false);
   if (const int err = write_whole_file(tmp, content)) {
@@ -52,6 +57,7 @@ std::string read_file(const std::string& path) {
   GRACE_INPUT_CHECK(!std::filesystem::is_directory(path), "'{}' is a directory, expected a file", path);
   std::ifstream in(path, std::ios::binary);
   GRACE_INPUT_CHECK(in.good(), "cannot read '{}': {}", path, std::strerror(errno));
+  note_input(path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();

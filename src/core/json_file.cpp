@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "core/output_path.h"
 #include "grace/error.h"
 
 namespace grace {
@@ -73,6 +74,7 @@ std::string read_input_file(const std::string& path, const std::string& who, siz
   std::fclose(f);
   GRACE_INPUT_CHECK(!over, "{}: larger than the {} MiB limit of a JSON input", who, max_bytes >> 20);
   GRACE_INPUT_CHECK(!failed, "{}: cannot read: {}", who, std::strerror(err));
+  note_input(path);
   return out;
 }
 

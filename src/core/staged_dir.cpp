@@ -37,13 +37,14 @@ void check_output_folder(const std::string& target, const std::vector<std::strin
   const auto st = fs::status(target, ec);
   if (ec && ec != std::errc::no_such_file_or_directory)
     fail_input("output folder {}: {}", quote_input(target), ec.message());
-  if (!fs::exists(st)) return;
+  if (!fs::exists(st)) return check_can_create(target);
   GRACE_INPUT_CHECK(fs::is_directory(st), "output folder {}: exists and is not a folder", quote_input(target));
   const std::string foreign = foreign_name(target, owned);
   GRACE_INPUT_CHECK(foreign.empty(),
                     "output folder {}: holds {}, which grace did not write there; give a new or empty folder "
                     "(grace replaces an output folder whole)",
                     quote_input(target), quote_input(foreign));
+  check_can_create(target);
 }
 
 StagedDir::StagedDir(const std::string& target, std::vector<std::string> owned)

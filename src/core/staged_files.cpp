@@ -38,7 +38,7 @@ StagedFiles::~StagedFiles() { discard(); }
 
 void StagedFiles::discard() {
   for (auto& e : entries_) {
-    ::unlink(e.tmp.c_str());
+    if (!e.direct) ::unlink(e.tmp.c_str());
     e.guard.release();
   }
   entries_.clear();
@@ -47,8 +47,17 @@ void StagedFiles::discard() {
 void StagedFiles::write(const std::string& out, std::string_view content) {
   const std::string path = resolve_output_path(out);
   GRACE_INPUT_CHECK(!std::filesystem::is_directory(path), "cannot write {}: it is a directory", quote_input(path));
+  check_not_an_input(path);
+  for (const Entry& x : entries_)
+    GRACE_INPUT_CHECK(x.target != path, "cannot write {}: two outputs of this command are given that path", quote_input(path));
   Entry e;
   e.target = path;
+  if (is_special_file(path)) {
+    e.direct = true;
+    e.content = std::string(content);
+    entries_.push_back(std::move(e));
+    return;
+  }
   e.tmp = temp_path_for(path);
   e.guard = CleanupOnSignal(e.tmp, /*is_folder=*/false);
   if (const int err = write_whole_file(e.tmp, content)) {
@@ -60,8 +69,18 @@ void StagedFiles::write(const std::string& out, std::string_view content) {
 
 void StagedFiles::commit() {
   BlockSignals blocked;
+  // Devices and FIFOs first: their writes cannot be taken back, the renames can.
+  for (Entry& e : entries_) {
+    if (!e.direct) continue;
+    if (const int err = write_whole_file(e.target, e.content)) {
+      const std::string target = e.target;
+      discard();
+      fail_input("cannot write {}: {}", quote_input(target), std::strerror(err));
+    }
+  }
   for (size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
+    if (e.direct) continue;
     int rc = ::renameat2(AT_FDCWD, e.tmp.c_str(), AT_FDCWD, e.target.c_str(), RENAME_NOREPLACE);
     if (rc != 0 && errno == EEXIST) {
       rc = ::renameat2(AT_FDCWD, e.tmp.c_str(), AT_FDCWD, e.target.c_str(), RENAME_EXCHANGE);
@@ -84,7 +103,7 @@ void StagedFiles::commit() {
     fail_input("cannot write {}: {}", quote_input(target), std::strerror(err));
   }
   for (auto& e : entries_) {
-    if (e.swapped) ::unlink(e.tmp.c_str());  // the old content
+    if (e.swapped && !e.direct) ::unlink(e.tmp.c_str());  // the old content
     e.guard.release();
   }
   entries_.clear();

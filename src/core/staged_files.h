@@ -7,7 +7,9 @@
 // created with renameat2(RENAME_NOREPLACE), an existing one is swapped with its temporary
 // (RENAME_EXCHANGE) and its old content removed at the end, so a rename failing part-way puts
 // every earlier target back as it was. Destroyed without commit(), the temporaries are removed.
-// A target that is a symbolic link is followed (the link stays), as write_file_atomic does.
+// A target that is a symbolic link is followed (the link stays), as write_file_atomic does; one
+// that is a device or FIFO (/dev/null) is written into at commit(), before any rename; one that
+// is an input of this command (core/output_path.h) is refused.
 #ifndef GRACE_CORE_STAGED_FILES_H_
 #define GRACE_CORE_STAGED_FILES_H_
 
@@ -37,6 +39,8 @@ class StagedFiles {
     std::string target, tmp;
     CleanupOnSignal guard;
     bool swapped = false;  // after the rename: tmp holds the target's old content
+    bool direct = false;   // a device or FIFO: `content` is written into it at commit()
+    std::string content;
   };
   void discard();
 

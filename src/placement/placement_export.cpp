@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/json_file.h"
 #include "grace/error.h"
 #include "grace/model.h"
 #include "grace/placement_io.h"
@@ -67,12 +68,7 @@ Placement import_placement(const std::string& text, ExportFormat fmt, int nodes,
   const std::string& src = source;
   GRACE_INPUT_CHECK(nodes >= 1 && gpus_per_node >= 1, "import '{}': bad topology {}x{}", src, nodes, gpus_per_node);
   GRACE_INPUT_CHECK(fmt != ExportFormat::kSglangDispatch, "import '{}': a dispatch map holds no placement", src);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    fail_input("placement export '{}': not valid JSON: {}", src, e.what());
-  }
+  const json j = parse_json_text(text, fmt::format("placement export '{}'", src));
   std::vector<std::vector<int64_t>> phy;
   if (fmt == ExportFormat::kSglang) {
     GRACE_INPUT_CHECK(j.is_object(), "placement export '{}': expected a JSON object", src);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/json_file.h"
 #include "grace/error.h"
 #include "grace/model.h"
 #include "grace/serving.h"
@@ -16,12 +17,7 @@ namespace grace {
 SglangFileCheck check_sglang_file(const std::string& text, const ModelSpec& model, int ep_size, int redundant,
                                   const std::string& source) {
   const std::string& src = source;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail_input("sglang file '{}': not valid JSON: {}", src, e.what());
-  }
+  const nlohmann::json j = parse_json_text(text, fmt::format("sglang file '{}'", src));
   GRACE_INPUT_CHECK(j.is_object(), "sglang file '{}': expected a JSON object", src);
   for (auto it = j.begin(); it != j.end(); ++it)
     GRACE_INPUT_CHECK(it.key() == "physical_to_logical_map",

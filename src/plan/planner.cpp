@@ -43,6 +43,11 @@ Placement Planner::plan(const PlanContext& ctx) const {
                     "plan: --redundant-slots must be >= 0 (or -1 for one per GPU), got {}",
                     ctx.options.redundant_slots);
   const int slots = ctx.slots();
+  // What a placement file may hold (placement_json.cpp reads slots_per_gpu in [1, 65536]).
+  GRACE_INPUT_CHECK(slots <= 65536,
+                    "plan: {} expert slots per GPU (--redundant {} over {} GPUs) is over the 65536 a placement "
+                    "can hold",
+                    slots, ctx.options.redundant_slots, ctx.num_gpus());
   GRACE_INPUT_CHECK(int64_t(slots) * ctx.num_gpus() >= prof.num_experts,
                     "plan: topology '{}' has {} GPUs x {} expert slots, too few for {} experts "
                     "(raise slots_per_gpu / expert_memory_GB or use more GPUs)",

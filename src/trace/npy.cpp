@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "core/atomic_file.h"
+#include "core/output_path.h"
 #include "grace/error.h"
 
 static_assert(std::endian::native == std::endian::little, "grace reads .npy data as little-endian");
@@ -157,6 +158,7 @@ void NpyReader::open(const std::string& path) {
   path_ = path;
   gzFile f = gzopen(path.c_str(), "rb");
   GRACE_INPUT_CHECK(f != nullptr, "cannot read '{}': {}", path, std::strerror(errno));
+  note_input(path);
   file_ = f;
   gzbuffer(f, 1 << 17);
   unsigned char pre[12];

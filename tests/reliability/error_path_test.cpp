@@ -27,10 +27,14 @@ class ErrorPath : public testing::Test {
 std::string ErrorPath::dir_;
 
 TEST_F(ErrorPath, ParseErrorsAreOneLine) {
-  EXPECT_USER_ERROR(run_grace({}), "subcommand");
+  EXPECT_USER_ERROR(run_grace({}), "give a command", "plan");
   EXPECT_USER_ERROR(run_grace({"evaluate", "--bogus"}));
   EXPECT_USER_ERROR(run_grace({"trace", "stats", "--bogus", at("good")}), "--bogus");
-  EXPECT_USER_ERROR(run_grace({"no-such-command"}));
+  // An unknown command is named, with the commands there are.
+  EXPECT_USER_ERROR(run_grace({"no-such-command"}), "unknown command 'no-such-command'", "evaluate");
+  EXPECT_USER_ERROR(run_grace({"trace", "synt"}), "unknown command 'trace synt'", "synth");
+  EXPECT_USER_ERROR(run_grace({"--bogus", "plan"}), "unknown option '--bogus'");
+  EXPECT_USER_ERROR(run_grace({"trace"}), "'trace' needs a command", "stats");
   EXPECT_USER_ERROR(
       run_grace({"evaluate", "--trace", at("good"), "--placement", at("placement.json"), "--batch-tokens", "abc"}),
       "--batch-tokens", "abc");
