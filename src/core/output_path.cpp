@@ -39,7 +39,15 @@ void check_can_create(const std::string& path) {
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
   std::error_code ec;
-  while (!fs::exists(dir, ec) && dir.has_parent_path() && dir != dir.parent_path()) dir = dir.parent_path();
+  // The nearest folder above that exists (missing ones are created by the writer); "." above a
+  // relative path's first component.
+  while (!fs::exists(dir, ec)) {
+    if (!dir.has_parent_path() || dir == dir.parent_path()) {
+      dir = dir.is_absolute() ? dir.root_path() : fs::path(".");
+      break;
+    }
+    dir = dir.parent_path();
+  }
   std::string probe = (dir / ".grace-probe-XXXXXX").string();
   if (::mkdtemp(probe.data()) == nullptr) {
     const int err = errno;
