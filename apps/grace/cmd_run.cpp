@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "checked_placement.h"
+#include "core/cost_limits.h"
 #include "commands.h"
 #include "grace/error.h"
 #include "router_option.h"
@@ -110,6 +111,15 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
   GRACE_INPUT_CHECK(s.model.hidden > 0 && s.model.moe_intermediate > 0,
                     "--hidden/--intermediate must be positive (got {} and {})", s.model.hidden,
                     s.model.moe_intermediate);
+  // The model's own limits hold for the overrides too, and a rank's expert weights must fit.
+  GRACE_INPUT_CHECK(s.model.hidden <= (1 << 20), "--hidden {} is over the limit of {}", s.model.hidden, 1 << 20);
+  GRACE_INPUT_CHECK(s.model.moe_intermediate <= (1 << 22), "--intermediate {} is over the limit of {}",
+                    s.model.moe_intermediate, 1 << 22);
+  check_memory("run: one rank's expert weights",
+               {{"slots per GPU", s.placement.slots_per_gpu},
+                {"MoE layers", a.layers > 0 ? int64_t(a.layers) : int64_t(s.placement.num_layers)},
+                {"3 x hidden x intermediate", 3 * int64_t(s.model.hidden) * s.model.moe_intermediate}},
+               4);
   s.opt.comm = parse_comm_scheme(a.comm);
   GRACE_INPUT_CHECK(a.routing == "trace" || a.routing == "gate", "--routing must be trace or gate (got '{}')",
                     a.routing);
@@ -117,6 +127,7 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
   s.opt.bf16_activations = a.backend == "cuda";
   GRACE_INPUT_CHECK(a.check >= 0 && a.warmup >= 0, "--check and --warmup must be >= 0");
   s.opt.keep_outputs = a.check > 0;
+  s.opt.check_tokens = a.check;
   s.opt.warmup_batches = a.warmup;
   s.opt.batch_tokens = a.batch_tokens;
   s.opt.num_layers = a.layers;
@@ -139,6 +150,11 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
     s.trace = synthesize_trace(s.model, so);
   } else {
     s.trace = read_trace(a.traces, s.model.experts, /*with_weights=*/true);
+    // The trace must come from the model it runs (as plan and evaluate require).
+    GRACE_INPUT_CHECK(s.trace.top_k == s.model.top_k && s.trace.num_layers == s.model.moe_layers,
+                      "the trace has {} MoE layers of top-{} routing but model {} has {} layers of top-{}",
+                      s.trace.num_layers, s.trace.top_k, quote_input(s.model.name), s.model.moe_layers,
+                      s.model.top_k);
   }
   s.router = make_router(a.router, s.placement, s.topo, a.seed);
   s.weights = engine::make_weight_source(a.weights, s.model.hidden, s.model.moe_intermediate, s.model.dense_layers);
@@ -320,7 +336,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--backend", a->backend,
                   "Engine backend: cpu (F32 host activations) | cuda (GPU-resident, "
                   "NCCL; needs a build with -DGRACE_CUDA=ON)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--routing", a->routing,
                   "trace: top-k and gate weights from the trace | gate: computed per "
                   "layer from the hidden states (gate GEMM, softmax, group-limited top-k)")

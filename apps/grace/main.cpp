@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -79,6 +80,16 @@ std::string unknown_command(CLI::App& app, int argc, char** argv) {
                       : "'" + path + "' needs a command (" + path + " commands: " + names + ")";
 }
 
+// `grace run` under mpirun: every rank parses the same command line, so a parse error would be
+// printed once per rank. Only rank 0 prints it (all ranks exit 2). Errors after parsing are
+// reported by the engine's start-up agreement (the lowest failing rank).
+bool quiet_rank(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) != "run") return false;
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
+    if (const char* v = std::getenv(var); v && *v) return std::string(v) != "0";
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -101,7 +112,13 @@ int main(int argc, char** argv) {
   grace::cli::add_drift_command(app);
   grace::cli::add_cli_checks(app);
   try {
-    app.parse(argc, argv);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::Error& e) {
+      // Help and version are CLI::Error too: printed by rank 0 only as well.
+      if (quiet_rank(argc, argv) && e.get_exit_code() != 0) return 2;
+      throw;
+    }
   } catch (const CLI::CallForHelp& e) {
     return finish(app.exit(e));
   } catch (const CLI::CallForAllHelp& e) {

@@ -24,7 +24,11 @@ std::string strip_id(const char* what) {
     const size_t end = s.find("] ");
     if (end != std::string::npos) s = s.substr(end + 2);
   }
-  return s;
+  // The message quotes the input's last bytes ("last read: '\x93'"): a binary file's bytes are
+  // not text, so they are escaped (a Python caller would otherwise get an empty message).
+  std::string out;
+  for (unsigned char c : s) out += c >= 0x80 ? fmt::format("\\x{:02x}", c) : std::string(1, char(c));
+  return out;
 }
 
 const json* find(const json& obj, const char* key, const std::string& who, const std::string& where, bool required) {

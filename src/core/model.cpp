@@ -49,6 +49,10 @@ void ModelSpec::validate() const {
   GRACE_INPUT_CHECK(experts % n_group == 0, "model '{}': experts = {} is not a multiple of n_group = {}", name, experts,
                     n_group);
   in("topk_group", topk_group, 1, n_group);
+  // Group-limited top-k picks top_k experts among the topk_group best groups: they must hold them.
+  GRACE_INPUT_CHECK(int64_t(topk_group) * (experts / n_group) >= top_k,
+                    "model {}: top_k = {} cannot be picked from topk_group = {} of n_group = {} groups of {} experts",
+                    quote_input(name), top_k, topk_group, n_group, experts / n_group);
 }
 
 std::vector<std::string> model_preset_names() {

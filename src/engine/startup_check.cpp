@@ -48,12 +48,22 @@ ConfigHashes engine_config_hashes(const EngineInputs& in, const EngineOptions& o
   if (in.topo) s += fmt::format("topo={}x{};", in.topo->nodes, in.topo->gpus_per_node);
   if (in.router) s += fmt::format("router={};", in.router->name());
   if (in.weights) s += fmt::format("weights={};", in.weights->describe());
-  if (in.trace)
-    s += fmt::format("trace={}x{}x{}@{};", in.trace->num_tokens(), in.trace->num_layers, in.trace->top_k,
-                     in.trace->first_token);
-  s += fmt::format("comm={};batch={};layers={};max_batches={};seed={};barrier={};backend={};gate={};groups={}/{}/{}",
-                   int(opt.comm), opt.batch_tokens, opt.num_layers, opt.max_batches, opt.seed, opt.phase_barrier,
-                   backend, opt.gate_routing, m.n_group, m.topk_group, m.norm_topk_prob);
+  if (in.trace) {
+    // The whole content, not only the shape: ranks given different traces of one shape would
+    // route different tokens (and report mixed byte counts).
+    uint64_t ids = 1469598103934665603ull;
+    for (expert_t e : in.trace->ids) ids = (ids ^ uint64_t(e)) * 1099511628211ull;
+    uint64_t offs = 1469598103934665603ull;
+    for (int64_t o : in.trace->seq_offsets) offs = (offs ^ uint64_t(o)) * 1099511628211ull;
+    s += fmt::format("trace={}x{}x{}@{}:{:016x}/{:016x}/{};", in.trace->num_tokens(), in.trace->num_layers,
+                     in.trace->top_k, in.trace->first_token, ids, offs, in.trace->weights.size());
+  }
+  s += fmt::format(
+      "comm={};batch={};layers={};max_batches={};seed={};barrier={};backend={};gate={};groups={}/{}/{};"
+      "warmup={};check={};keep={}",
+      int(opt.comm), opt.batch_tokens, opt.num_layers, opt.max_batches, opt.seed, opt.phase_barrier, backend,
+      opt.gate_routing, m.n_group, m.topk_group, m.norm_topk_prob, opt.warmup_batches, opt.check_tokens,
+      opt.keep_outputs);
   h.config = fnv1a(s);
   return h;
 }

@@ -156,5 +156,25 @@ TEST_F(OutputGuard, JsonErrorsOfServingFilesCarryNoLibraryPrefix) {
       "physical_to_logical_map");
 }
 
+TEST_F(OutputGuard, ABinaryFileGivenAsJsonGetsPrintableText) {
+  // nlohmann quotes the last bytes it read; a binary file's are not UTF-8 (a Python caller got an
+  // empty ValueError from them, the terminal got raw bytes).
+  write_text(at("binary.json"), std::string("\x93NUMPY\x01\x00garbage", 16));
+  const CliResult r = run_grace({"validate", "--placement", at("binary.json"), "--model", at("model.json")});
+  EXPECT_USER_ERROR(r, "not valid JSON", "\\x93");
+  for (unsigned char c : r.err) EXPECT_LT(c, 0x80) << r.err;
+}
+
+TEST_F(OutputGuard, AGroupedGateThatCannotFillTopKIsAModelError) {
+  // 32 groups of 2 experts, the best 1 group: 2 experts for a top-6 gate (before: an internal
+  // check failed inside `grace run --routing gate`, rank by rank).
+  write_text(at("grouped.json"),
+             R"({"name": "g", "moe_layers": 2, "experts": 64, "top_k": 6, "hidden": 64, "moe_intermediate": 32,)"
+             R"( "n_group": 32, "topk_group": 1})");
+  EXPECT_USER_ERROR(run_grace({"trace", "synth", "--model", at("grouped.json"), "--tokens", "16", "-o", at("t")}),
+                    "top_k = 6 cannot be picked from topk_group = 1 of n_group = 32 groups of 2 experts");
+  EXPECT_FALSE(fs::exists(at("t")));
+}
+
 }  // namespace
 }  // namespace grace::reliability

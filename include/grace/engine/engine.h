@@ -61,6 +61,9 @@ struct EngineOptions {
   // Untimed runs of the first batch before the timed loop (connection set-up, allocator and
   // library warm-up stay out of the phase times).
   int warmup_batches = 0;
+  // Tokens the output check compares afterwards (grace run --check; 0: none). Collective, so it
+  // is part of the start-up agreement like every option that changes what the ranks exchange.
+  int64_t check_tokens = 0;
   // The backend's activations are BF16 (cuda): the reference rounds the gate's input to BF16
   // the same way, so gate routing picks the same experts.
   bool bf16_activations = false;
