@@ -141,7 +141,8 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
   GRACE_INPUT_CHECK(a.timeout_s >= 0, "--timeout must be >= 0 seconds (got {})", a.timeout_s);
   s.opt.timeout_s = a.timeout_s;
   GRACE_INPUT_CHECK(world_size == s.topo.num_gpus(),
-                    "the world has {} ranks but --topology {} has {} GPUs (run with mpirun -np {})", world_size,
+                    "the world has {} rank{} but --topology {} has {} GPUs (run with mpirun -np {})", world_size,
+                    world_size == 1 ? "" : "s",
                     a.topology, s.topo.num_gpus(), s.topo.num_gpus());
   if (a.traces.empty()) {
     SynthOptions so;

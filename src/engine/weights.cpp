@@ -106,7 +106,10 @@ class SafetensorsWeights : public WeightSource {
   void load(int layer, int expert, ExpertWeights& w) override {
     auto get = [&](const char* proj) {
       const std::string name = expert_tensor_name(layer + dense_, expert, proj);
-      return file_for(name).read_f32(name, shape_of(proj));
+      SafetensorsFile& f = file_for(name);
+      std::vector<float> v = f.read_f32(name, shape_of(proj));
+      check_finite(v, f.path(), name);
+      return v;
     };
     w.gate = get("gate_proj");
     w.up = get("up_proj");
@@ -115,10 +118,18 @@ class SafetensorsWeights : public WeightSource {
 
   void load_gate(int layer, int experts, std::vector<float>& g) override {
     const std::string name = "model.layers." + std::to_string(layer + dense_) + ".mlp.gate.weight";
-    g = file_for(name).read_f32(name, {int64_t(experts), h_});
+    SafetensorsFile& f = file_for(name);
+    g = f.read_f32(name, {int64_t(experts), h_});
+    check_finite(g, f.path(), name);
   }
 
  private:
+  // A NaN or Inf weight would make every output it touches NaN (and the output check "inf").
+  static void check_finite(const std::vector<float>& v, const std::string& path, const std::string& name) {
+    for (size_t i = 0; i < v.size(); ++i)
+      GRACE_INPUT_CHECK(std::isfinite(v[i]), "{}: tensor '{}' holds {} at element {}", path, name,
+                        std::isnan(v[i]) ? "NaN" : "an infinite value", i);
+  }
   std::vector<int64_t> shape_of(const std::string& proj) const {
     return proj == "down_proj" ? std::vector<int64_t>{h_, i_} : std::vector<int64_t>{i_, h_};
   }
@@ -152,7 +163,9 @@ std::unique_ptr<WeightSource> make_weight_source(const std::string& spec, int64_
                                                  int dense_layers) {
   if (spec.rfind("random:", 0) == 0 || spec == "random") {
     uint64_t seed = 0;
-    if (spec.size() > 7) {
+    if (spec.size() > 6) {
+      GRACE_INPUT_CHECK(spec.size() > 7 && spec.find_first_not_of("0123456789", 7) == std::string::npos,
+                        "--weights: bad seed in '{}' (expected random:SEED, SEED a whole number >= 0)", spec);
       try {
         size_t used = 0;
         seed = std::stoull(spec.substr(7), &used);

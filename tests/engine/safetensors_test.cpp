@@ -111,6 +111,30 @@ TEST(Weights, SafetensorsSourceReadsHuggingFaceNames) {
   EXPECT_THROW(make_weight_source(tmp_path("nope.safetensors"), H, I, 1), InputError);
 }
 
+TEST(Weights, NonFiniteWeightsAndBadSeedsAreInputErrors) {
+  const int64_t H = 4, I = 3;
+  const std::string p = tmp_path("nan.safetensors");
+  std::map<std::string, TensorToWrite> t;
+  std::vector<float> ok(size_t(H * I), 0.25f), bad = ok;
+  bad[5] = std::nanf("");
+  t[expert_tensor_name(0, 0, "gate_proj")] = {"F32", {I, H}, ok};
+  t[expert_tensor_name(0, 0, "up_proj")] = {"F32", {I, H}, bad};
+  t[expert_tensor_name(0, 0, "down_proj")] = {"F32", {H, I}, ok};
+  write_safetensors(p, t);
+  auto src = make_weight_source(p, H, I, 0);
+  ExpertWeights w;
+  try {
+    src->load(0, 0, w);
+    FAIL() << "a NaN weight was loaded";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("up_proj.weight' holds NaN at element 5"), std::string::npos) << e.what();
+  }
+  for (const char* spec : {"random:-1", "random:", "random:1x"})
+    EXPECT_THROW(make_weight_source(spec, H, I, 0), InputError) << spec;
+  EXPECT_NO_THROW(make_weight_source("random", H, I, 0));
+  EXPECT_NO_THROW(make_weight_source("random:18446744073709551615", H, I, 0));
+}
+
 TEST(Weights, RandomWeightsArePureFunctionsOfSeedLayerExpert) {
   auto a = make_weight_source("random:7", 8, 4, 0);
   auto b = make_weight_source("random:7", 8, 4, 0);
