@@ -16,22 +16,34 @@ node and balances load within it.
 """
 import numpy as _np
 
-from . import _as_numpy, _core
+from . import _INT_MAX, _core, _float_array, _int_arg
 
 __all__ = ["rebalance_experts"]
 
+_FN = "rebalance_experts"
+
 
 def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus, coactivation=None):
-    w = _as_numpy(weight).astype(_np.float64)
+    w = _float_array(_FN, "weight", weight, "[layers, num_logical_experts]")
     if w.ndim != 2:
         raise ValueError(f"rebalance_experts: weight must be [layers, num_logical_experts], got shape {w.shape}")
     num_layers, num_logical = w.shape
+    if num_layers == 0 or num_logical == 0:
+        raise ValueError(f"rebalance_experts: weight is empty (shape {w.shape})")
+    num_replicas = _int_arg(_FN, "num_replicas", num_replicas, 1, _INT_MAX)
+    num_groups = _int_arg(_FN, "num_groups", num_groups, 1, _INT_MAX)
+    num_nodes = _int_arg(_FN, "num_nodes", num_nodes, 1, _INT_MAX)
+    num_gpus = _int_arg(_FN, "num_gpus", num_gpus, 1, _INT_MAX)
     if num_gpus % num_nodes != 0:
         raise ValueError(f"rebalance_experts: num_gpus {num_gpus} is not a multiple of num_nodes {num_nodes}")
     if num_replicas % num_gpus != 0 or num_replicas < num_logical:
         raise ValueError(f"rebalance_experts: num_replicas {num_replicas} must be a multiple of num_gpus {num_gpus} "
                          f"and >= num_logical_experts {num_logical}")
-    c = None if coactivation is None else _as_numpy(coactivation).astype(_np.float64)
+    if num_replicas // num_gpus > 65536:
+        raise ValueError(f"rebalance_experts: num_replicas {num_replicas} over num_gpus {num_gpus} is "
+                         f"{num_replicas // num_gpus} expert slots per GPU, over the 65536 a placement can hold")
+    c = None if coactivation is None else _float_array(_FN, "coactivation", coactivation,
+                                                       "[layers, num_logical, num_logical]")
     policy = "eplb" if c is None else "grace"
     topology = f"{num_nodes}x{num_gpus // num_nodes}"
     p = _core.plan_loads(w, c, "", topology, policy, num_replicas - num_logical, 0, num_replicas // num_gpus)

@@ -269,11 +269,29 @@ def _model_dict(name):
     return m
 
 
+def _same_file(a, b):
+    """True when a and b name one file (the same device and inode: also through a link)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def _refuse_overwrite(outputs, inputs):
+    """Fails, before anything is written, when an output would replace one of the inputs."""
+    for out in outputs:
+        for inp in inputs:
+            if inp and _same_file(out, inp):
+                _fail(out, f"is the same file as the input {inp}: refusing to overwrite it (choose another output)")
+
+
 def _cmd_import(a):
     model = _model_dict(a.model)
     result = import_dumps(a.dumps, model)
     if os.path.exists(a.out) and not os.path.isdir(a.out):
         _fail(a.out, "exists and is not a directory")
+    names = ["topk_ids.npy", "seq_offsets.npy", "loads.npy", "profile.json"]
+    _refuse_overwrite([os.path.join(a.out, n + t) for n in names for t in ("", ".tmp")], list(a.dumps) + [a.model])
     # Nothing is written until every dump has been read and checked; files appear atomically.
     print(write_import(result, a.out, model))
 
@@ -286,7 +304,17 @@ def _cmd_plan(a):
     path = os.path.join(a.profile, "loads.npy")
     if not os.path.isfile(path):
         _fail(a.profile, "no loads.npy (import a stat or per_pass dump first)")
-    loads = np.load(path)
+    _refuse_overwrite([a.output], [path, a.model, a.topology])
+    try:
+        loads = np.load(path)
+    except Exception as e:  # noqa: BLE001 - pickled, truncated or not a .npy at all
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "pickle" in first:  # numpy's text for anything it does not recognise as a .npy header
+            first = "not in .npy format, or it holds pickled Python objects"
+        _fail(path, f"cannot be read as a numpy .npy array of per-expert loads: {first}")
+    if not isinstance(loads, np.ndarray) or loads.dtype.kind not in "iuf":
+        what = f"dtype {loads.dtype}" if isinstance(loads, np.ndarray) else type(loads).__name__
+        _fail(path, f"holds {what}, expected numeric per-expert loads [moe_layers, experts]")
     if a.policy in ("grace", "grace-paper", "uniform-affinity"):
         print(f"note: a load profile has no co-activation; '{a.policy}' plans for load only", file=sys.stderr)
     with warnings.catch_warnings():

@@ -5,6 +5,10 @@
 // Input ids: int32 or int64, [tokens, k] for one `layer`, or [tokens, layers, k] for all.
 // src_gpu: one int for every token, or int [tokens]. Work is done in chunks of 4,096 tokens
 // (ids narrowed to grace's 16-bit expert ids and range-checked per chunk, then routed).
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#include <cstring>
 #include <algorithm>
 #include <memory>
 #include <type_traits>
@@ -36,6 +40,39 @@ class PyRouter {
   }
 
   std::string name() const { return std::string(router_->name()); }
+
+  // Whether any of `rows` rows of k ids holds an id twice. For k <= 8 one 128-bit compare per
+  // lane rotation (SSE2; lanes past k hold distinct values no expert id reaches), else pairs.
+  static bool has_repeat(const expert_t* ids, int64_t rows, int k) {
+#if defined(__SSE2__)
+    if (k <= 8) {
+      alignas(16) uint16_t lane[8];
+      for (int j = 0; j < 8; ++j) lane[j] = uint16_t(0xFFFF - j);  // ids are < 65535 - 8 here
+      __m128i any = _mm_setzero_si128();
+      for (int64_t r = 0; r < rows; ++r) {
+        __m128i v;
+        if (k == 8) {
+          v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ids + r * 8));
+        } else {
+          std::memcpy(lane, ids + r * k, size_t(k) * sizeof(expert_t));
+          v = _mm_load_si128(reinterpret_cast<const __m128i*>(lane));
+        }
+#define GRACE_ROT(b) _mm_or_si128(_mm_srli_si128(v, b), _mm_slli_si128(v, 16 - (b)))
+        any = _mm_or_si128(any, _mm_cmpeq_epi16(v, GRACE_ROT(2)));
+        any = _mm_or_si128(any, _mm_cmpeq_epi16(v, GRACE_ROT(4)));
+        any = _mm_or_si128(any, _mm_cmpeq_epi16(v, GRACE_ROT(6)));
+        any = _mm_or_si128(any, _mm_cmpeq_epi16(v, GRACE_ROT(8)));
+#undef GRACE_ROT
+      }
+      return _mm_movemask_epi8(any) != 0;
+    }
+#endif
+    for (int64_t r = 0; r < rows; ++r)
+      for (int a = 0; a < k; ++a)
+        for (int b = a + 1; b < k; ++b)
+          if (ids[r * k + a] == ids[r * k + b]) return true;
+    return false;
+  }
 
   template <typename Id>
   pyb::array route(pyb::array_t<Id, pyb::array::c_style> ids, pyb::object src, int layer, bool physical) {
@@ -72,6 +109,8 @@ class PyRouter {
       std::vector<expert_t> narrow;
       std::vector<int> dest, srcbuf;
       std::vector<int64_t> tokidx;
+      std::vector<uint32_t> stamp(size_t(E), 0u);
+      uint32_t row_stamp = 0;
       for (int64_t t0 = 0; t0 < N; t0 += kChunk) {
         const int64_t n = std::min(kChunk, N - t0);
         const int64_t width = int64_t(L) * K;
@@ -90,6 +129,21 @@ class PyRouter {
               fail_input("route: topk_ids flat index {}: expert id {} outside [0, {})", t0 * width + i,
                          int64_t(src_ids[i]), E);
         }
+        // A token choosing one expert twice is no top-k row (plan and replan refuse it too).
+        if (K > 1 && has_repeat(nw, n * L, K))
+          // Find and name it: each (token, layer) row stamps its ids into an [E] array, a stamp
+          // seen again is a repeat.
+          for (int64_t r = 0; r < n * L; ++r) {
+            if (++row_stamp == 0) std::fill(stamp.begin(), stamp.end(), 0u), row_stamp = 1;
+            const expert_t* row = nw + r * K;
+            for (int j = 0; j < K; ++j) {
+              uint32_t& st = stamp[row[j]];
+              if (st == row_stamp)
+                fail_input("route: token {}, layer {}: expert {} appears twice in the top-{}", t0 + r / L,
+                           nd == 3 ? int(r % L) : layer, int(row[j]), K);
+              st = row_stamp;
+            }
+          }
         if (src_one >= 0) {
           srcbuf.assign(size_t(n), src_one);
         } else {
