@@ -68,8 +68,8 @@ void StagedFiles::write(const std::string& out, std::string_view content) {
 }
 
 void StagedFiles::commit() {
-  BlockSignals blocked;
-  // Devices and FIFOs first: their writes cannot be taken back, the renames can.
+  // Devices and FIFOs first: their writes cannot be taken back, the renames can. Before the
+  // signals are blocked: a FIFO without a reader waits, and Ctrl-C must still end it.
   for (Entry& e : entries_) {
     if (!e.direct) continue;
     if (const int err = write_whole_file(e.target, e.content)) {
@@ -78,6 +78,7 @@ void StagedFiles::commit() {
       fail_input("cannot write {}: {}", quote_input(target), std::strerror(err));
     }
   }
+  BlockSignals blocked;
   for (size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     if (e.direct) continue;
