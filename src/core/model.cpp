@@ -69,8 +69,8 @@ ModelSpec load_model(std::string_view name_or_path) {
   if (!std::filesystem::is_regular_file(path, ec)) {
     std::string names;
     for (const auto& n : model_preset_names()) names += (names.empty() ? "" : ", ") + n;
-    const bool looks_like_a_file = path.find('/') != std::string::npos || path.size() > 5 &&
-                                                                              path.substr(path.size() - 5) == ".json";
+    const bool looks_like_a_file =
+        path.find('/') != std::string::npos || (path.size() > 5 && path.substr(path.size() - 5) == ".json");
     std::error_code missing;
     if (looks_like_a_file && !std::filesystem::exists(path, missing) && !missing)
       fail_input("model file {}: no such file (or give a preset: {})", quote_input(path), names);
