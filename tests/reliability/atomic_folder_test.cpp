@@ -54,22 +54,6 @@ void wait_for(Child& c) {
   c.max_rss_kb = ru.ru_maxrss;
 }
 
-// Everything under `dir`, read while the child may be creating and removing entries (its
-// staging folder, the output-place probe): a walk that meets a vanished entry starts again.
-std::vector<std::string> listing(const std::string& dir) {
-  std::vector<std::string> out;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    out.clear();
-    std::error_code ec;
-    fs::recursive_directory_iterator it(dir, ec), end;
-    while (!ec && it != end) {
-      out.push_back(it->path().string());
-      it.increment(ec);
-    }
-    if (!ec || (ec == std::errc::no_such_file_or_directory && !fs::exists(dir))) break;
-  }
-  return out;
-}
 
 std::string first_or_empty(const std::vector<std::string>& v) { return v.empty() ? "" : v.front(); }
 

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace grace::reliability {
@@ -64,6 +65,23 @@ inline CliResult run_grace(const std::vector<std::string>& args, const std::stri
   r.err = slurp_file(base + ".err");
   std::filesystem::remove(base + ".err");
   return r;
+}
+
+// Everything under `dir`, read while the child may be creating and removing entries (its
+// staging folder, the output-place probe): a walk that meets a vanished entry starts again.
+inline std::vector<std::string> listing(const std::string& dir) {
+  std::vector<std::string> out;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    out.clear();
+    std::error_code ec;
+    std::filesystem::recursive_directory_iterator it(dir, ec), end;
+    while (!ec && it != end) {
+      out.push_back(it->path().string());
+      it.increment(ec);
+    }
+    if (!ec || (ec == std::errc::no_such_file_or_directory && !std::filesystem::exists(dir))) break;
+  }
+  return out;
 }
 
 // The user-error contract: exit 2 and exactly one line "grace: error: ..." with no control

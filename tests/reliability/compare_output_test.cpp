@@ -55,22 +55,6 @@ void wait_for(Child& c) {
   c.max_rss_kb = ru.ru_maxrss;
 }
 
-// Everything under `dir`, read while the child may be creating and removing entries (its
-// staging folder, the output-place probe): a walk that meets a vanished entry starts again.
-std::vector<std::string> listing(const std::string& dir) {
-  std::vector<std::string> out;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    out.clear();
-    std::error_code ec;
-    fs::recursive_directory_iterator it(dir, ec), end;
-    while (!ec && it != end) {
-      out.push_back(it->path().string());
-      it.increment(ec);
-    }
-    if (!ec || (ec == std::errc::no_such_file_or_directory && !fs::exists(dir))) break;
-  }
-  return out;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
