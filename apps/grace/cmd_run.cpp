@@ -8,8 +8,9 @@
 //
 // Set-up errors (bad flags, files, a placement for another model or topology, a world size that
 // does not match the topology) are agreed on by all ranks: the lowest failing rank (rank 0 when
-// all fail alike) prints the message, every rank exits non-zero, nobody waits forever. An error
-// during the run aborts the whole job (MPI_Abort).
+// all fail alike) prints the message, every rank exits non-zero, nobody waits forever. So are
+// errors while a rank loads its experts' weights (engine::LoadFailure). An error during the run
+// aborts the whole job (MPI_Abort).
 // Fault injection for tests: GRACE_ENGINE_FAIL_RANK=r [GRACE_ENGINE_FAIL_LAYER=l] makes rank r
 // exit abnormally at layer l of the first batch; GRACE_ENGINE_HANG_RANK=r [GRACE_ENGINE_HANG_LAYER=l]
 // makes rank r sleep forever before the dispatch collectives of layer l of the first batch.
@@ -274,6 +275,14 @@ void run_run(const RunArgs& a) {
     backend.reset();
     wld.finish();
     std::exit(2);
+  } catch (const engine::LoadFailure& e) {
+    // Agreed by every rank after loading: the lowest failing rank reports, all exit alike.
+    if (me == e.reporter) std::fprintf(stderr, "grace: error: rank %d: %s\n", me, one_line(e.what()).c_str());
+    std::fflush(stderr);
+    world.barrier();
+    backend.reset();
+    wld.finish();
+    std::exit(e.code);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "grace: error: rank %d: %s (aborting the job)\n", me, e.what());
     std::fflush(stderr);

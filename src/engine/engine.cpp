@@ -111,7 +111,20 @@ EngineResult run_engine(Comm& world, MoeBackend& backend, const EngineInputs& in
   const int64_t H = in.model.hidden;
 
   Watchdog wd(opt.timeout_s, me, [&world] { world.abort(4); });
-  backend.load(L, [&wd](int l) { wd.beat("loading weights", l); });
+  {  // Loading is where a rank meets its own experts' tensors: agree before exchanging anything.
+    int code = 0;
+    std::string msg;
+    try {
+      backend.load(L, [&wd](int l) { wd.beat("loading weights", l); });
+    } catch (const InputError& e) {
+      code = 2, msg = e.what();
+    } catch (const std::exception& e) {
+      code = 1, msg = std::string("internal error: ") + e.what();
+    }
+    wd.beat("agreeing on the loaded weights");
+    const SetupVerdict v = agree_on_setup(world, code);
+    if (v.code != 0) throw LoadFailure(v.code, v.reporter, me == v.reporter ? msg : std::string());
+  }
 
   const int64_t n_tokens = tr.num_tokens();
   int64_t nb = (n_tokens + opt.batch_tokens - 1) / opt.batch_tokens;

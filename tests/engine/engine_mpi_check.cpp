@@ -142,6 +142,19 @@ int write_fixtures(const std::string& dir) {
   std::map<std::string, TensorToWrite> t;
   t[expert_tensor_name(1, 0, "gate_proj")] = {"BF16", {16, 32}, std::vector<float>(16 * 32, 0.01f)};
   write_safetensors(dir + "/partial.safetensors", t);
+  // Every expert of MoE layers 0-1 (model layers 1-2) at --hidden 32 --intermediate 16, with one
+  // NaN in layer 1's expert 40: only the rank that hosts expert 40 finds it, while loading.
+  t.clear();
+  for (int layer = 1; layer <= 2; ++layer)
+    for (int e = 0; e < m.experts; ++e)
+      for (const char* proj : {"gate_proj", "up_proj", "down_proj"}) {
+        std::vector<float> v(16 * 32, 0.01f);
+        if (layer == 2 && e == 40 && std::string(proj) == "up_proj") v[7] = std::nanf("");
+        const std::vector<int64_t> shape =
+            std::string(proj) == "down_proj" ? std::vector<int64_t>{32, 16} : std::vector<int64_t>{16, 32};
+        t[expert_tensor_name(layer, e, proj)] = {"F32", shape, v};
+      }
+  write_safetensors(dir + "/nan-one-expert.safetensors", t);
   return 0;
 }
 

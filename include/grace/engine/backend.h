@@ -57,7 +57,8 @@ class MoeBackend {
   virtual std::string compute_name() const = 0;  // what runs the experts ("cpu", "cuda", ...)
   virtual int64_t row_bytes() const = 0;         // one dispatch row on the wire
   // Loads this rank's expert weights (and the gate's, with gate routing) for layers [0, L).
-  // beat_layer(l) is called before each layer.
+  // beat_layer(l) is called before each layer. Local only (no collectives): run_engine catches a
+  // rank's failure here and the ranks agree on it (LoadFailure) before anything is exchanged.
   virtual void load(int num_layers, const std::function<void(int)>& beat_layer) = 0;
   // Start of a batch: this rank's nl tokens' hidden states, [nl][hidden] F32 (host).
   virtual void begin_batch(const float* x, int64_t nl) = 0;

@@ -142,6 +142,16 @@ struct StartupMismatch : InputError {
   using InputError::InputError;
 };
 
+// Thrown by run_engine on every rank when loading the weights failed on at least one rank (a
+// missing or non-finite tensor, memory): the ranks agree on it (agree_on_setup) before anything is
+// exchanged, so the job ends with one message and the failing rank's exit code instead of an
+// abort. `reporter` is the lowest failing rank; only its what() holds the message (others: "").
+struct LoadFailure : std::runtime_error {
+  LoadFailure(int code, int reporter, const std::string& msg) : std::runtime_error(msg), code(code), reporter(reporter) {}
+  int code;      // 2: bad input (InputError), 1: anything else
+  int reporter;  // the rank that prints what()
+};
+
 // Set-up agreement before run_engine (bad flags, files, a world that does not fit): every rank
 // passes its own outcome (code 0 = fine, else the exit code and message); all ranks learn the
 // worst code and which rank reports (the lowest failing one; rank 0 when all fail alike).
