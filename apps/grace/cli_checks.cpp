@@ -19,7 +19,7 @@ namespace {
 std::string check_whole(const std::string& text, uint64_t max) {
   const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
   if (!digits) {
-    if (!text.empty() && text[0] == '-') return quote_input(text) + " is negative; expected a whole number >= 0";
+    if (!text.empty() && text[0] == '-') return quote_input(text) + " is negative; expected a whole number";
     return quote_input(text) + " is not a whole number (decimal digits only)";
   }
   uint64_t v = 0;

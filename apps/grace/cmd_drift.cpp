@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,6 +19,7 @@
 
 #include "commands.h"
 #include "core/atomic_file.h"
+#include "core/cost_limits.h"
 #include "drift_report.h"
 #include "drift_run.h"
 #include "grace/error.h"
@@ -50,11 +53,16 @@ void run_drift_cmd(DriftArgs a) {
   GRACE_INPUT_CHECK(a.o.horizon >= 0, "--horizon must be >= 0 batches (got {})", a.o.horizon);
   check_router_name(a.o.router, "--router");
   parse_comm_scheme(a.o.comm);
+  a.strategies = split_strategies(a.strategies);
   check_strategies(a.strategies);
   a.o.min_visits_per_move =
       parse_break_even(a.break_even, cp.model, double(a.o.horizon) * double(a.o.batch_tokens), "--move-break-even");
   check_output_file(a.html, "--html");
   const Trace stream = read_checked_trace(a.traces, cp, a.placement);
+  check_count("drift", {{"windows", std::max<int64_t>(1, stream.num_tokens() / a.o.window)},
+                        {"passes", 1 + int64_t(a.strategies.size())}, {"GPUs", cp.topo.num_gpus()},
+                        {"experts", cp.model.experts}, {"layers", cp.model.moe_layers}},
+              kMaxDriftWork, "one re-plan per window and pass; a larger --window means fewer windows");
   const auto windows = cut_windows(stream, a.o);
 
   const bool tty = ::isatty(2) != 0;
@@ -62,7 +70,7 @@ void run_drift_cmd(DriftArgs a) {
     return [tty, what](int done, int total) {
       if (tty)
         std::fprintf(stderr, "\r%s: window %d / %d%s", what, done, total, done == total ? "\n" : "");
-      else
+      else if (done == total || done * 10 / total != (done - 1) * 10 / total)  // a log: every 10%
         std::fprintf(stderr, "%s: window %d / %d\n", what, done, total);
     };
   };
@@ -99,8 +107,7 @@ void add_drift_command(CLI::App& app) {
       cmd->add_option("--max-move-bytes", args->max_move_bytes, "Re-plan budget in bytes of expert weights");
   cmd->add_option("--strategies", args->strategies,
                   "Also replay online strategies out of sample, comma-separated: static, replan (budgeted, "
-                  "adopted when it pays back within the horizon), eplb:K, grace:K (full re-plan every K windows)")
-      ->delimiter(',');
+                  "adopted when it pays back within the horizon), eplb:K, grace:K (full re-plan every K windows)");
   cmd->add_option("--move-break-even", args->break_even,
                   "Re-plans make a move only when it pays for its bytes: auto (the cross-node bytes it saves over "
                   "--horizon x --batch-tokens tokens must reach the expert bytes it ships, from the model), off, or "

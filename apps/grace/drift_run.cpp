@@ -138,20 +138,34 @@ std::vector<DriftWindow> run_drift(const std::vector<Trace>& windows, const Plac
   return out;
 }
 
+std::vector<std::string> split_strategies(const std::vector<std::string>& given) {
+  std::vector<std::string> out;
+  for (const std::string& g : given) {
+    size_t begin = 0;
+    while (true) {
+      const size_t comma = g.find(',', begin);
+      const std::string s = g.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+      GRACE_INPUT_CHECK(!s.empty(), "--strategies: empty entry in '{}' (a comma too many?)", one_line(g));
+      out.push_back(s);
+      if (comma == std::string::npos) break;
+      begin = comma + 1;
+    }
+  }
+  return out;
+}
+
 void check_strategies(const std::vector<std::string>& strategies) {
   for (const auto& s : strategies) {
     if (s == "static" || s == "replan") continue;
     const auto colon = s.find(':');
     const std::string kind = s.substr(0, colon);
     GRACE_INPUT_CHECK((kind == "eplb" || kind == "grace") && colon != std::string::npos,
-                      "--strategies: unknown strategy '{}' (valid: static, replan, eplb:K, grace:K)", s);
+                      "--strategies: unknown strategy '{}' (valid: static, replan, eplb:K, grace:K)", one_line(s));
+    const std::string digits = s.substr(colon + 1);
     int k = 0;
-    try {
-      k = std::stoi(s.substr(colon + 1));
-    } catch (...) {
-      k = 0;
-    }
-    GRACE_INPUT_CHECK(k > 0, "--strategies '{}': K must be a positive number of windows", s);
+    if (!digits.empty() && digits.size() <= 9 && digits.find_first_not_of("0123456789") == std::string::npos)
+      k = std::stoi(digits);
+    GRACE_INPUT_CHECK(k > 0, "--strategies '{}': K must be a positive whole number of windows", one_line(s));
   }
 }
 

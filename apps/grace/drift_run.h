@@ -91,6 +91,9 @@ std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, co
                                            const std::vector<std::string>& strategies, const Progress& progress);
 
 // Throws InputError unless every name is a strategy above.
+// --strategies as given (each value may hold a comma-separated list): the entries, in order; an
+// empty entry ("static,,replan") is an input error.
+std::vector<std::string> split_strategies(const std::vector<std::string>& given);
 void check_strategies(const std::vector<std::string>& strategies);
 
 }  // namespace grace::cli

@@ -165,6 +165,13 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
            {"--trace '" + empty_path() + "' --window 512", "no tokens"},
            {"--trace " + kRecent + " --window 512 --topology 2x8", "planned for 2x4 GPUs"},
            {"--trace " + kRecent + " --window 512 --strategies static,periodic", "unknown strategy 'periodic'"},
+           {"--trace " + kRecent + " --window 512 --strategies static,,replan", "empty entry in 'static,,replan'"},
+           {"--trace " + kRecent + " --window 512 --strategies static,", "empty entry in 'static,'"},
+           {"--trace " + kRecent + " --window 512 --strategies grace:2x", "K must be a positive whole number"},
+           {"--trace " + kRecent + " --window 512 --strategies eplb:0", "K must be a positive whole number"},
+           // One re-plan per window: 40k windows of one token would run for half an hour.
+           {"--trace synthetic:deepseek-v2-lite:40000:1 --window 1",
+            "windows x passes x GPUs x experts x layers = 40000 x 1 x 8 x 64 x 26"},
            {"--trace " + kRecent + " --window 512 --move-break-even sometimes", "--move-break-even"},
            {"--trace " + kRecent + " --window 512 --move-break-even -0.1", "--move-break-even"}}) {
     SCOPED_TRACE(args);
