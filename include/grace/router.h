@@ -52,6 +52,10 @@ std::vector<std::string> router_names();
 std::string router_description(std::string_view name);
 // Throws InputError "<where>: unknown router '<name>' (valid: ...)" unless `name` is registered.
 void check_router_name(std::string_view name, std::string_view where = "router");
+// Whether the router routes over the layout the serving system holds (serving.h
+// served_placement: spare slots filled with extra replicas) rather than over the placement as
+// planned: the SGLang routers. The evaluator counts such a router's traffic on that layout.
+bool router_routes_served_layout(std::string_view name);
 // Throws InputError listing the valid names.
 std::unique_ptr<Router> make_router(std::string_view name, const Placement& placement, const Topology& topo,
                                     uint64_t seed = 0);

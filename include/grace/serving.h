@@ -49,6 +49,12 @@ struct PhysicalLayout {
 // require_full = false such slots stay -1 (the SGLang routers emulate any placement this way).
 PhysicalLayout physical_layout(const Placement& p, bool require_full = true);
 
+// The placement as the serving system holds it: p plus the extra replicas physical_layout fills
+// its spare slots with (require_full = false), an expert's weights made equal where it gained
+// copies. p itself when it has no spare slot. The SGLang routers route over this layout, so the
+// evaluator counts their traffic against it (router_routes_served_layout).
+Placement served_placement(const Placement& p);
+
 // The SGLang export of a placement for `model` (dense_layers rows first, then the MoE layers).
 struct SglangExport {
   std::string json;    // the --init-expert-location file

@@ -7,11 +7,15 @@
 #include <algorithm>
 #include <memory>
 #include <numeric>
+#include <optional>
+#include <string>
 
 #include "eval/layer_counter.h"
 #include "grace/error.h"
 #include "grace/model.h"
 #include "grace/placement.h"
+#include "grace/router.h"
+#include "grace/serving.h"
 #include "grace/token_pinning.h"
 #include "grace/topology.h"
 #include "grace/trace_io.h"
@@ -19,12 +23,23 @@
 namespace grace {
 namespace {
 
+// The placement the router routes over: the served layout for the SGLang routers (their
+// traffic goes to the copies filling the spare slots too), else the placement itself.
+std::optional<Placement> served_if_needed(const Placement& p, const std::string& router) {
+  if (!router_routes_served_layout(router)) return std::nullopt;
+  return served_placement(p);
+}
+
 class Replay {
  public:
   Replay(const Placement& p, const Topology& topo, const ModelSpec& model, const EvalOptions& opt)
-      : opt_(opt), table_(p, topo), counter_(table_, opt.comm), pinning_(table_.num_gpus()) {
+      : opt_(opt),
+        served_(served_if_needed(p, opt.router)),
+        table_(served_ ? *served_ : p, topo),
+        counter_(table_, opt.comm),
+        pinning_(table_.num_gpus()) {
     GRACE_INPUT_CHECK(opt.batch_tokens > 0, "--batch-tokens must be positive (got {})", opt.batch_tokens);
-    router_ = make_router(opt.router, p, topo, opt.seed);
+    router_ = make_router(opt.router, served_ ? *served_ : p, topo, opt.seed);
     res_.router = opt.router;
     res_.comm = opt.comm;
     res_.batch_tokens = opt.batch_tokens;
@@ -81,6 +96,7 @@ class Replay {
 
  private:
   EvalOptions opt_;
+  std::optional<Placement> served_;  // the SGLang routers' layout (declared before table_)
   RoutingTable table_;
   eval::LayerCounter counter_;
   std::unique_ptr<Router> router_;

@@ -85,4 +85,27 @@ PhysicalLayout physical_layout(const Placement& p, bool require_full) {
   return out;
 }
 
+Placement served_placement(const Placement& p) {
+  const PhysicalLayout lay = physical_layout(p, /*require_full=*/false);
+  if (lay.spare_slots_filled == 0) return p;
+  Placement s = p;
+  for (int l = 0; l < lay.num_layers; ++l) {
+    std::vector<char> hosted(size_t(lay.num_experts) * lay.num_gpus(), 0), gained(size_t(lay.num_experts), 0);
+    auto& experts = s.layers[size_t(l)].experts;
+    for (int e = 0; e < lay.num_experts; ++e)
+      for (const Instance& in : experts[size_t(e)].instances) hosted[size_t(e) * lay.num_gpus() + in.gpu] = 1;
+    for (int q = 0; q < lay.num_physical(); ++q) {
+      const int e = lay.row(l)[q], g = lay.gpu_of(q);
+      if (e < 0 || hosted[size_t(e) * lay.num_gpus() + g]) continue;
+      hosted[size_t(e) * lay.num_gpus() + g] = 1;
+      experts[size_t(e)].instances.push_back(Instance{g, 1.0});
+      gained[size_t(e)] = 1;
+    }
+    for (int e = 0; e < lay.num_experts; ++e)
+      if (gained[size_t(e)])
+        for (Instance& in : experts[size_t(e)].instances) in.weight = 1.0 / experts[size_t(e)].num_instances();
+  }
+  return s;
+}
+
 }  // namespace grace

@@ -18,6 +18,7 @@ struct RouterEntry {
   std::string_view name;
   Factory make;
   std::string_view description;
+  bool served_layout = false;  // routes over serving.h's served_placement (spare slots filled)
 };
 
 std::shared_ptr<const RoutingTable> table(const Placement& p, const Topology& t) {
@@ -43,9 +44,9 @@ const RouterEntry kRouters[] = {
     {"cover", [](const Placement& p, const Topology& t, uint64_t) { return route::make_cover(table(p, t)); },
      "own GPU, else own node; the rest on the fewest remote nodes, riding along on visits to even load (grace)"},
     {"sglang-static", [](const Placement& p, const Topology&, uint64_t s) { return route::make_sglang_static(p, s); },
-     "SGLang's static dispatch over the exported layout: own GPU's copy, else a fair random copy anywhere"},
+     "SGLang's static dispatch over the exported layout: own GPU's copy, else a fair random copy anywhere", true},
     {"sglang-dynamic", [](const Placement& p, const Topology&, uint64_t s) { return route::make_sglang_dynamic(p, s); },
-     "SGLang's dynamic dispatch: uniform over the exported physical copies"},
+     "SGLang's dynamic dispatch: uniform over the exported physical copies", true},
 };
 
 const RouterEntry* find_router(std::string_view name) {
@@ -71,6 +72,11 @@ std::vector<std::string> router_names() {
 void check_router_name(std::string_view name, std::string_view where) {
   GRACE_INPUT_CHECK(find_router(name) != nullptr, "{}: unknown router '{}' (valid: {})", where, name,
                     fmt::join(router_names(), ", "));
+}
+
+bool router_routes_served_layout(std::string_view name) {
+  check_router_name(name);
+  return find_router(name)->served_layout;
 }
 
 std::string router_description(std::string_view name) {

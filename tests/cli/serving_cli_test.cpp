@@ -94,5 +94,20 @@ TEST(ServingCli, EvaluateShowsWhatSglangDispatchDoesWithThePlacement) {
   EXPECT_GT(dyn, st);
 }
 
+// A placement with spare slots (contiguous on 2x4: 8 experts in 9 slots per GPU) is served with
+// those slots filled; SGLang's routers are evaluated on that layout (this stopped with exit 1,
+// an internal error, before). `simulate` and `drift` go through the same evaluator.
+TEST(ServingCli, SglangRoutersEvaluatePlacementsWithSpareSlots) {
+  TempDir dir("sgspare");
+  const std::string p = dir.file("p.json");
+  ASSERT_EQ(run_grace("plan --policy contiguous --topology 2x4 -o '" + p + "'").code, 0);
+  for (const char* router : {"sglang-static", "sglang-dynamic"}) {
+    EXPECT_GT(cross_node(p, router), 0) << router;
+    CliResult s = run_grace("simulate --trace synthetic:deepseek-v2-lite:4096:3 --placement '" + p + "' --router " +
+                            router + " --json");
+    EXPECT_EQ(s.code, 0) << s.err;
+  }
+}
+
 }  // namespace
 }  // namespace grace
