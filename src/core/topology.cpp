@@ -181,6 +181,30 @@ void Topology::validate() const {
     GRACE_INPUT_CHECK(i == 0 || compute[i].tokens > compute[i - 1].tokens,
                       "topology {}: compute points must be sorted by tokens", quote_input(name));
   }
+  // Physical bounds, so that every simulated time stays finite (a bandwidth of 1e-320 GB/s or
+  // a latency of 1e308 us made times infinite and the reports' charts meaningless): rates in
+  // [1e-6, 1e9] (GB/s or TFLOP/s, 0 where it means "not modelled"), times <= 1e9 us.
+  auto rate = [&](double v, const char* field, bool zero_ok) {
+    GRACE_INPUT_CHECK((zero_ok && v == 0) || (v >= 1e-6 && v <= 1e9), "topology {}: {} = {} must be in [1e-6, 1e9]{}",
+                      quote_input(name), field, v, zero_ok ? " (or 0 = not modelled)" : "");
+  };
+  auto time_us = [&](double v, const char* field) {
+    GRACE_INPUT_CHECK(v <= 1e9, "topology {}: {} = {} us must be <= 1e9", quote_input(name), field, v);
+  };
+  rate(intra.bandwidth_GBps, "intra.bandwidth_GBps", false);
+  rate(inter.bandwidth_GBps, "inter.bandwidth_GBps", false);
+  rate(node_nic_GBps, "node_nic_GBps", true);
+  rate(hbm_GBps, "hbm_GBps", true);
+  rate(peak_tflops, "peak_tflops", false);
+  rate(grouped_tflops, "grouped_tflops", true);
+  for (const auto& c : compute) rate(c.tflops, "a compute point's tflops", false);
+  time_us(intra.latency_us, "intra.latency_us");
+  time_us(inter.latency_us, "inter.latency_us");
+  time_us(intra.peer_latency_us, "intra.peer_latency_us");
+  time_us(inter.peer_latency_us, "inter.peer_latency_us");
+  time_us(kernel_overhead_us, "kernel_overhead_us");
+  GRACE_INPUT_CHECK(expert_memory_GB <= 1e9, "topology {}: expert_memory_GB = {} must be <= 1e9", quote_input(name),
+                    expert_memory_GB);
 }
 
 std::string_view compute_model_name(ComputeModel m) { return m == ComputeModel::kPerExpert ? "per-expert" : "grouped"; }

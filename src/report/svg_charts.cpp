@@ -11,7 +11,7 @@ namespace {
 
 // Axis ticks 0, step, 2 step, ... covering vmax, step in {1, 2, 5} x 10^k, about 5 ticks.
 std::vector<double> nice_ticks(double vmax) {
-  if (!(vmax > 0)) vmax = 1;
+  if (!(vmax > 0) || !std::isfinite(vmax)) vmax = 1;  // a non-finite maximum gets a unit axis, never no ticks
   double raw = vmax / 5, mag = std::pow(10.0, std::floor(std::log10(raw))), step = mag;
   for (double m : {1.0, 2.0, 5.0, 10.0})
     if (m * mag >= raw) {

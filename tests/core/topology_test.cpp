@@ -96,6 +96,30 @@ TEST(Topology, JsonLinkTiersReadPeerLatency) {
   EXPECT_THROW(parse_json_topology(R"({"preset": "2x2", "intra": {"peer_latency_us": "slow"}})"), InputError);
 }
 
+// Values that pass "finite and > 0" but make simulated times infinite (compare then crashed in
+// its charts) are refused with the field's name; the shipped presets stay inside the bounds.
+TEST(Topology, RatesAndTimesHavePhysicalBounds) {
+  for (const char* bad : {R"({"kernel_overhead_us": 1e308})", R"({"inter": {"latency_us": 1e307}})",
+                          R"({"intra": {"peer_latency_us": 2e9}})", R"({"hbm_GBps": 1e-320})",
+                          R"({"inter": {"bandwidth_GBps": 1e-320}})", R"({"node_nic_GBps": 1e-9})",
+                          R"({"grouped_tflops": 1e-320})", R"({"peak_tflops": 1e12})",
+                          R"({"compute_model": "per-expert", "compute": [[1, 1e-320], [2, 1e-320]]})",
+                          R"({"expert_memory_GB": 1e300})"}) {
+    SCOPED_TRACE(bad);
+    try {
+      parse_json_topology(bad);
+      ADD_FAILURE() << "accepted";
+    } catch (const InputError& e) {
+      const std::string m = e.what();
+      EXPECT_TRUE(m.find("must be in [1e-6, 1e9]") != std::string::npos || m.find("must be <= 1e9") != std::string::npos)
+          << m;
+    }
+  }
+  // 0 still means "not modelled" where it did.
+  EXPECT_NO_THROW(parse_json_topology(R"({"hbm_GBps": 0, "node_nic_GBps": 0, "grouped_tflops": 0})"));
+  for (const char* preset : {"2x4", "2x4@h200", "8x8@h200"}) EXPECT_NO_THROW(parse_topology(preset)) << preset;
+}
+
 TEST(Model, PresetsMatchPublishedFacts) {
   ModelSpec m = load_model("deepseek-v2-lite");
   EXPECT_EQ(m.moe_layers, 26);
