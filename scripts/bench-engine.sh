@@ -31,7 +31,7 @@ trap '[ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp -r "$OUT"/. "$KEEP"/; rm -rf 
 DATA=$ROOT/../shared/data/traces/deepseek-v2-lite-esft
 
 cat > "$OUT/model.json" <<JSON
-{"name": "deepseek-v2-lite", "moe_layers": 26, "dense_layers": 1, "experts": 64, "shared_experts": 2,
+{"name": "deepseek-v2-lite-f32", "moe_layers": 26, "dense_layers": 1, "experts": 64, "shared_experts": 2,
  "top_k": 6, "hidden": 2048, "moe_intermediate": $INTER, "vocab": 102400, "dtype_bytes": 4}
 JSON
 cat > "$OUT/emu-2x2.json" <<JSON

@@ -37,7 +37,7 @@ std::string check_float(const std::string& text) {
   const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() || !std::isfinite(v))
     return quote_input(text) + " is not a finite number";
-  if (v < 0) return quote_input(text) + " is negative; expected a number >= 0";
+  if (v < 0) return quote_input(text) + " is negative; expected a number";
   return {};
 }
 

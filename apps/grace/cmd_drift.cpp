@@ -59,6 +59,11 @@ void run_drift_cmd(DriftArgs a) {
       parse_break_even(a.break_even, cp.model, double(a.o.horizon) * double(a.o.batch_tokens), "--move-break-even");
   check_output_file(a.html, "--html");
   const Trace stream = read_checked_trace(a.traces, cp, a.placement);
+  // Window w is compared with a re-plan made on window w - 1: one window compares nothing.
+  GRACE_INPUT_CHECK(stream.num_tokens() >= 2 * a.o.window,
+                    "--window {}: the stream has {} tokens, so fewer than two windows and nothing to compare (drift "
+                    "re-plans on each window and evaluates on the next); give a --window of at most {}",
+                    a.o.window, stream.num_tokens(), stream.num_tokens() / 2);
   check_count("drift", {{"windows", std::max<int64_t>(1, stream.num_tokens() / a.o.window)},
                         {"passes", 1 + int64_t(a.strategies.size())}, {"GPUs", cp.topo.num_gpus()},
                         {"experts", cp.model.experts}, {"layers", cp.model.moe_layers}},

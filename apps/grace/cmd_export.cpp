@@ -216,8 +216,8 @@ void run_validate(const ValidateArgs& a) {
   std::printf(
       "placement '%s' is valid for model %s on topology %s: %d layers x %d experts, %d instances "
       "(%d replicas), %d slots per GPU, policy %s, hash %016llx\n",
-      a.placement.c_str(), model.name.c_str(), topo.name.c_str(), p.num_layers, p.num_experts, instances,
-      instances - p.num_layers * p.num_experts, p.slots_per_gpu, p.policy.c_str(),
+      one_line(a.placement).c_str(), one_line(model.name).c_str(), one_line(topo.name).c_str(), p.num_layers,
+      p.num_experts, instances, instances - p.num_layers * p.num_experts, p.slots_per_gpu, one_line(p.policy).c_str(),
       (unsigned long long)placement_hash(p));
 }
 

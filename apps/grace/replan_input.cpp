@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 
@@ -72,17 +73,22 @@ int64_t move_budget(const CLI::Option* moves_opt, int64_t moves, const CLI::Opti
 }
 
 double parse_break_even(const std::string& value, const ModelSpec& model, double horizon_tokens, const char* flag) {
-  if (value == "auto") return move_break_even(model, horizon_tokens);
-  if (value == "off") return 0;
-  double v = -1;
-  size_t used = 0;
-  try {
-    v = std::stod(value, &used);
-  } catch (...) {
-    used = 0;
+  if (value == "auto") {
+    // No move pays back within a horizon of 0 tokens (move_break_even would read 0 as "off").
+    GRACE_INPUT_CHECK(horizon_tokens > 0,
+                      "{} auto: the horizon is 0 tokens, within which no move pays back; give a horizon > 0, or {} "
+                      "off to move without the rule",
+                      flag, flag);
+    return move_break_even(model, horizon_tokens);
   }
-  GRACE_INPUT_CHECK(used == value.size() && used > 0 && std::isfinite(v) && v >= 0,
-                    "{} must be auto, off or a number >= 0 of node visits per token per move (got '{}')", flag, value);
+  if (value == "off") return 0;
+  // Decimal only, as every other number on the command line (no "0x10", no leading space).
+  double v = -1;
+  const auto r = std::from_chars(value.data(), value.data() + value.size(), v);
+  const bool whole = !value.empty() && r.ec == std::errc() && r.ptr == value.data() + value.size();
+  GRACE_INPUT_CHECK(whole && std::isfinite(v) && v >= 0,
+                    "{} must be auto, off or a decimal number >= 0 of node visits per token per move (got {})", flag,
+                    quote_input(value));
   return v;
 }
 

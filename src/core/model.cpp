@@ -1,5 +1,8 @@
 #include "grace/model.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <system_error>
@@ -25,10 +28,51 @@ const std::vector<ModelSpec>& presets() {
   return kPresets;
 }
 
+// Reads an integer field and checks it against the field's own range [lo, hi] before narrowing
+// it to T (ModelSpec::validate checks the ranges that depend on other fields); a value wider
+// than int64 gets the same message, with the field's range, not the C type's.
 template <typename T>
-void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& who, bool required) {
-  out = T(json_int(j, key, int64_t(std::numeric_limits<T>::min()), int64_t(std::numeric_limits<T>::max()), who, "",
-                   required, int64_t(out)));
+void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& who, bool required, int64_t lo,
+                int64_t hi, const std::string& name) {
+  static_assert(sizeof(T) <= sizeof(int64_t));
+  hi = std::min<int64_t>(hi, int64_t(std::numeric_limits<T>::max()));
+  auto outside = [&](const std::string& v) {
+    fail_input("{}: {} = {} is out of range [{}, {}] (model {})", who, key, v, lo, hi, quote_input(name));
+  };
+  if (j.contains(key) && j[key].is_number_unsigned() && j[key].get<uint64_t>() > uint64_t(INT64_MAX))
+    outside(std::to_string(j[key].get<uint64_t>()));
+  const int64_t v = json_int(j, key, INT64_MIN, INT64_MAX, who, "", required, int64_t(out));
+  if (v < lo || v > hi) outside(std::to_string(v));
+  out = T(v);
+}
+
+// A model file that takes a preset's name must be that preset: placements and the commands that
+// check them know a model by its name, so a file named "deepseek-v2-lite" with another hidden
+// size would be replaced by the preset further down the pipeline.
+void check_not_a_changed_preset(const ModelSpec& m, const std::string& who) {
+  for (const ModelSpec& p : presets()) {
+    if (p.name != m.name) continue;
+    std::string diff;
+    auto cmp = [&](const char* field, int64_t a, int64_t b) {
+      if (a != b) diff += fmt::format("{}{} = {} (the preset's: {})", diff.empty() ? "" : ", ", field, a, b);
+    };
+    cmp("moe_layers", m.moe_layers, p.moe_layers);
+    cmp("dense_layers", m.dense_layers, p.dense_layers);
+    cmp("experts", m.experts, p.experts);
+    cmp("shared_experts", m.shared_experts, p.shared_experts);
+    cmp("top_k", m.top_k, p.top_k);
+    cmp("hidden", m.hidden, p.hidden);
+    cmp("moe_intermediate", m.moe_intermediate, p.moe_intermediate);
+    cmp("vocab", m.vocab, p.vocab);
+    cmp("dtype_bytes", m.dtype_bytes, p.dtype_bytes);
+    cmp("n_group", m.n_group, p.n_group);
+    cmp("topk_group", m.topk_group, p.topk_group);
+    cmp("norm_topk_prob", m.norm_topk_prob, p.norm_topk_prob);
+    GRACE_INPUT_CHECK(diff.empty(),
+                      "{}: its name '{}' is a preset's, but it differs: {}; give the file another \"name\" "
+                      "(placements name their model)",
+                      who, m.name, diff);
+  }
 }
 
 }  // namespace
@@ -45,6 +89,7 @@ void ModelSpec::validate() const {
   in("dtype_bytes", dtype_bytes, 1, 8);
   in("shared_experts", shared_experts, 0, 1024);
   in("dense_layers", dense_layers, 0, 4096);
+  in("vocab", vocab, 0, int64_t(1) << 30);
   in("n_group", n_group, 1, experts);
   GRACE_INPUT_CHECK(experts % n_group == 0, "model '{}': experts = {} is not a multiple of n_group = {}", name, experts,
                     n_group);
@@ -87,22 +132,23 @@ ModelSpec load_model(std::string_view name_or_path) {
   ModelSpec m;
   m.name = json_string(j, "name", who, "", false, std::filesystem::path(path).stem().string());
   const std::string& path_who = who;
-  read_field(j, "moe_layers", m.moe_layers, path_who, true);
-  read_field(j, "dense_layers", m.dense_layers, path_who, false);
-  read_field(j, "experts", m.experts, path_who, true);
-  read_field(j, "shared_experts", m.shared_experts, path_who, false);
-  read_field(j, "top_k", m.top_k, path_who, true);
-  read_field(j, "hidden", m.hidden, path_who, true);
-  read_field(j, "moe_intermediate", m.moe_intermediate, path_who, true);
-  read_field(j, "vocab", m.vocab, path_who, false);
-  read_field(j, "dtype_bytes", m.dtype_bytes, path_who, false);
-  read_field(j, "n_group", m.n_group, path_who, false);
-  read_field(j, "topk_group", m.topk_group, path_who, false);
+  read_field(j, "moe_layers", m.moe_layers, path_who, true, 1, 4096, m.name);
+  read_field(j, "dense_layers", m.dense_layers, path_who, false, 0, 4096, m.name);
+  read_field(j, "experts", m.experts, path_who, true, 1, 65535, m.name);
+  read_field(j, "shared_experts", m.shared_experts, path_who, false, 0, 1024, m.name);
+  read_field(j, "top_k", m.top_k, path_who, true, 1, 65535, m.name);
+  read_field(j, "hidden", m.hidden, path_who, true, 1, 1 << 20, m.name);
+  read_field(j, "moe_intermediate", m.moe_intermediate, path_who, true, 1, 1 << 22, m.name);
+  read_field(j, "vocab", m.vocab, path_who, false, 0, int64_t(1) << 30, m.name);
+  read_field(j, "dtype_bytes", m.dtype_bytes, path_who, false, 1, 8, m.name);
+  read_field(j, "n_group", m.n_group, path_who, false, 1, 65535, m.name);
+  read_field(j, "topk_group", m.topk_group, path_who, false, 1, 65535, m.name);
   if (j.contains("norm_topk_prob")) {
     GRACE_INPUT_CHECK(j["norm_topk_prob"].is_boolean(), "{}: field 'norm_topk_prob' must be true or false", who);
     m.norm_topk_prob = j["norm_topk_prob"].get<bool>();
   }
   m.validate();
+  check_not_a_changed_preset(m, who);
   return m;
 }
 

@@ -36,8 +36,12 @@ CompareResult run_compare(const CompareOptions& o, const std::function<void(cons
   };
   if (o.sweep_memory) {
     GRACE_INPUT_CHECK(!o.sweep_pcts.empty(), "--sweep-memory: no extra-memory levels given");
-    for (double pct : o.sweep_pcts)
-      GRACE_INPUT_CHECK(pct >= 0 && pct <= 1000, "--sweep-memory: extra memory {}% must be in [0, 1000]", pct);
+    for (size_t i = 0; i < o.sweep_pcts.size(); ++i) {
+      const double pct = o.sweep_pcts[i];
+      GRACE_INPUT_CHECK(pct >= 0 && pct <= 1000, "--sweep-pct: extra memory {}% must be in [0, 1000]", pct);
+      for (size_t j = 0; j < i; ++j)
+        GRACE_INPUT_CHECK(o.sweep_pcts[j] != pct, "--sweep-pct: {}% is given twice", pct);
+    }
   }
   CompareResult r;
   const experiment::CompareInput in = experiment::load_compare_input(o, r);

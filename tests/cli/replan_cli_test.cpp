@@ -161,6 +161,7 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
   const std::string base = "drift --placement '" + old_path() + "' --html '" + out.file("x.html") + "' ";
   for (const auto& [args, what] : std::initializer_list<std::pair<std::string, std::string>>{
            {"--trace " + kRecent + " --window 0", "--window"},
+           {"--trace " + kRecent + " --window 100000000", "fewer than two windows and nothing to compare"},
            {"--trace " + kRecent + " --window 512 --max-moves -1", "--max-moves: '-1' is negative"},
            {"--trace '" + empty_path() + "' --window 512", "no tokens"},
            {"--trace " + kRecent + " --window 512 --topology 2x8", "planned for 2x4 GPUs"},
@@ -173,7 +174,11 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
            {"--trace synthetic:deepseek-v2-lite:40000:1 --window 1",
             "windows x passes x GPUs x experts x layers = 40000 x 1 x 8 x 64 x 26"},
            {"--trace " + kRecent + " --window 512 --move-break-even sometimes", "--move-break-even"},
-           {"--trace " + kRecent + " --window 512 --move-break-even -0.1", "--move-break-even"}}) {
+           {"--trace " + kRecent + " --window 512 --move-break-even -0.1", "--move-break-even"},
+           {"--trace " + kRecent + " --window 512 --move-break-even 0x10", "a decimal number >= 0"},
+           {"--trace " + kRecent + " --window 512 --move-break-even ' 5'", "a decimal number >= 0"},
+           // A horizon of 0 batches used to turn the rule off (every move taken).
+           {"--trace " + kRecent + " --window 512 --horizon 0", "no move pays back; give a horizon > 0"}}) {
     SCOPED_TRACE(args);
     CliResult e = run_grace(base + args);
     EXPECT_EQ(e.code, 2) << e.err;

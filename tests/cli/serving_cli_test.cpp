@@ -2,6 +2,8 @@
 // end to end through the CLI.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.h"
@@ -107,6 +109,22 @@ TEST(ServingCli, SglangRoutersEvaluatePlacementsWithSpareSlots) {
                             router + " --json");
     EXPECT_EQ(s.code, 0) << s.err;
   }
+}
+
+// A placement's policy string is untrusted text: validate prints it escaped, on one line (it
+// reached the terminal raw, escape sequences included).
+TEST(ServingCli, ValidatePrintsThePolicyEscaped) {
+  TempDir dir("sgvalid");
+  const std::string p = dir.file("p.json"), q = dir.file("q.json");
+  ASSERT_EQ(run_grace("plan --topology 2x4 -o '" + p + "'").code, 0);
+  nlohmann::json j = nlohmann::json::parse(testing::slurp(p));
+  j["policy"] = "x\n\x1b[31m";
+  std::ofstream(q) << j.dump();
+  CliResult r = run_grace("validate --placement '" + q + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.out.find("policy x\\n\\x1b[31m"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -120,6 +120,51 @@ TEST(Topology, RatesAndTimesHavePhysicalBounds) {
   for (const char* preset : {"2x4", "2x4@h200", "8x8@h200"}) EXPECT_NO_THROW(parse_topology(preset)) << preset;
 }
 
+// A model file named like a preset must be that preset: placements name their model, and the
+// commands that read a placement take the preset of that name (a file "deepseek-v2-lite" with
+// hidden 4096 was planned with 4096 and simulated with the preset's 2048).
+TEST(Model, AFileWithAPresetsNameMustBeThatPreset) {
+  const auto path = std::filesystem::temp_directory_path() / ("grace_model_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(path);
+  struct Remove {
+    std::filesystem::path p;
+    ~Remove() { std::filesystem::remove_all(p); }
+  } remove{path};
+  const std::string changed = (path / "m.json").string(), same = (path / "same.json").string();
+  std::ofstream(changed) << R"({"name": "deepseek-v2-lite", "moe_layers": 26, "experts": 64, "top_k": 6,
+                               "hidden": 4096, "moe_intermediate": 1408})";
+  try {
+    load_model(changed);
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("hidden = 4096 (the preset's: 2048)"), std::string::npos) << e.what();
+  }
+  // The file's stem is its name when "name" is absent: the same rule holds.
+  const std::string stem = (path / "gpt-oss-20b.json").string();
+  std::ofstream(stem) << R"({"moe_layers": 2, "experts": 8, "top_k": 2, "hidden": 64, "moe_intermediate": 32})";
+  EXPECT_THROW(load_model(stem), InputError);
+  // The preset written out as a file is fine.
+  const ModelSpec p = load_model("deepseek-v2-lite");
+  std::ofstream(same) << "{\"name\": \"deepseek-v2-lite\", \"moe_layers\": 26, \"dense_layers\": 1, \"experts\": 64, "
+                         "\"shared_experts\": 2, \"top_k\": 6, \"hidden\": 2048, \"moe_intermediate\": 1408, "
+                         "\"vocab\": 102400}";
+  EXPECT_EQ(load_model(same).hidden, p.hidden);
+  // Field ranges are the field's, not the C type's.
+  std::ofstream(changed) << R"({"name": "x", "moe_layers": 2, "experts": 8, "top_k": 2, "hidden": 64,
+                               "moe_intermediate": 18446744073709551615})";
+  try {
+    load_model(changed);
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("moe_intermediate = 18446744073709551615 is out of range [1, 4194304]"),
+              std::string::npos)
+        << e.what();
+  }
+  std::ofstream(changed) << R"({"name": "x", "moe_layers": 2, "experts": 8, "top_k": 2, "hidden": 64,
+                               "moe_intermediate": 32, "vocab": -5})";
+  EXPECT_THROW(load_model(changed), InputError);
+}
+
 TEST(Model, PresetsMatchPublishedFacts) {
   ModelSpec m = load_model("deepseek-v2-lite");
   EXPECT_EQ(m.moe_layers, 26);

@@ -87,6 +87,15 @@ TEST(CliErrors, BadFlagsExitTwoWithOneLine) {
   EXPECT_EQ(sw.code, 2) << sw.out;
   EXPECT_NE(sw.out.find("grace: error: --sweep-pct: '-5' is negative"), std::string::npos) << sw.out;
   EXPECT_FALSE(fs::exists(dir / "bad"));
+  // The level's own flag is named; a level given twice would make two identical sweep rows.
+  for (const auto& [pcts, what] : std::initializer_list<std::pair<std::string, std::string>>{
+           {"--sweep-pct 1e9", "grace: error: --sweep-pct: extra memory 1000000000% must be in [0, 1000]"},
+           {"--sweep-pct 25 --sweep-pct 25", "grace: error: --sweep-pct: 25% is given twice"}}) {
+    CmdResult b = run(std::string(GRACE_CLI_PATH) + " compare --sweep-memory " + pcts + " -o " + (dir / "bad").string());
+    EXPECT_EQ(b.code, 2) << b.out;
+    EXPECT_NE(b.out.find(what), std::string::npos) << b.out;
+    EXPECT_FALSE(fs::exists(dir / "bad"));
+  }
   CmdResult s =
       run(std::string(GRACE_CLI_PATH) + " simulate --trace /nonexistent/x.npy --placement /nonexistent/p.json");
   EXPECT_EQ(s.code, 2) << s.out;
