@@ -72,6 +72,8 @@ def _str_arg(fn, name, v, path=False, none=None):
     if not isinstance(v, str):
         kind = "a str or path" if path else "a str"
         raise TypeError(f"{fn}: {name} must be {kind}, got {type(v).__name__} {_short(v)}")
+    if "\x00" in v:  # C++ would stop at it and open another file (Python's open() refuses it too)
+        raise ValueError(f"{fn}: {name} contains a NUL byte: {_short(v)}")
     return v
 
 

@@ -23,26 +23,49 @@ __all__ = ["rebalance_experts"]
 _FN = "rebalance_experts"
 
 
+def _statistics(x):
+    """A torch weight as the reference takes it (weight.float().cpu(): bf16 / fp16, on any device)."""
+    if hasattr(x, "detach") and hasattr(x, "float") and hasattr(x, "cpu"):
+        return x.detach().float().cpu()
+    return x
+
+
 def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus, coactivation=None):
-    w = _float_array(_FN, "weight", weight, "[layers, num_logical_experts]")
+    shape = getattr(weight, "shape", None)
+    w = _float_array(_FN, "weight", _statistics(weight), "[layers, num_logical_experts]")
     if w.ndim != 2:
-        raise ValueError(f"rebalance_experts: weight must be [layers, num_logical_experts], got shape {w.shape}")
+        given = tuple(shape) if shape is not None else w.shape
+        raise ValueError(f"rebalance_experts: weight must be [layers, num_logical_experts], got shape {given}")
     num_layers, num_logical = w.shape
     if num_layers == 0 or num_logical == 0:
         raise ValueError(f"rebalance_experts: weight is empty (shape {w.shape})")
+    if num_layers > 4096 or num_logical > 65535:
+        raise ValueError(f"rebalance_experts: weight is {num_layers} layers x {num_logical} experts; grace plans at "
+                         "most 4096 layers of at most 65535 experts")
+    bad = ~_np.isfinite(w) | (w < 0)
+    if bad.any():
+        layer, expert = (int(i) for i in _np.argwhere(bad)[0])
+        raise ValueError(f"rebalance_experts: weight[{layer}][{expert}] = {w[layer, expert]} "
+                         "(must be finite and >= 0)")
     num_replicas = _int_arg(_FN, "num_replicas", num_replicas, 1, _INT_MAX)
     num_groups = _int_arg(_FN, "num_groups", num_groups, 1, _INT_MAX)
     num_nodes = _int_arg(_FN, "num_nodes", num_nodes, 1, _INT_MAX)
     num_gpus = _int_arg(_FN, "num_gpus", num_gpus, 1, _INT_MAX)
     if num_gpus % num_nodes != 0:
-        raise ValueError(f"rebalance_experts: num_gpus {num_gpus} is not a multiple of num_nodes {num_nodes}")
+        num_nodes = 1  # as the reference: GPUs that do not split into nodes get its global policy
     if num_replicas % num_gpus != 0 or num_replicas < num_logical:
         raise ValueError(f"rebalance_experts: num_replicas {num_replicas} must be a multiple of num_gpus {num_gpus} "
                          f"and >= num_logical_experts {num_logical}")
-    if num_replicas // num_gpus > 65536:
-        raise ValueError(f"rebalance_experts: num_replicas {num_replicas} over num_gpus {num_gpus} is "
-                         f"{num_replicas // num_gpus} expert slots per GPU, over the 65536 a placement can hold")
-    c = None if coactivation is None else _float_array(_FN, "coactivation", coactivation,
+    if num_replicas // num_gpus > num_logical:
+        # The reference would put two copies of an expert on one GPU; grace never does (a copy
+        # there serves nothing the first does not).
+        raise ValueError(f"rebalance_experts: num_replicas {num_replicas} / num_gpus {num_gpus} = "
+                         f"{num_replicas // num_gpus} slots per GPU, more than the {num_logical} logical experts "
+                         "(grace keeps the copies of an expert on distinct GPUs)")
+    if num_gpus // num_nodes > 1024:
+        raise ValueError(f"rebalance_experts: num_gpus {num_gpus} / num_nodes {num_nodes} = {num_gpus // num_nodes} "
+                         "GPUs per node, more than the 1024 grace plans for")
+    c = None if coactivation is None else _float_array(_FN, "coactivation", _statistics(coactivation),
                                                        "[layers, num_logical, num_logical]")
     policy = "eplb" if c is None else "grace"
     topology = f"{num_nodes}x{num_gpus // num_nodes}"

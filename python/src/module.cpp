@@ -7,6 +7,12 @@ namespace grace::py {
 
 ModelSpec resolve_model(const std::string& model, int layers, int experts, int top_k) {
   if (!model.empty()) return load_model(model);
+  // Without a model the input's shape is the model: say so in the input's terms.
+  GRACE_INPUT_CHECK(layers >= 1 && experts >= 1, "plan: the input is empty ({} layers x {} experts)", layers, experts);
+  GRACE_INPUT_CHECK(layers <= 4096 && experts <= 65535,
+                    "plan: the input has {} layers x {} experts; grace plans at most 4096 layers of at most 65535 "
+                    "experts",
+                    layers, experts);
   ModelSpec m = generic_model(layers, experts, std::max(1, std::min(top_k, experts)));
   m.validate();
   return m;

@@ -44,7 +44,9 @@ Placement plan_topk(i64_array ids, const std::string& model_name, const std::str
   const int64_t* d = ids.data();
   int64_t maxid = -1;
   for (int64_t i = 0; i < T * L * K; ++i) {
-    GRACE_INPUT_CHECK(d[i] >= 0 && d[i] < 65536, "plan: topk_ids has id {} at flat index {}", d[i], i);
+    GRACE_INPUT_CHECK(d[i] >= 0 && d[i] < 65536,
+                      "plan: topk_ids has id {} at flat index {} (expert ids are in [0, 65536), the model's experts)",
+                      d[i], i);
     maxid = std::max(maxid, d[i]);
   }
   const ModelSpec model = resolve_model(model_name, L, int(maxid + 1), K);
@@ -52,6 +54,8 @@ Placement plan_topk(i64_array ids, const std::string& model_name, const std::str
                     "plan: topk_ids has {} layers and ids up to {}, "
                     "model '{}' has {} MoE layers x {} experts",
                     L, maxid, model.name, model.moe_layers, model.experts);
+  GRACE_INPUT_CHECK(K <= model.top_k, "plan: topk_ids rows hold {} experts, model '{}' routes top-{}", K, model.name,
+                    model.top_k);
   Trace tr;
   tr.num_layers = L;
   tr.top_k = K;
@@ -97,13 +101,25 @@ Placement plan_loads(f64_array loads, pyb::object coactivation, const std::strin
     GRACE_INPUT_CHECK(c.ndim() == 3 && c.shape(0) == L && c.shape(1) == E && c.shape(2) == E,
                       "plan: coactivation must be [layers, experts, experts] = [{}, {}, {}]", L, E, E);
     const double* a = c.data();
+    const size_t n = size_t(L) * E * E;
+    double cmx = 0;
+    bool cintegral = true;
+    for (size_t i = 0; i < n; ++i) {
+      const double x = a[i];
+      GRACE_INPUT_CHECK(std::isfinite(x) && x >= 0, "plan: coactivation[{}][{}][{}] = {} (must be finite and >= 0)",
+                        i / (size_t(E) * E), i / E % E, i % E, x);
+      cmx = std::max(cmx, x);
+      cintegral = cintegral && x == std::floor(x) && x < 1e15;
+    }
+    // Its own scale, as the loads': counts stay counts; frequencies or probabilities (all < 1,
+    // which rounded to 0 with the loads' scale) and values too large for int64 go to [0, 1e9].
+    const double cscale = cintegral || cmx <= 0 ? 1.0 : 1e9 / cmx;
     for (int l = 0; l < L; ++l)
       for (int i = 0; i < E; ++i)
         for (int j = 0; j < E; ++j) {
           const double x = a[(size_t(l) * E + i) * E + j], y = a[(size_t(l) * E + j) * E + i];
-          GRACE_INPUT_CHECK(std::isfinite(x) && x >= 0, "plan: coactivation[{}][{}][{}] = {}", l, i, j, x);
           prof.layers[size_t(l)].affinity[size_t(i) * E + j] =
-              i == j ? 0 : int64_t(std::llround(0.5 * (x + y) * scale));
+              i == j ? 0 : int64_t(std::llround(0.5 * (x + y) * cscale));
         }
   }
   return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed);

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -105,6 +106,9 @@ class PyRouter {
     const int E = p_.num_experts;
     {
       pyb::gil_scoped_release nogil;
+      // A router keeps scratch state between calls (and load-aware its batch loads): one call at a
+      // time per Router, while other threads run Python (two threads on one Router crashed).
+      std::lock_guard<std::mutex> one_call(mu_);
       constexpr int64_t kChunk = 2048;  // keeps a chunk's ids, GPUs and output in L2
       std::vector<expert_t> narrow;
       std::vector<int> dest, srcbuf;
@@ -194,6 +198,7 @@ class PyRouter {
   Placement p_;
   Topology topo_;
   std::unique_ptr<Router> router_;
+  std::mutex mu_;  // held while router_ routes (the GIL is released then)
   int G_ = 0;
   std::vector<int32_t> phys_;  // [layer][expert][gpu] -> physical id, -1 when the GPU has no copy
 };
