@@ -96,7 +96,11 @@ Topology from_json(const std::string& path) {
     // A preset names built-in constants; a file here could include itself forever.
     GRACE_INPUT_CHECK(preset.find(".json") == std::string::npos,
                       "{}: 'preset' must be a preset or NODESxGPUS[@preset], not a file", who);
-    t = parse_topology(preset);
+    try {
+      t = parse_topology(preset);
+    } catch (const InputError& e) {
+      fail_input("{}: 'preset': {}", who, e.what());  // name the file the preset came from
+    }
   }
   t.name = json_string(j, "name", who, "", false, std::filesystem::path(path).stem().string());
   // Counts must be whole numbers in range: nlohmann's value() would truncate 2.5 or wrap 2^32.

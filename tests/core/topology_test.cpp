@@ -115,6 +115,13 @@ TEST(Topology, RatesAndTimesHavePhysicalBounds) {
           << m;
     }
   }
+  // A bad preset inside a file names the file.
+  try {
+    parse_json_topology(R"({"preset": "0x8"})");
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(".json': 'preset': topology '0x8': nodes = 0"), std::string::npos) << e.what();
+  }
   // 0 still means "not modelled" where it did.
   EXPECT_NO_THROW(parse_json_topology(R"({"hbm_GBps": 0, "node_nic_GBps": 0, "grouped_tflops": 0})"));
   for (const char* preset : {"2x4", "2x4@h200", "8x8@h200"}) EXPECT_NO_THROW(parse_topology(preset)) << preset;
