@@ -14,6 +14,7 @@
 #include "checked_placement.h"
 #include "commands.h"
 #include "core/atomic_file.h"
+#include "core/json_file.h"
 #include "grace/error.h"
 #include "grace/model.h"
 #include "grace/placement.h"
@@ -125,7 +126,7 @@ void run_export(const ExportArgs& a) {
                         {"ep_size", lay.num_gpus()},
                         {"spare_slots_filled", lay.spare_slots_filled},
                         {"flags", flags}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", dump_json(j, 2).c_str());
     return;
   }
   if (fmt == ExportFormat::kSglangDispatch)
@@ -170,7 +171,7 @@ void run_validate_sglang(const ValidateArgs& a) {
                         {"ep_size", c.ep_size},
                         {"max_copies", c.max_copies},
                         {"flags", sglang_flags(e, a.file)}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", dump_json(j, 2).c_str());
     return;
   }
   std::printf(
@@ -210,7 +211,7 @@ void run_validate(const ValidateArgs& a) {
                         {"slots_per_gpu", p.slots_per_gpu},
                         {"policy", p.policy},
                         {"hash", hash}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", dump_json(j, 2).c_str());
     return;
   }
   std::printf(

@@ -20,6 +20,7 @@
 
 #include "commands.h"
 #include "core/cost_limits.h"
+#include "core/json_file.h"
 #include "core/output_path.h"
 #include "core/staged_files.h"
 #include "grace/error.h"
@@ -75,7 +76,7 @@ std::string loads_json(const ModelSpec& model, const Profile& prof) {
   j["tokens"] = prof.tokens;
   j["load"] = nlohmann::json::array();
   for (const auto& l : prof.layers) j["load"].push_back(l.load);
-  return j.dump() + "\n";
+  return dump_json(j) + "\n";
 }
 
 // Fails early (before profiling) when the output cannot be written there.
@@ -220,7 +221,7 @@ void print_json(const ModelSpec& model, const Topology& topo, int slots, const P
                           {"hash", fmt::format("{:016x}", placement_hash(r.placement))},
                           {"output", r.path.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.path)}});
   }
-  std::printf("%s\n", j.dump().c_str());
+  std::printf("%s\n", dump_json(j).c_str());
 }
 
 void run_plan(const PlanArgs& a) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "core/json_file.h"
 #include "grace/error.h"
 #include "grace/placement_io.h"
 #include "grace/profile.h"
@@ -91,7 +92,7 @@ void run_replan(const ReplanArgs& a) {
     j["full_plan_moves"] = r.full_plan_moves < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.full_plan_moves);
     j["seconds"] = secs;
     j["output"] = a.out.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.out);
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", dump_json(j).c_str());
     return;
   }
   auto pct = [](double a_, double b_) { return a_ > 0 ? 100.0 * (b_ - a_) / a_ : 0.0; };

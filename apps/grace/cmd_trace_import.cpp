@@ -37,10 +37,12 @@ void run_import(const ImportArgs& a) {
   std::string path = GRACE_PYTHON_DIR;
   if (const char* old = std::getenv("PYTHONPATH"); old && *old) path = path.empty() ? old : path + ":" + old;
   if (!path.empty()) setenv("PYTHONPATH", path.c_str(), 1);
-  std::vector<std::string> args = {python, "-m", "grace.sglang", "import"};
+  // "--out=VALUE", "--model=VALUE" and "--" before the dumps: an output or a model named "-o2" or
+  // "-h", or a dump named "-x.pt", is passed as a name, never read as an option.
+  std::vector<std::string> args = {python, "-m", "grace.sglang", "import", "--out=" + a.out};
+  if (!a.model.empty()) args.push_back("--model=" + a.model);
+  args.push_back("--");
   args.insert(args.end(), a.dumps.begin(), a.dumps.end());
-  args.insert(args.end(), {"-o", a.out});
-  if (!a.model.empty()) args.insert(args.end(), {"--model", a.model});
   std::vector<char*> argv;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_file.h"
 #include "report/svg_charts.h"
 
 namespace grace::cli {
@@ -108,7 +109,7 @@ std::string drift_json(const DriftReport& r) {
                                {"moved_bytes", st.moved_bytes},
                                {"windows", win}});
   }
-  return j.dump();
+  return dump_json(j);
 }
 
 std::string drift_html(const DriftReport& r) {

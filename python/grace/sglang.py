@@ -3,15 +3,7 @@
     python -m grace.sglang import DUMP.pt... -o DIR [--model M]
     python -m grace.sglang plan DIR --model M --topology 2x4 [--policy eplb] -o placement.json
 
-SGLang (python/sglang/srt/eplb/expert_distribution.py) writes, with torch.save:
-  stat mode:      {"rank", "logical_count": int [buffer, num_hidden_layers, E],
-                   "average_utilization_rate_over_window"}
-  per_token mode: {"records": [{"topk_ids_of_layer": int32 [num_hidden_layers, tokens, 8],
-                   ... }], "last_physical_to_logical_map": int [num_hidden_layers, P]}
-                   (physical expert ids, -1 where nothing was recorded: dense layers, top-k < 8)
-  per_pass mode:  the same "records", each with "global_physical_count" [num_hidden_layers, P]
-                   and no per-token ids.
-import writes:
+import (the dumps are read by grace.sglang_import, which describes SGLang's formats) writes:
   per_token -> DIR/topk_ids.npy [tokens, moe_layers, k] (logical ids: physical ids mapped back
               with last_physical_to_logical_map, dense-layer rows and -1 padding dropped) and
               DIR/seq_offsets.npy (sequences from extend_seq_lens, else one per forward pass):
@@ -19,254 +11,175 @@ import writes:
   stat / per_pass -> DIR/loads.npy int64 [moe_layers, E] and DIR/profile.json: a load profile
               (no co-activation), for load-only planning: `python -m grace.sglang plan DIR`,
               grace.plan(loads=...) or grace.eplb.rebalance_experts.
-Bad input: one line `grace: error: <file>: <problem>` on stderr, exit code 2, nothing written.
+DIR is written whole: into a sibling `.DIR.tmp.<pid>`, renamed into place. An existing DIR is
+replaced only when it holds nothing but import's own files, else refused before any work.
+Bad input, a usage error or a path the system refuses: one line `grace: error: <where>: <problem>`
+on stderr (names quoted and escaped, the line cut past 1000 bytes), exit code 2, nothing written.
 """
 import argparse
-import json
+import contextlib
+import ctypes
+import errno
 import os
+import shutil
+import signal
+import stat
 import sys
-import zipfile
+import tempfile
+import threading
 
 import numpy as np
 
-__all__ = ["load_dump", "import_dumps", "main"]
+from .sglang_import import (OUTPUT_NAMES, DumpError, _fail, describe_import, import_dumps, load_dump, one_line,
+                            quote, write_import)
+
+__all__ = ["load_dump", "import_dumps", "main", "quote", "one_line"]
+
+_NAME_MAX, _PATH_MAX = 255, 4096
 
 
-class DumpError(ValueError):
-    pass
+# --- the output folder: checked before the work, staged, renamed into place (core/staged_dir.h) --
+
+def _check_output_path(path):
+    """Not empty, under the path length limit, no component over 255 bytes."""
+    if not path:
+        _fail("-o/--out", "output path is empty")
+    data = os.fsencode(path)
+    if len(data) >= _PATH_MAX:
+        _fail(f"output path {quote(path)}", f"{len(data)} bytes, over the {_PATH_MAX - 1}-byte limit")
+    longest = max(len(c) for c in data.split(b"/"))
+    if longest > _NAME_MAX:
+        _fail(f"output path {quote(path)}", f"a component of {longest} bytes is over the {_NAME_MAX}-byte limit")
 
 
-def _fail(where, problem):
-    raise DumpError(f"{where}: {problem}")
-
-
-def _tensor(obj, where, key, ndims):
-    import torch
-
-    if not isinstance(obj, torch.Tensor):
-        _fail(where, f"'{key}' is {type(obj).__name__}, expected a tensor")
-    if obj.is_floating_point() or obj.is_complex() or obj.dtype == torch.bool:
-        _fail(where, f"'{key}' has dtype {obj.dtype}, expected an integer dtype")
-    if obj.dim() not in ndims:
-        _fail(where, f"'{key}' has shape {list(obj.shape)}, expected {' or '.join(str(n) for n in ndims)} dimensions")
-    return obj.cpu().numpy().astype(np.int64)
-
-
-def load_dump(path):
-    """torch.load of one recorder dump, with the file checked first. Returns the dict."""
-    if os.path.isdir(path):
-        _fail(path, "is a folder, expected one recorder dump file (.pt)")
-    if not os.path.isfile(path):
-        _fail(path, "no such file")
-    if not zipfile.is_zipfile(path):
-        _fail(path, "not a torch.save zip archive (SGLang's recorder writes torch.save files)")
-    import torch
-
+def _refuse_foreign(folder, owned):
+    """Fails when folder holds an entry import does not write (an own name that is not a plain file too)."""
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling problem is a bad dump
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        # PyTorch appends a request for bug reports to some messages: not the user's problem.
-        first = first.split("(Could this error message be improved?")[0].rstrip()
-        _fail(path, f"torch.load failed: {first}")
-    if not isinstance(obj, dict):
-        _fail(path, f"holds a {type(obj).__name__}, expected the recorder's dict")
-    return obj
+        with os.scandir(folder) as entries:
+            foreign = next((e.name for e in entries if e.name not in owned or not e.is_file(follow_symlinks=False)),
+                           None)
+    except OSError as e:
+        _fail(f"output folder {quote(folder)}", f"cannot list it: {e.strerror}")
+    if foreign is not None:
+        _fail(f"output folder {quote(folder)}", f"holds {quote(foreign)}, which grace did not write there; give a "
+              "new or empty folder (grace replaces an output folder whole)")
 
 
-def _dense_rows(n_rows, model, nonempty_rows, where):
-    """Number of leading dense decoder layers: the model's, else the leading rows with no data."""
-    if model is not None:
-        want = model["dense_layers"] + model["moe_layers"]
-        if n_rows != want:
-            _fail(where, f"{n_rows} layers, model '{model['name']}' has {want} decoder layers")
-        return model["dense_layers"]
-    dense = 0
-    while dense < n_rows and not nonempty_rows[dense]:
-        dense += 1
-    if dense == n_rows:
-        _fail(where, "no layer holds any routing data")
-    return dense
+def _check_can_create(path):
+    """Makes and removes a folder in the nearest existing folder above path."""
+    d = os.path.dirname(path) or "."
+    while not os.path.exists(d):
+        up = os.path.dirname(d)
+        if not up or up == d:
+            d = "/" if os.path.isabs(d) else "."
+            break
+        d = up
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".grace-probe-", dir=d))
+    except OSError as e:
+        _fail(f"cannot create output {quote(path)}", f"{e.strerror} ({quote(d)})")
 
 
-def _from_stat(obj, where, model):
-    lc = _tensor(obj["logical_count"], where, "logical_count", (2, 3))
-    if lc.ndim == 3:
-        lc = lc.sum(axis=0)
-    if (lc < 0).any():
-        _fail(where, "'logical_count' has negative counts")
-    dense = _dense_rows(lc.shape[0], model, lc.sum(axis=1) > 0, where)
-    return lc[dense:], dense
+def _check_output_folder(target, owned):
+    _check_output_path(target)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return _check_can_create(target)
+    except OSError as e:
+        _fail(f"output folder {quote(target)}", e.strerror)
+    if not stat.S_ISDIR(st.st_mode):
+        _fail(f"output folder {quote(target)}", "exists and is not a folder")
+    _refuse_foreign(target, owned)
+    _check_can_create(target)
 
 
-def _check_map(obj, where, model):
-    m = _tensor(obj["last_physical_to_logical_map"], where, "last_physical_to_logical_map", (2,))
-    if m.size == 0 or m.min() < 0:
-        _fail(where, "'last_physical_to_logical_map' is empty or has negative ids")
-    num_logical = model["experts"] if model is not None else int(m.max()) + 1
-    if m.max() >= num_logical:
-        _fail(where, f"'last_physical_to_logical_map' has logical id {int(m.max())} >= {num_logical} experts")
-    return m, num_logical
+def _resolve_links(path):
+    """A symbolic link's target (the folder is written there; the link stays)."""
+    for _ in range(40):
+        if not os.path.islink(path):
+            break
+        link = os.readlink(path)
+        path = link if os.path.isabs(link) else os.path.join(os.path.dirname(path), link)
+    return path
 
 
-def _from_records(obj, where, model):
-    """Returns ('trace', ids, seq_lengths, dense) or ('loads', loads, None, dense)."""
-    recs = obj["records"]
-    if not isinstance(recs, list) or not recs or not all(isinstance(r, dict) for r in recs):
-        _fail(where, "'records' must be a non-empty list of dicts")
-    m, num_logical = _check_map(obj, where, model)
-    n_rows, n_phys = m.shape
-    per_token = any("topk_ids_of_layer" in r for r in recs)
-    if not per_token:
-        loads = np.zeros((n_rows, num_logical), dtype=np.int64)
-        for i, r in enumerate(recs):
-            if "global_physical_count" not in r:
-                _fail(where, f"records[{i}] has neither 'topk_ids_of_layer' nor 'global_physical_count'")
-            c = _tensor(r["global_physical_count"], where, f"records[{i}].global_physical_count", (2,))
-            if c.shape != (n_rows, n_phys):
-                _fail(where, f"records[{i}].global_physical_count has shape {list(c.shape)}, the map is "
-                      f"{[n_rows, n_phys]}")
-            if (c < 0).any():
-                _fail(where, f"records[{i}].global_physical_count has negative counts")
-            for layer in range(n_rows):
-                np.add.at(loads[layer], m[layer], c[layer])
-        dense = _dense_rows(n_rows, model, loads.sum(axis=1) > 0, where)
-        return "loads", loads[dense:], None, dense
-    blocks, seqs = [], []
-    for i, r in enumerate(recs):
-        if "topk_ids_of_layer" not in r:
-            _fail(where, f"records[{i}] has no 'topk_ids_of_layer' (mixed recorder modes)")
-        t = _tensor(r["topk_ids_of_layer"], where, f"records[{i}].topk_ids_of_layer", (3,))
-        if t.shape[0] != n_rows:
-            _fail(where, f"records[{i}].topk_ids_of_layer has {t.shape[0]} layers, the map {n_rows}")
-        if t.size and (t.min() < -1 or t.max() >= n_phys):
-            bad = int(t.min()) if t.min() < -1 else int(t.max())
-            _fail(where, f"records[{i}].topk_ids_of_layer has physical id {bad} outside [-1, {n_phys})")
-        blocks.append(t)
-        lens = r.get("extend_seq_lens")
-        n = t.shape[1]
-        if isinstance(lens, (list, tuple)) and lens and all(isinstance(x, int) and x > 0 for x in lens) \
-                and sum(lens) == n:
-            seqs.append(list(lens))
-        else:
-            seqs.append([n] if n else [])
-    nonempty = np.zeros(n_rows, dtype=bool)
-    for t in blocks:
-        nonempty |= (t >= 0).any(axis=(1, 2)) if t.size else False
-    dense = _dense_rows(n_rows, model, nonempty, where)
-    out_ids, out_lens, k = [], [], None
-    for i, t in enumerate(blocks):
-        t = t[dense:]  # [moe_layers, tokens, K']
-        valid = t >= 0
-        cnt = valid.sum(axis=2)  # [moe_layers, tokens]
-        keep = cnt.max(axis=0) > 0 if t.shape[1] else np.zeros(0, dtype=bool)  # tokens with any data
-        if keep.any():
-            kk = int(cnt[:, keep].max())
-            if (cnt[:, keep] != kk).any() or (k is not None and kk != k):
-                _fail(where, f"records[{i}]: tokens have different numbers of experts per layer "
-                      f"({sorted(set(cnt[:, keep].ravel().tolist()))}); expected the same top-k everywhere")
-            k = kk
-            order = np.argsort(~valid, axis=2, kind="stable")[:, :, :kk]  # valid entries first, in order
-            phys = np.take_along_axis(t, order, axis=2)[:, keep, :]  # [moe_layers, kept, k]
-            logical = np.empty_like(phys)
-            for layer in range(phys.shape[0]):
-                logical[layer] = m[dense + layer][phys[layer]]
-            ids = logical.transpose(1, 0, 2)  # [kept, moe_layers, k]
-            srt = np.sort(ids, axis=2)
-            if (srt[:, :, 1:] == srt[:, :, :-1]).any():
-                _fail(where, f"records[{i}]: a token maps to the same logical expert twice in one layer")
-            out_ids.append(ids)
-        # Sequence lengths after dropping tokens with no data.
-        start = 0
-        for n in seqs[i]:
-            kept = int(keep[start:start + n].sum())
-            if kept:
-                out_lens.append(kept)
-            start += n
-    if not out_ids:
-        _fail(where, "the records hold no routed tokens")
-    return "trace", np.concatenate(out_ids), out_lens, dense
+def _make_parents(folder, made):
+    """Creates the missing folders down to folder, appending each to made."""
+    missing = []
+    while folder and not os.path.exists(folder) and folder != os.path.dirname(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for p in reversed(missing):
+        os.mkdir(p)
+        made.append(p)
 
 
-def import_dumps(paths, model=None):
-    """Reads dumps (all of one kind). Returns dict(kind='trace'|'loads', ...)."""
-    kinds, result = set(), {"files": list(paths)}
-    ids_all, lens_all, loads_sum, dense_seen, experts = [], [], None, set(), set()
-    for path in paths:
-        obj = load_dump(path)
-        if "logical_count" in obj:
-            kind, (data, dense) = "loads", _from_stat(obj, path, model)
-            lens = None
-        elif "records" in obj and "last_physical_to_logical_map" in obj:
-            kind, data, lens, dense = _from_records(obj, path, model)
-        else:
-            _fail(path, f"keys {sorted(map(str, obj.keys()))}: expected 'logical_count' (stat mode) or 'records' "
-                  "and 'last_physical_to_logical_map' (per_pass / per_token mode)")
-        kinds.add(kind)
-        if len(kinds) > 1:
-            _fail(path, "mixes per-token dumps with stat / per-pass dumps; import them separately")
-        dense_seen.add(dense)
-        if kind == "trace":
-            if ids_all and ids_all[0].shape[1:] != data.shape[1:]:
-                _fail(path, f"{data.shape[1]} MoE layers x top-{data.shape[2]}, the first dump has "
-                      f"{ids_all[0].shape[1]} x top-{ids_all[0].shape[2]}")
-            ids_all.append(data)
-            lens_all += lens
-            experts.add(int(data.max()) + 1)
-        else:
-            if loads_sum is not None and loads_sum.shape != data.shape:
-                _fail(path, f"loads {list(data.shape)}, the first dump has {list(loads_sum.shape)}")
-            loads_sum = data if loads_sum is None else loads_sum + data
-    result["kind"] = kinds.pop()
-    result["dense_layers"] = max(dense_seen)
-    if result["kind"] == "trace":
-        result["topk_ids"] = np.concatenate(ids_all)
-        result["seq_lens"] = lens_all
-    else:
-        result["loads"] = loads_sum
-    return result
+def _exchange(a, b):
+    """Swaps folders a and b in one step (renameat2 RENAME_EXCHANGE); where the system has no such
+    call, moves b aside, a into place, and the old b to a."""
+    fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if fn is not None:
+        fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        if fn(-100, os.fsencode(a), -100, os.fsencode(b), 2) == 0:  # AT_FDCWD, RENAME_EXCHANGE
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS):
+            raise OSError(err, os.strerror(err), b)
+    aside = a + ".old"
+    os.rename(b, aside)
+    try:
+        os.rename(a, b)
+    except OSError:
+        os.rename(aside, b)
+        raise
+    os.rename(aside, a)
 
 
-def _write_npy(path, arr):
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        np.save(f, arr)
-    os.replace(tmp, path)
+def _commit(staging, target, owned):
+    try:
+        os.rename(staging, target)  # onto a missing or empty folder
+        return
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    _refuse_foreign(target, owned)  # again: it may have changed during the work
+    _exchange(staging, target)  # the staging folder now holds the old content
 
 
-def write_import(result, out_dir, model=None):
-    os.makedirs(out_dir, exist_ok=True)
-    if result["kind"] == "trace":
-        ids = result["topk_ids"]
-        dtype = np.uint8 if ids.max() < 256 else np.uint16
-        _write_npy(os.path.join(out_dir, "topk_ids.npy"), np.ascontiguousarray(ids.astype(dtype)))
-        offsets = np.concatenate(([0], np.cumsum(result["seq_lens"]))).astype(np.int64)
-        _write_npy(os.path.join(out_dir, "seq_offsets.npy"), offsets)
-        return f"trace: {ids.shape[0]} tokens x {ids.shape[1]} MoE layers x top-{ids.shape[2]}, " \
-               f"{len(result['seq_lens'])} sequences ({result['dense_layers']} dense layers dropped) -> " \
-               f"{out_dir}/topk_ids.npy; plan with: grace plan --trace {out_dir}"
-    loads = result["loads"]
-    _write_npy(os.path.join(out_dir, "loads.npy"), loads.astype(np.int64))
-    meta = {"format": "grace-load-profile", "version": 1, "moe_layers": int(loads.shape[0]),
-            "experts": int(loads.shape[1]), "dense_layers_dropped": result["dense_layers"],
-            "model": model["name"] if model else None, "files": result["files"],
-            "note": "per-expert token counts only (no co-activation): plan with load-only planners"}
-    tmp = os.path.join(out_dir, "profile.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(meta, f, indent=1)
-    os.replace(tmp, os.path.join(out_dir, "profile.json"))
-    return f"load profile: {loads.shape[0]} MoE layers x {loads.shape[1]} experts, {int(loads.sum())} expert " \
-           f"choices ({result['dense_layers']} dense layers dropped) -> {out_dir}/loads.npy; plan with: " \
-           f"python3 -m grace.sglang plan {out_dir} --model M --topology 2x4 -o placement.json"
+@contextlib.contextmanager
+def _staged_folder(target, owned):
+    """Yields a sibling staging folder `.<name>.tmp.<pid>`, renamed onto target when the body ends
+    without an error; else it is removed, and so are the missing parents it created."""
+    target = _resolve_links(target)
+    parent = os.path.dirname(target) or "."
+    staging = os.path.join(parent, f".{os.path.basename(target)}.tmp.{os.getpid()}")
+    made, done = [], False
+    try:
+        try:
+            _make_parents(parent, made)
+            shutil.rmtree(staging, ignore_errors=True)  # left by a killed run with the same pid
+            os.mkdir(staging)
+            yield staging
+            _commit(staging, target, owned)
+            done = True
+        except OSError as e:
+            _fail(f"cannot write output folder {quote(target)}", e.strerror or str(e))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # after an exchange: the old content
+        for p in reversed(made if not done else []):
+            with contextlib.suppress(OSError):
+                os.rmdir(p)
 
+
+# --- commands ------------------------------------------------------------------------------------
 
 def _model_dict(name):
     if not name:
         return None
-    from . import _core  # noqa: F401 - model facts come from grace's presets / JSON
+    from . import _core  # model facts come from grace's presets / JSON
 
-    m = _core.model_info(name)
-    return m
+    return _core.model_info(name)
 
 
 def _same_file(a, b):
@@ -282,18 +195,34 @@ def _refuse_overwrite(outputs, inputs):
     for out in outputs:
         for inp in inputs:
             if inp and _same_file(out, inp):
-                _fail(out, f"is the same file as the input {inp}: refusing to overwrite it (choose another output)")
+                _fail(quote(out), f"is the same file as the input {quote(inp)}: refusing to overwrite it "
+                      "(choose another output)")
 
 
 def _cmd_import(a):
+    out = a.out.rstrip("/") or a.out[:1]
+    _check_output_folder(out, OUTPUT_NAMES)
+    target = _resolve_links(out)
+    _refuse_overwrite([os.path.join(target, n) for n in OUTPUT_NAMES], list(a.dumps) + [a.model])
     model = _model_dict(a.model)
-    result = import_dumps(a.dumps, model)
-    if os.path.exists(a.out) and not os.path.isdir(a.out):
-        _fail(a.out, "exists and is not a directory")
-    names = ["topk_ids.npy", "seq_offsets.npy", "loads.npy", "profile.json"]
-    _refuse_overwrite([os.path.join(a.out, n + t) for n in names for t in ("", ".tmp")], list(a.dumps) + [a.model])
-    # Nothing is written until every dump has been read and checked; files appear atomically.
-    print(write_import(result, a.out, model))
+    result = import_dumps(a.dumps, model)  # every dump read and checked before anything is written
+    with _staged_folder(out, OUTPUT_NAMES) as folder:
+        write_import(result, folder, model)
+    _print_result(describe_import(result, out))
+
+
+def _read_loads(path):
+    try:
+        loads = np.load(path)
+    except Exception as e:  # noqa: BLE001 - pickled, truncated or not a .npy at all
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "pickle" in first:  # numpy's text for anything it does not recognise as a .npy header
+            first = "not in .npy format, or it holds pickled Python objects"
+        _fail(quote(path), f"cannot be read as a numpy .npy array of per-expert loads: {first}")
+    if not isinstance(loads, np.ndarray) or loads.dtype.kind not in "iuf":
+        what = f"dtype {loads.dtype}" if isinstance(loads, np.ndarray) else type(loads).__name__
+        _fail(quote(path), f"holds {what}, expected numeric per-expert loads [moe_layers, experts]")
+    return loads
 
 
 def _cmd_plan(a):
@@ -303,35 +232,32 @@ def _cmd_plan(a):
 
     path = os.path.join(a.profile, "loads.npy")
     if not os.path.isfile(path):
-        _fail(a.profile, "no loads.npy (import a stat or per_pass dump first)")
+        _fail(quote(a.profile), "no loads.npy (import a stat or per_pass dump first)")
     _refuse_overwrite([a.output], [path, a.model, a.topology])
-    try:
-        loads = np.load(path)
-    except Exception as e:  # noqa: BLE001 - pickled, truncated or not a .npy at all
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if "pickle" in first:  # numpy's text for anything it does not recognise as a .npy header
-            first = "not in .npy format, or it holds pickled Python objects"
-        _fail(path, f"cannot be read as a numpy .npy array of per-expert loads: {first}")
-    if not isinstance(loads, np.ndarray) or loads.dtype.kind not in "iuf":
-        what = f"dtype {loads.dtype}" if isinstance(loads, np.ndarray) else type(loads).__name__
-        _fail(path, f"holds {what}, expected numeric per-expert loads [moe_layers, experts]")
+    loads = _read_loads(path)
     if a.policy in ("grace", "grace-paper", "uniform-affinity"):
-        print(f"note: a load profile has no co-activation; '{a.policy}' plans for load only", file=sys.stderr)
+        _write(sys.stderr, f"note: a load profile has no co-activation; {quote(a.policy)} plans for load only")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p = plan(loads=loads, model=a.model, topology=a.topology, policy=a.policy, redundant=a.redundant,
                  seed=a.seed)
     p.save(a.output)
-    print(f"planned {p!r} -> {a.output}")
+    _print_result(f"planned {p!r} -> {one_line(a.output)}")
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python3 -m grace.sglang",
-                                 description="Import SGLang expert-distribution dumps into grace")
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are grace's one line (raised, not printed with the usage)."""
+
+    def error(self, message):
+        raise DumpError(f"{self.prog}: {message}")
+
+
+def _parser():
+    ap = _Parser(prog="python3 -m grace.sglang", description="Import SGLang expert-distribution dumps into grace")
     sub = ap.add_subparsers(dest="cmd", required=True)
     imp = sub.add_parser("import", help="recorder dumps (.pt) -> grace trace or load profile")
     imp.add_argument("dumps", nargs="+", help="expert_distribution_recorder_*.pt files")
-    imp.add_argument("-o", "--out", required=True, help="output directory")
+    imp.add_argument("-o", "--out", required=True, help="output directory (written whole)")
     imp.add_argument("--model", default="", help="model preset or JSON (checks shapes; gives the dense layers)")
     pl = sub.add_parser("plan", help="plan from an imported load profile")
     pl.add_argument("profile", help="directory written by import (loads.npy)")
@@ -341,13 +267,78 @@ def main(argv=None):
     pl.add_argument("--redundant", type=int, default=-1)
     pl.add_argument("--seed", type=int, default=0)
     pl.add_argument("-o", "--output", required=True, help="grace placement JSON")
-    a = ap.parse_args(argv)
+    return ap
+
+
+# --- one line, exit code 2; signals remove the staging folder -------------------------------------
+
+def _write(stream, line):
+    """line + newline, names' raw bytes kept (surrogateescape) as grace's C++ side prints them."""
+    data = os.fsencode(line) + b"\n"
+    buf = getattr(stream, "buffer", None)
+    if buf is None:
+        stream.write(data.decode("utf-8", "replace"))
+    else:
+        stream.flush()
+        buf.write(data)
+        buf.flush()
+
+
+def _print_result(line):
     try:
+        _write(sys.stdout, line)
+    except OSError as e:  # a full disk, a closed pipe: the result is lost, so the command failed
+        raise DumpError(f"cannot write to standard output: {e.strerror}") from None
+
+
+class _Signalled(BaseException):
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _on_signal(signum, frame):
+    for s in _SIGNALS:
+        signal.signal(s, signal.SIG_IGN)  # the clean-up (finally blocks) runs once, uninterrupted
+    raise _Signalled(signum)
+
+
+def _run(argv):
+    try:
+        a = _parser().parse_args(argv)
         (_cmd_import if a.cmd == "import" else _cmd_plan)(a)
-    except ValueError as e:  # DumpError and grace's own InputError (ValueError)
-        print(f"grace: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+    except ValueError as e:  # DumpError, usage errors and grace's own InputError (ValueError)
+        _write(sys.stderr, f"grace: error: {one_line(str(e))}")
+    except OSError as e:  # a path the system refuses, met outside the checks
+        where = quote(e.filename) if e.filename else "input/output"
+        _write(sys.stderr, f"grace: error: {one_line(f'{where}: {e.strerror or e}')}")
+    except MemoryError:
+        _write(sys.stderr, "grace: error: out of memory: the inputs do not fit in this machine's memory")
+    except Exception as e:  # noqa: BLE001 - a bug in grace: one line too, exit code 1
+        _write(sys.stderr, f"grace: internal error: {one_line(f'{type(e).__name__}: {e}')}")
+        return 1
+    return 2
+
+
+def main(argv=None):
+    hooked = threading.current_thread() is threading.main_thread()
+    old = {s: signal.getsignal(s) for s in _SIGNALS} if hooked else {}
+    old = {s: h for s, h in old.items() if h is not None and h is not signal.SIG_IGN}  # None: set outside Python
+    for s in old:
+        signal.signal(s, _on_signal)
+    try:
+        return _run(argv)
+    except _Signalled as e:  # the staging folder is gone: die of the signal, as grace does
+        signal.signal(e.signum, signal.SIG_DFL)
+        os.kill(os.getpid(), e.signum)
+        return 128 + e.signum
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 if __name__ == "__main__":

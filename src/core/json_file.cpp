@@ -43,16 +43,20 @@ const json* find(const json& obj, const char* key, const std::string& who, const
 
 }  // namespace
 
+std::string dump_json(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string json_excerpt(const nlohmann::json& v) {
   // dump() of a huge array would be the whole file: cut by type first.
   if (v.is_array()) return fmt::format("an array of {} elements", v.size());
   if (v.is_object()) return fmt::format("an object of {} keys", v.size());
   if (v.is_string()) {  // JSON form: quotes, control characters escaped; cut when long
     const std::string& str = v.get_ref<const std::string&>();
-    if (str.size() <= 200) return v.dump();
-    return nlohmann::json(str.substr(0, 200)).dump() + fmt::format("...({} bytes)", str.size());
+    if (str.size() <= 200) return dump_json(v);
+    return dump_json(nlohmann::json(str.substr(0, 200))) + fmt::format("...({} bytes)", str.size());
   }
-  return v.dump();
+  return dump_json(v);
 }
 
 std::string read_input_file(const std::string& path, const std::string& who, size_t max_bytes) {

@@ -24,6 +24,11 @@ inline constexpr size_t kMaxJsonBytes = size_t(64) << 20;
 // is an InputError naming `who`).
 std::string read_input_file(const std::string& path, const std::string& who, size_t max_bytes = kMaxJsonBytes);
 
+// JSON text of j for output (indent < 0: compact). A string that is not valid UTF-8 (a path is
+// any bytes on Linux) gets U+FFFD for its bad bytes instead of nlohmann's type_error 316, which
+// ended `compare` and `validate --json` on such a path as an internal error.
+std::string dump_json(const nlohmann::json& j, int indent = -1);
+
 // Parses JSON text, rejecting duplicate keys.
 nlohmann::json parse_json_text(const std::string& text, const std::string& who);
 

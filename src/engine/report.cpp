@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_file.h"
 #include "grace/engine/engine.h"
 
 namespace grace::engine {
@@ -91,7 +92,7 @@ std::string engine_json(const EngineResult& r) {
                   {"rel_err", r.check_rel_err},
                   {"tolerance", r.check_tolerance},
                   {"ok", r.check_ok}};
-  return j.dump();
+  return dump_json(j);
 }
 
 }  // namespace grace::engine

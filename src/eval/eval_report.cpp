@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_file.h"
 #include "grace/error.h"
 #include "grace/evaluate.h"
 
@@ -99,7 +100,7 @@ std::string eval_json(const EvalResult& r) {
   nlohmann::json layers = nlohmann::json::array();
   for (const EvalTotals& t : r.per_layer) layers.push_back(totals_json(t, 1, r.token_bytes, r.num_nodes));
   j["per_layer"] = std::move(layers);
-  return j.dump();
+  return dump_json(j);
 }
 
 }  // namespace grace

@@ -33,7 +33,7 @@ std::vector<std::vector<int64_t>> read_matrix(const json& m, const std::string& 
     std::vector<int64_t> r;
     for (size_t i = 0; i < row.size(); ++i) {
       GRACE_INPUT_CHECK(row[i].is_number_integer(), "placement export '{}': {}[{}][{}] is {}, expected an integer", src,
-                        what, l, i, row[i].dump());
+                        what, l, i, dump_json(row[i]));
       r.push_back(row[i].get<int64_t>());
     }
     out.push_back(std::move(r));

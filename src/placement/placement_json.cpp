@@ -19,7 +19,7 @@ using nlohmann::json;
 
 constexpr const char* kFormatName = "grace-placement";
 
-std::string quote(const std::string& s) { return json(s).dump(); }
+std::string quote(const std::string& s) { return dump_json(json(s)); }
 
 // fmt's "{}" for double is the shortest representation that reads back to the same value.
 std::string num(double d) {

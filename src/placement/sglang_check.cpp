@@ -59,7 +59,7 @@ SglangFileCheck check_sglang_file(const std::string& text, const ModelSpec& mode
     for (int q = 0; q < out.num_physical; ++q) {
       const auto& v = row[size_t(q)];
       GRACE_INPUT_CHECK(v.is_number_integer(), "sglang file '{}': row {}, physical expert {}: {} is not an integer",
-                        src, l, q, v.dump());
+                        src, l, q, dump_json(v));
       const int64_t e = v.get<int64_t>();
       GRACE_INPUT_CHECK(e >= 0 && e < E,
                         "sglang file '{}': row {}, physical expert {}: logical id {} is outside [0, "

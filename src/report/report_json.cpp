@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/json_file.h"
 #include "core/staged_dir.h"
 #include "grace/compare.h"
 #include "grace/error.h"
@@ -70,7 +71,7 @@ std::string compare_json(const CompareResult& r) {
     j["rows"].push_back(std::move(x));
   }
   j["memory_sweep"] = nlohmann::json::parse(report::sweep_json(r));
-  return j.dump(1);
+  return dump_json(j, 1);
 }
 
 const std::vector<std::string>& compare_report_names() {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/json_file.h"
 #include "report/svg_charts.h"
 
 namespace grace::report {
@@ -152,7 +153,7 @@ std::string sweep_json(const CompareResult& r) {
     }
     a.push_back(std::move(x));
   }
-  return a.dump();
+  return dump_json(a);
 }
 
 }  // namespace grace::report

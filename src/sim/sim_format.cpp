@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_file.h"
 #include "grace/simulate.h"
 #include "sim/layer_time_json.h"
 
@@ -50,7 +51,7 @@ std::string sim_json(const SimResult& r) {
   j["batch_total"] = layer_time_json(r.batch_total);
   j["per_layer"] = nlohmann::json::array();
   for (const auto& t : r.per_layer) j["per_layer"].push_back(layer_time_json(t));
-  return j.dump();
+  return dump_json(j);
 }
 
 }  // namespace grace

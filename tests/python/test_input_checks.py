@@ -177,7 +177,7 @@ def test_sglang_plan_refuses_to_overwrite_its_input(tmp_path):
         r = run_module("plan", str(d), "--model", DS, "--topology", "2x2", "-o", str(out))
         assert r.returncode == 2, (out, r.stdout, r.stderr)
         lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith(f"grace: error: {out}: is the same file as the input "), lines
+        assert len(lines) == 1 and lines[0].startswith(f"grace: error: '{out}': is the same file as the input "), lines
         assert (d / "loads.npy").read_bytes() == before
         assert r.stdout == ""
     assert sorted(os.listdir(d)) == ["loads.npy"]  # nothing written
@@ -200,7 +200,7 @@ def test_sglang_plan_names_a_loads_file_numpy_cannot_read(tmp_path):
         r = run_module("plan", str(d), "--model", DS, "-o", str(tmp_path / "p.json"))
         assert r.returncode == 2, r.stderr
         lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith(f"grace: error: {d / 'loads.npy'}: "), lines
+        assert len(lines) == 1 and lines[0].startswith(f"grace: error: '{d / 'loads.npy'}': "), lines
         assert expect in lines[0] and "allow_pickle" not in lines[0], lines[0]
         assert not (tmp_path / "p.json").exists()
 
@@ -215,8 +215,8 @@ def test_sglang_import_refuses_to_overwrite_a_dump(tmp_path):
     r = run_module("import", str(d / "loads.npy"), "-o", str(d))
     assert r.returncode == 2, (r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"grace: error: {d / 'loads.npy'}: is the same file as the input"), \
-        lines
+    want = f"grace: error: '{d / 'loads.npy'}': is the same file as the input"
+    assert len(lines) == 1 and lines[0].startswith(want), lines
     assert (d / "loads.npy").read_bytes() == before and sorted(os.listdir(d)) == ["loads.npy"]
     r = run_module("import", str(d / "loads.npy"), "-o", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr

@@ -55,7 +55,9 @@ def test_per_token_dump_becomes_a_trace_that_plans(tmp_path, cli, model_file):
     ids = np.load(tmp_path / "tr" / "topk_ids.npy")
     assert ids.shape == (80, 2, 2)
     assert (ids == np.concatenate([want, want2])).all()
-    assert np.load(tmp_path / "tr" / "seq_offsets.npy").tolist() == [0, 20, 50, 80]
+    # b.pt's extend_seq_lens [20, 10, 0]: two sequences (and an empty one); a.pt's 3 padding tokens
+    # (no routing data, a sequence of their own) are dropped.
+    assert np.load(tmp_path / "tr" / "seq_offsets.npy").tolist() == [0, 20, 50, 70, 80]
     p = cli("plan", "--trace", str(tmp_path / "tr"), "--model", model_file, "--topology", "1x2", "--policy", "grace",
             "-o", str(tmp_path / "p.json"))
     assert p.returncode == 0, p.stderr
@@ -139,7 +141,7 @@ def test_bad_dumps_give_one_error_line_exit_2_and_no_output(tmp_path, cli):
         r = cli("trace", "import-sglang", str(path), "-o", str(out))
         assert r.returncode == 2, (name, r.stdout, r.stderr)
         lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith(f"grace: error: {path}: "), (name, r.stderr)
+        assert len(lines) == 1 and lines[0].startswith(f"grace: error: '{path}': "), (name, r.stderr)
         assert expect in lines[0], (name, lines[0])
         assert "Could this error message be improved" not in lines[0], (name, lines[0])
         assert not out.exists(), name
