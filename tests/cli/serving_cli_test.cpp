@@ -127,5 +127,21 @@ TEST(ServingCli, ValidatePrintsThePolicyEscaped) {
   EXPECT_NE(r.out.find("policy x\\n\\x1b[31m"), std::string::npos) << r.out;
 }
 
+// A path is any bytes on Linux: one that is not UTF-8 goes into JSON output with U+FFFD for the
+// bad bytes (nlohmann threw "invalid UTF-8 byte", and validate --json and compare ended with exit 1).
+TEST(ServingCli, JsonOutputTakesPathsThatAreNotUtf8) {
+  TempDir dir("sgutf8");
+  const std::string p = dir.file("p\xff.json"), out = dir.file("cmp\xfe");
+  ASSERT_EQ(run_grace("plan --topology 2x4 -o '" + p + "'").code, 0);
+  CliResult v = run_grace("validate --placement '" + p + "' --json");
+  ASSERT_EQ(v.code, 0) << v.err;
+  EXPECT_EQ(nlohmann::json::parse(v.out)["placement"].get<std::string>().find("\xef\xbf\xbd"), dir.file("p").size());
+  const std::string tr = dir.file("tr\xff");
+  ASSERT_EQ(run_grace("trace synth --model deepseek-v2-lite --tokens 2048 -o '" + tr + "'").code, 0);
+  CliResult c = run_grace("compare --trace '" + tr + "' --topology 2x2 -o '" + out + "'");
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_NO_THROW((void)nlohmann::json::parse(testing::slurp(out + "/results.json")));
+}
+
 }  // namespace
 }  // namespace grace
