@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import re
 import shutil
 import signal
 import stat
@@ -239,8 +240,11 @@ def _cmd_plan(a):
         _write(sys.stderr, f"note: a load profile has no co-activation; {quote(a.policy)} plans for load only")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        p = plan(loads=loads, model=a.model, topology=a.topology, policy=a.policy, redundant=a.redundant,
-                 seed=a.seed)
+        try:
+            p = plan(loads=loads, model=a.model, topology=a.topology, policy=a.policy, redundant=a.redundant,
+                     seed=a.seed)
+        except (TypeError, ValueError) as e:  # plan()'s argument names are this command's flags
+            raise DumpError(re.sub(r"\bplan: (redundant|seed|model|topology|policy)\b", r"--\1", str(e))) from None
     p.save(a.output)
     _print_result(f"planned {p!r} -> {one_line(a.output)}")
 

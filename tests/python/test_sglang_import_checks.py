@@ -171,6 +171,18 @@ def test_usage_errors_are_one_grace_line(tmp_path, good):
         assert expect in line and "usage:" not in line, (args, line)
 
 
+def test_plan_errors_name_the_commands_flags(tmp_path):
+    # plan() says "plan: redundant -5"; the command's user typed --redundant.
+    torch.save({"logical_count": torch.randint(1, 100, (2, 27, 64), dtype=torch.int32)}, tmp_path / "s.pt")
+    assert run_module("import", str(tmp_path / "s.pt"), "-o", str(tmp_path / "prof"),
+                      "--model", "deepseek-v2-lite").returncode == 0
+    for flag, value in (("--redundant", "-5"), ("--seed", "-1")):
+        line = one_error(run_module("plan", str(tmp_path / "prof"), "--model", "deepseek-v2-lite", flag, value,
+                                    "-o", str(tmp_path / "p.json")))
+        assert line.startswith(f"grace: error: {flag} {value} "), line
+    assert not (tmp_path / "p.json").exists()
+
+
 def test_the_cli_passes_names_that_look_like_options(tmp_path, cli, good):
     os.link(good, tmp_path / "-x.pt")
     r = cli("trace", "import-sglang", "-o", "o3", "--", "-x.pt", cwd=tmp_path)
