@@ -78,6 +78,11 @@ def _str_arg(fn, name, v, path=False, none=None):
 
 
 def _array(fn, name, x, shape_hint):
+    if isinstance(x, _np.ma.MaskedArray) and _np.ma.getmaskarray(x).any():  # np.asarray drops the mask
+        raise ValueError(f"{fn}: {name} is a masked array with masked entries; fill or drop them first")
+    if str(getattr(x, "dtype", "")) == "torch.bfloat16":  # numpy has no bf16: say so, not "not rectangular"
+        raise TypeError(f"{fn}: {name} has dtype torch.bfloat16, which NumPy cannot hold; convert it first "
+                        "(.float() for loads, .long() for ids)")
     try:
         return _as_numpy(x)
     except (ValueError, TypeError) as e:

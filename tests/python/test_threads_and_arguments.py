@@ -115,3 +115,16 @@ def test_eplb_takes_statistics_as_the_reference_does():
 def test_eplb_refuses_in_its_own_terms(args, message):
     with pytest.raises(ValueError, match=message):
         rebalance_experts(*args)
+
+
+def test_masked_and_bf16_inputs_are_refused_by_name():
+    p = grace.plan(_ids(300), model="deepseek-v2-lite")
+    ids = np.ma.masked_array(_ids(10)[:, 0, :], mask=np.zeros((10, 6), dtype=bool))
+    ids.mask[0, 0] = True  # routed with its hidden value before
+    with pytest.raises(ValueError, match="masked array with masked entries"):
+        grace.Router(p).route(ids, 0)
+    with pytest.raises(TypeError, match="dtype torch.bfloat16"):
+        grace.Router(p).route(torch.from_numpy(_ids(10)[:, 0, :]).bfloat16(), 0)
+    # An unmasked masked array is just an array.
+    ok = np.ma.masked_array(_ids(10)[:, 0, :])
+    assert grace.Router(p).route(ok, 0).shape == (10, 6)
