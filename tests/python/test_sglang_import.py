@@ -8,13 +8,10 @@ import pytest
 torch = pytest.importorskip("torch", reason="needs torch (apt install python3-torch)")
 
 from conftest import run_module
+from sglang_toy import MODEL, phy2log
 
-# A toy model: 3 decoder layers (layer 0 dense), 8 experts, top-2; 2 GPUs x 5 slots = 10 physical.
-MODEL = {"name": "toy3", "moe_layers": 2, "dense_layers": 1, "experts": 8, "top_k": 2, "hidden": 64,
-         "moe_intermediate": 32}
-PHY2LOG = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7, 0, 1],
-                        [0, 1, 2, 3, 0, 4, 5, 6, 7, 3],
-                        [7, 6, 5, 4, 3, 2, 1, 0, 7, 6]], dtype=torch.int64)
+# The toy model (3 decoder layers, layer 0 dense, 8 experts, top-2) and its 10-slot map.
+PHY2LOG = phy2log()
 
 
 @pytest.fixture
