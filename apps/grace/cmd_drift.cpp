@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -64,10 +65,11 @@ void run_drift_cmd(DriftArgs a) {
                     "--window {}: the stream has {} tokens, so fewer than two windows and nothing to compare (drift "
                     "re-plans on each window and evaluates on the next); give a --window of at most {}",
                     a.o.window, stream.num_tokens(), stream.num_tokens() / 2);
-  check_count("drift", {{"windows", std::max<int64_t>(1, stream.num_tokens() / a.o.window)},
-                        {"passes", 1 + int64_t(a.strategies.size())}, {"GPUs", cp.topo.num_gpus()},
-                        {"experts", cp.model.experts}, {"layers", cp.model.moe_layers}},
-              kMaxDriftWork, "one re-plan per window and pass; a larger --window means fewer windows");
+  const double n_windows = double(std::max<int64_t>(1, stream.num_tokens() / a.o.window));
+  check_count("drift",
+              {{"re-plans", int64_t(std::ceil(n_windows * replans_per_window(a.strategies)))},
+               {"GPUs", cp.topo.num_gpus()}, {"experts", cp.model.experts}, {"layers", cp.model.moe_layers}},
+              kMaxDriftWork, "one re-plan per window, and the strategies' own; a larger --window means fewer windows");
   const auto windows = cut_windows(stream, a.o);
 
   const bool tty = ::isatty(2) != 0;

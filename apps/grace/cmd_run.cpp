@@ -39,6 +39,7 @@
 #include "grace/model.h"
 #include "grace/placement_io.h"
 #include "grace/router.h"
+#include "grace/serving.h"
 #include "grace/synth.h"
 #include "grace/topology.h"
 #include "grace/trace_io.h"
@@ -107,6 +108,9 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
   GRACE_INPUT_CHECK(s.placement.model.empty() || s.placement.model == s.model.name,
                     "placement {} was made for model {}, not --model {}", quote_input(a.placement),
                     quote_input(s.placement.model), quote_input(s.model.name));
+  // SGLang's routers send tokens to the copies filling the spare slots too (serving.h): the
+  // ranks serve (load, hash, route over) that layout, as the evaluator counts it.
+  if (router_routes_served_layout(a.router)) s.placement = served_placement(s.placement);
   if (a.hidden != 0) s.model.hidden = a.hidden;
   if (a.intermediate != 0) s.model.moe_intermediate = a.intermediate;
   GRACE_INPUT_CHECK(s.model.hidden > 0 && s.model.moe_intermediate > 0,

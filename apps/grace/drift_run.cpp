@@ -154,6 +154,19 @@ std::vector<std::string> split_strategies(const std::vector<std::string>& given)
   return out;
 }
 
+double replans_per_window(const std::vector<std::string>& strategies) {
+  double r = 1;  // the drift replay itself re-plans every window
+  for (const std::string& s : strategies) {
+    if (s == "static") continue;
+    if (s == "replan") {
+      r += 1;
+      continue;
+    }
+    r += 1.0 / std::stoi(s.substr(s.find(':') + 1));  // eplb:K, grace:K (checked)
+  }
+  return r;
+}
+
 void check_strategies(const std::vector<std::string>& strategies) {
   for (const auto& s : strategies) {
     if (s == "static" || s == "replan") continue;

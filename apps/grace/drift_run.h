@@ -90,6 +90,9 @@ std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, co
                                            const ModelSpec& model, const DriftOptions& o,
                                            const std::vector<std::string>& strategies, const Progress& progress);
 
+// Full re-plans per window: 1 for the drift replay, + 1 for `replan`, + 1/K for `eplb:K` and
+// `grace:K`, 0 for `static` (strategies already checked).
+double replans_per_window(const std::vector<std::string>& strategies);
 // Throws InputError unless every name is a strategy above.
 // --strategies as given (each value may hold a comma-separated list): the entries, in order; an
 // empty entry ("static,,replan") is an input error.

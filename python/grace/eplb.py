@@ -23,10 +23,12 @@ __all__ = ["rebalance_experts"]
 _FN = "rebalance_experts"
 
 
-def _statistics(x):
-    """A torch weight as the reference takes it (weight.float().cpu(): bf16 / fp16, on any device)."""
+def _statistics(x, exact=False):
+    """A torch tensor as the reference takes its weight (weight.float().cpu(): bf16 / fp16, on any
+    device); exact: .double() instead (co-activation, grace's own argument, keeps its precision)."""
     if hasattr(x, "detach") and hasattr(x, "float") and hasattr(x, "cpu"):
-        return x.detach().float().cpu()
+        x = x.detach()
+        return (x.double() if exact else x.float()).cpu()
     return x
 
 
@@ -51,8 +53,13 @@ def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus, coa
     num_groups = _int_arg(_FN, "num_groups", num_groups, 1, _INT_MAX)
     num_nodes = _int_arg(_FN, "num_nodes", num_nodes, 1, _INT_MAX)
     num_gpus = _int_arg(_FN, "num_gpus", num_gpus, 1, _INT_MAX)
+    nodes = num_nodes  # the caller's num_nodes stays in the messages
     if num_gpus % num_nodes != 0:
-        num_nodes = 1  # as the reference: GPUs that do not split into nodes get its global policy
+        # The reference plans hierarchically when num_groups splits into nodes (and then asserts
+        # that the GPUs do), else with its global policy, as one node.
+        if num_groups % num_nodes == 0:
+            raise ValueError(f"rebalance_experts: num_gpus {num_gpus} is not a multiple of num_nodes {num_nodes}")
+        nodes = 1
     if num_replicas % num_gpus != 0 or num_replicas < num_logical:
         raise ValueError(f"rebalance_experts: num_replicas {num_replicas} must be a multiple of num_gpus {num_gpus} "
                          f"and >= num_logical_experts {num_logical}")
@@ -62,13 +69,13 @@ def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus, coa
         raise ValueError(f"rebalance_experts: num_replicas {num_replicas} / num_gpus {num_gpus} = "
                          f"{num_replicas // num_gpus} slots per GPU, more than the {num_logical} logical experts "
                          "(grace keeps the copies of an expert on distinct GPUs)")
-    if num_gpus // num_nodes > 1024:
-        raise ValueError(f"rebalance_experts: num_gpus {num_gpus} / num_nodes {num_nodes} = {num_gpus // num_nodes} "
+    if num_gpus // nodes > 1024:
+        raise ValueError(f"rebalance_experts: num_gpus {num_gpus} / num_nodes {nodes} = {num_gpus // nodes} "
                          "GPUs per node, more than the 1024 grace plans for")
-    c = None if coactivation is None else _float_array(_FN, "coactivation", _statistics(coactivation),
+    c = None if coactivation is None else _float_array(_FN, "coactivation", _statistics(coactivation, exact=True),
                                                        "[layers, num_logical, num_logical]")
     policy = "eplb" if c is None else "grace"
-    topology = f"{num_nodes}x{num_gpus // num_nodes}"
+    topology = f"{nodes}x{num_gpus // nodes}"
     p = _core.plan_loads(w, c, "", topology, policy, num_replicas - num_logical, 0, num_replicas // num_gpus)
     phy2log = p.physical_to_logical_map()  # int64 [layers, num_replicas]
     logcnt = _np.zeros((num_layers, num_logical), dtype=_np.int64)

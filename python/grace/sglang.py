@@ -11,7 +11,7 @@ import (the dumps are read by grace.sglang_import, which describes SGLang's form
   stat / per_pass -> DIR/loads.npy int64 [moe_layers, E] and DIR/profile.json: a load profile
               (no co-activation), for load-only planning: `python -m grace.sglang plan DIR`,
               grace.plan(loads=...) or grace.eplb.rebalance_experts.
-DIR is written whole: into a sibling `.DIR.tmp.<pid>`, renamed into place. An existing DIR is
+DIR is written whole: into a sibling `.grace-import-XXXXXXXX`, renamed into place. An existing DIR is
 replaced only when it holds nothing but import's own files, else refused before any work.
 Bad input, a usage error or a path the system refuses: one line `grace: error: <where>: <problem>`
 on stderr (names quoted and escaped, the line cut past 1000 bytes), exit code 2, nothing written.
@@ -150,24 +150,25 @@ def _commit(staging, target, owned):
 
 @contextlib.contextmanager
 def _staged_folder(target, owned):
-    """Yields a sibling staging folder `.<name>.tmp.<pid>`, renamed onto target when the body ends
-    without an error; else it is removed, and so are the missing parents it created."""
-    target = _resolve_links(target)
-    parent = os.path.dirname(target) or "."
-    staging = os.path.join(parent, f".{os.path.basename(target)}.tmp.{os.getpid()}")
+    """Yields a sibling staging folder `.grace-import-XXXXXXXX` (mkdtemp: short, and unique for
+    every run, whatever the process), renamed onto target when the body ends without an error;
+    else it is removed, and so are the missing parents it created."""
+    target = os.path.abspath(_resolve_links(target))  # "." and ".." become real names
+    parent = os.path.dirname(target)
+    staging = None
     made, done = [], False
     try:
         try:
             _make_parents(parent, made)
-            shutil.rmtree(staging, ignore_errors=True)  # left by a killed run with the same pid
-            os.mkdir(staging)
+            staging = tempfile.mkdtemp(prefix=".grace-import-", dir=parent)
             yield staging
             _commit(staging, target, owned)
             done = True
         except OSError as e:
             _fail(f"cannot write output folder {quote(target)}", e.strerror or str(e))
     finally:
-        shutil.rmtree(staging, ignore_errors=True)  # after an exchange: the old content
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)  # after an exchange: the old content
         for p in reversed(made if not done else []):
             with contextlib.suppress(OSError):
                 os.rmdir(p)

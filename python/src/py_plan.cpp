@@ -44,8 +44,8 @@ Placement plan_topk(i64_array ids, const std::string& model_name, const std::str
   const int64_t* d = ids.data();
   int64_t maxid = -1;
   for (int64_t i = 0; i < T * L * K; ++i) {
-    GRACE_INPUT_CHECK(d[i] >= 0 && d[i] < 65536,
-                      "plan: topk_ids has id {} at flat index {} (expert ids are in [0, 65536), the model's experts)",
+    GRACE_INPUT_CHECK(d[i] >= 0 && d[i] < 65535,
+                      "plan: topk_ids has id {} at flat index {} (expert ids are in [0, 65535), the model's experts)",
                       d[i], i);
     maxid = std::max(maxid, d[i]);
   }

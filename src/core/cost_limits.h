@@ -35,10 +35,11 @@ inline constexpr int64_t kMaxGpuExpertLayers = int64_t(1) << 24;
 // (61 x 256) on 1024 GPUs x 16 slots with every slot empty (2.6e8).
 inline constexpr int64_t kMaxSpareFillWork = int64_t(1) << 32;
 
-// Windows x passes x GPUs x experts x layers: `drift` re-plans every window (once per pass: the
-// drift replay, and each --strategies entry), about one plan of the model per window. At 2x4
-// deepseek-v2-lite (26 x 64, 8 GPUs) one window took ~45 ms, so 2^28 (~20k such windows) is
-// ~15 minutes; `--window 1` on a 1M-token trace (1M windows, 13 hours) is refused at once.
+// Re-plans x GPUs x experts x layers: `drift` re-plans every window for its replay, and its
+// --strategies re-plan too (`replan` every window, `eplb:K` / `grace:K` every K-th, `static`
+// never). At 2x4 deepseek-v2-lite (26 x 64, 8 GPUs) one re-plan took ~45 ms, so 2^28 (~20k
+// such re-plans) is ~15 minutes; `--window 1` on a 1M-token trace (1M windows, 13 hours) is
+// refused at once.
 inline constexpr int64_t kMaxDriftWork = int64_t(1) << 28;
 
 // The memory budget in bytes (see above).

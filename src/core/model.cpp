@@ -131,6 +131,16 @@ ModelSpec load_model(std::string_view name_or_path) {
              who);
   ModelSpec m;
   m.name = json_string(j, "name", who, "", false, std::filesystem::path(path).stem().string());
+  // Placements record the name: it must be text (a file stem is any bytes on Linux).
+  try {
+    (void)nlohmann::json(m.name).dump();
+  } catch (const nlohmann::json::exception&) {
+    fail_input("{}: its name {} is not UTF-8 text; give the model a \"name\"", who, quote_input(m.name));
+  }
+  // A file named like a preset restates it: the fields it leaves out are the preset's, and the
+  // ones it gives must match (check_not_a_changed_preset).
+  for (const ModelSpec& p : presets())
+    if (p.name == m.name) m = p;
   const std::string& path_who = who;
   read_field(j, "moe_layers", m.moe_layers, path_who, true, 1, 4096, m.name);
   read_field(j, "dense_layers", m.dense_layers, path_who, false, 0, 4096, m.name);

@@ -10,6 +10,7 @@
 #include "grace/engine/engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -110,10 +111,20 @@ EngineResult run_engine(Comm& world, MoeBackend& backend, const EngineInputs& in
   const int k = tr.top_k;
   const int64_t H = in.model.hidden;
 
-  Watchdog wd(opt.timeout_s, me, [&world] { world.abort(4); });
+  // A rank whose weights failed to load waits in the agreement below for the others to finish
+  // loading; should the watchdog end the job first, it prints that rank's error before aborting.
+  std::string load_error;
+  std::atomic<bool> load_failed{false};
+  Watchdog wd(opt.timeout_s, me, [&world, &load_error, &load_failed, me] {
+    if (load_failed.load(std::memory_order_acquire)) {
+      std::fprintf(stderr, "grace: error: rank %d: %s\n", me, one_line(load_error).c_str());
+      std::fflush(stderr);
+    }
+    world.abort(4);
+  });
   {  // Loading is where a rank meets its own experts' tensors: agree before exchanging anything.
     int code = 0;
-    std::string msg;
+    std::string& msg = load_error;
     try {
       backend.load(L, [&wd](int l) { wd.beat("loading weights", l); });
     } catch (const InputError& e) {
@@ -121,6 +132,7 @@ EngineResult run_engine(Comm& world, MoeBackend& backend, const EngineInputs& in
     } catch (const std::exception& e) {
       code = 1, msg = std::string("internal error: ") + e.what();
     }
+    load_failed.store(code != 0, std::memory_order_release);
     wd.beat("agreeing on the loaded weights");
     const SetupVerdict v = agree_on_setup(world, code);
     if (v.code != 0) throw LoadFailure(v.code, v.reporter, me == v.reporter ? msg : std::string());

@@ -144,8 +144,17 @@ TEST(Model, AFileWithAPresetsNameMustBeThatPreset) {
     load_model(changed);
     ADD_FAILURE() << "accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("hidden = 4096 (the preset's: 2048)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("but it differs: hidden = 4096 (the preset's: 2048);"), std::string::npos)
+        << e.what();
   }
+  // Fields it leaves out are the preset's (here dense_layers, shared_experts, vocab and the gate's).
+  std::ofstream(changed) << R"({"name": "deepseek-v3", "moe_layers": 58, "experts": 256, "top_k": 8,
+                               "hidden": 7168, "moe_intermediate": 2048})";
+  EXPECT_EQ(load_model(changed).n_group, 8);
+  // The stem of a file without "name" must be text: placements record it.
+  const std::string bytes = (path / "m\xff.json").string();
+  std::ofstream(bytes) << R"({"moe_layers": 2, "experts": 8, "top_k": 2, "hidden": 64, "moe_intermediate": 32})";
+  EXPECT_THROW(load_model(bytes), InputError);
   // The file's stem is its name when "name" is absent: the same rule holds.
   const std::string stem = (path / "gpt-oss-20b.json").string();
   std::ofstream(stem) << R"({"moe_layers": 2, "experts": 8, "top_k": 2, "hidden": 64, "moe_intermediate": 32})";

@@ -138,6 +138,11 @@ int write_fixtures(const std::string& dir) {
   // A second valid 2x2 placement (for the start-up agreement test: ranks given different ones).
   save_placement(testing::eplb_like_placement(m, 2, 2), dir + "/placement-2x2-b.json");
   save_placement(testing::eplb_like_placement(m, 1, 4), dir + "/placement-1x4.json");
+  // Contiguous with a spare slot per GPU (16 experts in 17 slots): SGLang's routers serve it
+  // with those slots filled.
+  Placement spare = testing::contiguous_placement(m, 2, 2);
+  spare.slots_per_gpu = 17;
+  save_placement(spare, dir + "/placement-2x2-spare.json");
   write_trace(testing::make_trace(m.moe_layers, m.experts, m.top_k, 300, 60, 1), dir + "/trace", false);
   std::map<std::string, TensorToWrite> t;
   t[expert_tensor_name(1, 0, "gate_proj")] = {"BF16", {16, 32}, std::vector<float>(16 * 32, 0.01f)};

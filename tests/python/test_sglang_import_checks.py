@@ -58,7 +58,7 @@ def snapshot(folder):
 
 
 def leftovers(parent):
-    """Staging folders (.<name>.tmp.<pid>) and probes left in parent."""
+    """Staging folders (.grace-import-*) and probes left in parent."""
     return [n for n in os.listdir(parent) if n.startswith(".")]
 
 
@@ -282,3 +282,18 @@ def test_logical_ids_past_grace_expert_limit_and_wrapping_counts_are_refused(cli
     assert r.returncode == 2, r.stderr
     assert "sums past 2**62" in r.stderr and r.stderr.count("\n") == 1
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+def test_dot_and_long_output_names_are_written_whole(tmp_path, cli, good):
+    # "-o ." is the current folder (its parent gets the staging folder), and the staging folder's
+    # name does not grow with the output's (a 250-byte name failed after the work).
+    work = tmp_path / "w"
+    work.mkdir()
+    r = cli("trace", "import-sglang", good, "-o", ".", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(work)) == ["seq_offsets.npy", "topk_ids.npy"]
+    long_name = "n" * 250
+    r = cli("trace", "import-sglang", good, "-o", long_name, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path / long_name)) == ["seq_offsets.npy", "topk_ids.npy"]
+    assert leftovers(tmp_path) == []

@@ -99,10 +99,13 @@ def test_eplb_takes_statistics_as_the_reference_does():
     b = rebalance_experts(w.bfloat16().float(), 72, 8, 2, 8)
     assert all((x == y).all() for x, y in zip(a, b))
     rebalance_experts(w.half(), 72, 8, 2, 8)
-    # GPUs that do not split into nodes: the reference falls back to its global policy (one node).
+    # GPUs that do not split into nodes: where the groups do not either, the reference takes its
+    # global policy (one node), and so does grace; where they do, the reference asserts.
     phy2log, _, logcnt = rebalance_experts(w, 72, 4, 3, 8)
     assert tuple(phy2log.shape) == (3, 72)
     assert (logcnt.sum(dim=1) == 72).all()
+    with pytest.raises(ValueError, match="num_gpus 6 is not a multiple of num_nodes 4"):
+        rebalance_experts(torch.rand(2, 16), 24, 4, 4, 6)
 
 
 @pytest.mark.parametrize("args, message", [
