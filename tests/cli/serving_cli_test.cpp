@@ -140,7 +140,9 @@ TEST(ServingCli, JsonOutputTakesPathsThatAreNotUtf8) {
   ASSERT_EQ(run_grace("trace synth --model deepseek-v2-lite --tokens 2048 -o '" + tr + "'").code, 0);
   CliResult c = run_grace("compare --trace '" + tr + "' --topology 2x2 -o '" + out + "'");
   ASSERT_EQ(c.code, 0) << c.err;
-  EXPECT_NO_THROW((void)nlohmann::json::parse(testing::slurp(out + "/results.json")));
+  nlohmann::json results;
+  EXPECT_NO_THROW(results = nlohmann::json::parse(testing::slurp(out + "/results.json")));
+  EXPECT_TRUE(results.is_object());
 }
 
 }  // namespace
