@@ -102,6 +102,22 @@ TEST(ReportRender, MemoryColumnsAndBothSpeedups) {
   EXPECT_TRUE(j["memory_sweep"].empty());
 }
 
+// Names and paths are untrusted text (a model file's "name", a trace folder): the text table and
+// the Markdown keep them on one line with control characters escaped; the HTML escapes markup.
+TEST(ReportRender, NamesAreOneLineAndEscaped) {
+  CompareResult r = hand_result(false);
+  r.model = "x\ny\x1b[31m<b>";
+  r.trace_source = "tr\nace";
+  const std::string text = format_compare_table(r), md = compare_markdown(r), html = compare_html(r);
+  for (const std::string* out : {&text, &md}) {
+    EXPECT_EQ(out->find('\x1b'), std::string::npos) << *out;
+    EXPECT_NE(out->find("x\\ny\\x1b[31m<b>"), std::string::npos) << *out;
+  }
+  EXPECT_NE(md.find("- evaluated on: tr\\nace - "), std::string::npos) << md;
+  EXPECT_EQ(html.find("<b>"), std::string::npos);
+  EXPECT_EQ(testing::check_well_formed(html), "");
+}
+
 TEST(ReportRender, MemorySweepSection) {
   const CompareResult r = hand_result(true);
   const std::string html = compare_html(r), md = compare_markdown(r), text = format_compare_table(r);
