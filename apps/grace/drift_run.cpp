@@ -154,32 +154,39 @@ std::vector<std::string> split_strategies(const std::vector<std::string>& given)
   return out;
 }
 
+namespace {
+
+// K of "eplb:K" and "grace:K" (a full re-plan every K windows); 0 for "static" and "replan".
+// Refuses anything else, and a K that is not a positive whole number.
+int strategy_period(const std::string& s) {
+  if (s == "static" || s == "replan") return 0;
+  const auto colon = s.find(':');
+  const std::string kind = s.substr(0, colon);
+  GRACE_INPUT_CHECK((kind == "eplb" || kind == "grace") && colon != std::string::npos,
+                    "--strategies: unknown strategy '{}' (valid: static, replan, eplb:K, grace:K)", one_line(s));
+  const std::string digits = s.substr(colon + 1);
+  int k = 0;
+  if (!digits.empty() && digits.size() <= 9 && digits.find_first_not_of("0123456789") == std::string::npos)
+    k = std::stoi(digits);
+  GRACE_INPUT_CHECK(k > 0, "--strategies '{}': K must be a positive whole number of windows", one_line(s));
+  return k;
+}
+
+}  // namespace
+
 double replans_per_window(const std::vector<std::string>& strategies) {
   double r = 1;  // the drift replay itself re-plans every window
   for (const std::string& s : strategies) {
-    if (s == "static") continue;
-    if (s == "replan") {
+    if (s == "replan")
       r += 1;
-      continue;
-    }
-    r += 1.0 / std::stoi(s.substr(s.find(':') + 1));  // eplb:K, grace:K (checked)
+    else if (const int k = strategy_period(s); k > 0)
+      r += 1.0 / k;
   }
   return r;
 }
 
 void check_strategies(const std::vector<std::string>& strategies) {
-  for (const auto& s : strategies) {
-    if (s == "static" || s == "replan") continue;
-    const auto colon = s.find(':');
-    const std::string kind = s.substr(0, colon);
-    GRACE_INPUT_CHECK((kind == "eplb" || kind == "grace") && colon != std::string::npos,
-                      "--strategies: unknown strategy '{}' (valid: static, replan, eplb:K, grace:K)", one_line(s));
-    const std::string digits = s.substr(colon + 1);
-    int k = 0;
-    if (!digits.empty() && digits.size() <= 9 && digits.find_first_not_of("0123456789") == std::string::npos)
-      k = std::stoi(digits);
-    GRACE_INPUT_CHECK(k > 0, "--strategies '{}': K must be a positive whole number of windows", one_line(s));
-  }
+  for (const auto& s : strategies) strategy_period(s);
 }
 
 std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, const Placement& p, const Topology& topo,
@@ -221,10 +228,9 @@ std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, co
             adopt = true;
           }
         } else {
-          const auto colon = name.find(':');
-          const int k = std::stoi(name.substr(colon + 1));
+          const int k = strategy_period(name);
           if ((i + 1) % size_t(k) == 0) {
-            next = plan_on(name.substr(0, colon), prof, model, topo, cur[s], o.seed);
+            next = plan_on(name.substr(0, name.find(':')), prof, model, topo, cur[s], o.seed);
             adopt = true;
           }
         }

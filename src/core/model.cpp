@@ -46,12 +46,19 @@ void read_field(const nlohmann::json& j, const char* key, T& out, const std::str
   out = T(v);
 }
 
+// The preset of that name, or nullptr.
+const ModelSpec* find_preset(std::string_view name) {
+  for (const ModelSpec& p : presets())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
 // A model file that takes a preset's name must be that preset: placements and the commands that
 // check them know a model by its name, so a file named "deepseek-v2-lite" with another hidden
 // size would be replaced by the preset further down the pipeline.
 void check_not_a_changed_preset(const ModelSpec& m, const std::string& who) {
-  for (const ModelSpec& p : presets()) {
-    if (p.name != m.name) continue;
+  if (const ModelSpec* found = find_preset(m.name)) {
+    const ModelSpec& p = *found;
     std::string diff;
     auto cmp = [&](const char* field, int64_t a, int64_t b) {
       if (a != b) diff += fmt::format("{}{} = {} (the preset's: {})", diff.empty() ? "" : ", ", field, a, b);
@@ -107,8 +114,7 @@ std::vector<std::string> model_preset_names() {
 }
 
 ModelSpec load_model(std::string_view name_or_path) {
-  for (const auto& m : presets())
-    if (m.name == name_or_path) return m;
+  if (const ModelSpec* preset = find_preset(name_or_path)) return *preset;
   std::string path(name_or_path);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
@@ -139,8 +145,7 @@ ModelSpec load_model(std::string_view name_or_path) {
   }
   // A file named like a preset restates it: the fields it leaves out are the preset's, and the
   // ones it gives must match (check_not_a_changed_preset).
-  for (const ModelSpec& p : presets())
-    if (p.name == m.name) m = p;
+  if (const ModelSpec* preset = find_preset(m.name)) m = *preset;
   const std::string& path_who = who;
   read_field(j, "moe_layers", m.moe_layers, path_who, true, 1, 4096, m.name);
   read_field(j, "dense_layers", m.dense_layers, path_who, false, 0, 4096, m.name);
