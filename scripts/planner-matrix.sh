@@ -11,7 +11,11 @@
 # domains / evaluate on the fourth, all four rotations; the domain traces are written by
 # scripts/gpt-oss-domains.py next to OUT_TSV, skipped with a message where numpy is missing)
 # at 2x4, 4x4, 4x2 (paper constants); DeepSeek-V3 synthetic (32k tokens, even/odd) at 8x8@h200.
-# Usage: scripts/planner-matrix.sh [BUILD_DIR] [OUT_TSV]      (needs ../shared/data)
+# With PM_CEILING=1 every case is also planned with foresight (planner_matrix --foresight: on the
+# very traffic it is evaluated on, which no real planner sees), grace as it is and grace at zero
+# redundancy with no node load limit, and OUT_TSV.ceiling compares them with the same baselines
+# as the table (planned on the planning traffic): how far any split of this search could get.
+# Usage: [PM_CEILING=1] scripts/planner-matrix.sh [BUILD_DIR] [OUT_TSV]      (needs ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -30,6 +34,11 @@ run() {  # name, then planner_matrix arguments
   local name=$1; shift
   echo "== $name" >&2
   "$BIN" "$@" "${ROWS[@]}" | tail -n +2 | sed "s|^|$name\t|" >> "$OUT.raw"
+  if [[ ${PM_CEILING:-0} == 1 ]]; then
+    "$BIN" "$@" --foresight grace/cover/hierarchical | tail -n +2 | sed "s|^|$name\tforesight:|" >> "$OUT.raw"
+    "$BIN" "$@" --foresight --node-load-limit 1e9 grace/cover/hierarchical/0 | tail -n +2 |
+      sed "s|^|$name\tforesight-unlimited:|" >> "$OUT.raw"
+  fi
 }
 TASKS=(intent law summary translation)
 DOMAINS=(stem humanities social other)
@@ -73,3 +82,19 @@ awk -F'\t' '
     }
   }' "$OUT.raw" | tee "$OUT"
 echo "rows: $OUT.raw; summary: $OUT" >&2
+[[ ${PM_CEILING:-0} == 1 ]] || exit 0
+# The ceilings: grace planned with foresight of the evaluated traffic against the same baselines.
+awk -F'\t' '
+  { c=$1; r=$2; mb[c,r]=$3; ld[c,r]=$4; us[c,r]=$5; if (!(c in seen)) { seen[c]=1; order[n++]=c } }
+  END {
+    printf "case\tgrace/0 vs UA\twith foresight, no node limit\tload vs eplb/wrr/flat\twith foresight\ttime speedup\twith foresight\n";
+    for (i = 0; i < n; i++) {
+      c = order[i]; g = "grace/cover/hierarchical"; ua = "uniform-affinity/primary/hierarchical"; et = "eplb/tar/hierarchical"
+      uar = "uniform-affinity+replicas/cover/hierarchical"; ew = "eplb/wrr/flat"
+      bt = us[c,ua]; if (us[c,et] < bt) bt = us[c,et]; if (us[c,uar] < bt) bt = us[c,uar]
+      printf "%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\n", c, mb[c,g "/0"]/mb[c,ua],
+        mb[c,"foresight-unlimited:" g "/0"]/mb[c,ua], ld[c,g]/ld[c,ew], ld[c,"foresight:" g]/ld[c,ew],
+        bt/us[c,g], bt/us[c,"foresight:" g]
+    }
+  }' "$OUT.raw" | tee "$OUT.ceiling"
+echo "ceilings: $OUT.ceiling" >&2

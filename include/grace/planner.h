@@ -29,6 +29,10 @@ struct PlanOptions {
   uint64_t seed = 0;
   // grace-paper: the controlled non-uniform ratio r; < 0 picks it at the knee of (S(r), U(r)).
   double ratio = -1;
+  // grace: plan every layer under this one node load limit (primaries' node load over the mean)
+  // instead of judging its pair {0.10, 0.50}; < 0: the pair. A study knob, not a CLI option
+  // (bench/planner-ceiling.sh: how far a split that ignores balance gets).
+  double node_load_limit = -1;
 };
 
 struct PlanContext {

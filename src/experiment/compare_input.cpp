@@ -100,22 +100,30 @@ CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
                     eval.shape().num_layers, eval.shape().top_k, model.name, model.moe_layers, model.top_k);
 
   std::unique_ptr<TraceReader> plan;
-  if (!o.plan_traces.empty()) {
+  if (!o.plan_traces.empty() && !o.foresight) {
     plan = std::make_unique<TraceReader>(o.plan_traces, model.experts);
     GRACE_INPUT_CHECK(plan->shape().num_layers == eval.shape().num_layers && plan->shape().top_k == eval.shape().top_k,
                       "--plan-trace {} has {} layers x top-{}, --trace has {} x top-{}", join(o.plan_traces),
                       plan->shape().num_layers, plan->shape().top_k, eval.shape().num_layers, eval.shape().top_k);
     read_through(eval);  // every id of the evaluated trace checked before any planning
     r.plan_source = join(o.plan_traces) + " (all of it); evaluated on all of the trace";
+  } else if (!o.plan_traces.empty()) {  // foresight: the --trace itself plans
+    open(plan);
+    r.plan_source = "all of the evaluated trace (foresight: a study's upper bound, not out of sample)";
   } else {
     // Even-indexed sequences plan, odd-indexed ones are evaluated; one sequence: its halves.
     const TraceSplit split = split_even_odd(eval.seq_offsets(), r.trace_source);
     open(plan);
-    plan->select_ranges(split.plan);  // its pass reads (and validates) the whole trace
+    plan->select_ranges(o.foresight ? split.eval : split.plan);  // its pass reads (and validates) the whole trace
     eval.select_ranges(split.eval);
     r.plan_source = split.by_sequence
                         ? "even-indexed sequences of the trace; evaluated on the odd-indexed ones (out of sample)"
                         : "first half of the trace's tokens; evaluated on the second half (out of sample)";
+    if (o.foresight)
+      r.plan_source = split.by_sequence ? "the odd-indexed sequences it is evaluated on (foresight: a study's upper "
+                                          "bound, not out of sample)"
+                                        : "the second half of the trace it is evaluated on (foresight: a study's "
+                                          "upper bound, not out of sample)";
   }
   // One row's per-(batch, layer) records (the simulator's input), as `simulate` checks them.
   const int64_t G = topo.num_gpus(), B = o.batch_tokens, T = eval.shape().tokens;

@@ -45,7 +45,10 @@ CompareResult run_compare(const CompareOptions& o, const std::function<void(cons
   }
   CompareResult r;
   const experiment::CompareInput in = experiment::load_compare_input(o, r);
-  experiment::RowRunner runner(in, o.batch_tokens, o.seed);
+  PlanOptions popt;
+  popt.seed = o.seed;
+  popt.node_load_limit = o.node_load_limit;
+  experiment::RowRunner runner(in, o.batch_tokens, popt);
   const auto combos = o.combinations.empty() ? default_combinations() : o.combinations;
   for (size_t i = 0; i < combos.size(); ++i) {
     CompareRow row = runner.run(combos[i], &r.num_batches);

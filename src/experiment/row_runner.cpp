@@ -62,8 +62,7 @@ const RowRunner::Plan& RowRunner::plan(const std::string& planner, int redundant
   auto it = plans_.find(key);
   if (it != plans_.end()) return it->second;
   auto t0 = std::chrono::steady_clock::now();
-  PlanOptions popt;
-  popt.seed = seed_;
+  PlanOptions popt = plan_options_;
   popt.redundant_slots = redundant;
   Plan p;
   p.placement = make_planner(planner)->plan(PlanContext{in_.profile, in_.model, in_.topo, popt});

@@ -284,6 +284,26 @@ TEST(Compare, BadInputsAreInputErrors) {
   EXPECT_THROW(run_compare(o), InputError);
 }
 
+// CompareOptions::foresight (a study's upper bound): planning reads the very sequences that are
+// evaluated, and the result says so.
+TEST(Compare, ForesightPlansOnTheEvaluatedSequences) {
+  CompareOptions o;
+  o.synth_tokens = 8192;
+  o.batch_tokens = 1024;
+  o.combinations = {{"grace", "cover", CommScheme::kHierarchical}};
+  const CompareResult out_of_sample = run_compare(o);
+  o.foresight = true;
+  const CompareResult foresight = run_compare(o);
+  EXPECT_EQ(foresight.eval_tokens, out_of_sample.eval_tokens);
+  EXPECT_EQ(foresight.plan_tokens, foresight.eval_tokens);
+  EXPECT_EQ(out_of_sample.plan_tokens + out_of_sample.eval_tokens, 8192);
+  EXPECT_NE(foresight.plan_source.find("foresight"), std::string::npos) << foresight.plan_source;
+  EXPECT_EQ(out_of_sample.plan_source.find("foresight"), std::string::npos);
+  ASSERT_TRUE(foresight.rows[0].ok && out_of_sample.rows[0].ok);
+  // Another profile, so another plan: the evaluated traffic differs.
+  EXPECT_NE(foresight.rows[0].inter_mb_per_batch, out_of_sample.rows[0].inter_mb_per_batch);
+}
+
 TEST(Compare, MissingPlannersAreSkippedCleanly) {
   CompareOptions o;
   o.model = "";

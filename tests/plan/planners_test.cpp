@@ -2,6 +2,7 @@
 // properties that distinguish them (replicas, group sizes, affinity kept, balance).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -206,6 +207,43 @@ TEST(Planners, ReplicatingPlannersBalanceBetterThanContiguous) {
   // the paper's rule, which leaves most free slots empty.
   EXPECT_LT(balance("grace"), balance("grace-paper"));
   EXPECT_LT(balance("grace"), 1.25);
+}
+
+// PlanOptions::node_load_limit (a study knob): grace plans under that one node load limit. A
+// profile whose co-activated clusters differ in load: keeping clusters whole unbalances the
+// nodes, so a tight limit must give up affinity for balance and no limit must not.
+TEST(GracePlanner, NodeLoadLimitTradesAffinityForNodeBalance) {
+  testing::ProfileSpec s;
+  s.layers = 2, s.experts = 32, s.top_k = 4, s.tokens = 8000, s.clusters = 4, s.in_cluster = 0.95, s.skew = 1.0;
+  auto prof = testing::make_profile(s);
+  auto model = testing::model_for(prof);
+  Topology topo = parse_topology("2x4");
+  auto node_balance = [&](const Placement& p) {  // worst layer's primaries' node load max/mean
+    double worst = 0;
+    for (int l = 0; l < p.num_layers; ++l) {
+      std::vector<double> node(size_t(topo.nodes), 0.0);
+      double total = 0;
+      for (int e = 0; e < p.num_experts; ++e) {
+        node[size_t(topo.node_of(p.layers[l].experts[e].primary_gpu()))] += prof.layers[l].load[e];
+        total += prof.layers[l].load[e];
+      }
+      worst = std::max(worst, *std::max_element(node.begin(), node.end()) / (total / topo.nodes));
+    }
+    return worst;
+  };
+  auto plan = [&](double limit) {
+    PlanOptions o;
+    o.redundant_slots = 0;
+    o.node_load_limit = limit;
+    return make_planner("grace")->plan({prof, model, topo, o});
+  };
+  const Placement tight = plan(0.05), loose = plan(1e9);
+  std::printf("node max/mean: limit 0.05 %.3f, none %.3f; affinity in node %.3f / %.3f\n", node_balance(tight),
+              node_balance(loose), summarize_plan(tight, prof).affinity_in_node,
+              summarize_plan(loose, prof).affinity_in_node);
+  EXPECT_LE(node_balance(tight), 1.05 + 1e-9);
+  EXPECT_GT(node_balance(loose), node_balance(tight) + 0.05);
+  EXPECT_GT(summarize_plan(loose, prof).affinity_in_node, summarize_plan(tight, prof).affinity_in_node);
 }
 
 TEST(Summary, CountsReplicasAffinityAndBalanceOfAHandMadePlan) {

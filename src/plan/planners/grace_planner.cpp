@@ -77,11 +77,11 @@ std::vector<int> start_nodes(const Hypergraph& hg, const AffMat& a, const std::v
 }
 
 // Step 1b: node loads within (1 + tol) x mean, then the search on the nodes tokens visit; one
-// split per limit of kNodeLoadTols (the rebalancing steps are shared: only where they stop
-// depends on the limit).
+// split per limit in `tols` (the rebalancing steps are shared: only where they stop depends on
+// the limit).
 std::vector<std::vector<int>> primary_nodes(const std::vector<int>& start, const Hypergraph& hg,
-                                            const std::vector<double>& load, const Topology& t, int slots) {
-  const std::vector<double> tols(std::begin(kNodeLoadTols), std::end(kNodeLoadTols));
+                                            const std::vector<double>& load, const Topology& t, int slots,
+                                            const std::vector<double>& tols) {
   const int E = int(load.size()), N = t.nodes, C = t.gpus_per_node * slots;
   if (N == 1) return std::vector<std::vector<int>>(tols.size(), start);
   std::vector<int> even(N, E / N);
@@ -187,7 +187,7 @@ LayerPlacement build_layer(const std::vector<int>& node_of, const Hypergraph& hg
 }
 
 LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, const ModelSpec& m, int slots,
-                          uint64_t seed) {
+                          uint64_t seed, const std::vector<double>& tols) {
   const LayerProfile& prof = profile.layers[size_t(layer)];
   AffMat a = layer_affinity(prof);
   auto load = layer_load(prof);
@@ -197,7 +197,7 @@ LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, 
   LayerPlacement best;
   double best_us = 0;
   std::vector<int> prev;
-  for (std::vector<int>& nodes : primary_nodes(start, hg, load, t, slots)) {
+  for (std::vector<int>& nodes : primary_nodes(start, hg, load, t, slots, tols)) {
     if (nodes == prev) continue;  // the looser limit changed nothing
     for (ReplicaRule rule : {ReplicaRule::kGain, ReplicaRule::kLoad}) {
       LayerPlacement lp = build_layer(nodes, hg, a, load, t, slots, rule);
@@ -220,6 +220,9 @@ class GracePlanner final : public Planner {
  private:
   Placement plan_impl(const PlanContext& ctx) const override {
     const int L = ctx.profile.num_layers, slots = ctx.slots();
+    const std::vector<double> tols = ctx.options.node_load_limit >= 0
+                                         ? std::vector<double>{ctx.options.node_load_limit}
+                                         : std::vector<double>(std::begin(kNodeLoadTols), std::end(kNodeLoadTols));
     Placement p;
     p.layers.resize(size_t(L));
     std::atomic<int> next{0};
@@ -228,7 +231,7 @@ class GracePlanner final : public Planner {
     auto work = [&] {
       for (int l = next++; l < L && !failed; l = next++) {
         try {
-          p.layers[size_t(l)] = plan_layer(ctx.profile, l, ctx.topo, ctx.model, slots, ctx.options.seed);
+          p.layers[size_t(l)] = plan_layer(ctx.profile, l, ctx.topo, ctx.model, slots, ctx.options.seed, tols);
         } catch (...) {
           if (!failed.exchange(true)) failure = std::current_exception();
         }
