@@ -5,7 +5,7 @@
 // (scripts/planner-matrix.sh runs it over every case).
 //
 //   planner_matrix --model M --topology T --trace F... [--plan-trace F...] [--batch-tokens B]
-//                  [--seed S] [--foresight] [--node-load-limit X] ROW...
+//                  [--seed S] [--batching trace|balanced] [--foresight] [--node-load-limit X] ROW...
 //   ROW = planner/router/comm[/redundant]    e.g. grace/cover/hierarchical/0
 // Without --plan-trace, even-indexed sequences plan and odd-indexed ones are evaluated.
 // Study options (bench/planner-ceiling.sh), never results: --foresight plans on the traffic that
@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
         o.batch_tokens = std::stoll(next());
       else if (a == "--seed")
         o.seed = std::stoull(next());
+      else if (a == "--batching")
+        o.batching = parse_batching(next());
       else if (a == "--foresight")
         o.foresight = true;
       else if (a == "--node-load-limit")

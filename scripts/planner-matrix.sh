@@ -15,7 +15,10 @@
 # very traffic it is evaluated on, which no real planner sees), grace as it is and grace at zero
 # redundancy with no node load limit, and OUT_TSV.ceiling compares them with the same baselines
 # as the table (planned on the planning traffic): how far any split of this search could get.
-# Usage: [PM_CEILING=1] scripts/planner-matrix.sh [BUILD_DIR] [OUT_TSV]      (needs ../shared/data)
+# PM_BATCHING=balanced evaluates with balanced batches (every GPU gives each batch its share of
+# its own sequences' tokens, grace/evaluate.h Batching) instead of trace-order ones.
+# Usage: [PM_CEILING=1] [PM_BATCHING=trace|balanced] scripts/planner-matrix.sh [BUILD_DIR] [OUT_TSV]
+#        (needs ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -30,8 +33,10 @@ GO=$DATA/traces/gpt-oss-20b-mmlu
 ROWS=(eplb/wrr/flat uniform-affinity/primary/hierarchical eplb/tar/hierarchical
       uniform-affinity+replicas/cover/hierarchical grace/cover/hierarchical grace/cover/hierarchical/0)
 : > "$OUT.raw"
+BATCHING=(--batching "${PM_BATCHING:-trace}")
 run() {  # name, then planner_matrix arguments
   local name=$1; shift
+  set -- "$@" "${BATCHING[@]}"
   echo "== $name" >&2
   "$BIN" "$@" "${ROWS[@]}" | tail -n +2 | sed "s|^|$name\t|" >> "$OUT.raw"
   if [[ ${PM_CEILING:-0} == 1 ]]; then
@@ -67,34 +72,28 @@ for topo in 2x4 4x4 4x2; do
   done
 done
 run "deepseek-v3 8x8@h200 synthetic even/odd" --model deepseek-v3 --topology 8x8@h200 --trace synthetic:deepseek-v3:32768:1
-# One line per case: the ratios the planner issue asks for.
-awk -F'\t' '
+# One line per case: the ratios the planner issue asks for; with PM_CEILING=1 also the ceilings
+# (grace planned with foresight of the evaluated traffic, against the same baselines) in
+# $OUT.ceiling.
+[[ ${PM_CEILING:-0} == 1 ]] && CEIL="$OUT.ceiling" || CEIL=""
+awk -F'\t' -v ceil="$CEIL" '
   { c=$1; r=$2; mb[c,r]=$3; ld[c,r]=$4; us[c,r]=$5; if (!(c in seen)) { seen[c]=1; order[n++]=c } }
   END {
     printf "case\tgrace MB\tvs best baseline\tvs UA+replicas (same memory)\tgrace/0 vs UA (same memory)\tload vs eplb/wrr/flat\ttime speedup vs best hier baseline\n";
+    if (ceil != "")
+      printf "case\tgrace/0 vs UA\twith foresight, no node limit\tload vs eplb/wrr/flat\twith foresight\ttime speedup\twith foresight\n" > ceil;
+    g = "grace/cover/hierarchical"; ua = "uniform-affinity/primary/hierarchical"; et = "eplb/tar/hierarchical"
+    uar = "uniform-affinity+replicas/cover/hierarchical"; ew = "eplb/wrr/flat"
     for (i = 0; i < n; i++) {
-      c = order[i]; g = "grace/cover/hierarchical"; ua = "uniform-affinity/primary/hierarchical"; et = "eplb/tar/hierarchical"
-      uar = "uniform-affinity+replicas/cover/hierarchical"
+      c = order[i]
       best = mb[c,ua] < mb[c,et] ? mb[c,ua] : mb[c,et]
       bt = us[c,ua]; if (us[c,et] < bt) bt = us[c,et]; if (us[c,uar] < bt) bt = us[c,uar]
       printf "%s\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f (%.2f vs %.2f)\t%.3f\n", c, mb[c,g], mb[c,g]/best, mb[c,g]/mb[c,uar],
-        mb[c,g "/0"]/mb[c,ua], ld[c,g]/ld[c,"eplb/wrr/flat"], ld[c,g], ld[c,"eplb/wrr/flat"], bt/us[c,g]
+        mb[c,g "/0"]/mb[c,ua], ld[c,g]/ld[c,ew], ld[c,g], ld[c,ew], bt/us[c,g]
+      if (ceil != "")
+        printf "%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\n", c, mb[c,g "/0"]/mb[c,ua],
+          mb[c,"foresight-unlimited:" g "/0"]/mb[c,ua], ld[c,g]/ld[c,ew], ld[c,"foresight:" g]/ld[c,ew],
+          bt/us[c,g], bt/us[c,"foresight:" g] > ceil
     }
   }' "$OUT.raw" | tee "$OUT"
-echo "rows: $OUT.raw; summary: $OUT" >&2
-[[ ${PM_CEILING:-0} == 1 ]] || exit 0
-# The ceilings: grace planned with foresight of the evaluated traffic against the same baselines.
-awk -F'\t' '
-  { c=$1; r=$2; mb[c,r]=$3; ld[c,r]=$4; us[c,r]=$5; if (!(c in seen)) { seen[c]=1; order[n++]=c } }
-  END {
-    printf "case\tgrace/0 vs UA\twith foresight, no node limit\tload vs eplb/wrr/flat\twith foresight\ttime speedup\twith foresight\n";
-    for (i = 0; i < n; i++) {
-      c = order[i]; g = "grace/cover/hierarchical"; ua = "uniform-affinity/primary/hierarchical"; et = "eplb/tar/hierarchical"
-      uar = "uniform-affinity+replicas/cover/hierarchical"; ew = "eplb/wrr/flat"
-      bt = us[c,ua]; if (us[c,et] < bt) bt = us[c,et]; if (us[c,uar] < bt) bt = us[c,uar]
-      printf "%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\n", c, mb[c,g "/0"]/mb[c,ua],
-        mb[c,"foresight-unlimited:" g "/0"]/mb[c,ua], ld[c,g]/ld[c,ew], ld[c,"foresight:" g]/ld[c,ew],
-        bt/us[c,g], bt/us[c,"foresight:" g]
-    }
-  }' "$OUT.raw" | tee "$OUT.ceiling"
-echo "ceilings: $OUT.ceiling" >&2
+echo "rows: $OUT.raw; summary: $OUT${CEIL:+; ceilings: $CEIL}" >&2

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "batching_option.h"
 #include "commands.h"
 #include "core/staged_dir.h"
 #include "grace/compare.h"
@@ -18,6 +19,7 @@ namespace {
 
 struct CompareArgs {
   CompareOptions opt;
+  std::string batching = "trace";
   std::string out_dir;
   bool json = false;
 };
@@ -26,8 +28,10 @@ void run_compare_cmd(const CompareArgs& a) {
   // The output folder is checked before the work (run_compare checks the cost before planning);
   // the reports are staged and renamed into place at the end, so an interrupted or failed run
   // leaves nothing.
+  CompareOptions opt = a.opt;
+  opt.batching = parse_batching(a.batching);
   check_output_folder(a.out_dir, compare_report_names());
-  CompareResult r = run_compare(a.opt, [](const std::string& line) {
+  CompareResult r = run_compare(opt, [](const std::string& line) {
     std::fprintf(stderr, "%s\n", line.c_str());
     std::fflush(stderr);
   });
@@ -58,6 +62,7 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--topology", a->opt.topology, "Topology: 2x4 (paper constants), 2x4@h200, h200 or JSON")
       ->capture_default_str();
   cmd->add_option("--batch-tokens", a->opt.batch_tokens, "Tokens per batch")->capture_default_str();
+  cmd->add_option("--batching", a->batching, kBatchingHelp)->capture_default_str();
   cmd->add_option("--seed", a->opt.seed, "Seed for the planners, routers and the synthetic trace")
       ->capture_default_str();
   cmd->add_option("--synth-tokens", a->opt.synth_tokens, "Tokens of the synthetic trace")->capture_default_str();

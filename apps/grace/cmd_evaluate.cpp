@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "batching_option.h"
 #include "checked_placement.h"
 #include "commands.h"
 #include "grace/error.h"
@@ -40,6 +41,7 @@ struct EvaluateArgs {
   std::string router = "tar";
   std::string comm = "hierarchical";
   int64_t batch_tokens = 4096;
+  std::string batching = "trace";
   uint64_t seed = 0;
   bool json = false;
 };
@@ -49,6 +51,7 @@ void run_evaluate(const EvaluateArgs& a) {
   opt.comm = parse_comm_scheme(a.comm);
   opt.router = a.router;
   opt.batch_tokens = a.batch_tokens;
+  opt.batching = parse_batching(a.batching);
   opt.seed = a.seed;
   opt.keep_records = false;  // totals only: bounded memory on long traces
   GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be positive (got {})", a.batch_tokens);
@@ -82,6 +85,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--router", args->router, router_option_help())->capture_default_str();
   cmd->add_option("--comm", args->comm, "flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", args->batch_tokens, "Tokens per batch")->capture_default_str();
+  cmd->add_option("--batching", args->batching, kBatchingHelp)->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed of the routers' weighted draws")->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object instead of the table");
   cmd->callback([args] { run_evaluate(*args); });

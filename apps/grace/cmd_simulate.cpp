@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "batching_option.h"
 #include "checked_placement.h"
 #include "commands.h"
 #include "core/cost_limits.h"
@@ -31,6 +32,7 @@ struct SimulateArgs {
   std::string router = "tar";
   std::string comm = "hierarchical";
   int64_t batch_tokens = 4096;
+  std::string batching = "trace";
   uint64_t seed = 0;
   int max_chunks = 8;
   bool json = false;
@@ -46,6 +48,7 @@ void run_simulate(const SimulateArgs& a) {
   GRACE_INPUT_CHECK(a.max_chunks >= 1, "--max-chunks must be >= 1 (got {})", a.max_chunks);
   EvalOptions opt;
   opt.batch_tokens = a.batch_tokens;
+  opt.batching = parse_batching(a.batching);
   opt.comm = parse_comm_scheme(a.comm);
   opt.router = a.router;
   opt.seed = a.seed;
@@ -56,7 +59,7 @@ void run_simulate(const SimulateArgs& a) {
                     reader.shape().num_layers, quote_input(a.placement), p.num_layers);
   // The records, per (batch, layer) and GPU: 5 counters, a vector header and a count per slot.
   const int64_t tokens = reader.shape().tokens;
-  const int64_t batches = tokens / a.batch_tokens + (tokens % a.batch_tokens != 0);
+  const int64_t batches = max_batches(tokens, a.batch_tokens, opt.batching, p.num_gpus());
   check_memory("simulate", {{"batches", batches}, {"layers", p.num_layers}, {"GPUs", p.num_gpus()}},
                64 + 4 * int64_t(p.slots_per_gpu));
   EvalResult e = evaluate(reader, p, topo, model, opt);
@@ -66,7 +69,8 @@ void run_simulate(const SimulateArgs& a) {
   } else {
     // Names come from input files: escaped, so they cannot break the line or drive the terminal.
     std::printf("placement %s (%s), router %s, topology %s, model %s\n", one_line(a.placement).c_str(),
-                one_line(p.policy).c_str(), a.router.c_str(), one_line(topo.name).c_str(), one_line(model.name).c_str());
+                one_line(p.policy).c_str(), a.router.c_str(), one_line(topo.name).c_str(),
+                one_line(model.name).c_str());
     std::printf("%s", format_sim(s).c_str());
   }
 }
@@ -85,6 +89,7 @@ void add_simulate_command(CLI::App& app) {
   cmd->add_option("--router", args->router, router_option_help())->capture_default_str();
   cmd->add_option("--comm", args->comm, "Communication scheme: flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", args->batch_tokens, "Tokens per batch")->capture_default_str();
+  cmd->add_option("--batching", args->batching, kBatchingHelp)->capture_default_str();
   cmd->add_option("--seed", args->seed, "Router seed")->capture_default_str();
   cmd->add_option("--max-chunks", args->max_chunks, "Overlap model: largest chunk count tried")->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object instead of the table");

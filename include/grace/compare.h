@@ -75,6 +75,7 @@ struct CompareResult {
   std::string plan_source;   // what was planned on (the split)
   int64_t eval_tokens = 0, plan_tokens = 0, eval_seqs = 0, plan_seqs = 0;
   int64_t batch_tokens = 0;
+  Batching batching = Batching::kTrace;
   int64_t num_batches = 0;
   uint64_t seed = 0;
   int baseline = -1;  // row the speedups are relative to (-1: none ran)

@@ -2,10 +2,10 @@
 // batch and layer by layer, and counts what each GPU computes and what crosses each link tier.
 // The simulator (simulate.h) turns these counts into time.
 //
-// Setup: the trace is cut into batches of batch_tokens tokens in sequence order; each sequence
-// is pinned to a source GPU (the one with the fewest tokens so far, as data-parallel attention
-// does). Counting is in token copies; bytes = copies x ModelSpec::token_bytes(). Combine moves
-// the same number of copies back as dispatch, so the figures below are per direction.
+// Setup: each sequence is pinned to a source GPU (the one with the fewest tokens so far, as
+// data-parallel attention does), and the tokens are cut into batches (Batching below). Counting is in token copies;
+// bytes = copies x ModelSpec::token_bytes(). Combine moves the same number of copies back as dispatch, so the figures
+// below are per direction.
 //
 //   flat:          one copy per (token, destination GPU != source GPU); it is intra-node when
 //                  the destination shares the source's node, else inter-node.
@@ -29,8 +29,26 @@ struct Topology;
 struct ModelSpec;
 class TraceReader;
 
+// How the tokens are cut into batches (a batch = one step of every MoE layer on every GPU).
+//   kTrace:    batch_tokens consecutive tokens of the trace, each on its sequence's GPU, so a
+//              batch of a few long sequences comes from a few GPUs (and often from one node).
+//   kBalanced: every GPU gives each batch batch_tokens / GPUs tokens (at least 1) of its own
+//              sequences, in order, as data-parallel attention serves: every rank runs its own
+//              requests at every step. A GPU whose queue is short gives what it has only where
+//              the others would otherwise wait past GPUs x batch_tokens queued tokens, and at
+//              the end (the last batch holds what is left once that is <= batch_tokens).
+// Token -> GPU pinning and every token's routing input are the same; only which tokens share
+// a batch differs, so per-batch load, NIC balance and time do.
+enum class Batching { kTrace, kBalanced };
+Batching parse_batching(const std::string& name);  // "trace" | "balanced"; InputError otherwise
+const char* batching_name(Batching b);
+// The most batches `tokens` tokens can make (kBalanced: a batch holds at least batch_tokens /
+// gpus tokens); what a caller sizes the per-batch records by.
+int64_t max_batches(int64_t tokens, int64_t batch_tokens, Batching b, int gpus);
+
 struct EvalOptions {
   int64_t batch_tokens = 4096;
+  Batching batching = Batching::kTrace;
   CommScheme comm = CommScheme::kHierarchical;
   std::string router = "tar";
   uint64_t seed = 0;
@@ -73,6 +91,7 @@ struct EvalResult {
   std::string router;
   CommScheme comm = CommScheme::kFlat;
   int64_t batch_tokens = 0;
+  Batching batching = Batching::kTrace;
   int64_t num_batches = 0;
   int64_t token_bytes = 0;  // bytes of one hidden-state copy
   int num_layers = 0;

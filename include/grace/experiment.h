@@ -34,6 +34,7 @@ struct CompareOptions {
                                          //   (deepseek-v2-lite for the synthetic trace)
   std::string topology = "2x4";
   int64_t batch_tokens = 4096;
+  Batching batching = Batching::kTrace;  // how tokens form batches (grace/evaluate.h)
   uint64_t seed = 0;
   int64_t synth_tokens = 32768;           // size of the synthetic trace
   std::vector<Combination> combinations;  // empty: default_combinations()

@@ -2,6 +2,7 @@
 // JSON of `grace evaluate [--json]`.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/json_file.h"
@@ -48,6 +49,19 @@ CommScheme parse_comm_scheme(const std::string& name) {
 
 const char* comm_scheme_name(CommScheme c) { return c == CommScheme::kFlat ? "flat" : "hierarchical"; }
 
+Batching parse_batching(const std::string& name) {
+  if (name == "trace") return Batching::kTrace;
+  if (name == "balanced") return Batching::kBalanced;
+  fail_input("unknown batching '{}' (valid: trace, balanced)", one_line(name));
+}
+
+const char* batching_name(Batching b) { return b == Batching::kTrace ? "trace" : "balanced"; }
+
+int64_t max_batches(int64_t tokens, int64_t batch_tokens, Batching b, int gpus) {
+  const int64_t per = b == Batching::kTrace ? batch_tokens : std::max<int64_t>(1, batch_tokens / std::max(1, gpus));
+  return per > 0 ? tokens / per + (tokens % per != 0) : 0;
+}
+
 double EvalResult::inter_bytes_per_token() const {
   return per(double(total.inter_copies) * double(token_bytes), trace_tokens(total, num_layers));
 }
@@ -61,9 +75,11 @@ double EvalResult::intra_bytes_per_token() const {
 }
 
 std::string format_eval(const EvalResult& r) {
-  std::string s =
-      fmt::format("router {}, {} communication, {} GPUs, {} batches of up to {} tokens, {} B per token copy\n",
-                  r.router, comm_scheme_name(r.comm), r.num_gpus, r.num_batches, r.batch_tokens, r.token_bytes);
+  std::string s = fmt::format(
+      "router {}, {} communication, {} GPUs, {} batches of up to {} tokens ({} batching), {} B per token "
+      "copy\n",
+      r.router, comm_scheme_name(r.comm), r.num_gpus, r.num_batches, r.batch_tokens, batching_name(r.batching),
+      r.token_bytes);
   s += "dispatch bytes per token (combine moves the same back); NIC: busiest node NIC over the mean (busier\n"
        "direction, cross-node copies); load over GPUs per batch\n";
   s += fmt::format("{:>6} {:>14} {:>14} {:>10} {:>11} {:>11} {:>9} {:>9}\n", "layer", "cross-node B/t",
@@ -89,6 +105,7 @@ std::string eval_json(const EvalResult& r) {
   j["router"] = r.router;
   j["comm"] = comm_scheme_name(r.comm);
   j["batch_tokens"] = r.batch_tokens;
+  j["batching"] = batching_name(r.batching);
   j["num_batches"] = r.num_batches;
   j["token_bytes"] = r.token_bytes;
   j["num_layers"] = r.num_layers;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "eval/layer_counter.h"
+#include "eval/step_batcher.h"
 #include "grace/error.h"
 #include "grace/model.h"
 #include "grace/placement.h"
@@ -43,6 +44,7 @@ class Replay {
     res_.router = opt.router;
     res_.comm = opt.comm;
     res_.batch_tokens = opt.batch_tokens;
+    res_.batching = opt.batching;
     res_.token_bytes = model.token_bytes();
     res_.num_layers = p.num_layers;
     res_.num_gpus = table_.num_gpus();
@@ -93,6 +95,7 @@ class Replay {
   }
 
   EvalResult finish() { return std::move(res_); }
+  int num_gpus() const { return table_.num_gpus(); }
 
  private:
   EvalOptions opt_;
@@ -114,6 +117,15 @@ EvalResult evaluate(const Trace& trace, const Placement& placement, const Topolo
   replay.pin(trace, src);
   const int64_t n = trace.num_tokens(), B = options.batch_tokens;
   const size_t row = size_t(trace.num_layers) * trace.top_k;
+  if (options.batching == Batching::kBalanced) {
+    eval::StepBatcher steps(replay.num_gpus(), B, row,
+                            [&](const expert_t* ids, int64_t m, const int* s, const int64_t* tok) {
+                              replay.batch(ids, trace.top_k, m, s, tok);
+                            });
+    steps.push(trace.ids.data(), n, src.data(), trace.first_token);
+    steps.finish();
+    return replay.finish();
+  }
   std::vector<int64_t> tok;
   for (int64_t b0 = 0; b0 < n; b0 += B) {
     const int64_t m = std::min(B, n - b0);
@@ -136,6 +148,7 @@ EvalResult evaluate(TraceReader& reader, const Placement& placement, const Topol
   std::vector<int64_t> tok;
   int top_k = 0;
   size_t row = 0;
+  std::optional<eval::StepBatcher> steps;  // Batching::kBalanced
   while (reader.next(chunk, B)) {
     replay.check_chunk(chunk);
     if (row == 0) {
@@ -145,6 +158,14 @@ EvalResult evaluate(TraceReader& reader, const Placement& placement, const Topol
     GRACE_INPUT_CHECK(chunk.top_k == top_k, "trace chunks disagree on top_k ({} vs {})", chunk.top_k, top_k);
     replay.pin(chunk, chunk_src);
     const int64_t n = chunk.num_tokens();
+    if (options.batching == Batching::kBalanced) {
+      if (!steps)
+        steps.emplace(replay.num_gpus(), B, row, [&](const expert_t* ids, int64_t m, const int* s, const int64_t* tok) {
+          replay.batch(ids, top_k, m, s, tok);
+        });
+      steps->push(chunk.ids.data(), n, chunk_src.data(), chunk.first_token);
+      continue;
+    }
     for (int64_t t0 = 0; t0 < n;) {
       const int64_t have = int64_t(src.size());
       const int64_t take = std::min(B - have, n - t0);
@@ -160,6 +181,7 @@ EvalResult evaluate(TraceReader& reader, const Placement& placement, const Topol
       }
     }
   }
+  if (steps) steps->finish();
   replay.batch(ids.data(), top_k, int64_t(src.size()), src.data(), tok.data());
   return replay.finish();
 }

@@ -58,6 +58,7 @@ CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
   r.nodes = topo.nodes;
   r.gpus_per_node = topo.gpus_per_node;
   r.batch_tokens = o.batch_tokens;
+  r.batching = o.batching;
   r.seed = o.seed;
 
   // The model, and the cost of planning it on the topology, before the trace is read (when the
@@ -129,7 +130,8 @@ CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
   const int64_t G = topo.num_gpus(), B = o.batch_tokens, T = eval.shape().tokens;
   const int64_t slots =
       topo.slots_per_gpu > 0 ? topo.slots_per_gpu : (model.experts + largest_budget(o, model, topo) + G - 1) / G;
-  check_memory("compare", {{"batches", T / B + (T % B != 0)}, {"layers", model.moe_layers}, {"GPUs", G}},
+  check_memory("compare",
+               {{"batches", max_batches(T, B, o.batching, int(G))}, {"layers", model.moe_layers}, {"GPUs", G}},
                64 + 4 * slots);
   r.model = model.name;
   r.num_layers = model.moe_layers;

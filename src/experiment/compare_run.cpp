@@ -39,8 +39,7 @@ CompareResult run_compare(const CompareOptions& o, const std::function<void(cons
     for (size_t i = 0; i < o.sweep_pcts.size(); ++i) {
       const double pct = o.sweep_pcts[i];
       GRACE_INPUT_CHECK(pct >= 0 && pct <= 1000, "--sweep-pct: extra memory {}% must be in [0, 1000]", pct);
-      for (size_t j = 0; j < i; ++j)
-        GRACE_INPUT_CHECK(o.sweep_pcts[j] != pct, "--sweep-pct: {}% is given twice", pct);
+      for (size_t j = 0; j < i; ++j) GRACE_INPUT_CHECK(o.sweep_pcts[j] != pct, "--sweep-pct: {}% is given twice", pct);
     }
   }
   CompareResult r;
@@ -48,7 +47,7 @@ CompareResult run_compare(const CompareOptions& o, const std::function<void(cons
   PlanOptions popt;
   popt.seed = o.seed;
   popt.node_load_limit = o.node_load_limit;
-  experiment::RowRunner runner(in, o.batch_tokens, popt);
+  experiment::RowRunner runner(in, o.batch_tokens, o.batching, popt);
   const auto combos = o.combinations.empty() ? default_combinations() : o.combinations;
   for (size_t i = 0; i < combos.size(); ++i) {
     CompareRow row = runner.run(combos[i], &r.num_batches);

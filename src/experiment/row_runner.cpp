@@ -92,6 +92,7 @@ CompareRow RowRunner::run(const Combination& combo, int64_t* num_batches) {
   row.extra_memory_pct = mem.extra_pct;
   EvalOptions eopt;
   eopt.batch_tokens = batch_tokens_;
+  eopt.batching = batching_;
   eopt.comm = combo.comm;
   eopt.router = combo.router;
   eopt.seed = seed_;

@@ -29,6 +29,7 @@ std::string compare_json(const CompareResult& r) {
   j["trace"] = {{"source", r.trace_source}, {"tokens", r.eval_tokens}, {"sequences", r.eval_seqs}};
   j["plan_trace"] = {{"source", r.plan_source}, {"tokens", r.plan_tokens}, {"sequences", r.plan_seqs}};
   j["batch_tokens"] = r.batch_tokens;
+  j["batching"] = batching_name(r.batching);
   j["num_batches"] = r.num_batches;
   j["seed"] = r.seed;
   j["baseline"] = r.baseline >= 0 ? nlohmann::json(r.rows[r.baseline].combo.label()) : nlohmann::json();

@@ -304,6 +304,30 @@ TEST(Compare, ForesightPlansOnTheEvaluatedSequences) {
   EXPECT_NE(foresight.rows[0].inter_mb_per_batch, out_of_sample.rows[0].inter_mb_per_batch);
 }
 
+// CompareOptions::batching reaches every row's evaluation and every report says which it was.
+TEST(Compare, BalancedBatchingIsUsedAndReported) {
+  CompareOptions o;
+  o.synth_tokens = 8192;
+  o.batch_tokens = 1024;
+  o.combinations = {{"contiguous", "primary", CommScheme::kFlat}};
+  const CompareResult trace = run_compare(o);
+  o.batching = Batching::kBalanced;
+  const CompareResult balanced = run_compare(o);
+  ASSERT_TRUE(trace.rows[0].ok && balanced.rows[0].ok);
+  EXPECT_EQ(balanced.batching, Batching::kBalanced);
+  // Same tokens on the same GPUs: the same bytes; a batch's sources even out, so its NIC does.
+  EXPECT_NEAR(balanced.rows[0].inter_mb_per_batch * double(balanced.num_batches),
+              trace.rows[0].inter_mb_per_batch * double(trace.num_batches), 1e-6);
+  EXPECT_LT(balanced.rows[0].nic_max_mean, trace.rows[0].nic_max_mean);
+  EXPECT_NE(format_compare_table(balanced).find("balanced over the GPUs"), std::string::npos);
+  EXPECT_NE(compare_markdown(balanced).find("balanced over the GPUs"), std::string::npos);
+  EXPECT_EQ(compare_markdown(trace).find("balanced over the GPUs"), std::string::npos);
+  const std::string json = compare_json(balanced);
+  const size_t key = json.find("\"batching\"");
+  ASSERT_NE(key, std::string::npos);
+  EXPECT_EQ(json.find("\"balanced\"", key), json.find(':', key) + 2) << json.substr(key, 40);
+}
+
 TEST(Compare, MissingPlannersAreSkippedCleanly) {
   CompareOptions o;
   o.model = "";
