@@ -8,7 +8,7 @@
 //                  [--seed S] [--batching trace|balanced] [--foresight] [--node-load-limit X] ROW...
 //   ROW = planner/router/comm[/redundant]    e.g. grace/cover/hierarchical/0
 // Without --plan-trace, even-indexed sequences plan and odd-indexed ones are evaluated.
-// Study options (bench/planner-ceiling.sh), never results: --foresight plans on the traffic that
+// Study options (PM_CEILING=1 scripts/planner-matrix.sh), never results: --foresight plans on the traffic that
 // is evaluated; --node-load-limit X plans grace under that one node load limit.
 #include <cstdio>
 #include <string>

@@ -3,9 +3,9 @@
 // The simulator (simulate.h) turns these counts into time.
 //
 // Setup: each sequence is pinned to a source GPU (the one with the fewest tokens so far, as
-// data-parallel attention does), and the tokens are cut into batches (Batching below). Counting is in token copies;
-// bytes = copies x ModelSpec::token_bytes(). Combine moves the same number of copies back as dispatch, so the figures
-// below are per direction.
+// data-parallel attention does), and the tokens are cut into batches (Batching below).
+// Counting is in token copies; bytes = copies x ModelSpec::token_bytes(). Combine moves the same
+// number of copies back as dispatch, so the figures below are per direction.
 //
 //   flat:          one copy per (token, destination GPU != source GPU); it is intra-node when
 //                  the destination shares the source's node, else inter-node.

@@ -43,7 +43,7 @@ struct CompareOptions {
   bool sweep_memory = false;
   std::vector<double> sweep_pcts = {0, 12.5, 25, 50, 100};  // % extra expert memory
   std::vector<Combination> sweep_combinations;              // empty: default_sweep_combinations()
-  // Study only, never a result (bench/planner-ceiling.sh): plan on the very traffic that is
+  // Study only, never a result (PM_CEILING=1 scripts/planner-matrix.sh): plan on the very traffic that is
   // evaluated (the odd-indexed sequences, or the whole --trace), i.e. with foresight of it: an
   // upper bound on what planning from a profile of that traffic can reach.
   bool foresight = false;

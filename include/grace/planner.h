@@ -31,7 +31,7 @@ struct PlanOptions {
   double ratio = -1;
   // grace: plan every layer under this one node load limit (primaries' node load over the mean)
   // instead of judging its pair {0.10, 0.50}; < 0: the pair. A study knob, not a CLI option
-  // (bench/planner-ceiling.sh: how far a split that ignores balance gets).
+  // (PM_CEILING=1 scripts/planner-matrix.sh: how far a split that ignores balance gets).
   double node_load_limit = -1;
 };
 
