@@ -8,7 +8,8 @@
 # probe: bench/cuda/nccl-fixed-cost.sh (where an NCCL exchange's fixed cost comes from).
 # TARGETS overrides what is built; GTEST_FILTER (gtest's own) narrows the tests.
 # engine: `grace run --backend cuda` (and --backend cpu over NCCL) on the machine's GPUs, one
-# process per GPU started here (--rendezvous, no MPI), outputs checked against the reference.
+# process per GPU started here (--rendezvous, no MPI), outputs checked against the reference;
+# ENGINE_BATCHING (default "trace"; e.g. "trace balanced") lists the --batching values it runs.
 # cluster: scripts/gpu-cluster.sh measure (emulated 2-node cluster; needs .debs/net and the data
 # folder GRACE_DATA, default out/gpu-data: trace/ + pl/).
 #
@@ -74,6 +75,7 @@ if [[ " $stages " == *" engine "* ]]; then
     build-dev/grace plan --model deepseek-v2-lite --topology 2x1 --policy grace -o /tmp/grace-pl-2x1.json >/dev/null
     pl=(--placement /tmp/grace-pl-2x1.json)
   fi
+  for batching in ${ENGINE_BATCHING:-trace}; do
   for backend in cuda cpu; do
     for routing in trace gate; do
       rdv=$(mktemp -d /tmp/grace-rdv.XXXXXX)
@@ -82,13 +84,15 @@ if [[ " $stages " == *" engine "* ]]; then
         GRACE_RANK=$r GRACE_SIZE=2 GRACE_LOCAL_RANK=$((r % ngpu)) timeout 300 build-dev/grace run --backend $backend \
           --rendezvous "$rdv" --routing $routing --model deepseek-v2-lite --topology 2x1 "${pl[@]}" "${targs[@]}" \
           --router tar --comm hierarchical --batch-tokens 4096 --max-batches 2 --layers $([ $routing = gate ] && echo 1 || echo 2) \
-          --warmup 1 --check 8 > "$OUT/engine_${backend}_${routing}.rank$r.log" 2>&1 &
+          --batching $batching --warmup 1 --check 8 > "$OUT/engine_${batching}_${backend}_${routing}.rank$r.log" 2>&1 &
         pids+=($!)
       done
       for p in "${pids[@]}"; do wait "$p" || rc=1; done
-      echo "== grace run --backend $backend --routing $routing"
-      cat "$OUT/engine_${backend}_${routing}.rank0.log"; grep -h "error" "$OUT"/engine_${backend}_${routing}.rank1.log
+      echo "== grace run --backend $backend --routing $routing --batching $batching"
+      cat "$OUT/engine_${batching}_${backend}_${routing}.rank0.log"
+      grep -h "error" "$OUT"/engine_${batching}_${backend}_${routing}.rank1.log
     done
+  done
   done
 fi
 if [[ " $stages " == *" probe "* ]]; then

@@ -25,9 +25,10 @@
 #include <string>
 #include <vector>
 
+#include "batching_option.h"
 #include "checked_placement.h"
-#include "core/cost_limits.h"
 #include "commands.h"
+#include "core/cost_limits.h"
 #include "grace/error.h"
 #include "router_option.h"
 
@@ -64,6 +65,7 @@ struct RunArgs {
   std::string router = "tar";
   std::string comm = "hierarchical";
   int64_t batch_tokens = 4096;
+  std::string batching = "trace";
   int layers = 0;
   int64_t max_batches = 0;
   int64_t synth_tokens = 8192;
@@ -135,6 +137,7 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
   s.opt.check_tokens = a.check;
   s.opt.warmup_batches = a.warmup;
   s.opt.batch_tokens = a.batch_tokens;
+  s.opt.batching = parse_batching(a.batching);
   s.opt.num_layers = a.layers;
   s.opt.max_batches = a.max_batches;
   s.opt.seed = a.seed;
@@ -147,8 +150,7 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
   s.opt.timeout_s = a.timeout_s;
   GRACE_INPUT_CHECK(world_size == s.topo.num_gpus(),
                     "the world has {} rank{} but --topology {} has {} GPUs (run with mpirun -np {})", world_size,
-                    world_size == 1 ? "" : "s",
-                    a.topology, s.topo.num_gpus(), s.topo.num_gpus());
+                    world_size == 1 ? "" : "s", a.topology, s.topo.num_gpus(), s.topo.num_gpus());
   if (a.traces.empty()) {
     SynthOptions so;
     so.tokens = a.synth_tokens;
@@ -159,8 +161,7 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
     // The trace must come from the model it runs (as plan and evaluate require).
     GRACE_INPUT_CHECK(s.trace.top_k == s.model.top_k && s.trace.num_layers == s.model.moe_layers,
                       "the trace has {} MoE layers of top-{} routing but model {} has {} layers of top-{}",
-                      s.trace.num_layers, s.trace.top_k, quote_input(s.model.name), s.model.moe_layers,
-                      s.model.top_k);
+                      s.trace.num_layers, s.trace.top_k, quote_input(s.model.name), s.model.moe_layers, s.model.top_k);
   }
   s.router = make_router(a.router, s.placement, s.topo, a.seed);
   s.weights = engine::make_weight_source(a.weights, s.model.hidden, s.model.moe_intermediate, s.model.dense_layers);
@@ -337,6 +338,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--router", a->router, router_option_help())->capture_default_str();
   cmd->add_option("--comm", a->comm, "Communication: flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", a->batch_tokens, "Tokens per batch (over all ranks)")->capture_default_str();
+  cmd->add_option("--batching", a->batching, kBatchingHelp)->capture_default_str();
   cmd->add_option("--layers", a->layers, "MoE layers to run (0: all of the placement's)")->capture_default_str();
   cmd->add_option("--max-batches", a->max_batches, "Batches to run (0: the whole trace)")->capture_default_str();
   cmd->add_option("--weights", a->weights, "Expert weights: random:SEED, a .safetensors file or a directory")

@@ -19,6 +19,7 @@
 #include "engine/layer_compute.h"
 #include "engine/rng.h"
 #include "engine/watchdog.h"
+#include "eval/step_batcher.h"
 #include "grace/engine/backend.h"
 #include "grace/engine/comm.h"
 #include "grace/engine/compute.h"
@@ -139,7 +140,24 @@ EngineResult run_engine(Comm& world, MoeBackend& backend, const EngineInputs& in
   }
 
   const int64_t n_tokens = tr.num_tokens();
-  int64_t nb = (n_tokens + opt.batch_tokens - 1) / opt.batch_tokens;
+  // Balanced batches: every token pinned once, then cut as the evaluator cuts them
+  // (eval/step_batcher.h); a batch is a list of trace positions and their ranks.
+  const bool balanced = opt.batching == Batching::kBalanced;
+  std::vector<std::vector<int64_t>> bal_pos;
+  std::vector<std::vector<int>> bal_src;
+  if (balanced) {
+    std::vector<int> all_src(static_cast<size_t>(n_tokens));
+    SequencePinning(world.size()).assign(tr, 0, n_tokens, all_src.data());
+    static const expert_t kNoRow = 0;  // rows of width 0: only positions and ranks are wanted
+    eval::StepBatcher cut(world.size(), opt.batch_tokens, 0,
+                          [&](const expert_t*, int64_t m, const int* s, const int64_t* tok) {
+                            bal_pos.emplace_back(tok, tok + m);
+                            bal_src.emplace_back(s, s + m);
+                          });
+    cut.push(&kNoRow, n_tokens, all_src.data(), 0);
+    cut.finish();
+  }
+  int64_t nb = balanced ? int64_t(bal_pos.size()) : (n_tokens + opt.batch_tokens - 1) / opt.batch_tokens;
   if (opt.max_batches > 0) nb = std::min(nb, opt.max_batches);
 
   EngineResult res;
@@ -156,6 +174,7 @@ EngineResult run_engine(Comm& world, MoeBackend& backend, const EngineInputs& in
   res.intermediate = in.model.moe_intermediate;
   res.top_k = k;
   res.batch_tokens = opt.batch_tokens;
+  res.batching = batching_name(opt.batching);
   res.num_batches = nb;
   res.num_layers = L;
   res.row_bytes = backend.row_bytes();
@@ -168,21 +187,30 @@ EngineResult run_engine(Comm& world, MoeBackend& backend, const EngineInputs& in
   std::vector<int> src;
   std::vector<int64_t> token_index, local;
   std::vector<float> x, gate_w;
+  std::vector<expert_t> rows;  // balanced: the batch's routing rows, gathered
+  const int64_t row_ids = int64_t(tr.num_layers) * k;
   // One batch; timed = false for warm-up runs (nothing recorded, fault hooks off).
   auto run_batch = [&](int64_t b, bool timed) {
-    const int64_t begin = b * opt.batch_tokens, end = std::min(n_tokens, begin + opt.batch_tokens);
-    const int64_t n = end - begin;
+    // pos(t): the trace position of the batch's token t.
+    const int64_t begin = balanced ? 0 : b * opt.batch_tokens;
+    const int64_t n =
+        balanced ? int64_t(bal_pos[size_t(b)].size()) : std::min(n_tokens, begin + opt.batch_tokens) - begin;
+    auto pos = [&](int64_t t) { return balanced ? bal_pos[size_t(b)][size_t(t)] : begin + t; };
     src.resize(size_t(n));
-    if (timed) {
-      pin.assign(tr, begin, end, src.data());
+    if (balanced) {
+      src = bal_src[size_t(b)];
+      rows.resize(size_t(n * row_ids));
+      for (int64_t t = 0; t < n; ++t) std::copy_n(tr.topk(pos(t), 0), row_ids, rows.begin() + ptrdiff_t(t * row_ids));
+    } else if (timed) {
+      pin.assign(tr, begin, begin + n, src.data());
     } else {  // a warm-up pins with a fresh state (the timed run pins batch 0 again)
       SequencePinning warm(world.size());
-      warm.assign(tr, begin, end, src.data());
+      warm.assign(tr, begin, begin + n, src.data());
     }
     token_index.resize(size_t(n));
     local.clear();
     for (int64_t t = 0; t < n; ++t) {
-      token_index[size_t(t)] = tr.first_token + begin + t;
+      token_index[size_t(t)] = tr.first_token + pos(t);
       if (src[size_t(t)] == me) local.push_back(t);
     }
     const int64_t nl = int64_t(local.size());
@@ -209,9 +237,9 @@ EngineResult run_engine(Comm& world, MoeBackend& backend, const EngineInputs& in
       if (!opt.gate_routing) {
         gate_w.resize(size_t(n * k));
         for (int64_t t = 0; t < n; ++t)
-          for (int j = 0; j < k; ++j) gate_w[size_t(t * k + j)] = gate_weight(tr, begin + t, l, j);
-        w.ids = tr.topk(begin, l);
-        w.ids_stride = int64_t(tr.num_layers) * k;
+          for (int j = 0; j < k; ++j) gate_w[size_t(t * k + j)] = gate_weight(tr, pos(t), l, j);
+        w.ids = balanced ? rows.data() + size_t(l) * k : tr.topk(begin, l);
+        w.ids_stride = row_ids;
         w.gate_w = gate_w.data();
       }
       const LayerTimes lt = backend.layer(w, [&wd, l, b](const char* what) { wd.beat(what, l, b); });
@@ -227,7 +255,7 @@ EngineResult run_engine(Comm& world, MoeBackend& backend, const EngineInputs& in
     }
     backend.end_batch(x.data());
     if (timed && opt.keep_outputs) {
-      for (int64_t t : local) res.out_tokens.push_back(tr.first_token + begin + t);
+      for (int64_t t : local) res.out_tokens.push_back(token_index[size_t(t)]);
       res.out_hidden.insert(res.out_hidden.end(), x.begin(), x.end());
     }
     if (timed) res.tokens += n;

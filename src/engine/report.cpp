@@ -43,10 +43,10 @@ std::string layer_line(const std::string& label, const EngineLayerStats& s) {
 std::string format_engine(const EngineResult& r) {
   std::string out = fmt::format(
       "grace run: backend {}, routing {}, {} ranks ({}x{}), comm {}, router {}, compute {}, weights {}\n"
-      "  hidden {} intermediate {} top-k {}, {} batches of <= {} tokens, {} tokens, {} layers; "
+      "  hidden {} intermediate {} top-k {}, {} batches of <= {} tokens ({} batching), {} tokens, {} layers; "
       "row {} bytes; expert weights {:.1f} MB on the largest rank; wall {:.3f} s\n",
       r.backend, r.routing, r.ranks, r.nodes, r.gpus_per_node, r.comm, r.router, r.compute, r.weights, r.hidden,
-      r.intermediate, r.top_k, r.num_batches, r.batch_tokens, r.tokens, r.num_layers, r.row_bytes,
+      r.intermediate, r.top_k, r.num_batches, r.batch_tokens, r.batching, r.tokens, r.num_layers, r.row_bytes,
       r.weight_bytes_max / 1e6, r.wall_s);
   out +=
       "  times: wall ms summed over batches, each the max over ranks; compute max/mean over ranks;\n"
@@ -78,6 +78,7 @@ std::string engine_json(const EngineResult& r) {
   j["intermediate"] = r.intermediate;
   j["top_k"] = r.top_k;
   j["batch_tokens"] = r.batch_tokens;
+  j["batching"] = r.batching;
   j["num_batches"] = r.num_batches;
   j["tokens"] = r.tokens;
   j["num_layers"] = r.num_layers;

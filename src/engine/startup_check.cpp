@@ -59,10 +59,10 @@ ConfigHashes engine_config_hashes(const EngineInputs& in, const EngineOptions& o
                      in.trace->top_k, in.trace->first_token, ids, offs, in.trace->weights.size());
   }
   s += fmt::format(
-      "comm={};batch={};layers={};max_batches={};seed={};barrier={};backend={};gate={};groups={}/{}/{};"
+      "comm={};batch={}/{};layers={};max_batches={};seed={};barrier={};backend={};gate={};groups={}/{}/{};"
       "warmup={};check={};keep={}",
-      int(opt.comm), opt.batch_tokens, opt.num_layers, opt.max_batches, opt.seed, opt.phase_barrier, backend,
-      opt.gate_routing, m.n_group, m.topk_group, m.norm_topk_prob, opt.warmup_batches, opt.check_tokens,
+      int(opt.comm), opt.batch_tokens, int(opt.batching), opt.num_layers, opt.max_batches, opt.seed, opt.phase_barrier,
+      backend, opt.gate_routing, m.n_group, m.topk_group, m.norm_topk_prob, opt.warmup_batches, opt.check_tokens,
       opt.keep_outputs);
   h.config = fnv1a(s);
   return h;

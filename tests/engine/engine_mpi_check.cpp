@@ -2,7 +2,8 @@
 // gtest binary). For the world's topology (argv[1], e.g. "2x2") it runs the engine over a grid
 // of placements (contiguous, EPLB-like, random uneven with replicas, and the real planners'
 // contiguous / eplb / grace), comm schemes (flat, hierarchical) and routers, on small random
-// traces including ranks with no tokens and a batch whose experts live on few ranks. For each
+// traces including ranks with no tokens, a batch whose experts live on few ranks and balanced
+// batches (every rank's share of its own tokens, grace/batching.h). For each
 // run it checks, on every rank, that the final hidden state of each of its tokens equals the
 // single-process reference (max |diff| / max |ref| <= 1e-5), that every token came out exactly
 // once, and that the token copies the engine sent per tier equal the evaluator's counts.
@@ -69,6 +70,10 @@ int run_case(Comm& world, const Topology& topo, const Case& c) {
   if (c.scenario == "few-seqs") {  // 3 sequences: with 4+ ranks some ranks hold no tokens
     trace = testing::make_trace(L, E, K, 150, 50, 3);
     opt.batch_tokens = 64;
+  } else if (c.scenario == "balanced") {  // balanced batches: every rank's share of its own tokens
+    trace = testing::make_trace(L, E, K, 250, 40, 6);
+    opt.batch_tokens = 64;
+    opt.batching = Batching::kBalanced;
   } else if (c.scenario == "narrow-batch") {  // batch 0 only uses experts [0, 2K)
     trace = testing::make_trace(L, E, K, 200, 40, 4, /*restrict_first=*/64);
     opt.batch_tokens = 64;
@@ -100,6 +105,7 @@ int run_case(Comm& world, const Topology& topo, const Case& c) {
   // 3. Copies per tier against the evaluator.
   EvalOptions eo;
   eo.batch_tokens = opt.batch_tokens;
+  eo.batching = opt.batching;
   eo.comm = opt.comm;
   eo.router = c.router;
   eo.seed = 3;
@@ -190,11 +196,14 @@ int main(int argc, char** argv) {
     cases.push_back({kinds[2], "hierarchical", "tar", "few-seqs"});
     cases.push_back({kinds[0], "hierarchical", "primary", "narrow-batch"});
     cases.push_back({kinds[2], "flat", "load-aware", "narrow-batch"});
+    cases.push_back({kinds[1], "hierarchical", "tar", "balanced"});
+    cases.push_back({kinds[2], "flat", "load-aware", "balanced"});
     // Gate routing: the router computed from the hidden states on every rank.
     cases.push_back({kinds[0], "flat", "primary", "plain", 1});
     cases.push_back({kinds[1], "hierarchical", "tar", "plain", 1});
     cases.push_back({kinds[2], "hierarchical", "load-aware", "few-seqs", 2});
     cases.push_back({kinds[1], "flat", "wrr", "plain", 2});
+    cases.push_back({kinds[0], "hierarchical", "primary", "balanced", 1});
     for (const Case& c : cases) failures += run_case(world, topo, c);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "engine_mpi_check: rank %d: %s\n", world.rank(), e.what());

@@ -1,8 +1,9 @@
 // The distributed MoE engine: replays a routing trace through real expert FFNs on a world of
 // ranks, one rank per GPU of the topology, with flat or hierarchical sparse all-to-all.
 //
-// Per batch (batch_tokens consecutive tokens of the trace; sequences pinned to the rank with
-// the fewest tokens so far, as in the evaluator) and per MoE layer, every rank:
+// Per batch (sequences pinned to the rank with the fewest tokens so far, as in the evaluator;
+// a batch is batch_tokens consecutive tokens of the trace, or with Batching::kBalanced every
+// rank's share of its own tokens, grace/batching.h) and per MoE layer, every rank:
 //   1. routes the batch's (token, expert) pairs with the router (every rank routes the whole
 //      batch with the same deterministic router, so decisions agree; each uses its own tokens);
 //   2. dispatches its tokens' hidden states with the experts and gate weights they need:
@@ -27,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "grace/batching.h"
 #include "grace/comm_scheme.h"
 #include "grace/error.h"
 #include "grace/model.h"
@@ -51,9 +53,10 @@ struct EngineOptions {
   // every MoE layer computes them from the hidden states (gate.h; weights from the WeightSource).
   bool gate_routing = false;
   int64_t batch_tokens = 4096;
-  int num_layers = 0;       // MoE layers to run; 0: all of the placement's
-  int64_t max_batches = 0;  // 0: every batch of the trace
-  uint64_t seed = 0;        // hidden states
+  Batching batching = Batching::kTrace;  // as the evaluator's (grace/batching.h)
+  int num_layers = 0;                    // MoE layers to run; 0: all of the placement's
+  int64_t max_batches = 0;               // 0: every batch of the trace
+  uint64_t seed = 0;                     // hidden states
   // Barrier (not timed) before each phase, so phase times measure the phase itself rather than
   // waiting for the slowest rank's previous phase.
   bool phase_barrier = true;
@@ -97,6 +100,7 @@ struct EngineLayerStats {
 
 struct EngineResult {
   std::string backend, routing, comm, router, weights, compute;
+  std::string batching = "trace";  // batching_name(EngineOptions::batching)
   int ranks = 0, nodes = 0, gpus_per_node = 0;
   int64_t hidden = 0, intermediate = 0, top_k = 0;
   int64_t batch_tokens = 0, num_batches = 0, tokens = 0;
@@ -147,7 +151,8 @@ struct StartupMismatch : InputError {
 // exchanged, so the job ends with one message and the failing rank's exit code instead of an
 // abort. `reporter` is the lowest failing rank; only its what() holds the message (others: "").
 struct LoadFailure : std::runtime_error {
-  LoadFailure(int code, int reporter, const std::string& msg) : std::runtime_error(msg), code(code), reporter(reporter) {}
+  LoadFailure(int code, int reporter, const std::string& msg)
+      : std::runtime_error(msg), code(code), reporter(reporter) {}
   int code;      // 2: bad input (InputError), 1: anything else
   int reporter;  // the rank that prints what()
 };
