@@ -69,6 +69,7 @@ struct SimResult {
   int num_gpus = 0;
   int64_t num_batches = 0;
   int64_t batch_tokens = 0;
+  Batching batching = Batching::kTrace;
   std::vector<LayerTime> per_layer;  // [layer]: mean over batches
   LayerTime mean_layer;              // mean over layers of per_layer: one MoE layer of one batch
   LayerTime batch_total;             // sum over layers of per_layer: all MoE layers of one batch

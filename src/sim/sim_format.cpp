@@ -22,8 +22,9 @@ nlohmann::json layer_time_json(const LayerTime& t) {
 
 std::string format_sim(const SimResult& r) {
   std::string out;
-  out += fmt::format("simulated MoE layers: {} comm, {} GPUs, {} batches of {} tokens, {} layers\n",
-                     comm_scheme_name(r.comm), r.num_gpus, r.num_batches, r.batch_tokens, r.num_layers);
+  out += fmt::format("simulated MoE layers: {} comm, {} GPUs, {} batches of {} tokens ({} batching), {} layers\n",
+                     comm_scheme_name(r.comm), r.num_gpus, r.num_batches, r.batch_tokens, batching_name(r.batching),
+                     r.num_layers);
   out += fmt::format("{:>6} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>7}\n", "layer", "dispatch_us", "(inter)",
                      "compute_us", "combine_us", "total_us", "overlap_us", "idle%");
   auto row = [&](const std::string& name, const LayerTime& t) {
@@ -47,6 +48,7 @@ std::string sim_json(const SimResult& r) {
   j["num_layers"] = r.num_layers;
   j["num_batches"] = r.num_batches;
   j["batch_tokens"] = r.batch_tokens;
+  j["batching"] = batching_name(r.batching);
   j["mean_layer"] = layer_time_json(r.mean_layer);
   j["batch_total"] = layer_time_json(r.batch_total);
   j["per_layer"] = nlohmann::json::array();

@@ -141,6 +141,7 @@ SimResult simulate(const EvalResult& eval, const Topology& topo, const ModelSpec
   r.num_gpus = topo.num_gpus();
   r.num_batches = eval.num_batches;
   r.batch_tokens = eval.batch_tokens;
+  r.batching = eval.batching;
   int layers = eval.num_layers;
   for (const auto& rec : eval.records) layers = std::max(layers, rec.layer + 1);
   r.num_layers = layers;

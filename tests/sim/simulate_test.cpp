@@ -325,6 +325,12 @@ TEST(Simulate, AggregatesRecordsPerLayer) {
   EXPECT_NEAR(s.mean_layer.total_us, s.batch_total.total_us / 2, 1e-9);
   EXPECT_NE(format_sim(s).find("overlap"), std::string::npos);
   EXPECT_NE(sim_json(s).find("\"mean_layer\""), std::string::npos);
+  EXPECT_NE(sim_json(s).find("\"batching\":\"trace\""), std::string::npos);
+  EvalResult balanced = e;  // the batching the counts were made with is reported
+  balanced.batching = Batching::kBalanced;
+  const SimResult sb = simulate(balanced, topo, model);
+  EXPECT_NE(sim_json(sb).find("\"batching\":\"balanced\""), std::string::npos);
+  EXPECT_NE(format_sim(sb).find("(balanced batching)"), std::string::npos);
 
   EvalResult no_records = e;
   no_records.records.clear();
