@@ -24,7 +24,7 @@
 # DATA_DIR: trace/ (DeepSeek-V2-Lite ESFT traces, as in ../shared/data) and pl/<setup>-<planner>.json
 # (grace plan on the same traces). Knobs: NET_DEBS (default .debs/net), TOKENS ("1024 8192"),
 # LAYERS (3), CASES, RATES ("10gbit none"), SETUPS ("2x1 2x2"), TBF_BURST (4mb), TBF_LATENCY
-# (50ms), GATE_CASES, NS_MTU (the veth's MTU; default 1500), NS_SYSCTL (written under /proc/sys
+# (50ms), GATE_CASES, BATCHING (grace run --batching: trace, the default, or balanced), NS_MTU (the veth's MTU; default 1500), NS_SYSCTL (written under /proc/sys
 # inside both namespaces; default "net/ipv4/tcp_congestion_control=reno", see below), SWEEP (0: no
 # link sweep before the runs), ONE_NS=1 (every rank in namespace 0: NCCL's sockets then go over
 # the namespace's local route, not the veth; a probe, bench/cuda/nccl-fixed-cost.sh).
@@ -238,7 +238,8 @@ measure() {
           [ "${REPEAT:-1}" -gt 1 ] && tag+="_r$rep"
           launch "$setup" "$out/logs/$tag" "$grace" run --backend cuda --rendezvous @RDV@ --routing "$routing" \
             --model deepseek-v2-lite --topology "$setup" --placement "$data/pl/$setup-$planner.json" \
-            "${trace_args[@]}" --router "$router" --comm "$comm" --batch-tokens "$B" --max-batches "$nb" \
+            "${trace_args[@]}" --router "$router" --comm "$comm" --batch-tokens "$B" --batching "${BATCHING:-trace}" \
+            --max-batches "$nb" \
             --layers "${LAYERS:-3}" --warmup "${WARMUP:-2}" --check "${CHECK:-4}" --seed 1 --json
           local rc=$?
           if [ $rc -ne 0 ]; then

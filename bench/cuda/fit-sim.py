@@ -32,7 +32,9 @@ inter.peer_latency_us of the preset; L_intra its intra.latency_us.
 
 Prediction: `grace simulate --max-chunks 1` on a slice of the trace with exactly the measured
 tokens (max-batches x batch tokens), layers 0..LAYERS-1 averaged, same placement, router, comm,
-seed and batch size as the engine run.
+seed and batch size as the engine run, and the batching of $BATCHING (trace, the default, or
+balanced: set it as for `BATCHING=... scripts/gpu-cluster.sh measure`; with balanced batches the
+engine's first batches draw on every rank's queue, so the slice is an approximation there).
 """
 import ast
 import csv
@@ -155,7 +157,8 @@ def simulate(grace, data, topo_dir, r):
     planner, router, comm = r["case"].split("/")
     out = subprocess.run([grace, "simulate", "--trace", sl, "--placement", os.path.join(data, "pl", f"{setup}-{planner}.json"),
                           "--topology", os.path.join(topo_dir, f"emulated-{setup}-{rate}.json"), "--router", router,
-                          "--comm", comm, "--batch-tokens", str(B), "--seed", "1", "--max-chunks", "1", "--json"],
+                          "--comm", comm, "--batch-tokens", str(B), "--batching", os.environ.get("BATCHING", "trace"),
+                          "--seed", "1", "--max-chunks", "1", "--json"],
                          capture_output=True, text=True, check=True).stdout
     pl = json.loads(out)["per_layer"][:LAYERS]
     k = len(pl)
