@@ -95,7 +95,7 @@ CompareRow RowRunner::run(const Combination& combo, int64_t* num_batches) {
   eopt.batching = batching_;
   eopt.comm = combo.comm;
   eopt.router = combo.router;
-  eopt.seed = seed_;
+  eopt.seed = plan_options_.seed;  // the routers' draws share the planners' seed
   eopt.keep_records = true;
   in_.eval->rewind();  // the evaluated part is streamed again for every row
   EvalResult e = evaluate(*in_.eval, p, in_.topo, in_.model, eopt);

@@ -18,7 +18,7 @@ class RowRunner {
  public:
   // `plan` holds the options every row plans with (its redundant_slots is the row's own).
   RowRunner(const CompareInput& in, int64_t batch_tokens, Batching batching, const PlanOptions& plan)
-      : in_(in), batch_tokens_(batch_tokens), batching_(batching), seed_(plan.seed), plan_options_(plan) {}
+      : in_(in), batch_tokens_(batch_tokens), batching_(batching), plan_options_(plan) {}
 
   // A row for `combo`: skipped (with the reason) when its planner or router is not registered,
   // else planned, evaluated and simulated. Sets *num_batches when it ran.
@@ -34,7 +34,6 @@ class RowRunner {
   const CompareInput& in_;
   int64_t batch_tokens_;
   Batching batching_;
-  uint64_t seed_;
   PlanOptions plan_options_;
   std::map<std::pair<std::string, int>, Plan> plans_;
 };
