@@ -1,4 +1,4 @@
-// The --batching option's help, shared by evaluate, simulate and compare (grace/evaluate.h,
+// The --batching option's help, shared by evaluate, simulate, compare, run and drift (grace/batching.h,
 // Batching).
 #ifndef GRACE_APPS_BATCHING_OPTION_H_
 #define GRACE_APPS_BATCHING_OPTION_H_

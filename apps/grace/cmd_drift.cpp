@@ -5,7 +5,7 @@
 //
 //   grace drift --placement P --trace STREAM [--trace ...] --window W [--horizon H]
 //               [--max-moves M | --max-move-bytes B] [--strategies static,eplb:K,grace:K,replan]
-//               [--router R] [--batch-tokens B] [--seq-tokens S] [--json] [--html report.html]
+//               [--router R] [--batch-tokens B] [--batching trace|balanced] [--seq-tokens S] [--json] [--html report.html]
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "batching_option.h"
 #include "commands.h"
 #include "core/atomic_file.h"
 #include "core/cost_limits.h"
@@ -54,6 +55,7 @@ void run_drift_cmd(DriftArgs a) {
   GRACE_INPUT_CHECK(a.o.horizon >= 0, "--horizon must be >= 0 batches (got {})", a.o.horizon);
   check_router_name(a.o.router, "--router");
   parse_comm_scheme(a.o.comm);
+  parse_batching(a.o.batching);
   a.strategies = split_strategies(a.strategies);
   check_strategies(a.strategies);
   a.o.min_visits_per_move =
@@ -124,6 +126,7 @@ void add_drift_command(CLI::App& app) {
   cmd->add_option("--comm", args->o.comm, "flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", args->o.batch_tokens, "Tokens per batch (replay and horizon)")
       ->capture_default_str();
+  cmd->add_option("--batching", args->o.batching, kBatchingHelp)->capture_default_str();
   cmd->add_option("--seq-tokens", args->o.seq_tokens,
                   "Cut sequences into pieces of at most this many tokens (spreads a window over the source GPUs)")
       ->capture_default_str();

@@ -25,8 +25,9 @@ std::string drift_text(const DriftReport& r) {
   const auto& o = r.options;
   std::string s = fmt::format(
       "grace drift: placement {}, {} windows of {} tokens, router {} ({}), re-plan budget {}, horizon {} batches of "
-      "{} tokens, move break-even {}\n",
+      "{} tokens ({} batching), move break-even {}\n",
       r.placement, r.windows.size(), o.window, o.router, o.comm, budget_text(o.max_moves), o.horizon, o.batch_tokens,
+      o.batching,
       o.min_visits_per_move > 0 ? fmt::format("{:.5f} node visits/token per move", o.min_visits_per_move)
                                 : std::string("off"));
   s += "cross-node KB/token: dispatch bytes per token per direction, summed over layers; re: the re-plan made on\n"
@@ -72,6 +73,7 @@ std::string drift_json(const DriftReport& r) {
   j["topology"] = {{"name", r.topo.name}, {"nodes", r.topo.nodes}, {"gpus_per_node", r.topo.gpus_per_node}};
   j["options"] = {{"window", o.window},
                   {"batch_tokens", o.batch_tokens},
+                  {"batching", o.batching},
                   {"seq_tokens", o.seq_tokens},
                   {"horizon", o.horizon},
                   {"router", o.router},

@@ -94,6 +94,7 @@ WindowCost replay(const Trace& window, const Placement& p, const Topology& topo,
   EvalOptions eo;
   eo.batch_tokens = std::min(o.batch_tokens, std::max<int64_t>(1, window.num_tokens()));
   eo.comm = parse_comm_scheme(o.comm);
+  eo.batching = parse_batching(o.batching);
   eo.router = o.router;
   eo.seed = o.seed;
   eo.keep_records = false;

@@ -33,6 +33,7 @@ struct DriftOptions {
   double min_visits_per_move = 0;
   std::string router = "cover";
   std::string comm = "hierarchical";
+  std::string batching = "trace";  // grace/batching.h: trace | balanced
   uint64_t seed = 1;
 };
 

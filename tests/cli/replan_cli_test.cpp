@@ -3,12 +3,15 @@
 // one `grace: error:` line, exit 2 and no output file.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.h"
 #include "grace/model.h"
@@ -173,6 +176,7 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
            // One re-plan per window: 40k windows of one token would run for half an hour.
            {"--trace synthetic:deepseek-v2-lite:40000:1 --window 1",
             "re-plans x GPUs x experts x layers = 40000 x 8 x 64 x 26"},
+           {"--trace " + kRecent + " --window 512 --batching nope", "unknown batching 'nope'"},
            {"--trace " + kRecent + " --window 512 --move-break-even sometimes", "--move-break-even"},
            {"--trace " + kRecent + " --window 512 --move-break-even -0.1", "--move-break-even"},
            {"--trace " + kRecent + " --window 512 --move-break-even 0x10", "a decimal number >= 0"},
@@ -187,6 +191,36 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
     EXPECT_NE(e.err.find(what), std::string::npos) << e.err;
     EXPECT_FALSE(std::filesystem::exists(out.file("x.html")));
   }
+}
+
+// --batching balanced reaches the replay: with the primary router (no load-dependent choice) the
+// bytes are those of trace-order batches, while the per-batch GPU load is not (pieces of 256
+// tokens: a trace-order batch of 512 comes from two GPUs); the report names it.
+TEST_F(ReplanCli, DriftReplaysWithBalancedBatches) {
+  auto run = [&](const std::string& batching) {
+    CliResult r = run_grace("drift --placement '" + old_path() + "' --trace " + kOld + " --trace " + kRecent +
+                            " --window 1024 --seq-tokens 256 --router primary --batch-tokens 512 --batching " + batching +
+                            " --json");
+    EXPECT_EQ(r.code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  };
+  const nlohmann::json trace = run("trace"), balanced = run("balanced");
+  EXPECT_EQ(trace["options"]["batching"], "trace");
+  EXPECT_EQ(balanced["options"]["batching"], "balanced");
+  ASSERT_EQ(trace["windows"].size(), balanced["windows"].size());
+  ASSERT_GE(trace["windows"].size(), 2u);
+  int load_differs = 0;
+  for (size_t w = 0; w < trace["windows"].size(); ++w) {
+    const auto& a = trace["windows"][w]["current"];
+    const auto& b = balanced["windows"][w]["current"];
+    EXPECT_NEAR(a["inter_bytes_per_token"].get<double>(), b["inter_bytes_per_token"].get<double>(), 1e-9) << w;
+    load_differs += std::abs(a["load_max_mean"].get<double>() - b["load_max_mean"].get<double>()) > 1e-6;
+  }
+  EXPECT_GT(load_differs, 0);
+  CliResult text = run_grace("drift --placement '" + old_path() + "' --trace " + kOld + " --trace " + kRecent +
+                             " --window 1024 --batching balanced");
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("(balanced batching)"), std::string::npos) << text.out;
 }
 
 }  // namespace
