@@ -126,7 +126,7 @@ std::string compare_html(const CompareResult& r) {
   meta("compute model", r.compute_model);
   meta("evaluated on", fmt::format("{}: {} tokens in {} sequences, {} batches of {} tokens{}", r.trace_source,
                                    r.eval_tokens, r.eval_seqs, r.num_batches, r.batch_tokens,
-                                   r.batching == Batching::kBalanced ? " (balanced over the GPUs)" : ""));
+                                   fmt::format(" ({} batching)", batching_name(r.batching))));
   meta("planned on", fmt::format("{}: {} tokens in {} sequences", r.plan_source, r.plan_tokens, r.plan_seqs));
   meta("seed", fmt::format("{}", r.seed));
   if (r.baseline >= 0) meta("baseline", r.rows[r.baseline].combo.label());

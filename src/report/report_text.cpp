@@ -26,7 +26,7 @@ std::string format_compare_table(const CompareResult& r) {
   std::string out =
       fmt::format("{} on {} ({} GPUs, {} compute model), {} batches of {} tokens{}; plan: {}\n", one_line(r.model),
                   one_line(r.topology), r.nodes * r.gpus_per_node, r.compute_model, r.num_batches, r.batch_tokens,
-                  r.batching == Batching::kBalanced ? " (balanced over the GPUs)" : "", one_line(r.plan_source));
+                  fmt::format(" ({} batching)", batching_name(r.batching)), one_line(r.plan_source));
   out += fmt::format("{:<52} {:>9} {:>5} {:>9} {:>8} {:>6} {:>6} {:>8} {:>6} {:>9} {:>10} {:>7} {:>7} {:>7}\n",
                      "planner/router/comm", "xnode_MB", "nic", "intra_MB", "max/mean", "gpu%", "node%", "inst/GPU",
                      "extra%", "layer_us", "overlap_us", "vs_ref", "vs_best", "xn/best");
@@ -70,7 +70,7 @@ std::string compare_markdown(const CompareResult& r) {
                     one_line(r.topology), r.nodes, r.gpus_per_node, r.compute_model);
   md += fmt::format("- evaluated on: {} - {} tokens in {} sequences, {} batches of {} tokens{}\n",
                     one_line(r.trace_source), r.eval_tokens, r.eval_seqs, r.num_batches, r.batch_tokens,
-                    r.batching == Batching::kBalanced ? " (balanced over the GPUs)" : "");
+                    fmt::format(" ({} batching)", batching_name(r.batching)));
   md += fmt::format("- planned on: {} - {} tokens in {} sequences\n", one_line(r.plan_source), r.plan_tokens,
                     r.plan_seqs);
   md += fmt::format("- seed: {}\n\n", r.seed);

@@ -319,9 +319,11 @@ TEST(Compare, BalancedBatchingIsUsedAndReported) {
   EXPECT_NEAR(balanced.rows[0].inter_mb_per_batch * double(balanced.num_batches),
               trace.rows[0].inter_mb_per_batch * double(trace.num_batches), 1e-6);
   EXPECT_LT(balanced.rows[0].nic_max_mean, trace.rows[0].nic_max_mean);
-  EXPECT_NE(format_compare_table(balanced).find("balanced over the GPUs"), std::string::npos);
-  EXPECT_NE(compare_markdown(balanced).find("balanced over the GPUs"), std::string::npos);
-  EXPECT_EQ(compare_markdown(trace).find("balanced over the GPUs"), std::string::npos);
+  EXPECT_NE(format_compare_table(balanced).find("(balanced batching)"), std::string::npos);
+  EXPECT_NE(compare_markdown(balanced).find("(balanced batching)"), std::string::npos);
+  EXPECT_NE(compare_html(balanced).find("(balanced batching)"), std::string::npos);
+  EXPECT_EQ(compare_markdown(trace).find("(balanced batching)"), std::string::npos);
+  EXPECT_NE(compare_markdown(trace).find("(trace batching)"), std::string::npos);
   const std::string json = compare_json(balanced);
   const size_t key = json.find("\"batching\"");
   ASSERT_NE(key, std::string::npos);
