@@ -96,6 +96,13 @@ class Replay {
 
   EvalResult finish() { return std::move(res_); }
   int num_gpus() const { return table_.num_gpus(); }
+  // Batching::kBalanced: a batcher of rows of `row` ids that replays each batch it cuts.
+  eval::StepBatcher balanced_batcher(size_t row, int top_k) {
+    return eval::StepBatcher(num_gpus(), opt_.batch_tokens, row,
+                             [this, top_k](const expert_t* ids, int64_t m, const int* s, const int64_t* tok) {
+                               batch(ids, top_k, m, s, tok);
+                             });
+  }
 
  private:
   EvalOptions opt_;
@@ -118,10 +125,7 @@ EvalResult evaluate(const Trace& trace, const Placement& placement, const Topolo
   const int64_t n = trace.num_tokens(), B = options.batch_tokens;
   const size_t row = size_t(trace.num_layers) * trace.top_k;
   if (options.batching == Batching::kBalanced) {
-    eval::StepBatcher steps(replay.num_gpus(), B, row,
-                            [&](const expert_t* ids, int64_t m, const int* s, const int64_t* tok) {
-                              replay.batch(ids, trace.top_k, m, s, tok);
-                            });
+    eval::StepBatcher steps = replay.balanced_batcher(row, trace.top_k);
     steps.push(trace.ids.data(), n, src.data(), trace.first_token);
     steps.finish();
     return replay.finish();
@@ -159,10 +163,7 @@ EvalResult evaluate(TraceReader& reader, const Placement& placement, const Topol
     replay.pin(chunk, chunk_src);
     const int64_t n = chunk.num_tokens();
     if (options.batching == Batching::kBalanced) {
-      if (!steps)
-        steps.emplace(replay.num_gpus(), B, row, [&](const expert_t* ids, int64_t m, const int* s, const int64_t* tok) {
-          replay.batch(ids, top_k, m, s, tok);
-        });
+      if (!steps) steps.emplace(replay.balanced_batcher(row, top_k));
       steps->push(chunk.ids.data(), n, chunk_src.data(), chunk.first_token);
       continue;
     }
