@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "batching_option.h"
 #include "commands.h"
 #include "core/cost_limits.h"
 #include "core/json_file.h"
@@ -48,6 +49,8 @@ struct PlanArgs {
   int redundant = -1;
   uint64_t seed = 1;
   double ratio = -1;
+  int64_t batch_tokens = 4096;
+  std::string batching = "trace";
   std::string out;
   std::string dump_loads;  // write the profile's per-layer expert loads here
   bool json = false;
@@ -231,6 +234,8 @@ void run_plan(const PlanArgs& a) {
   check_plan_cost(model, topo, a.redundant);  // GPUs x experts x layers, physical slots (core/cost_limits.h)
   GRACE_INPUT_CHECK(a.redundant >= -1, "--redundant {} must be >= 0", a.redundant);
   GRACE_INPUT_CHECK(a.ratio < 0 || a.ratio <= 1, "--ratio {} must be in [0, 1] (omit it to pick the knee)", a.ratio);
+  GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be > 0 (got {})", a.batch_tokens);
+  const Batching batching = parse_batching(a.batching);
   std::vector<std::string> policies;
   if (a.policy == "all") {
     policies = planner_names();
@@ -280,6 +285,8 @@ void run_plan(const PlanArgs& a) {
   opt.redundant_slots = a.redundant;
   opt.seed = a.seed;
   opt.ratio = a.ratio;
+  opt.batch_tokens = a.batch_tokens;
+  opt.batching = batching;
   PlanContext ctx{prof, model, topo, opt};
   const int slots = ctx.slots();
   std::vector<PlanResult> results;
@@ -327,6 +334,12 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--redundant", args->redundant, "Extra expert slots over the cluster (default: one per GPU)");
   cmd->add_option("--seed", args->seed, "Seed for planning and the synthetic trace (default 1)");
   cmd->add_option("--ratio", args->ratio, "grace-paper's controlled non-uniform ratio r (default: knee)");
+  cmd->add_option("--batch-tokens", args->batch_tokens,
+                  "Tokens per batch the placement will serve; grace judges its candidates on batches of this size")
+      ->capture_default_str();
+  cmd->add_option("--batching", args->batching,
+                  std::string(kBatchingHelp) + "; grace judges its candidates on batches formed this way")
+      ->capture_default_str();
   cmd->add_option("-o,--output", args->out,
                   "Placement file to write; with --policy all, one <stem>.<policy>.json per policy");
   cmd->add_option("--dump-loads", args->dump_loads,

@@ -32,11 +32,13 @@ Trace window_trace(const Trace& s, int64_t a, int64_t b, int64_t seq_tokens) {
 }
 
 Placement plan_on(const std::string& policy, const Profile& prof, const ModelSpec& model, const Topology& topo,
-                  const Placement& current, uint64_t seed) {
+                  const Placement& current, const DriftOptions& o) {
   Topology t = topo;
   t.slots_per_gpu = current.slots_per_gpu;
   PlanOptions po;
-  po.seed = seed;
+  po.seed = o.seed;
+  po.batch_tokens = o.batch_tokens;
+  po.batching = parse_batching(o.batching);
   PlanContext ctx{prof, model, t, po};
   return align_placement(current, make_planner(policy)->plan(ctx), current.nodes, current.gpus_per_node);
 }
@@ -231,7 +233,7 @@ std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, co
         } else {
           const int k = strategy_period(name);
           if ((i + 1) % size_t(k) == 0) {
-            next = plan_on(name.substr(0, name.find(':')), prof, model, topo, cur[s], o.seed);
+            next = plan_on(name.substr(0, name.find(':')), prof, model, topo, cur[s], o);
             adopt = true;
           }
         }

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "grace/batching.h"
 #include "grace/model.h"
 #include "grace/placement.h"
 #include "grace/profile.h"
@@ -33,6 +34,12 @@ struct PlanOptions {
   // instead of judging its pair {0.10, 0.50}; < 0: the pair. A study knob, not a CLI option
   // (PM_CEILING=1 scripts/planner-matrix.sh: how far a split that ignores balance gets).
   double node_load_limit = -1;
+  // The batches the placement will serve, as the evaluator and the engine cut them
+  // (grace/batching.h): grace judges its candidate plans on its token sample cut the same way
+  // (sequences pinned to GPUs, batch_tokens per batch), so it weighs node balance against
+  // traffic as the traffic will really arrive.
+  int64_t batch_tokens = 4096;
+  Batching batching = Batching::kTrace;
 };
 
 struct PlanContext {

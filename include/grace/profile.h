@@ -33,6 +33,7 @@ struct TokenSample {
   int64_t capacity = kDefaultCapacity;
   std::vector<int64_t> token;  // [n] ascending profile token index
   std::vector<uint64_t> hash;  // [n] the sketch key of each row
+  std::vector<int64_t> seq;    // [n] the row's sequence: index among the profile's sequences
   std::vector<expert_t> ids;   // [n][layers][k]
   int64_t size() const { return int64_t(token.size()); }
 };
@@ -42,6 +43,7 @@ struct Profile {
   int num_experts = 0;
   int top_k = 0;
   int64_t tokens = 0;
+  int64_t sequences = 0;  // sequences begun so far (a chunk may continue the last one)
   std::vector<LayerProfile> layers;
   TokenSample sample;
 
@@ -54,6 +56,9 @@ struct Profile {
   void merge(const Profile& other);
   // Scale from sample rows to profiled tokens (tokens / sample.size(); 1 when empty).
   double sample_scale() const;
+
+ private:
+  int64_t seq_base_ = 0;  // profile index of the current trace's sequence 0
 };
 
 // Streams the reader to the end (from its current position) and returns the profile.

@@ -47,6 +47,8 @@ CompareResult run_compare(const CompareOptions& o, const std::function<void(cons
   PlanOptions popt;
   popt.seed = o.seed;
   popt.node_load_limit = o.node_load_limit;
+  popt.batch_tokens = o.batch_tokens;
+  popt.batching = o.batching;
   experiment::RowRunner runner(in, o.batch_tokens, o.batching, popt);
   const auto combos = o.combinations.empty() ? default_combinations() : o.combinations;
   for (size_t i = 0; i < combos.size(); ++i) {

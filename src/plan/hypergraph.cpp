@@ -14,8 +14,10 @@ Hypergraph layer_hypergraph(const Profile& profile, int layer, int max_edges) {
   hg.scale = hg.num_edges > 0 ? double(profile.tokens) / hg.num_edges : 1.0;
   const int k = hg.k, L = profile.num_layers, E = hg.num_experts;
   hg.pins.resize(size_t(hg.num_edges) * k);
+  if (int64_t(s.seq.size()) == n) hg.seq.resize(size_t(hg.num_edges));
   for (int h = 0; h < hg.num_edges; ++h) {
     const int64_t src = hg.num_edges == n ? h : int64_t(h) * n / hg.num_edges;
+    if (!hg.seq.empty()) hg.seq[size_t(h)] = s.seq[size_t(src)];
     const expert_t* row = s.ids.data() + (size_t(src) * L + layer) * k;
     std::copy(row, row + k, hg.pins.begin() + size_t(h) * k);
   }

@@ -1,11 +1,47 @@
 #include "plan/layer_judge.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
 #include "grace/evaluate.h"
 #include "grace/simulate.h"
 
 namespace grace::plan {
+namespace {
 
-double judge_layer(const LayerPlacement& lp, const Hypergraph& hg, const Topology& t, const ModelSpec& m, int slots) {
+// Fewest sample rows per judged batch: below it a batch's expert loads are mostly sampling noise.
+constexpr int64_t kMinBatchRows = 512;
+
+// The sample as a one-layer trace, with the sequences it keeps (or, without them, one token
+// per sequence, pinned evenly), and the rows per batch that stand for `batch_tokens` tokens.
+Trace sample_trace(const Hypergraph& hg, int64_t batch_tokens, int64_t* batch_rows) {
+  Trace tr;
+  tr.num_layers = 1;
+  tr.top_k = hg.k;
+  tr.num_experts = hg.num_experts;
+  tr.ids.assign(hg.pins.begin(), hg.pins.end());
+  if (!hg.seq.empty()) {
+    tr.seq_offsets.push_back(0);
+    for (int h = 1; h < hg.num_edges; ++h)
+      if (hg.seq[size_t(h)] != hg.seq[size_t(h) - 1]) tr.seq_offsets.push_back(h);
+    tr.seq_offsets.push_back(hg.num_edges);
+  }
+  if (tr.num_seqs() >= 2) {
+    *batch_rows = std::max<int64_t>(std::llround(double(batch_tokens) / hg.scale), std::min(batch_tokens, kMinBatchRows));
+    return tr;
+  }
+  // One sequence (or none recorded): the trace does not say where its tokens come from.
+  tr.seq_offsets.resize(size_t(hg.num_edges) + 1);
+  for (int h = 0; h <= hg.num_edges; ++h) tr.seq_offsets[size_t(h)] = h;
+  *batch_rows = batch_tokens;
+  return tr;
+}
+
+}  // namespace
+
+double judge_layer(const LayerPlacement& lp, const Hypergraph& hg, const Topology& t, const ModelSpec& m, int slots,
+                   const JudgeBatches& batches) {
   Placement p;
   p.model = m.name;
   p.policy = "grace";
@@ -20,15 +56,9 @@ double judge_layer(const LayerPlacement& lp, const Hypergraph& hg, const Topolog
     for (const auto& in : ep.instances) sum += in.weight;
     for (auto& in : ep.instances) in.weight /= sum;
   }
-  Trace tr;
-  tr.num_layers = 1;
-  tr.top_k = hg.k;
-  tr.num_experts = hg.num_experts;
-  tr.ids.assign(hg.pins.begin(), hg.pins.end());
-  tr.seq_offsets.resize(size_t(hg.num_edges) + 1);  // one token per sequence: pinned evenly
-  for (int h = 0; h <= hg.num_edges; ++h) tr.seq_offsets[size_t(h)] = h;
   EvalOptions eo;
-  eo.batch_tokens = 4096;
+  const Trace tr = sample_trace(hg, batches.batch_tokens, &eo.batch_tokens);
+  eo.batching = batches.batching;
   eo.comm = CommScheme::kHierarchical;
   eo.router = "cover";
   eo.keep_records = true;

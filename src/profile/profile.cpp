@@ -95,7 +95,12 @@ void Profile::add(const Trace& chunk) {
         }
     }
   }
-  profile::sample_add(sample, chunk, tokens);
+  // Sequences: a chunk at the start of a trace begins new ones; a later chunk of the same trace
+  // continues its numbering (chunk.first_seq is the trace's own index).
+  if (chunk.first_token == 0) seq_base_ = sequences;
+  const int64_t first_seq = seq_base_ + chunk.first_seq;
+  profile::sample_add(sample, chunk, tokens, first_seq);
+  sequences = std::max(sequences, first_seq + std::max<int64_t>(1, chunk.num_seqs()));
   tokens += n;
 }
 
@@ -109,8 +114,9 @@ void Profile::merge(const Profile& other) {
     for (size_t e = 0; e < dst.load.size(); ++e) dst.load[e] += src.load[e];
     for (size_t i = 0; i < dst.affinity.size(); ++i) dst.affinity[i] += src.affinity[i];
   }
-  profile::sample_merge(sample, other.sample, tokens, size_t(num_layers) * top_k);
+  profile::sample_merge(sample, other.sample, tokens, sequences, size_t(num_layers) * top_k);
   tokens += other.tokens;
+  sequences += other.sequences;
 }
 
 double Profile::sample_scale() const { return sample.size() > 0 ? double(tokens) / double(sample.size()) : 1.0; }

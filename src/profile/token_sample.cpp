@@ -36,6 +36,7 @@ void trim(TokenSample& s, size_t row) {
   for (size_t i : idx) {
     out.token.push_back(s.token[i]);
     out.hash.push_back(s.hash[i]);
+    out.seq.push_back(s.seq[i]);
     out.ids.insert(out.ids.end(), s.ids.begin() + i * row, s.ids.begin() + (i + 1) * row);
   }
   s = std::move(out);
@@ -50,16 +51,19 @@ uint64_t threshold(const TokenSample& s) {
 
 namespace profile {
 
-void sample_add(TokenSample& s, const Trace& chunk, int64_t first_index) {
+void sample_add(TokenSample& s, const Trace& chunk, int64_t first_index, int64_t first_seq) {
   if (s.capacity <= 0) return;
+  size_t seq_at = 0;  // chunk.seq_offsets[seq_at] <= t < chunk.seq_offsets[seq_at + 1]
   const size_t row = size_t(chunk.num_layers) * chunk.top_k;
   const int64_t n = chunk.num_tokens();
   uint64_t th = threshold(s);
   for (int64_t t = 0; t < n; ++t) {
     const uint64_t h = sketch_key(first_index + t);
+    while (seq_at + 2 < chunk.seq_offsets.size() && chunk.seq_offsets[seq_at + 1] <= t) ++seq_at;
     if (h >= th && int64_t(s.token.size()) >= s.capacity) continue;
     s.token.push_back(first_index + t);
     s.hash.push_back(h);
+    s.seq.push_back(first_seq + int64_t(seq_at));
     s.ids.insert(s.ids.end(), chunk.ids.begin() + t * row, chunk.ids.begin() + (t + 1) * row);
     if (int64_t(s.token.size()) >= 2 * s.capacity) {
       trim(s, row);
@@ -69,12 +73,13 @@ void sample_add(TokenSample& s, const Trace& chunk, int64_t first_index) {
   trim(s, row);
 }
 
-void sample_merge(TokenSample& s, const TokenSample& other, int64_t offset, size_t row) {
+void sample_merge(TokenSample& s, const TokenSample& other, int64_t offset, int64_t seq_offset, size_t row) {
   // Re-key the other profile's rows by their index in the merged profile.
   for (int64_t i = 0; i < other.size(); ++i) {
     const int64_t tok = other.token[size_t(i)] + offset;
     s.token.push_back(tok);
     s.hash.push_back(sketch_key(tok));
+    s.seq.push_back(other.seq[size_t(i)] + seq_offset);
     s.ids.insert(s.ids.end(), other.ids.begin() + i * int64_t(row), other.ids.begin() + (i + 1) * int64_t(row));
   }
   trim(s, row);

@@ -7,6 +7,8 @@
 #include <random>
 #include <vector>
 
+#include "grace/evaluate.h"
+#include "grace/simulate.h"
 #include "grace/topology.h"
 #include "plan/gpu_packing.h"
 #include "plan/hypergraph.h"
@@ -180,10 +182,45 @@ TEST(LayerJudge, SplitExpertsCostMoreTimeThanCoLocatedOnes) {
     for (int g : gpu_of) lp.experts.push_back(ExpertPlacement{{Instance{g, 1.0}}});
     return lp;
   };
-  const double together = judge_layer(layer({0, 0, 1, 1}), hg, t, m, 2);
-  const double apart = judge_layer(layer({0, 1, 0, 1}), hg, t, m, 2);
+  const double together = judge_layer(layer({0, 0, 1, 1}), hg, t, m, 2, JudgeBatches{});
+  const double apart = judge_layer(layer({0, 1, 0, 1}), hg, t, m, 2, JudgeBatches{});
   EXPECT_GT(together, 0);
   EXPECT_GT(apart, together);
+}
+
+// With sequences, the judge replays the sample as the evaluator replays the traffic: sequences
+// pinned to GPUs, batch_tokens / scale rows per batch. Two sequences, one per pair of experts,
+// each pair on its own GPU: pinned by sequence no token crosses; spread evenly (no sequences
+// recorded) every other token does.
+TEST(LayerJudge, ReplaysTheSampleInTheEvaluatorsBatches) {
+  Hypergraph hg = make_hg(4, 2, {{{0, 1}, 600}, {{2, 3}, 600}});
+  hg.seq.assign(1200, 0);
+  std::fill(hg.seq.begin() + 600, hg.seq.end(), 1);
+  hg.scale = 2;  // each row stands for two tokens: batches of 2,048 tokens are 1,024 rows
+  ModelSpec m = generic_model(1, 4, 2);
+  Topology t = parse_topology("2x1");
+  LayerPlacement lp;
+  for (int g : {0, 0, 1, 1}) lp.experts.push_back(ExpertPlacement{{Instance{g, 1.0}}});
+  const JudgeBatches batches{2048, Batching::kTrace};
+  const double judged = judge_layer(lp, hg, t, m, 2, batches);
+
+  Trace tr;
+  tr.num_layers = 1, tr.top_k = 2, tr.num_experts = 4;
+  tr.ids.assign(hg.pins.begin(), hg.pins.end());
+  tr.seq_offsets = {0, 600, 1200};
+  Placement p;
+  p.model = m.name, p.policy = "grace", p.num_layers = 1, p.num_experts = 4;
+  p.nodes = 2, p.gpus_per_node = 1, p.slots_per_gpu = 2, p.layers = {lp};
+  EvalOptions eo;
+  eo.batch_tokens = 1024;
+  eo.router = "cover";
+  const EvalResult e = evaluate(tr, p, t, m, eo);
+  EXPECT_EQ(e.total.inter_copies, 0);
+  EXPECT_DOUBLE_EQ(judged, simulate(e, t, m).mean_layer.total_us);
+
+  Hypergraph even = hg;
+  even.seq.clear();
+  EXPECT_GT(judge_layer(lp, even, t, m, 2, batches), judged);
 }
 
 // The load rule, by hand: 3 nodes, loads 60, 30, 6, 3 (experts 0-3), one expert per node at

@@ -74,5 +74,37 @@ TEST(TokenSample, MergeEqualsAddingBothParts) {
   EXPECT_EQ(a.sample.ids, all.sample.ids);
 }
 
+// Each sampled row keeps its sequence (the planner's judge pins and batches the sample by it):
+// the same numbering whole or in chunks (a chunk continuing a sequence), new numbers for a second
+// trace (a chunk at token 0) and for a merged profile's rows.
+TEST(TokenSample, RowsKeepTheirSequenceWholeChunkedAndMerged) {
+  Trace t = random_rows(1, 16, 2, 300, 5);
+  t.seq_offsets = {0, 100, 150, 300};
+  auto seq_of = [](int64_t tok) -> int64_t { return tok < 100 ? 0 : tok < 150 ? 1 : 2; };
+  Profile whole(1, 16, 2), chunked(1, 16, 2);
+  whole.add(t);
+  ASSERT_EQ(whole.sample.size(), 300);
+  for (int64_t i = 0; i < 300; ++i) EXPECT_EQ(whole.sample.seq[size_t(i)], seq_of(i)) << i;
+  EXPECT_EQ(whole.sequences, 3);
+
+  Trace a = slice(t, 0, 120), b = slice(t, 120, 300);
+  a.seq_offsets = {0, 100, 120};
+  b.first_token = 120, b.first_seq = 1, b.seq_offsets = {0, 30, 180};  // continues sequence 1
+  chunked.add(a);
+  chunked.add(b);
+  EXPECT_EQ(chunked.sample.seq, whole.sample.seq);
+  EXPECT_EQ(chunked.sequences, 3);
+
+  whole.add(t);  // a second trace: its first chunk is at token 0, so its sequences are new
+  EXPECT_EQ(whole.sequences, 6);
+  EXPECT_EQ(whole.sample.seq[300], 3);
+  EXPECT_EQ(whole.sample.seq.back(), 5);
+
+  const Profile again = chunked;
+  chunked.merge(again);  // the merged rows follow, their sequences too
+  EXPECT_EQ(chunked.sequences, 6);
+  EXPECT_EQ(chunked.sample.seq, whole.sample.seq);
+}
+
 }  // namespace
 }  // namespace grace

@@ -14,7 +14,8 @@
 //      swaps, affinity kept inside GPUs as the secondary goal (gpu_packing.h);
 //   4. weights for tar: water-filled over the instances (tar_model.h).
 // Per layer, each node split (two node load limits) is built with both replica rules and the
-// simulator (layer_judge.h) keeps the fastest of the (up to) four.
+// simulator (layer_judge.h) keeps the fastest of the (up to) four, on the sample replayed in the
+// batches the plan will serve (PlanOptions::batching, batch_tokens).
 // Layers are planned in parallel (one thread per core); the result does not depend on the
 // thread count. Deterministic for a seed (METIS's seed; every tie goes to the lower index).
 #include <algorithm>
@@ -187,7 +188,7 @@ LayerPlacement build_layer(const std::vector<int>& node_of, const Hypergraph& hg
 }
 
 LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, const ModelSpec& m, int slots,
-                          uint64_t seed, const std::vector<double>& tols) {
+                          uint64_t seed, const std::vector<double>& tols, const JudgeBatches& batches) {
   const LayerProfile& prof = profile.layers[size_t(layer)];
   AffMat a = layer_affinity(prof);
   auto load = layer_load(prof);
@@ -201,7 +202,7 @@ LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, 
     if (nodes == prev) continue;  // the looser limit changed nothing
     for (ReplicaRule rule : {ReplicaRule::kGain, ReplicaRule::kLoad}) {
       LayerPlacement lp = build_layer(nodes, hg, a, load, t, slots, rule);
-      const double us = judge_layer(lp, hg, t, m, slots);
+      const double us = judge_layer(lp, hg, t, m, slots, batches);
       if (best.experts.empty() || us < best_us) best = std::move(lp), best_us = us;
     }
     prev = std::move(nodes);
@@ -223,6 +224,7 @@ class GracePlanner final : public Planner {
     const std::vector<double> tols = ctx.options.node_load_limit >= 0
                                          ? std::vector<double>{ctx.options.node_load_limit}
                                          : std::vector<double>(std::begin(kNodeLoadTols), std::end(kNodeLoadTols));
+    const JudgeBatches batches{ctx.options.batch_tokens, ctx.options.batching};
     Placement p;
     p.layers.resize(size_t(L));
     std::atomic<int> next{0};
@@ -231,7 +233,7 @@ class GracePlanner final : public Planner {
     auto work = [&] {
       for (int l = next++; l < L && !failed; l = next++) {
         try {
-          p.layers[size_t(l)] = plan_layer(ctx.profile, l, ctx.topo, ctx.model, slots, ctx.options.seed, tols);
+          p.layers[size_t(l)] = plan_layer(ctx.profile, l, ctx.topo, ctx.model, slots, ctx.options.seed, tols, batches);
         } catch (...) {
           if (!failed.exchange(true)) failure = std::current_exception();
         }
