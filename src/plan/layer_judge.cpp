@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 
 #include "grace/evaluate.h"
 #include "grace/simulate.h"
