@@ -14,13 +14,17 @@ Hypergraph layer_hypergraph(const Profile& profile, int layer, int max_edges) {
   hg.scale = hg.num_edges > 0 ? double(profile.tokens) / hg.num_edges : 1.0;
   const int k = hg.k, L = profile.num_layers, E = hg.num_experts;
   hg.pins.resize(size_t(hg.num_edges) * k);
-  if (int64_t(s.seq.size()) == n) hg.seq.resize(size_t(hg.num_edges));
+  const bool with_seq = int64_t(s.seq.size()) == n && hg.num_edges > 0;
+  int64_t prev_seq = -1;
   for (int h = 0; h < hg.num_edges; ++h) {
     const int64_t src = hg.num_edges == n ? h : int64_t(h) * n / hg.num_edges;
-    if (!hg.seq.empty()) hg.seq[size_t(h)] = s.seq[size_t(src)];
+    const int64_t q = with_seq ? s.seq[size_t(src)] : 0;
+    if (with_seq && (h == 0 || q != prev_seq)) hg.seq_offsets.push_back(h);
+    prev_seq = q;
     const expert_t* row = s.ids.data() + (size_t(src) * L + layer) * k;
     std::copy(row, row + k, hg.pins.begin() + size_t(h) * k);
   }
+  if (with_seq) hg.seq_offsets.push_back(hg.num_edges);
   hg.inc_offset.assign(size_t(E) + 1, 0);
   for (uint16_t e : hg.pins) ++hg.inc_offset[size_t(e) + 1];
   for (int e = 0; e < E; ++e) hg.inc_offset[e + 1] += hg.inc_offset[e];

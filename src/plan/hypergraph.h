@@ -20,7 +20,8 @@ struct Hypergraph {
   int num_edges = 0;
   double scale = 1;                 // profiled tokens per edge
   std::vector<uint16_t> pins;       // [num_edges * k]
-  std::vector<int64_t> seq;         // [num_edges]: the token's sequence (empty if unknown)
+  std::vector<int32_t> seq_offsets;  // edges of one sequence run [seq_offsets[i], seq_offsets[i + 1]);
+                                     // empty when the sample records no sequences
   std::vector<int32_t> inc_offset;  // [num_experts + 1]: edges of e are inc[inc_offset[e] ..)
   std::vector<int32_t> inc;
 

@@ -20,13 +20,8 @@ Trace sample_trace(const Hypergraph& hg, int64_t batch_tokens, int64_t* batch_ro
   tr.top_k = hg.k;
   tr.num_experts = hg.num_experts;
   tr.ids.assign(hg.pins.begin(), hg.pins.end());
-  if (!hg.seq.empty()) {
-    tr.seq_offsets.push_back(0);
-    for (int h = 1; h < hg.num_edges; ++h)
-      if (hg.seq[size_t(h)] != hg.seq[size_t(h) - 1]) tr.seq_offsets.push_back(h);
-    tr.seq_offsets.push_back(hg.num_edges);
-  }
-  if (tr.num_seqs() >= 2) {
+  if (hg.seq_offsets.size() > 2) {  // two sequences or more
+    tr.seq_offsets.assign(hg.seq_offsets.begin(), hg.seq_offsets.end());
     *batch_rows = std::max<int64_t>(std::llround(double(batch_tokens) / hg.scale), std::min(batch_tokens, kMinBatchRows));
     return tr;
   }

@@ -194,8 +194,7 @@ TEST(LayerJudge, SplitExpertsCostMoreTimeThanCoLocatedOnes) {
 // recorded) every other token does.
 TEST(LayerJudge, ReplaysTheSampleInTheEvaluatorsBatches) {
   Hypergraph hg = make_hg(4, 2, {{{0, 1}, 600}, {{2, 3}, 600}});
-  hg.seq.assign(1200, 0);
-  std::fill(hg.seq.begin() + 600, hg.seq.end(), 1);
+  hg.seq_offsets = {0, 600, 1200};
   hg.scale = 2;  // each row stands for two tokens: batches of 2,048 tokens are 1,024 rows
   ModelSpec m = generic_model(1, 4, 2);
   Topology t = parse_topology("2x1");
@@ -219,7 +218,7 @@ TEST(LayerJudge, ReplaysTheSampleInTheEvaluatorsBatches) {
   EXPECT_DOUBLE_EQ(judged, simulate(e, t, m).mean_layer.total_us);
 
   Hypergraph even = hg;
-  even.seq.clear();
+  even.seq_offsets.clear();
   EXPECT_GT(judge_layer(lp, even, t, m, 2, batches), judged);
 }
 
