@@ -136,7 +136,7 @@ def _python_names(e):
 
 
 def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace", redundant=-1, seed=0,
-         coactivation=None, slots_per_gpu=0):
+         coactivation=None, slots_per_gpu=0, seq_offsets=None, batching="trace", batch_tokens=4096):
     """Plans a placement.
 
     topk_ids: int [tokens, moe_layers, k] routing (logical expert ids; integer dtypes only), or
@@ -146,6 +146,13 @@ def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace
     topology: "NxG", "NxG@h200", a preset or a topology JSON. redundant: extra slots over the
     cluster (-1: one per GPU). seed: int in [0, 2**64). slots_per_gpu: expert slots per GPU
     (0: the topology's). Returns a grace.Placement.
+    With topk_ids, as `grace plan --batching B --batch-tokens N` on a trace folder:
+    seq_offsets: int [sequences + 1] (0 first, tokens last, strictly increasing; a trace's
+    seq_offsets.npy): where each request's tokens start. grace judges its candidate plans on its
+    token sample cut into the batches it will serve, each sequence pinned to a GPU; without
+    seq_offsets (None) the sampled tokens are spread evenly over the GPUs instead.
+    batching: "trace" (consecutive tokens form a batch) or "balanced" (every GPU gives its share
+    of each batch); batch_tokens: tokens per batch (> 0).
     """
     if (topk_ids is None) == (loads is None):
         raise ValueError("plan: give exactly one of topk_ids and loads")
@@ -157,10 +164,17 @@ def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace
     seed = _seed_arg("plan", seed)
     slots_per_gpu = _int_arg("plan", "slots_per_gpu", slots_per_gpu, 0, 65536,
                              "must be in [0, 65536] (0: the topology's slots per GPU)")
+    batching = _str_arg("plan", "batching", batching)
+    batch_tokens = _int_arg("plan", "batch_tokens", batch_tokens, 1, _I64_MAX, "must be > 0")
+    if topk_ids is None and (seq_offsets is not None or batching != "trace" or batch_tokens != 4096):
+        raise ValueError("plan: seq_offsets, batching and batch_tokens go with topk_ids (loads carry no sequences)")
     try:
         if topk_ids is not None:
             ids = _int_array("plan", "topk_ids", topk_ids)
-            return _core.plan_topk(ids, model, topology, policy, redundant, seed, slots_per_gpu)
+            offs = None if seq_offsets is None else _int_array("plan", "seq_offsets", seq_offsets, "[sequences + 1]",
+                                                              "offset")
+            return _core.plan_topk(ids, model, topology, policy, redundant, seed, slots_per_gpu, offs, batching,
+                                   batch_tokens)
         w = _float_array("plan", "loads", loads, "[layers, experts]")
         c = None if coactivation is None else _float_array("plan", "coactivation", coactivation,
                                                            "[layers, experts, experts]")

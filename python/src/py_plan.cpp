@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/atomic_file.h"
+#include "grace/batching.h"
 #include "grace/error.h"
 #include "grace/placement_io.h"
 #include "grace/planner.h"
@@ -26,17 +27,24 @@ Topology make_topology(const std::string& spec, int slots_per_gpu) {
 }
 
 Placement run_planner(const Profile& prof, const ModelSpec& model, const Topology& topo, const std::string& policy,
-                      int redundant, uint64_t seed) {
+                      int redundant, uint64_t seed, Batching batching = Batching::kTrace, int64_t batch_tokens = 4096) {
   PlanOptions opt;
   opt.redundant_slots = redundant;
   opt.seed = seed;
+  opt.batching = batching;
+  opt.batch_tokens = batch_tokens;
   auto planner = make_planner(policy);
   pyb::gil_scoped_release nogil;
   return planner->plan(PlanContext{prof, model, topo, opt});
 }
 
+// seq_offsets: None (the whole array is one sequence) or int64 [sequences + 1], as a trace's
+// seq_offsets.npy: 0 first, the token count last, strictly increasing. grace judges its candidate
+// plans on the sample cut into the evaluator's batches (PlanOptions::batching), which pins each
+// sequence to a GPU; without sequences it spreads the sampled tokens evenly over the GPUs.
 Placement plan_topk(i64_array ids, const std::string& model_name, const std::string& topology,
-                    const std::string& policy, int redundant, uint64_t seed, int slots_per_gpu) {
+                    const std::string& policy, int redundant, uint64_t seed, int slots_per_gpu,
+                    pyb::object seq_offsets, const std::string& batching, int64_t batch_tokens) {
   GRACE_INPUT_CHECK(ids.ndim() == 3, "plan: topk_ids must be [tokens, layers, k], got {} dimensions", ids.ndim());
   const int64_t T = ids.shape(0);
   const int L = int(ids.shape(1)), K = int(ids.shape(2));
@@ -61,10 +69,27 @@ Placement plan_topk(i64_array ids, const std::string& model_name, const std::str
   tr.top_k = K;
   tr.num_experts = model.experts;
   tr.ids.assign(d, d + T * L * K);
+  GRACE_INPUT_CHECK(batch_tokens > 0, "plan: batch_tokens must be > 0 (got {})", batch_tokens);
+  const Batching how = parse_batching(batching);
   tr.seq_offsets = {0, T};
+  if (!seq_offsets.is_none()) {
+    i64_array offs = seq_offsets.cast<i64_array>();
+    GRACE_INPUT_CHECK(offs.ndim() == 1 && offs.shape(0) >= 2,
+                      "plan: seq_offsets must be [sequences + 1] (at least [0, tokens]), got shape of {} dimensions",
+                      offs.ndim());
+    const int64_t* o = offs.data();
+    const int64_t n = offs.shape(0);
+    GRACE_INPUT_CHECK(o[0] == 0, "plan: seq_offsets must start at 0, not {}", o[0]);
+    for (int64_t i = 1; i < n; ++i)
+      GRACE_INPUT_CHECK(o[i] > o[i - 1], "plan: seq_offsets are not strictly increasing at index {} ({} after {})", i,
+                        o[i], o[i - 1]);
+    GRACE_INPUT_CHECK(o[n - 1] == T, "plan: seq_offsets end at {}, but topk_ids has {} tokens", o[n - 1], T);
+    tr.seq_offsets.assign(o, o + n);
+  }
   Profile prof(L, model.experts, K);
   prof.add(tr);
-  return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed);
+  return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed, how,
+                     batch_tokens);
 }
 
 Placement plan_loads(f64_array loads, pyb::object coactivation, const std::string& model_name,
@@ -217,7 +242,8 @@ void init_plan(pyb::module_& m) {
                std::to_string(p.gpus_per_node) + ", " + std::to_string(p.slots_per_gpu) + " slots per GPU>";
       });
   m.def("plan_topk", &plan_topk, pyb::arg("topk_ids"), pyb::arg("model"), pyb::arg("topology"), pyb::arg("policy"),
-        pyb::arg("redundant"), pyb::arg("seed"), pyb::arg("slots_per_gpu") = 0);
+        pyb::arg("redundant"), pyb::arg("seed"), pyb::arg("slots_per_gpu") = 0, pyb::arg("seq_offsets") = pyb::none(),
+        pyb::arg("batching") = "trace", pyb::arg("batch_tokens") = 4096);
   m.def("plan_loads", &plan_loads, pyb::arg("loads"), pyb::arg("coactivation"), pyb::arg("model"), pyb::arg("topology"),
         pyb::arg("policy"), pyb::arg("redundant"), pyb::arg("seed"), pyb::arg("slots_per_gpu") = 0);
   m.def("planner_names", &planner_names);
