@@ -40,9 +40,15 @@
 namespace grace::plan {
 namespace {
 
-// Node load limits tried per layer (primaries' node load over the mean): the tighter keeps NICs and
-// GPUs even, the looser keeps more tokens home; the simulator judges which is faster here.
-constexpr double kNodeLoadTols[] = {0.10, 0.50};
+// Node load limits tried per layer (primaries' node load over the mean), tightest first: the tighter
+// keeps NICs and GPUs even, the looser keeps more tokens home, and the last is no limit at all (the
+// split of least connectivity the search finds); the simulator judges which is faster here.
+constexpr double kNodeLoadTols[] = {0.10, 0.50, 1e9};
+// A split made under a looser limit replaces the best so far only when the judge finds it this
+// much faster: the judge replays a sample, and on unseen traffic the more even split is the safer
+// of two that tie (on the planner matrix, 2026-12-01: 0 / 1% / 2% gave held-out time 1.0961 /
+// 1.0967 / 1.0956x the best baseline and load max/mean 1.023 / 1.015 / 1.013x eplb/wrr/flat's).
+constexpr double kLooserSplitMargin = 0.01;
 
 // Tokens of a batch window for the GPU packing's batch-level balance.
 constexpr double kWindowTokens = 1024;
@@ -198,12 +204,15 @@ LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, 
   LayerPlacement best;
   double best_us = 0;
   std::vector<int> prev;
+  int best_split = -1, split = -1;  // candidates' node splits, tightest limit first
   for (std::vector<int>& nodes : primary_nodes(start, hg, load, t, slots, tols)) {
+    ++split;
     if (nodes == prev) continue;  // the looser limit changed nothing
     for (ReplicaRule rule : {ReplicaRule::kGain, ReplicaRule::kLoad}) {
       LayerPlacement lp = build_layer(nodes, hg, a, load, t, slots, rule);
       const double us = judge_layer(lp, hg, t, m, slots, batches);
-      if (best.experts.empty() || us < best_us) best = std::move(lp), best_us = us;
+      const double need = split > best_split ? best_us * (1 - kLooserSplitMargin) : best_us;
+      if (best.experts.empty() || us < need) best = std::move(lp), best_us = us, best_split = split;
     }
     prev = std::move(nodes);
   }
