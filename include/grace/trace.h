@@ -8,6 +8,7 @@
 #define GRACE_TRACE_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace grace {
@@ -38,6 +39,12 @@ struct Trace {
   const expert_t* topk(int64_t t, int layer) const { return ids.data() + (t * num_layers + layer) * top_k; }
   const float* topk_weights(int64_t t, int layer) const { return weights.data() + (t * num_layers + layer) * top_k; }
 };
+
+// Throws InputError unless `offsets` are sequence offsets of `tokens` tokens: 0 first, strictly
+// increasing (no empty sequences), `tokens` last. Messages read "<what> must start at 0, ...",
+// "<what> end at N, but <ids> has T tokens" (what: e.g. "f.npy: sequence offsets").
+void check_seq_offsets(const std::vector<int64_t>& offsets, int64_t tokens, const std::string& what,
+                       const std::string& ids);
 
 }  // namespace grace
 

@@ -77,14 +77,8 @@ Placement plan_topk(i64_array ids, const std::string& model_name, const std::str
     GRACE_INPUT_CHECK(offs.ndim() == 1 && offs.shape(0) >= 2,
                       "plan: seq_offsets must be [sequences + 1] (at least [0, tokens]), got shape of {} dimensions",
                       offs.ndim());
-    const int64_t* o = offs.data();
-    const int64_t n = offs.shape(0);
-    GRACE_INPUT_CHECK(o[0] == 0, "plan: seq_offsets must start at 0, not {}", o[0]);
-    for (int64_t i = 1; i < n; ++i)
-      GRACE_INPUT_CHECK(o[i] > o[i - 1], "plan: seq_offsets are not strictly increasing at index {} ({} after {})", i,
-                        o[i], o[i - 1]);
-    GRACE_INPUT_CHECK(o[n - 1] == T, "plan: seq_offsets end at {}, but topk_ids has {} tokens", o[n - 1], T);
-    tr.seq_offsets.assign(o, o + n);
+    tr.seq_offsets.assign(offs.data(), offs.data() + offs.shape(0));
+    check_seq_offsets(tr.seq_offsets, T, "plan: seq_offsets", "topk_ids");
   }
   Profile prof(L, model.experts, K);
   prof.add(tr);

@@ -16,17 +16,22 @@ void read_offsets(const std::string& path, int64_t tokens, std::vector<int64_t>&
   GRACE_INPUT_CHECK(h.shape.size() == 1 && h.shape[0] >= 1,
                     "{}: sequence offsets must have shape [sequences + 1], not {}", path, h.shape_str());
   r.read_int64(h.shape[0], out);
-  GRACE_INPUT_CHECK(out.front() == 0, "{}: sequence offsets must start at 0, not {}", path, out.front());
-  for (size_t i = 1; i < out.size(); ++i)
-    GRACE_INPUT_CHECK(out[i] > out[i - 1],
-                      "{}: sequence offsets are not strictly increasing at index {} ({} after {}; empty "
-                      "sequences are not allowed)",
-                      path, i, out[i], out[i - 1]);
-  GRACE_INPUT_CHECK(out.back() == tokens, "{}: sequence offsets end at {}, but the ids file has {} tokens", path,
-                    out.back(), tokens);
+  check_seq_offsets(out, tokens, path + ": sequence offsets", "the ids file");
 }
 
 }  // namespace
+
+void check_seq_offsets(const std::vector<int64_t>& offsets, int64_t tokens, const std::string& what,
+                       const std::string& ids) {
+  GRACE_INPUT_CHECK(!offsets.empty() && offsets.front() == 0, "{} must start at 0, not {}", what,
+                    offsets.empty() ? std::string("empty") : std::to_string(offsets.front()));
+  for (size_t i = 1; i < offsets.size(); ++i)
+    GRACE_INPUT_CHECK(offsets[i] > offsets[i - 1],
+                      "{} are not strictly increasing at index {} ({} after {}; empty sequences are not allowed)",
+                      what, i, offsets[i], offsets[i - 1]);
+  GRACE_INPUT_CHECK(offsets.back() == tokens, "{} end at {}, but {} has {} tokens", what, offsets.back(), ids,
+                    tokens);
+}
 
 Source open_source_arg(const std::string& arg, int num_experts, bool with_weights, std::vector<int64_t>& offs) {
   Source s;
