@@ -9,7 +9,10 @@
 # TARGETS overrides what is built; GTEST_FILTER (gtest's own) narrows the tests.
 # engine: `grace run --backend cuda` (and --backend cpu over NCCL) on the machine's GPUs, one
 # process per GPU started here (--rendezvous, no MPI), outputs checked against the reference;
-# ENGINE_BATCHING (default "trace"; e.g. "trace balanced") lists the --batching values it runs.
+# ENGINE_BATCHING (default "trace"; e.g. "trace balanced") lists the --batching values it runs,
+# ENGINE_ROUTERS (default "tar cover") the routers (tar routes on the GPU, cover on the host).
+# On a machine with one GPU both ranks share it as two emulated hosts (a distinct NCCL_HOSTID
+# each, NCCL's socket transport over loopback): NCCL refuses two ranks of one host on one GPU.
 # cluster: scripts/gpu-cluster.sh measure (emulated 2-node cluster; needs .debs/net and the data
 # folder GRACE_DATA, default out/gpu-data: trace/ + pl/).
 #
@@ -52,6 +55,9 @@ if [[ " $stages " == *" tests "* ]]; then
   timeout ${GRACE_TEST_TIMEOUT:-300} build-dev/tests/cuda/cuda_test --gtest_output="json:$OUT/cuda_test.json" \
     > "$OUT/cuda_test.log" 2>&1 || { rc=1; echo "cuda_test: exit $? (124 = cut by the timeout)"; }
   grep -E "^\[ +(OK|FAILED|SKIPPED|PASSED) +\]|Failure|error|Expected|Which is|actual" "$OUT/cuda_test.log" | head -60
+  # Every router through `grace run --backend cuda` (tests/cuda/engine_cli_routers.sh).
+  (cd build-dev && ctest -R cuda_engine_cli_routers --output-on-failure -V) > "$OUT/cuda_cli_routers.log" 2>&1 || rc=1
+  grep -E "^[0-9]+: (ok|FAIL) |tests passed|Failed|Skipped" "$OUT/cuda_cli_routers.log"
 fi
 mkdir -p /tmp/grace-bench
 if [[ " $stages " == *" bench "* ]]; then
@@ -75,23 +81,29 @@ if [[ " $stages " == *" engine "* ]]; then
     build-dev/grace plan --model deepseek-v2-lite --topology 2x1 --policy grace -o /tmp/grace-pl-2x1.json >/dev/null
     pl=(--placement /tmp/grace-pl-2x1.json)
   fi
+  one_gpu=()
+  [ "$ngpu" -lt 2 ] && one_gpu=(NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1 NCCL_IB_DISABLE=1 NCCL_SOCKET_IFNAME=lo)
   for batching in ${ENGINE_BATCHING:-trace}; do
+  for router in ${ENGINE_ROUTERS:-tar cover}; do
   for backend in cuda cpu; do
     for routing in trace gate; do
       rdv=$(mktemp -d /tmp/grace-rdv.XXXXXX)
       pids=()
+      log="$OUT/engine_${batching}_${router}_${backend}_${routing}"
       for ((r = 0; r < 2; ++r)); do
-        GRACE_RANK=$r GRACE_SIZE=2 GRACE_LOCAL_RANK=$((r % ngpu)) timeout 300 build-dev/grace run --backend $backend \
+        env "${one_gpu[@]}" $([ "$ngpu" -lt 2 ] && echo NCCL_HOSTID=grace-host$r) \
+          GRACE_RANK=$r GRACE_SIZE=2 GRACE_LOCAL_RANK=$((r % ngpu)) timeout 300 build-dev/grace run --backend $backend \
           --rendezvous "$rdv" --routing $routing --model deepseek-v2-lite --topology 2x1 "${pl[@]}" "${targs[@]}" \
-          --router tar --comm hierarchical --batch-tokens 4096 --max-batches 2 --layers $([ $routing = gate ] && echo 1 || echo 2) \
-          --batching $batching --warmup 1 --check 8 > "$OUT/engine_${batching}_${backend}_${routing}.rank$r.log" 2>&1 &
+          --router $router --comm hierarchical --batch-tokens 4096 --max-batches 2 --layers $([ $routing = gate ] && echo 1 || echo 2) \
+          --batching $batching --warmup 1 --check 8 > "$log.rank$r.log" 2>&1 &
         pids+=($!)
       done
       for p in "${pids[@]}"; do wait "$p" || rc=1; done
-      echo "== grace run --backend $backend --routing $routing --batching $batching"
-      cat "$OUT/engine_${batching}_${backend}_${routing}.rank0.log"
-      grep -h "error" "$OUT"/engine_${batching}_${backend}_${routing}.rank1.log
+      echo "== grace run --backend $backend --routing $routing --router $router --batching $batching"
+      cat "$log.rank0.log"
+      grep -h "error" "$log.rank1.log"
     done
+  done
   done
   done
 fi

@@ -3,6 +3,8 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -12,6 +14,7 @@
 #include "grace/cuda/gate.h"
 #include "grace/cuda/gpu_engine.h"
 #include "grace/cuda/nccl_comm.h"
+#include "grace/cuda/routing.h"
 #include "grace/engine/comm.h"
 #include "grace/engine/gate.h"
 #include "grace/engine/weights.h"
@@ -27,9 +30,12 @@ class CudaBackend : public engine::MoeBackend {
   CudaBackend(engine::Comm& world, const engine::EngineInputs& in, const engine::EngineOptions& opt, int device,
               uint64_t route_seed)
       : world_(world), in_(in), opt_(opt), table_(*in.placement, *in.topo) {
+    // primary and tar route on the GPU (a kernel per pair); every other router routes on the
+    // host, the whole batch on every rank as the cpu backend does, and its decisions go to the
+    // device (the pairs' ids and weights come to the host first under gate routing).
     const std::string router(in.router->name());
-    GRACE_INPUT_CHECK(router == "primary" || router == "tar",
-                      "--backend cuda routes on the GPU with --router primary or tar (got '{}')", router);
+    const std::vector<std::string> on_device = device_router_names();
+    host_router_ = std::find(on_device.begin(), on_device.end(), router) == on_device.end();
     H_ = in.model.hidden;
     I_ = in.model.moe_intermediate;
     k_ = in.trace->top_k;
@@ -45,7 +51,7 @@ class CudaBackend : public engine::MoeBackend {
     cfg.hidden = H_;
     cfg.inter = I_;
     cfg.hierarchical = opt.comm == CommScheme::kHierarchical;
-    cfg.router = parse_device_router(router);
+    cfg.router = host_router_ ? DeviceRouter::kPrimary : parse_device_router(router);
     cfg.route_seed = route_seed;
     cfg.generate_weights = false;
     const NcclId id = share_nccl_id(world);
@@ -149,13 +155,23 @@ class CudaBackend : public engine::MoeBackend {
       to_device(ids_.get(), hid.data(), pairs * 4);
       to_device(gw_.get(), hw.data(), pairs * 4);
     }
+    double host_route_s = 0;
+    if (host_router_) {
+      beat("route (host)");
+      const auto t0 = std::chrono::steady_clock::now();
+      route_on_host(w);
+      host_route_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     if (opt_.phase_barrier) eng_->barrier();
     beat("gpu layer (dispatch, compute, combine)");
-    const GpuLayerStats st = eng_->forward(w.layer, x_.get(), ids_.get(), gw_.get(), nl, 0, y_.get(), tok_.get(),
-                                           rank_tokens_.data());
+    const GpuLayerStats st =
+        host_router_ ? eng_->forward_routed(w.layer, x_.get(), dest_.get(), slot_.get(), gw_.get(), nl, y_.get(),
+                                            rank_tokens_.data())
+                     : eng_->forward(w.layer, x_.get(), ids_.get(), gw_.get(), nl, 0, y_.get(), tok_.get(),
+                                     rank_tokens_.data());
     std::swap(x_, y_);
     engine::LayerTimes lt;
-    lt.dispatch_s = (gate_ms + st.dispatch_ms) * 1e-3;
+    lt.dispatch_s = (gate_ms + st.dispatch_ms) * 1e-3 + host_route_s;
     lt.compute_s = st.compute_ms * 1e-3;
     lt.combine_s = st.combine_ms * 1e-3;
     lt.dispatch = {st.bytes_intra - st.combine_bytes_intra, st.bytes_inter - st.combine_bytes_inter,
@@ -173,6 +189,60 @@ class CudaBackend : public engine::MoeBackend {
   }
 
  private:
+  // A router with no GPU kernel: the whole batch routed on the host (the same call on every
+  // rank, as the cpu backend makes), then this rank's pairs' serving GPUs and flat slots
+  // (grace/cuda/routing.h) to dest_ / slot_. Under gate routing the pairs' ids come from the
+  // device and every rank's are summed into one batch-wide array first (each rank fills its own
+  // tokens' rows), as the cpu backend gathers them.
+  void route_on_host(const engine::LayerWork& w) {
+    const int64_t n = w.n, nl = w.nl;
+    const int E = in_.placement->num_experts;
+    const expert_t* ids = w.ids;
+    int64_t stride = w.ids_stride;
+    if (opt_.gate_routing) {
+      std::vector<int32_t> lid(size_t(nl * k_));
+      if (!lid.empty())
+        GRACE_CUDA_CHECK(cudaMemcpyAsync(lid.data(), ids_.get(), lid.size() * 4, cudaMemcpyDeviceToHost, stream_));
+      GRACE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      std::vector<int64_t> all(size_t(n * k_), 0);
+      for (int64_t i = 0; i < nl; ++i)
+        for (int j = 0; j < k_; ++j) all[size_t(w.local[i] * k_ + j)] = lid[size_t(i * k_ + j)];
+      world_.allreduce_sum(all.data(), int(all.size()));
+      gate_ids_.assign(all.begin(), all.end());
+      ids = gate_ids_.data();
+      stride = k_;
+    }
+    RouteBatch rb;
+    rb.layer = w.layer;
+    rb.num_tokens = n;
+    rb.top_k = k_;
+    rb.ids = ids;
+    rb.ids_stride = stride;
+    rb.src_gpu = w.src;
+    rb.token_index = w.token_index;
+    hdest_all_.resize(size_t(std::max<int64_t>(n * k_, 1)));
+    in_.router->route(rb, hdest_all_.data());
+    const size_t pairs = size_t(std::max<int64_t>(nl * k_, 1));
+    hdest_.resize(pairs);
+    hslot_.resize(pairs);
+    const int32_t* gso = table_.gpu_slot_offset(w.layer);
+    for (int64_t i = 0; i < nl; ++i)
+      for (int j = 0; j < k_; ++j) {
+        const int64_t t = w.local[i];
+        const int e = int(ids[t * stride + j]);
+        const int g = hdest_all_[size_t(t * k_ + j)];
+        const int s = table_.slot_of(w.layer * E + e, g);
+        GRACE_CHECK(s >= 0, "router '{}' sent expert {} of layer {} to GPU {}, which does not hold it",
+                    in_.router->name(), e, w.layer, g);
+        hdest_[size_t(i * k_ + j)] = g;
+        hslot_[size_t(i * k_ + j)] = gso[g] + s;
+      }
+    dest_.resize(pairs);
+    slot_.resize(pairs);
+    to_device(dest_.get(), hdest_.data(), size_t(nl * k_) * 4);
+    to_device(slot_.get(), hslot_.data(), size_t(nl * k_) * 4);
+  }
+
   void to_device(void* dst, const void* src, size_t bytes) {
     if (bytes == 0) return;
     GRACE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
@@ -196,6 +266,11 @@ class CudaBackend : public engine::MoeBackend {
   DeviceBuffer<int32_t> ids_;
   DeviceBuffer<float> gw_;
   DeviceBuffer<int64_t> tok_;
+  bool host_router_ = false;  // the router has no GPU kernel: route_on_host
+  std::vector<expert_t> gate_ids_;
+  std::vector<int> hdest_all_;
+  std::vector<int32_t> hdest_, hslot_;
+  DeviceBuffer<int32_t> dest_, slot_;
   std::vector<DeviceBuffer<float>> gate_w_;
 };
 

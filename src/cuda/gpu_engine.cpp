@@ -75,6 +75,54 @@ struct GpuMoeEngine::Impl {
     cur->moe->forward(st.recv_rows(), lkeys.get(), st.recv_w(), m, cur->w13.get(), cur->w2.get(), out_partial,
                       stream);
   }
+
+  // A forward call's start: the layer's slots, fresh stats, routing buffers, the first event.
+  void begin(int layer, int64_t tokens) {
+    set_device(cfg.device);
+    GRACE_CHECK(layer >= 0 && layer < cfg.num_layers, "GpuMoeEngine::forward: layer {} of {}", layer,
+                cfg.num_layers);
+    cur = &layers[size_t(layer)];
+    num_local = cur->num_local;
+    slot_base = cur->slot_base;
+    stats = GpuLayerStats{};
+    const size_t pairs = size_t(std::max<int64_t>(tokens * cfg.top_k, 1));
+    dest.resize(pairs);
+    slot.resize(pairs);
+    GRACE_CUDA_CHECK(cudaEventRecord(ev[0], stream));
+  }
+
+  // Dispatch (routing decided: dest_gpu / flat_slot per pair), compute, combine, residual.
+  GpuLayerStats run(int layer, const bf16_t* x, const int32_t* dest_gpu, const int32_t* flat_slot,
+                    const float* gate_w, int64_t tokens, bf16_t* out, const int64_t* rank_tokens) {
+    const int64_t H = cfg.hidden;
+    if (rank_tokens)
+      GRACE_CHECK(rank_tokens[cfg.rank] == tokens, "GpuMoeEngine::forward: rank_tokens[{}] = {}, but {} "
+                  "tokens were given", cfg.rank, rank_tokens[cfg.rank], tokens);
+    s1.dispatch(layer, x, tokens, dest_gpu, flat_slot, gate_w, rank_tokens, stream, stats);
+    A2aStage& last = cfg.hierarchical ? s2 : s1;
+    if (cfg.hierarchical)
+      s2.dispatch(layer, s1.recv_rows(), s1.m(), s1.recv_dest(), s1.recv_slot(), s1.recv_w(), nullptr, stream,
+                  stats);
+    GRACE_CUDA_CHECK(cudaEventRecord(ev[1], stream));
+    partial.resize(size_t(std::max<int64_t>(last.m(), 1)) * H);
+    compute(last, partial.get());
+    GRACE_CUDA_CHECK(cudaEventRecord(ev[2], stream));
+    if (cfg.hierarchical) {
+      partial1.resize(size_t(std::max<int64_t>(s1.m(), 1)) * H);
+      s2.combine(partial.get(), partial1.get(), stream, stats);
+      s1.combine(partial1.get(), out, stream, stats);
+    } else {
+      s1.combine(partial.get(), out, stream, stats);
+    }
+    if (tokens > 0) add_residual(x, tokens * H, out, stream);
+    GRACE_CUDA_CHECK(cudaEventRecord(ev[3], stream));
+    GRACE_CUDA_CHECK(cudaEventSynchronize(ev[3]));
+    GRACE_CUDA_CHECK(cudaEventElapsedTime(&stats.dispatch_ms, ev[0], ev[1]));
+    GRACE_CUDA_CHECK(cudaEventElapsedTime(&stats.compute_ms, ev[1], ev[2]));
+    GRACE_CUDA_CHECK(cudaEventElapsedTime(&stats.combine_ms, ev[2], ev[3]));
+    if (last.m() > 0 && num_local > 0) stats.expert_rows = cur->moe->buckets().host_offsets(stream)[num_local];
+    return stats;
+  }
 };
 
 GpuMoeEngine::GpuMoeEngine(const NcclId& id, const GpuEngineConfig& cfg, const Placement& placement,
@@ -160,17 +208,7 @@ GpuLayerStats GpuMoeEngine::forward(int layer, const bf16_t* x, const int32_t* i
                                     const int64_t* rank_tokens) {
   Impl& im = *impl_;
   const auto& c = im.cfg;
-  set_device(c.device);
-  GRACE_CHECK(layer >= 0 && layer < c.num_layers, "GpuMoeEngine::forward: layer {} of {}", layer, c.num_layers);
-  im.cur = &im.layers[size_t(layer)];
-  im.num_local = im.cur->num_local;
-  im.slot_base = im.cur->slot_base;
-  im.stats = GpuLayerStats{};
-  const int64_t H = c.hidden;
-  const size_t pairs = size_t(std::max<int64_t>(tokens * c.top_k, 1));
-  im.dest.resize(pairs);
-  im.slot.resize(pairs);
-  GRACE_CUDA_CHECK(cudaEventRecord(im.ev[0], im.stream));
+  im.begin(layer, tokens);
   DeviceRouteBatch rb;
   rb.layer = layer;
   rb.num_tokens = tokens;
@@ -180,32 +218,15 @@ GpuLayerStats GpuMoeEngine::forward(int layer, const bf16_t* x, const int32_t* i
   rb.token_base = token_base;
   rb.token_index = token_index;
   if (tokens > 0) route_on_device(im.table, c.router, c.route_seed, rb, im.dest.get(), im.slot.get(), im.stream);
-  if (rank_tokens) GRACE_CHECK(rank_tokens[c.rank] == tokens, "GpuMoeEngine::forward: rank_tokens[{}] = {}, but {} "
-                               "tokens were given", c.rank, rank_tokens[c.rank], tokens);
-  im.s1.dispatch(layer, x, tokens, im.dest.get(), im.slot.get(), gate_w, rank_tokens, im.stream, im.stats);
-  A2aStage& last = c.hierarchical ? im.s2 : im.s1;
-  if (c.hierarchical)
-    im.s2.dispatch(layer, im.s1.recv_rows(), im.s1.m(), im.s1.recv_dest(), im.s1.recv_slot(), im.s1.recv_w(),
-                   nullptr, im.stream, im.stats);
-  GRACE_CUDA_CHECK(cudaEventRecord(im.ev[1], im.stream));
-  im.partial.resize(size_t(std::max<int64_t>(last.m(), 1)) * H);
-  im.compute(last, im.partial.get());
-  GRACE_CUDA_CHECK(cudaEventRecord(im.ev[2], im.stream));
-  if (c.hierarchical) {
-    im.partial1.resize(size_t(std::max<int64_t>(im.s1.m(), 1)) * H);
-    im.s2.combine(im.partial.get(), im.partial1.get(), im.stream, im.stats);
-    im.s1.combine(im.partial1.get(), out, im.stream, im.stats);
-  } else {
-    im.s1.combine(im.partial.get(), out, im.stream, im.stats);
-  }
-  if (tokens > 0) add_residual(x, tokens * H, out, im.stream);
-  GRACE_CUDA_CHECK(cudaEventRecord(im.ev[3], im.stream));
-  GRACE_CUDA_CHECK(cudaEventSynchronize(im.ev[3]));
-  GRACE_CUDA_CHECK(cudaEventElapsedTime(&im.stats.dispatch_ms, im.ev[0], im.ev[1]));
-  GRACE_CUDA_CHECK(cudaEventElapsedTime(&im.stats.compute_ms, im.ev[1], im.ev[2]));
-  GRACE_CUDA_CHECK(cudaEventElapsedTime(&im.stats.combine_ms, im.ev[2], im.ev[3]));
-  if (last.m() > 0 && im.num_local > 0) im.stats.expert_rows = im.cur->moe->buckets().host_offsets(im.stream)[im.num_local];
-  return im.stats;
+  return im.run(layer, x, im.dest.get(), im.slot.get(), gate_w, tokens, out, rank_tokens);
+}
+
+GpuLayerStats GpuMoeEngine::forward_routed(int layer, const bf16_t* x, const int32_t* dest, const int32_t* flat_slot,
+                                           const float* gate_w, int64_t tokens, bf16_t* out,
+                                           const int64_t* rank_tokens) {
+  Impl& im = *impl_;
+  im.begin(layer, tokens);
+  return im.run(layer, x, dest, flat_slot, gate_w, tokens, out, rank_tokens);
 }
 
 void GpuMoeEngine::allreduce_max(float* values, int n) {
@@ -241,6 +262,10 @@ const std::vector<int>& GpuMoeEngine::local_experts(int) const {
 void GpuMoeEngine::load_expert(int, int, const float*, const float*, const float*) {}
 GpuLayerStats GpuMoeEngine::forward(int, const bf16_t*, const int32_t*, const float*, int64_t, int64_t, bf16_t*,
                                     const int64_t*, const int64_t*) {
+  return {};
+}
+GpuLayerStats GpuMoeEngine::forward_routed(int, const bf16_t*, const int32_t*, const int32_t*, const float*, int64_t,
+                                           bf16_t*, const int64_t*) {
   return {};
 }
 void GpuMoeEngine::allreduce_max(float*, int) {}

@@ -1,8 +1,9 @@
 // The engine's cuda backend (grace/cuda/gpu_backend.h) through the engine's own driver loop
 // (run_engine) on two GPUs (two threads, an NCCL world): every token of every rank against the
 // engine's single-process F32 reference (run_reference), trace and gate routing, flat and
-// hierarchical, 2 layers x 2 batches (gate routing: 1 layer). BF16 activations: rel. error <= 2e-2. Skips with fewer than
-// two GPUs or without NCCL.
+// hierarchical, 2 layers x 2 batches (gate routing: 1 layer), routers with a GPU kernel (primary,
+// tar) and without (routed on the host). BF16 activations: rel. error <= 2e-2. Skips with fewer
+// than two GPUs or without NCCL.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -102,7 +103,13 @@ INSTANTIATE_TEST_SUITE_P(Cases, CudaEngineBackendTest,
                                            BackendCase{"2x1", "grace", "tar", true, false},
                                            BackendCase{"1x2", "eplb", "tar", true, false},
                                            BackendCase{"2x1", "contiguous", "primary", false, true},
-                                           BackendCase{"1x2", "grace", "tar", true, true}),
+                                           BackendCase{"1x2", "grace", "tar", true, true},
+                                           // Routers with no GPU kernel: routed on the host.
+                                           BackendCase{"2x1", "grace", "cover", true, false},
+                                           BackendCase{"2x1", "eplb", "wrr", false, false},
+                                           BackendCase{"1x2", "grace", "load-aware", false, false},
+                                           BackendCase{"2x1", "grace", "cover", false, true},
+                                           BackendCase{"2x1", "grace", "round-robin", true, false}),
                          [](const auto& info) {
                            const BackendCase& c = info.param;
                            std::string s = std::string(c.topo) + "_" + c.planner + "_" + c.router + "_" +

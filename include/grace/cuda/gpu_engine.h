@@ -2,7 +2,8 @@
 // one rank per GPU, NCCL between ranks (no CUDA/NCCL headers here).
 //
 // forward(x, ids, gate_w, out) for this rank's tokens, all device pointers:
-//   route (primary|tar kernel on the shared RoutingTable) -> per-destination histogram
+//   route (primary|tar kernel on the shared RoutingTable, or decided by the caller:
+//   forward_routed) -> per-destination histogram
 //   (stable bucket sort of "units") -> scatter rows by destination -> one message per peer
 //   (a header with the unit count, then BF16 rows + per-unit metadata: the k destination GPUs,
 //   flat slots and gate weights, up to a capacity both ends know; no count exchange first, see
@@ -100,6 +101,12 @@ class GpuMoeEngine {
   GpuLayerStats forward(int layer, const bf16_t* x, const int32_t* ids, const float* gate_w, int64_t tokens,
                         int64_t token_base, bf16_t* out, const int64_t* token_index = nullptr,
                         const int64_t* rank_tokens = nullptr);
+  // The same layer with the routing already decided (a host router, grace/router.h, for the
+  // routers with no GPU kernel): dest [tokens][top_k] serving GPUs and flat_slot [tokens][top_k]
+  // flat slots (grace/cuda/routing.h), device arrays. Collective; the rest as forward().
+  GpuLayerStats forward_routed(int layer, const bf16_t* x, const int32_t* dest, const int32_t* flat_slot,
+                               const float* gate_w, int64_t tokens, bf16_t* out,
+                               const int64_t* rank_tokens = nullptr);
   // Layer 0 (the single-layer benchmark and tests).
   GpuLayerStats forward(const bf16_t* x, const int32_t* ids, const float* gate_w, int64_t tokens,
                         int64_t token_base, bf16_t* out) {
