@@ -15,6 +15,7 @@
 #include "grace/cuda/gpu_engine.h"
 #include "grace/cuda/nccl_comm.h"
 #include "grace/cuda/routing.h"
+#include "grace/engine/backend.h"
 #include "grace/engine/comm.h"
 #include "grace/engine/gate.h"
 #include "grace/engine/weights.h"
@@ -195,7 +196,7 @@ class CudaBackend : public engine::MoeBackend {
   // device and every rank's are summed into one batch-wide array first (each rank fills its own
   // tokens' rows), as the cpu backend gathers them.
   void route_on_host(const engine::LayerWork& w) {
-    const int64_t n = w.n, nl = w.nl;
+    const int64_t nl = w.nl;
     const int E = in_.placement->num_experts;
     const expert_t* ids = w.ids;
     int64_t stride = w.ids_stride;
@@ -204,24 +205,11 @@ class CudaBackend : public engine::MoeBackend {
       if (!lid.empty())
         GRACE_CUDA_CHECK(cudaMemcpyAsync(lid.data(), ids_.get(), lid.size() * 4, cudaMemcpyDeviceToHost, stream_));
       GRACE_CUDA_CHECK(cudaStreamSynchronize(stream_));
-      std::vector<int64_t> all(size_t(n * k_), 0);
-      for (int64_t i = 0; i < nl; ++i)
-        for (int j = 0; j < k_; ++j) all[size_t(w.local[i] * k_ + j)] = lid[size_t(i * k_ + j)];
-      world_.allreduce_sum(all.data(), int(all.size()));
-      gate_ids_.assign(all.begin(), all.end());
+      engine::gather_batch_choices(world_, w, k_, lid.data(), nullptr, gate_ids_, nullptr);
       ids = gate_ids_.data();
       stride = k_;
     }
-    RouteBatch rb;
-    rb.layer = w.layer;
-    rb.num_tokens = n;
-    rb.top_k = k_;
-    rb.ids = ids;
-    rb.ids_stride = stride;
-    rb.src_gpu = w.src;
-    rb.token_index = w.token_index;
-    hdest_all_.resize(size_t(std::max<int64_t>(n * k_, 1)));
-    in_.router->route(rb, hdest_all_.data());
+    engine::route_whole_batch(*in_.router, w, k_, ids, stride, hdest_all_);
     const size_t pairs = size_t(std::max<int64_t>(nl * k_, 1));
     hdest_.resize(pairs);
     hslot_.resize(pairs);

@@ -80,7 +80,7 @@ class CpuBackend : public MoeBackend {
 
   LayerTimes layer(const LayerWork& w, const Beat& beat) override {
     const int l = w.layer, k = f_.top_k;
-    const int64_t H = f_.hidden, n = w.n, nl = w.nl;
+    const int64_t H = f_.hidden, nl = w.nl;
     const Topology& topo = *in_.topo;
     const int my_node = me_ / G_, my_local = me_ % G_;
     const expert_t* ids = w.ids;
@@ -94,16 +94,7 @@ class CpuBackend : public MoeBackend {
       gw = gate_wt_.data();
     }
     beat("route");
-    RouteBatch rb;
-    rb.layer = l;
-    rb.num_tokens = n;
-    rb.top_k = k;
-    rb.ids = ids;
-    rb.ids_stride = ids_stride;
-    rb.src_gpu = w.src;
-    rb.token_index = w.token_index;
-    dest_.resize(size_t(n * k));
-    in_.router->route(rb, dest_.data());
+    route_whole_batch(*in_.router, w, k, ids, ids_stride, dest_);
 
     const StageComm world_sc{&world_, [](int p) { return p; }, my_node, G_};
     const StageComm node_sc{node_.get(), [my_node, G = G_](int p) { return my_node * G + p; }, my_node, G_};
@@ -180,17 +171,7 @@ class CpuBackend : public MoeBackend {
     std::vector<int32_t> lid(size_t(w.nl * k));
     std::vector<float> lw(size_t(w.nl * k));
     gate_topk(logits_.data(), w.nl, gs, lid.data(), lw.data());
-    std::vector<int64_t> all_ids(size_t(w.n * k), 0);
-    std::vector<double> all_w(size_t(w.n * k), 0.0);
-    for (int64_t i = 0; i < w.nl; ++i)
-      for (int j = 0; j < k; ++j) {
-        all_ids[size_t(w.local[i] * k + j)] = lid[size_t(i * k + j)];
-        all_w[size_t(w.local[i] * k + j)] = lw[size_t(i * k + j)];
-      }
-    world_.allreduce_sum(all_ids.data(), int(all_ids.size()));
-    world_.allreduce_sum(all_w.data(), int(all_w.size()));
-    gate_ids_.assign(all_ids.begin(), all_ids.end());
-    gate_wt_.assign(all_w.begin(), all_w.end());
+    gather_batch_choices(world_, w, k, lid.data(), lw.data(), gate_ids_, &gate_wt_);
   }
 
   Comm& world_;

@@ -6,8 +6,8 @@
 //   cpu  (make_cpu_backend, src/engine): F32 host activations, any Comm (MPI, or NCCL staged
 //        through the host) and any ComputeBackend (OpenBLAS; CUDA copies rows in and out).
 //   cuda (make_cuda_backend, src/cuda, -DGRACE_CUDA=ON): activations resident on the GPU end to
-//        end (BF16 rows on the wire), NCCL, the GPU routing kernel (primary | tar) and the
-//        grouped expert GEMMs of GpuMoeEngine.
+//        end (BF16 rows on the wire), NCCL, the GPU routing kernel (primary | tar; every other
+//        router on the host, route_whole_batch) and the grouped expert GEMMs of GpuMoeEngine.
 //
 // Routing inputs: with trace routing the driver passes every batch token's top-k expert ids and
 // gate weights; with gate routing it passes none, and the backend computes them from its hidden
@@ -17,7 +17,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string_view>
+#include <vector>
 
 #include "grace/engine/engine.h"
 
@@ -68,6 +70,17 @@ class MoeBackend {
   virtual void end_batch(float* x) = 0;
   virtual double memory_bytes() const = 0;  // expert weight memory on this rank
 };
+
+// The whole batch routed on the host by `router`: dest[t * top_k + j] = the GPU serving batch
+// token t's j-th expert, whose id is at ids + t * ids_stride. Every rank makes the same call on
+// the same batch, so with a deterministic router their decisions agree.
+void route_whole_batch(Router& router, const LayerWork& w, int top_k, const expert_t* ids, int64_t ids_stride,
+                       std::vector<int>& dest);
+// Gate routing: every rank's gate choices for its own tokens (local_ids / local_w, [nl][top_k])
+// made batch-wide on every rank (ids / weights, [n][top_k]: a sum over ranks of arrays each
+// filled at its own tokens' rows). Collective. weights may be null (ids only).
+void gather_batch_choices(Comm& world, const LayerWork& w, int top_k, const int32_t* local_ids,
+                          const float* local_w, std::vector<expert_t>& ids, std::vector<float>* weights);
 
 // The CPU backend over `world` (hierarchical comm splits a node communicator from it) and
 // `compute`. Everything referenced must outlive the backend.
