@@ -351,7 +351,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print one JSON object instead of the table");
   cmd->add_option("--backend", a->backend,
                   "Engine backend: cpu (F32 host activations) | cuda (GPU-resident, "
-                  "NCCL; needs a build with -DGRACE_CUDA=ON)")
+                  "NCCL; routes primary and tar on the GPU, every other router on the host; needs a "
+                  "build with -DGRACE_CUDA=ON)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--routing", a->routing,
