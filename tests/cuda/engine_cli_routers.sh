@@ -12,6 +12,7 @@ GRACE=$1
 ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU') || ngpu=0
 [ "$ngpu" -ge 1 ] || { echo "engine_cli_routers: no CUDA GPU: skipped"; exit 77; }
 [ -x "$GRACE" ] || { echo "engine_cli_routers: $GRACE missing"; exit 1; }
+command -v python3 > /dev/null || { echo "engine_cli_routers: python3 (to read the runs' JSON) missing"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The router registry, as the CLI's own error message lists it.
