@@ -1,6 +1,7 @@
 // The engine's GPU-resident backend (grace/engine/backend.h) over GpuMoeEngine: `grace run
 // --backend cuda`. Hidden states stay on the GPU (BF16) for the whole batch; per MoE layer the
-// routing kernel (primary | tar, bit-identical to the CPU routers), NCCL all-to-all of BF16 rows
+// routing kernel (primary | tar, bit-identical to the CPU routers; every other router routes the
+// whole batch on the host, engine::route_whole_batch), NCCL all-to-all of BF16 rows
 // (flat or hierarchical), grouped expert GEMMs, combine + residual. Expert (and gate) weights
 // come from the engine's WeightSource, converted to BF16 (the gate stays F32). Gate routing runs
 // the gate kernel (grace/cuda/gate.h) on this rank's hidden states.
@@ -14,8 +15,8 @@
 namespace grace::cuda {
 
 // Collective over `world` (it bootstraps the engine's own NCCL communicators). InputError when
-// the router is not primary/tar or hidden/intermediate are not multiples of 8. route_seed must
-// be the seed the CPU Router was made with (the tar hash).
+// hidden/intermediate are not multiples of 8. route_seed must be the seed the CPU Router was
+// made with (the tar hash).
 std::unique_ptr<engine::MoeBackend> make_cuda_backend(engine::Comm& world, const engine::EngineInputs& in,
                                                       const engine::EngineOptions& opt, int device,
                                                       uint64_t route_seed);
