@@ -33,7 +33,7 @@ class CudaBackend : public engine::MoeBackend {
       : world_(world), in_(in), opt_(opt), table_(*in.placement, *in.topo) {
     // primary and tar route on the GPU (a kernel per pair); every other router routes on the
     // host, the whole batch on every rank as the cpu backend does, and its decisions go to the
-    // device (the pairs' ids and weights come to the host first under gate routing).
+    // device (under gate routing the ids computed on the GPU come to the host first).
     const std::string router(in.router->name());
     const std::vector<std::string> on_device = device_router_names();
     host_router_ = std::find(on_device.begin(), on_device.end(), router) == on_device.end();
