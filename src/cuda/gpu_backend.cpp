@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -62,6 +64,7 @@ class CudaBackend : public engine::MoeBackend {
     GRACE_CUDA_CHECK(cudaEventCreate(&ev_[1]));
   }
   ~CudaBackend() override {
+    if (ahead_job_.valid()) ahead_job_.wait();
     // GRACE_CUDA_WIRE_STATS=1 (scripts/gpu-cluster.sh): what the dispatch capacities cost.
     if (const char* v = std::getenv("GRACE_CUDA_WIRE_STATS"); v && *v && *v != '0')
       std::fprintf(stderr,
@@ -165,11 +168,19 @@ class CudaBackend : public engine::MoeBackend {
     }
     if (opt_.phase_barrier) eng_->barrier();
     beat("gpu layer (dispatch, compute, combine)");
-    const GpuLayerStats st =
-        host_router_ ? eng_->forward_routed(w.layer, x_.get(), dest_.get(), slot_.get(), gw_.get(), nl, y_.get(),
-                                            rank_tokens_.data())
-                     : eng_->forward(w.layer, x_.get(), ids_.get(), gw_.get(), nl, 0, y_.get(), tok_.get(),
-                                     rank_tokens_.data());
+    // Trace routing with a host router: the next layer's routing runs on a host thread while
+    // the GPU runs this one (its ids are known; the router is called in the same order).
+    if (host_router_ && !opt_.gate_routing && w.layer + 1 < L_) start_ahead(w);
+    GpuLayerStats st;
+    try {
+      st = host_router_ ? eng_->forward_routed(w.layer, x_.get(), dest_.get(), slot_.get(), gw_.get(), nl, y_.get(),
+                                               rank_tokens_.data())
+                        : eng_->forward(w.layer, x_.get(), ids_.get(), gw_.get(), nl, 0, y_.get(), tok_.get(),
+                                        rank_tokens_.data());
+    } catch (...) {
+      if (ahead_job_.valid()) ahead_job_.wait();  // it writes ahead_
+      throw;
+    }
     std::swap(x_, y_);
     engine::LayerTimes lt;
     lt.dispatch_s = (gate_ms + st.dispatch_ms) * 1e-3 + host_route_s;
@@ -190,45 +201,92 @@ class CudaBackend : public engine::MoeBackend {
   }
 
  private:
+  // One layer's routing decided on the host: this rank's pairs' serving GPUs and flat slots.
+  struct HostRoute {
+    int64_t batch = 0;
+    int layer = -1;  // -1: nothing routed yet
+    std::vector<int> all;  // [n][k] every batch token's serving GPUs
+    std::vector<int32_t> dest, slot;  // [nl][k] this rank's pairs (grace/cuda/routing.h)
+  };
+
   // A router with no GPU kernel: the whole batch routed on the host (the same call on every
-  // rank, as the cpu backend makes), then this rank's pairs' serving GPUs and flat slots
-  // (grace/cuda/routing.h) to dest_ / slot_. Under gate routing the pairs' ids come from the
-  // device and every rank's are summed into one batch-wide array first (each rank fills its own
-  // tokens' rows), as the cpu backend gathers them.
+  // rank, as the cpu backend makes), then this rank's pairs' serving GPUs and flat slots to
+  // dest_ / slot_. With trace routing the layer was usually routed ahead (start_ahead) while
+  // the GPU ran the layer before. Under gate routing the pairs' ids come from the device and
+  // every rank's are summed into one batch-wide array first (each rank fills its own tokens'
+  // rows), as the cpu backend gathers them.
   void route_on_host(const engine::LayerWork& w) {
-    const int64_t nl = w.nl;
-    const int E = in_.placement->num_experts;
-    const expert_t* ids = w.ids;
-    int64_t stride = w.ids_stride;
-    if (opt_.gate_routing) {
-      std::vector<int32_t> lid(size_t(nl * k_));
+    if (ahead_job_.valid()) ahead_job_.get();  // rethrows what the routing thread threw
+    if (ahead_.layer == w.layer && ahead_.batch == w.batch) {
+      std::swap(now_, ahead_);
+    } else if (opt_.gate_routing) {
+      std::vector<int32_t> lid(size_t(w.nl * k_));
       if (!lid.empty())
         GRACE_CUDA_CHECK(cudaMemcpyAsync(lid.data(), ids_.get(), lid.size() * 4, cudaMemcpyDeviceToHost, stream_));
       GRACE_CUDA_CHECK(cudaStreamSynchronize(stream_));
       engine::gather_batch_choices(world_, w, k_, lid.data(), nullptr, gate_ids_, nullptr);
-      ids = gate_ids_.data();
-      stride = k_;
+      route_layer(w, gate_ids_.data(), k_, now_);
+    } else {
+      route_layer(w, w.ids, w.ids_stride, now_);
     }
-    engine::route_whole_batch(*in_.router, w, k_, ids, stride, hdest_all_);
-    const size_t pairs = size_t(std::max<int64_t>(nl * k_, 1));
-    hdest_.resize(pairs);
-    hslot_.resize(pairs);
+    ahead_.layer = -1;
+    const size_t pairs = size_t(std::max<int64_t>(w.nl * k_, 1));
+    dest_.resize(pairs);
+    slot_.resize(pairs);
+    to_device(dest_.get(), now_.dest.data(), size_t(w.nl * k_) * 4);
+    to_device(slot_.get(), now_.slot.data(), size_t(w.nl * k_) * 4);
+  }
+
+  // Routes layer w.layer + 1 of the same batch into ahead_ on a host thread. Its ids follow
+  // this layer's (grace/engine/backend.h LayerWork: ids + top_k is the next layer's row). The
+  // thread works on its own copies of the batch arrays, so nothing it reads can go away under it.
+  void start_ahead(const engine::LayerWork& w) {
+    struct Batch {
+      engine::LayerWork w;
+      std::vector<int> src;
+      std::vector<int64_t> token_index, local;
+      std::vector<expert_t> ids;
+    };
+    auto b = std::make_shared<Batch>();
+    b->src.assign(w.src, w.src + w.n);
+    b->token_index.assign(w.token_index, w.token_index + w.n);
+    b->local.assign(w.local, w.local + w.nl);
+    b->ids.resize(size_t(w.n * k_));
+    for (int64_t t = 0; t < w.n; ++t)
+      for (int j = 0; j < k_; ++j) b->ids[size_t(t * k_ + j)] = w.ids[t * w.ids_stride + k_ + j];
+    b->w = w;
+    b->w.layer = w.layer + 1;
+    b->w.src = b->src.data();
+    b->w.token_index = b->token_index.data();
+    b->w.local = b->local.data();
+    b->w.ids = b->ids.data();
+    b->w.ids_stride = k_;
+    b->w.gate_w = nullptr;
+    ahead_job_ = std::async(std::launch::async, [this, b] { route_layer(b->w, b->w.ids, k_, ahead_); });
+  }
+
+  // The whole batch through the router, then this rank's pairs (thread-safe against the main
+  // thread: it touches only `out`, the router and the immutable table).
+  void route_layer(const engine::LayerWork& w, const expert_t* ids, int64_t stride, HostRoute& out) {
+    const int E = in_.placement->num_experts;
+    engine::route_whole_batch(*in_.router, w, k_, ids, stride, out.all);
+    const size_t pairs = size_t(std::max<int64_t>(w.nl * k_, 1));
+    out.dest.resize(pairs);
+    out.slot.resize(pairs);
     const int32_t* gso = table_.gpu_slot_offset(w.layer);
-    for (int64_t i = 0; i < nl; ++i)
+    for (int64_t i = 0; i < w.nl; ++i)
       for (int j = 0; j < k_; ++j) {
         const int64_t t = w.local[i];
         const int e = int(ids[t * stride + j]);
-        const int g = hdest_all_[size_t(t * k_ + j)];
+        const int g = out.all[size_t(t * k_ + j)];
         const int s = table_.slot_of(w.layer * E + e, g);
         GRACE_CHECK(s >= 0, "router '{}' sent expert {} of layer {} to GPU {}, which does not hold it",
                     in_.router->name(), e, w.layer, g);
-        hdest_[size_t(i * k_ + j)] = g;
-        hslot_[size_t(i * k_ + j)] = gso[g] + s;
+        out.dest[size_t(i * k_ + j)] = g;
+        out.slot[size_t(i * k_ + j)] = gso[g] + s;
       }
-    dest_.resize(pairs);
-    slot_.resize(pairs);
-    to_device(dest_.get(), hdest_.data(), size_t(nl * k_) * 4);
-    to_device(slot_.get(), hslot_.data(), size_t(nl * k_) * 4);
+    out.batch = w.batch;
+    out.layer = w.layer;
   }
 
   void to_device(void* dst, const void* src, size_t bytes) {
@@ -256,8 +314,8 @@ class CudaBackend : public engine::MoeBackend {
   DeviceBuffer<int64_t> tok_;
   bool host_router_ = false;  // the router has no GPU kernel: route_on_host
   std::vector<expert_t> gate_ids_;
-  std::vector<int> hdest_all_;
-  std::vector<int32_t> hdest_, hslot_;
+  HostRoute now_, ahead_;        // this layer's routing; the next layer's, routed ahead
+  std::future<void> ahead_job_;  // the thread filling ahead_
   DeviceBuffer<int32_t> dest_, slot_;
   std::vector<DeviceBuffer<float>> gate_w_;
 };

@@ -2,11 +2,13 @@
 // the reference, stats are consistent, and bad inputs are InputErrors naming the problem.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "engine/loopback_comm.h"
 #include "engine/test_inputs.h"
+#include "grace/engine/backend.h"
 #include "grace/engine/comm.h"
 #include "grace/engine/compute.h"
 #include "grace/engine/engine.h"
@@ -81,6 +83,61 @@ TEST(LoopbackEngine, RejectsMismatchedInputs) {
   EXPECT_THROW(check_engine_inputs(in, opt, 1), InputError);
   opt.num_layers = 3;
   EXPECT_THROW(check_engine_inputs(f.in(), opt, 1), InputError);  // more layers than placed
+}
+
+}  // namespace grace::engine
+
+namespace grace::engine {
+namespace {
+
+// A backend that runs no layer and records, per layer call, whether the routing rows handed to
+// it hold every later layer's ids of the same batch at ids + d * top_k (the LayerWork contract
+// the cuda backend's routing ahead relies on).
+class RowContractBackend final : public MoeBackend {
+ public:
+  RowContractBackend(const Trace& tr, int64_t hidden) : tr_(tr), hidden_(hidden) {}
+  std::string_view name() const override { return "rows"; }
+  std::string compute_name() const override { return "none"; }
+  int64_t row_bytes() const override { return 0; }
+  void load(int, const std::function<void(int)>&) override {}
+  void begin_batch(const float* x, int64_t nl) override { x_.assign(x, x + nl * hidden_); }
+  void end_batch(float* x) override { std::copy(x_.begin(), x_.end(), x); }
+  double memory_bytes() const override { return 0; }
+  LayerTimes layer(const LayerWork& w, const Beat&) override {
+    const int k = w.top_k;
+    for (int64_t t = 0; t < w.n; ++t)
+      for (int l = w.layer; l < tr_.num_layers; ++l)
+        for (int j = 0; j < k; ++j) {
+          ++checked;
+          const expert_t want = tr_.topk(w.token_index[t] - tr_.first_token, l)[j];
+          if (w.ids[t * w.ids_stride + (l - w.layer) * k + j] != want) ++wrong;
+        }
+    ++calls;
+    return {};
+  }
+  int64_t checked = 0, wrong = 0, calls = 0;
+
+ private:
+  const Trace& tr_;
+  int64_t hidden_;
+  std::vector<float> x_;
+};
+
+}  // namespace
+
+TEST(LoopbackEngine, RoutingRowsHoldEveryLaterLayer) {
+  Fixture f;
+  for (Batching batching : {Batching::kTrace, Batching::kBalanced}) {
+    LoopbackComm comm;
+    RowContractBackend backend(f.trace, f.model.hidden);
+    EngineOptions opt;
+    opt.batch_tokens = 16;
+    opt.batching = batching;
+    run_engine(comm, backend, f.in(), opt);
+    EXPECT_EQ(backend.calls, 4 * 2) << batching_name(batching);  // 4 batches x 2 layers
+    EXPECT_EQ(backend.checked, 50 * (2 + 1) * 2) << batching_name(batching);
+    EXPECT_EQ(backend.wrong, 0) << batching_name(batching);
+  }
 }
 
 }  // namespace grace::engine

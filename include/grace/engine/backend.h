@@ -35,7 +35,8 @@ struct LayerWork {
   const int64_t* local = nullptr;        // [nl] batch-relative indices of this rank's tokens
   int64_t nl = 0;
   // Trace routing: top-k ids of batch token t at ids + t * ids_stride, its gate weights at
-  // gate_w + t * top_k. Both null with gate routing.
+  // gate_w + t * top_k. Both null with gate routing. The rows hold every layer's ids: those of
+  // layer `layer + d` of the same batch are at ids + d * top_k (a backend may route ahead).
   const expert_t* ids = nullptr;
   int64_t ids_stride = 0;
   const float* gate_w = nullptr;
