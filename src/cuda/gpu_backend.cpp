@@ -170,7 +170,12 @@ class CudaBackend : public engine::MoeBackend {
     beat("gpu layer (dispatch, compute, combine)");
     // Trace routing with a host router: the next layer's routing runs on a host thread while
     // the GPU runs this one (its ids are known; the router is called in the same order).
-    if (host_router_ && !opt_.gate_routing && w.layer + 1 < L_) start_ahead(w);
+    // Its start (copies of the batch arrays) counts in dispatch.
+    if (host_router_ && !opt_.gate_routing && w.layer + 1 < L_) {
+      const auto t0 = std::chrono::steady_clock::now();
+      start_ahead(w);
+      host_route_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     GpuLayerStats st;
     try {
       st = host_router_ ? eng_->forward_routed(w.layer, x_.get(), dest_.get(), slot_.get(), gw_.get(), nl, y_.get(),
