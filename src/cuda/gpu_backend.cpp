@@ -147,7 +147,7 @@ class CudaBackend : public engine::MoeBackend {
       GRACE_CUDA_CHECK(cudaEventRecord(ev_[1], stream_));
       GRACE_CUDA_CHECK(cudaEventSynchronize(ev_[1]));
       GRACE_CUDA_CHECK(cudaEventElapsedTime(&gate_ms, ev_[0], ev_[1]));
-    } else {  // the trace's top-k and gate weights of this rank's tokens
+    } else {  // the trace's gate weights of this rank's tokens, and the top-k ids for the GPU router
       std::vector<int32_t> hid(pairs);
       std::vector<float> hw(pairs);
       for (int64_t i = 0; i < nl; ++i)
@@ -156,7 +156,7 @@ class CudaBackend : public engine::MoeBackend {
           hid[size_t(i * k_ + j)] = int32_t(w.ids[t * w.ids_stride + j]);
           hw[size_t(i * k_ + j)] = w.gate_w[t * k_ + j];
         }
-      to_device(ids_.get(), hid.data(), pairs * 4);
+      if (!host_router_) to_device(ids_.get(), hid.data(), pairs * 4);  // a host router reads w.ids
       to_device(gw_.get(), hw.data(), pairs * 4);
     }
     double host_route_s = 0;
@@ -273,7 +273,6 @@ class CudaBackend : public engine::MoeBackend {
   // The whole batch through the router, then this rank's pairs (thread-safe against the main
   // thread: it touches only `out`, the router and the immutable table).
   void route_layer(const engine::LayerWork& w, const expert_t* ids, int64_t stride, HostRoute& out) {
-    const int E = in_.placement->num_experts;
     engine::route_whole_batch(*in_.router, w, k_, ids, stride, out.all);
     const size_t pairs = size_t(std::max<int64_t>(w.nl * k_, 1));
     out.dest.resize(pairs);
@@ -284,7 +283,7 @@ class CudaBackend : public engine::MoeBackend {
         const int64_t t = w.local[i];
         const int e = int(ids[t * stride + j]);
         const int g = out.all[size_t(t * k_ + j)];
-        const int s = table_.slot_of(w.layer * E + e, g);
+        const int s = table_.slot_of(table_.le(w.layer, e), g);
         GRACE_CHECK(s >= 0, "router '{}' sent expert {} of layer {} to GPU {}, which does not hold it",
                     in_.router->name(), e, w.layer, g);
         out.dest[size_t(i * k_ + j)] = g;
