@@ -6,7 +6,8 @@
 //
 //   planner_matrix --model M --topology T --trace F... [--plan-trace F...] [--batch-tokens B]
 //                  [--seed S] [--batching trace|balanced] [--foresight] [--node-load-limit X] ROW...
-//   ROW = planner/router/comm[/redundant]    e.g. grace/cover/hierarchical/0
+//   ROW = planner[@target]/router/comm[/redundant]    e.g. grace/cover/hierarchical/0,
+//         grace@sglang-static/sglang-static/hierarchical (planned for that router)
 // Without --plan-trace, even-indexed sequences plan and odd-indexed ones are evaluated.
 // Study options (PM_CEILING=1 scripts/planner-matrix.sh), never results: --foresight plans on the traffic that
 // is evaluated; --node-load-limit X plans grace under that one node load limit.
@@ -58,7 +59,10 @@ int main(int argc, char** argv) {
       for (size_t p; (p = row.find('/', st)) != std::string::npos; st = p + 1) f.push_back(row.substr(st, p - st));
       f.push_back(row.substr(st));
       GRACE_INPUT_CHECK(f.size() == 3 || f.size() == 4, "row '{}': want planner/router/comm[/redundant]", row);
-      o.combinations.push_back({f[0], f[1], parse_comm_scheme(f[2]), f.size() == 4 ? std::stoi(f[3]) : -1});
+      // planner@target: the plan made for that router (PlanOptions::target_router).
+      const size_t at = f[0].find('@');
+      o.combinations.push_back({f[0].substr(0, at), f[1], parse_comm_scheme(f[2]), f.size() == 4 ? std::stoi(f[3]) : -1,
+                                at == std::string::npos ? "" : f[0].substr(at + 1)});
     }
     CompareResult r = run_compare(o);
     std::printf("row\tinter_MB\tload_max_mean\tlayer_us\tinstances_per_gpu\textra_mem_pct\tplan_s\tnic_max_mean\n");

@@ -62,6 +62,8 @@ done
 mkdir -p "$src"
 (cd "$repo" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | (cd "$src" && tar -xf -) ||
   { echo "mutation-check: cannot copy the tree to $src" >&2; exit 2; }
+# Tests that read ../shared/data (beside the sources) skip without it: give the copy the same.
+[ -d "$repo/../shared" ] && [ ! -e "$scratch/shared" ] && ln -s "$(cd "$repo/../shared" && pwd)" "$scratch/shared"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache) && export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(dirname "$repo")}
 if [ ! -f "$bld/build.ninja" ]; then

@@ -15,9 +15,13 @@
 # very traffic it is evaluated on, which no real planner sees), grace as it is and grace at zero
 # redundancy with no node load limit, and OUT_TSV.ceiling compares them with the same baselines
 # as the table (planned on the planning traffic): how far any split of this search could get.
+# With PM_SGLANG=1 every case also runs the rows an unpatched SGLang serves (its static dispatch,
+# router sglang-static): eplb, uniform-affinity+replicas, grace as planned for cover, and grace
+# planned for SGLang's rule (grace@sglang-static: `grace plan --target sglang-static`), and
+# OUT_TSV.sglang compares them.
 # PM_BATCHING=balanced evaluates with balanced batches (every GPU gives each batch its share of
 # its own sequences' tokens, grace/evaluate.h Batching) instead of trace-order ones.
-# Usage: [PM_CEILING=1] [PM_BATCHING=trace|balanced] scripts/planner-matrix.sh [BUILD_DIR] [OUT_TSV]
+# Usage: [PM_CEILING=1] [PM_SGLANG=1] [PM_BATCHING=trace|balanced] scripts/planner-matrix.sh [BUILD_DIR] [OUT_TSV]
 #        (needs ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +36,8 @@ DS=$DATA/traces/deepseek-v2-lite-esft
 GO=$DATA/traces/gpt-oss-20b-mmlu
 ROWS=(eplb/wrr/flat uniform-affinity/primary/hierarchical eplb/tar/hierarchical
       uniform-affinity+replicas/cover/hierarchical grace/cover/hierarchical grace/cover/hierarchical/0)
+[[ ${PM_SGLANG:-0} == 1 ]] && ROWS+=(eplb/sglang-static/hierarchical uniform-affinity+replicas/sglang-static/hierarchical
+                                     grace/sglang-static/hierarchical grace@sglang-static/sglang-static/hierarchical)
 : > "$OUT.raw"
 BATCHING=(--batching "${PM_BATCHING:-trace}")
 run() {  # name, then planner_matrix arguments
@@ -76,10 +82,13 @@ run "deepseek-v3 8x8@h200 synthetic even/odd" --model deepseek-v3 --topology 8x8
 # (grace planned with foresight of the evaluated traffic, against the same baselines) in
 # $OUT.ceiling.
 [[ ${PM_CEILING:-0} == 1 ]] && CEIL="$OUT.ceiling" || CEIL=""
-awk -F'\t' -v ceil="$CEIL" '
+[[ ${PM_SGLANG:-0} == 1 ]] && SGL="$OUT.sglang" || SGL=""
+awk -F'\t' -v ceil="$CEIL" -v sgl="$SGL" '
   { c=$1; r=$2; mb[c,r]=$3; ld[c,r]=$4; us[c,r]=$5; if (!(c in seen)) { seen[c]=1; order[n++]=c } }
   END {
     printf "case\tgrace MB\tvs best baseline\tvs UA+replicas (same memory)\tgrace/0 vs UA (same memory)\tload vs eplb/wrr/flat\ttime speedup vs best hier baseline\n";
+    if (sgl != "")
+      printf "case\tgrace for SGLang MB\tvs grace (for cover)\tvs eplb\tload\tvs eplb\ttime speedup vs grace (for cover)\tvs eplb\tvs best baseline\n" > sgl;
     if (ceil != "")
       printf "case\tgrace/0 vs UA\twith foresight, no node limit\tload vs eplb/wrr/flat\twith foresight\ttime speedup\twith foresight\n" > ceil;
     g = "grace/cover/hierarchical"; ua = "uniform-affinity/primary/hierarchical"; et = "eplb/tar/hierarchical"
@@ -90,10 +99,17 @@ awk -F'\t' -v ceil="$CEIL" '
       bt = us[c,ua]; if (us[c,et] < bt) bt = us[c,et]; if (us[c,uar] < bt) bt = us[c,uar]
       printf "%s\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f (%.2f vs %.2f)\t%.3f\n", c, mb[c,g], mb[c,g]/best, mb[c,g]/mb[c,uar],
         mb[c,g "/0"]/mb[c,ua], ld[c,g]/ld[c,ew], ld[c,g], ld[c,ew], bt/us[c,g]
+      if (sgl != "") {  # every row under SGLang static dispatch; uniform-affinity has no replicas to dispatch
+        sg = "grace@sglang-static/sglang-static/hierarchical"; sc = "grace/sglang-static/hierarchical"
+        se = "eplb/sglang-static/hierarchical"; su = "uniform-affinity+replicas/sglang-static/hierarchical"
+        sb = us[c,se]; if (us[c,su] < sb) sb = us[c,su]; if (us[c,ua] < sb) sb = us[c,ua]
+        printf "%s\t%.1f\t%.3f\t%.3f\t%.2f\t%.3f\t%.3f\t%.3f\t%.3f\n", c, mb[c,sg], mb[c,sg]/mb[c,sc], mb[c,sg]/mb[c,se],
+          ld[c,sg], ld[c,sg]/ld[c,se], us[c,sc]/us[c,sg], us[c,se]/us[c,sg], sb/us[c,sg] > sgl
+      }
       if (ceil != "")
         printf "%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\n", c, mb[c,g "/0"]/mb[c,ua],
           mb[c,"foresight-unlimited:" g "/0"]/mb[c,ua], ld[c,g]/ld[c,ew], ld[c,"foresight:" g]/ld[c,ew],
           bt/us[c,g], bt/us[c,"foresight:" g] > ceil
     }
   }' "$OUT.raw" | tee "$OUT"
-echo "rows: $OUT.raw; summary: $OUT${CEIL:+; ceilings: $CEIL}" >&2
+echo "rows: $OUT.raw; summary: $OUT${CEIL:+; ceilings: $CEIL}${SGL:+; under SGLang static dispatch: $SGL}" >&2

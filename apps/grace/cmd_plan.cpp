@@ -31,9 +31,11 @@
 #include "grace/placement_io.h"
 #include "grace/planner.h"
 #include "grace/profile.h"
+#include "grace/router.h"
 #include "grace/synth.h"
 #include "grace/topology.h"
 #include "grace/trace_io.h"
+#include "router_option.h"
 
 namespace grace::cli {
 namespace {
@@ -51,6 +53,7 @@ struct PlanArgs {
   double ratio = -1;
   int64_t batch_tokens = 4096;
   std::string batching = "trace";
+  std::string target = "cover";
   std::string out;
   std::string dump_loads;  // write the profile's per-layer expert loads here
   bool json = false;
@@ -161,10 +164,10 @@ void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo,
               one_line(topo.name).c_str(), topo.nodes, topo.gpus_per_node, slots, slots * topo.num_gpus(), model.experts);
   std::printf("  input      %s\n", input.c_str());
   std::printf("  profile    %lld tokens in %.2f s\n", (long long)prof.tokens, profile_s);
-  std::printf("  options    policy %s, seed %llu, redundant %s, ratio %s\n", a.policy.c_str(),
+  std::printf("  options    policy %s, seed %llu, redundant %s, ratio %s, target router %s\n", a.policy.c_str(),
               (unsigned long long)a.seed,
               a.redundant < 0 ? "default (one per GPU)" : std::to_string(a.redundant).c_str(),
-              a.ratio < 0 ? "knee" : fmt::format("{}", a.ratio).c_str());
+              a.ratio < 0 ? "knee" : fmt::format("{}", a.ratio).c_str(), a.target.c_str());
   if (results.size() == 1) {
     const auto& r = results[0];
     const auto& s = r.summary;
@@ -206,7 +209,7 @@ void print_json(const ModelSpec& model, const Topology& topo, int slots, const P
   j["input_description"] = input;
   j["tokens"] = prof.tokens;
   j["profile_seconds"] = profile_s;
-  j["options"] = {{"seed", a.seed}, {"redundant", a.redundant}, {"ratio", a.ratio}};
+  j["options"] = {{"seed", a.seed}, {"redundant", a.redundant}, {"ratio", a.ratio}, {"target", a.target}};
   j["plans"] = nlohmann::json::array();
   for (const auto& r : results) {
     const auto& s = r.summary;
@@ -236,6 +239,7 @@ void run_plan(const PlanArgs& a) {
   GRACE_INPUT_CHECK(a.ratio < 0 || a.ratio <= 1, "--ratio {} must be in [0, 1] (omit it to pick the knee)", a.ratio);
   GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be > 0 (got {})", a.batch_tokens);
   const Batching batching = parse_batching(a.batching);
+  check_router_name(a.target, "--target");
   std::vector<std::string> policies;
   if (a.policy == "all") {
     policies = planner_names();
@@ -287,6 +291,7 @@ void run_plan(const PlanArgs& a) {
   opt.ratio = a.ratio;
   opt.batch_tokens = a.batch_tokens;
   opt.batching = batching;
+  opt.target_router = a.target;
   PlanContext ctx{prof, model, topo, opt};
   const int slots = ctx.slots();
   std::vector<PlanResult> results;
@@ -340,6 +345,9 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--batching", args->batching,
                   std::string(kBatchingHelp) + "; grace judges its candidates on batches formed this way")
       ->capture_default_str();
+  cmd->add_option("--target", args->target,
+                  router_option_help("Router the placement will be served with (grace judges its candidate plans "
+                                     "through it; default cover; sglang-static for an unpatched SGLang)"));
   cmd->add_option("-o,--output", args->out,
                   "Placement file to write; with --policy all, one <stem>.<policy>.json per policy");
   cmd->add_option("--dump-loads", args->dump_loads,

@@ -22,7 +22,11 @@ struct Combination {
   // Replica budget: extra expert slots over the cluster (PlanOptions::redundant_slots);
   // -1: the planner's default (one per GPU).
   int redundant = -1;
-  // "planner/router/comm", plus " (redundant N)" when the budget is set.
+  // The router the plan is made for (PlanOptions::target_router); empty: the planner's default
+  // (`cover`). Only grace's planner looks at it.
+  std::string target{};
+  // "planner/router/comm", plus " (redundant N)" when the budget is set and " (for T)" when the
+  // target is.
   std::string label() const;
 };
 

@@ -40,6 +40,13 @@ struct PlanOptions {
   // traffic as the traffic will really arrive.
   int64_t batch_tokens = 4096;
   Batching batching = Batching::kTrace;
+  // grace: the router the placement will be served with (a registered router name). grace replays
+  // its candidate plans through it; for a router that does not prefer the token's own node
+  // (router_prefers_own_node: SGLang's static and dynamic dispatch, wrr, round-robin, primary)
+  // it also builds candidates whose replicas stay on their expert's home node, since there a
+  // replica on another node pulls pairs off the home node as much as it keeps others home
+  // (docs/planners.md, "Planning for SGLang's dispatch"). `grace plan --target`.
+  std::string target_router = "cover";
 };
 
 struct PlanContext {

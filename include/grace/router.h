@@ -52,6 +52,10 @@ std::vector<std::string> router_names();
 std::string router_description(std::string_view name);
 // Throws InputError "<where>: unknown router '<name>' (valid: ...)" unless `name` is registered.
 void check_router_name(std::string_view name, std::string_view where = "router");
+// Whether the router sends a (token, expert) pair to an instance on the token's own node before
+// any other node (tar, local-first, load-aware, cover). With the others (primary, wrr, round-robin,
+// SGLang's rules) a replica on another node also draws pairs away from its expert's home node.
+bool router_prefers_own_node(std::string_view name);
 // Whether the router routes over the layout the serving system holds (serving.h
 // served_placement: spare slots filled with extra replicas) rather than over the placement as
 // planned: the SGLang routers. The evaluator counts such a router's traffic on that layout.

@@ -136,7 +136,8 @@ def _python_names(e):
 
 
 def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace", redundant=-1, seed=0,
-         coactivation=None, slots_per_gpu=0, seq_offsets=None, batching="trace", batch_tokens=4096):
+         coactivation=None, slots_per_gpu=0, seq_offsets=None, batching="trace", batch_tokens=4096,
+         target="cover"):
     """Plans a placement.
 
     topk_ids: int [tokens, moe_layers, k] routing (logical expert ids; integer dtypes only), or
@@ -153,6 +154,9 @@ def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace
     seq_offsets (None) the sampled tokens are spread evenly over the GPUs instead.
     batching: "trace" (consecutive tokens form a batch) or "balanced" (every GPU gives its share
     of each batch); batch_tokens: tokens per batch (> 0).
+    target: the router the placement will be served with (`grace plan --target`), one of
+    grace.router_names(); grace judges its candidate plans through it ("sglang-static" for an
+    unpatched SGLang). Goes with topk_ids.
     """
     if (topk_ids is None) == (loads is None):
         raise ValueError("plan: give exactly one of topk_ids and loads")
@@ -166,15 +170,18 @@ def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace
                              "must be in [0, 65536] (0: the topology's slots per GPU)")
     batching = _str_arg("plan", "batching", batching)
     batch_tokens = _int_arg("plan", "batch_tokens", batch_tokens, 1, _I64_MAX, "must be > 0")
+    target = _str_arg("plan", "target", target)
     if topk_ids is None and (seq_offsets is not None or batching != "trace" or batch_tokens != 4096):
         raise ValueError("plan: seq_offsets, batching and batch_tokens go with topk_ids (loads carry no sequences)")
+    if topk_ids is None and target != "cover":
+        raise ValueError("plan: target goes with topk_ids (loads carry no token sample to judge plans on)")
     try:
         if topk_ids is not None:
             ids = _int_array("plan", "topk_ids", topk_ids)
             offs = None if seq_offsets is None else _int_array("plan", "seq_offsets", seq_offsets, "[sequences + 1]",
                                                               "offset")
             return _core.plan_topk(ids, model, topology, policy, redundant, seed, slots_per_gpu, offs, batching,
-                                   batch_tokens)
+                                   batch_tokens, target)
         w = _float_array("plan", "loads", loads, "[layers, experts]")
         c = None if coactivation is None else _float_array("plan", "coactivation", coactivation,
                                                            "[layers, experts, experts]")

@@ -10,6 +10,7 @@
 #include "grace/placement_io.h"
 #include "grace/planner.h"
 #include "grace/profile.h"
+#include "grace/router.h"
 #include "grace/serving.h"
 #include "grace/topology.h"
 #include "py_common.h"
@@ -27,8 +28,10 @@ Topology make_topology(const std::string& spec, int slots_per_gpu) {
 }
 
 Placement run_planner(const Profile& prof, const ModelSpec& model, const Topology& topo, const std::string& policy,
-                      int redundant, uint64_t seed, Batching batching = Batching::kTrace, int64_t batch_tokens = 4096) {
+                      int redundant, uint64_t seed, Batching batching = Batching::kTrace, int64_t batch_tokens = 4096,
+                      const std::string& target = "cover") {
   PlanOptions opt;
+  opt.target_router = target;
   opt.redundant_slots = redundant;
   opt.seed = seed;
   opt.batching = batching;
@@ -43,8 +46,8 @@ Placement run_planner(const Profile& prof, const ModelSpec& model, const Topolog
 // plans on the sample cut into the evaluator's batches (PlanOptions::batching), which pins each
 // sequence to a GPU; without sequences it spreads the sampled tokens evenly over the GPUs.
 Placement plan_topk(i64_array ids, const std::string& model_name, const std::string& topology,
-                    const std::string& policy, int redundant, uint64_t seed, int slots_per_gpu,
-                    pyb::object seq_offsets, const std::string& batching, int64_t batch_tokens) {
+                    const std::string& policy, int redundant, uint64_t seed, int slots_per_gpu, pyb::object seq_offsets,
+                    const std::string& batching, int64_t batch_tokens, const std::string& target) {
   GRACE_INPUT_CHECK(ids.ndim() == 3, "plan: topk_ids must be [tokens, layers, k], got {} dimensions", ids.ndim());
   const int64_t T = ids.shape(0);
   const int L = int(ids.shape(1)), K = int(ids.shape(2));
@@ -71,6 +74,7 @@ Placement plan_topk(i64_array ids, const std::string& model_name, const std::str
   tr.ids.assign(d, d + T * L * K);
   GRACE_INPUT_CHECK(batch_tokens > 0, "plan: batch_tokens must be > 0 (got {})", batch_tokens);
   const Batching how = parse_batching(batching);
+  check_router_name(target, "plan: target");
   tr.seq_offsets = {0, T};
   if (!seq_offsets.is_none()) {
     i64_array offs = seq_offsets.cast<i64_array>();
@@ -82,8 +86,8 @@ Placement plan_topk(i64_array ids, const std::string& model_name, const std::str
   }
   Profile prof(L, model.experts, K);
   prof.add(tr);
-  return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed, how,
-                     batch_tokens);
+  return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed, how, batch_tokens,
+                     target);
 }
 
 Placement plan_loads(f64_array loads, pyb::object coactivation, const std::string& model_name,
@@ -237,7 +241,7 @@ void init_plan(pyb::module_& m) {
       });
   m.def("plan_topk", &plan_topk, pyb::arg("topk_ids"), pyb::arg("model"), pyb::arg("topology"), pyb::arg("policy"),
         pyb::arg("redundant"), pyb::arg("seed"), pyb::arg("slots_per_gpu") = 0, pyb::arg("seq_offsets") = pyb::none(),
-        pyb::arg("batching") = "trace", pyb::arg("batch_tokens") = 4096);
+        pyb::arg("batching") = "trace", pyb::arg("batch_tokens") = 4096, pyb::arg("target") = "cover");
   m.def("plan_loads", &plan_loads, pyb::arg("loads"), pyb::arg("coactivation"), pyb::arg("model"), pyb::arg("topology"),
         pyb::arg("policy"), pyb::arg("redundant"), pyb::arg("seed"), pyb::arg("slots_per_gpu") = 0);
   m.def("planner_names", &planner_names);

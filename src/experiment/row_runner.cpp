@@ -57,13 +57,14 @@ void fill_stats(CompareRow& row, const EvalResult& e, const SimResult& s, int G)
 
 }  // namespace
 
-const RowRunner::Plan& RowRunner::plan(const std::string& planner, int redundant) {
-  auto key = std::make_pair(planner, redundant);
+const RowRunner::Plan& RowRunner::plan(const std::string& planner, int redundant, const std::string& target) {
+  auto key = std::make_tuple(planner, redundant, target);
   auto it = plans_.find(key);
   if (it != plans_.end()) return it->second;
   auto t0 = std::chrono::steady_clock::now();
   PlanOptions popt = plan_options_;
   popt.redundant_slots = redundant;
+  if (!target.empty()) popt.target_router = target;
   Plan p;
   p.placement = make_planner(planner)->plan(PlanContext{in_.profile, in_.model, in_.topo, popt});
   p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -83,7 +84,11 @@ CompareRow RowRunner::run(const Combination& combo, int64_t* num_batches) {
     row.skipped = fmt::format("router '{}' is not available (have: {})", combo.router, join(routers));
     return row;
   }
-  const Plan& pl = plan(combo.planner, combo.redundant);
+  if (!combo.target.empty() && !contains(routers, combo.target)) {
+    row.skipped = fmt::format("target router '{}' is not available (have: {})", combo.target, join(routers));
+    return row;
+  }
+  const Plan& pl = plan(combo.planner, combo.redundant, combo.target);
   const Placement& p = pl.placement;
   row.plan_seconds = pl.seconds;
   for (int l = 0; l < p.num_layers; ++l) row.replicas += p.num_instances(l) - p.num_experts;

@@ -5,7 +5,7 @@
 
 #include <map>
 #include <string>
-#include <utility>
+#include <tuple>
 
 #include "experiment/compare_input.h"
 #include "grace/compare.h"
@@ -29,13 +29,13 @@ class RowRunner {
     Placement placement;
     double seconds = 0;
   };
-  const Plan& plan(const std::string& planner, int redundant);
+  const Plan& plan(const std::string& planner, int redundant, const std::string& target);
 
   const CompareInput& in_;
   int64_t batch_tokens_;
   Batching batching_;
   PlanOptions plan_options_;
-  std::map<std::pair<std::string, int>, Plan> plans_;
+  std::map<std::tuple<std::string, int, std::string>, Plan> plans_;
 };
 
 }  // namespace grace::experiment

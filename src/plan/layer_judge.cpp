@@ -35,7 +35,7 @@ Trace sample_trace(const Hypergraph& hg, int64_t batch_tokens, int64_t* batch_ro
 }  // namespace
 
 double judge_layer(const LayerPlacement& lp, const Hypergraph& hg, const Topology& t, const ModelSpec& m, int slots,
-                   const JudgeBatches& batches) {
+                   const JudgeOptions& opt) {
   Placement p;
   p.model = m.name;
   p.policy = "grace";
@@ -51,10 +51,10 @@ double judge_layer(const LayerPlacement& lp, const Hypergraph& hg, const Topolog
     for (auto& in : ep.instances) in.weight /= sum;
   }
   EvalOptions eo;
-  const Trace tr = sample_trace(hg, batches.batch_tokens, &eo.batch_tokens);
-  eo.batching = batches.batching;
+  const Trace tr = sample_trace(hg, opt.batch_tokens, &eo.batch_tokens);
+  eo.batching = opt.batching;
   eo.comm = CommScheme::kHierarchical;
-  eo.router = "cover";
+  eo.router = opt.router;
   eo.keep_records = true;
   ModelSpec one = m;
   one.moe_layers = 1;

@@ -17,6 +17,7 @@ std::string row_label(const CompareResult& r, int i) { return i >= 0 ? r.rows[i]
 std::string Combination::label() const {
   std::string s = fmt::format("{}/{}/{}", planner, router, comm_scheme_name(comm));
   if (redundant >= 0) s += fmt::format(" (redundant {})", redundant);
+  if (!target.empty()) s += fmt::format(" (for {})", target);
   return s;
 }
 

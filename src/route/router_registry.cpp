@@ -18,6 +18,9 @@ struct RouterEntry {
   std::string_view name;
   Factory make;
   std::string_view description;
+  // Prefers an instance on the token's own node to one elsewhere (grace/router.h
+  // router_prefers_own_node).
+  bool own_node_first = false;
   bool served_layout = false;  // routes over serving.h's served_placement (spare slots filled)
 };
 
@@ -31,22 +34,23 @@ const RouterEntry kRouters[] = {
     {"wrr", [](const Placement& p, const Topology& t, uint64_t s) { return route::make_wrr(table(p, t), s); },
      "weighted choice by the placement's weights, ignoring locality"},
     {"tar", [](const Placement& p, const Topology& t, uint64_t s) { return route::make_tar(table(p, t), s); },
-     "topology-aware: own GPU, else own node by weight, else all by weight"},
+     "topology-aware: own GPU, else own node by weight, else all by weight", true},
     {"round-robin",
      [](const Placement& p, const Topology& t, uint64_t) { return route::make_round_robin(table(p, t)); },
      "token index mod number of instances (vLLM)"},
     {"local-first",
      [](const Placement& p, const Topology& t, uint64_t s) { return route::make_local_first(table(p, t), s); },
-     "own GPU, else own node, else uniform random (SGLang static dispatch)"},
+     "own GPU, else own node, else uniform random (SGLang static dispatch)", true},
     {"load-aware",
      [](const Placement& p, const Topology& t, uint64_t s) { return route::make_load_aware(table(p, t), s); },
-     "tar's tiers, balanced by the load already routed this batch (grace)"},
+     "tar's tiers, balanced by the load already routed this batch (grace)", true},
     {"cover", [](const Placement& p, const Topology& t, uint64_t) { return route::make_cover(table(p, t)); },
-     "own GPU, else own node; the rest on the fewest remote nodes, riding along on visits to even load (grace)"},
+     "own GPU, else own node; the rest on the fewest remote nodes, riding along on visits to even load (grace)", true},
     {"sglang-static", [](const Placement& p, const Topology&, uint64_t s) { return route::make_sglang_static(p, s); },
-     "SGLang's static dispatch over the exported layout: own GPU's copy, else a fair random copy anywhere", true},
+     "SGLang's static dispatch over the exported layout: own GPU's copy, else a fair random copy anywhere", false,
+     true},
     {"sglang-dynamic", [](const Placement& p, const Topology&, uint64_t s) { return route::make_sglang_dynamic(p, s); },
-     "SGLang's dynamic dispatch: uniform over the exported physical copies", true},
+     "SGLang's dynamic dispatch: uniform over the exported physical copies", false, true},
 };
 
 const RouterEntry* find_router(std::string_view name) {
@@ -72,6 +76,11 @@ std::vector<std::string> router_names() {
 void check_router_name(std::string_view name, std::string_view where) {
   GRACE_INPUT_CHECK(find_router(name) != nullptr, "{}: unknown router '{}' (valid: {})", where, name,
                     fmt::join(router_names(), ", "));
+}
+
+bool router_prefers_own_node(std::string_view name) {
+  check_router_name(name);
+  return find_router(name)->own_node_first;
 }
 
 bool router_routes_served_layout(std::string_view name) {

@@ -74,6 +74,39 @@ TEST(PlanCli, BatchingAndBatchTokensShapeGracesPlan) {
   EXPECT_NE(plan("--batch-tokens 1024", "small.json"), trace);
 }
 
+// --target reaches grace's judge: planned for SGLang's static dispatch the plan differs from the
+// one made for cover (the default, the same as --target cover), is valid, says its target in the
+// report and in --json, and an unknown target is one error line (exit 2, no file).
+TEST(PlanCli, TargetRouterShapesGracesPlan) {
+  TempDir dir("plan-target");
+  auto plan = [&](const std::string& opts, const std::string& name) {
+    CliResult r = run_grace("plan --trace synthetic:gpt-oss-20b:8192:5 --model gpt-oss-20b " + opts + " -o '" +
+                            dir.file(name) + "'");
+    EXPECT_EQ(r.code, 0) << r.err;
+    Placement p = load_placement(dir.file(name));
+    EXPECT_NO_THROW(validate_placement(p, parse_topology("2x4"), load_model("gpt-oss-20b")));
+    return std::make_pair(placement_hash(p), r.out);
+  };
+  const auto [dflt, dflt_out] = plan("", "default.json");
+  EXPECT_NE(dflt_out.find("target router cover"), std::string::npos) << dflt_out;
+  EXPECT_EQ(plan("--target cover", "cover.json").first, dflt);
+  const auto [sg, sg_out] = plan("--target sglang-static", "sglang.json");
+  EXPECT_NE(sg, dflt);
+  EXPECT_NE(sg_out.find("target router sglang-static"), std::string::npos) << sg_out;
+  CliResult js =
+      run_grace("plan --trace synthetic:gpt-oss-20b:8192:5 --model gpt-oss-20b --target sglang-static --json");
+  ASSERT_EQ(js.code, 0) << js.err;
+  EXPECT_NE(js.out.find("\"target\":\"sglang-static\""), std::string::npos) << js.out.substr(0, 400);
+  CliResult bad = run_grace("plan --model gpt-oss-20b --target no-such -o '" + dir.file("bad.json") + "'");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(bad.err,
+            "grace: error: --target: unknown router 'no-such' (valid: primary, wrr, tar, round-robin, "
+            "local-first, load-aware, cover, sglang-static, sglang-dynamic)\n");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("bad.json")));
+  CliResult help = run_grace("plan --help");
+  for (const auto& name : {"sglang-static", "cover"}) EXPECT_NE(help.out.find(name), std::string::npos);
+}
+
 TEST(PlanCli, PolicyAllPrintsOneTableAndWritesOneFilePerPolicy) {
   TempDir dir("all");
   CliResult r = run_grace("plan --policy all --topology 2x4 -o '" + dir.file("p.json") + "'");

@@ -182,8 +182,8 @@ TEST(LayerJudge, SplitExpertsCostMoreTimeThanCoLocatedOnes) {
     for (int g : gpu_of) lp.experts.push_back(ExpertPlacement{{Instance{g, 1.0}}});
     return lp;
   };
-  const double together = judge_layer(layer({0, 0, 1, 1}), hg, t, m, 2, JudgeBatches{});
-  const double apart = judge_layer(layer({0, 1, 0, 1}), hg, t, m, 2, JudgeBatches{});
+  const double together = judge_layer(layer({0, 0, 1, 1}), hg, t, m, 2, JudgeOptions{});
+  const double apart = judge_layer(layer({0, 1, 0, 1}), hg, t, m, 2, JudgeOptions{});
   EXPECT_GT(together, 0);
   EXPECT_GT(apart, together);
 }
@@ -200,7 +200,7 @@ TEST(LayerJudge, ReplaysTheSampleInTheEvaluatorsBatches) {
   Topology t = parse_topology("2x1");
   LayerPlacement lp;
   for (int g : {0, 0, 1, 1}) lp.experts.push_back(ExpertPlacement{{Instance{g, 1.0}}});
-  const JudgeBatches batches{2048, Batching::kTrace};
+  const JudgeOptions batches{2048, Batching::kTrace};
   const double judged = judge_layer(lp, hg, t, m, 2, batches);
 
   Trace tr;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "fixtures.h"
+#include "grace/error.h"
 #include "grace/evaluate.h"
 #include "grace/planner.h"
 #include "grace/profile.h"
@@ -276,6 +277,45 @@ TEST(GracePlanner, JudgeKeepsTheFastestOfTheTightLooseAndUnlimitedSplits) {
   std::printf("layer us: judged %.1f, limit 0.1 %.1f, 0.5 %.1f, none %.1f\n", judged, tight, loose, none);
   EXPECT_LT(none, 0.95 * std::min(tight, loose));  // the case where the unlimited split matters
   EXPECT_LE(judged, std::min({tight, loose, none}) / 0.99 + 1e-6);
+}
+
+// PlanOptions::target_router: grace judges its candidates through the router the plan will be
+// served with. SGLang's static dispatch sends a GPU without its own copy to any copy on any node,
+// so a replica on another node pulls pairs off its expert's home node; planned for that rule, grace
+// may keep replicas home, and under that rule its plan must be at least as fast as the plan made
+// for cover (planned and replayed on the same synthetic trace). Planned for cover it is the
+// default plan, and an unknown target is an input error.
+TEST(GracePlanner, TargetRouterPlansForSglangsDispatch) {
+  const ModelSpec model = load_model("gpt-oss-20b");
+  SynthOptions so;
+  so.tokens = 8192, so.seed = 5;
+  const Trace tr = synthesize_trace(model, so);
+  const Profile prof = build_profile(tr);
+  const Topology topo = parse_topology("2x4");
+  auto plan = [&](const char* target, int redundant = -1) {
+    PlanOptions o;
+    if (target) o.target_router = target;
+    o.redundant_slots = redundant;
+    return make_planner("grace")->plan({prof, model, topo, o});
+  };
+  auto layer_us = [&](const Placement& p, const char* router) {
+    EvalOptions eo;
+    eo.router = router;
+    eo.comm = CommScheme::kHierarchical;
+    return simulate(evaluate(tr, p, topo, model, eo), topo, model).mean_layer.total_us;
+  };
+  const Placement for_cover = plan(nullptr), for_sglang = plan("sglang-static");
+  EXPECT_EQ(placement_hash(plan("cover")), placement_hash(for_cover));
+  EXPECT_NE(placement_hash(for_sglang), placement_hash(for_cover));
+  const double sg_cover = layer_us(for_cover, "sglang-static"), sg_sglang = layer_us(for_sglang, "sglang-static");
+  std::printf("under sglang-static: planned for cover %.1f us, for sglang-static %.1f us; under cover %.1f / %.1f\n",
+              sg_cover, sg_sglang, layer_us(for_cover, "cover"), layer_us(for_sglang, "cover"));
+  EXPECT_LT(sg_sglang, sg_cover);
+  // Its replicas must not cost time under that rule: at least as fast as no replicas at all.
+  const double sg_none = layer_us(plan("sglang-static", 0), "sglang-static");
+  std::printf("under sglang-static, planned for it without replicas: %.1f us\n", sg_none);
+  EXPECT_LE(sg_sglang, sg_none);
+  EXPECT_THROW(plan("no-such-router"), InputError);
 }
 
 TEST(Summary, CountsReplicasAffinityAndBalanceOfAHandMadePlan) {

@@ -77,3 +77,19 @@ def test_bad_batching_arguments(synth):
         grace.plan(ids, model=DS, batch_tokens=0)
     with pytest.raises(ValueError, match="go with topk_ids"):
         grace.plan(loads=np.ones((26, 64)), model=DS, seq_offsets=[0, 1])
+
+
+def test_target_router_is_the_cli_plan_for_that_router(cli, synth, tmp_path):
+    d, ids, offs = synth
+    out = tmp_path / "p.json"
+    r = cli("plan", "--trace", str(d), "--model", DS, "--topology", "2x4", "--seed", "1",
+            "--target", "sglang-static", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    want = grace.Placement.load(str(out)).hash()
+    got = grace.plan(ids, model=DS, topology="2x4", seed=1, seq_offsets=offs, target="sglang-static")
+    assert got.hash() == want
+    assert grace.plan(ids, model=DS, topology="2x4", seed=1, seq_offsets=offs).hash() != want
+    with pytest.raises(ValueError, match="plan: target: unknown router 'nope'"):
+        grace.plan(ids, model=DS, target="nope")
+    with pytest.raises(ValueError, match="target goes with topk_ids"):
+        grace.plan(loads=np.ones((26, 64)), model=DS, target="sglang-static")

@@ -68,6 +68,8 @@ TEST(ReportRender, LabelsShowTheBudget) {
   EXPECT_EQ((Combination{"grace", "tar", CommScheme::kHierarchical}.label()), "grace/tar/hierarchical");
   EXPECT_EQ((Combination{"grace", "tar", CommScheme::kHierarchical, 0}.label()),
             "grace/tar/hierarchical (redundant 0)");
+  EXPECT_EQ((Combination{"grace", "sglang-static", CommScheme::kHierarchical, -1, "sglang-static"}.label()),
+            "grace/sglang-static/hierarchical (for sglang-static)");
   EXPECT_TRUE(is_baseline_planner("eplb"));
   EXPECT_TRUE(is_baseline_planner("uniform-affinity+replicas"));
   EXPECT_FALSE(is_baseline_planner("grace"));

@@ -71,6 +71,31 @@ TEST(Router, RegistryTableIsConsistent) {
   }
 }
 
+// router_prefers_own_node (what grace's planner reads to decide whether replicas on other nodes
+// can keep traffic home) must say what each router does: 2 nodes x 2 GPUs, every slot full (so
+// SGLang's served layout adds no copy); expert 0 on GPU 2 (primary, node 1) and GPU 1 (node 0);
+// tokens on GPU 0, which holds no copy. A router that prefers the own node never leaves node 0;
+// the others send some pairs to GPU 2.
+TEST(Router, PrefersOwnNodeFlagMatchesWhatTheRouterDoes) {
+  Placement p = hand_placement(2, 2, {{{{2, 1}, {1, 1}}, {{0, 1}, {3, 1}}}});
+  p.slots_per_gpu = 1;
+  Topology topo = hand_topology(2, 2);
+  int own_node_routers = 0;
+  for (const auto& name : router_names()) {
+    const auto d = route_same(*make_router(name, p, topo, 5), 400, {0}, 0);
+    const auto remote = std::count(d.begin(), d.end(), 2);
+    EXPECT_EQ(remote + std::count(d.begin(), d.end(), 1), 400) << name;
+    if (router_prefers_own_node(name)) {
+      EXPECT_EQ(remote, 0) << name;
+      ++own_node_routers;
+    } else {
+      EXPECT_GT(remote, 0) << name;
+    }
+  }
+  EXPECT_EQ(own_node_routers, 4);  // tar, local-first, load-aware, cover
+  EXPECT_THROW(router_prefers_own_node("nope"), InputError);
+}
+
 TEST(Router, PrimaryAlwaysPrimary) {
   // 2 nodes x 2 GPUs; expert 0 on GPUs 3 (primary), 0, 1.
   Placement p = hand_placement(2, 2, {{{{3, 1}, {0, 5}, {1, 5}}}});

@@ -13,9 +13,11 @@
 //   3. GPUs inside each node: equal instance counts, predicted load balanced by greedy + pairwise
 //      swaps, affinity kept inside GPUs as the secondary goal (gpu_packing.h);
 //   4. weights for tar: water-filled over the instances (tar_model.h).
-// Per layer, each node split (two node load limits) is built with both replica rules and the
-// simulator (layer_judge.h) keeps the fastest of the (up to) four, on the sample replayed in the
-// batches the plan will serve (PlanOptions::batching, batch_tokens).
+// Per layer, each node split (three node load limits) is built with both replica rules and the
+// simulator (layer_judge.h) keeps the fastest, on the sample replayed in the batches the plan will
+// serve (PlanOptions::batching, batch_tokens) through the router it will be served with
+// (PlanOptions::target_router). For a router that does not prefer the token's own node (SGLang's
+// dispatch), a third rule keeps every replica on its expert's home node (step 2b alone).
 // Layers are planned in parallel (one thread per core); the result does not depend on the
 // thread count. Deterministic for a seed (METIS's seed; every tie goes to the lower index).
 #include <algorithm>
@@ -24,6 +26,7 @@
 #include <thread>
 
 #include "grace/error.h"
+#include "grace/router.h"
 #include "plan/gpu_packing.h"
 #include "plan/hypergraph.h"
 #include "plan/layer_judge.h"
@@ -129,7 +132,8 @@ void add_balance_replicas(const std::vector<double>& load, int cap, int max_in_n
 }
 
 // Which rule fills the free slots (step 2); the simulator judges which is faster per layer.
-enum class ReplicaRule { kGain, kLoad };
+// kHome: none of step 2a, every free slot to step 2b (second copies inside the expert's node).
+enum class ReplicaRule { kGain, kLoad, kHome };
 
 // Steps 2-4 for one node split.
 LayerPlacement build_layer(const std::vector<int>& node_of, const Hypergraph& hg, const AffMat& a,
@@ -141,7 +145,7 @@ LayerPlacement build_layer(const std::vector<int>& node_of, const Hypergraph& hg
   for (int n = 0; n < N; ++n) free_slots[n] = C - s.node_count(n);
   if (rule == ReplicaRule::kLoad)
     add_load_replicas(load, free_slots, s);
-  else
+  else if (rule == ReplicaRule::kGain)
     add_gain_replicas(hg, free_slots, s);
   add_balance_replicas(load, C, Gn, s);
 
@@ -194,7 +198,7 @@ LayerPlacement build_layer(const std::vector<int>& node_of, const Hypergraph& hg
 }
 
 LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, const ModelSpec& m, int slots,
-                          uint64_t seed, const std::vector<double>& tols, const JudgeBatches& batches) {
+                          uint64_t seed, const std::vector<double>& tols, const JudgeOptions& judge) {
   const LayerProfile& prof = profile.layers[size_t(layer)];
   AffMat a = layer_affinity(prof);
   auto load = layer_load(prof);
@@ -205,12 +209,14 @@ LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, 
   double best_us = 0;
   std::vector<int> prev;
   int best_split = -1, split = -1;  // candidates' node splits, tightest limit first
+  std::vector<ReplicaRule> rules{ReplicaRule::kGain, ReplicaRule::kLoad};
+  if (!router_prefers_own_node(judge.router)) rules.push_back(ReplicaRule::kHome);
   for (std::vector<int>& nodes : primary_nodes(start, hg, load, t, slots, tols)) {
     ++split;
     if (nodes == prev) continue;  // the looser limit changed nothing
-    for (ReplicaRule rule : {ReplicaRule::kGain, ReplicaRule::kLoad}) {
+    for (ReplicaRule rule : rules) {
       LayerPlacement lp = build_layer(nodes, hg, a, load, t, slots, rule);
-      const double us = judge_layer(lp, hg, t, m, slots, batches);
+      const double us = judge_layer(lp, hg, t, m, slots, judge);
       const double need = split > best_split ? best_us * (1 - kLooserSplitMargin) : best_us;
       if (best.experts.empty() || us < need) best = std::move(lp), best_us = us, best_split = split;
     }
@@ -233,7 +239,8 @@ class GracePlanner final : public Planner {
     const std::vector<double> tols = ctx.options.node_load_limit >= 0
                                          ? std::vector<double>{ctx.options.node_load_limit}
                                          : std::vector<double>(std::begin(kNodeLoadTols), std::end(kNodeLoadTols));
-    const JudgeBatches batches{ctx.options.batch_tokens, ctx.options.batching};
+    check_router_name(ctx.options.target_router, "--target");
+    const JudgeOptions judge{ctx.options.batch_tokens, ctx.options.batching, ctx.options.target_router};
     Placement p;
     p.layers.resize(size_t(L));
     std::atomic<int> next{0};
@@ -242,7 +249,7 @@ class GracePlanner final : public Planner {
     auto work = [&] {
       for (int l = next++; l < L && !failed; l = next++) {
         try {
-          p.layers[size_t(l)] = plan_layer(ctx.profile, l, ctx.topo, ctx.model, slots, ctx.options.seed, tols, batches);
+          p.layers[size_t(l)] = plan_layer(ctx.profile, l, ctx.topo, ctx.model, slots, ctx.options.seed, tols, judge);
         } catch (...) {
           if (!failed.exchange(true)) failure = std::current_exception();
         }
