@@ -1,17 +1,18 @@
 // The engine's cuda backend (grace/cuda/gpu_backend.h) through the engine's own driver loop
-// (run_engine) on two GPUs (two threads, an NCCL world): every token of every rank against the
+// (run_engine) with two ranks (two GPUs, or two emulated hosts sharing one: two_ranks.h): every
+// token of every rank against the
 // engine's single-process F32 reference (run_reference), trace and gate routing, flat and
 // hierarchical, 2 layers x 2 batches (gate routing: 1 layer), routers with a GPU kernel (primary,
-// tar) and without (routed on the host). BF16 activations: rel. error <= 2e-2. Skips with fewer
-// than two GPUs or without NCCL.
+// tar) and without (routed on the host). BF16 activations: rel. error <= 2e-2. Skips without a
+// GPU or without NCCL.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cuda/gpu_test_util.h"
+#include "cuda/two_ranks.h"
 #include "grace/cuda/gpu_backend.h"
 #include "grace/cuda/nccl_comm.h"
 #include "grace/engine/backend.h"
@@ -37,8 +38,7 @@ struct BackendCase {
 class CudaEngineBackendTest : public ::testing::TestWithParam<BackendCase> {};
 
 TEST_P(CudaEngineBackendTest, MatchesTheReference) {
-  if (device_count() < 2) GTEST_SKIP() << "needs 2 CUDA GPUs, found " << device_count() << ": skipped";
-  if (!have_nccl()) GTEST_SKIP() << "built without NCCL: skipped";
+  if (const std::string why = testing::two_ranks_unavailable(); !why.empty()) GTEST_SKIP() << why;
   const BackendCase c = GetParam();
   ModelSpec model = generic_model(2, 16, 4, 256, 128);
   model.name = "test-model";
@@ -49,13 +49,10 @@ TEST_P(CudaEngineBackendTest, MatchesTheReference) {
   const Topology topo = parse_topology(c.topo);
   Placement pl = make_planner(c.planner)->plan(PlanContext{build_profile(trace), model, topo, PlanOptions{}});
   pl.model = model.name;
-  const NcclId id = nccl_unique_id();
-  double err[2] = {INFINITY, INFINITY};
-  int64_t tokens[2] = {0, 0}, inter[2] = {0, 0};
-  std::string errors[2];
-  auto body = [&](int rank) {
-    try {
-      auto world = make_nccl_comm(id, rank, 2, rank);
+  // Returns {rel. error, tokens out, rows that crossed GPUs}.
+  auto body = [&](int rank, int device, const NcclId& id) -> std::vector<double> {
+    {
+      auto world = make_nccl_comm(id, rank, 2, device);
       auto router = make_router(c.router, pl, topo, 3);
       auto weights = engine::make_weight_source("random:4", model.hidden, model.moe_intermediate, 0);
       engine::EngineInputs in{&trace, &pl, &topo, model, router.get(), weights.get()};
@@ -70,7 +67,7 @@ TEST_P(CudaEngineBackendTest, MatchesTheReference) {
       // Gate routing: one layer. After a layer the BF16 hidden states differ from the F32
       // reference by ~1 BF16 ulp, enough to flip near-tied top-k choices of the next gate.
       if (c.gate) opt.num_layers = 1;
-      auto backend = make_cuda_backend(*world, in, opt, rank, 3);
+      auto backend = make_cuda_backend(*world, in, opt, device, 3);
       engine::EngineResult r = engine::run_engine(*world, *backend, in, opt);
       const std::vector<float> ref = engine::run_reference(in, opt, r.out_tokens);
       double md = 0, mr = 0;
@@ -79,22 +76,18 @@ TEST_P(CudaEngineBackendTest, MatchesTheReference) {
         md = std::max(md, double(std::fabs(r.out_hidden[i] - ref[i])));
         mr = std::max(mr, double(std::fabs(ref[i])));
       }
-      err[rank] = mr > 0 ? md / mr : md;
-      tokens[rank] = int64_t(r.out_tokens.size());
-      inter[rank] = r.total.dispatch.inter_rows + r.total.dispatch.intra_rows;
-    } catch (const std::exception& e) {
-      errors[rank] = e.what();
+      return {mr > 0 ? md / mr : md, double(r.out_tokens.size()),
+              double(r.total.dispatch.inter_rows + r.total.dispatch.intra_rows)};
     }
   };
-  std::thread t0(body, 0), t1(body, 1);
-  t0.join();
-  t1.join();
+  const auto out = testing::run_two_ranks(body);
   for (int r = 0; r < 2; ++r) {
-    ASSERT_TRUE(errors[r].empty()) << "rank " << r << ": " << errors[r];
-    EXPECT_LE(err[r], 2e-2) << "rank " << r;
+    ASSERT_TRUE(out[r].error.empty()) << "rank " << r << ": " << out[r].error << "\n" << out[r].log;
+    ASSERT_EQ(out[r].values.size(), 3u) << "rank " << r;
+    EXPECT_LE(out[r].values[0], 2e-2) << "rank " << r;
   }
-  EXPECT_EQ(tokens[0] + tokens[1], 600);
-  EXPECT_GT(inter[0] + inter[1], 0);  // rows crossed GPUs
+  EXPECT_EQ(out[0].values[1] + out[1].values[1], 600);
+  EXPECT_GT(out[0].values[2] + out[1].values[2], 0);  // rows crossed GPUs
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, CudaEngineBackendTest,

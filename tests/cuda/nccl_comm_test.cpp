@@ -1,19 +1,22 @@
-// The NCCL Comm on two GPUs (two threads, one rank each): counts, alltoallv from pinned host
-// buffers, all-reduces, barrier and split. Skips with fewer than two GPUs or without NCCL.
+// The NCCL Comm with two ranks (two GPUs, or two emulated hosts sharing one: two_ranks.h):
+// counts, alltoallv from pinned host buffers, all-reduces, barrier and split. Skips without a GPU
+// or without NCCL.
+#include "grace/cuda/nccl_comm.h"
+
 #include <gtest/gtest.h>
 
-#include <thread>
+#include <stdexcept>
 #include <vector>
 
 #include "cuda/gpu_test_util.h"
-#include "grace/cuda/nccl_comm.h"
+#include "cuda/two_ranks.h"
 
 namespace grace::cuda {
 namespace {
 
-void rank_body(const NcclId& id, int rank, std::vector<std::string>& errors) {
-  try {
-    auto comm = make_nccl_comm(id, rank, 2, rank);
+std::vector<double> rank_body(int rank, int device, const NcclId& id) {
+  {
+    auto comm = make_nccl_comm(id, rank, 2, device);
     const int peer = 1 - rank;
     if (comm->rank() != rank || comm->size() != 2) throw std::runtime_error("bad rank/size");
     // Rank r sends 100*(r+1)+p bytes to p.
@@ -45,23 +48,14 @@ void rank_body(const NcclId& id, int rank, std::vector<std::string>& errors) {
     auto node = comm->split(rank, 0);
     if (node->size() != 1 || node->rank() != 0) throw std::runtime_error("split wrong");
     (void)peer;
-  } catch (const std::exception& e) {
-    errors[rank] = e.what();
   }
+  return {};
 }
 
 TEST(CudaNccl, TwoRanksExchangeAndReduce) {
-  GRACE_REQUIRE_GPU();
-  if (!have_nccl()) GTEST_SKIP() << "built without NCCL";
-  if (device_count() < 2) GTEST_SKIP() << "needs 2 GPUs, found " << device_count();
-  const NcclId id = nccl_unique_id();
-  std::vector<std::string> errors(2);
-  std::thread t0(rank_body, std::cref(id), 0, std::ref(errors));
-  std::thread t1(rank_body, std::cref(id), 1, std::ref(errors));
-  t0.join();
-  t1.join();
-  EXPECT_EQ(errors[0], "");
-  EXPECT_EQ(errors[1], "");
+  if (const std::string why = testing::two_ranks_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  const auto out = testing::run_two_ranks(rank_body);
+  for (int r = 0; r < 2; ++r) EXPECT_EQ(out[r].error, "") << "rank " << r << "\n" << out[r].log;
 }
 
 }  // namespace
