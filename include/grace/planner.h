@@ -45,7 +45,7 @@ struct PlanOptions {
   // (router_prefers_own_node: SGLang's static and dynamic dispatch, wrr, round-robin, primary)
   // it also builds candidates whose replicas stay on their expert's home node, since there a
   // replica on another node pulls pairs off the home node as much as it keeps others home
-  // (docs/planners.md, "Planning for SGLang's dispatch"). `grace plan --target`.
+  // (docs/planners.md, "Planning for SGLang's own dispatch"). `grace plan --target`.
   std::string target_router = "cover";
 };
 
