@@ -1,14 +1,17 @@
 // cover: grace's locality-first router for hierarchical communication. A token's experts are
-// served on its own GPU when it hosts them, else on its own node; the experts its node lacks
-// go to as few remote nodes as possible (greedy set cover: repeatedly the remote node hosting
-// most of the still-unserved experts; ties to the node with the least load so far in this
-// call, then the lower id), since hierarchical dispatch sends a token to each remote node once.
-// Every expert not on the token's own GPU is then served by its least loaded instance (pairs
-// assigned so far in this route() call) among the token's own node and the remote nodes it
-// visits anyway: riding along on a visit costs no cross-node copy and evens out the nodes.
-// Two passes: forced choices (own GPU; the only own-node instance for a token that needs no
-// remote node) first, then the others in token order. Counters reset at each call; no random
-// draws (seed unused).
+// served on its own node when it hosts them; the experts its node lacks go to as few remote
+// nodes as possible (greedy set cover: repeatedly the remote node hosting most of the
+// still-unserved experts; ties to the node with the least load so far in this call, then the
+// lower id), since hierarchical dispatch sends a token to each remote node once. Every expert
+// is then served by its least loaded instance (pairs assigned so far in this route() call)
+// among the token's own node and the remote nodes it visits anyway, ties to the token's own
+// GPU, then to the earlier instance: riding along on a visit costs no cross-node copy, and an
+// own-node GPU other than the token's costs only an intra-node copy, so the GPUs and nodes even
+// out (a token's own GPU has no precedence beyond ties: a hot expert's copy on every GPU of a
+// node would otherwise take all of that GPU's tokens however loaded it is).
+// Two passes: forced choices (the only own-node instance for a token that needs no remote
+// node) first, then the others in token order. Counters reset at each call; no random draws
+// (seed unused).
 #include <algorithm>
 #include <vector>
 
@@ -17,6 +20,12 @@
 
 namespace grace::route {
 namespace {
+
+// Whether instance GPU x is to be preferred over g for a token on GPU src: less load so far,
+// or as much and x is the token's own GPU.
+inline bool lighter(const int64_t* load, int x, int g, int src) {
+  return load[x] < load[g] || (load[x] == load[g] && x == src);
+}
 
 class CoverRouter final : public Router {
  public:
@@ -55,12 +64,12 @@ class CoverRouter final : public Router {
       ++load[g];
       ++node_load_[size_t(node_of[g])];
     };
-    // Pass 1: own GPU, or the only instance on the own node of a token whose node hosts all
-    // of its experts (nothing to cover, nothing can ride along).
+    // Pass 1: the only instance on the own node of a token whose node hosts all of its experts
+    // (nothing to cover, nothing can ride along).
     bool any_free = false;
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
-      const int src = b.src_gpu[t], node = node_of[src];
+      const int node = node_of[b.src_gpu[t]];
       const int32_t* off = coff + size_t(node) * E;
       // Whether the node hosts every expert of the token (node_mask_: the nodes of each expert).
       const uint64_t* node_word = node_mask_.data() + size_t(base) * size_t(words_) + size_t(node / 64);
@@ -69,9 +78,7 @@ class CoverRouter final : public Router {
       for (int j = 0; j < k; ++j) {
         const int e = ids[j];
         dest[t * k + j] = -1;
-        if (tb.hosts(base + e, src))
-          assign(t * k + j, src);
-        else if (local && off[e + 1] - off[e] == 1)
+        if (local && off[e + 1] - off[e] == 1)
           assign(t * k + j, cg[off[e]]);
         else
           any_free = true;
@@ -80,7 +87,7 @@ class CoverRouter final : public Router {
     if (!any_free) return;
     // Pass 2: the rest, token by token: cover the experts the node lacks, then serve every
     // other expert on the least loaded instance among the own node and the nodes the token
-    // visits anyway (a ride along costs no cross-node copy).
+    // visits anyway (a ride along costs no cross-node copy), ties to the token's own GPU.
     if (words_ == 1) {  // up to 64 nodes: the same steps on one bit word per set
       cover_one_word(b, dest, assign);
       return;
@@ -90,7 +97,7 @@ class CoverRouter final : public Router {
     std::vector<char> visit(size_t(N), 0);
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
-      const int node = node_of[b.src_gpu[t]];
+      const int src = b.src_gpu[t], node = node_of[src];
       const int32_t* off = coff + size_t(node) * E;
       missing.clear(), open.clear();
       for (int j = 0; j < k; ++j) {
@@ -137,7 +144,7 @@ class CoverRouter final : public Router {
         for (int i = ioff[le]; i < ioff[le + 1]; ++i) {
           const int x = ig[i];
           if (!visit[size_t(node_of[x])]) continue;
-          if (g < 0 || load[x] < load[g]) g = x;
+          if (g < 0 || lighter(load, x, g, src)) g = x;
         }
         assign(t * k + j, g);
       }
@@ -166,7 +173,7 @@ class CoverRouter final : public Router {
     int* open = missing + k;  // slots j to serve on a visited node, in serving order
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
-      const int node = node_of[b.src_gpu[t]];
+      const int src = b.src_gpu[t], node = node_of[src];
       int nm = 0, no = 0;
       for (int j = 0; j < k; ++j) {
         if (dest[t * k + j] >= 0) continue;
@@ -211,7 +218,7 @@ class CoverRouter final : public Router {
         for (int i = ioff[le] + 1; i < ioff[le + 1]; ++i) {
           const int x = ig[i];
           if (!((visit >> node_of[x]) & 1u)) continue;
-          if (!((visit >> node_of[g]) & 1u) || load[x] < load[g]) g = x;
+          if (!((visit >> node_of[g]) & 1u) || lighter(load, x, g, src)) g = x;
         }
         assign(t * k + j, g);
       }

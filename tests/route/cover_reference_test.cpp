@@ -30,7 +30,7 @@ std::vector<int> reference_cover(const std::vector<std::vector<int>>& inst, int 
     for (int g : inst[size_t(e)]) c += g / gpn == m;
     return c;
   };
-  // Pass 1: own GPU; the only own-node instance when the node hosts all of the token's experts.
+  // Pass 1: the only own-node instance when the node hosts all of the token's experts.
   for (int64_t t = 0; t < n; ++t) {
     const int s = src[size_t(t)], node = s / gpn;
     bool local = true;
@@ -38,17 +38,16 @@ std::vector<int> reference_cover(const std::vector<std::vector<int>>& inst, int 
     for (int j = 0; j < k; ++j) {
       const int e = ids[size_t(t * k + j)];
       const auto& in = inst[size_t(e)];
-      if (std::find(in.begin(), in.end(), s) != in.end()) {
-        assign(size_t(t * k + j), s);
-      } else if (local && on_node(e, node) == 1) {
+      if (local && on_node(e, node) == 1) {
         for (int g : in)
           if (g / gpn == node) assign(size_t(t * k + j), g);
       }
     }
   }
-  // Pass 2: cover the missing experts greedily, then the least loaded visited instance.
+  // Pass 2: cover the missing experts greedily, then the least loaded visited instance, ties
+  // to the token's own GPU, then to the earlier instance.
   for (int64_t t = 0; t < n; ++t) {
-    const int node = src[size_t(t)] / gpn;
+    const int s = src[size_t(t)], node = s / gpn;
     std::vector<int> missing, open;
     for (int j = 0; j < k; ++j) {
       if (dest[size_t(t * k + j)] >= 0) continue;
@@ -77,7 +76,9 @@ std::vector<int> reference_cover(const std::vector<std::vector<int>>& inst, int 
     for (int j : open) {
       int g = -1;
       for (int x : inst[size_t(ids[size_t(t * k + j)])])
-        if (visit[size_t(x / gpn)] && (g < 0 || load[size_t(x)] < load[size_t(g)])) g = x;
+        if (visit[size_t(x / gpn)] &&
+            (g < 0 || load[size_t(x)] < load[size_t(g)] || (load[size_t(x)] == load[size_t(g)] && x == s)))
+          g = x;
       assign(size_t(t * k + j), g);
     }
   }

@@ -1,6 +1,7 @@
 // The cover router (router.h): fewest remote nodes per token, rides along on visits for balance.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 
 #include "grace/router.h"
@@ -55,6 +56,29 @@ TEST(CoverRouter, OwnGpuAndOwnNodeFirst) {
   auto r = make_router("cover", p, topo);
   auto dest = route_tokens(*r, {{0, 1}, {0, 1}}, {0, 3});
   EXPECT_EQ(dest, (std::vector<int>{0, 1, 2, 3}));
+}
+
+TEST(CoverRouter, OwnGpuWinsOnlyTies) {
+  // 2 nodes x 2 GPUs; expert 0 on GPUs 0 and 1 (node 0), expert 1 on GPU 2. Tokens on GPU 0:
+  // a hot expert on the token's own GPU must not take every token when another instance on
+  // the node is lighter (the intra-node copy is cheap, the busiest GPU paces the layer).
+  Placement p = hand_placement(2, 2, {{{{0, 1}, {1, 1}}, {{2, 1}}}});
+  Topology topo = hand_topology(2, 2);
+  auto r = make_router("cover", p, topo);
+  const int n = 100;
+  auto dest = route_tokens(*r, std::vector<std::vector<expert_t>>(n, {0}), std::vector<int>(n, 0));
+  EXPECT_EQ(dest[0], 0);  // a tie: the own GPU
+  EXPECT_EQ(dest[1], 1);  // GPU 0 now has one more
+  EXPECT_EQ(std::count(dest.begin(), dest.end(), 0), n / 2);
+  EXPECT_EQ(std::count(dest.begin(), dest.end(), 1), n / 2);
+  // A token that visits node 1 anyway (expert 1) may also ride along there; expert 0 has no
+  // instance on node 1, so it stays on node 0, on its lighter GPU.
+  auto r2 = make_router("cover", p, topo);
+  auto two = route_tokens(*r2, std::vector<std::vector<expert_t>>(n, {0, 1}), std::vector<int>(n, 0));
+  for (int i = 0; i < n; ++i) EXPECT_EQ(two[size_t(2 * i + 1)], 2);
+  int on0 = 0;
+  for (int i = 0; i < n; ++i) on0 += two[size_t(2 * i)] == 0;
+  EXPECT_EQ(on0, n / 2);
 }
 
 TEST(CoverRouter, RidesAlongToEvenTheLoad) {
