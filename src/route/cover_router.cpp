@@ -9,9 +9,11 @@
 // own-node GPU other than the token's costs only an intra-node copy, so the GPUs and nodes even
 // out (a token's own GPU has no precedence beyond ties: a hot expert's copy on every GPU of a
 // node would otherwise take all of that GPU's tokens however loaded it is).
-// Two passes: forced choices (the only own-node instance for a token that needs no remote
-// node) first, then the others in token order. Counters reset at each call; no random draws
-// (seed unused).
+// Two passes: forced choices first (an expert with a single instance; the only own-node
+// instance for a token that needs no remote node), so that the load counters hold every pair
+// that has no choice before any choice is made, then the others in token order; the nodes of a
+// token's forced remote pairs are visited anyway, so the cover starts from them. Counters reset
+// at each call; no random draws (seed unused).
 #include <algorithm>
 #include <vector>
 
@@ -64,8 +66,9 @@ class CoverRouter final : public Router {
       ++load[g];
       ++node_load_[size_t(node_of[g])];
     };
-    // Pass 1: the only instance on the own node of a token whose node hosts all of its experts
-    // (nothing to cover, nothing can ride along).
+    // Pass 1: pairs with no choice: an expert's only instance, or the only instance on the own
+    // node of a token whose node hosts all of its experts (nothing to cover, nothing can ride
+    // along).
     bool any_free = false;
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
@@ -78,7 +81,9 @@ class CoverRouter final : public Router {
       for (int j = 0; j < k; ++j) {
         const int e = ids[j];
         dest[t * k + j] = -1;
-        if (local && off[e + 1] - off[e] == 1)
+        if (ioff[base + e + 1] - ioff[base + e] == 1)
+          assign(t * k + j, ig[ioff[base + e]]);
+        else if (local && off[e + 1] - off[e] == 1)
           assign(t * k + j, cg[off[e]]);
         else
           any_free = true;
@@ -100,16 +105,21 @@ class CoverRouter final : public Router {
       const int src = b.src_gpu[t], node = node_of[src];
       const int32_t* off = coff + size_t(node) * E;
       missing.clear(), open.clear();
+      std::fill(visit.begin(), visit.end(), 0);
+      visit[size_t(node)] = 1;
+      for (int j = 0; j < k; ++j)  // the nodes of forced pairs are visited anyway
+        if (dest[t * k + j] >= 0) visit[size_t(node_of[dest[t * k + j]])] = 1;
       for (int j = 0; j < k; ++j) {
         if (dest[t * k + j] >= 0) continue;
-        if (node_of[cg[off[ids[j]]]] == node)  // the candidates are on the own node
+        bool served = node_of[cg[off[ids[j]]]] == node;  // the candidates are on the own node
+        for (int i = ioff[base + ids[j]]; i < ioff[base + ids[j] + 1] && !served; ++i)
+          served = visit[size_t(node_of[ig[i]])];
+        if (served)
           open.push_back(j);
         else
           missing.push_back(j);
       }
       if (missing.empty() && open.empty()) continue;
-      std::fill(visit.begin(), visit.end(), 0);
-      visit[size_t(node)] = 1;
       while (!missing.empty()) {
         // Nodes hosting each unserved expert (bit masks: a node with two instances counts once).
         std::fill(cover_count.begin(), cover_count.end(), 0);
@@ -175,16 +185,18 @@ class CoverRouter final : public Router {
       const expert_t* ids = b.ids + t * b.ids_stride;
       const int src = b.src_gpu[t], node = node_of[src];
       int nm = 0, no = 0;
+      uint64_t visit = uint64_t(1) << node;
+      for (int j = 0; j < k; ++j)  // the nodes of forced pairs are visited anyway
+        if (dest[t * k + j] >= 0) visit |= uint64_t(1) << node_of[dest[t * k + j]];
       for (int j = 0; j < k; ++j) {
         if (dest[t * k + j] >= 0) continue;
         const uint64_t nodes = mask_of[ids[j]];
-        if ((nodes >> node) & 1u)  // an instance on the own node
+        if (nodes & visit)  // an instance on the own node or on a node visited anyway
           open[no++] = j;
         else
           missing[nm] = j, mask[nm] = nodes, ++nm;
       }
       if (nm == 0 && no == 0) continue;
-      uint64_t visit = uint64_t(1) << node;
       while (nm > 0) {
         uint64_t nodes = 0;
         for (int i = 0; i < nm; ++i) nodes |= mask[i];

@@ -30,15 +30,18 @@ std::vector<int> reference_cover(const std::vector<std::vector<int>>& inst, int 
     for (int g : inst[size_t(e)]) c += g / gpn == m;
     return c;
   };
-  // Pass 1: the only own-node instance when the node hosts all of the token's experts.
+  // Pass 1: an expert's only instance; the only own-node instance when the node hosts all of the
+  // token's experts.
   for (int64_t t = 0; t < n; ++t) {
-    const int s = src[size_t(t)], node = s / gpn;
+    const int node = src[size_t(t)] / gpn;
     bool local = true;
     for (int j = 0; j < k; ++j) local = local && on_node(ids[size_t(t * k + j)], node) > 0;
     for (int j = 0; j < k; ++j) {
       const int e = ids[size_t(t * k + j)];
       const auto& in = inst[size_t(e)];
-      if (local && on_node(e, node) == 1) {
+      if (in.size() == 1) {
+        assign(size_t(t * k + j), in[0]);
+      } else if (local && on_node(e, node) == 1) {
         for (int g : in)
           if (g / gpn == node) assign(size_t(t * k + j), g);
       }
@@ -49,12 +52,16 @@ std::vector<int> reference_cover(const std::vector<std::vector<int>>& inst, int 
   for (int64_t t = 0; t < n; ++t) {
     const int s = src[size_t(t)], node = s / gpn;
     std::vector<int> missing, open;
-    for (int j = 0; j < k; ++j) {
-      if (dest[size_t(t * k + j)] >= 0) continue;
-      (on_node(ids[size_t(t * k + j)], node) > 0 ? open : missing).push_back(j);
-    }
     std::vector<bool> visit(size_t(N), false);
     visit[size_t(node)] = true;
+    for (int j = 0; j < k; ++j)  // the nodes of forced pairs
+      if (dest[size_t(t * k + j)] >= 0) visit[size_t(dest[size_t(t * k + j)] / gpn)] = true;
+    for (int j = 0; j < k; ++j) {
+      if (dest[size_t(t * k + j)] >= 0) continue;
+      bool served = false;
+      for (int m = 0; m < N; ++m) served = served || (visit[size_t(m)] && on_node(ids[size_t(t * k + j)], m) > 0);
+      (served ? open : missing).push_back(j);
+    }
     while (!missing.empty()) {
       int best = -1, best_count = 0;
       for (int m = 0; m < N; ++m) {

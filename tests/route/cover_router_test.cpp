@@ -81,6 +81,22 @@ TEST(CoverRouter, OwnGpuWinsOnlyTies) {
   EXPECT_EQ(on0, n / 2);
 }
 
+TEST(CoverRouter, PairsWithNoChoiceCountBeforeAnyChoice) {
+  // 2 nodes x 2 GPUs; expert 0 on GPUs 0 and 1, expert 1 on GPU 0 only, expert 2 on GPU 2 only.
+  // Tokens on GPU 0, all visiting node 1 for expert 2: the first picks expert 0, the n after it
+  // expert 1, which can only go to GPU 0. Counted first, those pairs make GPU 1 the lighter
+  // choice for the first token's expert 0 (in token order it would tie, and go to its own GPU).
+  Placement p = hand_placement(2, 2, {{{{0, 1}, {1, 1}}, {{0, 1}}, {{2, 1}}}});
+  Topology topo = hand_topology(2, 2);
+  const int n = 10;
+  std::vector<std::vector<expert_t>> ids{{0, 2}};
+  for (int i = 0; i < n; ++i) ids.push_back({1, 2});
+  auto dest = route_tokens(*make_router("cover", p, topo), ids, std::vector<int>(size_t(n) + 1, 0));
+  std::vector<int> want{1, 2};
+  for (int i = 0; i < n; ++i) want.insert(want.end(), {0, 2});
+  EXPECT_EQ(dest, want);
+}
+
 TEST(CoverRouter, RidesAlongToEvenTheLoad) {
   // 2 nodes x 2 GPUs. Expert 0 on GPUs 1 and 2, expert 1 on GPU 2 only, expert 3 on GPU 1.
   // n/2 tokens on GPU 1 choose {0, 3}: both on their own GPU (n pairs on GPU 1). n tokens on
