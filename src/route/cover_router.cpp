@@ -103,7 +103,6 @@ class CoverRouter final : public Router {
     for (int64_t t = 0; t < b.num_tokens; ++t) {
       const expert_t* ids = b.ids + t * b.ids_stride;
       const int src = b.src_gpu[t], node = node_of[src];
-      const int32_t* off = coff + size_t(node) * E;
       missing.clear(), open.clear();
       std::fill(visit.begin(), visit.end(), 0);
       visit[size_t(node)] = 1;
@@ -111,7 +110,7 @@ class CoverRouter final : public Router {
         if (dest[t * k + j] >= 0) visit[size_t(node_of[dest[t * k + j]])] = 1;
       for (int j = 0; j < k; ++j) {
         if (dest[t * k + j] >= 0) continue;
-        bool served = node_of[cg[off[ids[j]]]] == node;  // the candidates are on the own node
+        bool served = false;  // an instance on the own node or on a node visited anyway
         for (int i = ioff[base + ids[j]]; i < ioff[base + ids[j] + 1] && !served; ++i)
           served = visit[size_t(node_of[ig[i]])];
         if (served)
