@@ -5,10 +5,12 @@
 // (scripts/planner-matrix.sh runs it over every case).
 //
 //   planner_matrix --model M --topology T --trace F... [--plan-trace F...] [--batch-tokens B]
-//                  [--seed S] [--batching trace|balanced] [--foresight] [--node-load-limit X] ROW...
+//                  [--seed S] [--batching trace|balanced] [--split even-odd|halves] [--foresight]
+//                  [--node-load-limit X] ROW...
 //   ROW = planner[@target]/router/comm[/redundant]    e.g. grace/cover/hierarchical/0,
 //         grace@sglang-static/sglang-static/hierarchical (planned for that router)
-// Without --plan-trace, even-indexed sequences plan and odd-indexed ones are evaluated.
+// Without --plan-trace, even-indexed sequences plan and odd-indexed ones are evaluated (--split
+// halves: each trace's first half of sequences plans, its second half is evaluated).
 // Study options (PM_CEILING=1 scripts/planner-matrix.sh), never results: --foresight plans on the traffic that
 // is evaluated; --node-load-limit X plans grace under that one node load limit.
 #include <cstdio>
@@ -46,6 +48,8 @@ int main(int argc, char** argv) {
         o.seed = std::stoull(next());
       else if (a == "--batching")
         o.batching = parse_batching(next());
+      else if (a == "--split")
+        o.split = parse_split_rule(next());
       else if (a == "--foresight")
         o.foresight = true;
       else if (a == "--node-load-limit")

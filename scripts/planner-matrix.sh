@@ -21,7 +21,12 @@
 # OUT_TSV.sglang compares them.
 # PM_BATCHING=balanced evaluates with balanced batches (every GPU gives each batch its share of
 # its own sequences' tokens, grace/evaluate.h Batching) instead of trace-order ones.
-# Usage: [PM_CEILING=1] [PM_SGLANG=1] [PM_BATCHING=trace|balanced] scripts/planner-matrix.sh [BUILD_DIR] [OUT_TSV]
+# PM_SPLIT=halves cuts each trace of the 7 split cases (named "halves" instead of "even/odd") into
+# its earlier half of sequences, which plans, and its later half, which is evaluated (`grace
+# compare --split halves`: a plan made on earlier traffic serves later traffic); the 24 rotations
+# cut no trace and are left out of that run.
+# Usage: [PM_CEILING=1] [PM_SGLANG=1] [PM_BATCHING=trace|balanced] [PM_SPLIT=even-odd|halves]
+#        scripts/planner-matrix.sh [BUILD_DIR] [OUT_TSV]
 #        (needs ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +45,11 @@ ROWS=(eplb/wrr/flat uniform-affinity/primary/hierarchical eplb/tar/hierarchical
                                      grace/sglang-static/hierarchical grace@sglang-static/sglang-static/hierarchical)
 : > "$OUT.raw"
 BATCHING=(--batching "${PM_BATCHING:-trace}")
+case ${PM_SPLIT:-even-odd} in
+  even-odd) SPLIT=even/odd ;;
+  halves) SPLIT=halves ;;
+  *) echo "planner-matrix: PM_SPLIT must be even-odd or halves, not '$PM_SPLIT'" >&2; exit 2 ;;
+esac
 run() {  # name, then planner_matrix arguments
   local name=$1; shift
   set -- "$@" "${BATCHING[@]}"
@@ -53,23 +63,27 @@ run() {  # name, then planner_matrix arguments
 }
 TASKS=(intent law summary translation)
 DOMAINS=(stem humanities social other)
+ROTATE=("${TASKS[@]}")  # the held-out task of each DeepSeek rotation (none under PM_SPLIT=halves)
+[[ $SPLIT == halves ]] && ROTATE=()
 DOM=$(dirname "$OUT")/gpt-oss-domains
 PY=${GRACE_PYTHON:-/usr/bin/python3}
-if ! "$PY" "$(dirname "$0")/gpt-oss-domains.py" "$GO" "$DOM" 2>/dev/null; then
+if [[ $SPLIT == halves ]]; then
+  DOMAINS=()
+elif ! "$PY" "$(dirname "$0")/gpt-oss-domains.py" "$GO" "$DOM" 2>/dev/null; then
   echo "planner-matrix: GPT-OSS-20B domain rotations skipped ($PY with numpy could not split $GO)" >&2
   DOMAINS=()
 fi
 for topo in 2x4 4x4 4x2; do
   args=()
   for t in "${TASKS[@]}"; do args+=(--trace "$DS/${t}_topk_ids.npy.gz"); done
-  run "deepseek-v2-lite $topo even/odd" --model deepseek-v2-lite --topology $topo "${args[@]}"
-  for held in "${TASKS[@]}"; do
+  run "deepseek-v2-lite $topo $SPLIT" --model deepseek-v2-lite --topology $topo --split "${PM_SPLIT:-even-odd}" "${args[@]}"
+  for held in "${ROTATE[@]}"; do
     args=()
     for t in "${TASKS[@]}"; do [[ $t == "$held" ]] || args+=(--plan-trace "$DS/${t}_topk_ids.npy.gz"); done
     run "deepseek-v2-lite $topo plan-3-tasks/eval-$held" --model deepseek-v2-lite --topology $topo "${args[@]}" \
       --trace "$DS/${held}_topk_ids.npy.gz"
   done
-  run "gpt-oss-20b $topo even/odd" --model gpt-oss-20b --topology $topo --trace "$GO/topk_ids.npy.gz"
+  run "gpt-oss-20b $topo $SPLIT" --model gpt-oss-20b --topology $topo --split "${PM_SPLIT:-even-odd}" --trace "$GO/topk_ids.npy.gz"
   for held in "${DOMAINS[@]}"; do
     args=()
     for d in "${DOMAINS[@]}"; do [[ $d == "$held" ]] || args+=(--plan-trace "$DOM/${d}_topk_ids.npy.gz"); done
@@ -77,7 +91,8 @@ for topo in 2x4 4x4 4x2; do
       --trace "$DOM/${held}_topk_ids.npy.gz"
   done
 done
-run "deepseek-v3 8x8@h200 synthetic even/odd" --model deepseek-v3 --topology 8x8@h200 --trace synthetic:deepseek-v3:32768:1
+run "deepseek-v3 8x8@h200 synthetic $SPLIT" --model deepseek-v3 --topology 8x8@h200 --split "${PM_SPLIT:-even-odd}" \
+  --trace synthetic:deepseek-v3:32768:1
 # One line per case: the ratios the planner issue asks for; with PM_CEILING=1 also the ceilings
 # (grace planned with foresight of the evaluated traffic, against the same baselines) in
 # $OUT.ceiling.

@@ -20,6 +20,7 @@ namespace {
 struct CompareArgs {
   CompareOptions opt;
   std::string batching = "trace";
+  std::string split = "even-odd";
   std::string out_dir;
   bool json = false;
 };
@@ -30,6 +31,7 @@ void run_compare_cmd(const CompareArgs& a) {
   // leaves nothing.
   CompareOptions opt = a.opt;
   opt.batching = parse_batching(a.batching);
+  opt.split = parse_split_rule(a.split);
   check_output_folder(a.out_dir, compare_report_names());
   CompareResult r = run_compare(opt, [](const std::string& line) {
     std::fprintf(stderr, "%s\n", line.c_str());
@@ -55,7 +57,12 @@ void add_compare_command(CLI::App& app) {
                   "Routing trace to evaluate on (repeat to concatenate); "
                   "default: the model's synthetic trace");
   cmd->add_option("--plan-trace", a->opt.plan_traces,
-                  "Trace to plan on (repeatable); default: even-indexed sequences plan, odd-indexed evaluate");
+                  "Trace to plan on (repeatable); default: the --trace is split as --split says");
+  cmd->add_option("--split", a->split,
+                  "How the --trace is cut without --plan-trace: even-odd (even-indexed sequences plan, odd-indexed "
+                  "ones are evaluated) | halves (each trace's first half of sequences plans, its second half is "
+                  "evaluated: earlier traffic plans for later traffic)")
+      ->capture_default_str();
   cmd->add_option("--model", a->opt.model,
                   "Model preset or JSON (default: inferred from the trace; "
                   "deepseek-v2-lite for the synthetic trace)");

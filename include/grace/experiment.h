@@ -2,9 +2,10 @@
 // combinations on one trace, out of sample, into a CompareResult (grace/compare.h renders it).
 //
 // Input: the given traces, or the model's built-in synthetic trace (synth.h). Planning uses the
-// plan traces when given; otherwise the evaluated trace is split by sequence: even-indexed
-// sequences plan, odd-indexed ones are evaluated (a single-sequence trace is split in halves),
-// so every figure is out of sample. The result says which split was used.
+// plan traces when given; otherwise the evaluated trace is split by sequence (TraceSplitRule):
+// even-indexed sequences plan and odd-indexed ones are evaluated, or the earlier half of each
+// trace's sequences plans and the later half is evaluated (a single-sequence trace is split in
+// halves of its tokens), so every figure is out of sample. The result says which split was used.
 #ifndef GRACE_EXPERIMENT_H_
 #define GRACE_EXPERIMENT_H_
 
@@ -16,6 +17,17 @@
 #include "grace/compare.h"
 
 namespace grace {
+
+// How a trace without --plan-trace is cut into the planning and the evaluated traffic.
+//   kEvenOdd: even-indexed sequences plan, odd-indexed ones are evaluated (the same mix of
+//             traffic on both sides: the split of every table in the README).
+//   kHalves:  of each trace given, the first half of its sequences plans and the second half is
+//             evaluated: a plan made on earlier traffic serves later traffic, as in deployment
+//             (where a trace's sequences are ordered by topic, as GPT-OSS-20B's MMLU subjects
+//             are, the later half is also other topics).
+enum class TraceSplitRule { kEvenOdd, kHalves };
+TraceSplitRule parse_split_rule(const std::string& name);  // "even-odd" | "halves"; InputError otherwise
+const char* split_rule_name(TraceSplitRule r);
 
 // contiguous/primary/flat (the reference), eplb/round-robin/flat, eplb/wrr/flat,
 // eplb/tar/hierarchical, uniform-affinity/primary/hierarchical,
@@ -29,9 +41,10 @@ std::vector<Combination> default_sweep_combinations();
 
 struct CompareOptions {
   std::vector<std::string> traces;       // empty: the model's synthetic trace
-  std::vector<std::string> plan_traces;  // empty: even/odd sequence split of the trace
-  std::string model;                     // preset or JSON; empty: inferred from the trace's shape
-                                         //   (deepseek-v2-lite for the synthetic trace)
+  std::vector<std::string> plan_traces;  // empty: the trace is split by `split`
+  TraceSplitRule split = TraceSplitRule::kEvenOdd;
+  std::string model;  // preset or JSON; empty: inferred from the trace's shape
+                      //   (deepseek-v2-lite for the synthetic trace)
   std::string topology = "2x4";
   int64_t batch_tokens = 4096;
   Batching batching = Batching::kTrace;  // how tokens form batches (grace/evaluate.h)

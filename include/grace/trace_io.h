@@ -88,6 +88,10 @@ class TraceReader {
   // Chunks carry gate weights; the global sequence offsets ([seqs + 1], 0 first, tokens last).
   bool has_weights() const;
   const std::vector<int64_t>& seq_offsets() const;
+  // Where each trace given begins in the whole concatenation: [traces + 1] token offsets, 0
+  // first, every token last (select_ranges' coordinates; unchanged by it). A sequence never
+  // spans two traces.
+  const std::vector<int64_t>& source_offsets() const;
 
   // Reads only these token ranges [begin, end) of the concatenation (ascending, disjoint,
   // non-empty), each one sequence of a trace made of them: shape(), seq_offsets() and the

@@ -100,6 +100,10 @@ CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
                     "trace {} has {} layers x top-{}, model '{}' has {} x top-{}", r.trace_source,
                     eval.shape().num_layers, eval.shape().top_k, model.name, model.moe_layers, model.top_k);
 
+  GRACE_INPUT_CHECK(o.plan_traces.empty() || o.split == TraceSplitRule::kEvenOdd,
+                    "--split {} cuts the --trace into planning and evaluated traffic; with --plan-trace there is "
+                    "nothing to cut (give one or the other)",
+                    split_rule_name(o.split));
   std::unique_ptr<TraceReader> plan;
   if (!o.plan_traces.empty() && !o.foresight) {
     plan = std::make_unique<TraceReader>(o.plan_traces, model.experts);
@@ -112,19 +116,25 @@ CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
     open(plan);
     r.plan_source = "all of the evaluated trace (foresight: a study's upper bound, not out of sample)";
   } else {
-    // Even-indexed sequences plan, odd-indexed ones are evaluated; one sequence: its halves.
-    const TraceSplit split = split_even_odd(eval.seq_offsets(), r.trace_source);
+    // Even-indexed sequences plan, odd-indexed ones are evaluated (one sequence: its halves); or
+    // each trace's earlier half plans and its later half is evaluated.
+    const bool halves = o.split == TraceSplitRule::kHalves;
+    const TraceSplit split = halves ? split_halves(eval.seq_offsets(), eval.source_offsets(), r.trace_source)
+                                    : split_even_odd(eval.seq_offsets(), r.trace_source);
     open(plan);
     plan->select_ranges(o.foresight ? split.eval : split.plan);  // its pass reads (and validates) the whole trace
     eval.select_ranges(split.eval);
-    r.plan_source = split.by_sequence
-                        ? "even-indexed sequences of the trace; evaluated on the odd-indexed ones (out of sample)"
-                        : "first half of the trace's tokens; evaluated on the second half (out of sample)";
+    if (halves)
+      r.plan_source = split.by_sequence ? "the first half of each trace's sequences; evaluated on the second half (out "
+                                          "of sample: later traffic)"
+                                        : "the first half of each trace's sequences (of its tokens where it holds one "
+                                          "sequence); evaluated on the rest (out of sample: later traffic)";
+    else
+      r.plan_source = split.by_sequence
+                          ? "even-indexed sequences of the trace; evaluated on the odd-indexed ones (out of sample)"
+                          : "first half of the trace's tokens; evaluated on the second half (out of sample)";
     if (o.foresight)
-      r.plan_source = split.by_sequence ? "the odd-indexed sequences it is evaluated on (foresight: a study's upper "
-                                          "bound, not out of sample)"
-                                        : "the second half of the trace it is evaluated on (foresight: a study's "
-                                          "upper bound, not out of sample)";
+      r.plan_source = "the part of the trace it is evaluated on (foresight: a study's upper bound, not out of sample)";
   }
   // One row's per-(batch, layer) records (the simulator's input), as `simulate` checks them.
   const int64_t G = topo.num_gpus(), B = o.batch_tokens, T = eval.shape().tokens;

@@ -20,6 +20,13 @@ struct TraceSplit {
 };
 TraceSplit split_even_odd(const std::vector<int64_t>& seq_offsets, const std::string& source);
 
+// The earlier and the later traffic of each trace given: of a trace's n sequences the first
+// n / 2 plan and the rest are evaluated; a trace of one sequence is cut in two halves of its
+// tokens (a trace of one token is evaluated only). source_offsets: TraceReader::source_offsets.
+// Throws InputError naming `source` when a part would be empty.
+TraceSplit split_halves(const std::vector<int64_t>& seq_offsets, const std::vector<int64_t>& source_offsets,
+                        const std::string& source);
+
 }  // namespace grace
 
 #endif  // GRACE_EXPERIMENT_TRACE_SPLIT_H_

@@ -21,6 +21,7 @@ struct TraceReader::Impl {
   bool weights = false;                             // chunks carry weights
   TraceShape shape;                                 // of what is read: the whole concatenation or the selection
   std::vector<int64_t> offsets;                     // sequence offsets of what is read, [shape.seqs + 1]
+  std::vector<int64_t> source_offsets = {0};        // token offsets of the sources in the concatenation
   int64_t total_tokens = 0;                         // of the whole concatenation
   bool selected = false;                            // select_ranges was called
   std::vector<std::pair<int64_t, int64_t>> ranges;  // selected [begin, end), global tokens
@@ -205,6 +206,7 @@ void TraceReader::Impl::add_source(Source s, const std::vector<int64_t>& offs) {
   s.first_token = shape.tokens;
   for (size_t i = 1; i < offs.size(); ++i) offsets.push_back(offs[i] + shape.tokens);
   shape.tokens += s.tokens;
+  source_offsets.push_back(shape.tokens);
   sources.push_back(std::move(s));
 }
 
@@ -270,6 +272,8 @@ const TraceShape& TraceReader::shape() const { return impl_->shape; }
 bool TraceReader::has_weights() const { return impl_->weights; }
 
 const std::vector<int64_t>& TraceReader::seq_offsets() const { return impl_->offsets; }
+
+const std::vector<int64_t>& TraceReader::source_offsets() const { return impl_->source_offsets; }
 
 void TraceReader::select_ranges(const std::vector<std::pair<int64_t, int64_t>>& ranges) {
   Impl& m = *impl_;

@@ -91,7 +91,19 @@ TEST(CliErrors, BadFlagsExitTwoWithOneLine) {
   for (const auto& [pcts, what] : std::initializer_list<std::pair<std::string, std::string>>{
            {"--sweep-pct 1e9", "grace: error: --sweep-pct: extra memory 1000000000% must be in [0, 1000]"},
            {"--sweep-pct 25 --sweep-pct 25", "grace: error: --sweep-pct: 25% is given twice"}}) {
-    CmdResult b = run(std::string(GRACE_CLI_PATH) + " compare --sweep-memory " + pcts + " -o " + (dir / "bad").string());
+    CmdResult b =
+        run(std::string(GRACE_CLI_PATH) + " compare --sweep-memory " + pcts + " -o " + (dir / "bad").string());
+    EXPECT_EQ(b.code, 2) << b.out;
+    EXPECT_NE(b.out.find(what), std::string::npos) << b.out;
+    EXPECT_FALSE(fs::exists(dir / "bad"));
+  }
+  // --split: an unknown rule, and halves with --plan-trace (nothing to cut), before any work.
+  for (const auto& [args, what] : std::initializer_list<std::pair<std::string, std::string>>{
+           {"--split odd-even", "grace: error: unknown split 'odd-even' (valid: even-odd, halves)"},
+           {"--split halves --plan-trace synthetic:deepseek-v2-lite:512:3",
+            "grace: error: --split halves cuts the --trace into planning and evaluated traffic"}}) {
+    CmdResult b =
+        run(std::string(GRACE_CLI_PATH) + " compare --synth-tokens 2048 " + args + " -o " + (dir / "bad").string());
     EXPECT_EQ(b.code, 2) << b.out;
     EXPECT_NE(b.out.find(what), std::string::npos) << b.out;
     EXPECT_FALSE(fs::exists(dir / "bad"));

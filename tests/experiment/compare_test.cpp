@@ -304,6 +304,30 @@ TEST(Compare, ForesightPlansOnTheEvaluatedSequences) {
   EXPECT_NE(foresight.rows[0].inter_mb_per_batch, out_of_sample.rows[0].inter_mb_per_batch);
 }
 
+// CompareOptions::split = kHalves: the first half of the trace's sequences plans, the second half
+// is evaluated, and the result says so; with --plan-trace there is nothing to cut.
+TEST(Compare, HalvesPlanOnTheEarlierSequences) {
+  CompareOptions o;
+  o.synth_tokens = 8192;
+  o.batch_tokens = 1024;
+  o.combinations = {{"grace", "cover", CommScheme::kHierarchical}};
+  const CompareResult even_odd = run_compare(o);
+  o.split = TraceSplitRule::kHalves;
+  const CompareResult halves = run_compare(o);
+  ASSERT_TRUE(halves.rows[0].ok) << halves.rows[0].skipped;
+  const int64_t seqs = halves.plan_seqs + halves.eval_seqs;
+  EXPECT_EQ(seqs, even_odd.plan_seqs + even_odd.eval_seqs);
+  EXPECT_EQ(halves.plan_seqs, seqs / 2);
+  EXPECT_EQ(halves.plan_tokens + halves.eval_tokens, 8192);
+  EXPECT_NE(halves.plan_source.find("first half"), std::string::npos) << halves.plan_source;
+  EXPECT_EQ(even_odd.plan_source.find("first half"), std::string::npos) << even_odd.plan_source;
+  EXPECT_NE(halves.eval_tokens, even_odd.eval_tokens);  // other tokens evaluated
+  o.plan_traces = {"synthetic:deepseek-v2-lite:1024:5"};
+  EXPECT_THROW(run_compare(o), InputError);
+  EXPECT_THROW(parse_split_rule("odd-even"), InputError);
+  EXPECT_EQ(parse_split_rule(split_rule_name(TraceSplitRule::kHalves)), TraceSplitRule::kHalves);
+}
+
 // CompareOptions::batching reaches every row's evaluation and every report says which it was.
 TEST(Compare, BalancedBatchingIsUsedAndReported) {
   CompareOptions o;

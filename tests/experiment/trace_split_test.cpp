@@ -83,6 +83,58 @@ TEST(TraceSplit, OneSequenceSplitsInHalves) {
   EXPECT_THROW(split_even_odd({0, 1}, "t"), InputError);
 }
 
+// Halves: of each trace given, its first n / 2 sequences plan and the rest are evaluated; a trace
+// of one sequence is cut at its middle token (one token: evaluated only).
+TEST(TraceSplit, HalvesTakeEachTracesEarlierSequences) {
+  // Three traces: [0, 9) with sequences {0,1} {2,3,4} {5} {6,7,8}; [9, 10) one token;
+  // [10, 20) with {10..13} {14} {15..19}.
+  const std::vector<int64_t> off = {0, 2, 5, 6, 9, 10, 14, 15, 20}, src = {0, 9, 10, 20};
+  TraceSplit s = split_halves(off, src, "t");
+  EXPECT_FALSE(s.by_sequence);  // the one-token trace was cut by tokens
+  EXPECT_EQ(s.plan, (Ranges{{0, 2}, {2, 5}, {10, 14}}));
+  EXPECT_EQ(s.eval, (Ranges{{5, 6}, {6, 9}, {9, 10}, {14, 15}, {15, 20}}));
+  // One trace of one sequence: its token halves.
+  s = split_halves({0, 5}, {0, 5}, "t");
+  EXPECT_EQ(s.plan, (Ranges{{0, 2}}));
+  EXPECT_EQ(s.eval, (Ranges{{2, 5}}));
+  // Every trace whole sequences: by sequence.
+  s = split_halves({0, 2, 5, 6, 9}, {0, 5, 9}, "t");
+  EXPECT_TRUE(s.by_sequence);
+  EXPECT_EQ(s.plan, (Ranges{{0, 2}, {5, 6}}));
+  EXPECT_EQ(s.eval, (Ranges{{2, 5}, {6, 9}}));
+  // Nothing to plan on: an input error naming the trace.
+  try {
+    split_halves({0, 1}, {0, 1}, "tiny.npy");
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("tiny.npy"), std::string::npos) << e.what();
+  }
+}
+
+// TraceReader::source_offsets: where each trace given starts in the concatenation, as the halves
+// split reads it; unchanged by a selection.
+TEST(TraceSplit, HalvesOfTracesReadTogether) {
+  TraceReader r({"synthetic:deepseek-v2-lite:4000:1", "synthetic:deepseek-v2-lite:3000:2"}, 64);
+  ASSERT_EQ(r.source_offsets(), (std::vector<int64_t>{0, 4000, 7000}));
+  const std::vector<int64_t> off = r.seq_offsets();
+  ASSERT_GT(std::count_if(off.begin(), off.end(), [](int64_t o) { return o < 4000; }), 3);  // several sequences in each
+  TraceSplit s = split_halves(off, r.source_offsets(), "two traces");
+  EXPECT_TRUE(s.by_sequence);
+  int64_t plan_first = 0, eval_first = 0;  // tokens of the first trace on each side
+  for (const auto& [b, e] : s.plan) plan_first += b < 4000 ? e - b : 0;
+  for (const auto& [b, e] : s.eval) eval_first += b < 4000 ? e - b : 0;
+  EXPECT_EQ(plan_first + eval_first, 4000);
+  EXPECT_GT(plan_first, 0);
+  EXPECT_GT(eval_first, 0);
+  // Each trace's planned sequences come before its evaluated ones.
+  EXPECT_LT(s.plan.front().first, s.eval.front().first);
+  for (const auto& p : s.plan)
+    for (const auto& e : s.eval)
+      if ((p.first < 4000) == (e.first < 4000)) EXPECT_LE(p.second, e.first);
+  r.select_ranges(s.eval);
+  EXPECT_EQ(r.source_offsets(), (std::vector<int64_t>{0, 4000, 7000}));
+}
+
 // Every pass validates the whole trace, also the tokens outside its selection.
 TEST(TraceSplit, TokensOutsideTheSelectionAreStillValidated) {
   auto t = std::make_shared<Trace>(*numbered({0, 2, 4}));
