@@ -5,7 +5,8 @@
 //
 //   grace drift --placement P --trace STREAM [--trace ...] --window W [--horizon H]
 //               [--max-moves M | --max-move-bytes B] [--strategies static,eplb:K,grace:K,replan]
-//               [--router R] [--batch-tokens B] [--batching trace|balanced] [--seq-tokens S] [--json] [--html report.html]
+//               [--router R] [--batch-tokens B] [--batching trace|balanced] [--seq-tokens S] [--json] [--html
+//               report.html]
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -22,12 +23,14 @@
 #include "commands.h"
 #include "core/atomic_file.h"
 #include "core/cost_limits.h"
+#include "core/output_path.h"
 #include "drift_report.h"
 #include "drift_run.h"
 #include "grace/error.h"
 #include "grace/evaluate.h"
 #include "grace/router.h"
 #include "replan_input.h"
+#include "router_option.h"
 
 namespace grace::cli {
 namespace {
@@ -62,6 +65,7 @@ void run_drift_cmd(DriftArgs a) {
       parse_break_even(a.break_even, cp.model, double(a.o.horizon) * double(a.o.batch_tokens), "--move-break-even");
   check_output_file(a.html, "--html");
   const Trace stream = read_checked_trace(a.traces, cp, a.placement);
+  if (!a.html.empty()) check_not_an_input(a.html);  // the placement and traces are read: before the windows' work
   // Window w is compared with a re-plan made on window w - 1: one window compares nothing.
   GRACE_INPUT_CHECK(stream.num_tokens() >= 2 * a.o.window,
                     "--window {}: the stream has {} tokens, so fewer than two windows and nothing to compare (drift "
@@ -70,7 +74,9 @@ void run_drift_cmd(DriftArgs a) {
   const double n_windows = double(std::max<int64_t>(1, stream.num_tokens() / a.o.window));
   check_count("drift",
               {{"re-plans", int64_t(std::ceil(n_windows * replans_per_window(a.strategies)))},
-               {"GPUs", cp.topo.num_gpus()}, {"experts", cp.model.experts}, {"layers", cp.model.moe_layers}},
+               {"GPUs", cp.topo.num_gpus()},
+               {"experts", cp.model.experts},
+               {"layers", cp.model.moe_layers}},
               kMaxDriftWork, "one re-plan per window, and the strategies' own; a larger --window means fewer windows");
   const auto windows = cut_windows(stream, a.o);
 
@@ -122,7 +128,7 @@ void add_drift_command(CLI::App& app) {
                   "--horizon x --batch-tokens tokens must reach the expert bytes it ships, from the model), off, or "
                   "a number (node visits per token saved per move)")
       ->capture_default_str();
-  cmd->add_option("--router", args->o.router, "Router of the replay")->capture_default_str();
+  cmd->add_option("--router", args->o.router, router_option_help("Router of the replay"))->capture_default_str();
   cmd->add_option("--comm", args->o.comm, "flat | hierarchical")->capture_default_str();
   cmd->add_option("--batch-tokens", args->o.batch_tokens, "Tokens per batch (replay and horizon)")
       ->capture_default_str();

@@ -77,7 +77,7 @@ void add_evaluate_command(CLI::App& app) {
   auto* cmd =
       app.add_subcommand("evaluate", "Replay routing traces through a placement and a router; count traffic and load");
   cmd->add_option("--trace", args->traces,
-                  "Trace: ids .npy[.gz] file, folder, or synthetic:MODEL[:TOKENS] (repeatable)")
+                  "Trace: ids .npy[.gz] file, folder, or synthetic:MODEL[:TOKENS[:SEED]] (repeatable)")
       ->required();
   cmd->add_option("--placement", args->placement, "grace placement JSON")->required();
   cmd->add_option("--model", args->model, "Model preset or JSON (default: the placement's)");

@@ -161,7 +161,8 @@ void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo,
   std::printf("  model      %s: %d MoE layers x %d experts, top-%d, %.1f MB per expert\n", one_line(model.name).c_str(),
               model.moe_layers, model.experts, model.top_k, double(model.expert_bytes()) / 1e6);
   std::printf("  topology   %s: %d nodes x %d GPUs, %d expert slots per GPU (%d in all, %d experts)\n",
-              one_line(topo.name).c_str(), topo.nodes, topo.gpus_per_node, slots, slots * topo.num_gpus(), model.experts);
+              one_line(topo.name).c_str(), topo.nodes, topo.gpus_per_node, slots, slots * topo.num_gpus(),
+              model.experts);
   std::printf("  input      %s\n", input.c_str());
   std::printf("  profile    %lld tokens in %.2f s\n", (long long)prof.tokens, profile_s);
   std::printf("  options    policy %s, seed %llu, redundant %s, ratio %s, target router %s\n", a.policy.c_str(),
@@ -181,6 +182,7 @@ void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo,
     std::printf("  predicted load    max/mean %.3f per GPU (mean over layers)\n", s.predicted_max_mean);
     std::printf("  hash              %016llx\n", (unsigned long long)placement_hash(r.placement));
     if (!r.path.empty()) std::printf("  written           %s\n", r.path.c_str());
+    if (!a.dump_loads.empty()) std::printf("  written           %s (per-layer expert loads)\n", a.dump_loads.c_str());
     return;
   }
   std::printf("\n%-26s %9s %11s %9s %10s %11s %12s %14s %10s\n", "policy", "replicas", "slots used", "inst/GPU",
@@ -196,6 +198,7 @@ void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo,
       "expert\n");
   for (const auto& r : results)
     if (!r.path.empty()) std::printf("written %s\n", r.path.c_str());
+  if (!a.dump_loads.empty()) std::printf("written %s (per-layer expert loads)\n", a.dump_loads.c_str());
 }
 
 void print_json(const ModelSpec& model, const Topology& topo, int slots, const PlanArgs& a, const std::string& input,
@@ -251,8 +254,8 @@ void run_plan(const PlanArgs& a) {
     for (const auto& name : policies) {
       const std::string path = output_path(a.out, name, policies.size() > 1);
       check_output_dir(path);
-      GRACE_INPUT_CHECK(a.dump_loads.empty() || std::filesystem::weakly_canonical(a.dump_loads) !=
-                                                    std::filesystem::weakly_canonical(path),
+      GRACE_INPUT_CHECK(a.dump_loads.empty() ||
+                            std::filesystem::weakly_canonical(a.dump_loads) != std::filesystem::weakly_canonical(path),
                         "--dump-loads {} is the path of a placement this command writes (-o {}); give another",
                         quote_input(a.dump_loads), quote_input(a.out));
     }

@@ -2,6 +2,7 @@
 // rewrite traces in grace's NumPy layout. Inputs are validated before anything is written.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -70,9 +71,27 @@ void run_stats(const StatsArgs& a) {
     std::printf("%s", format_trace_stats(s).c_str());
 }
 
+// The output folder is replaced whole, so it may not be the folder a trace read here lives in
+// (a file's folder, or the folder given). Links and other spellings of a folder are the same folder.
+void check_not_an_input_folder(const std::string& out, const std::vector<std::string>& traces) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(out, ec)) return;
+  for (const std::string& t : traces) {
+    if (t.rfind("synthetic:", 0) == 0) continue;
+    const fs::path p(t);
+    const fs::path folder = fs::is_directory(p, ec) ? p : p.has_parent_path() ? p.parent_path() : fs::path(".");
+    GRACE_INPUT_CHECK(!fs::equivalent(folder, out, ec),
+                      "-o {}: is the folder of the input trace {}, and the output folder is replaced whole; write the "
+                      "converted trace elsewhere",
+                      quote_input(out), quote_input(t));
+  }
+}
+
 void run_convert(const ConvertArgs& a) {
   GRACE_INPUT_CHECK(a.experts >= 0, "--experts must be >= 0, got {}", a.experts);
-  check_trace_output(a.out);                      // before any work: a bad -o fails at once
+  check_trace_output(a.out);  // before any work: a bad -o fails at once
+  check_not_an_input_folder(a.out, a.traces);
   TraceReader reader(a.traces, a.experts, true);  // streamed: memory does not grow with the trace
   const int64_t tokens = stream_trace(reader, a.out, !a.plain);
   std::printf("wrote %s: %lld tokens in %lld sequences\n", a.out.c_str(), static_cast<long long>(tokens),

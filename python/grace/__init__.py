@@ -135,7 +135,7 @@ def _python_names(e):
     return ValueError(msg) if msg != str(e) else e
 
 
-def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace", redundant=-1, seed=0,
+def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace", redundant=-1, seed=1,
          coactivation=None, slots_per_gpu=0, seq_offsets=None, batching="trace", batch_tokens=4096,
          target="cover"):
     """Plans a placement.
@@ -145,7 +145,8 @@ def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace
         coactivation: [moe_layers, experts, experts] pair counts.
     model: preset name or model JSON path (default: a generic model of the input's shape).
     topology: "NxG", "NxG@h200", a preset or a topology JSON. redundant: extra slots over the
-    cluster (-1: one per GPU). seed: int in [0, 2**64). slots_per_gpu: expert slots per GPU
+    cluster (-1: one per GPU). seed: int in [0, 2**64), default 1 as `grace plan --seed`.
+    slots_per_gpu: expert slots per GPU
     (0: the topology's). Returns a grace.Placement.
     With topk_ids, as `grace plan --batching B --batch-tokens N` on a trace folder:
     seq_offsets: int [sequences + 1] (0 first, tokens last, strictly increasing; a trace's

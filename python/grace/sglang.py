@@ -5,14 +5,15 @@
 
 import (the dumps are read by grace.sglang_import, which describes SGLang's formats) writes:
   per_token -> DIR/topk_ids.npy [tokens, moe_layers, k] (logical ids: physical ids mapped back
-              with last_physical_to_logical_map, dense-layer rows and -1 padding dropped) and
-              DIR/seq_offsets.npy (sequences from extend_seq_lens, else one per forward pass):
-              a grace trace for `grace plan --trace DIR`.
+              with last_physical_to_logical_map, dense-layer rows and -1 padding dropped),
+              DIR/seq_offsets.npy (sequences from extend_seq_lens, else one per forward pass) and
+              DIR/import.json (where it came from): a grace trace for `grace plan --trace DIR`.
   stat / per_pass -> DIR/loads.npy int64 [moe_layers, E] and DIR/profile.json: a load profile
               (no co-activation), for load-only planning: `python -m grace.sglang plan DIR`,
               grace.plan(loads=...) or grace.eplb.rebalance_experts.
 DIR is written whole: into a sibling `.grace-import-XXXXXXXX`, renamed into place. An existing DIR is
-replaced only when it holds nothing but import's own files, else refused before any work.
+replaced only when it holds nothing but import's own files, one of them its import.json or
+profile.json (a trace folder that another command wrote is refused), else refused before any work.
 Bad input, a usage error or a path the system refuses: one line `grace: error: <where>: <problem>`
 on stderr (names quoted and escaped, the line cut past 1000 bytes), exit code 2, nothing written.
 """
@@ -31,7 +32,7 @@ import threading
 
 import numpy as np
 
-from .sglang_import import (OUTPUT_NAMES, DumpError, _fail, describe_import, import_dumps, load_dump, one_line,
+from .sglang_import import (MARKER_NAMES, OUTPUT_NAMES, DumpError, _fail, describe_import, import_dumps, load_dump, one_line,
                             quote, write_import)
 
 __all__ = ["load_dump", "import_dumps", "main", "quote", "one_line"]
@@ -64,6 +65,13 @@ def _refuse_foreign(folder, owned):
     if foreign is not None:
         _fail(f"output folder {quote(folder)}", f"holds {quote(foreign)}, which grace did not write there; give a "
               "new or empty folder (grace replaces an output folder whole)")
+    try:
+        names = os.listdir(folder)
+    except OSError as e:
+        _fail(f"output folder {quote(folder)}", f"cannot list it: {e.strerror}")
+    if names and not any(n in names for n in MARKER_NAMES):  # e.g. a trace that `grace trace synth` wrote
+        _fail(f"output folder {quote(folder)}", f"holds {quote(sorted(names)[0])} but no import.json or "
+              "profile.json: a trace or profile that import did not write; give a new or empty folder")
 
 
 def _check_can_create(path):
@@ -203,9 +211,9 @@ def _refuse_overwrite(outputs, inputs):
 
 def _cmd_import(a):
     out = a.out.rstrip("/") or a.out[:1]
-    _check_output_folder(out, OUTPUT_NAMES)
     target = _resolve_links(out)
-    _refuse_overwrite([os.path.join(target, n) for n in OUTPUT_NAMES], list(a.dumps) + [a.model])
+    _refuse_overwrite([os.path.join(target, n) for n in OUTPUT_NAMES], list(a.dumps) + [a.model])  # the plainer error
+    _check_output_folder(out, OUTPUT_NAMES)
     model = _model_dict(a.model)
     result = import_dumps(a.dumps, model)  # every dump read and checked before anything is written
     with _staged_folder(out, OUTPUT_NAMES) as folder:
@@ -270,7 +278,7 @@ def _parser():
     pl.add_argument("--topology", default="2x4")
     pl.add_argument("--policy", default="eplb")
     pl.add_argument("--redundant", type=int, default=-1)
-    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument("--seed", type=int, default=1)
     pl.add_argument("-o", "--output", required=True, help="grace placement JSON")
     return ap
 

@@ -20,10 +20,14 @@ import zipfile
 import numpy as np
 
 __all__ = ["DumpError", "quote", "one_line", "load_dump", "import_dumps", "write_import", "describe_import",
-           "OUTPUT_NAMES"]
+           "OUTPUT_NAMES", "MARKER_NAMES"]
 
 # Every name import writes into its output folder (a trace or a load profile).
-OUTPUT_NAMES = ("topk_ids.npy", "seq_offsets.npy", "loads.npy", "profile.json")
+OUTPUT_NAMES = ("topk_ids.npy", "seq_offsets.npy", "import.json", "loads.npy", "profile.json")
+# The file that marks a folder as an import's own (a trace's import.json, a load profile's
+# profile.json): an existing folder without one is not replaced, since a grace trace folder holds
+# topk_ids.npy and seq_offsets.npy too.
+MARKER_NAMES = ("import.json", "profile.json")
 
 
 class DumpError(ValueError):
@@ -374,6 +378,12 @@ def write_import(result, folder, model=None):
         np.save(os.path.join(folder, "topk_ids.npy"), np.ascontiguousarray(ids.astype(dtype)))
         offsets = np.concatenate(([0], np.cumsum(result["seq_lens"]))).astype(np.int64)
         np.save(os.path.join(folder, "seq_offsets.npy"), offsets)
+        meta = {"format": "grace-sglang-import", "version": 1, "kind": "trace", "tokens": int(ids.shape[0]),
+                "moe_layers": int(ids.shape[1]), "top_k": int(ids.shape[2]), "sequences": len(result["seq_lens"]),
+                "dense_layers_dropped": result["dense_layers"], "model": model["name"] if model else None,
+                "files": result["files"]}
+        with open(os.path.join(folder, "import.json"), "w") as f:
+            json.dump(meta, f, indent=1)
         return
     loads = result["loads"]
     np.save(os.path.join(folder, "loads.npy"), loads.astype(np.int64))

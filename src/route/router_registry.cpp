@@ -40,7 +40,7 @@ const RouterEntry kRouters[] = {
      "token index mod number of instances (vLLM)"},
     {"local-first",
      [](const Placement& p, const Topology& t, uint64_t s) { return route::make_local_first(table(p, t), s); },
-     "own GPU, else own node, else uniform random (SGLang static dispatch)", true},
+     "own GPU, else own node, else uniform random over the instances", true},
     {"load-aware",
      [](const Placement& p, const Topology& t, uint64_t s) { return route::make_load_aware(table(p, t), s); },
      "tar's tiers, balanced by the load already routed this batch (grace)", true},

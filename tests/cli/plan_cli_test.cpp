@@ -166,6 +166,8 @@ TEST(PlanCli, DumpLoadsWritesTheProfile) {
   CliResult r = run_grace("plan --policy contiguous --model gpt-oss-20b --topology 1x4 --trace '" + trace +
                           "' --dump-loads '" + dir.file("loads.json") + "'");
   ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("written           " + dir.file("loads.json") + " (per-layer expert loads)"), std::string::npos)
+      << r.out;
   const std::string j = testing::slurp(dir.file("loads.json"));
   EXPECT_NE(j.find("\"num_layers\":24"), std::string::npos) << j.substr(0, 200);
   EXPECT_NE(j.find("\"num_experts\":32"), std::string::npos);

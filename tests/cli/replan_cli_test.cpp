@@ -7,11 +7,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.h"
 #include "grace/model.h"
@@ -191,6 +190,15 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
     EXPECT_NE(e.err.find(what), std::string::npos) << e.err;
     EXPECT_FALSE(std::filesystem::exists(out.file("x.html")));
   }
+  // --html over an input is refused once the inputs are read, before the windows' work (no
+  // progress line), and the input is kept.
+  const std::string placement = testing::slurp(old_path());
+  CliResult in = run_grace("drift --placement '" + old_path() + "' --trace " + kRecent + " --window 512 --html '" +
+                           old_path() + "'");
+  EXPECT_EQ(in.code, 2) << in.err;
+  EXPECT_EQ(in.err_lines(), 1) << in.err;
+  EXPECT_NE(in.err.find("is also an input of this command"), std::string::npos) << in.err;
+  EXPECT_EQ(testing::slurp(old_path()), placement);
 }
 
 // --batching balanced reaches the replay: with the primary router (no load-dependent choice) the
@@ -199,8 +207,8 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
 TEST_F(ReplanCli, DriftReplaysWithBalancedBatches) {
   auto run = [&](const std::string& batching) {
     CliResult r = run_grace("drift --placement '" + old_path() + "' --trace " + kOld + " --trace " + kRecent +
-                            " --window 1024 --seq-tokens 256 --router primary --batch-tokens 512 --batching " + batching +
-                            " --json");
+                            " --window 1024 --seq-tokens 256 --router primary --batch-tokens 512 --batching " +
+                            batching + " --json");
     EXPECT_EQ(r.code, 0) << r.err;
     return nlohmann::json::parse(r.out);
   };

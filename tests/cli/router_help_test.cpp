@@ -12,7 +12,7 @@ using testing::CliResult;
 using testing::run_grace;
 
 TEST(RouterHelp, EveryCommandListsTheRegistry) {
-  for (const char* cmd : {"evaluate", "simulate", "run"}) {
+  for (const char* cmd : {"evaluate", "simulate", "run", "drift"}) {
     CliResult r = run_grace(std::string(cmd) + " --help");
     ASSERT_EQ(r.code, 0) << cmd << ": " << r.err;
     for (const auto& info : router_infos()) {

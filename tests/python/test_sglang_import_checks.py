@@ -78,12 +78,35 @@ def test_import_refuses_a_folder_holding_other_files_and_leaves_it_alone(tmp_pat
 def test_import_replaces_its_own_output_folder_whole(tmp_path, cli, good):
     out = tmp_path / "out"
     assert cli("trace", "import-sglang", good, "-o", str(out)).returncode == 0
-    assert sorted(os.listdir(out)) == ["seq_offsets.npy", "topk_ids.npy"]
+    assert sorted(os.listdir(out)) == ["import.json", "seq_offsets.npy", "topk_ids.npy"]
     torch.save({"logical_count": torch.ones(3, 8, dtype=torch.int32)}, tmp_path / "stat.pt")
     r = cli("trace", "import-sglang", str(tmp_path / "stat.pt"), "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(out)) == ["loads.npy", "profile.json"]  # the trace's files went with the old folder
     assert leftovers(tmp_path) == []
+
+
+def test_import_refuses_a_trace_folder_another_command_wrote(tmp_path, cli, good):
+    # A plain `grace trace synth` folder holds topk_ids.npy and seq_offsets.npy, names import
+    # writes too; without import's import.json it is not import's to replace.
+    plain = tmp_path / "plain"
+    r = cli("trace", "synth", "--model", "deepseek-v2-lite", "--tokens", "500", "--plain", "--no-weights",
+            "-o", str(plain))
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(plain)) == ["seq_offsets.npy", "topk_ids.npy"]
+    before = snapshot(plain)
+    torch.save({"logical_count": torch.ones(3, 8, dtype=torch.int32)}, tmp_path / "stat.pt")
+    for dump in (good, str(tmp_path / "stat.pt")):
+        line = one_error(cli("trace", "import-sglang", dump, "-o", str(plain)))
+        assert f"output folder '{plain}': holds 'seq_offsets.npy' but no import.json or profile.json" in line, line
+        assert snapshot(plain) == before
+    assert leftovers(tmp_path) == []
+    # import's own trace says where it came from.
+    out = tmp_path / "own"
+    assert cli("trace", "import-sglang", good, "-o", str(out)).returncode == 0
+    meta = json.loads((out / "import.json").read_text())
+    assert meta["format"] == "grace-sglang-import" and meta["kind"] == "trace"
+    assert meta["tokens"] == np.load(out / "topk_ids.npy").shape[0]
 
 
 # --- finding 4a: sparse tensors -----------------------------------------------------------------
@@ -184,10 +207,10 @@ def test_the_cli_passes_names_that_look_like_options(tmp_path, cli, good):
     os.link(good, tmp_path / "-x.pt")
     r = cli("trace", "import-sglang", "-o", "o3", "--", "-x.pt", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert sorted(os.listdir(tmp_path / "o3")) == ["seq_offsets.npy", "topk_ids.npy"]
+    assert sorted(os.listdir(tmp_path / "o3")) == ["import.json", "seq_offsets.npy", "topk_ids.npy"]
     r = cli("trace", "import-sglang", "good.pt", "-o", "-o2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert sorted(os.listdir(tmp_path / "-o2")) == ["seq_offsets.npy", "topk_ids.npy"]
+    assert sorted(os.listdir(tmp_path / "-o2")) == ["import.json", "seq_offsets.npy", "topk_ids.npy"]
     line = one_error(cli("trace", "import-sglang", "good.pt", "-o", "o4", "--model", "-h", cwd=tmp_path))
     assert "'-h'" in line, line
     assert not (tmp_path / "o4").exists()
@@ -291,9 +314,9 @@ def test_dot_and_long_output_names_are_written_whole(tmp_path, cli, good):
     work.mkdir()
     r = cli("trace", "import-sglang", good, "-o", ".", cwd=work)
     assert r.returncode == 0, r.stderr
-    assert sorted(os.listdir(work)) == ["seq_offsets.npy", "topk_ids.npy"]
+    assert sorted(os.listdir(work)) == ["import.json", "seq_offsets.npy", "topk_ids.npy"]
     long_name = "n" * 250
     r = cli("trace", "import-sglang", good, "-o", long_name, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert sorted(os.listdir(tmp_path / long_name)) == ["seq_offsets.npy", "topk_ids.npy"]
+    assert sorted(os.listdir(tmp_path / long_name)) == ["import.json", "seq_offsets.npy", "topk_ids.npy"]
     assert leftovers(tmp_path) == []

@@ -54,7 +54,6 @@ void wait_for(Child& c) {
   c.max_rss_kb = ru.ru_maxrss;
 }
 
-
 std::string first_or_empty(const std::vector<std::string>& v) { return v.empty() ? "" : v.front(); }
 
 class AtomicFolder : public testing::Test {
@@ -139,6 +138,19 @@ TEST_F(AtomicFolder, OutputFolderIsCheckedBeforeTheWork) {
   // Missing parents are created for a good run, and removed again after a failed one.
   EXPECT_USER_ERROR(run_grace({"trace", "convert", at("bad/truncated"), "-o", at("new1/new2/t")}), "truncated");
   EXPECT_FALSE(fs::exists(at("new1")));
+  // The folder of a trace it reads: replacing it whole would delete the input (a folder given, a
+  // file in it, a link to it).
+  ASSERT_EQ(run_grace({"trace", "convert", at("good"), "--plain", "-o", at("self")}).exit_code, 0);
+  fs::create_directory_symlink(at("self"), at("selflink"));
+  const std::vector<std::string> before = listing(at("self"));
+  for (const auto& [in, out] : std::vector<std::pair<std::string, std::string>>{{at("self"), at("self")},
+                                                                                {at("self/topk_ids.npy"), at("self")},
+                                                                                {at("selflink"), at("self")},
+                                                                                {at("self"), at("selflink")}}) {
+    SCOPED_TRACE(in + " -o " + out);
+    EXPECT_USER_ERROR(run_grace({"trace", "convert", in, "-o", out}), "is the folder of the input trace");
+    EXPECT_EQ(listing(at("self")), before);
+  }
 }
 
 TEST_F(AtomicFolder, ExportFollowsASymlinkAndKeepsIt) {
