@@ -140,7 +140,7 @@ void add_trace_command(CLI::App& app) {
       "Print a trace's routing statistics: per-layer load max/mean and Gini, skew in windows of B tokens, "
       "share of hot expert pairs, adjacent-layer successor lift, consecutive-token overlap (definitions in "
       "include/grace/trace_stats.h)");
-  st->add_option("traces", stats->traces, kTraceHelp)->required();
+  st->add_option("TRACE", stats->traces, kTraceHelp)->required();
   st->add_option("--experts", stats->experts, "Experts per layer (ids must be smaller); 0: max id + 1")
       ->capture_default_str();
   st->add_option("--window", stats->window, "Window length B in tokens for batch-level skew")->capture_default_str();
@@ -151,7 +151,7 @@ void add_trace_command(CLI::App& app) {
   auto* cv = cmd->add_subcommand("convert",
                                  "Read traces (concatenated) and write them in grace's layout to a directory, "
                                  "with gate weights as float32 when all inputs have them");
-  cv->add_option("traces", conv->traces, kTraceHelp)->required();
+  cv->add_option("TRACE", conv->traces, kTraceHelp)->required();
   cv->add_option("--experts", conv->experts, "Experts per layer (ids must be smaller); 0: no check")
       ->capture_default_str();
   cv->add_flag("--plain", conv->plain, "Write uncompressed .npy instead of .npy.gz");

@@ -84,6 +84,10 @@ CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
       reader = std::make_unique<TraceReader>(o.traces, model.experts);
   };
   if (o.traces.empty()) {
+    GRACE_INPUT_CHECK(
+        o.synth_tokens >= 2,
+        "--synth-tokens {}: the synthetic trace needs at least 2 tokens (one to plan on, one to evaluate)",
+        o.synth_tokens);
     SynthOptions so;
     so.tokens = o.synth_tokens;
     so.seed = o.seed + 1;

@@ -100,10 +100,10 @@ TEST(CliErrors, BadFlagsExitTwoWithOneLine) {
   // --split: an unknown rule, and halves with --plan-trace (nothing to cut), before any work.
   for (const auto& [args, what] : std::initializer_list<std::pair<std::string, std::string>>{
            {"--split odd-even", "grace: error: unknown split 'odd-even' (valid: even-odd, halves)"},
+           {"--synth-tokens 0", "grace: error: --synth-tokens 0: the synthetic trace needs at least 2 tokens"},
            {"--split halves --plan-trace synthetic:deepseek-v2-lite:512:3",
             "grace: error: --split halves cuts the --trace into planning and evaluated traffic"}}) {
-    CmdResult b =
-        run(std::string(GRACE_CLI_PATH) + " compare --synth-tokens 2048 " + args + " -o " + (dir / "bad").string());
+    CmdResult b = run(std::string(GRACE_CLI_PATH) + " compare " + args + " -o " + (dir / "bad").string());
     EXPECT_EQ(b.code, 2) << b.out;
     EXPECT_NE(b.out.find(what), std::string::npos) << b.out;
     EXPECT_FALSE(fs::exists(dir / "bad"));

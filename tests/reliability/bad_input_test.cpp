@@ -52,6 +52,7 @@ const std::vector<Row>& rows() {
        {"badoffsets/seq_offsets.npy", "strictly increasing"}},
       {"stats_huge_offsets", {"trace", "stats", "@bad/hugeoffsets"}, {"hugeoffsets/seq_offsets.npy", "truncated"}},
       {"stats_missing_trace", {"trace", "stats", "@bad/nothing-here"}, {"@bad/nothing-here", "no such file"}},
+      {"stats_no_trace", {"trace", "stats"}, {"TRACE is required"}},
       {"convert_nan_weights",
        {"trace", "convert", "@bad/nanweights", "-o", "{out}/t"},
        {"nanweights/topk_weights_f32.npy", "gate weight nan"}},
