@@ -1,6 +1,7 @@
 #include "cli_checks.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -8,7 +9,12 @@
 #include <system_error>
 
 #include "core/output_path.h"
+#include "grace/batching.h"
+#include "grace/comm_scheme.h"
 #include "grace/error.h"
+#include "grace/experiment.h"
+#include "grace/placement_io.h"
+#include "grace/planner.h"
 
 namespace grace::cli {
 namespace {
@@ -50,6 +56,27 @@ std::string check_output(const std::string& text) {
   return {};
 }
 
+// A name option (--batching, --comm, --split, --format, --policy) checked by the library's own
+// parser, so that its error names the option: "--comm: unknown communication scheme 'x' (...)".
+template <typename Parse>
+CLI::Validator parsed_by(Parse parse) {
+  return CLI::Validator(
+      [parse](std::string& text) -> std::string {
+        try {
+          parse(text);
+        } catch (const InputError& e) {
+          return e.what();
+        }
+        return {};
+      },
+      "", "name");
+}
+
+bool has_name(const CLI::Option& opt, const char* name) {
+  const auto& names = opt.get_lnames();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
 bool is_output(const CLI::Option& opt) {
   for (const std::string& name : opt.get_lnames())
     if (name == "out" || name == "output" || name == "html" || name == "dump-loads") return true;
@@ -62,6 +89,14 @@ void walk(CLI::App& app) {
   for (CLI::Option* opt : app.get_options()) {
     const std::string type = opt->get_type_name();
     if (is_output(*opt)) opt->check(CLI::Validator(check_output, "", "output path"));
+    if (has_name(*opt, "batching")) opt->check(parsed_by(parse_batching));
+    if (has_name(*opt, "comm")) opt->check(parsed_by(parse_comm_scheme));
+    if (has_name(*opt, "split")) opt->check(parsed_by(parse_split_rule));
+    if (has_name(*opt, "format") && app.get_name() == "export") opt->check(parsed_by(parse_export_format));
+    if (has_name(*opt, "policy") && app.get_name() == "plan")
+      opt->check(parsed_by([](const std::string& name) {
+        if (name != "all") make_planner(name);
+      }));
     if (type == "INT")
       opt->check(CLI::Validator(check_integer, "", "integer"));
     else if (type == "UINT")

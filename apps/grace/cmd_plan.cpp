@@ -338,7 +338,10 @@ void add_plan_command(CLI::App& app) {
                   "default: a built-in synthetic trace of the model");
   cmd->add_option("--model", args->model, "Model preset or JSON file (default deepseek-v2-lite)");
   cmd->add_option("--topology", args->topology, "NODESxGPUS[@preset], a preset or a JSON file (default 2x4)");
-  cmd->add_option("--policy", args->policy, "Planner name, or 'all' to compare every planner (default grace)");
+  std::string planners;
+  for (const std::string& name : planner_names()) planners += (planners.empty() ? "" : ", ") + name;
+  cmd->add_option("--policy", args->policy,
+                  "Planner (" + planners + "), or 'all' to compare every planner (default grace)");
   cmd->add_option("--redundant", args->redundant, "Extra expert slots over the cluster (default: one per GPU)");
   cmd->add_option("--seed", args->seed, "Seed for planning and the synthetic trace (default 1)");
   cmd->add_option("--ratio", args->ratio, "grace-paper's controlled non-uniform ratio r (default: knee)");

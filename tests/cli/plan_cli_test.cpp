@@ -233,7 +233,7 @@ TEST(ExportCli, BadInputs) {
   ASSERT_EQ(run_grace("plan --policy contiguous -o '" + dir.file("p.json") + "'").code, 0);
   r = run_grace("export --placement '" + dir.file("p.json") + "' --format trt");
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("unknown export format 'trt'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--format: unknown export format 'trt'"), std::string::npos) << r.err;
   r = run_grace("validate --placement '" + dir.file("p.json") + "' --topology 4x4");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("2x4"), std::string::npos) << r.err;
@@ -260,6 +260,26 @@ TEST(PlanCli, RealTracesEveryPolicy) {
             << c.model << " " << topo << " " << policy;
       }
     }
+}
+
+// A name option's error names the option, whatever the command: the library's parser checks the
+// value while the command line is read (apps/grace/cli_checks.cpp), before any work.
+TEST(CliNames, UnknownNamesNameTheirOption) {
+  for (const auto& [args, want] : std::initializer_list<std::pair<std::string, std::string>>{
+           {"plan --policy nope", "--policy: unknown planner 'nope'"},
+           {"evaluate --trace synthetic:deepseek-v2-lite:64 --placement x.json --comm nope",
+            "--comm: unknown communication scheme 'nope'"},
+           {"simulate --trace synthetic:deepseek-v2-lite:64 --placement x.json --batching nope",
+            "--batching: unknown batching 'nope'"},
+           {"compare --split nope -o x", "--split: unknown split 'nope'"},
+           {"export --placement x.json --format nope -o x", "--format: unknown export format 'nope'"}}) {
+    SCOPED_TRACE(args);
+    CliResult r = run_grace(args);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(r.err_lines(), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("grace: error: " + want, 0), 0u) << r.err;
+  }
+  EXPECT_EQ(run_grace("plan --policy all --model deepseek-v2-lite --trace synthetic:deepseek-v2-lite:512").code, 0);
 }
 
 }  // namespace

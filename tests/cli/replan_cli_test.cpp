@@ -175,7 +175,7 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
            // One re-plan per window: 40k windows of one token would run for half an hour.
            {"--trace synthetic:deepseek-v2-lite:40000:1 --window 1",
             "re-plans x GPUs x experts x layers = 40000 x 8 x 64 x 26"},
-           {"--trace " + kRecent + " --window 512 --batching nope", "unknown batching 'nope'"},
+           {"--trace " + kRecent + " --window 512 --batching nope", "--batching: unknown batching 'nope'"},
            {"--trace " + kRecent + " --window 512 --move-break-even sometimes", "--move-break-even"},
            {"--trace " + kRecent + " --window 512 --move-break-even -0.1", "--move-break-even"},
            {"--trace " + kRecent + " --window 512 --move-break-even 0x10", "a decimal number >= 0"},

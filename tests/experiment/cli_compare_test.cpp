@@ -99,7 +99,7 @@ TEST(CliErrors, BadFlagsExitTwoWithOneLine) {
   }
   // --split: an unknown rule, and halves with --plan-trace (nothing to cut), before any work.
   for (const auto& [args, what] : std::initializer_list<std::pair<std::string, std::string>>{
-           {"--split odd-even", "grace: error: unknown split 'odd-even' (valid: even-odd, halves)"},
+           {"--split odd-even", "grace: error: --split: unknown split 'odd-even' (valid: even-odd, halves)"},
            {"--synth-tokens 0", "grace: error: --synth-tokens 0: the synthetic trace needs at least 2 tokens"},
            {"--split halves --plan-trace synthetic:deepseek-v2-lite:512:3",
             "grace: error: --split halves cuts the --trace into planning and evaluated traffic"}}) {
