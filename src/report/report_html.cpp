@@ -124,7 +124,7 @@ std::string compare_html(const CompareResult& r) {
   meta("model", fmt::format("{} ({} MoE layers x {} experts, top-{})", r.model, r.num_layers, r.num_experts, r.top_k));
   meta("topology", fmt::format("{} ({} nodes x {} GPUs)", r.topology, r.nodes, r.gpus_per_node));
   meta("compute model", r.compute_model);
-  meta("evaluated on", fmt::format("{}: {} tokens in {} sequences, {} batches of {} tokens ({} batching)",
+  meta("evaluated on", fmt::format("{}: {} tokens in {} sequences, {} batches of up to {} tokens ({} batching)",
                                    r.trace_source, r.eval_tokens, r.eval_seqs, r.num_batches, r.batch_tokens,
                                    batching_name(r.batching)));
   meta("planned on", fmt::format("{}: {} tokens in {} sequences", r.plan_source, r.plan_tokens, r.plan_seqs));

@@ -25,7 +25,7 @@ bool is_baseline_planner(const std::string& planner) { return planner.rfind("gra
 
 std::string format_compare_table(const CompareResult& r) {
   std::string out =
-      fmt::format("{} on {} ({} GPUs, {} compute model), {} batches of {} tokens ({} batching); plan: {}\n",
+      fmt::format("{} on {} ({} GPUs, {} compute model), {} batches of up to {} tokens ({} batching); plan: {}\n",
                   one_line(r.model), one_line(r.topology), r.nodes * r.gpus_per_node, r.compute_model, r.num_batches,
                   r.batch_tokens, batching_name(r.batching), one_line(r.plan_source));
   out += fmt::format("{:<52} {:>9} {:>5} {:>9} {:>8} {:>6} {:>6} {:>8} {:>6} {:>9} {:>10} {:>7} {:>7} {:>7}\n",
@@ -69,7 +69,7 @@ std::string compare_markdown(const CompareResult& r) {
                     r.num_experts, r.top_k);
   md += fmt::format("- topology: **{}** ({} nodes x {} GPUs; simulated with the {} compute model)\n",
                     one_line(r.topology), r.nodes, r.gpus_per_node, r.compute_model);
-  md += fmt::format("- evaluated on: {} - {} tokens in {} sequences, {} batches of {} tokens ({} batching)\n",
+  md += fmt::format("- evaluated on: {} - {} tokens in {} sequences, {} batches of up to {} tokens ({} batching)\n",
                     one_line(r.trace_source), r.eval_tokens, r.eval_seqs, r.num_batches, r.batch_tokens,
                     batching_name(r.batching));
   md += fmt::format("- planned on: {} - {} tokens in {} sequences\n", one_line(r.plan_source), r.plan_tokens,

@@ -22,7 +22,7 @@ nlohmann::json layer_time_json(const LayerTime& t) {
 
 std::string format_sim(const SimResult& r) {
   std::string out;
-  out += fmt::format("simulated MoE layers: {} comm, {} GPUs, {} batches of {} tokens ({} batching), {} layers\n",
+  out += fmt::format("simulated MoE layers: {} comm, {} GPUs, {} batches of up to {} tokens ({} batching), {} layers\n",
                      comm_scheme_name(r.comm), r.num_gpus, r.num_batches, r.batch_tokens, batching_name(r.batching),
                      r.num_layers);
   out += fmt::format("{:>6} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>7}\n", "layer", "dispatch_us", "(inter)",
