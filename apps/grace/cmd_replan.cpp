@@ -20,6 +20,7 @@
 
 #include "commands.h"
 #include "core/json_file.h"
+#include "core/output_path.h"
 #include "grace/error.h"
 #include "grace/placement_io.h"
 #include "grace/profile.h"
@@ -52,6 +53,7 @@ void run_replan(const ReplanArgs& a) {
                     "--horizon-tokens must be a positive number of tokens (got {})", a.horizon_tokens);
   check_output_file(a.out, "-o");
   const Trace trace = read_checked_trace(a.traces, cp, a.placement);
+  if (!a.out.empty()) check_not_an_input(a.out);  // the placement and traces are read: before the work
   const Profile prof = build_profile(trace);
 
   ReplanOptions o;
@@ -98,8 +100,8 @@ void run_replan(const ReplanArgs& a) {
   auto pct = [](double a_, double b_) { return a_ > 0 ? 100.0 * (b_ - a_) / a_ : 0.0; };
   std::printf("grace replan (%.2f s)\n", secs);
   std::printf("  placement   %s: %s, model %s, %dx%d GPUs, %d slots per GPU\n", a.placement.c_str(),
-              one_line(cp.placement.policy).c_str(), one_line(cp.model.name).c_str(), cp.topo.nodes, cp.topo.gpus_per_node,
-              cp.placement.slots_per_gpu);
+              one_line(cp.placement.policy).c_str(), one_line(cp.model.name).c_str(), cp.topo.nodes,
+              cp.topo.gpus_per_node, cp.placement.slots_per_gpu);
   std::printf("  recent      %lld tokens\n", (long long)prof.tokens);
   std::printf(
       "  budget      %s\n",

@@ -152,6 +152,8 @@ void build_setup(const RunArgs& a, int world_size, Setup& s) {
                     "the world has {} rank{} but --topology {} has {} GPUs (run with mpirun -np {})", world_size,
                     world_size == 1 ? "" : "s", a.topology, s.topo.num_gpus(), s.topo.num_gpus());
   if (a.traces.empty()) {
+    GRACE_INPUT_CHECK(a.synth_tokens > 0, "--synth-tokens {}: the synthetic trace needs at least one token",
+                      a.synth_tokens);
     SynthOptions so;
     so.tokens = a.synth_tokens;
     so.seed = a.seed + 1;
@@ -183,6 +185,9 @@ struct World {
   std::unique_ptr<engine::Comm> nccl;
   engine::Comm* comm = nullptr;
   int device = 0;
+  // A flag error found before the MPI world exists; raised by every rank once the ranks can agree
+  // on it (run_run), so that one rank prints it.
+  std::string flag_error;
   void finish() {  // MPI_Finalize (or NCCL teardown) before leaving without unwinding into main
     nccl.reset();
 #ifdef GRACE_HAVE_MPI
@@ -192,16 +197,19 @@ struct World {
 };
 
 void open_world(const RunArgs& a, World& w) {
-  GRACE_INPUT_CHECK(a.backend == "cpu" || a.backend == "cuda", "--backend must be cpu or cuda (got '{}')", a.backend);
+  if (a.backend != "cpu" && a.backend != "cuda")
+    w.flag_error = fmt::format("--backend must be cpu or cuda (got {})", quote_input(a.backend));
 #ifndef GRACE_HAVE_CUDA
-  GRACE_INPUT_CHECK(a.backend != "cuda",
-                    "--backend cuda: this grace was built without CUDA (configure with "
-                    "-DGRACE_CUDA=ON on a machine with the CUDA toolkit and NCCL)");
+  else if (a.backend == "cuda")
+    w.flag_error =
+        "--backend cuda: this grace was built without CUDA (configure with -DGRACE_CUDA=ON on a machine with the "
+        "CUDA toolkit and NCCL)";
   GRACE_INPUT_CHECK(a.rendezvous.empty(), "--rendezvous starts ranks over NCCL: this grace was built without CUDA");
 #else
   const int ndev = cuda::device_count();
-  if (a.backend == "cuda" || !a.rendezvous.empty())
-    GRACE_INPUT_CHECK(ndev > 0, "--backend cuda / --rendezvous: no CUDA GPU is visible on this machine");
+  GRACE_INPUT_CHECK(a.rendezvous.empty() || ndev > 0, "--rendezvous: no CUDA GPU is visible on this machine");
+  if (a.backend == "cuda" && ndev <= 0 && w.flag_error.empty())
+    w.flag_error = "--backend cuda: no CUDA GPU is visible on this machine";
   w.device = env_first({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "GRACE_LOCAL_RANK"}, 0) % std::max(ndev, 1);
   if (!a.rendezvous.empty()) {
     const int rank = env_first({"OMPI_COMM_WORLD_RANK", "PMI_RANK", "GRACE_RANK"}, 0);
@@ -223,7 +231,7 @@ void open_world(const RunArgs& a, World& w) {
 
 void run_run(const RunArgs& a) {
   World wld;
-  open_world(a, wld);  // errors here are the same on every rank (flags, build): plain InputError
+  open_world(a, wld);  // errors here are the same on every rank; flag errors wait for the world (flag_error)
   engine::Comm& world = *wld.comm;
   const int me = world.rank();
   Setup s;
@@ -237,6 +245,7 @@ void run_run(const RunArgs& a) {
     msg = code == 2 ? e.what() : std::string("internal error: ") + e.what();
   };
   try {
+    GRACE_INPUT_CHECK(wld.flag_error.empty(), "{}", wld.flag_error);
     build_setup(a, world.size(), s);
     in = engine::EngineInputs{&s.trace, &s.placement, &s.topo, s.model, s.router.get(), s.weights.get()};
     engine::check_engine_inputs(in, s.opt, world.size());

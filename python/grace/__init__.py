@@ -325,7 +325,8 @@ def _real_or_none(fn, name, v):
     return float(v)
 
 
-def _replan(self, topk_ids, max_moves=None, max_move_bytes=None, seed=1, full_plan=True, horizon_tokens=None):
+def _replan(self, topk_ids, max_moves=None, max_move_bytes=None, seed=1, full_plan=True, horizon_tokens=None,
+            seq_offsets=None):
     if max_moves is not None:
         max_moves = _int_arg("replan", "max_moves", max_moves, 0, _I64_MAX,
                              f"must be >= 0 and <= {_I64_MAX} (None for no limit)")
@@ -342,7 +343,9 @@ def _replan(self, topk_ids, max_moves=None, max_move_bytes=None, seed=1, full_pl
         raise ValueError("replan: this placement was planned without a model (model 'generic'); replan needs "
                          "the model's expert sizes: plan it with grace.plan(..., model=...)")
     ids = _int_array("replan", "topk_ids", topk_ids)
-    return _CORE["replan"](self, ids, max_moves, max_move_bytes, seed, bool(full_plan), horizon_tokens)
+    offs = None if seq_offsets is None else _int_array("replan", "seq_offsets", seq_offsets, "[sequences + 1]",
+                                                       "offset")
+    return _CORE["replan"](self, ids, max_moves, max_move_bytes, seed, bool(full_plan), horizon_tokens, offs)
 
 
 for _f, _name in ((_instances, "instances"), (_physical_to_logical_map, "physical_to_logical_map"),

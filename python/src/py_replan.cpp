@@ -9,6 +9,7 @@
 #include "grace/profile.h"
 #include "grace/replan.h"
 #include "grace/topology.h"
+#include "grace/trace.h"
 #include "py_common.h"
 
 namespace grace::py {
@@ -17,7 +18,7 @@ namespace {
 using i64_array = pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast>;
 
 pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_moves, pyb::object max_move_bytes,
-                       uint64_t seed, bool full_plan, pyb::object horizon_tokens) {
+                       uint64_t seed, bool full_plan, pyb::object horizon_tokens, pyb::object seq_offsets) {
   GRACE_INPUT_CHECK(!old.model.empty(), "replan: the placement names no model");
   const ModelSpec model = load_model(old.model);
   const Topology topo = parse_topology(std::to_string(old.nodes) + "x" + std::to_string(old.gpus_per_node));
@@ -57,6 +58,14 @@ pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_move
   tr.num_experts = old.num_experts;
   tr.ids.assign(d, d + T * L * K);
   tr.seq_offsets = {0, T};
+  if (!seq_offsets.is_none()) {  // where each request starts, as a trace's seq_offsets.npy (`grace replan --trace`)
+    i64_array offs = seq_offsets.cast<i64_array>();
+    GRACE_INPUT_CHECK(offs.ndim() == 1 && offs.shape(0) >= 2,
+                      "replan: seq_offsets must be [sequences + 1] (at least [0, tokens]), got shape of {} dimensions",
+                      offs.ndim());
+    tr.seq_offsets.assign(offs.data(), offs.data() + offs.shape(0));
+    check_seq_offsets(tr.seq_offsets, T, "replan: seq_offsets", "topk_ids");
+  }
   const Profile prof = build_profile(tr);
   ReplanOptions o;
   o.max_moves = budget;
@@ -83,14 +92,17 @@ pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_move
 
 void init_replan(pyb::module_& m) {
   auto cls = pyb::reinterpret_borrow<pyb::class_<Placement>>(m.attr("Placement"));
-  cls.def("replan", &replan_topk, pyb::arg("topk_ids"), pyb::arg("max_moves") = pyb::none(),
-          pyb::arg("max_move_bytes") = pyb::none(), pyb::arg("seed") = 1, pyb::arg("full_plan") = true,
-          pyb::arg("horizon_tokens") = pyb::none(),
-          "Adapts the placement to recent routing topk_ids [tokens, layers, k], placing at most max_moves expert "
-          "instances anew (or max_move_bytes of weights; None: no limit; 0 returns it unchanged), as `grace "
-          "replan`; horizon_tokens T: make a move only when the cross-node bytes it saves over T tokens reach the "
-          "expert bytes it ships (--horizon-tokens). Returns (new Placement, report dict: moves, bytes_moved, node "
-          "visits and load before/after).");
+  cls.def(
+      "replan", &replan_topk, pyb::arg("topk_ids"), pyb::arg("max_moves") = pyb::none(),
+      pyb::arg("max_move_bytes") = pyb::none(), pyb::arg("seed") = 1, pyb::arg("full_plan") = true,
+      pyb::arg("horizon_tokens") = pyb::none(), pyb::arg("seq_offsets") = pyb::none(),
+      "Adapts the placement to recent routing topk_ids [tokens, layers, k], placing at most max_moves expert "
+      "instances anew (or max_move_bytes of weights; None: no limit; 0 returns it unchanged), as `grace "
+      "replan`; horizon_tokens T: make a move only when the cross-node bytes it saves over T tokens reach the "
+      "expert bytes it ships (--horizon-tokens); seq_offsets: where each request starts (a trace's seq_offsets.npy; "
+      "None: one sequence), as the trace folder gives `grace replan`. Returns (new Placement, report dict: moves, "
+      "bytes_moved, node "
+      "visits and load before/after).");
 }
 
 }  // namespace grace::py

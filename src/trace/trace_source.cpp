@@ -1,5 +1,6 @@
 #include "trace/trace_source.h"
 
+#include "core/output_path.h"
 #include "grace/error.h"
 #include "grace/synth.h"
 #include "trace/npy.h"
@@ -27,10 +28,9 @@ void check_seq_offsets(const std::vector<int64_t>& offsets, int64_t tokens, cons
                     offsets.empty() ? std::string("empty") : std::to_string(offsets.front()));
   for (size_t i = 1; i < offsets.size(); ++i)
     GRACE_INPUT_CHECK(offsets[i] > offsets[i - 1],
-                      "{} are not strictly increasing at index {} ({} after {}; empty sequences are not allowed)",
-                      what, i, offsets[i], offsets[i - 1]);
-  GRACE_INPUT_CHECK(offsets.back() == tokens, "{} end at {}, but {} has {} tokens", what, offsets.back(), ids,
-                    tokens);
+                      "{} are not strictly increasing at index {} ({} after {}; empty sequences are not allowed)", what,
+                      i, offsets[i], offsets[i - 1]);
+  GRACE_INPUT_CHECK(offsets.back() == tokens, "{} end at {}, but {} has {} tokens", what, offsets.back(), ids, tokens);
 }
 
 Source open_source_arg(const std::string& arg, int num_experts, bool with_weights, std::vector<int64_t>& offs) {
@@ -70,6 +70,8 @@ Source open_source_arg(const std::string& arg, int num_experts, bool with_weight
     else
       read_offsets(s.files.offsets, s.tokens, offs);
     if (s.tokens == 0) offs = {0};
+    // The gate weights belong to the trace even where they are not read: no output may replace them.
+    if (!s.files.weights.empty()) note_input(s.files.weights);
     if (with_weights && !s.files.weights.empty()) {
       NpyReader w;
       w.open(s.files.weights);

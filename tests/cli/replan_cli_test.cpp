@@ -114,6 +114,23 @@ TEST_F(ReplanCli, BadInputIsOneErrorLineExit2AndNoOutput) {
   expect_refused(base + "--trace " + kRecent + " --max-moves 2 --max-move-bytes 9", "not both");
   expect_refused(base + "--trace '" + empty_path() + "'", "no tokens");
   expect_refused(base + "--trace " + kRecent + " --horizon-tokens 0", "--horizon-tokens");
+  // -o over an input: the placement read, or a trace's gate weights (a file of the trace folder
+  // that replan does not read): refused once the inputs are read, before the re-plan.
+  TempDir t("replan-inputs");
+  const std::string trace = t.file("tw");
+  ASSERT_EQ(run_grace("trace synth --model deepseek-v2-lite --tokens 1024 --seed 5 -o '" + trace + "'").code, 0);
+  const std::string weights = trace + "/topk_weights_f32.npy.gz";
+  ASSERT_TRUE(std::filesystem::exists(weights));
+  const std::string placement = testing::slurp(old_path()), w = testing::slurp(weights);
+  for (const std::string& out : {old_path(), weights}) {
+    SCOPED_TRACE(out);
+    CliResult r = run_grace(base + "--trace '" + trace + "' -o '" + out + "'");
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(r.err_lines(), 1) << r.err;
+    EXPECT_NE(r.err.find("is also an input of this command"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(testing::slurp(old_path()), placement);
+  EXPECT_EQ(testing::slurp(weights), w);
 }
 
 // --horizon-tokens: a move is made only when it pays for its bytes within that many tokens; the

@@ -93,3 +93,25 @@ def test_target_router_is_the_cli_plan_for_that_router(cli, synth, tmp_path):
         grace.plan(ids, model=DS, target="nope")
     with pytest.raises(ValueError, match="target goes with topk_ids"):
         grace.plan(loads=np.ones((26, 64)), model=DS, target="sglang-static")
+
+
+def test_replan_with_sequences_is_the_cli_replan_of_the_same_trace(cli, synth, tmp_path):
+    # `grace replan --trace DIR` reads the folder's seq_offsets; Placement.replan(seq_offsets=)
+    # gives the same sequences, so the same re-plan (the sample keeps whole sequences).
+    d, _, _ = synth
+    recent = tmp_path / "recent"
+    r = cli("trace", "synth", "--model", DS, "--tokens", "6144", "--seed", "4", "--topics", "2", "-o", str(recent))
+    assert r.returncode == 0, r.stderr
+    with gzip.open(recent / "topk_ids.npy.gz") as f:
+        ids = np.load(f)
+    offs = np.load(recent / "seq_offsets.npy")
+    assert len(offs) > 10
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    assert cli("plan", "--trace", str(d), "--model", DS, "--topology", "2x4", "-o", str(old)).returncode == 0
+    r = cli("replan", "--placement", str(old), "--trace", str(recent), "--max-moves", "40", "--json", "-o", str(new))
+    assert r.returncode == 0, r.stderr
+    placement, report = grace.Placement.load(str(old)).replan(ids, max_moves=40, seq_offsets=offs)
+    assert placement.hash() == grace.Placement.load(str(new)).hash()
+    assert f'"moves":{report["moves"]}' in r.stdout.replace(" ", "")
+    with pytest.raises(ValueError, match="seq_offsets"):
+        grace.Placement.load(str(old)).replan(ids, max_moves=40, seq_offsets=[0, 5])
