@@ -61,6 +61,9 @@ void run_drift_cmd(DriftArgs a) {
   parse_batching(a.o.batching);
   a.strategies = split_strategies(a.strategies);
   check_strategies(a.strategies);
+  GRACE_INPUT_CHECK(a.o.horizon > 0 || a.break_even != "auto",
+                    "--horizon 0: within 0 batches no move pays back; give a horizon > 0, or --move-break-even off to "
+                    "move without the rule");
   a.o.min_visits_per_move =
       parse_break_even(a.break_even, cp.model, double(a.o.horizon) * double(a.o.batch_tokens), "--move-break-even");
   check_output_file(a.html, "--html");
@@ -111,7 +114,9 @@ void add_drift_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "drift", "Walk a routing stream in windows: placement vs re-plan per window, and when re-planning pays");
   cmd->add_option("--placement", args->placement, "The placement in force (grace placement JSON)")->required();
-  cmd->add_option("--trace", args->traces, "Routing stream: ids .npy[.gz] files or folders, concatenated in order")
+  cmd->add_option(
+         "--trace", args->traces,
+         "Routing stream: ids .npy[.gz] files, folders or synthetic:MODEL[:TOKENS[:SEED]], concatenated in order")
       ->required();
   cmd->add_option("--window", args->o.window, "Tokens per window")->required();
   cmd->add_option("--horizon", args->o.horizon, "Batches within which a re-plan must pay back its moves")
@@ -121,7 +126,7 @@ void add_drift_command(CLI::App& app) {
   args->bytes_opt =
       cmd->add_option("--max-move-bytes", args->max_move_bytes, "Re-plan budget in bytes of expert weights");
   cmd->add_option("--strategies", args->strategies,
-                  "Also replay online strategies out of sample, comma-separated: static, replan (budgeted, "
+                  "Also replay online strategies out of sample, comma-separated: static, replan (as --max-moves says, "
                   "adopted when it pays back within the horizon), eplb:K, grace:K (full re-plan every K windows)");
   cmd->add_option("--move-break-even", args->break_even,
                   "Re-plans make a move only when it pays for its bytes: auto (the cross-node bytes it saves over "

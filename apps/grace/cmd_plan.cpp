@@ -240,7 +240,7 @@ void run_plan(const PlanArgs& a) {
   check_plan_cost(model, topo, a.redundant);  // GPUs x experts x layers, physical slots (core/cost_limits.h)
   GRACE_INPUT_CHECK(a.redundant >= -1, "--redundant {} must be >= 0", a.redundant);
   GRACE_INPUT_CHECK(a.ratio < 0 || a.ratio <= 1, "--ratio {} must be in [0, 1] (omit it to pick the knee)", a.ratio);
-  GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be > 0 (got {})", a.batch_tokens);
+  GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be positive (got {})", a.batch_tokens);
   const Batching batching = parse_batching(a.batching);
   check_router_name(a.target, "--target");
   std::vector<std::string> policies;

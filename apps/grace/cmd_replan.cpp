@@ -133,7 +133,9 @@ void add_replan_command(CLI::App& app) {
   auto* cmd =
       app.add_subcommand("replan", "Adapt a placement to recent routing, moving at most a budget of expert instances");
   cmd->add_option("--placement", args->placement, "The placement in force (grace placement JSON)")->required();
-  cmd->add_option("--trace", args->traces, "Recent routing: ids .npy[.gz] file or folder (repeat to concatenate)")
+  cmd->add_option(
+         "--trace", args->traces,
+         "Recent routing: ids .npy[.gz] file, folder or synthetic:MODEL[:TOKENS[:SEED]] (repeat to concatenate)")
       ->required();
   args->moves_opt = cmd->add_option("--max-moves", args->max_moves,
                                     "Most expert instances to place anew (default: no limit; 0 keeps the placement)");

@@ -340,9 +340,10 @@ void add_run_command(CLI::App& app) {
                   "the MPI world size must equal its GPU count")
       ->capture_default_str();
   cmd->add_option("--placement", a->placement, "Placement JSON (grace plan -o)")->required();
-  cmd->add_option("--trace", a->traces,
-                  "Routing trace (ids file or directory); repeat to concatenate. "
-                  "Default: a synthetic trace of --synth-tokens tokens");
+  cmd->add_option(
+      "--trace", a->traces,
+      "Routing trace: ids .npy[.gz] file, folder or synthetic:MODEL[:TOKENS[:SEED]] (repeat to concatenate). "
+      "Default: a synthetic trace of --synth-tokens tokens");
   cmd->add_option("--synth-tokens", a->synth_tokens, "Tokens of the synthetic trace")->capture_default_str();
   cmd->add_option("--router", a->router, router_option_help())->capture_default_str();
   cmd->add_option("--comm", a->comm, "Communication: flat | hierarchical")->capture_default_str();

@@ -44,7 +44,7 @@ void run_simulate(const SimulateArgs& a) {
   const Placement& p = checked.placement;
   const ModelSpec& model = checked.model;
   const Topology& topo = checked.topo;
-  GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be > 0 (got {})", a.batch_tokens);
+  GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be positive (got {})", a.batch_tokens);
   GRACE_INPUT_CHECK(a.max_chunks >= 1, "--max-chunks must be >= 1 (got {})", a.max_chunks);
   EvalOptions opt;
   opt.batch_tokens = a.batch_tokens;
@@ -80,7 +80,10 @@ void run_simulate(const SimulateArgs& a) {
 void add_simulate_command(CLI::App& app) {
   auto args = std::make_shared<SimulateArgs>();
   auto* cmd = app.add_subcommand("simulate", "Evaluate a placement on a trace, then simulate the MoE-layer time");
-  cmd->add_option("--trace", args->traces, "Routing trace (ids file or directory); repeat to concatenate")->required();
+  cmd->add_option(
+         "--trace", args->traces,
+         "Routing trace: ids .npy[.gz] file, folder or synthetic:MODEL[:TOKENS[:SEED]] (repeat to concatenate)")
+      ->required();
   cmd->add_option("--placement", args->placement, "Placement JSON (grace plan -o)")->required();
   cmd->add_option("--topology", args->topology,
                   "Topology: 2x4, 2x4@h200, paper, h200 or a JSON file "

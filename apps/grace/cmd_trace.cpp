@@ -131,7 +131,11 @@ void add_trace_command(CLI::App& app) {
   s->add_option("--topics", synth->topics, "Number of latent topics")->capture_default_str();
   s->add_flag("--no-weights", synth->no_weights, "Do not write gate weights");
   s->add_flag("--plain", synth->plain, "Write uncompressed .npy instead of .npy.gz");
-  s->add_option("-o,--out", synth->out, "Output directory (created if needed)")->required();
+  s->add_option("-o,--out", synth->out,
+                "Output folder: topk_ids.npy.gz, seq_offsets.npy and topk_weights_f32.npy.gz (.npy with --plain; no "
+                "weights with --no-weights), written whole; an existing folder is replaced only when it holds "
+                "nothing but these names")
+      ->required();
   s->callback([synth] { run_synth(*synth); });
 
   auto stats = std::make_shared<StatsArgs>();
@@ -155,7 +159,10 @@ void add_trace_command(CLI::App& app) {
   cv->add_option("--experts", conv->experts, "Experts per layer (ids must be smaller); 0: no check")
       ->capture_default_str();
   cv->add_flag("--plain", conv->plain, "Write uncompressed .npy instead of .npy.gz");
-  cv->add_option("-o,--out", conv->out, "Output directory (created if needed)")->required();
+  cv->add_option("-o,--out", conv->out,
+                 "Output folder, written whole as trace synth writes one; an existing folder is replaced only when "
+                 "it holds nothing but a trace's names, and never the folder of an input trace")
+      ->required();
   cv->callback([conv] { run_convert(*conv); });
 
   add_trace_import_command(*cmd);

@@ -63,7 +63,11 @@ void add_trace_import_command(CLI::App& trace) {
       "per_pass dumps become a load profile (DIR/loads.npy, profile.json) for load-only planners. "
       "Runs python3 -m grace.sglang (needs numpy and torch)");
   c->add_option("dumps", args->dumps, "expert_distribution_recorder_*.pt files")->required();
-  c->add_option("-o,--out", args->out, "Output folder, written whole (an existing one is replaced only when it holds nothing but the import's own files)")->required();
+  c->add_option(
+       "-o,--out", args->out,
+       "Output folder, written whole: a trace (topk_ids.npy, seq_offsets.npy, import.json) or a load profile "
+       "(loads.npy, profile.json); an existing one is replaced only when it holds nothing but an import's own files")
+      ->required();
   c->add_option("--model", args->model, "Model preset or JSON: checks the shapes and gives the dense layers");
   c->callback([args] { run_import(*args); });
 }

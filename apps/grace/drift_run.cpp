@@ -189,7 +189,11 @@ double replans_per_window(const std::vector<std::string>& strategies) {
 }
 
 void check_strategies(const std::vector<std::string>& strategies) {
-  for (const auto& s : strategies) strategy_period(s);
+  for (size_t i = 0; i < strategies.size(); ++i) {
+    strategy_period(strategies[i]);
+    for (size_t j = 0; j < i; ++j)
+      GRACE_INPUT_CHECK(strategies[j] != strategies[i], "--strategies: '{}' is given twice", strategies[i]);
+  }
 }
 
 std::vector<StrategyResult> run_strategies(const std::vector<Trace>& windows, const Placement& p, const Topology& topo,

@@ -1,10 +1,13 @@
 // Watchdog thread of one engine rank (see engine/watchdog.h for the contract).
 #include "engine/watchdog.h"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 namespace grace::engine {
 namespace {
@@ -52,9 +55,11 @@ void Watchdog::loop() {
     if (idle < limit_ns) continue;
     const int layer = layer_.load(std::memory_order_relaxed);
     const int64_t batch = batch_.load(std::memory_order_relaxed);
-    std::fprintf(stderr, "grace: error: rank %d: no progress for %.0f s in %s (layer %d, batch %lld); aborting\n",
-                 rank_, double(idle) / 1e9, phase_.load(std::memory_order_relaxed), layer,
-                 static_cast<long long>(batch));
+    // Before the first batch (loading, start-up agreement) there is no layer or batch to name.
+    const std::string where =
+        layer < 0 || batch < 0 ? std::string() : fmt::format(" (layer {}, batch {})", layer, batch);
+    std::fprintf(stderr, "grace: error: rank %d: no progress for %.0f s in %s%s; aborting\n", rank_, double(idle) / 1e9,
+                 phase_.load(std::memory_order_relaxed), where.c_str());
     std::fflush(stderr);
     on_timeout_();
     std::_Exit(4);  // on_timeout should not return; make sure this rank ends anyway

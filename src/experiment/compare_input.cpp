@@ -49,7 +49,7 @@ void read_through(TraceReader& reader) {
 }  // namespace
 
 CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
-  GRACE_INPUT_CHECK(o.batch_tokens > 0, "--batch-tokens must be > 0 (got {})", o.batch_tokens);
+  GRACE_INPUT_CHECK(o.batch_tokens > 0, "--batch-tokens must be positive (got {})", o.batch_tokens);
   CompareInput in;
   in.topo = parse_topology(o.topology);
   const Topology& topo = in.topo;

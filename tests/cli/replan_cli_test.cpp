@@ -189,6 +189,7 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
            {"--trace " + kRecent + " --window 512 --strategies static,", "empty entry in 'static,'"},
            {"--trace " + kRecent + " --window 512 --strategies grace:2x", "K must be a positive whole number"},
            {"--trace " + kRecent + " --window 512 --strategies eplb:0", "K must be a positive whole number"},
+           {"--trace " + kRecent + " --window 512 --strategies static,grace:1,static", "'static' is given twice"},
            // One re-plan per window: 40k windows of one token would run for half an hour.
            {"--trace synthetic:deepseek-v2-lite:40000:1 --window 1",
             "re-plans x GPUs x experts x layers = 40000 x 8 x 64 x 26"},
@@ -198,7 +199,8 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
            {"--trace " + kRecent + " --window 512 --move-break-even 0x10", "a decimal number >= 0"},
            {"--trace " + kRecent + " --window 512 --move-break-even ' 5'", "a decimal number >= 0"},
            // A horizon of 0 batches used to turn the rule off (every move taken).
-           {"--trace " + kRecent + " --window 512 --horizon 0", "no move pays back; give a horizon > 0"}}) {
+           {"--trace " + kRecent + " --window 512 --horizon 0",
+            "--horizon 0: within 0 batches no move pays back; give a horizon > 0"}}) {
     SCOPED_TRACE(args);
     CliResult e = run_grace(base + args);
     EXPECT_EQ(e.code, 2) << e.err;

@@ -32,6 +32,19 @@ TEST(WatchdogDeathTest, AbortsWithOneLineWhenNoProgress) {
       ::testing::ExitedWithCode(7), "rank 3: no progress for [0-9]+ s in dispatch \\(layer 2, batch 5\\); aborting");
 }
 
+// Before the first batch (loading, the start-up agreement) the line names the phase only.
+TEST(WatchdogDeathTest, BeforeTheFirstBatchNamesThePhaseOnly) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        Watchdog wd(0.2, 1, [] { std::_Exit(7); });
+        wd.beat("agreeing on the loaded weights");
+        std::this_thread::sleep_for(5s);
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(7), "rank 1: no progress for [0-9]+ s in agreeing on the loaded weights; aborting");
+}
+
 TEST(Watchdog, QuietWhileBeatingAndWhenOff) {
   // Firing would end this process (the watchdog _Exits after the callback): the test fails then.
   std::atomic<int> fired{0};

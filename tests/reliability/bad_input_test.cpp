@@ -87,7 +87,7 @@ const std::vector<Row>& rows() {
        {"batching", "nope", "balanced"}},
       {"plan_zero_batch_tokens",
        {"plan", "--model", "@model.json", "--trace", "@good", "--batch-tokens", "0", "-o", "{out}/p.json"},
-       {"--batch-tokens", "> 0"}},
+       {"--batch-tokens", "must be positive"}},
       {"plan_zero_nodes",
        {"plan", "--model", "@model.json", "--trace", "@good", "--topology", "@bad/topo_zero.json", "-o",
         "{out}/p.json"},
