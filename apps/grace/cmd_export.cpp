@@ -245,7 +245,8 @@ void add_validate_command(CLI::App& app) {
                                  "Check a placement file against a model and a topology, or a serving "
                                  "file (--for sglang FILE) as the serving system will read it");
   cmd->add_option("--placement", args->placement, "grace placement JSON");
-  cmd->add_option("--model", args->model, "Model preset or JSON file (default: the placement's model)");
+  cmd->add_option("--model", args->model,
+                  "Model preset or JSON file (default: the placement's model; required with --for sglang)");
   cmd->add_option("--topology", args->topology, "Topology spec (default: the placement's NODESxGPUS)");
   cmd->add_option("--for", args->target, "Check FILE for a serving system: sglang");
   cmd->add_option("file", args->file, "With --for sglang: the --init-expert-location .json file");
