@@ -5,7 +5,9 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "grace/model.h"
 
@@ -15,6 +17,10 @@ namespace pyb = pybind11;
 
 // A preset name or JSON path; empty: generic_model(layers, experts, top_k).
 ModelSpec resolve_model(const std::string& model, int layers, int experts, int top_k);
+
+// seq_offsets for a stream of `tokens` top-k rows: None -> {0, tokens} (one sequence), else an int
+// array [sequences + 1] checked as a trace's seq_offsets.npy; `who` ("plan", "replan") leads errors.
+std::vector<int64_t> resolve_seq_offsets(const pyb::object& seq_offsets, int64_t tokens, const std::string& who);
 
 void init_plan(pyb::module_& m);
 void init_router(pyb::module_& m);

@@ -75,15 +75,7 @@ Placement plan_topk(i64_array ids, const std::string& model_name, const std::str
   GRACE_INPUT_CHECK(batch_tokens > 0, "plan: batch_tokens must be > 0 (got {})", batch_tokens);
   const Batching how = parse_batching(batching);
   check_router_name(target, "plan: target");
-  tr.seq_offsets = {0, T};
-  if (!seq_offsets.is_none()) {
-    i64_array offs = seq_offsets.cast<i64_array>();
-    GRACE_INPUT_CHECK(offs.ndim() == 1 && offs.shape(0) >= 2,
-                      "plan: seq_offsets must be [sequences + 1] (at least [0, tokens]), got shape of {} dimensions",
-                      offs.ndim());
-    tr.seq_offsets.assign(offs.data(), offs.data() + offs.shape(0));
-    check_seq_offsets(tr.seq_offsets, T, "plan: seq_offsets", "topk_ids");
-  }
+  tr.seq_offsets = resolve_seq_offsets(seq_offsets, T, "plan");
   Profile prof(L, model.experts, K);
   prof.add(tr);
   return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed, how, batch_tokens,

@@ -57,15 +57,7 @@ pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_move
   tr.top_k = K;
   tr.num_experts = old.num_experts;
   tr.ids.assign(d, d + T * L * K);
-  tr.seq_offsets = {0, T};
-  if (!seq_offsets.is_none()) {  // where each request starts, as a trace's seq_offsets.npy (`grace replan --trace`)
-    i64_array offs = seq_offsets.cast<i64_array>();
-    GRACE_INPUT_CHECK(offs.ndim() == 1 && offs.shape(0) >= 2,
-                      "replan: seq_offsets must be [sequences + 1] (at least [0, tokens]), got shape of {} dimensions",
-                      offs.ndim());
-    tr.seq_offsets.assign(offs.data(), offs.data() + offs.shape(0));
-    check_seq_offsets(tr.seq_offsets, T, "replan: seq_offsets", "topk_ids");
-  }
+  tr.seq_offsets = resolve_seq_offsets(seq_offsets, T, "replan");
   const Profile prof = build_profile(tr);
   ReplanOptions o;
   o.max_moves = budget;
