@@ -5,8 +5,8 @@
 //
 //   grace drift --placement P --trace STREAM [--trace ...] --window W [--horizon H]
 //               [--max-moves M | --max-move-bytes B] [--strategies static,eplb:K,grace:K,replan]
-//               [--router R] [--batch-tokens B] [--batching trace|balanced] [--seq-tokens S] [--json] [--html
-//               report.html]
+//               [--router R] [--batch-tokens B] [--batching trace|balanced] [--seq-tokens S] [--json]
+//               [--html report.html]
 #include <fmt/core.h>
 #include <unistd.h>
 

@@ -284,13 +284,19 @@ TEST(Compare, BadInputsAreInputErrors) {
   EXPECT_THROW(run_compare(o), InputError);
 }
 
-// CompareOptions::foresight (a study's upper bound): planning reads the very sequences that are
-// evaluated, and the result says so.
-TEST(Compare, ForesightPlansOnTheEvaluatedSequences) {
+// One combination on the small synthetic trace: 8,192 tokens in batches of 1,024.
+CompareOptions one_row(const Combination& c) {
   CompareOptions o;
   o.synth_tokens = 8192;
   o.batch_tokens = 1024;
-  o.combinations = {{"grace", "cover", CommScheme::kHierarchical}};
+  o.combinations = {c};
+  return o;
+}
+
+// CompareOptions::foresight (a study's upper bound): planning reads the very sequences that are
+// evaluated, and the result says so.
+TEST(Compare, ForesightPlansOnTheEvaluatedSequences) {
+  CompareOptions o = one_row({"grace", "cover", CommScheme::kHierarchical});
   const CompareResult out_of_sample = run_compare(o);
   o.foresight = true;
   const CompareResult foresight = run_compare(o);
@@ -307,10 +313,7 @@ TEST(Compare, ForesightPlansOnTheEvaluatedSequences) {
 // CompareOptions::split = kHalves: the first half of the trace's sequences plans, the second half
 // is evaluated, and the result says so; with --plan-trace there is nothing to cut.
 TEST(Compare, HalvesPlanOnTheEarlierSequences) {
-  CompareOptions o;
-  o.synth_tokens = 8192;
-  o.batch_tokens = 1024;
-  o.combinations = {{"grace", "cover", CommScheme::kHierarchical}};
+  CompareOptions o = one_row({"grace", "cover", CommScheme::kHierarchical});
   const CompareResult even_odd = run_compare(o);
   o.split = TraceSplitRule::kHalves;
   const CompareResult halves = run_compare(o);
@@ -330,10 +333,7 @@ TEST(Compare, HalvesPlanOnTheEarlierSequences) {
 
 // CompareOptions::batching reaches every row's evaluation and every report says which it was.
 TEST(Compare, BalancedBatchingIsUsedAndReported) {
-  CompareOptions o;
-  o.synth_tokens = 8192;
-  o.batch_tokens = 1024;
-  o.combinations = {{"contiguous", "primary", CommScheme::kFlat}};
+  CompareOptions o = one_row({"contiguous", "primary", CommScheme::kFlat});
   const CompareResult trace = run_compare(o);
   o.batching = Batching::kBalanced;
   const CompareResult balanced = run_compare(o);
