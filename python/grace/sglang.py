@@ -32,8 +32,8 @@ import threading
 
 import numpy as np
 
-from .sglang_import import (MARKER_NAMES, OUTPUT_NAMES, DumpError, _fail, describe_import, import_dumps, load_dump, one_line,
-                            quote, write_import)
+from .sglang_import import (MARKER_NAMES, OUTPUT_NAMES, DumpError, _fail, describe_import, import_dumps, load_dump,
+                            one_line, quote, write_import)
 
 __all__ = ["load_dump", "import_dumps", "main", "quote", "one_line"]
 
@@ -55,22 +55,20 @@ def _check_output_path(path):
 
 
 def _refuse_foreign(folder, owned):
-    """Fails when folder holds an entry import does not write (an own name that is not a plain file too)."""
+    """Fails when folder holds an entry import does not write (an own name that is not a plain file
+    too), or holds entries but none of import's marker files (a trace another command wrote)."""
     try:
-        with os.scandir(folder) as entries:
-            foreign = next((e.name for e in entries if e.name not in owned or not e.is_file(follow_symlinks=False)),
-                           None)
+        with os.scandir(folder) as it:
+            entries = [(e.name, e.is_file(follow_symlinks=False)) for e in it]
     except OSError as e:
         _fail(f"output folder {quote(folder)}", f"cannot list it: {e.strerror}")
+    foreign = next((name for name, is_file in entries if name not in owned or not is_file), None)
     if foreign is not None:
         _fail(f"output folder {quote(folder)}", f"holds {quote(foreign)}, which grace did not write there; give a "
               "new or empty folder (grace replaces an output folder whole)")
-    try:
-        names = os.listdir(folder)
-    except OSError as e:
-        _fail(f"output folder {quote(folder)}", f"cannot list it: {e.strerror}")
+    names = sorted(name for name, _ in entries)
     if names and not any(n in names for n in MARKER_NAMES):  # e.g. a trace that `grace trace synth` wrote
-        _fail(f"output folder {quote(folder)}", f"holds {quote(sorted(names)[0])} but no import.json or "
+        _fail(f"output folder {quote(folder)}", f"holds {quote(names[0])} but no import.json or "
               "profile.json: a trace or profile that import did not write; give a new or empty folder")
 
 
