@@ -50,6 +50,10 @@ void read_through(TraceReader& reader) {
 
 CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
   GRACE_INPUT_CHECK(o.batch_tokens > 0, "--batch-tokens must be positive (got {})", o.batch_tokens);
+  GRACE_INPUT_CHECK(o.plan_traces.empty() || o.split == TraceSplitRule::kEvenOdd,
+                    "--split {} cuts the --trace into planning and evaluated traffic; with --plan-trace there is "
+                    "nothing to cut (give one or the other)",
+                    split_rule_name(o.split));
   CompareInput in;
   in.topo = parse_topology(o.topology);
   const Topology& topo = in.topo;
@@ -104,10 +108,6 @@ CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
                     "trace {} has {} layers x top-{}, model '{}' has {} x top-{}", r.trace_source,
                     eval.shape().num_layers, eval.shape().top_k, model.name, model.moe_layers, model.top_k);
 
-  GRACE_INPUT_CHECK(o.plan_traces.empty() || o.split == TraceSplitRule::kEvenOdd,
-                    "--split {} cuts the --trace into planning and evaluated traffic; with --plan-trace there is "
-                    "nothing to cut (give one or the other)",
-                    split_rule_name(o.split));
   std::unique_ptr<TraceReader> plan;
   if (!o.plan_traces.empty() && !o.foresight) {
     plan = std::make_unique<TraceReader>(o.plan_traces, model.experts);
