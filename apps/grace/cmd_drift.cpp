@@ -1,7 +1,8 @@
 // grace drift: walk a routing stream in windows and report, per window, the traffic and load of
 // a placement against a re-plan of that window, flagging the windows where re-planning pays
 // back the expert bytes it moves within a horizon of batches; with --strategies, replay online
-// re-planning strategies out of sample (drift_run.h, docs/replan.md).
+// re-planning strategies out of sample (grace/drift_run.h, docs/replan.md). The stream is read
+// a window at a time.
 //
 //   grace drift --placement P --trace STREAM [--trace ...] --window W [--horizon H]
 //               [--max-moves M | --max-move-bytes B] [--strategies static,eplb:K,grace:K,replan]
@@ -24,8 +25,8 @@
 #include "core/atomic_file.h"
 #include "core/cost_limits.h"
 #include "core/output_path.h"
-#include "drift_report.h"
-#include "drift_run.h"
+#include "grace/drift.h"
+#include "grace/drift_run.h"
 #include "grace/error.h"
 #include "grace/evaluate.h"
 #include "grace/router.h"
@@ -67,40 +68,42 @@ void run_drift_cmd(DriftArgs a) {
   a.o.min_visits_per_move =
       parse_break_even(a.break_even, cp.model, double(a.o.horizon) * double(a.o.batch_tokens), "--move-break-even");
   check_output_file(a.html, "--html");
-  const Trace stream = read_checked_trace(a.traces, cp, a.placement);
-  if (!a.html.empty()) check_not_an_input(a.html);  // the placement and traces are read: before the windows' work
+  const auto stream = open_checked_trace(a.traces, cp, a.placement);
+  if (!a.html.empty()) check_not_an_input(a.html);  // the placement and traces are opened: before the windows' work
   // Window w is compared with a re-plan made on window w - 1: one window compares nothing.
-  GRACE_INPUT_CHECK(stream.num_tokens() >= 2 * a.o.window,
+  const int64_t tokens = stream->shape().tokens;
+  GRACE_INPUT_CHECK(tokens >= 2 * a.o.window,
                     "--window {}: the stream has {} tokens, so fewer than two windows and nothing to compare (drift "
                     "re-plans on each window and evaluates on the next); give a --window of at most {}",
-                    a.o.window, stream.num_tokens(), stream.num_tokens() / 2);
-  const double n_windows = double(std::max<int64_t>(1, stream.num_tokens() / a.o.window));
+                    a.o.window, tokens, tokens / 2);
+  const int64_t n_windows = drift_window_count(tokens, a.o.window);
   check_count("drift",
-              {{"re-plans", int64_t(std::ceil(n_windows * replans_per_window(a.strategies)))},
+              {{"re-plans", int64_t(std::ceil(double(n_windows) * replans_per_window(a.strategies)))},
                {"GPUs", cp.topo.num_gpus()},
                {"experts", cp.model.experts},
                {"layers", cp.model.moe_layers}},
               kMaxDriftWork, "one re-plan per window, and the strategies' own; a larger --window means fewer windows");
-  const auto windows = cut_windows(stream, a.o);
+  // The stream is read a window at a time: one window (and its copy cut into pieces) in memory.
+  check_memory("--window " + std::to_string(a.o.window),
+               {{"tokens", a.o.window}, {"layers", cp.model.moe_layers}, {"top-k", cp.model.top_k}},
+               int64_t(2 * sizeof(expert_t)));
 
   const bool tty = ::isatty(2) != 0;
-  auto progress = [&](const char* what) {
-    return [tty, what](int done, int total) {
-      if (tty)
-        std::fprintf(stderr, "\r%s: window %d / %d%s", what, done, total, done == total ? "\n" : "");
-      else if (done == total || done * 10 / total != (done - 1) * 10 / total)  // a log: every 10%
-        std::fprintf(stderr, "%s: window %d / %d\n", what, done, total);
-    };
+  auto progress = [tty](int64_t done, int64_t total) {
+    if (tty)
+      std::fprintf(stderr, "\rdrift: window %lld / %lld%s", (long long)done, (long long)total,
+                   done == total ? "\n" : "");
+    else if (done == total || done * 10 / total != (done - 1) * 10 / total)  // a log: every 10%
+      std::fprintf(stderr, "drift: window %lld / %lld\n", (long long)done, (long long)total);
   };
   DriftReport rep;
   rep.placement = a.placement;
   rep.options = a.o;
   rep.model = cp.model;
   rep.topo = cp.topo;
-  rep.windows = run_drift(windows, cp.placement, cp.topo, cp.model, a.o, progress("drift"));
-  if (!a.strategies.empty())
-    rep.strategies =
-        run_strategies(windows, cp.placement, cp.topo, cp.model, a.o, a.strategies, progress("strategies"));
+  DriftResult r = run_drift(*stream, cp.placement, cp.topo, cp.model, a.o, a.strategies, progress);
+  rep.windows = std::move(r.windows);
+  rep.strategies = std::move(r.strategies);
   if (!a.html.empty()) write_file_atomic(a.html, drift_html(rep));
   const std::string out = a.json ? drift_json(rep) + "\n" : drift_text(rep);
   std::fwrite(out.data(), 1, out.size(), stdout);

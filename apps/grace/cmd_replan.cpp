@@ -52,9 +52,9 @@ void run_replan(const ReplanArgs& a) {
   GRACE_INPUT_CHECK(a.horizon_opt->count() == 0 || (std::isfinite(a.horizon_tokens) && a.horizon_tokens > 0),
                     "--horizon-tokens must be a positive number of tokens (got {})", a.horizon_tokens);
   check_output_file(a.out, "-o");
-  const Trace trace = read_checked_trace(a.traces, cp, a.placement);
-  if (!a.out.empty()) check_not_an_input(a.out);  // the placement and traces are read: before the work
-  const Profile prof = build_profile(trace);
+  const auto reader = open_checked_trace(a.traces, cp, a.placement);
+  if (!a.out.empty()) check_not_an_input(a.out);  // the placement and traces are opened: before the work
+  const Profile prof = build_profile(*reader, cp.placement.num_experts);  // streamed, a chunk at a time
 
   ReplanOptions o;
   o.max_moves = budget;

@@ -3,9 +3,11 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 
 #include "core/cost_limits.h"
 #include "core/output_path.h"
@@ -33,27 +35,23 @@ CheckedPlacement load_replan_placement(const std::string& path, const std::strin
   return load_checked_placement(path, model_arg, topology_arg);
 }
 
-Trace read_checked_trace(const std::vector<std::string>& traces, const CheckedPlacement& cp,
-                         const std::string& placement_path) {
+std::unique_ptr<TraceReader> open_checked_trace(const std::vector<std::string>& traces, const CheckedPlacement& cp,
+                                                const std::string& placement_path) {
   std::string names;
   for (const auto& t : traces) names += (names.empty() ? "" : ", ") + t;
   const Placement& p = cp.placement;
-  // Shape first (header only), so a trace of another model is named before any reading.
+  // Shape first, from a reader that checks no expert count, so that a trace of another model is
+  // named for its shape before anything else is said of it.
   {
-    TraceReader reader(traces, std::max(p.num_experts, 1 << 16));
-    const TraceShape& s = reader.shape();
+    TraceReader any(traces, std::max(p.num_experts, 1 << 16));
+    const TraceShape& s = any.shape();
     GRACE_INPUT_CHECK(s.num_layers == p.num_layers && s.top_k == cp.model.top_k,
                       "--trace '{}' has {} MoE layers, top-{} but placement '{}' is for model '{}' ({} MoE layers, "
                       "top-{})",
                       names, s.num_layers, s.top_k, placement_path, cp.model.name, p.num_layers, cp.model.top_k);
     GRACE_INPUT_CHECK(s.tokens > 0, "--trace '{}' holds no tokens (empty stream)", names);
-    // replan and drift hold the whole stream in memory: check it fits before reading.
-    check_memory("--trace '" + names + "'", {{"tokens", s.tokens}, {"layers", s.num_layers}, {"top-k", s.top_k}},
-                 int64_t(sizeof(expert_t)));
   }
-  Trace t = read_trace(traces, p.num_experts);
-  GRACE_INPUT_CHECK(t.num_tokens() > 0, "--trace '{}' holds no tokens (empty stream)", names);
-  return t;
+  return std::make_unique<TraceReader>(traces, p.num_experts);
 }
 
 int64_t move_budget(const CLI::Option* moves_opt, int64_t moves, const CLI::Option* bytes_opt, double bytes,

@@ -5,12 +5,13 @@
 #define GRACE_APPS_REPLAN_INPUT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "checked_placement.h"
 #include "grace/model.h"
-#include "grace/trace.h"
+#include "grace/trace_io.h"
 
 namespace CLI {
 class Option;
@@ -23,10 +24,11 @@ namespace grace::cli {
 CheckedPlacement load_replan_placement(const std::string& path, const std::string& model_arg,
                                        const std::string& topology_arg);
 
-// Reads the traces whole and checks them against the placement (layers, top-k, experts) and for
-// tokens (an empty stream is an InputError).
-Trace read_checked_trace(const std::vector<std::string>& traces, const CheckedPlacement& cp,
-                         const std::string& placement_path);
+// Opens the traces for streaming and checks them against the placement (layers, top-k) and for
+// tokens (an empty stream is an InputError), from their headers, before any data is read; ids are
+// checked against the placement's experts as the reader reads them.
+std::unique_ptr<TraceReader> open_checked_trace(const std::vector<std::string>& traces, const CheckedPlacement& cp,
+                                                const std::string& placement_path);
 
 // Move budget from --max-moves / --max-move-bytes (at most one; neither: unbounded, -1).
 // Negative values are InputErrors.

@@ -1,13 +1,14 @@
-#include "drift_report.h"
-
+// Printing `grace drift` (grace/drift.h): the per-window table and the strategies' table, one
+// JSON object, and an HTML page with SVG charts.
 #include <fmt/core.h>
 
 #include <nlohmann/json.hpp>
 
 #include "core/json_file.h"
+#include "grace/drift.h"
 #include "report/svg_charts.h"
 
-namespace grace::cli {
+namespace grace {
 namespace {
 
 std::string budget_text(int64_t m) { return m < 0 ? "unbounded" : fmt::format("{} instances", m); }
@@ -142,4 +143,4 @@ std::string drift_html(const DriftReport& r) {
          body + "\n<pre>" + svg::escape(table) + "</pre>\n</body></html>\n";
 }
 
-}  // namespace grace::cli
+}  // namespace grace
