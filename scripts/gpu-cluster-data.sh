@@ -25,6 +25,7 @@ tasks="intent law summary translation"
 for t in $tasks; do
   [ -f "$src/${t}_topk_ids.npy.gz" ] && [ -f "$src/${t}_seq_offsets.npy" ] || die "$src: no ${t}_topk_ids.npy.gz / ${t}_seq_offsets.npy"
 done
+mkdir -p "$(dirname "${out%/}")"
 tmp=$(mktemp -d "${out%/}.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/plan" "$tmp/trace" "$tmp/pl"
