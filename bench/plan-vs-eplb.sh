@@ -7,7 +7,8 @@
 #   GRACE_BINARY default build/grace; OUT_DIR default out/plan-vs-eplb
 # Environment: RUNS (default 5), TOKENS (16384), SEED (1), EPLB_GROUPS (expert groups to try,
 #   default "8 256": DeepSeek-V3's 8 groups, and every expert its own group as grace's eplb port
-#   does), EPLB_DIR (default ../shared/anchors/deepseek-eplb).
+#   does), EPLB_DIR (default ../shared/anchors/deepseek-eplb), PY (the Python with torch, default
+#   /usr/bin/python3), TIME (GNU time, default /usr/bin/time).
 #
 # Setting: model preset deepseek-v3 (58 MoE layers x 256 experts, top-8), topology 8x8@h200
 # (64 GPUs), 64 redundant slots (EPLB: 320 physical experts), a synthetic trace of TOKENS tokens
@@ -33,7 +34,8 @@ TOKENS=${TOKENS:-16384}
 SEED=${SEED:-1}
 GROUPS_LIST=${EPLB_GROUPS:-8 256}
 EPLB_DIR=${EPLB_DIR:-../shared/anchors/deepseek-eplb}
-PY=/usr/bin/python3
+PY=${PY:-/usr/bin/python3}
+TIME=${TIME:-/usr/bin/time}
 MODEL=deepseek-v3
 TOPO=8x8@h200
 REDUNDANT=64
@@ -44,7 +46,7 @@ fail() { echo "plan-vs-eplb: $*" >&2; exit 2; }
 [[ -x "$GRACE" ]] || fail "$GRACE is not an executable (build it: cmake --build build --target grace)"
 [[ -f "$EPLB_DIR/eplb.py" ]] || fail "$EPLB_DIR/eplb.py not found (DeepSeek's EPLB; set EPLB_DIR)"
 "$PY" -c "import torch" 2>/dev/null || fail "$PY cannot import torch (apt-get install python3-torch)"
-[[ -x /usr/bin/time ]] || fail "/usr/bin/time not found (apt-get install time)"
+[[ -x "$TIME" ]] || fail "$TIME not found (apt-get install time, or set TIME)"
 [[ "$RUNS" -ge 1 ]] || fail "RUNS must be >= 1"
 
 mkdir -p "$OUT"
@@ -53,9 +55,9 @@ trap 'rm -f "$tmp"' EXIT
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minimum() { sort -g | head -1; }
-# Wall seconds of one run of "$@" (stdout discarded), by /usr/bin/time.
+# Wall seconds of one run of "$@" (stdout discarded), by GNU time.
 wall() {
-  /usr/bin/time -f "%e" -o "$tmp" "$@" > /dev/null
+  "$TIME" -f "%e" -o "$tmp" "$@" > /dev/null
   cat "$tmp"
 }
 

@@ -47,6 +47,9 @@ struct PlanOptions {
   // replica on another node pulls pairs off the home node as much as it keeps others home
   // (docs/planners.md, "Planning for SGLang's own dispatch"). `grace plan --target`.
   std::string target_router = "cover";
+  // Threads a planner that plans in parallel (grace) may use; 0: one per core, at most 16. The
+  // placement is the same for every value.
+  int threads = 0;
 };
 
 struct PlanContext {

@@ -1,10 +1,10 @@
 // grace: the project's own planner (docs/planners.md explains the objective and the search), for
 // hierarchical communication with a locality-first router (`cover`, or `tar`). Per layer, on the
 // sampled tokens of the profile seen as a hypergraph (hypergraph.h):
-//   1. nodes: the best of two starting splits (METIS on the affinity graph, and the equal-size
-//      affinity split that uniform-affinity uses) by the real objective, the number of nodes a
-//      token's experts sit on, then local search on that objective by moves and swaps under
-//      node size and load limits (node_refine.h);
+//   1. nodes: the best of two starting splits (METIS on the affinity graph, up to 4 nodes, and
+//      the equal-size affinity split that uniform-affinity uses) by the real objective, the
+//      number of nodes a token's experts sit on, then local search on that objective by moves
+//      and swaps under node size and load limits (node_refine.h);
 //   2. replicas, by one of two rules: every free slot of a node to the copy that saves the most
 //      node visits of the node's own tokens, by exact gain (replica_gain.h), or every free slot
 //      to the expert with the most load per hosting node, on the least loaded node lacking it
@@ -18,11 +18,13 @@
 // serve (PlanOptions::batching, batch_tokens) through the router it will be served with
 // (PlanOptions::target_router). For a router that does not prefer the token's own node (SGLang's
 // dispatch), a third rule keeps every replica on its expert's home node (step 2b alone).
-// Layers are planned in parallel (one thread per core); the result does not depend on the
-// thread count. Deterministic for a seed (METIS's seed; every tie goes to the lower index).
+// Layers, and the searches and candidates inside a layer, are planned in parallel as tasks (one
+// thread per core, task_queue.h); the result does not depend on the thread count. Deterministic for a seed (METIS's
+// seed; every tie goes to the lower index).
 #include <algorithm>
 #include <atomic>
 #include <iterator>
+#include <memory>
 #include <thread>
 
 #include "grace/error.h"
@@ -39,6 +41,7 @@
 #include "plan/replica_gain.h"
 #include "plan/replica_load.h"
 #include "plan/tar_model.h"
+#include "plan/task_queue.h"
 
 namespace grace::plan {
 namespace {
@@ -68,6 +71,16 @@ constexpr double kGpuAffinityWeight = -1.0;
 // Sampled pins per layer the search works on (cost grows linearly with them).
 constexpr int kMaxPins = 65536;
 
+// Most nodes for which the METIS split is a starting candidate. Above it the equal-size pairwise
+// split alone starts the search: METIS's k-way split never had the lower connectivity on any
+// layer measured at 5 to 16 nodes (2026-12-03: DeepSeek-V2-Lite and GPT-OSS-20B real traces at
+// 5x4, 6x4, 8x1, 8x2, 8x4, 16x1, one GPT-OSS layer of 24 at 16x1 excepted; DeepSeek-V3,
+// Qwen3-30B-A3B and OLMoE synthetic at 6x8, 8x8, 16x8), while it is the dearest step at
+// DeepSeek-V3 scale and runs one call at a time (metis_partition.cpp): with 16 threads the
+// METIS calls were the planner's critical path. At 2 nodes it wins a third to a half of the
+// layers, at 4 nodes a few (1-6 of 16-48).
+constexpr int kMetisStartMaxNodes = 4;
+
 // Step 1a: the starting split (primary node of every expert).
 std::vector<int> start_nodes(const Hypergraph& hg, const AffMat& a, const std::vector<double>& load, const Topology& t,
                              int slots, uint64_t seed) {
@@ -75,6 +88,8 @@ std::vector<int> start_nodes(const Hypergraph& hg, const AffMat& a, const std::v
   if (N == 1) return std::vector<int>(E, 0);
   std::vector<int> even(N, E / N);
   for (int n = 0; n < E % N; ++n) ++even[n];
+  // Candidate B alone past kMetisStartMaxNodes.
+  if (N > kMetisStartMaxNodes) return partition_fixed_sizes(a, even);
   // Candidate A: METIS (count constraint only), sizes brought into [even, capacity].
   MetisOptions mo;
   mo.seed = seed;
@@ -87,27 +102,21 @@ std::vector<int> start_nodes(const Hypergraph& hg, const AffMat& a, const std::v
 }
 
 // Step 1b: node loads within (1 + tol) x mean, then the search on the nodes tokens visit; one
-// split per limit in `tols` (the rebalancing steps are shared: only where they stop depends on
-// the limit).
-std::vector<std::vector<int>> primary_nodes(const std::vector<int>& start, const Hypergraph& hg,
-                                            const std::vector<double>& load, const Topology& t, int slots,
-                                            const std::vector<double>& tols) {
+// split per limit in `tols`. The rebalancing steps are shared (only where they stop depends on
+// the limit): this returns every limit's rebalanced split and the search's size limits; the
+// search, refine_nodes under each limit, runs as a task of its own.
+std::vector<std::vector<int>> rebalanced_nodes(const std::vector<int>& start, const Hypergraph& hg,
+                                               const std::vector<double>& load, const Topology& t, int slots,
+                                               const std::vector<double>& tols, NodeRefineOptions* ro) {
   const int E = int(load.size()), N = t.nodes, C = t.gpus_per_node * slots;
-  if (N == 1) return std::vector<std::vector<int>>(tols.size(), start);
   std::vector<int> even(N, E / N);
   for (int n = 0; n < E % N; ++n) ++even[n];
-  NodeRefineOptions ro;
   const int spare = std::max(0, C - even[0]);
   for (int n = 0; n < N; ++n) {
-    ro.min_size.push_back(std::max(1, even[n] - spare));
-    ro.max_size.push_back(std::min(C, even[n] + spare));
+    ro->min_size.push_back(std::max(1, even[n] - spare));
+    ro->max_size.push_back(std::min(C, even[n] + spare));
   }
-  std::vector<std::vector<int>> splits = rebalance_nodes_each(hg, load, N, ro, tols, start);
-  for (size_t i = 0; i < tols.size(); ++i) {
-    ro.load_tol = tols[i];
-    refine_nodes(hg, load, N, ro, splits[i]);
-  }
-  return splits;
+  return rebalance_nodes_each(hg, load, N, *ro, tols, start);
 }
 
 // Step 2b: slots nothing can save traffic with hold second copies of the node's most loaded
@@ -197,32 +206,88 @@ LayerPlacement build_layer(const std::vector<int>& node_of, const Hypergraph& hg
   return lp;
 }
 
-LayerPlacement plan_layer(const Profile& profile, int layer, const Topology& t, const ModelSpec& m, int slots,
-                          uint64_t seed, const std::vector<double>& tols, const JudgeOptions& judge) {
-  const LayerProfile& prof = profile.layers[size_t(layer)];
-  AffMat a = layer_affinity(prof);
-  auto load = layer_load(prof);
-  Hypergraph hg = layer_hypergraph(profile, layer, kMaxPins / profile.top_k);
-  const std::vector<int> start = start_nodes(hg, a, load, t, slots, seed);
-  if (t.nodes == 1 || hg.num_edges == 0) return build_layer(start, hg, a, load, t, slots, ReplicaRule::kGain);
-  LayerPlacement best;
-  double best_us = 0;
-  std::vector<int> prev;
-  int best_split = -1, split = -1;  // candidates' node splits, tightest limit first
-  std::vector<ReplicaRule> rules{ReplicaRule::kGain, ReplicaRule::kLoad};
-  if (!router_prefers_own_node(judge.router)) rules.push_back(ReplicaRule::kHome);
-  for (std::vector<int>& nodes : primary_nodes(start, hg, load, t, slots, tols)) {
-    ++split;
-    if (nodes == prev) continue;  // the looser limit changed nothing
-    for (ReplicaRule rule : rules) {
-      LayerPlacement lp = build_layer(nodes, hg, a, load, t, slots, rule);
-      const double us = judge_layer(lp, hg, t, m, slots, judge);
-      const double need = split > best_split ? best_us * (1 - kLooserSplitMargin) : best_us;
-      if (best.experts.empty() || us < need) best = std::move(lp), best_us = us, best_split = split;
-    }
-    prev = std::move(nodes);
+// One layer's planning as tasks on a TaskQueue: (1) profile views, starting split and the shared
+// rebalancing; (2) the search under each node load limit; (3) each distinct split built with
+// each replica rule and judged. The last task of a stage starts the next; the last of stage 3
+// keeps the fastest candidate, in the order plan_layer has always weighed them, so the result
+// is the same whatever order the tasks run in.
+struct LayerJob {
+  struct Shared {
+    const Profile& profile;
+    const Topology& topo;
+    const ModelSpec& model;
+    int slots;
+    uint64_t seed;
+    std::vector<double> tols;
+    JudgeOptions judge;
+    std::vector<ReplicaRule> rules;
+  };
+  const Shared& sh;
+  int layer;
+  LayerPlacement* out;
+  AffMat a;
+  std::vector<double> load;
+  Hypergraph hg;
+  NodeRefineOptions ro;
+  std::vector<std::vector<int>> splits;  // per node load limit, tightest first
+  struct Candidate {
+    int split;  // index into splits
+    ReplicaRule rule;
+    LayerPlacement lp;
+    double us = 0;
+  };
+  std::vector<Candidate> cands;
+  std::atomic<int> pending{0};
+
+  LayerJob(const Shared& s, int l, LayerPlacement* o) : sh(s), layer(l), out(o) {}
+};
+
+void judge_candidate(const std::shared_ptr<LayerJob>& job, size_t c) {
+  LayerJob& j = *job;
+  const LayerJob::Shared& sh = j.sh;
+  LayerJob::Candidate& cand = j.cands[c];
+  cand.lp = build_layer(j.splits[size_t(cand.split)], j.hg, j.a, j.load, sh.topo, sh.slots, cand.rule);
+  cand.us = judge_layer(cand.lp, j.hg, sh.topo, sh.model, sh.slots, sh.judge);
+  if (--j.pending > 0) return;
+  // The fastest; a looser split must be kLooserSplitMargin faster than a tighter one to win.
+  LayerJob::Candidate* best = nullptr;
+  for (auto& k : j.cands) {
+    const double need = best && k.split > best->split ? best->us * (1 - kLooserSplitMargin) : best ? best->us : 0;
+    if (!best || k.us < need) best = &k;
   }
-  return best;
+  *j.out = std::move(best->lp);
+}
+
+void search_split(const std::shared_ptr<LayerJob>& job, size_t i, TaskQueue& q) {
+  LayerJob& j = *job;
+  NodeRefineOptions ro = j.ro;
+  ro.load_tol = j.sh.tols[i];
+  refine_nodes(j.hg, j.load, j.sh.topo.nodes, ro, j.splits[i]);
+  if (--j.pending > 0) return;
+  // Every distinct split (a looser limit that changed nothing adds none) with every rule.
+  for (size_t s = 0; s < j.splits.size(); ++s) {
+    if (s > 0 && j.splits[s] == j.splits[s - 1]) continue;
+    for (ReplicaRule rule : j.sh.rules) j.cands.push_back({int(s), rule, {}, 0});
+  }
+  j.pending = int(j.cands.size());
+  for (size_t c = j.cands.size(); c-- > 0;) q.push_front([job, c] { judge_candidate(job, c); });
+}
+
+void start_layer(const std::shared_ptr<LayerJob>& job, TaskQueue& q) {
+  LayerJob& j = *job;
+  const LayerJob::Shared& sh = j.sh;
+  const LayerProfile& prof = sh.profile.layers[size_t(j.layer)];
+  j.a = layer_affinity(prof);
+  j.load = layer_load(prof);
+  j.hg = layer_hypergraph(sh.profile, j.layer, kMaxPins / sh.profile.top_k);
+  const std::vector<int> start = start_nodes(j.hg, j.a, j.load, sh.topo, sh.slots, sh.seed);
+  if (sh.topo.nodes == 1 || j.hg.num_edges == 0) {
+    *j.out = build_layer(start, j.hg, j.a, j.load, sh.topo, sh.slots, ReplicaRule::kGain);
+    return;
+  }
+  j.splits = rebalanced_nodes(start, j.hg, j.load, sh.topo, sh.slots, sh.tols, &j.ro);
+  j.pending = int(j.splits.size());
+  for (size_t i = j.splits.size(); i-- > 0;) q.push_front([job, i, &q] { search_split(job, i, q); });
 }
 
 class GracePlanner final : public Planner {
@@ -241,26 +306,18 @@ class GracePlanner final : public Planner {
                                          : std::vector<double>(std::begin(kNodeLoadTols), std::end(kNodeLoadTols));
     check_router_name(ctx.options.target_router, "--target");
     const JudgeOptions judge{ctx.options.batch_tokens, ctx.options.batching, ctx.options.target_router};
+    std::vector<ReplicaRule> rules{ReplicaRule::kGain, ReplicaRule::kLoad};
+    if (!router_prefers_own_node(judge.router)) rules.push_back(ReplicaRule::kHome);
+    const LayerJob::Shared shared{ctx.profile, ctx.topo, ctx.model, slots, ctx.options.seed, tols, judge, rules};
     Placement p;
     p.layers.resize(size_t(L));
-    std::atomic<int> next{0};
-    std::exception_ptr failure;
-    std::atomic<bool> failed{false};
-    auto work = [&] {
-      for (int l = next++; l < L && !failed; l = next++) {
-        try {
-          p.layers[size_t(l)] = plan_layer(ctx.profile, l, ctx.topo, ctx.model, slots, ctx.options.seed, tols, judge);
-        } catch (...) {
-          if (!failed.exchange(true)) failure = std::current_exception();
-        }
-      }
-    };
-    const int threads = std::clamp(int(std::thread::hardware_concurrency()), 1, std::min(L, 16));
-    std::vector<std::thread> pool;
-    for (int i = 1; i < threads; ++i) pool.emplace_back(work);
-    work();
-    for (auto& th : pool) th.join();
-    if (failure) std::rethrow_exception(failure);
+    TaskQueue q;
+    for (int l = 0; l < L; ++l) {
+      auto job = std::make_shared<LayerJob>(shared, l, &p.layers[size_t(l)]);
+      q.push_back([job, &q] { start_layer(job, q); });
+    }
+    const int cores = std::clamp(int(std::thread::hardware_concurrency()), 1, 16);
+    q.run(ctx.options.threads > 0 ? ctx.options.threads : cores);
     return p;
   }
 };
