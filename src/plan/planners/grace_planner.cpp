@@ -19,8 +19,8 @@
 // (PlanOptions::target_router). For a router that does not prefer the token's own node (SGLang's
 // dispatch), a third rule keeps every replica on its expert's home node (step 2b alone).
 // Layers, and the searches and candidates inside a layer, are planned in parallel as tasks (one
-// thread per core, task_queue.h); the result does not depend on the thread count. Deterministic for a seed (METIS's
-// seed; every tie goes to the lower index).
+// thread per core, task_queue.h); the result does not depend on the thread count. Deterministic
+// for a seed (METIS's seed; every tie goes to the lower index).
 #include <algorithm>
 #include <atomic>
 #include <iterator>
@@ -209,8 +209,8 @@ LayerPlacement build_layer(const std::vector<int>& node_of, const Hypergraph& hg
 // One layer's planning as tasks on a TaskQueue: (1) profile views, starting split and the shared
 // rebalancing; (2) the search under each node load limit; (3) each distinct split built with
 // each replica rule and judged. The last task of a stage starts the next; the last of stage 3
-// keeps the fastest candidate, in the order plan_layer has always weighed them, so the result
-// is the same whatever order the tasks run in.
+// weighs the candidates in a fixed order (tightest split first, then the rules in order), so the
+// result is the same whatever order the tasks ran in.
 struct LayerJob {
   struct Shared {
     const Profile& profile;
