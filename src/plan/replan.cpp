@@ -5,7 +5,6 @@
 #include "grace/replan.h"
 
 #include <algorithm>
-#include <atomic>
 #include <limits>
 #include <numeric>
 #include <set>
@@ -17,6 +16,7 @@
 #include "plan/plan_util.h"
 #include "plan/replan_layer.h"
 #include "plan/tar_model.h"
+#include "plan/task_queue.h"
 
 namespace grace {
 namespace {
@@ -189,15 +189,9 @@ ReplanResult replan(const Placement& old, const Profile& recent, const ModelSpec
   // Initial best change of every layer (in parallel; each layer's search is independent).
   std::vector<Change> best(static_cast<size_t>(L));
   {
-    std::atomic<int> next{0};
-    auto work = [&] {
-      for (int l = next++; l < L; l = next++) best[size_t(l)] = ls[size_t(l)].best_change(budget);
-    };
-    const int threads = std::clamp(int(std::thread::hardware_concurrency()), 1, std::min(std::max(L, 1), 16));
-    std::vector<std::thread> pool;
-    for (int i = 1; i < threads; ++i) pool.emplace_back(work);
-    work();
-    for (auto& th : pool) th.join();
+    plan::TaskQueue q;
+    for (int l = 0; l < L; ++l) q.push_back([&, l] { best[size_t(l)] = ls[size_t(l)].best_change(budget); });
+    q.run(std::clamp(int(std::thread::hardware_concurrency()), 1, std::min(std::max(L, 1), 16)));
   }
   // Break-even: a change adding c > 0 moves must save >= c x min_visits_per_move visits per token
   // (its gain is in edge x source-node units: / (nodes x sampled edges) is visits per token).
