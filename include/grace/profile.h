@@ -51,7 +51,9 @@ struct Profile {
   Profile(int layers, int experts, int top_k);
 
   // Adds every token of `chunk` (which must have the same layers/top_k; ids < num_experts).
-  void add(const Trace& chunk);
+  // The layers are counted on `threads` threads (0: the cores, up to 16, when the chunk is big
+  // enough to pay for them); the profile is the same for any thread count.
+  void add(const Trace& chunk, int threads = 0);
   // Adds another profile of the same shape (its tokens count after this profile's).
   void merge(const Profile& other);
   // Scale from sample rows to profiled tokens (tokens / sample.size(); 1 when empty).

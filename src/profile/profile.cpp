@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "grace/error.h"
+#include "profile/parallel_tasks.h"
 #include "profile/token_sample.h"
 
 namespace grace {
@@ -44,14 +45,17 @@ Profile::Profile(int layers, int experts, int k) : num_layers(layers), num_exper
   GRACE_INPUT_CHECK(layers >= 1 && experts >= 1 && k >= 1 && k <= experts,
                     "profile: bad shape {} layers x {} experts, top-{}", layers, experts, k);
   this->layers.resize(size_t(layers));
-  for (auto& l : this->layers) {
-    l.num_experts = experts;
-    l.load.assign(size_t(experts), 0);
-    l.affinity.assign(size_t(experts) * size_t(experts), 0);
-  }
+  // Zeroing the affinity matrices is the first touch of their pages: spread it over threads.
+  const int64_t cells = int64_t(experts) * experts;
+  profile::parallel_tasks(layers, profile::threads_for(layers, int64_t(layers) * cells / 8, 0), [&](int l, int) {
+    LayerProfile& lp = this->layers[size_t(l)];
+    lp.num_experts = experts;
+    lp.load.assign(size_t(experts), 0);
+    lp.affinity.assign(size_t(cells), 0);
+  });
 }
 
-void Profile::add(const Trace& chunk) {
+void Profile::add(const Trace& chunk, int threads) {
   const int64_t n = chunk.num_tokens();
   if (n == 0) return;
   GRACE_INPUT_CHECK(chunk.num_layers == num_layers && chunk.top_k == top_k,
@@ -59,10 +63,27 @@ void Profile::add(const Trace& chunk) {
                     chunk.top_k, num_layers, top_k);
   const int E = num_experts, K = top_k;
   const int64_t stride = int64_t(num_layers) * K;
-  std::vector<uint32_t> scratch(static_cast<size_t>(E) * E);
-  std::vector<uint32_t> cnt(static_cast<size_t>(E));
-  for (int l = 0; l < num_layers; ++l) {
+  // Sequences: a chunk at the start of a trace begins new ones; a later chunk of the same trace
+  // continues its numbering (chunk.first_seq is the trace's own index).
+  if (chunk.first_token == 0) seq_base_ = sequences;
+  const int64_t first_seq = seq_base_ + chunk.first_seq;
+
+  // Task 0 offers the chunk to the token sample; task 1 + l counts layer l. Each writes only its
+  // own data, so the result does not depend on the thread count; a bad id throws from its layer
+  // (the lowest such layer's error is the one reported, as in a serial pass).
+  const int64_t work = n * stride * K / 2 + int64_t(num_layers) * E * E;
+  const int workers = profile::threads_for(1 + num_layers, work, threads);
+  std::vector<std::vector<uint32_t>> scratches(static_cast<size_t>(workers));
+  profile::parallel_tasks(1 + num_layers, workers, [&](int task, int worker) {
+    if (task == 0) {
+      profile::sample_add(sample, chunk, tokens, first_seq);
+      return;
+    }
+    const int l = task - 1;
     LayerProfile& lp = layers[size_t(l)];
+    std::vector<uint32_t>& scratch = scratches[size_t(worker)];
+    scratch.resize(size_t(E) * E);
+    std::vector<uint32_t> cnt(static_cast<size_t>(E));
     for (int64_t t0 = 0; t0 < n; t0 += kMaxPassTokens) {
       const int64_t t1 = std::min(n, t0 + kMaxPassTokens);
       std::fill(scratch.begin(), scratch.end(), 0u);
@@ -94,12 +115,7 @@ void Profile::add(const Trace& chunk) {
           lp.affinity[size_t(j) * E + i] += v;
         }
     }
-  }
-  // Sequences: a chunk at the start of a trace begins new ones; a later chunk of the same trace
-  // continues its numbering (chunk.first_seq is the trace's own index).
-  if (chunk.first_token == 0) seq_base_ = sequences;
-  const int64_t first_seq = seq_base_ + chunk.first_seq;
-  profile::sample_add(sample, chunk, tokens, first_seq);
+  });
   sequences = std::max(sequences, first_seq + std::max<int64_t>(1, chunk.num_seqs()));
   tokens += n;
 }

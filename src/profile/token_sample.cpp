@@ -57,6 +57,12 @@ void sample_add(TokenSample& s, const Trace& chunk, int64_t first_index, int64_t
   const size_t row = size_t(chunk.num_layers) * chunk.top_k;
   const int64_t n = chunk.num_tokens();
   uint64_t th = threshold(s);
+  // The sample holds at most 2 x capacity rows between trims: reserve what this chunk can add.
+  const int64_t rows = std::min(s.size() + n, 2 * s.capacity);
+  s.token.reserve(size_t(rows));
+  s.hash.reserve(size_t(rows));
+  s.seq.reserve(size_t(rows));
+  s.ids.reserve(size_t(rows) * row);
   for (int64_t t = 0; t < n; ++t) {
     const uint64_t h = sketch_key(first_index + t);
     while (seq_at + 2 < chunk.seq_offsets.size() && chunk.seq_offsets[seq_at + 1] <= t) ++seq_at;

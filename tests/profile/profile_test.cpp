@@ -137,6 +137,42 @@ TEST(Profile, StreamingChunksEqualTheWholeTrace) {
   EXPECT_THROW(a.merge(Profile(4, 16, 4)), InputError);
 }
 
+// Profile::add counts the layers on threads; the profile, its sample and the error a bad id
+// raises must not depend on how many. Big enough that the threads' layers overlap in time.
+TEST(Profile, SameProfileAndSameErrorForAnyThreadCount) {
+  const int layers = 9, experts = 48, k = 6;
+  const int64_t tokens = 24000;
+  Trace whole = random_trace(layers, experts, k, tokens, 5);
+  whole.seq_offsets = {0, 7000, 19000, tokens};
+  Profile ref(layers, experts, k);
+  ref.add(whole, 1);
+  for (int threads : {2, 3, 8, 16}) {
+    Profile p(layers, experts, k);
+    p.add(whole, threads);
+    expect_same(ref, p);
+    EXPECT_EQ(p.sequences, ref.sequences) << threads << " threads";
+    EXPECT_EQ(p.sample.token, ref.sample.token) << threads << " threads";
+    EXPECT_EQ(p.sample.seq, ref.sample.seq) << threads << " threads";
+    EXPECT_EQ(p.sample.ids, ref.sample.ids) << threads << " threads";
+  }
+  // Bad ids in layer 0 (its last token) and layer 1 (token 0, found first in time): every thread
+  // count names layer 0's, as a pass over the layers in order does.
+  Trace bad = whole;
+  const int64_t row = int64_t(layers) * k;
+  bad.ids[size_t((tokens - 1) * row + 0 * k + 1)] = 50;
+  bad.ids[size_t(0 * row + 1 * k)] = 48;
+  for (int threads : {1, 2, 3, 16}) {
+    Profile p(layers, experts, k);
+    try {
+      p.add(bad, threads);
+      ADD_FAILURE() << "bad ids accepted on " << threads << " threads";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("token 23999, layer 0: expert id 50 >= 48"), std::string::npos)
+          << threads << " threads: " << e.what();
+    }
+  }
+}
+
 TEST(WindowSkew, TinyCase) {
   // 1 layer, 2 experts, top-1; windows of 4: [0,0,0,1] -> 3/2; [0,1,0,1] -> 1; tail [1] dropped.
   Trace t = make_trace(2, {{{0}}, {{0}}, {{0}}, {{1}}, {{0}}, {{1}}, {{0}}, {{1}}, {{1}}});
