@@ -19,6 +19,9 @@
 #include "commands.h"
 #include "core/cleanup.h"
 #include "core/output_path.h"
+#ifdef GRACE_HAVE_ENGINE
+#include "engine/blas_threads.h"
+#endif
 #include "grace/error.h"
 
 namespace {
@@ -95,6 +98,9 @@ bool quiet_rank(int argc, char** argv) {
 int main(int argc, char** argv) {
   grace::install_cleanup_handlers();  // SIGINT/SIGTERM/SIGHUP remove temporaries first
   grace::guard_inputs();              // no output is written over a file the command read
+#ifdef GRACE_HAVE_ENGINE
+  grace::engine::park_blas_threads();  // OpenBLAS's spinning workers off the planner's cores
+#endif
   CLI::App app{
       "grace: plan, route, evaluate and run distributed Mixture-of-Experts inference with affinity "
       "grouping, replication and locality-aware routing."};
