@@ -6,6 +6,7 @@
 // (a broken internal check), also one line.
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli_checks.h"
@@ -84,8 +86,11 @@ std::string unknown_command(CLI::App& app, int argc, char** argv) {
 }
 
 // `grace run` under mpirun: every rank parses the same command line, so a parse error would be
-// printed once per rank. Only rank 0 prints it (all ranks exit 2). Errors after parsing are
+// printed once per rank. Only rank 0 prints it at once (all ranks exit 2; the others wait for
+// mpirun to end them, kQuietRankWait). Errors after parsing are
 // reported by the engine's start-up agreement (the lowest failing rank).
+constexpr std::chrono::seconds kQuietRankWait{5};
+
 bool quiet_rank(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) != "run") return false;
   for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
@@ -121,8 +126,11 @@ int main(int argc, char** argv) {
     try {
       app.parse(argc, argv);
     } catch (const CLI::Error& e) {
-      // Help and version are CLI::Error too: printed by rank 0 only as well.
-      if (quiet_rank(argc, argv) && e.get_exit_code() != 0) return 2;
+      // Help and version are CLI::Error too: printed by rank 0 only as well. A quiet rank that
+      // exited at once could have mpirun abort the job before rank 0's error line is out, so it
+      // waits for mpirun to end it. Still alive after a few seconds, rank 0 parsed its own line
+      // (an MPMD launch with other options): then this rank prints its error itself.
+      if (quiet_rank(argc, argv) && e.get_exit_code() != 0) std::this_thread::sleep_for(kQuietRankWait);
       throw;
     }
   } catch (const CLI::CallForHelp& e) {
