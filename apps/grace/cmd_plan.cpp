@@ -2,7 +2,8 @@
 // one policy or all of them, print the plan's key numbers and write the placement file(s).
 //
 //   grace plan [--trace T]... [--model M] [--topology X] [--policy P|all] [--redundant N]
-//              [--seed S] [--ratio r] [-o placement.json] [--dump-loads loads.json] [--json]
+//              [--seed S] [--ratio r] [-o placement.json] [--dump-loads loads.json] [--threads N]
+//              [--json]
 //
 // Every input is checked before the long steps (model, topology, policy names, every output
 // path, trace shape against the model). Placements are validated against the topology before
@@ -42,6 +43,7 @@ namespace {
 
 constexpr int64_t kSynthTokens = 32768;
 constexpr int64_t kChunkTokens = 65536;
+constexpr int kMaxThreads = 256;
 
 struct PlanArgs {
   std::vector<std::string> traces;
@@ -56,6 +58,7 @@ struct PlanArgs {
   std::string target = "cover";
   std::string out;
   std::string dump_loads;  // write the profile's per-layer expert loads here
+  int threads = 0;         // 0: one per core, up to 16
   bool json = false;
 };
 
@@ -119,12 +122,12 @@ Profile profile_traces(const PlanArgs& a, const ModelSpec& model, std::string& d
   described = fmt::format("{}: {} tokens in {} sequences", names, shape.tokens, shape.seqs);
   const bool tty = ::isatty(2) != 0;
   const bool big = shape.tokens >= (int64_t(1) << 18);
-  Profile prof(model.moe_layers, model.experts, model.top_k);
+  Profile prof(model.moe_layers, model.experts, model.top_k, a.threads);
   Trace chunk;
   int quarter = 0;
   auto t0 = std::chrono::steady_clock::now();
   while (reader.next(chunk, kChunkTokens)) {
-    prof.add(chunk);
+    prof.add(chunk, a.threads);
     const double done = shape.tokens > 0 ? double(prof.tokens) / double(shape.tokens) : 1.0;
     if (tty && big) {
       std::fprintf(stderr, "\rprofiling: %lld / %lld tokens (%.0f%%)", (long long)prof.tokens, (long long)shape.tokens,
@@ -165,10 +168,11 @@ void print_text(const PlanArgs& a, const ModelSpec& model, const Topology& topo,
               model.experts);
   std::printf("  input      %s\n", input.c_str());
   std::printf("  profile    %lld tokens in %.2f s\n", (long long)prof.tokens, profile_s);
-  std::printf("  options    policy %s, seed %llu, redundant %s, ratio %s, target router %s\n", a.policy.c_str(),
-              (unsigned long long)a.seed,
+  std::printf("  options    policy %s, seed %llu, redundant %s, ratio %s, target router %s, threads %s\n",
+              a.policy.c_str(), (unsigned long long)a.seed,
               a.redundant < 0 ? "default (one per GPU)" : std::to_string(a.redundant).c_str(),
-              a.ratio < 0 ? "knee" : fmt::format("{}", a.ratio).c_str(), a.target.c_str());
+              a.ratio < 0 ? "knee" : fmt::format("{}", a.ratio).c_str(), a.target.c_str(),
+              a.threads == 0 ? "one per core" : std::to_string(a.threads).c_str());
   if (results.size() == 1) {
     const auto& r = results[0];
     const auto& s = r.summary;
@@ -212,7 +216,8 @@ void print_json(const ModelSpec& model, const Topology& topo, int slots, const P
   j["input_description"] = input;
   j["tokens"] = prof.tokens;
   j["profile_seconds"] = profile_s;
-  j["options"] = {{"seed", a.seed}, {"redundant", a.redundant}, {"ratio", a.ratio}, {"target", a.target}};
+  j["options"] = {
+      {"seed", a.seed}, {"redundant", a.redundant}, {"ratio", a.ratio}, {"target", a.target}, {"threads", a.threads}};
   j["plans"] = nlohmann::json::array();
   for (const auto& r : results) {
     const auto& s = r.summary;
@@ -241,6 +246,8 @@ void run_plan(const PlanArgs& a) {
   GRACE_INPUT_CHECK(a.redundant >= -1, "--redundant {} must be >= 0", a.redundant);
   GRACE_INPUT_CHECK(a.ratio < 0 || a.ratio <= 1, "--ratio {} must be in [0, 1] (omit it to pick the knee)", a.ratio);
   GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be positive (got {})", a.batch_tokens);
+  GRACE_INPUT_CHECK(a.threads >= 0 && a.threads <= kMaxThreads,
+                    "--threads {} must be in [0, {}] (0: one per core, up to 16)", a.threads, kMaxThreads);
   const Batching batching = parse_batching(a.batching);
   check_router_name(a.target, "--target");
   std::vector<std::string> policies;
@@ -277,7 +284,8 @@ void run_plan(const PlanArgs& a) {
     so.seed = a.seed;
     so.with_weights = false;
     Trace trace = synthesize_trace(model, so);
-    prof = build_profile(trace);
+    prof = Profile(model.moe_layers, model.experts, model.top_k, a.threads);
+    prof.add(trace, a.threads);
     input = fmt::format(
         "built-in synthetic trace of {} ({} tokens, seed {}; no --trace given; profile time "
         "includes generating it)",
@@ -295,6 +303,7 @@ void run_plan(const PlanArgs& a) {
   opt.batch_tokens = a.batch_tokens;
   opt.batching = batching;
   opt.target_router = a.target;
+  opt.threads = a.threads;
   PlanContext ctx{prof, model, topo, opt};
   const int slots = ctx.slots();
   std::vector<PlanResult> results;
@@ -358,6 +367,9 @@ void add_plan_command(CLI::App& app) {
                   "Placement file to write; with --policy all, one <stem>.<policy>.json per policy");
   cmd->add_option("--dump-loads", args->dump_loads,
                   "Also write the profile's per-layer expert loads as JSON {\"load\": [layer][expert], ...}");
+  cmd->add_option("--threads", args->threads,
+                  "Threads for profiling and planning (default 0: one per core, up to 16); the plan is the same "
+                  "for any count");
   cmd->add_flag("--json", args->json, "Print a JSON object instead of the report");
   cmd->callback([args] { run_plan(*args); });
 }

@@ -48,7 +48,9 @@ struct Profile {
   TokenSample sample;
 
   Profile() = default;
-  Profile(int layers, int experts, int top_k);
+  // Zeroes the affinity matrices on up to `threads` threads (0: the cores, up to 16, when the
+  // matrices are big enough to pay for them).
+  Profile(int layers, int experts, int top_k, int threads = 0);
 
   // Adds every token of `chunk` (which must have the same layers/top_k; ids < num_experts).
   // The layers are counted on `threads` threads (0: the cores, up to 16, when the chunk is big

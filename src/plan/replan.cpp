@@ -8,15 +8,14 @@
 #include <limits>
 #include <numeric>
 #include <set>
-#include <thread>
 
+#include "core/task_queue.h"
 #include "grace/error.h"
 #include "grace/planner.h"
 #include "plan/hypergraph.h"
 #include "plan/plan_util.h"
 #include "plan/replan_layer.h"
 #include "plan/tar_model.h"
-#include "plan/task_queue.h"
 
 namespace grace {
 namespace {
@@ -189,9 +188,9 @@ ReplanResult replan(const Placement& old, const Profile& recent, const ModelSpec
   // Initial best change of every layer (in parallel; each layer's search is independent).
   std::vector<Change> best(static_cast<size_t>(L));
   {
-    plan::TaskQueue q;
+    TaskQueue q;
     for (int l = 0; l < L; ++l) q.push_back([&, l] { best[size_t(l)] = ls[size_t(l)].best_change(budget); });
-    q.run(std::clamp(int(std::thread::hardware_concurrency()), 1, std::min(std::max(L, 1), 16)));
+    q.run(pool_threads(0, L));
   }
   // Break-even: a change adding c > 0 moves must save >= c x min_visits_per_move visits per token
   // (its gain is in edge x source-node units: / (nodes x sampled edges) is visits per token).

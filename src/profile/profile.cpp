@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/task_queue.h"
 #include "grace/error.h"
-#include "profile/parallel_tasks.h"
 #include "profile/token_sample.h"
 
 namespace grace {
@@ -18,6 +18,9 @@ namespace {
 
 // Tokens per scratch pass: keeps uint32 counters far from overflow.
 constexpr int64_t kMaxPassTokens = int64_t(1) << 30;
+
+// Elementary steps (counter increments, zeroed bytes) worth a thread: about a millisecond.
+constexpr int64_t kWorkPerThread = int64_t(1) << 20;
 
 [[noreturn]] void report_bad_token(const Trace& chunk, int layer, int64_t t0, int64_t t1, int num_experts) {
   for (int64_t t = t0; t < t1; ++t) {
@@ -41,13 +44,13 @@ int64_t LayerProfile::total_load() const {
   return s;
 }
 
-Profile::Profile(int layers, int experts, int k) : num_layers(layers), num_experts(experts), top_k(k) {
+Profile::Profile(int layers, int experts, int k, int threads) : num_layers(layers), num_experts(experts), top_k(k) {
   GRACE_INPUT_CHECK(layers >= 1 && experts >= 1 && k >= 1 && k <= experts,
                     "profile: bad shape {} layers x {} experts, top-{}", layers, experts, k);
   this->layers.resize(size_t(layers));
   // Zeroing the affinity matrices is the first touch of their pages: spread it over threads.
   const int64_t cells = int64_t(experts) * experts;
-  profile::parallel_tasks(layers, profile::threads_for(layers, int64_t(layers) * cells / 8, 0), [&](int l, int) {
+  for_each_task(layers, pool_threads(threads, int64_t(layers) * cells / 8 / kWorkPerThread), [&](int l, int) {
     LayerProfile& lp = this->layers[size_t(l)];
     lp.num_experts = experts;
     lp.load.assign(size_t(experts), 0);
@@ -72,9 +75,9 @@ void Profile::add(const Trace& chunk, int threads) {
   // own data, so the result does not depend on the thread count; a bad id throws from its layer
   // (the lowest such layer's error is the one reported, as in a serial pass).
   const int64_t work = n * stride * K / 2 + int64_t(num_layers) * E * E;
-  const int workers = profile::threads_for(1 + num_layers, work, threads);
+  const int workers = std::min(1 + num_layers, pool_threads(threads, work / kWorkPerThread));
   std::vector<std::vector<uint32_t>> scratches(static_cast<size_t>(workers));
-  profile::parallel_tasks(1 + num_layers, workers, [&](int task, int worker) {
+  for_each_task(1 + num_layers, workers, [&](int task, int worker) {
     if (task == 0) {
       profile::sample_add(sample, chunk, tokens, first_seq);
       return;

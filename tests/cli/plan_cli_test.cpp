@@ -107,6 +107,28 @@ TEST(PlanCli, TargetRouterShapesGracesPlan) {
   for (const auto& name : {"sglang-static", "cover"}) EXPECT_NE(help.out.find(name), std::string::npos);
 }
 
+// --threads reaches the profile and the planner, and the plan does not depend on it: 1 thread,
+// 3 threads and the default (one per core) write the same placement; the report and --json say
+// the count.
+TEST(PlanCli, ThreadsDoNotChangeThePlan) {
+  TempDir dir("plan-threads");
+  auto plan = [&](const std::string& opts, const std::string& name) {
+    CliResult r = run_grace("plan --trace synthetic:gpt-oss-20b:8192:5 --model gpt-oss-20b --topology 4x2 " + opts +
+                            " -o '" + dir.file(name) + "'");
+    EXPECT_EQ(r.code, 0) << r.err;
+    return std::make_pair(placement_hash(load_placement(dir.file(name))), r.out);
+  };
+  const auto [dflt, dflt_out] = plan("", "default.json");
+  EXPECT_NE(dflt_out.find(", threads one per core"), std::string::npos) << dflt_out;
+  const auto [one, one_out] = plan("--threads 1", "one.json");
+  EXPECT_EQ(one, dflt);
+  EXPECT_NE(one_out.find(", threads 1\n"), std::string::npos) << one_out;
+  EXPECT_EQ(plan("--threads 3", "three.json").first, dflt);
+  CliResult js = run_grace("plan --trace synthetic:gpt-oss-20b:8192:5 --model gpt-oss-20b --threads 2 --json");
+  ASSERT_EQ(js.code, 0) << js.err;
+  EXPECT_NE(js.out.find("\"threads\":2"), std::string::npos) << js.out.substr(0, 400);
+}
+
 TEST(PlanCli, PolicyAllPrintsOneTableAndWritesOneFilePerPolicy) {
   TempDir dir("all");
   CliResult r = run_grace("plan --policy all --topology 2x4 -o '" + dir.file("p.json") + "'");
@@ -204,6 +226,8 @@ TEST(PlanCli, BadInputsFailWithOneLineAndNoFile) {
   expect_bad("plan --topology 2y4", "2y4");
   expect_bad("plan --topology /nonexistent/topo.json", "/nonexistent/topo.json");
   expect_bad("plan --redundant -5", "--redundant");
+  expect_bad("plan --threads -1", "--threads");
+  expect_bad("plan --threads 100000", "--threads 100000 must be in [0, 256]");
 }
 
 TEST(PlanCli, TraceModelMismatchIsRejected) {

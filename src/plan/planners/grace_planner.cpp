@@ -25,8 +25,8 @@
 #include <atomic>
 #include <iterator>
 #include <memory>
-#include <thread>
 
+#include "core/task_queue.h"
 #include "grace/error.h"
 #include "grace/router.h"
 #include "plan/gpu_packing.h"
@@ -41,7 +41,6 @@
 #include "plan/replica_gain.h"
 #include "plan/replica_load.h"
 #include "plan/tar_model.h"
-#include "plan/task_queue.h"
 
 namespace grace::plan {
 namespace {
@@ -316,8 +315,7 @@ class GracePlanner final : public Planner {
       auto job = std::make_shared<LayerJob>(shared, l, &p.layers[size_t(l)]);
       q.push_back([job, &q] { start_layer(job, q); });
     }
-    const int cores = std::clamp(int(std::thread::hardware_concurrency()), 1, 16);
-    q.run(ctx.options.threads > 0 ? ctx.options.threads : cores);
+    q.run(pool_threads(ctx.options.threads, 16));
     return p;
   }
 };
