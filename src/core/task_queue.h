@@ -1,6 +1,7 @@
 // A fixed pool of threads over one queue of tasks: the one thread-pool pattern of grace, used by
-// the grace planner (a layer's steps of different sizes), replan (one search per layer) and the
-// profile (one count per layer, through for_each_task).
+// the grace planner (a layer's steps of different sizes), replan (one search per layer), and
+// through for_each_task by the profile (one count per layer) and the engine's random weights
+// (parts of one matrix).
 //
 // A task may push more tasks while it runs; tasks pushed to the front run before those already
 // waiting, so a layer's follow-up steps run before the next layer starts and only about as many

@@ -7,14 +7,17 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <thread>
 
+#include "core/task_queue.h"
 #include "engine/rng.h"
 #include "engine/safetensors.h"
 #include "grace/error.h"
 
 namespace grace::engine {
 namespace {
+
+// Most threads filling one random matrix.
+constexpr int kMaxFillThreads = 8;
 
 class RandomWeights : public WeightSource {
  public:
@@ -36,14 +39,11 @@ class RandomWeights : public WeightSource {
     v.resize(n);
     const uint64_t base = mix_key(seed_, uint64_t(layer), uint64_t(expert), uint64_t(matrix));
     // A pure function of the index: split over threads for full-size experts (same numbers).
-    const size_t threads = n < (size_t(1) << 20) ? 1 : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
-    auto part = [&](size_t t) {
-      for (size_t k = n * t / threads; k < n * (t + 1) / threads; ++k) v[k] = scale * uniform_pm1(base, k);
-    };
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(part, t);
-    part(0);
-    for (auto& th : pool) th.join();
+    const int parts = n < (size_t(1) << 20) ? 1 : pool_threads(0, kMaxFillThreads);
+    for_each_task(parts, parts, [&](int t, int) {
+      for (size_t k = n * size_t(t) / size_t(parts); k < n * size_t(t + 1) / size_t(parts); ++k)
+        v[k] = scale * uniform_pm1(base, k);
+    });
   }
   uint64_t seed_;
   int64_t h_, i_;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/rng.h"
 #include "grace/engine/weights.h"
 #include "grace/error.h"
 
@@ -150,6 +151,28 @@ TEST(Weights, RandomWeightsArePureFunctionsOfSeedLayerExpert) {
   EXPECT_NE(wa.gate, wd.gate);
   for (float v : wa.gate) EXPECT_LE(std::fabs(v), 1.0f / std::sqrt(8.0f));
   EXPECT_THROW(make_weight_source("random:x1", 8, 4, 0), InputError);
+}
+
+// A full-size matrix (2^21 elements) is filled on several threads: every element is still the
+// pure function of its index (a part skipped or written twice would show), as a small one is.
+TEST(Weights, RandomWeightsOfAFullSizeExpertAreThePureFunctionOnEveryElement) {
+  for (int64_t hidden : {int64_t(8), int64_t(2048)}) {
+    const int64_t inter = hidden / 2 + 3;  // odd sizes: the parts do not divide the matrix evenly
+    auto src = make_weight_source("random:11", hidden, inter, 0);
+    ExpertWeights w;
+    src->load(2, 5, w);
+    const size_t n = size_t(hidden) * size_t(inter);
+    ASSERT_EQ(w.gate.size(), n);
+    ASSERT_EQ(w.down.size(), n);
+    const float up_scale = 1.0f / std::sqrt(float(hidden)), down_scale = 1.0f / std::sqrt(float(inter));
+    size_t wrong = 0;
+    for (size_t k = 0; k < n; ++k) {
+      wrong += w.gate[k] != up_scale * uniform_pm1(mix_key(11, 2, 5, 0), k);
+      wrong += w.up[k] != up_scale * uniform_pm1(mix_key(11, 2, 5, 1), k);
+      wrong += w.down[k] != down_scale * uniform_pm1(mix_key(11, 2, 5, 2), k);
+    }
+    EXPECT_EQ(wrong, 0u) << hidden << " x " << inter;
+  }
 }
 
 }  // namespace grace::engine
