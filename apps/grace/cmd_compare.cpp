@@ -13,6 +13,7 @@
 #include "grace/compare.h"
 #include "grace/error.h"
 #include "grace/experiment.h"
+#include "threads_option.h"
 
 namespace grace::cli {
 namespace {
@@ -32,6 +33,7 @@ void run_compare_cmd(const CompareArgs& a) {
   CompareOptions opt = a.opt;
   opt.batching = parse_batching(a.batching);
   opt.split = parse_split_rule(a.split);
+  check_threads_option(opt.threads);
   check_output_folder(a.out_dir, compare_report_names());
   CompareResult r = run_compare(opt, [](const std::string& line) {
     std::fprintf(stderr, "%s\n", line.c_str());
@@ -83,6 +85,7 @@ void add_compare_command(CLI::App& app) {
                   "copy per expert (repeatable)")
       ->capture_default_str()
       ->needs(sweep);
+  cmd->add_option("--threads", a->opt.threads, kThreadsHelp);
   cmd->add_flag("--json", a->json, "Print results.json to stdout instead of the table");
   cmd->callback([a] { run_compare_cmd(*a); });
 }

@@ -37,13 +37,13 @@
 #include "grace/topology.h"
 #include "grace/trace_io.h"
 #include "router_option.h"
+#include "threads_option.h"
 
 namespace grace::cli {
 namespace {
 
 constexpr int64_t kSynthTokens = 32768;
 constexpr int64_t kChunkTokens = 65536;
-constexpr int kMaxThreads = 256;
 
 struct PlanArgs {
   std::vector<std::string> traces;
@@ -246,8 +246,7 @@ void run_plan(const PlanArgs& a) {
   GRACE_INPUT_CHECK(a.redundant >= -1, "--redundant {} must be >= 0", a.redundant);
   GRACE_INPUT_CHECK(a.ratio < 0 || a.ratio <= 1, "--ratio {} must be in [0, 1] (omit it to pick the knee)", a.ratio);
   GRACE_INPUT_CHECK(a.batch_tokens > 0, "--batch-tokens must be positive (got {})", a.batch_tokens);
-  GRACE_INPUT_CHECK(a.threads >= 0 && a.threads <= kMaxThreads,
-                    "--threads {} must be in [0, {}] (0: one per core, up to 16)", a.threads, kMaxThreads);
+  check_threads_option(a.threads);
   const Batching batching = parse_batching(a.batching);
   check_router_name(a.target, "--target");
   std::vector<std::string> policies;
@@ -367,9 +366,7 @@ void add_plan_command(CLI::App& app) {
                   "Placement file to write; with --policy all, one <stem>.<policy>.json per policy");
   cmd->add_option("--dump-loads", args->dump_loads,
                   "Also write the profile's per-layer expert loads as JSON {\"load\": [layer][expert], ...}");
-  cmd->add_option("--threads", args->threads,
-                  "Threads for profiling and planning (default 0: one per core, up to 16); the plan is the same "
-                  "for any count");
+  cmd->add_option("--threads", args->threads, kThreadsHelp);
   cmd->add_flag("--json", args->json, "Print a JSON object instead of the report");
   cmd->callback([args] { run_plan(*args); });
 }

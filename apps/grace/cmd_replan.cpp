@@ -4,7 +4,7 @@
 //
 //   grace replan --placement OLD --trace RECENT [--trace ...] [--max-moves M | --max-move-bytes B]
 //                [--horizon-tokens T]
-//                [--model M] [--topology X] [--no-full-plan] [--seed S] [--json] [-o NEW]
+//                [--model M] [--topology X] [--no-full-plan] [--seed S] [--threads N] [--json] [-o NEW]
 //
 // Every input is checked before the search (placement against model and topology, trace against
 // the placement, budget, output folder); the output is written atomically, only on success.
@@ -26,9 +26,12 @@
 #include "grace/profile.h"
 #include "grace/replan.h"
 #include "replan_input.h"
+#include "threads_option.h"
 
 namespace grace::cli {
 namespace {
+
+constexpr int64_t kChunkTokens = 65536;  // tokens read and profiled at a time
 
 struct ReplanArgs {
   std::string placement;
@@ -39,6 +42,7 @@ struct ReplanArgs {
   double horizon_tokens = -1;
   bool no_full_plan = false;
   uint64_t seed = 1;
+  int threads = 0;
   bool json = false;
   CLI::Option* moves_opt = nullptr;
   CLI::Option* bytes_opt = nullptr;
@@ -51,15 +55,17 @@ void run_replan(const ReplanArgs& a) {
   const int64_t budget = move_budget(a.moves_opt, a.max_moves, a.bytes_opt, a.max_move_bytes, eb);
   GRACE_INPUT_CHECK(a.horizon_opt->count() == 0 || (std::isfinite(a.horizon_tokens) && a.horizon_tokens > 0),
                     "--horizon-tokens must be a positive number of tokens (got {})", a.horizon_tokens);
+  check_threads_option(a.threads);
   check_output_file(a.out, "-o");
   const auto reader = open_checked_trace(a.traces, cp, a.placement);
   if (!a.out.empty()) check_not_an_input(a.out);  // the placement and traces are opened: before the work
-  const Profile prof = build_profile(*reader, cp.placement.num_experts);  // streamed, a chunk at a time
+  const Profile prof = build_profile(*reader, cp.placement.num_experts, kChunkTokens, a.threads);  // streamed
 
   ReplanOptions o;
   o.max_moves = budget;
   o.full_plan_target = !a.no_full_plan;
   o.seed = a.seed;
+  o.threads = a.threads;
   o.min_visits_per_move = move_break_even(cp.model, a.horizon_tokens);
   const auto t0 = std::chrono::steady_clock::now();
   const ReplanResult r = replan(cp.placement, prof, cp.model, cp.topo, o);
@@ -152,6 +158,7 @@ void add_replan_command(CLI::App& app) {
                 "Search by swaps and replacements only (do not consider adopting layers of a full grace plan)");
   cmd->add_option("--seed", args->seed, "Seed of the full grace plan")->capture_default_str();
   cmd->add_option("-o,--output", args->out, "Write the new placement here");
+  cmd->add_option("--threads", args->threads, kThreadsHelp);
   cmd->add_flag("--json", args->json, "Print one JSON object instead of the report");
   cmd->callback([args] { run_replan(*args); });
 }

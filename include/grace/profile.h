@@ -66,7 +66,8 @@ struct Profile {
 };
 
 // Streams the reader to the end (from its current position) and returns the profile.
-Profile build_profile(TraceReader& reader, int num_experts, int64_t chunk_tokens = 65536);
+// `threads` as Profile::add's.
+Profile build_profile(TraceReader& reader, int num_experts, int64_t chunk_tokens = 65536, int threads = 0);
 Profile build_profile(const Trace& trace);
 
 // Batch-level skew: the whole-trace max/mean understates what a batch sees.

@@ -48,6 +48,7 @@ struct ReplanOptions {
   // Break-even: node visits per token (summed over layers) a change must save per move it adds;
   // 0: any gain. move_break_even(model, T) makes each move pay for its bytes within T tokens.
   double min_visits_per_move = 0;
+  int threads = 0;  // search and full-plan threads (PlanOptions::threads); 0: the cores, up to 16
 };
 
 // The break-even gain per move for a horizon of `horizon_tokens` served tokens: a move ships

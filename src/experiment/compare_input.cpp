@@ -155,7 +155,7 @@ CompareInput load_compare_input(const CompareOptions& o, CompareResult& r) {
   r.plan_tokens = plan->shape().tokens;
   r.eval_seqs = eval.shape().seqs;
   r.plan_seqs = plan->shape().seqs;
-  in.profile = build_profile(*plan, model.experts, kChunkTokens);
+  in.profile = build_profile(*plan, model.experts, kChunkTokens, o.threads);
   return in;
 }
 

@@ -49,6 +49,7 @@ CompareResult run_compare(const CompareOptions& o, const std::function<void(cons
   popt.node_load_limit = o.node_load_limit;
   popt.batch_tokens = o.batch_tokens;
   popt.batching = o.batching;
+  popt.threads = o.threads;
   experiment::RowRunner runner(in, o.batch_tokens, o.batching, popt);
   const auto combos = o.combinations.empty() ? default_combinations() : o.combinations;
   for (size_t i = 0; i < combos.size(); ++i) {

@@ -170,6 +170,7 @@ ReplanResult replan(const Placement& old, const Profile& recent, const ModelSpec
     t.slots_per_gpu = old.slots_per_gpu;
     PlanOptions po;
     po.seed = o.seed;
+    po.threads = o.threads;
     PlanContext ctx{recent, model, t, po};
     res.full_plan = align_placement(old, make_planner("grace")->plan(ctx), N, Gn);
     res.full_plan_moves = count_moves(old, res.full_plan);
@@ -190,7 +191,7 @@ ReplanResult replan(const Placement& old, const Profile& recent, const ModelSpec
   {
     TaskQueue q;
     for (int l = 0; l < L; ++l) q.push_back([&, l] { best[size_t(l)] = ls[size_t(l)].best_change(budget); });
-    q.run(pool_threads(0, L));
+    q.run(pool_threads(o.threads, L));
   }
   // Break-even: a change adding c > 0 moves must save >= c x min_visits_per_move visits per token
   // (its gain is in edge x source-node units: / (nodes x sampled edges) is visits per token).

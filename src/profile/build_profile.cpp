@@ -6,12 +6,12 @@
 
 namespace grace {
 
-Profile build_profile(TraceReader& reader, int num_experts, int64_t chunk_tokens) {
+Profile build_profile(TraceReader& reader, int num_experts, int64_t chunk_tokens, int threads) {
   GRACE_CHECK(chunk_tokens > 0, "chunk_tokens = {}", chunk_tokens);
   const TraceShape& shape = reader.shape();
-  Profile prof(shape.num_layers, num_experts, shape.top_k);
+  Profile prof(shape.num_layers, num_experts, shape.top_k, threads);
   Trace chunk;
-  while (reader.next(chunk, chunk_tokens)) prof.add(chunk);
+  while (reader.next(chunk, chunk_tokens)) prof.add(chunk, threads);
   return prof;
 }
 

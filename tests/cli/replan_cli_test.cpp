@@ -104,6 +104,23 @@ TEST_F(ReplanCli, ZeroBudgetWritesTheOldPlacementAndBudgetsHold) {
   }
 }
 
+// --threads reaches the profile, the search and the full plan; the new placement is the same
+// with one thread as with the default (one per core).
+TEST_F(ReplanCli, ThreadsDoNotChangeTheNewPlacement) {
+  TempDir out("replan-threads");
+  uint64_t hashes[2];
+  int i = 0;
+  for (const std::string opts : {"", "--threads 1"}) {
+    CliResult r = run_grace("replan --placement '" + old_path() + "' --trace " + kRecent + " --max-moves 12 " + opts +
+                            " -o '" + out.file(std::to_string(i) + ".json") + "'");
+    ASSERT_EQ(r.code, 0) << r.err;
+    hashes[i] = placement_hash(load_placement(out.file(std::to_string(i) + ".json")));
+    ++i;
+  }
+  EXPECT_EQ(hashes[1], hashes[0]);
+  EXPECT_NE(hashes[0], placement_hash(load_placement(old_path())));  // something moved
+}
+
 TEST_F(ReplanCli, BadInputIsOneErrorLineExit2AndNoOutput) {
   const std::string base = "replan --placement '" + old_path() + "' ";
   expect_refused(base + "--trace " + kRecent + " --model gpt-oss-20b", "planned for model 'deepseek-v2-lite'");
@@ -114,6 +131,7 @@ TEST_F(ReplanCli, BadInputIsOneErrorLineExit2AndNoOutput) {
   expect_refused(base + "--trace " + kRecent + " --max-moves 2 --max-move-bytes 9", "not both");
   expect_refused(base + "--trace '" + empty_path() + "'", "no tokens");
   expect_refused(base + "--trace " + kRecent + " --horizon-tokens 0", "--horizon-tokens");
+  expect_refused(base + "--trace " + kRecent + " --threads 999", "--threads 999 must be in [0, 256]");
   // -o over an input: the placement read, or a trace's gate weights (a file of the trace folder
   // that replan does not read): refused once the inputs are read, before the re-plan.
   TempDir t("replan-inputs");

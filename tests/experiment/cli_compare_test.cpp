@@ -7,8 +7,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "report/run_command.h"
 #include "report/xml_check.h"
@@ -54,6 +56,33 @@ TEST_F(CliCompare, WritesTheReports) {
   const std::string html = slurp(dir_ / "out" / "report.html");
   EXPECT_EQ(grace::testing::check_well_formed(html), "");
   EXPECT_NE(html.find("Cross-node traffic vs extra expert memory"), std::string::npos);
+}
+
+// --threads reaches the profile and the planners, and the results do not depend on it: every
+// row's traffic, load and simulated time are the same with one thread as with the default.
+TEST(CliCompareThreads, OneThreadGivesTheSameRows) {
+  const fs::path dir = fs::temp_directory_path() / ("grace_cli_compare_threads_" + std::to_string(::getpid()));
+  auto rows = [&](const std::string& opts, const std::string& name) {
+    CmdResult r = run(std::string(GRACE_CLI_PATH) + " compare --model gpt-oss-20b --topology 4x2 --synth-tokens 4096 " +
+                      opts + " --json -o " + (dir / name).string());
+    EXPECT_EQ(r.code, 0) << r.out;
+    const size_t at = r.out.rfind("\n{\n");  // the JSON after the progress lines
+    nlohmann::json j = nlohmann::json::parse(r.out.substr(at == std::string::npos ? 0 : at + 1), nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out.substr(0, 400);
+    std::vector<std::string> out;
+    for (auto& row : j["rows"])
+      out.push_back(row["label"].dump() + " " + row["inter_mb_per_batch"].dump() + " " + row["load_max_mean"].dump() +
+                    " " + row["time"].dump());
+    return out;
+  };
+  const auto dflt = rows("", "default");
+  EXPECT_GE(dflt.size(), 8u);
+  EXPECT_EQ(rows("--threads 1", "one"), dflt);
+  CmdResult bad = run(std::string(GRACE_CLI_PATH) + " compare --threads 300 -o " + (dir / "bad").string());
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("grace: error: --threads 300 must be in [0, 256]"), std::string::npos) << bad.out;
+  EXPECT_FALSE(fs::exists(dir / "bad"));
+  fs::remove_all(dir);
 }
 
 TEST(CliSimulate, PlanThenSimulatePrintsTimes) {
