@@ -137,7 +137,7 @@ def _python_names(e):
 
 def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace", redundant=-1, seed=1,
          coactivation=None, slots_per_gpu=0, seq_offsets=None, batching="trace", batch_tokens=4096,
-         target="cover"):
+         target="cover", threads=0):
     """Plans a placement.
 
     topk_ids: int [tokens, moe_layers, k] routing (logical expert ids; integer dtypes only), or
@@ -158,6 +158,8 @@ def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace
     target: the router the placement will be served with (`grace plan --target`), one of
     grace.router_names(); grace judges its candidate plans through it ("sglang-static" for an
     unpatched SGLang). Goes with topk_ids.
+    threads: threads for profiling and planning, 0 (default) one per core up to 16, as
+    `grace plan --threads`; the placement is the same for any count.
     """
     if (topk_ids is None) == (loads is None):
         raise ValueError("plan: give exactly one of topk_ids and loads")
@@ -172,6 +174,7 @@ def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace
     batching = _str_arg("plan", "batching", batching)
     batch_tokens = _int_arg("plan", "batch_tokens", batch_tokens, 1, _I64_MAX, "must be > 0")
     target = _str_arg("plan", "target", target)
+    threads = _int_arg("plan", "threads", threads, 0, 256, "must be in [0, 256] (0: one per core, up to 16)")
     if topk_ids is None and (seq_offsets is not None or batching != "trace" or batch_tokens != 4096):
         raise ValueError("plan: seq_offsets, batching and batch_tokens go with topk_ids (loads carry no sequences)")
     if topk_ids is None and target != "cover":
@@ -182,14 +185,14 @@ def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace
             offs = None if seq_offsets is None else _int_array("plan", "seq_offsets", seq_offsets, "[sequences + 1]",
                                                               "offset")
             return _core.plan_topk(ids, model, topology, policy, redundant, seed, slots_per_gpu, offs, batching,
-                                   batch_tokens, target)
+                                   batch_tokens, target, threads)
         w = _float_array("plan", "loads", loads, "[layers, experts]")
         c = None if coactivation is None else _float_array("plan", "coactivation", coactivation,
                                                            "[layers, experts, experts]")
         if c is None and policy in _AFFINITY_POLICIES:
             warnings.warn(f"plan: policy '{policy}' got loads without co-activation: it plans for load only "
                           "(no affinity grouping)", stacklevel=2)
-        return _core.plan_loads(w, c, model, topology, policy, redundant, seed, slots_per_gpu)
+        return _core.plan_loads(w, c, model, topology, policy, redundant, seed, slots_per_gpu, threads)
     except ValueError as e:
         err = _python_names(e)
         if err is e:

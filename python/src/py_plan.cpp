@@ -28,9 +28,10 @@ Topology make_topology(const std::string& spec, int slots_per_gpu) {
 }
 
 Placement run_planner(const Profile& prof, const ModelSpec& model, const Topology& topo, const std::string& policy,
-                      int redundant, uint64_t seed, Batching batching = Batching::kTrace, int64_t batch_tokens = 4096,
-                      const std::string& target = "cover") {
+                      int redundant, uint64_t seed, int threads, Batching batching = Batching::kTrace,
+                      int64_t batch_tokens = 4096, const std::string& target = "cover") {
   PlanOptions opt;
+  opt.threads = threads;
   opt.target_router = target;
   opt.redundant_slots = redundant;
   opt.seed = seed;
@@ -47,7 +48,7 @@ Placement run_planner(const Profile& prof, const ModelSpec& model, const Topolog
 // sequence to a GPU; without sequences it spreads the sampled tokens evenly over the GPUs.
 Placement plan_topk(i64_array ids, const std::string& model_name, const std::string& topology,
                     const std::string& policy, int redundant, uint64_t seed, int slots_per_gpu, pyb::object seq_offsets,
-                    const std::string& batching, int64_t batch_tokens, const std::string& target) {
+                    const std::string& batching, int64_t batch_tokens, const std::string& target, int threads) {
   GRACE_INPUT_CHECK(ids.ndim() == 3, "plan: topk_ids must be [tokens, layers, k], got {} dimensions", ids.ndim());
   const int64_t T = ids.shape(0);
   const int L = int(ids.shape(1)), K = int(ids.shape(2));
@@ -76,15 +77,15 @@ Placement plan_topk(i64_array ids, const std::string& model_name, const std::str
   const Batching how = parse_batching(batching);
   check_router_name(target, "plan: target");
   tr.seq_offsets = resolve_seq_offsets(seq_offsets, T, "plan");
-  Profile prof(L, model.experts, K);
-  prof.add(tr);
-  return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed, how, batch_tokens,
-                     target);
+  Profile prof(L, model.experts, K, threads);
+  prof.add(tr, threads);
+  return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed, threads, how,
+                     batch_tokens, target);
 }
 
 Placement plan_loads(f64_array loads, pyb::object coactivation, const std::string& model_name,
                      const std::string& topology, const std::string& policy, int redundant, uint64_t seed,
-                     int slots_per_gpu) {
+                     int slots_per_gpu, int threads) {
   GRACE_INPUT_CHECK(loads.ndim() == 2, "plan: loads must be [layers, experts], got {} dimensions", loads.ndim());
   const int L = int(loads.shape(0)), E = int(loads.shape(1));
   const ModelSpec model = resolve_model(model_name, L, E, 1);
@@ -137,7 +138,7 @@ Placement plan_loads(f64_array loads, pyb::object coactivation, const std::strin
               i == j ? 0 : int64_t(std::llround(0.5 * (x + y) * cscale));
         }
   }
-  return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed);
+  return run_planner(prof, model, make_topology(topology, slots_per_gpu), policy, redundant, seed, threads);
 }
 
 ModelSpec model_of(const Placement& p, const std::string& model) {
@@ -233,9 +234,11 @@ void init_plan(pyb::module_& m) {
       });
   m.def("plan_topk", &plan_topk, pyb::arg("topk_ids"), pyb::arg("model"), pyb::arg("topology"), pyb::arg("policy"),
         pyb::arg("redundant"), pyb::arg("seed"), pyb::arg("slots_per_gpu") = 0, pyb::arg("seq_offsets") = pyb::none(),
-        pyb::arg("batching") = "trace", pyb::arg("batch_tokens") = 4096, pyb::arg("target") = "cover");
+        pyb::arg("batching") = "trace", pyb::arg("batch_tokens") = 4096, pyb::arg("target") = "cover",
+        pyb::arg("threads") = 0);
   m.def("plan_loads", &plan_loads, pyb::arg("loads"), pyb::arg("coactivation"), pyb::arg("model"), pyb::arg("topology"),
-        pyb::arg("policy"), pyb::arg("redundant"), pyb::arg("seed"), pyb::arg("slots_per_gpu") = 0);
+        pyb::arg("policy"), pyb::arg("redundant"), pyb::arg("seed"), pyb::arg("slots_per_gpu") = 0,
+        pyb::arg("threads") = 0);
   m.def("planner_names", &planner_names);
   m.def("model_preset_names", &model_preset_names);
   m.def(

@@ -131,3 +131,21 @@ def test_masked_and_bf16_inputs_are_refused_by_name():
     # An unmasked masked array is just an array.
     ok = np.ma.masked_array(_ids(10)[:, 0, :])
     assert grace.Router(p).route(ok, 0).shape == (10, 6)
+
+
+def test_plan_threads_give_the_same_placement_and_are_checked():
+    # threads= as `grace plan --threads`: the profile and the planner's tasks on that many threads;
+    # the placement does not depend on the count, from topk_ids or from loads.
+    ids = _ids(3000)
+    base = grace.plan(ids, model="deepseek-v2-lite", topology="4x2")
+    for t in (1, 3):
+        assert grace.plan(ids, model="deepseek-v2-lite", topology="4x2", threads=t).hash() == base.hash()
+    loads = np.stack([np.bincount(ids[:, layer].ravel(), minlength=64) for layer in range(26)])
+    by_loads = grace.plan(loads=loads, model="deepseek-v2-lite", topology="4x2", policy="eplb")
+    assert grace.plan(loads=loads, model="deepseek-v2-lite", topology="4x2", policy="eplb",
+                      threads=1).hash() == by_loads.hash()
+    for bad in (-1, 257):
+        with pytest.raises(ValueError, match=rf"plan: threads {bad} must be in \[0, 256\]"):
+            grace.plan(ids, model="deepseek-v2-lite", threads=bad)
+    with pytest.raises(TypeError, match="plan: threads must be an int"):
+        grace.plan(ids, model="deepseek-v2-lite", threads=2.0)
