@@ -32,6 +32,7 @@
 #include "grace/router.h"
 #include "replan_input.h"
 #include "router_option.h"
+#include "threads_option.h"
 
 namespace grace::cli {
 namespace {
@@ -60,6 +61,7 @@ void run_drift_cmd(DriftArgs a) {
   check_router_name(a.o.router, "--router");
   parse_comm_scheme(a.o.comm);
   parse_batching(a.o.batching);
+  check_threads_option(a.o.threads);
   a.strategies = split_strategies(a.strategies);
   check_strategies(a.strategies);
   GRACE_INPUT_CHECK(a.o.horizon > 0 || a.break_even != "auto",
@@ -149,6 +151,7 @@ void add_drift_command(CLI::App& app) {
                   "Topology spec (default: the placement's NODESxGPUS, paper constants; must match its shape)");
   cmd->add_option("--seed", args->o.seed, "Seed of the planners and routers")->capture_default_str();
   cmd->add_option("--html", args->html, "Also write an HTML report with an SVG chart here");
+  cmd->add_option("--threads", args->o.threads, kThreadsHelp);
   cmd->add_flag("--json", args->json, "Print one JSON object instead of the table");
   cmd->callback([args] { run_drift_cmd(*args); });
 }

@@ -28,6 +28,7 @@ struct DriftOptions {
   std::string comm = "hierarchical";
   std::string batching = "trace";  // grace/batching.h: trace | balanced
   uint64_t seed = 1;
+  int threads = 0;  // profiling and planning threads of every re-plan (PlanOptions::threads); 0: the cores
 };
 
 struct WindowCost {

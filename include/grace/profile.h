@@ -68,7 +68,7 @@ struct Profile {
 // Streams the reader to the end (from its current position) and returns the profile.
 // `threads` as Profile::add's.
 Profile build_profile(TraceReader& reader, int num_experts, int64_t chunk_tokens = 65536, int threads = 0);
-Profile build_profile(const Trace& trace);
+Profile build_profile(const Trace& trace, int threads = 0);
 
 // Batch-level skew: the whole-trace max/mean understates what a batch sees.
 struct WindowSkew {

@@ -329,7 +329,7 @@ def _real_or_none(fn, name, v):
 
 
 def _replan(self, topk_ids, max_moves=None, max_move_bytes=None, seed=1, full_plan=True, horizon_tokens=None,
-            seq_offsets=None):
+            seq_offsets=None, threads=0):
     if max_moves is not None:
         max_moves = _int_arg("replan", "max_moves", max_moves, 0, _I64_MAX,
                              f"must be >= 0 and <= {_I64_MAX} (None for no limit)")
@@ -342,13 +342,14 @@ def _replan(self, topk_ids, max_moves=None, max_move_bytes=None, seed=1, full_pl
     seed = _seed_arg("replan", seed)
     if not isinstance(full_plan, (bool, _np.bool_)):
         raise TypeError(f"replan: full_plan must be a bool, got {type(full_plan).__name__}")
+    threads = _int_arg("replan", "threads", threads, 0, 256, "must be in [0, 256] (0: one per core, up to 16)")
     if self.model == "generic":
         raise ValueError("replan: this placement was planned without a model (model 'generic'); replan needs "
                          "the model's expert sizes: plan it with grace.plan(..., model=...)")
     ids = _int_array("replan", "topk_ids", topk_ids)
     offs = None if seq_offsets is None else _int_array("replan", "seq_offsets", seq_offsets, "[sequences + 1]",
                                                        "offset")
-    return _CORE["replan"](self, ids, max_moves, max_move_bytes, seed, bool(full_plan), horizon_tokens, offs)
+    return _CORE["replan"](self, ids, max_moves, max_move_bytes, seed, bool(full_plan), horizon_tokens, offs, threads)
 
 
 for _f, _name in ((_instances, "instances"), (_physical_to_logical_map, "physical_to_logical_map"),

@@ -18,8 +18,11 @@ namespace {
 using i64_array = pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast>;
 
 pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_moves, pyb::object max_move_bytes,
-                       uint64_t seed, bool full_plan, pyb::object horizon_tokens, pyb::object seq_offsets) {
+                       uint64_t seed, bool full_plan, pyb::object horizon_tokens, pyb::object seq_offsets,
+                       int threads) {
   GRACE_INPUT_CHECK(!old.model.empty(), "replan: the placement names no model");
+  GRACE_INPUT_CHECK(threads >= 0 && threads <= 256,
+                    "replan: threads {} must be in [0, 256] (0: one per core, up to 16)", threads);
   const ModelSpec model = load_model(old.model);
   const Topology topo = parse_topology(std::to_string(old.nodes) + "x" + std::to_string(old.gpus_per_node));
   validate_placement(old, topo, model, "placement");
@@ -58,8 +61,9 @@ pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_move
   tr.num_experts = old.num_experts;
   tr.ids.assign(d, d + T * L * K);
   tr.seq_offsets = resolve_seq_offsets(seq_offsets, T, "replan");
-  const Profile prof = build_profile(tr);
+  const Profile prof = build_profile(tr, threads);
   ReplanOptions o;
+  o.threads = threads;
   o.max_moves = budget;
   o.seed = seed;
   o.full_plan_target = full_plan;
@@ -87,12 +91,13 @@ void init_replan(pyb::module_& m) {
   cls.def(
       "replan", &replan_topk, pyb::arg("topk_ids"), pyb::arg("max_moves") = pyb::none(),
       pyb::arg("max_move_bytes") = pyb::none(), pyb::arg("seed") = 1, pyb::arg("full_plan") = true,
-      pyb::arg("horizon_tokens") = pyb::none(), pyb::arg("seq_offsets") = pyb::none(),
+      pyb::arg("horizon_tokens") = pyb::none(), pyb::arg("seq_offsets") = pyb::none(), pyb::arg("threads") = 0,
       "Adapts the placement to recent routing topk_ids [tokens, layers, k], placing at most max_moves expert "
       "instances anew (or max_move_bytes of weights; None: no limit; 0 returns it unchanged), as `grace "
       "replan`; horizon_tokens T: make a move only when the cross-node bytes it saves over T tokens reach the "
       "expert bytes it ships (--horizon-tokens); seq_offsets: where each request starts (a trace's seq_offsets.npy; "
-      "None: one sequence), as the trace folder gives `grace replan`. Returns (new Placement, report dict: moves, "
+      "None: one sequence), as the trace folder gives `grace replan`; threads: as `grace replan --threads` (0: one per "
+      "core, up to 16; the same result for any count). Returns (new Placement, report dict: moves, "
       "bytes_moved, node "
       "visits and load before/after).");
 }

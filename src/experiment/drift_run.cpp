@@ -23,6 +23,7 @@ Placement plan_on(const std::string& policy, const Profile& prof, const ModelSpe
   po.seed = o.seed;
   po.batch_tokens = o.batch_tokens;
   po.batching = parse_batching(o.batching);
+  po.threads = o.threads;
   PlanContext ctx{prof, model, t, po};
   return align_placement(current, make_planner(policy)->plan(ctx), current.nodes, current.gpus_per_node);
 }
@@ -31,6 +32,7 @@ ReplanOptions replan_options(const DriftOptions& o) {
   ReplanOptions ro;
   ro.max_moves = o.max_moves;
   ro.seed = o.seed;
+  ro.threads = o.threads;
   ro.min_visits_per_move = o.min_visits_per_move;
   return ro;
 }
@@ -85,7 +87,7 @@ struct Run {
       const int64_t half = w.num_tokens() / 2;
       const Trace a = window_trace(w, 0, half, o.seq_tokens), b = window_trace(w, half, w.num_tokens(), o.seq_tokens);
       const ReplanOptions ro = replan_options(o);
-      const Placement trial = replan(cur, build_profile(a), model, topo, ro).placement;
+      const Placement trial = replan(cur, build_profile(a, o.threads), model, topo, ro).placement;
       const MoveCost m = move_cost(cur, trial, model, topo);
       const double pb =
           payback(m, saved_per_batch(replay(b, cur, topo, model, o), replay(b, trial, topo, model, o), o), topo);
@@ -203,7 +205,7 @@ DriftResult run_drift(TraceReader& stream, const Placement& p, const Topology& t
     const Trace w = window_trace(chunk, 0, chunk.num_tokens(), o.seq_tokens);
     // What the re-plans after this window are made on; none after the last window.
     std::optional<Profile> prof;
-    if (i + 1 < n) prof = build_profile(w);
+    if (i + 1 < n) prof = build_profile(w, o.threads);
     r.windows.push_back(run.drift_step(i, w, prof ? &*prof : nullptr));
     for (size_t s = 0; s < strategies.size(); ++s) run.strategy_step(s, i, w, prof ? &*prof : nullptr, r.strategies[s]);
     if (progress) progress(i + 1, n);

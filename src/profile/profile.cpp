@@ -140,9 +140,9 @@ void Profile::merge(const Profile& other) {
 
 double Profile::sample_scale() const { return sample.size() > 0 ? double(tokens) / double(sample.size()) : 1.0; }
 
-Profile build_profile(const Trace& trace) {
-  Profile prof(trace.num_layers, trace.num_experts, trace.top_k);
-  prof.add(trace);
+Profile build_profile(const Trace& trace, int threads) {
+  Profile prof(trace.num_layers, trace.num_experts, trace.top_k, threads);
+  prof.add(trace, threads);
   return prof;
 }
 

@@ -80,7 +80,8 @@ std::string drift_json(const DriftReport& r) {
                   {"router", o.router},
                   {"comm", o.comm},
                   {"max_moves", o.max_moves < 0 ? nlohmann::json(nullptr) : nlohmann::json(o.max_moves)},
-                  {"min_visits_per_move", o.min_visits_per_move}};
+                  {"min_visits_per_move", o.min_visits_per_move},
+                  {"threads", o.threads}};
   j["windows"] = nlohmann::json::array();
   for (const auto& w : r.windows)
     j["windows"].push_back(

@@ -241,6 +241,26 @@ TEST_F(ReplanCli, DriftReportsWindowsAndStrategies) {
 // --batching balanced reaches the replay: with the primary router (no load-dependent choice) the
 // bytes are those of trace-order batches, while the per-batch GPU load is not (pieces of 256
 // tokens: a trace-order batch of 512 comes from two GPUs); the report names it.
+// drift --threads: every window's costs and every strategy's totals are the same with one thread
+// as with the default; the JSON says the count; a bad count is one error line.
+TEST_F(ReplanCli, DriftThreadsDoNotChangeTheReplay) {
+  auto run = [&](const std::string& opts) {
+    CliResult r = run_grace("drift --placement '" + old_path() + "' --trace " + kOld + " --trace " + kRecent +
+                            " --window 1024 --max-moves 20 --strategies static,grace:2,replan --json " + opts);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  };
+  const nlohmann::json dflt = run(""), one = run("--threads 1");
+  EXPECT_EQ(one["options"]["threads"], 1);
+  EXPECT_EQ(dflt["options"]["threads"], 0);
+  EXPECT_EQ(one["windows"], dflt["windows"]);
+  EXPECT_EQ(one["strategies"], dflt["strategies"]);
+  CliResult bad = run_grace("drift --placement '" + old_path() + "' --trace " + kRecent + " --window 512 --threads -4");
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_EQ(bad.err_lines(), 1) << bad.err;
+  EXPECT_NE(bad.err.find("--threads"), std::string::npos) << bad.err;
+}
+
 TEST_F(ReplanCli, DriftReplaysWithBalancedBatches) {
   auto run = [&](const std::string& batching) {
     CliResult r = run_grace("drift --placement '" + old_path() + "' --trace " + kOld + " --trace " + kRecent +

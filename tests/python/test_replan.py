@@ -57,3 +57,15 @@ def test_bad_input(old):
         old.replan(np.zeros((5, 3, 6), dtype=np.int64))
     with pytest.raises(ValueError, match="horizon_tokens"):
         old.replan(topk(10, 3, np.arange(8)), horizon_tokens=0)
+
+
+def test_threads_give_the_same_result_and_are_checked(old):
+    # threads= as `grace replan --threads`: the profile, the searches and the full plan.
+    recent = topk(600, 2, np.arange(0, 32))
+    new, rep = old.replan(recent, max_moves=10)
+    one, rep1 = old.replan(recent, max_moves=10, threads=1)
+    assert one.hash() == new.hash() and rep1 == rep
+    with pytest.raises(ValueError, match=r"replan: threads 300 must be in \[0, 256\]"):
+        old.replan(recent, threads=300)
+    with pytest.raises(TypeError):
+        old.replan(recent, threads=1.5)
