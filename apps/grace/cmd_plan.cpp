@@ -283,8 +283,7 @@ void run_plan(const PlanArgs& a) {
     so.seed = a.seed;
     so.with_weights = false;
     Trace trace = synthesize_trace(model, so);
-    prof = Profile(model.moe_layers, model.experts, model.top_k, a.threads);
-    prof.add(trace, a.threads);
+    prof = build_profile(trace, a.threads);
     input = fmt::format(
         "built-in synthetic trace of {} ({} tokens, seed {}; no --trace given; profile time "
         "includes generating it)",

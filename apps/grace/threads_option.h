@@ -1,4 +1,4 @@
-// The --threads option of the commands that profile and plan (plan, compare, replan): its help
+// The --threads option of the commands that profile and plan (plan, compare, replan, drift): its help
 // and its check. 0 is one thread per core, up to 16; every count gives the same result.
 #ifndef GRACE_APPS_THREADS_OPTION_H_
 #define GRACE_APPS_THREADS_OPTION_H_

@@ -174,7 +174,7 @@ def plan(topk_ids=None, loads=None, *, model=None, topology="2x4", policy="grace
     batching = _str_arg("plan", "batching", batching)
     batch_tokens = _int_arg("plan", "batch_tokens", batch_tokens, 1, _I64_MAX, "must be > 0")
     target = _str_arg("plan", "target", target)
-    threads = _int_arg("plan", "threads", threads, 0, 256, "must be in [0, 256] (0: one per core, up to 16)")
+    threads = _threads_arg("plan", threads)
     if topk_ids is None and (seq_offsets is not None or batching != "trace" or batch_tokens != 4096):
         raise ValueError("plan: seq_offsets, batching and batch_tokens go with topk_ids (loads carry no sequences)")
     if topk_ids is None and target != "cover":
@@ -328,6 +328,11 @@ def _real_or_none(fn, name, v):
     return float(v)
 
 
+def _threads_arg(fn, v):
+    """threads= of plan and replan, as the CLI's --threads (apps/grace/threads_option.h)."""
+    return _int_arg(fn, "threads", v, 0, 256, "must be in [0, 256] (0: one per core, up to 16)")
+
+
 def _replan(self, topk_ids, max_moves=None, max_move_bytes=None, seed=1, full_plan=True, horizon_tokens=None,
             seq_offsets=None, threads=0):
     if max_moves is not None:
@@ -342,7 +347,7 @@ def _replan(self, topk_ids, max_moves=None, max_move_bytes=None, seed=1, full_pl
     seed = _seed_arg("replan", seed)
     if not isinstance(full_plan, (bool, _np.bool_)):
         raise TypeError(f"replan: full_plan must be a bool, got {type(full_plan).__name__}")
-    threads = _int_arg("replan", "threads", threads, 0, 256, "must be in [0, 256] (0: one per core, up to 16)")
+    threads = _threads_arg("replan", threads)
     if self.model == "generic":
         raise ValueError("replan: this placement was planned without a model (model 'generic'); replan needs "
                          "the model's expert sizes: plan it with grace.plan(..., model=...)")

@@ -21,8 +21,6 @@ pyb::tuple replan_topk(const Placement& old, i64_array ids, pyb::object max_move
                        uint64_t seed, bool full_plan, pyb::object horizon_tokens, pyb::object seq_offsets,
                        int threads) {
   GRACE_INPUT_CHECK(!old.model.empty(), "replan: the placement names no model");
-  GRACE_INPUT_CHECK(threads >= 0 && threads <= 256,
-                    "replan: threads {} must be in [0, 256] (0: one per core, up to 16)", threads);
   const ModelSpec model = load_model(old.model);
   const Topology topo = parse_topology(std::to_string(old.nodes) + "x" + std::to_string(old.gpus_per_node));
   validate_placement(old, topo, model, "placement");

@@ -55,7 +55,7 @@ void TaskQueue::work() {
 int pool_threads(int requested, int64_t useful) {
   if (requested > 0) return requested;
   const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
-  return int(std::clamp<int64_t>(std::min<int64_t>({cores, 16, useful}), 1, 16));
+  return int(std::max<int64_t>(1, std::min<int64_t>({cores, 16, useful})));
 }
 
 void for_each_task(int tasks, int threads, const std::function<void(int task, int worker)>& fn) {
