@@ -85,29 +85,34 @@ std::vector<int> pack_node(const AffMat& a, const std::vector<PackItem>& items, 
     for (int g = 0; g < G; ++g) wmean[size_t(w)] += LW[size_t(g) * W + w] / G;
     winv2[size_t(w)] = wmean[size_t(w)] > 0 ? opt.window_weight / (wmean[size_t(w)] * wmean[size_t(w)] * W) : 0.0;
   }
-  // Per GPU and window, the load over the mean and its square, kept in step with LW: a pair's
-  // terms reuse them (the same values as computing them per pair).
-  std::vector<double> LC(size_t(W) * G), LS(size_t(W) * G);
+  // Per GPU and window, the load over the mean, kept in step with LW. Swapping x (on g) with y
+  // (on h) moves d_w = IW[y][w] - IW[x][w] onto g and off h, so the window term changes by
+  //   sum_w winv2_w ((c_gw + d_w)^2 + (c_hw - d_w)^2 - c_gw^2 - c_hw^2)
+  //   = sum_w 2 winv2_w d_w (c_gw - c_hw + d_w),
+  // summed in four interleaved parts (independent additions: the loop is not one long chain).
+  std::vector<double> LC(size_t(W) * G), wi2(static_cast<size_t>(W));
+  for (int w = 0; w < W; ++w) wi2[size_t(w)] = 2 * winv2[size_t(w)];
   auto center = [&](int g) {
-    for (int w = 0; w < W; ++w) {
-      const double lg = LW[size_t(g) * W + w] - wmean[size_t(w)];
-      LC[size_t(g) * W + w] = lg;
-      LS[size_t(g) * W + w] = lg * lg;
-    }
+    for (int w = 0; w < W; ++w) LC[size_t(g) * W + w] = LW[size_t(g) * W + w] - wmean[size_t(w)];
   };
   for (int g = 0; g < G; ++g) center(g);
   auto window_delta = [&](int x, int y, int g, int h) {
     const double* ix = IW.data() + size_t(x) * W;
     const double* iy = IW.data() + size_t(y) * W;
     const double *cg = LC.data() + size_t(g) * W, *ch = LC.data() + size_t(h) * W;
-    const double *sg = LS.data() + size_t(g) * W, *sh = LS.data() + size_t(h) * W;
-    const double* wi = winv2.data();
-    double d = 0;
-    for (int w = 0; w < W; ++w) {
-      const double ng = cg[w] - ix[w] + iy[w], nh = ch[w] - iy[w] + ix[w];
-      d += (ng * ng + nh * nh - sg[w] - sh[w]) * wi[w];
+    const double* wi = wi2.data();
+    double d[4] = {0, 0, 0, 0};
+    int w = 0;
+    for (; w + 4 <= W; w += 4)
+      for (int i = 0; i < 4; ++i) {
+        const double dw = iy[w + i] - ix[w + i];
+        d[i] += wi[w + i] * dw * (cg[w + i] - ch[w + i] + dw);
+      }
+    for (; w < W; ++w) {
+      const double dw = iy[w] - ix[w];
+      d[0] += wi[w] * dw * (cg[w] - ch[w] + dw);
     }
-    return d;
+    return (d[0] + d[1]) + (d[2] + d[3]);
   };
   for (int pass = 0; pass < opt.max_passes; ++pass) {
     int moved = 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <random>
 #include <set>
 
 #include "fixtures.h"
@@ -129,6 +130,73 @@ TEST(GpuPacking, KeepsAffinePairsTogetherWhenLoadsAreEqual) {
   for (int e = 0; e < 8; ++e) items.push_back({e, 10, {}});
   auto gpu = pack_node(a, items, 4, 2);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(gpu[i], gpu[i + 4]) << "pair " << i;
+}
+
+// The packing's objective (gpu_packing.h), computed from scratch: load term, minus the affinity
+// kept inside GPUs (weighted), plus the window term.
+double pack_objective(const AffMat& a, const std::vector<PackItem>& items, const std::vector<int>& gpu, int G,
+                      const PackOptions& po) {
+  const int m = int(items.size()), W = po.windows;
+  std::vector<double> L(size_t(G), 0.0), LW(size_t(G) * W, 0.0);
+  double total_aff = 0, kept = 0;
+  for (int x = 0; x < m; ++x) {
+    L[size_t(gpu[x])] += items[x].load;
+    for (int w = 0; w < W; ++w) LW[size_t(gpu[x]) * W + w] += items[x].window_load[size_t(w)];
+    for (int y = x + 1; y < m; ++y) {
+      total_aff += a(items[x].expert, items[y].expert);
+      if (gpu[x] == gpu[y]) kept += a(items[x].expert, items[y].expert);
+    }
+  }
+  const double mean = std::accumulate(L.begin(), L.end(), 0.0) / G;
+  double j = 0;
+  for (double v : L) j += (v - mean) * (v - mean) / (mean * mean);
+  j -= po.affinity_weight * kept / total_aff;
+  for (int w = 0; w < W; ++w) {
+    double wm = 0;
+    for (int g = 0; g < G; ++g) wm += LW[size_t(g) * W + w] / G;
+    for (int g = 0; g < G; ++g) {
+      const double d = LW[size_t(g) * W + w] - wm;
+      j += po.window_weight * d * d / (wm * wm * W);
+    }
+  }
+  return j;
+}
+
+// After the swaps no single swap of two instances on different GPUs lowers the objective, as
+// computed from scratch: the search's incremental terms (load, kept affinity, windows, summed
+// in blocks of four with a tail) are the objective's. Random loads, windows and affinities.
+TEST(GpuPacking, NoSwapLowersTheObjectiveComputedFromScratch) {
+  for (int W : {0, 3, 4, 7, 16}) {
+    std::mt19937 rng(uint32_t(7 + W));
+    std::uniform_real_distribution<double> u(0.5, 10.0);
+    const int G = 4, slots = 4, m = 15;
+    AffMat a = zeros(m);
+    for (int i = 0; i < m; ++i)
+      for (int j = i + 1; j < m; ++j) set_aff(a, i, j, u(rng));
+    std::vector<PackItem> items;
+    for (int e = 0; e < m; ++e) {
+      PackItem it{e, 0, {}};
+      for (int w = 0; w < W; ++w) it.window_load.push_back(u(rng) * u(rng));
+      it.load = W > 0 ? std::accumulate(it.window_load.begin(), it.window_load.end(), 0.0) / W : u(rng);
+      items.push_back(it);
+    }
+    for (double aw : {0.0, -1.0, 0.5}) {
+      PackOptions po;
+      po.windows = W;
+      po.affinity_weight = aw;
+      po.max_passes = 1000;
+      const std::vector<int> gpu = pack_node(a, items, G, slots, po);
+      const double j0 = pack_objective(a, items, gpu, G, po);
+      for (int x = 0; x < m; ++x)
+        for (int y = x + 1; y < m; ++y) {
+          if (gpu[x] == gpu[y]) continue;
+          std::vector<int> s = gpu;
+          std::swap(s[size_t(x)], s[size_t(y)]);
+          EXPECT_GE(pack_objective(a, items, s, G, po), j0 - 1e-9)
+              << "windows " << W << ", affinity weight " << aw << ": swapping " << x << " and " << y;
+        }
+    }
+  }
 }
 
 double tar_max_mean(const Placement& p, const Profile& prof) {
