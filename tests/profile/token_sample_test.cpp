@@ -1,6 +1,7 @@
 // Profile::sample: a bottom-m sketch of the profiled tokens' whole routing rows.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -38,6 +39,31 @@ TEST(TokenSample, KeepsEveryTokenUnderCapacityWithItsRows) {
   ASSERT_EQ(p.sample.size(), 100);
   EXPECT_EQ(p.sample.ids, t.ids);
   EXPECT_DOUBLE_EQ(p.sample_scale(), 1.0);
+}
+
+// Profile::add copies the sample's rows in blocks, on threads: every row lands in its place
+// whatever the thread count, in a sample of several blocks (kept whole under capacity, and
+// trimmed by a second chunk).
+TEST(TokenSample, RowsCopiedInBlocksOnAnyThreadCount) {
+  Trace t = random_rows(2, 32, 3, 9000, 4);
+  for (int threads : {1, 3, 8}) {
+    Profile p(2, 32, 3);
+    p.add(t, threads);
+    ASSERT_EQ(p.sample.size(), 9000);
+    EXPECT_EQ(p.sample.ids, t.ids) << threads << " threads";
+    Profile q(2, 32, 3);
+    q.sample.capacity = 6000;
+    q.add(slice(t, 0, 4000), threads);
+    q.add(slice(t, 4000, 9000), threads);
+    ASSERT_EQ(q.sample.size(), 6000);
+    const size_t row = 2 * 3;
+    for (int64_t i = 0; i < q.sample.size(); ++i) {
+      const int64_t tok = q.sample.token[size_t(i)];
+      ASSERT_TRUE(std::equal(t.ids.begin() + tok * int64_t(row), t.ids.begin() + (tok + 1) * int64_t(row),
+                             q.sample.ids.begin() + i * int64_t(row)))
+          << threads << " threads, row " << i << " (token " << tok << ")";
+    }
+  }
 }
 
 TEST(TokenSample, BoundedInTokenOrderAndIndependentOfChunking) {
