@@ -19,9 +19,6 @@ namespace {
 // Tokens per scratch pass: keeps uint32 counters far from overflow.
 constexpr int64_t kMaxPassTokens = int64_t(1) << 30;
 
-// Token sample rows copied per task (a row is layers x k ids).
-constexpr size_t kSampleRowsPerTask = 2048;
-
 // Elementary steps (counter increments, zeroed bytes) worth a thread: about a millisecond.
 constexpr int64_t kWorkPerThread = int64_t(1) << 20;
 
@@ -74,25 +71,18 @@ void Profile::add(const Trace& chunk, int threads) {
   if (chunk.first_token == 0) seq_base_ = sequences;
   const int64_t first_seq = seq_base_ + chunk.first_seq;
 
-  // The token sample's rows are picked first (cheap); the first `copies` tasks copy their ids,
-  // in blocks of rows, and task copies + l counts layer l. Each writes only its own data, so the
-  // result does not depend on the thread count; a bad id throws from its layer (the lowest such
-  // layer's error is the one reported, as in a serial pass) and leaves the sample as it was.
-  const bool sampled = sample.capacity > 0;
-  profile::SampleUpdate up;
-  if (sampled) up = profile::sample_plan(sample, chunk, tokens, first_seq);
-  const size_t sample_rows = up.src.size();
-  const int copies = int((sample_rows + kSampleRowsPerTask - 1) / kSampleRowsPerTask);
+  // Task 0 offers the chunk to the token sample; task 1 + l counts layer l. Each writes only its
+  // own data, so the result does not depend on the thread count; a bad id throws from its layer
+  // (the lowest such layer's error is the one reported, as in a serial pass).
   const int64_t work = n * stride * K / 2 + int64_t(num_layers) * E * E;
-  const int workers = std::min(copies + num_layers, pool_threads(threads, work / kWorkPerThread));
+  const int workers = std::min(1 + num_layers, pool_threads(threads, work / kWorkPerThread));
   std::vector<std::vector<uint32_t>> scratches(static_cast<size_t>(workers));
-  for_each_task(copies + num_layers, workers, [&](int task, int worker) {
-    if (task < copies) {
-      const size_t begin = size_t(task) * kSampleRowsPerTask;
-      profile::sample_copy(up, begin, std::min(sample_rows, begin + kSampleRowsPerTask));
+  for_each_task(1 + num_layers, workers, [&](int task, int worker) {
+    if (task == 0) {
+      profile::sample_add(sample, chunk, tokens, first_seq);
       return;
     }
-    const int l = task - copies;
+    const int l = task - 1;
     LayerProfile& lp = layers[size_t(l)];
     std::vector<uint32_t>& scratch = scratches[size_t(worker)];
     scratch.resize(size_t(E) * E);
@@ -129,7 +119,6 @@ void Profile::add(const Trace& chunk, int threads) {
         }
     }
   });
-  if (sampled) sample = std::move(up.next);
   sequences = std::max(sequences, first_seq + std::max<int64_t>(1, chunk.num_seqs()));
   tokens += n;
 }

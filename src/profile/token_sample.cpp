@@ -51,63 +51,32 @@ uint64_t threshold(const TokenSample& s) {
 
 namespace profile {
 
-SampleUpdate sample_plan(const TokenSample& s, const Trace& chunk, int64_t first_index, int64_t first_seq) {
-  SampleUpdate u;
-  u.row = size_t(chunk.num_layers) * chunk.top_k;
-  u.next.capacity = s.capacity;
-  // The candidates: the old rows, then the chunk's tokens whose key is below the sample's largest
-  // (a full sample's largest key already has `capacity` smaller ones; keys of distinct tokens
-  // differ, sketch_key being a bijection). The `capacity` smallest keys of them are the sketch.
-  struct Cand {
-    uint64_t hash;
-    int64_t token, seq;
-    const expert_t* src;
-  };
-  std::vector<Cand> c;
-  const int64_t n = chunk.num_tokens();
-  const bool full = s.size() >= s.capacity;
-  const uint64_t th = threshold(s);
-  c.reserve(size_t(s.size()));
-  for (size_t i = 0; i < size_t(s.size()); ++i)
-    c.push_back({s.hash[i], s.token[i], s.seq[i], s.ids.data() + i * u.row});
-  size_t seq_at = 0;  // chunk.seq_offsets[seq_at] <= t < chunk.seq_offsets[seq_at + 1]
-  for (int64_t t = 0; t < n; ++t) {
-    const uint64_t h = sketch_key(first_index + t);
-    if (full && h >= th) continue;
-    while (seq_at + 2 < chunk.seq_offsets.size() && chunk.seq_offsets[seq_at + 1] <= t) ++seq_at;
-    c.push_back({h, first_index + t, first_seq + int64_t(seq_at), chunk.ids.data() + size_t(t) * u.row});
-  }
-  if (int64_t(c.size()) > s.capacity) {
-    std::nth_element(c.begin(), c.begin() + s.capacity, c.end(),
-                     [](const Cand& a, const Cand& b) { return a.hash < b.hash; });
-    c.resize(size_t(s.capacity));
-  }
-  auto by_token = [](const Cand& a, const Cand& b) { return a.token < b.token; };
-  if (!std::is_sorted(c.begin(), c.end(), by_token)) std::sort(c.begin(), c.end(), by_token);
-  TokenSample& x = u.next;
-  x.token.reserve(c.size());
-  x.hash.reserve(c.size());
-  x.seq.reserve(c.size());
-  u.src.reserve(c.size());
-  for (const Cand& k : c) {
-    x.token.push_back(k.token);
-    x.hash.push_back(k.hash);
-    x.seq.push_back(k.seq);
-    u.src.push_back(k.src);
-  }
-  x.ids.resize(c.size() * u.row);
-  return u;
-}
-
-void sample_copy(SampleUpdate& u, size_t begin, size_t end) {
-  for (size_t i = begin; i < end; ++i) std::copy(u.src[i], u.src[i] + u.row, u.next.ids.begin() + i * u.row);
-}
-
 void sample_add(TokenSample& s, const Trace& chunk, int64_t first_index, int64_t first_seq) {
   if (s.capacity <= 0) return;
-  SampleUpdate u = sample_plan(s, chunk, first_index, first_seq);
-  sample_copy(u, 0, u.src.size());
-  s = std::move(u.next);
+  size_t seq_at = 0;  // chunk.seq_offsets[seq_at] <= t < chunk.seq_offsets[seq_at + 1]
+  const size_t row = size_t(chunk.num_layers) * chunk.top_k;
+  const int64_t n = chunk.num_tokens();
+  uint64_t th = threshold(s);
+  // The sample holds at most 2 x capacity rows between trims: reserve what this chunk can add.
+  const int64_t rows = std::min(s.size() + n, 2 * s.capacity);
+  s.token.reserve(size_t(rows));
+  s.hash.reserve(size_t(rows));
+  s.seq.reserve(size_t(rows));
+  s.ids.reserve(size_t(rows) * row);
+  for (int64_t t = 0; t < n; ++t) {
+    const uint64_t h = sketch_key(first_index + t);
+    while (seq_at + 2 < chunk.seq_offsets.size() && chunk.seq_offsets[seq_at + 1] <= t) ++seq_at;
+    if (h >= th && int64_t(s.token.size()) >= s.capacity) continue;
+    s.token.push_back(first_index + t);
+    s.hash.push_back(h);
+    s.seq.push_back(first_seq + int64_t(seq_at));
+    s.ids.insert(s.ids.end(), chunk.ids.begin() + t * row, chunk.ids.begin() + (t + 1) * row);
+    if (int64_t(s.token.size()) >= 2 * s.capacity) {
+      trim(s, row);
+      th = threshold(s);
+    }
+  }
+  trim(s, row);
 }
 
 void sample_merge(TokenSample& s, const TokenSample& other, int64_t offset, int64_t seq_offset, size_t row) {

@@ -41,10 +41,9 @@ TEST(TokenSample, KeepsEveryTokenUnderCapacityWithItsRows) {
   EXPECT_DOUBLE_EQ(p.sample_scale(), 1.0);
 }
 
-// Profile::add copies the sample's rows in blocks, on threads: every row lands in its place
-// whatever the thread count, in a sample of several blocks (kept whole under capacity, and
-// trimmed by a second chunk).
-TEST(TokenSample, RowsCopiedInBlocksOnAnyThreadCount) {
+// Every sampled row is its token's own row whatever the thread count Profile::add runs on,
+// kept whole under capacity and trimmed by a second chunk.
+TEST(TokenSample, RowsAreTheirTokensOnAnyThreadCount) {
   Trace t = random_rows(2, 32, 3, 9000, 4);
   for (int threads : {1, 3, 8}) {
     Profile p(2, 32, 3);
