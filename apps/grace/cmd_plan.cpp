@@ -32,6 +32,7 @@
 #include "grace/placement_io.h"
 #include "grace/planner.h"
 #include "grace/profile.h"
+#include "grace/profile_stream.h"
 #include "grace/router.h"
 #include "grace/synth.h"
 #include "grace/topology.h"
@@ -122,22 +123,19 @@ Profile profile_traces(const PlanArgs& a, const ModelSpec& model, std::string& d
   described = fmt::format("{}: {} tokens in {} sequences", names, shape.tokens, shape.seqs);
   const bool tty = ::isatty(2) != 0;
   const bool big = shape.tokens >= (int64_t(1) << 18);
-  Profile prof(model.moe_layers, model.experts, model.top_k, a.threads);
-  Trace chunk;
   int quarter = 0;
   auto t0 = std::chrono::steady_clock::now();
-  while (reader.next(chunk, kChunkTokens)) {
-    prof.add(chunk, a.threads);
-    const double done = shape.tokens > 0 ? double(prof.tokens) / double(shape.tokens) : 1.0;
+  Profile prof = stream_profile(reader, model.experts, kChunkTokens, a.threads, [&](const Profile& p) {
+    const double done = shape.tokens > 0 ? double(p.tokens) / double(shape.tokens) : 1.0;
     if (tty && big) {
-      std::fprintf(stderr, "\rprofiling: %lld / %lld tokens (%.0f%%)", (long long)prof.tokens, (long long)shape.tokens,
+      std::fprintf(stderr, "\rprofiling: %lld / %lld tokens (%.0f%%)", (long long)p.tokens, (long long)shape.tokens,
                    100 * done);
     } else if (big && int(done * 4) > quarter) {
       quarter = int(done * 4);
-      std::fprintf(stderr, "profiling: %lld / %lld tokens, %.1f s\n", (long long)prof.tokens, (long long)shape.tokens,
+      std::fprintf(stderr, "profiling: %lld / %lld tokens, %.1f s\n", (long long)p.tokens, (long long)shape.tokens,
                    since(t0));
     }
-  }
+  });
   if (tty && big) std::fprintf(stderr, "\rprofiled %lld tokens in %.1f s%20s\n", (long long)prof.tokens, since(t0), "");
   return prof;
 }

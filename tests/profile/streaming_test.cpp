@@ -1,11 +1,16 @@
-// build_profile over a TraceReader (chunked, bounded memory) equals the in-memory profile.
+// build_profile and stream_profile over a TraceReader (chunked with read-ahead, bounded memory)
+// equal the in-memory profile; errors come in stream order.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 #include <random>
+#include <string>
 
+#include "grace/error.h"
 #include "grace/profile.h"
+#include "grace/profile_stream.h"
 #include "grace/trace_io.h"
 
 namespace grace {
@@ -41,6 +46,77 @@ TEST(StreamingProfile, ReaderChunksEqualWholeTrace) {
   Profile streamed = build_profile(reader, 20, /*chunk_tokens=*/333);
   std::filesystem::remove_all(dir);
   expect_same(streamed, build_profile(t));
+}
+
+Trace random_trace(int layers, int experts, int k, int64_t tokens, uint32_t seed) {
+  Trace t;
+  t.num_layers = layers, t.top_k = k, t.num_experts = experts;
+  std::mt19937 rng(seed);
+  std::vector<expert_t> all(static_cast<size_t>(experts));
+  for (int e = 0; e < experts; ++e) all[size_t(e)] = expert_t(e);
+  for (int64_t i = 0; i < tokens * layers; ++i) {
+    std::shuffle(all.begin(), all.end(), rng);
+    t.ids.insert(t.ids.end(), all.begin(), all.begin() + k);
+  }
+  t.seq_offsets = {0, tokens / 3, tokens};
+  return t;
+}
+
+// With read-ahead the chunks are cut from the trace's size and the bound: the profile, its token
+// sample and its sequences are the whole trace's for any bound and thread count, and the callback
+// sees every chunk, the last with every token.
+TEST(StreamingProfile, ReadAheadEqualsTheWholeTraceForAnyChunkAndThreads) {
+  auto t = std::make_shared<const Trace>(random_trace(3, 24, 4, 20000, 9));
+  const Profile whole = build_profile(*t);
+  for (int64_t bound : {64, 333, 8192, 65536}) {
+    for (int threads : {1, 3}) {
+      TraceReader reader(t);
+      std::vector<int64_t> seen;
+      const Profile p = stream_profile(reader, 24, bound, threads, [&](const Profile& q) { seen.push_back(q.tokens); });
+      expect_same(p, whole);
+      EXPECT_EQ(p.sequences, whole.sequences);
+      EXPECT_EQ(p.sample.token, whole.sample.token);
+      EXPECT_EQ(p.sample.seq, whole.sample.seq);
+      EXPECT_EQ(p.sample.ids, whole.sample.ids);
+      ASSERT_FALSE(seen.empty()) << "bound " << bound;
+      EXPECT_EQ(seen.back(), 20000) << "bound " << bound;
+      for (size_t i = 1; i < seen.size(); ++i) EXPECT_GT(seen[i], seen[i - 1]);
+      if (bound >= 8192) EXPECT_GE(seen.size(), 4u) << "a small trace is cut for the overlap";
+    }
+  }
+}
+
+// A chunk's counting error comes before the next chunk's read error, though the next chunk is
+// read while the first is counted; a read error alone is reported as it is.
+TEST(StreamingProfile, ErrorsInStreamOrder) {
+  Trace t = random_trace(2, 16, 3, 12000, 4);
+  // Chunks of 4,096 tokens. Token 10 (first chunk), layer 1: id 20 passes the reader (the trace
+  // says 32 experts) but not a profile of 16. Token 5000 (second chunk, read while the first is
+  // counted), layer 0: a duplicate, which the reader itself refuses.
+  t.num_experts = 32;
+  t.ids[size_t((10 * 2 + 1) * 3)] = 20;
+  t.ids[size_t((5000 * 2 + 0) * 3 + 1)] = t.ids[size_t((5000 * 2 + 0) * 3)];
+  auto bad = std::make_shared<const Trace>(t);
+  for (int threads : {1, 3}) {
+    TraceReader both(bad);
+    try {
+      stream_profile(both, 16, 65536, threads);
+      ADD_FAILURE() << "bad trace accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("token 10, layer 1: expert id 20 >= 16"), std::string::npos) << e.what();
+    }
+    Trace dup_only = t;  // token 10 mended
+    dup_only.ids[size_t((10 * 2 + 1) * 3)] = 0;
+    dup_only.ids[size_t((10 * 2 + 1) * 3 + 1)] = 1;
+    dup_only.ids[size_t((10 * 2 + 1) * 3 + 2)] = 2;
+    TraceReader dup(std::make_shared<const Trace>(dup_only));
+    try {
+      stream_profile(dup, 16, 65536, threads);
+      ADD_FAILURE() << "duplicate accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("token 5000, layer 0"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(StreamingProfile, RealTraceTotals) {
