@@ -52,7 +52,8 @@ class ReadAhead {
 Profile stream_profile(TraceReader& reader, int num_experts, int64_t max_chunk_tokens, int threads,
                        const std::function<void(const Profile&)>& after_chunk) {
   GRACE_CHECK(max_chunk_tokens > 0, "max_chunk_tokens = {}", max_chunk_tokens);
-  const TraceShape& shape = reader.shape();
+  // The shape is read here, before the read-ahead thread touches the reader.
+  const TraceShape shape = reader.shape();
   const int64_t chunk_tokens =
       std::max<int64_t>(1, std::min(max_chunk_tokens / 2, std::max(kMinChunkTokens, (shape.tokens + 3) / 4)));
   Trace chunks[2];
