@@ -65,8 +65,9 @@ struct Profile {
   int64_t seq_base_ = 0;  // profile index of the current trace's sequence 0
 };
 
-// Streams the reader to the end (from its current position) and returns the profile.
-// `threads` as Profile::add's.
+// Streams the reader to the end (from its current position) and returns the profile: stream_profile
+// (grace/profile_stream.h) without progress, chunk_tokens its bound (two chunks of at most half
+// of it are held). `threads` as Profile::add's.
 Profile build_profile(TraceReader& reader, int num_experts, int64_t chunk_tokens = 65536, int threads = 0);
 Profile build_profile(const Trace& trace, int threads = 0);
 

@@ -7,9 +7,12 @@
 #include <random>
 
 #include "grace/error.h"
+#include "random_trace.h"
 
 namespace grace {
 namespace {
+
+using grace::testing::random_trace;
 
 // Builds a trace from per-token rows: rows[t][l] = the top-k ids of token t at layer l.
 Trace make_trace(int experts, const std::vector<std::vector<std::vector<int>>>& rows) {
@@ -21,29 +24,6 @@ Trace make_trace(int experts, const std::vector<std::vector<std::vector<int>>>& 
     for (const auto& layer : tok)
       for (int id : layer) t.ids.push_back(expert_t(id));
   t.seq_offsets = {0, int64_t(rows.size())};
-  return t;
-}
-
-// A random trace with distinct top-k ids per token (skewed towards low ids).
-Trace random_trace(int layers, int experts, int k, int64_t tokens, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::geometric_distribution<int> skewed(0.08);
-  Trace t;
-  t.num_layers = layers;
-  t.top_k = k;
-  t.num_experts = experts;
-  t.ids.reserve(size_t(tokens) * layers * k);
-  for (int64_t i = 0; i < tokens * layers; ++i) {
-    expert_t chosen[64];
-    for (int a = 0; a < k;) {
-      expert_t e = expert_t(skewed(rng) % experts);
-      bool dup = false;
-      for (int b = 0; b < a; ++b) dup |= chosen[b] == e;
-      if (!dup) chosen[a++] = e;
-    }
-    t.ids.insert(t.ids.end(), chosen, chosen + k);
-  }
-  t.seq_offsets = {0, tokens};
   return t;
 }
 

@@ -12,9 +12,12 @@
 #include "grace/profile.h"
 #include "grace/profile_stream.h"
 #include "grace/trace_io.h"
+#include "random_trace.h"
 
 namespace grace {
 namespace {
+
+using grace::testing::random_trace;
 
 void expect_same(const Profile& a, const Profile& b) {
   ASSERT_EQ(a.num_layers, b.num_layers);
@@ -48,25 +51,13 @@ TEST(StreamingProfile, ReaderChunksEqualWholeTrace) {
   expect_same(streamed, build_profile(t));
 }
 
-Trace random_trace(int layers, int experts, int k, int64_t tokens, uint32_t seed) {
-  Trace t;
-  t.num_layers = layers, t.top_k = k, t.num_experts = experts;
-  std::mt19937 rng(seed);
-  std::vector<expert_t> all(static_cast<size_t>(experts));
-  for (int e = 0; e < experts; ++e) all[size_t(e)] = expert_t(e);
-  for (int64_t i = 0; i < tokens * layers; ++i) {
-    std::shuffle(all.begin(), all.end(), rng);
-    t.ids.insert(t.ids.end(), all.begin(), all.begin() + k);
-  }
-  t.seq_offsets = {0, tokens / 3, tokens};
-  return t;
-}
-
 // With read-ahead the chunks are cut from the trace's size and the bound: the profile, its token
 // sample and its sequences are the whole trace's for any bound and thread count, and the callback
 // sees every chunk, the last with every token.
 TEST(StreamingProfile, ReadAheadEqualsTheWholeTraceForAnyChunkAndThreads) {
-  auto t = std::make_shared<const Trace>(random_trace(3, 24, 4, 20000, 9));
+  Trace r = random_trace(3, 24, 4, 20000, 9);
+  r.seq_offsets = {0, 20000 / 3, 20000};
+  auto t = std::make_shared<const Trace>(r);
   const Profile whole = build_profile(*t);
   for (int64_t bound : {64, 333, 8192, 65536}) {
     for (int threads : {1, 3}) {
@@ -81,7 +72,9 @@ TEST(StreamingProfile, ReadAheadEqualsTheWholeTraceForAnyChunkAndThreads) {
       ASSERT_FALSE(seen.empty()) << "bound " << bound;
       EXPECT_EQ(seen.back(), 20000) << "bound " << bound;
       for (size_t i = 1; i < seen.size(); ++i) EXPECT_GT(seen[i], seen[i - 1]);
-      if (bound >= 8192) EXPECT_GE(seen.size(), 4u) << "a small trace is cut for the overlap";
+      if (bound >= 8192) {
+        EXPECT_GE(seen.size(), 4u) << "a small trace is cut for the overlap";
+      }
     }
   }
 }
@@ -90,6 +83,7 @@ TEST(StreamingProfile, ReadAheadEqualsTheWholeTraceForAnyChunkAndThreads) {
 // read while the first is counted; a read error alone is reported as it is.
 TEST(StreamingProfile, ErrorsInStreamOrder) {
   Trace t = random_trace(2, 16, 3, 12000, 4);
+  t.seq_offsets = {0, 4000, 12000};
   // Chunks of 4,096 tokens. Token 10 (first chunk), layer 1: id 20 passes the reader (the trace
   // says 32 experts) but not a profile of 16. Token 5000 (second chunk, read while the first is
   // counted), layer 0: a duplicate, which the reader itself refuses.
