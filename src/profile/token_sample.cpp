@@ -57,12 +57,19 @@ void sample_add(TokenSample& s, const Trace& chunk, int64_t first_index, int64_t
   const size_t row = size_t(chunk.num_layers) * chunk.top_k;
   const int64_t n = chunk.num_tokens();
   uint64_t th = threshold(s);
-  // The sample holds at most 2 x capacity rows between trims: reserve what this chunk can add.
-  const int64_t rows = std::min(s.size() + n, 2 * s.capacity);
-  s.token.reserve(size_t(rows));
-  s.hash.reserve(size_t(rows));
-  s.seq.reserve(size_t(rows));
-  s.ids.reserve(size_t(rows) * row);
+  // The sample holds at most 2 x capacity rows between trims. Room for what this chunk can add,
+  // grown at least twofold (up to that bound): growing by one chunk at a time would copy every
+  // row held so far once per chunk.
+  const size_t held = s.token.capacity();
+  const size_t bound = size_t(2 * s.capacity);
+  const size_t rows = std::min(size_t(s.size() + n), bound);
+  if (rows > held) {
+    const size_t want = std::max(rows, std::min(2 * held, bound));
+    s.token.reserve(want);
+    s.hash.reserve(want);
+    s.seq.reserve(want);
+    s.ids.reserve(want * row);
+  }
   for (int64_t t = 0; t < n; ++t) {
     const uint64_t h = sketch_key(first_index + t);
     while (seq_at + 2 < chunk.seq_offsets.size() && chunk.seq_offsets[seq_at + 1] <= t) ++seq_at;

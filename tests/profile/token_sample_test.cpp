@@ -65,6 +65,25 @@ TEST(TokenSample, RowsAreTheirTokensOnAnyThreadCount) {
   }
 }
 
+// A trace read in many chunks moves its sampled rows a few times, not once per chunk: the rows'
+// storage grows at least twofold (up to 2 x capacity rows), and it holds the same rows as a
+// whole-trace add.
+TEST(TokenSample, RowsGrowGeometricallyOverManyChunks) {
+  Trace t = random_rows(2, 16, 2, 8192, 6);
+  Profile whole(2, 16, 2), chunked(2, 16, 2);
+  whole.add(t, 1);
+  int moves = 0;
+  const expert_t* at = nullptr;
+  for (int64_t a = 0; a < 8192; a += 64) {
+    chunked.add(slice(t, a, a + 64), 1);
+    if (chunked.sample.ids.data() != at) ++moves, at = chunked.sample.ids.data();
+  }
+  EXPECT_EQ(chunked.sample.ids, whole.sample.ids);
+  EXPECT_EQ(chunked.sample.token, whole.sample.token);
+  // 64 -> 128 -> ... -> 8192 rows: 8 allocations; one per chunk would be 128.
+  EXPECT_LE(moves, 8);
+}
+
 TEST(TokenSample, BoundedInTokenOrderAndIndependentOfChunking) {
   Trace t = random_rows(2, 32, 4, 5000, 2);
   Profile whole(2, 32, 4), chunked(2, 32, 4);
