@@ -70,8 +70,11 @@ class SafetensorsWeights : public WeightSource {
         }
         GRACE_INPUT_CHECK(j.contains("weight_map") && j["weight_map"].is_object(), "{}: no weight_map object",
                           index.string());
-        for (auto& [name, file] : j["weight_map"].items())
+        for (auto& [name, file] : j["weight_map"].items()) {
+          GRACE_INPUT_CHECK(file.is_string(), "{}: weight_map entry {} is not a file name ({})", index.string(),
+                            quote_input(name), std::string(file.type_name()));
           weight_map_[name] = (fs::path(spec) / file.get<std::string>()).string();
+        }
       } else {
         std::vector<std::string> files;
         for (auto& e : fs::directory_iterator(spec))
