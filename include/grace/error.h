@@ -34,8 +34,9 @@ template <typename... Args>
 [[noreturn]] void fail_internal(const char* file, int line, const char* cond, const std::string& msg);
 
 // Untrusted text (a path, a JSON string, an .npy header) for an error message: in single
-// quotes, control characters and bytes >= 0x7f escaped (\n, \x1b), at most max_chars kept with
-// "...(N bytes)" after a cut. The message stays one printable line whatever the input holds.
+// quotes, control characters (below 0x20, and 0x7f) and backslashes escaped (\n, \x1b, \\), other
+// bytes kept (UTF-8 names stay readable), at most max_chars kept with "...(N bytes)" after a cut.
+// The message stays one line whatever the input holds.
 std::string quote_input(std::string_view text, size_t max_chars = 200);
 
 // A whole message made safe for one terminal line: control characters escaped, and the middle

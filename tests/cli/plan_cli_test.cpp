@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "cli/cli_runner.h"
 #include "grace/model.h"
@@ -168,6 +172,28 @@ TEST(PlanCli, SyntheticTraceSpecPlansLikeItsFile) {
       run_grace("plan --model gpt-oss-20b --topology 2x2 --trace synthetic:nomodel -o '" + dir.file("c.json") + "'");
   EXPECT_EQ(bad.code, 2);
   EXPECT_FALSE(std::filesystem::exists(dir.file("c.json")));
+}
+
+// A long trace (2^18 tokens or more) reports its profiling on stderr, a line per quarter when
+// stderr is not a terminal, the last at every token; a short one says nothing there.
+TEST(PlanCli, LongTracesReportProfilingByQuarters) {
+  TempDir dir("progress");
+  std::ofstream(dir.file("tiny.json"))
+      << R"({"name":"tiny","moe_layers":2,"experts":8,"top_k":2,"hidden":64,"moe_intermediate":32})";
+  const std::string model = dir.file("tiny.json");
+  CliResult r = run_grace("plan --policy contiguous --model '" + model + "' --trace 'synthetic:" + model +
+                          ":300000:1' -o '" + dir.file("p.json") + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream lines(r.err);
+  std::vector<std::string> progress;
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("profiling: ", 0) == 0) progress.push_back(line);
+  ASSERT_EQ(progress.size(), 4u) << r.err;
+  EXPECT_EQ(progress.back().rfind("profiling: 300000 / 300000 tokens, ", 0), 0u) << progress.back();
+  CliResult s = run_grace("plan --policy contiguous --model '" + model + "' --trace 'synthetic:" + model +
+                          ":20000:1' -o '" + dir.file("q.json") + "'");
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_EQ(s.err.find("profiling"), std::string::npos) << s.err;
 }
 
 TEST(PlanCli, JsonOutputIsOneObject) {

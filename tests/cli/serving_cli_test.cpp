@@ -47,6 +47,28 @@ TEST(ServingCli, SglangExportPrintsFlagsConsistentWithTheFile) {
     EXPECT_EQ(v.code, 0) << v.err;
     EXPECT_NE(v.out.find("is valid for SGLang"), std::string::npos) << v.out;
     EXPECT_NE(v.out.find(flags), std::string::npos) << v.out;
+    // The same check for scripts, the ep size from a topology instead of --ep-size.
+    CliResult vj = run_grace("validate --for sglang '" + f + "' --model " + c.model + " --topology 2x4 --json");
+    ASSERT_EQ(vj.code, 0) << vj.err;
+    const auto vo = nlohmann::json::parse(vj.out);
+    EXPECT_EQ(vo["valid"], true);
+    EXPECT_EQ(vo["rows"], c.rows);
+    EXPECT_EQ(vo["num_physical"], c.columns);
+    EXPECT_EQ(vo["redundant"], c.redundant);
+    EXPECT_EQ(vo["ep_size"], 8);
+    EXPECT_EQ(vo["flags"], flags);
+    CliResult vt = run_grace("validate --for sglang '" + f + "' --model " + c.model + " --topology 4x4");
+    EXPECT_EQ(vt.code, 2);
+    EXPECT_EQ(vt.err_lines(), 1) << vt.err;
+    CliResult none = run_grace("validate --for sglang '" + f + "' --model " + c.model);
+    EXPECT_EQ(none.code, 2);
+    EXPECT_NE(none.err.find("give --ep-size (or --topology NxG)"), std::string::npos) << none.err;
+    // SGLang's dispatch map: a row per rank, said on stdout.
+    CliResult d = run_grace("export --placement '" + p + "' --format sglang-dispatch -o '" + dir.file("d.json") + "'");
+    ASSERT_EQ(d.code, 0) << d.err;
+    EXPECT_NE(d.out.find("wrote " + dir.file("d.json") + ": 8 ranks x " + std::to_string(c.rows) + " rows x "),
+              std::string::npos)
+        << d.out;
     // The server's default --ep-num-redundant-experts 0 does not match the file.
     CliResult v0 = run_grace("validate --for sglang '" + f + "' --model " + c.model + " --ep-size 8 --redundant 0");
     EXPECT_EQ(v0.code, 2);

@@ -179,6 +179,25 @@ TEST(Model, AFileWithAPresetsNameMustBeThatPreset) {
   std::ofstream(changed) << R"({"name": "x", "moe_layers": 2, "experts": 8, "top_k": 2, "hidden": 64,
                                "moe_intermediate": 32, "vocab": -5})";
   EXPECT_THROW(load_model(changed), InputError);
+  // The gate's fields: the group-limited top-k and whether the top-k weights are renormalised.
+  std::ofstream(changed) << R"({"name": "x", "moe_layers": 2, "experts": 8, "top_k": 2, "hidden": 64,
+                               "moe_intermediate": 32, "n_group": 4, "topk_group": 2, "norm_topk_prob": true})";
+  const ModelSpec gated = load_model(changed);
+  EXPECT_EQ(gated.n_group, 4);
+  EXPECT_EQ(gated.topk_group, 2);
+  EXPECT_TRUE(gated.norm_topk_prob);
+  std::ofstream(changed) << R"({"name": "x", "moe_layers": 2, "experts": 8, "top_k": 2, "hidden": 64,
+                               "moe_intermediate": 32, "norm_topk_prob": false})";
+  EXPECT_FALSE(load_model(changed).norm_topk_prob);
+  std::ofstream(changed) << R"({"name": "x", "moe_layers": 2, "experts": 8, "top_k": 2, "hidden": 64,
+                               "moe_intermediate": 32, "norm_topk_prob": 1})";
+  try {
+    load_model(changed);
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("field 'norm_topk_prob' must be true or false"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Model, PresetsMatchPublishedFacts) {

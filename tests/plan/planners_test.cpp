@@ -31,7 +31,9 @@ std::vector<Case> cases() {
   medium.skew = 0.8;
   testing::ProfileSpec odd;  // not divisible by the GPU count
   odd.layers = 1, odd.experts = 20, odd.top_k = 3, odd.clusters = 5, odd.skew = 1.0;
-  return {{"small", small, "2x2"}, {"medium", medium, "2x4"}, {"odd", odd, "2x4"}};
+  testing::ProfileSpec top1;  // one expert per token (Switch, Llama 4): no co-activation at all
+  top1.layers = 2, top1.experts = 32, top1.top_k = 1, top1.skew = 1.0;
+  return {{"small", small, "2x2"}, {"medium", medium, "2x4"}, {"odd", odd, "2x4"}, {"top1", top1, "2x4"}};
 }
 
 bool replicas_allowed(const std::string& planner) { return planner != "contiguous" && planner != "uniform-affinity"; }

@@ -158,6 +158,23 @@ TEST(Replan, AlignmentUndoesARelabelling) {
   EXPECT_EQ(count_moves(s.old, align_placement(s.old, p, p.nodes, Gn)), 0);
 }
 
+// Past 8 nodes, or 8 GPUs in a node, the alignment matches groups greedily by overlap instead of
+// trying every permutation: a relabelling is still undone.
+TEST(Replan, AlignmentUndoesARelabellingOfManyGroups) {
+  for (const char* topology : {"12x1", "1x12", "10x2"}) {
+    SCOPED_TRACE(topology);
+    const Drifted s = drifted(2, 48, topology);
+    Placement p = s.old;
+    const int N = p.nodes, Gn = p.gpus_per_node;
+    auto relabel = [](int i, int n) { return (7 * i + 3) % n; };  // a permutation for n = 1, 2, 10, 12
+    for (auto& l : p.layers)
+      for (auto& e : l.experts)
+        for (auto& in : e.instances) in.gpu = relabel(in.gpu / Gn, N) * Gn + relabel(in.gpu % Gn, Gn);
+    EXPECT_GT(count_moves(s.old, p), 0);
+    EXPECT_EQ(count_moves(s.old, align_placement(s.old, p, N, Gn)), 0);
+  }
+}
+
 // Done when (issue 14): at each switch between ESFT tasks, replan with 25% of the moves of the
 // full re-plan (a grace plan of the new task aligned to the old placement) recovers >= 80% of the
 // full re-plan's gain in cross-node node visits per token (for 2 nodes: the cross-node copies of
