@@ -75,6 +75,23 @@ TEST(TraceIo, ReadsEveryIdDtypePlainAndGzip) {
   }
 }
 
+// A format 2.0 header (4-byte header length, as np.save writes for a long dict), plain and
+// gzip-compressed: the same trace.
+TEST(TraceIo, ReadsVersion2Headers) {
+  auto version2 = [](const std::string& v1) {  // the same file with a 2.0 header
+    std::string out = v1.substr(0, 6) + std::string("\x02\x00", 2) + v1.substr(8, 2) + std::string(2, '\0');
+    return out + v1.substr(10);
+  };
+  for (bool gz : {false, true}) {
+    SCOPED_TRACE(gz ? "gzip" : "plain");
+    TempDir d;
+    const std::string ids = d / (std::string("topk_ids.npy") + (gz ? ".gz" : ""));
+    write_bytes(ids, version2(npy_bytes(npy_dict("<u2", kShape), raw_bytes(ref_ids<uint16_t>()))));
+    write_bytes(d / "seq_offsets.npy", version2(npy_bytes(npy_dict("<i8", "(5,)"), raw_bytes(kOffsets))));
+    expect_ref(read_trace({ids}, kE));
+  }
+}
+
 TEST(TraceIo, ReadsWeightsOfEachKind) {
   const int64_t n = int64_t(kT) * kL * kK;
   std::vector<uint16_t> x1e4(n), f16(n);
