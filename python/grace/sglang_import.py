@@ -181,8 +181,6 @@ def _from_stat(obj, where, model):
     if model is not None and lc.shape[1] != model["experts"]:
         _fail(where, f"'logical_count' has {lc.shape[1]} experts, model {quote(model['name'])} has "
               f"{model['experts']}")
-    if (lc < 0).any():
-        _fail(where, "'logical_count' has negative counts")
     dense = _dense_rows(lc.shape[0], model, lc.sum(axis=1) > 0, where)
     return lc[dense:], dense
 

@@ -155,6 +155,31 @@ def test_plan_argument_values(ids):
     assert grace.plan(ids, model=DS, slots_per_gpu=0).slots_per_gpu == 9  # 0: the topology's
 
 
+def test_arrays_numpy_cannot_hold_faithfully_are_refused(ids, placement):
+    torch = pytest.importorskip("torch", reason="needs torch (apt install python3-torch)")
+    masked = np.ma.masked_array(ids, mask=np.zeros_like(ids, bool))
+    masked.mask[0, 0, 0] = True
+    raises(ValueError, r"plan: topk_ids is a masked array with masked entries", grace.plan, masked, model=DS)
+    assert grace.plan(np.ma.masked_array(ids), model=DS).hash() == grace.plan(ids, model=DS).hash()  # no mask: fine
+    raises(TypeError, r"plan: loads has dtype torch.bfloat16, which NumPy cannot hold; convert it first",
+           grace.plan, loads=torch.ones((26, 64), dtype=torch.bfloat16))
+    raises(ValueError, r"plan: topk_ids is not a rectangular integer \[tokens, layers, k\] array", grace.plan,
+           [[[0, 1]], [[2]]], model=DS)
+
+
+def test_replan_limits_are_numbers_in_range(ids, placement):
+    raises(ValueError, r"replan: max_move_bytes -1.0 must be >= 0", placement.replan, ids, max_move_bytes=-1.0)
+    raises(ValueError, r"replan: max_move_bytes nan must be >= 0", placement.replan, ids, max_move_bytes=float("nan"))
+    raises(ValueError, r"replan: horizon_tokens 0 must be > 0", placement.replan, ids, horizon_tokens=0)
+    raises(TypeError, r"replan: horizon_tokens must be a number or None, got str", placement.replan, ids,
+           horizon_tokens="1e6")
+    raises(TypeError, r"replan: max_move_bytes must be a number or None, got bool", placement.replan, ids,
+           max_move_bytes=True)
+    raises(TypeError, r"replan: full_plan must be a bool, got int", placement.replan, ids, full_plan=1)
+    same, report = placement.replan(ids, max_move_bytes=0, horizon_tokens=1e6, full_plan=False)
+    assert report["moves"] == 0 and same.hash() == placement.hash()
+
+
 def test_replan_of_a_placement_planned_without_a_model(ids):
     with pytest.warns(UserWarning, match="load only"):
         q = grace.plan(loads=np.ones((26, 64)))

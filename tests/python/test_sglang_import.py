@@ -118,6 +118,33 @@ def bad_dumps(tmp_path):
         "has 2 layers, the map 3")
     put("map_float", dict(good, last_physical_to_logical_map=PHY2LOG.float()), "dtype torch.float32")
     put("records_not_list", dict(good, records=7), "non-empty list of dicts")
+    # Stat dumps: counts must be counts, with at least one routed layer.
+    neg = torch.ones(2, 3, 8, dtype=torch.int32)
+    neg[1, 2, 3] = -1
+    put("stat_negative", {"logical_count": neg}, "'logical_count' has negative counts")
+    put("stat_empty", {"logical_count": torch.zeros(3, 8, dtype=torch.int32)}, "no layer holds any routing data")
+    # The map: ids must be logical expert ids.
+    neg_map = PHY2LOG.clone()
+    neg_map[1, 0] = -2
+    put("map_negative", dict(good, last_physical_to_logical_map=neg_map), "is empty or has negative ids")
+    # Per-pass records (global_physical_count): the map's shape, non-negative counts, one mode.
+    gpc = torch.ones(3, 10, dtype=torch.int32)
+    put("pass_shape", {"records": [{"global_physical_count": torch.ones(3, 9, dtype=torch.int32)}],
+                       "last_physical_to_logical_map": PHY2LOG}, "global_physical_count has shape [3, 9], the map is")
+    put("pass_negative", {"records": [{"global_physical_count": -gpc}], "last_physical_to_logical_map": PHY2LOG},
+        "records[0].global_physical_count has negative counts")
+    put("pass_neither", {"records": [{"global_physical_count": gpc}, {"rank": 0}],
+                         "last_physical_to_logical_map": PHY2LOG},
+        "records[1] has neither 'topk_ids_of_layer' nor 'global_physical_count'")
+    put("mixed_modes", dict(good, records=[good["records"][0], {"global_physical_count": gpc}]),
+        "records[1] has no 'topk_ids_of_layer' (mixed recorder modes)")
+    # Per-token records: one logical expert once per token and layer, some routed token.
+    twice = good["records"][0]["topk_ids_of_layer"].clone()
+    twice[1, 0, :2] = torch.tensor([0, 4], dtype=torch.int32)  # physical 0 and 4: both logical 0 in layer 1
+    put("same_expert_twice", dict(good, records=[{"topk_ids_of_layer": twice}]),
+        "records[0]: a token maps to the same logical expert twice in one layer")
+    put("no_tokens", dict(good, records=[{"topk_ids_of_layer": torch.full((3, 4, 8), -1, dtype=torch.int32)}]),
+        "no layer holds any routing data")
     put("not_a_dict", [1, 2, 3], "holds a list")
     (tmp_path / "text.pt").write_text("not a zip\n")
     cases["not_zip"] = (tmp_path / "text.pt", "not a torch.save zip archive")

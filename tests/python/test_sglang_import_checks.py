@@ -145,6 +145,22 @@ def test_output_paths_the_system_refuses_are_one_line_and_leave_nothing(tmp_path
     assert sorted(os.listdir(tmp_path)) == ["good.pt", "o_seq_offsets.npy", "o_seq_offsets.npy.tmp"]
 
 
+def test_the_module_checks_output_paths_itself(tmp_path, good):
+    """python -m grace.sglang, without grace's CLI in front (which checks the path first): the
+    same one-line errors, nothing left behind."""
+    (tmp_path / "afile").write_text("x")
+    cases = {"/proc/grace-import-x": "cannot create output", good + "/sub": "Not a directory",
+             str(tmp_path / ("n" * 300)): "over the 255-byte limit", "": "output path is empty",
+             str(tmp_path / "afile"): "exists and is not a folder",
+             str(tmp_path / "p" / ("x" * 200)) * 21: "over the 4095-byte limit"}
+    for out, expect in cases.items():
+        line = one_error(run_module("import", good, "-o", out))
+        assert expect in line, (out[:80], line)
+    line = one_error(run_module("plan", str(tmp_path), "--model", "deepseek-v2-lite", "-o", str(tmp_path / "p.json")))
+    assert "no loads.npy (import a stat or per_pass dump first)" in line, line
+    assert sorted(os.listdir(tmp_path)) == ["afile", "good.pt"]
+
+
 def in_process(args, patch):
     """python -m grace.sglang ARGS with `patch` (Python source) run first: failures inside the work."""
     code = "import errno, os, signal, sys, numpy as np\nfrom grace import sglang\n" + patch + \
