@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "reliability/big_trace.h"
 #include "reliability/cli_run.h"
 #include "reliability/fixtures.h"
-#include "trace/npy.h"
 
 extern char** environ;
 
@@ -200,18 +200,8 @@ TEST_F(AtomicFolder, StreamedCommandsKeepTheirMemoryBoundAt10MTokens) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "sanitizer build: RSS is the sanitizer's (shadow memory, quarantine), not grace's";
 #endif
-  // 10M tokens x 4 layers x top-2 as .npy.gz (a few MB on disk), written in chunks.
   const std::string d = at("ten/");
-  fs::create_directories(d);
-  constexpr int kL = 4, kK = 2;
-  const int64_t tokens = 10'000'000, per = int64_t(kL) * kK;
-  {
-    NpyWriter w(d + "topk_ids.npy.gz", NpyDtype::kU1, {tokens, kL, kK}, true);
-    std::vector<uint8_t> buf(size_t(1 << 16) * per);
-    for (size_t i = 0; i < buf.size(); i += 2) buf[i] = uint8_t((i / 2) % 7), buf[i + 1] = uint8_t((i / 2) % 7 + 1);
-    for (int64_t t = 0; t < tokens; t += 1 << 16) w.write(buf.data(), std::min<int64_t>(1 << 16, tokens - t) * per);
-    w.commit();
-  }
+  write_big_trace(d);
   // Bound (docs/reliability.md): chunk of 65,536 tokens + offsets + pair tables; far under what the
   // whole-trace reader needs (80M ids: 160 MB as uint16 plus the read buffer). 100 MB leaves
   // room for a sanitizer build's overhead.

@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "reliability/big_trace.h"
 #include "reliability/cli_run.h"
 #include "reliability/fixtures.h"
-#include "trace/npy.h"
 
 extern char** environ;
 
@@ -180,16 +180,7 @@ TEST_F(CompareOutput, TenMillionTokensStayWithinTheMemoryBound) {
   GTEST_SKIP() << "sanitizer build: RSS is the sanitizer's (shadow memory, quarantine), not grace's";
 #endif
   const std::string d = at("ten/");
-  fs::create_directories(d);
-  constexpr int kL = 4, kK = 2;
-  const int64_t tokens = 10'000'000, per = int64_t(kL) * kK;
-  {
-    NpyWriter w(d + "topk_ids.npy.gz", NpyDtype::kU1, {tokens, kL, kK}, true);
-    std::vector<uint8_t> buf(size_t(1 << 16) * per);
-    for (size_t i = 0; i < buf.size(); i += 2) buf[i] = uint8_t((i / 2) % 7), buf[i + 1] = uint8_t((i / 2) % 7 + 1);
-    for (int64_t t = 0; t < tokens; t += 1 << 16) w.write(buf.data(), std::min<int64_t>(1 << 16, tokens - t) * per);
-    w.commit();
-  }
+  write_big_trace(d);
   write_text(at("tiny4.json"),
              R"({"name": "tiny4", "moe_layers": 4, "experts": 8, "top_k": 2, "hidden": 64, "moe_intermediate": 32})");
   constexpr long kBoundKb = 100 * 1024;
