@@ -28,6 +28,10 @@
 # inside both namespaces; default "net/ipv4/tcp_congestion_control=reno", see below), SWEEP (0: no
 # link sweep before the runs), ONE_NS=1 (every rank in namespace 0: NCCL's sockets then go over
 # the namespace's local route, not the veth; a probe, bench/cuda/nccl-fixed-cost.sh).
+# TCPSTAT=1: the kernel's TCP counters of both namespaces (iproute2's nstat) around every launch,
+# a row per launch in OUT_DIR/tcpstat.tsv (see tcp_row): do slow launches lose packets at the tbf?
+# RANK_CPUS: CPU lists, one per rank in rank order (e.g. "0-7 8-15"): each rank runs under
+# `taskset -c` on its own (default: unpinned, where the kernel puts it).
 # MPS (auto): an MPS daemon while a setup has more ranks than GPUs (see mps_for); 1: always, 0:
 # never. GPUS: the GPU count to assume (default: nvidia-smi's). WARMUP (2): warm-up calls of the first batch
 # before the timed ones. The dispatch sizes each message from the units of the call before
@@ -59,9 +63,11 @@ net_tools() {  # ip and tc from the carried .debs, run with their own libraries 
     local lib="$NET_PREFIX/lib/x86_64-linux-gnu:$NET_PREFIX/usr/lib/x86_64-linux-gnu"
     IP="env LD_LIBRARY_PATH=$lib $(ls "$NET_PREFIX"/{bin,sbin,usr/bin,usr/sbin}/ip 2>/dev/null | head -1)"
     TC="env LD_LIBRARY_PATH=$lib $(ls "$NET_PREFIX"/{bin,sbin,usr/bin,usr/sbin}/tc 2>/dev/null | head -1)"
+    NSTAT="env LD_LIBRARY_PATH=$lib $(ls "$NET_PREFIX"/{bin,sbin,usr/bin,usr/sbin}/nstat 2>/dev/null | head -1)"
   else
     IP=ip
     TC=tc
+    NSTAT=nstat
   fi
   $IP -V >/dev/null || die "ip does not run"
 }
@@ -172,7 +178,7 @@ launch() {
   shift 2
   local gpn=${setup#2x} n=$((2 * ${setup#2x})) rdv pids=() rc=0
   rdv=$(mktemp -d /tmp/grace-rdv.XXXXXX)
-  local args=()
+  local args=() cpus=(${RANK_CPUS:-})
   for a in "$@"; do
     [ "$a" = @RDV@ ] && a=$rdv
     args+=("$a")
@@ -180,9 +186,10 @@ launch() {
   for ((r = 0; r < n; ++r)); do
     local node dev
     read -r node dev <<< "$(rank_layout "$gpn" "$r")"
-    local p2p=1
+    local p2p=1 pin=()
     [ "$gpn" -gt 1 ] && p2p=0
-    $IP netns exec gracegpu$node env LD_LIBRARY_PATH="$BASE_LD" GRACE_RANK=$r GRACE_SIZE=$n GRACE_LOCAL_RANK=$dev \
+    [ ${#cpus[@]} -gt 0 ] && pin=(taskset -c "${cpus[$r]}")
+    $IP netns exec gracegpu$node "${pin[@]}" env LD_LIBRARY_PATH="$BASE_LD" GRACE_RANK=$r GRACE_SIZE=$n GRACE_LOCAL_RANK=$dev \
       GRACE_RDV="$rdv" NCCL_HOSTID=grace-node$node NCCL_SOCKET_IFNAME=gv NCCL_IB_DISABLE=1 NCCL_SHM_DISABLE=1 \
       NCCL_P2P_DISABLE=$p2p NCCL_NVLS_ENABLE=0 NCCL_SOCKET_NTHREADS=${NCCL_SOCKET_NTHREADS:-4} \
       NCCL_NSOCKS_PERTHREAD=${NCCL_NSOCKS_PERTHREAD:-4} NCCL_DEBUG=${NCCL_DEBUG:-WARN} GRACE_CUDA_WIRE_STATS=1 \
@@ -194,6 +201,28 @@ launch() {
   return $rc
 }
 
+# TCPSTAT=1: TCP counters per launch. tcp_mark zeroes nstat's history in both namespaces (the
+# counters are the namespace's own); tcp_row FIELDS... prints FIELDS and each counter's change
+# since, summed over the two nodes: segments sent, retransmitted, retransmission timeouts (each
+# at least 200 ms of silence on its connection), tail loss probes, fast retransmits.
+TCP_COUNTERS="TcpOutSegs TcpRetransSegs TcpExtTCPTimeouts TcpExtTCPLossProbes TcpExtTCPFastRetrans"
+tcp_mark() {
+  local i
+  for i in 0 1; do $IP netns exec gracegpu$i env NSTAT_HISTORY=/tmp/grace-nstat.$i $NSTAT -n > /dev/null; done
+}
+tcp_row() {
+  local i c name value rest line
+  line=$(printf '%s\t' "$@")
+  declare -A sum=()
+  for i in 0 1; do
+    while read -r name value rest; do
+      [[ "$value" =~ ^[0-9]+$ ]] && sum[$name]=$((${sum[$name]:-0} + value))
+    done < <($IP netns exec gracegpu$i env NSTAT_HISTORY=/tmp/grace-nstat.$i $NSTAT -z $TCP_COUNTERS 2> /dev/null)
+  done
+  for c in $TCP_COUNTERS; do line+="${sum[$c]:-0}"$'\t'; done
+  echo "${line%$'\t'}"
+}
+
 measure() {
   local build=$1 data=$2 out=$3
   mkdir -p "$out/logs"
@@ -203,6 +232,10 @@ measure() {
   for t in intent law summary translation; do trace_args+=(--trace "$data/trace/${t}_topk_ids.npy.gz"); done
   local tsv=$out/cluster.tsv runs=0 fails=0
   python3 bench/cuda/cluster-row.py --header > "$tsv"
+  if [ "${TCPSTAT:-0}" = 1 ]; then
+    [ -n "$NSTAT" ] && $NSTAT -V > /dev/null 2>&1 || die "TCPSTAT=1 but no nstat (iproute2) here or in the carried .debs"
+    printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tlaunch\t%s\n' "${TCP_COUNTERS// /$'\t'}" > "$out/tcpstat.tsv"
+  fi
   for setup in ${SETUPS:-2x1 2x2}; do
     local gpn=${setup#2x} n=$((2 * ${setup#2x}))
     mps_for "$n"
@@ -236,12 +269,14 @@ measure() {
           IFS=/ read -r planner router comm <<< "$cc"
           local tag="${setup}_${rate}_${T}_${routing}_${planner}_${router}_${comm}"
           [ "${REPEAT:-1}" -gt 1 ] && tag+="_r$rep"
+          [ "${TCPSTAT:-0}" = 1 ] && tcp_mark
           launch "$setup" "$out/logs/$tag" "$grace" run --backend cuda --rendezvous @RDV@ --routing "$routing" \
             --model deepseek-v2-lite --topology "$setup" --placement "$data/pl/$setup-$planner.json" \
             "${trace_args[@]}" --router "$router" --comm "$comm" --batch-tokens "$B" --batching "${BATCHING:-trace}" \
             --max-batches "$nb" \
             --layers "${LAYERS:-3}" --warmup "${WARMUP:-2}" --check "${CHECK:-4}" --seed 1 --json
           local rc=$?
+          [ "${TCPSTAT:-0}" = 1 ] && tcp_row "$setup" "$rate" "$T" "$routing" "$cc" "$rep" >> "$out/tcpstat.tsv"
           if [ $rc -ne 0 ]; then
             fails=$((fails + 1))
             grep -h "error\|NCCL WARN" "$out/logs/$tag".rank*.log | head -5
@@ -282,6 +317,16 @@ check_knobs() {
   done
   for x in ${TOKENS:-1024 8192}; do [[ "$x" =~ ^[1-9][0-9]*$ ]] || bad "TOKENS: want positive integers, got '$x'"; done
   [[ "${REPEAT:-1}" =~ ^[1-9][0-9]*$ ]] || bad "REPEAT: want a positive integer (launches per case), got '${REPEAT}'"
+  [[ "${TCPSTAT:-0}" =~ ^[01]$ ]] || bad "TCPSTAT: want 0 or 1, got '${TCPSTAT}'"
+  local cpus=(${RANK_CPUS:-}) need
+  for x in ${SETUPS:-2x1 2x2}; do
+    need=$((2 * ${x#2x}))
+    [ ${#cpus[@]} = 0 ] || [ ${#cpus[@]} = "$need" ] ||
+      bad "RANK_CPUS: want one CPU list per rank ($need for $x), got ${#cpus[@]}: '${RANK_CPUS}'"
+  done
+  for x in "${cpus[@]}"; do
+    [[ "$x" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] || bad "RANK_CPUS: want CPU lists such as 0-7 or 0,2,4, got '$x'"
+  done
   mps_wanted 2 2 > /dev/null || exit 2
 }
 case "$MODE" in
@@ -289,7 +334,7 @@ case "$MODE" in
   run)
     [ $# -ge 4 ] && [ "$4" = -- ] || bad "usage: $0 run SETUP RATE -- CMD..."
     check_setup run "$2"
-    RATES=$3 check_knobs
+    SETUPS=$2 RATES=$3 check_knobs
     ;;
   *) bad "want a mode: measure, run or layout, got '$MODE' (usage: the header of $0)" ;;
 esac

@@ -130,7 +130,8 @@ def test_intra_stage_fit_recovers_bandwidth_and_keeps_the_default_without_bytes(
 @pytest.mark.parametrize("knob,value,word", [("SETUPS", "3x1", "SETUPS"), ("SETUPS", "2x1 2y2", "SETUPS"),
                                              ("RATES", "fast", "RATES"), ("TOKENS", "0", "TOKENS"),
                                              ("TOKENS", "1k", "TOKENS"), ("MPS", "yes", "MPS"),
-                                             ("REPEAT", "0", "REPEAT"), ("REPEAT", "three", "REPEAT")])
+                                             ("REPEAT", "0", "REPEAT"), ("REPEAT", "three", "REPEAT"),
+                                             ("TCPSTAT", "yes", "TCPSTAT"), ("RANK_CPUS", "0-7", "RANK_CPUS")])
 def test_measure_rejects_a_bad_knob_before_setting_anything_up(tmp_path, knob, value, word):
     out = tmp_path / "out"
     # A missing build folder as well: should the check ever pass, the run stops before the network.
@@ -140,6 +141,19 @@ def test_measure_rejects_a_bad_knob_before_setting_anything_up(tmp_path, knob, v
     assert r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1 and word in r.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("cpus", ["0-7", "0-7 8-15 16-23", "0-7 eight", "0-7 8-"])
+def test_rank_cpus_want_one_cpu_list_per_rank(tmp_path, cpus):
+    out = tmp_path / "out"
+    r = subprocess.run([CLUSTER, "measure", str(tmp_path / "no-build"), str(tmp_path), str(out)],
+                       capture_output=True, text=True, env=dict(os.environ, SETUPS="2x1", RANK_CPUS=cpus))
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and "RANK_CPUS" in r.stderr
+    assert not out.exists()
+    r = subprocess.run([CLUSTER, "run", "2x2", "none", "--", "true"], capture_output=True, text=True,
+                       env=dict(os.environ, RANK_CPUS="0-3 4-7"))
+    assert r.returncode == 2 and "RANK_CPUS" in r.stderr and "4 for 2x2" in r.stderr
 
 
 def test_run_rejects_a_bad_setup_or_usage():
