@@ -202,17 +202,19 @@ launch() {
 }
 
 # TCPSTAT=1: TCP counters per launch. tcp_mark zeroes nstat's history in both namespaces (the
-# counters are the namespace's own); tcp_row FIELDS... prints FIELDS and each counter's change
-# since, summed over the two nodes: segments sent, retransmitted, retransmission timeouts (each
-# at least 200 ms of silence on its connection), tail loss probes, fast retransmits.
+# counters are the namespace's own) and notes the time; tcp_row FIELDS... prints FIELDS, the
+# launch's start and end (seconds since the epoch, to line launches up with other logs) and each
+# counter's change since, summed over the two nodes: segments sent, retransmitted, retransmission
+# timeouts (each at least 200 ms of silence on its connection), tail loss probes, fast retransmits.
 TCP_COUNTERS="TcpOutSegs TcpRetransSegs TcpExtTCPTimeouts TcpExtTCPLossProbes TcpExtTCPFastRetrans"
 tcp_mark() {
   local i
   for i in 0 1; do $IP netns exec gracegpu$i env NSTAT_HISTORY=/tmp/grace-nstat.$i $NSTAT -n > /dev/null; done
+  TCP_START=$(date +%s.%N)
 }
 tcp_row() {
   local i c name value rest line
-  line=$(printf '%s\t' "$@")
+  line=$(printf '%s\t' "$@" "$TCP_START" "$(date +%s.%N)")
   declare -A sum=()
   for i in 0 1; do
     while read -r name value rest; do
@@ -234,7 +236,7 @@ measure() {
   python3 bench/cuda/cluster-row.py --header > "$tsv"
   if [ "${TCPSTAT:-0}" = 1 ]; then
     [ -n "$NSTAT" ] && $NSTAT -V > /dev/null 2>&1 || die "TCPSTAT=1 but no nstat (iproute2) here or in the carried .debs"
-    printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tlaunch\t%s\n' "${TCP_COUNTERS// /$'\t'}" > "$out/tcpstat.tsv"
+    printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tlaunch\tstart_s\tend_s\t%s\n' "${TCP_COUNTERS// /$'\t'}" > "$out/tcpstat.tsv"
   fi
   for setup in ${SETUPS:-2x1 2x2}; do
     local gpn=${setup#2x} n=$((2 * ${setup#2x}))
