@@ -235,7 +235,7 @@ measure() {
   local tsv=$out/cluster.tsv runs=0 fails=0
   python3 bench/cuda/cluster-row.py --header > "$tsv"
   if [ "${TCPSTAT:-0}" = 1 ]; then
-    [ -n "$NSTAT" ] && $NSTAT -V > /dev/null 2>&1 || die "TCPSTAT=1 but no nstat (iproute2) here or in the carried .debs"
+    $NSTAT -V > /dev/null 2>&1 || die "TCPSTAT=1 but no nstat (iproute2) here or in the carried .debs"
     printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tlaunch\tstart_s\tend_s\t%s\n' "${TCP_COUNTERS// /$'\t'}" > "$out/tcpstat.tsv"
   fi
   for setup in ${SETUPS:-2x1 2x2}; do
