@@ -30,6 +30,19 @@
 # the namespace's local route, not the veth; a probe, bench/cuda/nccl-fixed-cost.sh).
 # TCPSTAT=1: the kernel's TCP counters of both namespaces (iproute2's nstat) around every launch,
 # a row per launch in OUT_DIR/tcpstat.tsv (see tcp_row): do slow launches lose packets at the tbf?
+# SSINFO=MS: every MS milliseconds during each launch, `ss -tin` of both namespaces (each TCP
+# connection's cwnd, rtt, Send-Q, delivery rate and the time it spent limited by the receiver's
+# window or its send buffer) to OUT_DIR/ss/<run>.txt, then bench/cuda/ss-summary.py sums each
+# launch in OUT_DIR/ss-summary.tsv: is a slow launch's sender starved, blocked or queued?
+# LINKSTAT=MS: during each launch, bench/cuda/link-sampler.py inside both namespaces reads the
+# veth's byte and drop counters, its qdisc's backlog and drops, the host's softnet drops and the
+# TCP sockets' queues every MS ms (or as fast as tc and ss answer) to
+# OUT_DIR/link/<run>.<namespace>.txt; bench/cuda/link-summary.py then gives, per launch and node,
+# the rate while the shaper had a queue, the time it ran empty and who held up the idle link
+# (OUT_DIR/link-summary.tsv). Sampling the sockets this often slows the launches (run 15d).
+# BATCHES: timed batches per launch (grace run --max-batches; default 8, and from 4,096 tokens/GPU
+# up 32,768 tokens' worth: 2 batches of 2x1 at 8,192). The trace must hold them
+# (gpu-cluster-data.sh REPEAT): with few timed layer calls one stall weighs on the whole launch.
 # RANK_CPUS: CPU lists, one per rank in rank order (e.g. "0-7 8-15"): each rank runs under
 # `taskset -c` on its own (default: unpinned, where the kernel puts it).
 # MPS (auto): an MPS daemon while a setup has more ranks than GPUs (see mps_for); 1: always, 0:
@@ -41,7 +54,9 @@
 # OUT_DIR/cluster-summary.tsv then gives every case's least, median and largest layer time
 # (bench/cuda/cluster-summary.py). Consecutive launches of one case at 10 Gbit/s vary by up to
 # 1.5x (2026-11-30, 8,192 tokens: 2x1 contiguous 61.4 and 78.3 ms in one call; 2x2 up to 2.4x), so one launch per
-# case can put a slow launch against a fast one; the least of 3 is the least disturbed.
+# case can put a slow launch against a fast one; the least of 3 is the least disturbed. A slow
+# launch moves the same bytes at the link's rate and stalls in between (docs/gpu.md, "Run 15");
+# with only 2 timed batches one stall weighs on the whole launch (BATCHES=8: spread <= 1.07x).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,10 +79,12 @@ net_tools() {  # ip and tc from the carried .debs, run with their own libraries 
     IP="env LD_LIBRARY_PATH=$lib $(ls "$NET_PREFIX"/{bin,sbin,usr/bin,usr/sbin}/ip 2>/dev/null | head -1)"
     TC="env LD_LIBRARY_PATH=$lib $(ls "$NET_PREFIX"/{bin,sbin,usr/bin,usr/sbin}/tc 2>/dev/null | head -1)"
     NSTAT="env LD_LIBRARY_PATH=$lib $(ls "$NET_PREFIX"/{bin,sbin,usr/bin,usr/sbin}/nstat 2>/dev/null | head -1)"
+    SS="env LD_LIBRARY_PATH=$lib $(ls "$NET_PREFIX"/{bin,sbin,usr/bin,usr/sbin}/ss 2>/dev/null | head -1)"
   else
     IP=ip
     TC=tc
     NSTAT=nstat
+    SS=ss
   fi
   $IP -V >/dev/null || die "ip does not run"
 }
@@ -205,8 +222,12 @@ launch() {
 # counters are the namespace's own) and notes the time; tcp_row FIELDS... prints FIELDS, the
 # launch's start and end (seconds since the epoch, to line launches up with other logs) and each
 # counter's change since, summed over the two nodes: segments sent, retransmitted, retransmission
-# timeouts (each at least 200 ms of silence on its connection), tail loss probes, fast retransmits.
+# timeouts (each at least 200 ms of silence on its connection), tail loss probes, fast retransmits,
+# retransmissions the receiver reported as duplicates (DSACK: the segment was not lost but
+# reordered or late), retransmissions lost again, segments that arrived out of order, and segments
+# the receiver dropped (receive queue full, socket backlog full).
 TCP_COUNTERS="TcpOutSegs TcpRetransSegs TcpExtTCPTimeouts TcpExtTCPLossProbes TcpExtTCPFastRetrans"
+TCP_COUNTERS+=" TcpExtTCPDSACKRecv TcpExtTCPLostRetransmit TcpExtTCPOFOQueue TcpExtTCPRcvQDrop TcpExtTCPBacklogDrop"
 tcp_mark() {
   local i
   for i in 0 1; do $IP netns exec gracegpu$i env NSTAT_HISTORY=/tmp/grace-nstat.$i $NSTAT -n > /dev/null; done
@@ -225,6 +246,45 @@ tcp_row() {
   echo "${line%$'\t'}"
 }
 
+# SSINFO=MS: ss_start FILE samples both namespaces' established TCP connections every MS ms into
+# FILE, one line per connection: "<seconds since the epoch> <namespace> <ss -tinHO's line>"
+# (Recv-Q, Send-Q, local, peer, then tcp_info's fields); ss_stop ends it.
+ss_start() {
+  local file=$1 period
+  period=$(awk -v ms="$SSINFO" 'BEGIN { printf "%.3f", ms / 1000 }')
+  (
+    while :; do
+      for i in 0 1; do
+        $IP netns exec gracegpu$i $SS -tinHO state established 2> /dev/null | sed "s/^/$(date +%s.%N) gracegpu$i /"
+      done
+      sleep "$period"
+    done
+  ) >> "$file" &
+  SS_PID=$!
+}
+ss_stop() {
+  [ -n "${SS_PID:-}" ] || return 0
+  kill "$SS_PID" 2> /dev/null
+  wait "$SS_PID" 2> /dev/null
+  SS_PID=
+}
+# LINKSTAT=MS: link_start PREFIX runs link-sampler.py on each node's end of the veth into
+# PREFIX.gracegpu<i>.txt; link_stop ends them.
+link_start() {
+  local i
+  LINK_PIDS=()
+  for i in 0 1; do
+    $IP netns exec gracegpu$i env LD_LIBRARY_PATH="$BASE_LD" python3 bench/cuda/link-sampler.py gv$i "$LINKSTAT" "$TC" "$SS" \
+      > "$1.gracegpu$i.txt" &
+    LINK_PIDS+=($!)
+  done
+}
+link_stop() {
+  local p
+  for p in "${LINK_PIDS[@]}"; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
+  LINK_PIDS=()
+}
+
 measure() {
   local build=$1 data=$2 out=$3
   mkdir -p "$out/logs"
@@ -238,6 +298,11 @@ measure() {
     $NSTAT -V > /dev/null 2>&1 || die "TCPSTAT=1 but no nstat (iproute2) here or in the carried .debs"
     printf 'setup\trate\ttokens_per_gpu\trouting\tcase\tlaunch\tstart_s\tend_s\t%s\n' "${TCP_COUNTERS// /$'\t'}" > "$out/tcpstat.tsv"
   fi
+  if [ "${SSINFO:-0}" != 0 ]; then
+    $SS -V > /dev/null 2>&1 || die "SSINFO=$SSINFO but no ss (iproute2) here or in the carried .debs"
+    mkdir -p "$out/ss"
+  fi
+  [ "${LINKSTAT:-0}" != 0 ] && mkdir -p "$out/link"
   for setup in ${SETUPS:-2x1 2x2}; do
     local gpn=${setup#2x} n=$((2 * ${setup#2x}))
     mps_for "$n"
@@ -259,6 +324,7 @@ measure() {
       for T in ${TOKENS:-1024 8192}; do
         local B=$((T * n)) nb=8
         [ "$T" -ge 4096 ] && nb=$(( 32768 / B > 1 ? 32768 / B : 1 ))
+        nb=${BATCHES:-$nb}
         local rep
         for ((rep = 1; rep <= ${REPEAT:-1}; ++rep)); do
         for c in ${CASES:-contiguous/primary/flat eplb/tar/flat uniform-affinity/primary/hierarchical grace/tar/flat grace/tar/hierarchical} \
@@ -272,12 +338,16 @@ measure() {
           local tag="${setup}_${rate}_${T}_${routing}_${planner}_${router}_${comm}"
           [ "${REPEAT:-1}" -gt 1 ] && tag+="_r$rep"
           [ "${TCPSTAT:-0}" = 1 ] && tcp_mark
+          [ "${SSINFO:-0}" != 0 ] && ss_start "$out/ss/$tag.txt"
+          [ "${LINKSTAT:-0}" != 0 ] && link_start "$out/link/$tag"
           launch "$setup" "$out/logs/$tag" "$grace" run --backend cuda --rendezvous @RDV@ --routing "$routing" \
             --model deepseek-v2-lite --topology "$setup" --placement "$data/pl/$setup-$planner.json" \
             "${trace_args[@]}" --router "$router" --comm "$comm" --batch-tokens "$B" --batching "${BATCHING:-trace}" \
             --max-batches "$nb" \
             --layers "${LAYERS:-3}" --warmup "${WARMUP:-2}" --check "${CHECK:-4}" --seed 1 --json
           local rc=$?
+          ss_stop
+          link_stop
           [ "${TCPSTAT:-0}" = 1 ] && tcp_row "$setup" "$rate" "$T" "$routing" "$cc" "$rep" >> "$out/tcpstat.tsv"
           if [ $rc -ne 0 ]; then
             fails=$((fails + 1))
@@ -296,6 +366,14 @@ measure() {
   done
   python3 bench/cuda/cluster-summary.py "$tsv" > "$out/cluster-summary.tsv" &&
     { echo "== per case over its launches: $out/cluster-summary.tsv"; cat "$out/cluster-summary.tsv"; }
+  if [ "${SSINFO:-0}" != 0 ]; then
+    python3 bench/cuda/ss-summary.py "$out"/ss/*.txt > "$out/ss-summary.tsv" &&
+      { echo "== TCP connections per launch: $out/ss-summary.tsv"; cat "$out/ss-summary.tsv"; }
+  fi
+  if [ "${LINKSTAT:-0}" != 0 ]; then
+    python3 bench/cuda/link-summary.py "$out"/link/*.txt > "$out/link-summary.tsv" &&
+      { echo "== the link per launch and node: $out/link-summary.tsv"; cat "$out/link-summary.tsv"; }
+  fi
 }
 
 MODE=${1:-}
@@ -319,7 +397,10 @@ check_knobs() {
   done
   for x in ${TOKENS:-1024 8192}; do [[ "$x" =~ ^[1-9][0-9]*$ ]] || bad "TOKENS: want positive integers, got '$x'"; done
   [[ "${REPEAT:-1}" =~ ^[1-9][0-9]*$ ]] || bad "REPEAT: want a positive integer (launches per case), got '${REPEAT}'"
+  [[ "${BATCHES:-1}" =~ ^[1-9][0-9]*$ ]] || bad "BATCHES: want a positive integer (timed batches per launch), got '${BATCHES}'"
   [[ "${TCPSTAT:-0}" =~ ^[01]$ ]] || bad "TCPSTAT: want 0 or 1, got '${TCPSTAT}'"
+  [[ "${SSINFO:-0}" =~ ^(0|[1-9][0-9]*)$ ]] || bad "SSINFO: want a sampling period in ms (0: off), got '${SSINFO}'"
+  [[ "${LINKSTAT:-0}" =~ ^(0|[1-9][0-9]*)$ ]] || bad "LINKSTAT: want a sampling period in ms (0: off), got '${LINKSTAT}'"
   local cpus=(${RANK_CPUS:-}) need
   for x in ${SETUPS:-2x1 2x2}; do
     need=$((2 * ${x#2x}))
@@ -342,7 +423,8 @@ case "$MODE" in
 esac
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 net_tools
-trap 'teardown; mps_stop' EXIT
+LINK_PIDS=()
+trap 'ss_stop; link_stop; teardown; mps_stop' EXIT
 case "$MODE" in
   measure)
     measure "$2" "$3" "$4"

@@ -131,7 +131,9 @@ def test_intra_stage_fit_recovers_bandwidth_and_keeps_the_default_without_bytes(
                                              ("RATES", "fast", "RATES"), ("TOKENS", "0", "TOKENS"),
                                              ("TOKENS", "1k", "TOKENS"), ("MPS", "yes", "MPS"),
                                              ("REPEAT", "0", "REPEAT"), ("REPEAT", "three", "REPEAT"),
-                                             ("TCPSTAT", "yes", "TCPSTAT"), ("RANK_CPUS", "0-7", "RANK_CPUS")])
+                                             ("TCPSTAT", "yes", "TCPSTAT"), ("RANK_CPUS", "0-7", "RANK_CPUS"),
+                                             ("SSINFO", "-5", "SSINFO"), ("SSINFO", "0.1", "SSINFO"),
+                                             ("LINKSTAT", "fast", "LINKSTAT"), ("BATCHES", "0", "BATCHES")])
 def test_measure_rejects_a_bad_knob_before_setting_anything_up(tmp_path, knob, value, word):
     out = tmp_path / "out"
     # A missing build folder as well: should the check ever pass, the run stops before the network.
@@ -290,3 +292,142 @@ def test_cluster_row_of_a_failed_launch_keeps_every_column(tmp_path):
 def test_cluster_row_rejects_a_wrong_argument_count():
     r = subprocess.run([ROW, "only-a-log"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+
+
+SS_SUMMARY = os.path.join(SOURCE, "bench", "cuda", "ss-summary.py")
+
+
+def ss_line(t, ns, local, peer, sendq, **info):
+    fields = " ".join(f"{k}:{v}" for k, v in info.items())
+    return f"{t} {ns} 0 {sendq} {local} {peer} reno wscale:7,7 rto:204 {fields} delivery_rate 8000000000bps app_limited"
+
+
+def test_ss_summary_sums_each_nodes_senders_over_its_active_samples(tmp_path):
+    a, b = "10.77.0.1:40001", "10.77.0.2:50001"
+    lines = [
+        # Node 0 sends on one connection: 10 MB in the first 0.1 s, nothing in the next, 5 MB after.
+        ss_line(100.0, "gracegpu0", a, b, 2000000, rtt="4.0/1.0", cwnd=100, bytes_acked=0, notsent=1000000),
+        ss_line(100.1, "gracegpu0", a, b, 3000000, rtt="6.0/1.0", cwnd=300, bytes_acked=10000000, notsent=2000000,
+                busy="200ms", rwnd_limited="50ms(25.0%)", retrans="0/7"),
+        ss_line(100.2, "gracegpu0", a, b, 0, rtt="6.0/1.0", cwnd=300, bytes_acked=10000000, notsent=0),
+        ss_line(100.3, "gracegpu0", a, b, 1000000, rtt="8.0/1.0", cwnd=200, bytes_acked=15000000, notsent=0,
+                busy="400ms", rwnd_limited="100ms(25.0%)", sndbuf_limited="40ms(10.0%)", retrans="0/9"),
+        # Its peer's end receives only (bytes_received, no bytes_acked): not a sender.
+        ss_line(100.3, "gracegpu1", b, a, 0, rtt="0.1/0.1", cwnd=10, bytes_received=15000000),
+        # Loopback inside a namespace is not the emulated link.
+        ss_line(100.3, "gracegpu1", "127.0.0.1:1", "127.0.0.1:2", 0, rtt="0.1/0.1", cwnd=10, bytes_acked=99000000),
+    ]
+    path = tmp_path / "2x1_10gbit_8192_trace_contiguous_primary_flat_r2.txt"
+    path.write_text("\n".join(lines) + "\n")
+    r = subprocess.run([SS_SUMMARY, str(path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = [line.split("\t") for line in r.stdout.splitlines()]
+    rows = [dict(zip(out[0], line)) for line in out[1:]]
+    assert [(x["run"], x["ns"], x["senders"]) for x in rows] == [
+        ("2x1_10gbit_8192_trace_contiguous_primary_flat_r2", "gracegpu0", "1"),
+        ("2x1_10gbit_8192_trace_contiguous_primary_flat_r2", "gracegpu1", "0")]
+    n0 = rows[0]
+    assert float(n0["sent_mb"]) == pytest.approx(15.0)
+    assert float(n0["active_s"]) == pytest.approx(0.2, abs=1e-6)  # the idle 0.1 s left out
+    assert float(n0["gbit_s"]) == pytest.approx(15e6 * 8 / 0.2 / 1e9, rel=1e-6)
+    assert float(n0["sendq_mb"]) == pytest.approx(2.0)  # median of 3.0 and 1.0 (the active samples)
+    assert float(n0["notsent_mb"]) == pytest.approx(1.0)
+    assert float(n0["rtt_ms"]) == pytest.approx(7.0)
+    assert float(n0["cwnd"]) == pytest.approx(250.0)
+    assert float(n0["rwnd_pct"]) == pytest.approx(25.0) and float(n0["sndbuf_pct"]) == pytest.approx(10.0)
+    assert float(n0["retrans"]) == pytest.approx(9.0)
+    # --all counts the loopback connection as well.
+    r = subprocess.run([SS_SUMMARY, "--all", str(path)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.splitlines()[2].split("\t")[2] == "1"
+
+
+@pytest.mark.parametrize("text,word", [("100.0 gracegpu0 0 0\n", "fields"),
+                                       ("t gracegpu0 0 0 10.77.0.1:1 10.77.0.2:2 cwnd:1\n", "numbers")])
+def test_ss_summary_rejects_a_malformed_line_without_output(tmp_path, text, word):
+    good = tmp_path / "a.txt"
+    good.write_text(ss_line(1.0, "gracegpu0", "10.77.0.1:1", "10.77.0.2:2", 0, bytes_acked=5) + "\n")
+    bad = tmp_path / "b.txt"
+    bad.write_text(text)
+    r = subprocess.run([SS_SUMMARY, str(good), str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and word in r.stderr and "b.txt:1" in r.stderr
+    r = subprocess.run([SS_SUMMARY, str(tmp_path / "missing.txt")], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == "" and "cannot read" in r.stderr
+
+
+LINK_SUMMARY = os.path.join(SOURCE, "bench", "cuda", "link-summary.py")
+
+
+def test_link_summary_splits_busy_time_into_queued_and_starved(tmp_path):
+    # time, tx bytes, rx bytes, qdisc bytes, backlog, drops, overlimits, veth drops, softnet drops,
+    # Send-Q bytes, its sockets, Recv-Q bytes, its sockets; 10 ms apart.
+    M = 1_000_000
+    samples = [(0.00, 0, 0, 0, 0, 3, 10, 7, 100, 0, 0, 0, 0),
+               (0.01, 12.5 * M, 0, 0, 4 * M, 3, 20, 7, 100, 0, 0, 0, 0),  # 10 Gbit/s, queue empty at its start
+               (0.02, 25 * M, 0, 0, 2 * M, 3, 30, 9, 150, 0, 0, 0, 0),    # 10 Gbit/s, a queue at both ends
+               (0.03, 35 * M, 0, 0, 1 * M, 4, 40, 9, 150, 9000, 2, 0, 0),  # 8 Gbit/s, a queue: the shaper lags
+               (0.04, 35 * M + 100, 0, 0, 0, 4, 40, 9, 150, 500, 1, 0, 0),  # idle, TCP holds data: held
+               (0.05, 40 * M + 100, 0, 0, 0, 5, 45, 10, 160, 0, 0, 5, 1),  # 4 Gbit/s, queue empty: starved
+               (0.06, 40 * M + 100, 0, 0, 0, 5, 45, 10, 160, 0, 0, 5, 1),  # idle, data waits unread
+               (0.07, 40 * M + 100, 0, 0, 0, 5, 45, 10, 160, 0, 0, 0, 0),  # idle, mixed ends: none of the three
+               (0.08, 40 * M + 100, 0, 0, 0, 5, 45, 10, 160, 0, 0, 0, 0),  # idle, all empty: starved idle
+               (0.09, 52.5 * M + 100, 0, 0, 0, 5, 45, 10, 160, 0, 0, 0, 0)]  # 10 Gbit/s, queue empty
+    path = tmp_path / "2x1_10gbit_8192_trace_contiguous_primary_flat_r3.gracegpu1.txt"
+    path.write_text("".join(" ".join(str(int(v)) if i else str(v) for i, v in enumerate(s)) + "\n" for s in samples))
+    r = subprocess.run([LINK_SUMMARY, str(path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    head, row = [line.split("\t") for line in r.stdout.splitlines()]
+    x = dict(zip(head, row))
+    assert (x["run"], x["ns"], x["samples"]) == ("2x1_10gbit_8192_trace_contiguous_primary_flat_r3", "gracegpu1", "10")
+    assert float(x["period_ms"]) == pytest.approx(10.0)
+    assert float(x["sent_mb"]) == pytest.approx(52.5, abs=1e-3)
+    assert float(x["busy_s"]) == pytest.approx(0.05)
+    assert float(x["busy_gbit_s"]) == pytest.approx(52.5e6 * 8 / 0.05 / 1e9, rel=1e-3)
+    assert float(x["queued_s"]) == pytest.approx(0.02)
+    assert float(x["queued_gbit_s"]) == pytest.approx(22.5e6 * 8 / 0.02 / 1e9, rel=1e-3)
+    assert float(x["starved_s"]) == pytest.approx(0.03)
+    assert float(x["backlog_max_mb"]) == pytest.approx(4.0)
+    assert (x["drops"], x["overlimits"], x["veth_drops"], x["softnet_drops"]) == ("2", "35", "3", "60")
+    assert float(x["span_s"]) == pytest.approx(0.09) and float(x["idle_s"]) == pytest.approx(0.04)
+    assert float(x["held_idle_s"]) == pytest.approx(0.01)
+    assert float(x["unread_idle_s"]) == pytest.approx(0.01)
+    assert float(x["starved_idle_s"]) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("text,word", [("0.0 1 2 3\n0.1 1 2 3\n", "13 fields"),
+                                       ("0.0 a 0 0 0 0 0 0 0 0 0 0 0\n", "numbers"),
+                                       ("0.0 1 0 0 0 0 0 0 0 0 0 0 0\n", "at least 2 samples")])
+def test_link_summary_rejects_a_bad_file_without_output(tmp_path, text, word):
+    good = tmp_path / "a.gracegpu0.txt"
+    good.write_text("0.0 0 0 0 0 0 0 0 0 0 0 0 0\n0.1 100 0 0 0 0 0 0 0 0 0 0 0\n")
+    bad = tmp_path / "b.gracegpu0.txt"
+    bad.write_text(text)
+    r = subprocess.run([LINK_SUMMARY, str(good), str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and word in r.stderr and "b.gracegpu0.txt" in r.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/sys/class/net/lo/statistics/tx_bytes"), reason="no /sys/class/net/lo")
+def test_link_sampler_writes_the_interfaces_counters_its_root_qdisc_and_socket_queues(tmp_path):
+    # Stand-ins for tc and ss that print what `tc -s -j qdisc show dev lo` and `ss -tnH state
+    # established` print (Recv-Q, Send-Q, local, peer), ignoring their arguments.
+    tc = tmp_path / "tc"
+    tc.write_text("#!/bin/sh\necho '[{\"kind\":\"tbf\",\"root\":true,\"bytes\":5,\"backlog\":7,\"drops\":1,"
+                  "\"overlimits\":2},{\"kind\":\"fq\",\"bytes\":9,\"backlog\":9,\"drops\":9,\"overlimits\":9}]'\n")
+    ss = tmp_path / "ss"
+    ss.write_text("#!/bin/sh\necho 0 4096 10.77.0.1:1 10.77.0.2:2\necho 77 0 10.77.0.1:3 10.77.0.2:4\n"
+                  "echo 0 0 10.77.0.1:5 10.77.0.2:6\n")
+    tc.chmod(0o755)
+    ss.chmod(0o755)
+    p = subprocess.Popen([os.path.join(SOURCE, "bench", "cuda", "link-sampler.py"), "lo", "5", str(tc), str(ss)],
+                         stdout=subprocess.PIPE, text=True)
+    lines = [p.stdout.readline() for _ in range(3)]
+    p.terminate()
+    p.wait(timeout=10)
+    assert p.returncode == 0  # SIGTERM ends it quietly
+    rows = [line.split() for line in lines]
+    assert all(len(w) == 13 for w in rows)
+    assert all(w[3:7] == ["5", "7", "1", "2"] for w in rows)  # the root qdisc's, not the other one's
+    assert all(w[9:] == ["4096", "1", "77", "1"] for w in rows)
+    assert float(rows[0][0]) < float(rows[1][0]) < float(rows[2][0])
+    assert int(rows[0][1]) <= int(rows[2][1])
