@@ -7,7 +7,9 @@
 RANK0_LOG is `<tag>.rank0.log`: its last line starting with "{" is `grace run --json`'s result
 (times per MoE layer = totals / (batches x layers)). The wire columns sum the
 GRACE_CUDA_WIRE_STATS lines of every rank's log (`<tag>.rank*.log`, warm-up calls included): wire
-over payload bytes between nodes, NCCL exchanges per layer call, overflow exchanges in all. A
+over payload bytes between nodes, NCCL exchanges per layer call, overflow exchanges in all.
+call_ms_median / call_ms_max: the median and the largest timed layer call (`calls` of the result;
+"-" from a grace that does not report them): a largest far above the median is a stall. A
 launch without a result (RC != 0, a crash) gives a row with "ERROR rc=RC" in dispatch_ms and the
 other measured columns empty, so that every row has every column.
 """
@@ -19,7 +21,7 @@ import sys
 COLUMNS = ["setup", "rate", "tokens_per_gpu", "routing", "case", "dispatch_ms", "compute_ms", "combine_ms",
            "layer_ms", "inter_mb_dispatch", "inter_mb_combine", "intra_mb_dispatch", "intra_mb_combine",
            "samples", "check_rel_err", "check_ok", "wire_over_payload_inter", "exchanges_per_call",
-           "overflow_exchanges", "launch"]
+           "overflow_exchanges", "call_ms_median", "call_ms_max", "launch"]
 WIRE = re.compile(r"cuda wire rank \d+: (\d+) layer calls, (\d+) NCCL exchanges \((\d+) for overflow\), "
                   r"payload inter ([\d.]+) MB intra [\d.]+ MB, on the wire inter ([\d.]+) MB")
 
@@ -57,11 +59,13 @@ def row(path, setup, rate, tokens, routing, case, rc, launch):
     ms = lambda k: 1e3 * t[k] / s
     mb = lambda d, k: t[d][k] / s / 1e6
     c = j.get("check", {})
+    calls = j.get("calls", {})
+    call_cols = [f"{1e3 * calls[k]:.3f}" if k in calls else "-" for k in ("median_s", "max_s")]
     return key + [f"{ms('dispatch_s'):.3f}", f"{ms('compute_s'):.3f}", f"{ms('combine_s'):.3f}",
                   f"{ms('dispatch_s') + ms('compute_s') + ms('combine_s'):.3f}",
                   f"{mb('dispatch', 'inter_bytes'):.2f}", f"{mb('combine', 'inter_bytes'):.2f}",
                   f"{mb('dispatch', 'intra_bytes'):.2f}", f"{mb('combine', 'intra_bytes'):.2f}", str(s),
-                  f"{c.get('rel_err', float('nan')):.2e}", str(c.get("ok", "-"))] + wire_cols + [launch]
+                  f"{c.get('rel_err', float('nan')):.2e}", str(c.get("ok", "-"))] + wire_cols + call_cols + [launch]
 
 
 def main():

@@ -59,6 +59,8 @@ void reduce_stats(Comm& world, int L, int64_t nb, std::vector<double>& phase, st
   world.allreduce_sum(rc_sum.data(), L);
   world.allreduce_sum(counters.data(), int(counters.size()));
   res.per_layer.assign(size_t(L), {});
+  res.call_s.resize(size_t(nb * L));
+  for (size_t c = 0; c < res.call_s.size(); ++c) res.call_s[c] = phase[c * 3] + phase[c * 3 + 1] + phase[c * 3 + 2];
   for (int l = 0; l < L; ++l) {
     EngineLayerStats& s = res.per_layer[size_t(l)];
     for (int64_t b = 0; b < nb; ++b) {

@@ -1,4 +1,8 @@
 // Text and JSON reports of an engine run (format_engine / engine_json in grace/engine/engine.h).
+#include <algorithm>
+#include <array>
+#include <vector>
+
 #include <fmt/core.h>
 
 #include <nlohmann/json.hpp>
@@ -31,6 +35,14 @@ nlohmann::json layer_json(const EngineLayerStats& s) {
 
 std::string mb(int64_t bytes) { return fmt::format("{:.2f}", double(bytes) / 1e6); }
 
+// Least, median and largest of the timed layer calls (seconds); zeros without any.
+std::array<double, 3> call_spread(std::vector<double> c) {
+  if (c.empty()) return {0, 0, 0};
+  std::sort(c.begin(), c.end());
+  const size_t n = c.size();
+  return {c.front(), n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]), c.back()};
+}
+
 std::string layer_line(const std::string& label, const EngineLayerStats& s) {
   const double ratio = s.compute_rank_mean_s > 0 ? s.compute_rank_max_s / s.compute_rank_mean_s : 0.0;
   return fmt::format("{:>6} {:>10.2f} {:>10.2f} {:>10.2f} {:>9.2f} {:>11} {:>11} {:>11} {:>11}\n", label,
@@ -55,6 +67,11 @@ std::string format_engine(const EngineResult& r) {
                      "combine", "cmp max/mean", "disp intra", "disp inter", "comb intra", "comb inter");
   for (size_t l = 0; l < r.per_layer.size(); ++l) out += layer_line(std::to_string(l), r.per_layer[l]);
   out += layer_line("total", r.total);
+  if (!r.call_s.empty()) {
+    const auto [lo, med, hi] = call_spread(r.call_s);
+    out += fmt::format("  layer calls: {} timed, ms least / median / largest: {:.2f} / {:.2f} / {:.2f}\n",
+                       r.call_s.size(), lo * 1e3, med * 1e3, hi * 1e3);
+  }
   if (r.checked_tokens > 0)
     out += fmt::format(
         "  output check: {} tokens vs the single-process reference, max|diff|/max|ref| = {:.2e} "
@@ -88,6 +105,8 @@ std::string engine_json(const EngineResult& r) {
   j["per_layer"] = nlohmann::json::array();
   for (const auto& s : r.per_layer) j["per_layer"].push_back(layer_json(s));
   j["total"] = layer_json(r.total);
+  const auto [lo, med, hi] = call_spread(r.call_s);
+  j["calls"] = {{"count", r.call_s.size()}, {"min_s", lo}, {"median_s", med}, {"max_s", hi}, {"s", r.call_s}};
   if (r.checked_tokens > 0)
     j["check"] = {{"tokens", r.checked_tokens},
                   {"rel_err", r.check_rel_err},

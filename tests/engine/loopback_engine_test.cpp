@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "engine/loopback_comm.h"
 #include "engine/test_inputs.h"
@@ -62,6 +63,44 @@ TEST(LoopbackEngine, MatchesReferenceForBothSchemes) {
     std::vector<float> one_layer = run_reference(f.in(), zero, r.out_tokens);
     EXPECT_NE(one_layer, ref);
   }
+}
+
+TEST(LoopbackEngine, ReportsEveryTimedLayerCall) {
+  Fixture f;
+  LoopbackComm comm;
+  auto compute = make_cpu_compute();
+  EngineOptions opt;
+  opt.batch_tokens = 16;
+  opt.warmup_batches = 1;
+  EngineResult r = run_engine(comm, *compute, f.in(), opt);
+  // 4 batches x 2 layers, warm-up excluded; together they are the totals.
+  ASSERT_EQ(r.call_s.size(), 8u);
+  double sum = 0;
+  for (double c : r.call_s) {
+    EXPECT_GT(c, 0.0);
+    sum += c;
+  }
+  EXPECT_NEAR(sum, r.total.dispatch_s + r.total.compute_s + r.total.combine_s, 1e-12);
+  // Batch-major: call b * layers + l is batch b's layer l, whose phases per_layer[l] sums.
+  for (int l = 0; l < 2; ++l) {
+    double layer_sum = 0;
+    for (int b = 0; b < 4; ++b) layer_sum += r.call_s[size_t(b * 2 + l)];
+    const EngineLayerStats& s = r.per_layer[size_t(l)];
+    EXPECT_NEAR(layer_sum, s.dispatch_s + s.compute_s + s.combine_s, 1e-12) << "layer " << l;
+  }
+  // The report gives their least, median and largest (a stall shows as a largest far above the
+  // median), in the JSON with every call.
+  r.call_s = {0.004, 0.001, 0.003, 0.002};
+  const std::string j = engine_json(r);
+  EXPECT_NE(j.find("\"calls\":{\"count\":4,\"max_s\":0.004,\"median_s\":0.0025,\"min_s\":0.001,"
+                   "\"s\":[0.004,0.001,0.003,0.002]}"),
+            std::string::npos)
+      << j;
+  EXPECT_NE(format_engine(r).find("layer calls: 4 timed, ms least / median / largest: 1.00 / 2.50 / 4.00\n"),
+            std::string::npos)
+      << format_engine(r);
+  r.call_s = {0.003, 0.001, 0.002};
+  EXPECT_NE(engine_json(r).find("\"median_s\":0.002,"), std::string::npos);
 }
 
 TEST(LoopbackEngine, RejectsMismatchedInputs) {

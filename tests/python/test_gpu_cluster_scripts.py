@@ -175,16 +175,17 @@ def cluster_summary():
 
 def tsv_row(case, layer_ms, launch, setup="2x1", ok="True"):
     if layer_ms is None:  # a failed launch, as gpu-cluster.sh writes it
-        vals = ["ERROR rc=1"] + [""] * 13
+        vals = ["ERROR rc=1"] + [""] * 15
     else:
         vals = [f"{layer_ms / 2:.3f}", "1.000", f"{layer_ms / 2 - 1:.3f}", f"{layer_ms:.3f}", "67.63", "66.46",
-                "0.00", "0.00", "6", "9.82e-03", ok, "1.0132", "2.25", "6"]
+                "0.00", "0.00", "6", "9.82e-03", ok, "1.0132", "2.25", "6", f"{layer_ms:.3f}", f"{layer_ms:.3f}"]
     return "\t".join([setup, "10gbit", "8192", "trace", case] + vals + [str(launch)])
 
 
 HEADER = ("setup\trate\ttokens_per_gpu\trouting\tcase\tdispatch_ms\tcompute_ms\tcombine_ms\tlayer_ms\t"
           "inter_mb_dispatch\tinter_mb_combine\tintra_mb_dispatch\tintra_mb_combine\tsamples\tcheck_rel_err\t"
-          "check_ok\twire_over_payload_inter\texchanges_per_call\toverflow_exchanges\tlaunch")
+          "check_ok\twire_over_payload_inter\texchanges_per_call\toverflow_exchanges\tcall_ms_median\tcall_ms_max\t"
+          "launch")
 
 
 def test_cluster_summary_takes_each_cases_least_launch_and_its_spread(tmp_path):
@@ -244,6 +245,7 @@ def test_cluster_row_reads_a_launchs_result_and_every_ranks_wire_stats(tmp_path)
     # grace run --json: totals over 2 batches x 3 layers; one wire line per rank.
     result = {"num_batches": 2, "num_layers": 3,
               "check": {"ok": True, "rel_err": 0.0098},
+              "calls": {"count": 6, "min_s": 0.058, "median_s": 0.0605, "max_s": 0.0712},
               "total": {"dispatch_s": 0.18, "compute_s": 0.012, "combine_s": 0.174,
                         "dispatch": {"inter_bytes": 405e6, "intra_bytes": 0},
                         "combine": {"inter_bytes": 399e6, "intra_bytes": 6e6}}}
@@ -266,7 +268,15 @@ def test_cluster_row_reads_a_launchs_result_and_every_ranks_wire_stats(tmp_path)
     assert (row["samples"], row["check_rel_err"], row["check_ok"]) == ("6", "9.80e-03", "True")
     assert (row["wire_over_payload_inter"], row["exchanges_per_call"], row["overflow_exchanges"]) == (
         "1.0125", "2.25", "6")
+    assert (row["call_ms_median"], row["call_ms_max"]) == ("60.500", "71.200")  # one call stalled
     assert row["launch"] == "2"
+    # A result without per-call times (a grace before them) keeps the columns, as "-".
+    del result["calls"]
+    (tmp_path / (tag.name + ".rank0.log")).write_text(json.dumps(result) + "\n")
+    r = subprocess.run([ROW, str(tag) + ".rank0.log", "2x1", "10gbit", "8192", "trace", "contiguous/primary/flat",
+                        "0", "2"], capture_output=True, text=True)
+    row = dict(zip(HEADER.split("\t"), r.stdout.rstrip("\n").split("\t")))
+    assert (row["call_ms_median"], row["call_ms_max"], row["launch"]) == ("-", "-", "2")
 
 
 def test_cluster_row_of_a_failed_launch_keeps_every_column(tmp_path):

@@ -110,6 +110,10 @@ struct EngineResult {
   double wall_s = 0;            // whole run, max over ranks
   std::vector<EngineLayerStats> per_layer;
   EngineLayerStats total;
+  // Every timed layer call (batch-major: batch b, layer l at b * num_layers + l): dispatch +
+  // compute + combine seconds, each phase the max over ranks. The totals above are their sums;
+  // the spread shows a stall (one slow exchange) that a sum hides.
+  std::vector<double> call_s;
   // keep_outputs: this rank's tokens (global ids) and their final hidden states [n][hidden].
   std::vector<int64_t> out_tokens;
   std::vector<float> out_hidden;
