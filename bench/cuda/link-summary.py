@@ -68,26 +68,21 @@ def summarise(rows):
     span = [i for i, x in enumerate(busy) if x]
     span_s = rows[span[-1] + 1][0] - rows[span[0]][0] if span else 0.0
     held = unread = starved = 0.0
-    for i in range(span[0], span[-1] + 1) if span else ():
-        a, b = rows[i], rows[i + 1]
-        if busy[i]:
-            continue
-        dt = b[0] - a[0]
-        if a[9] > 0 and b[9] > 0:
-            held += dt
-        elif a[11] > 0 and b[11] > 0:
-            unread += dt
-        elif a[9] == b[9] == a[11] == b[11] == 0:
-            starved += dt
-    for a, b in zip(rows, rows[1:]):
+    for i, (a, b) in enumerate(zip(rows, rows[1:])):
         dt, db = b[0] - a[0], b[1] - a[1]
-        if dt <= 0 or db * 8 / dt < BUSY_BITS:
-            continue
-        busy_s += dt
-        busy_b += db
-        if a[4] > 0 and b[4] > 0:
-            queued_s += dt
-            queued_b += db
+        if busy[i]:
+            busy_s += dt
+            busy_b += db
+            if a[4] > 0 and b[4] > 0:
+                queued_s += dt
+                queued_b += db
+        elif span and span[0] < i < span[-1]:  # idle inside the span
+            if a[9] > 0 and b[9] > 0:
+                held += dt
+            elif a[11] > 0 and b[11] > 0:
+                unread += dt
+            elif a[9] == b[9] == a[11] == b[11] == 0:
+                starved += dt
     gaps = [b[0] - a[0] for a, b in zip(rows, rows[1:])]
     first, last = rows[0], rows[-1]
     return (len(rows), 1000 * statistics.median(gaps) if gaps else 0.0, (last[1] - first[1]) / 1e6, busy_s,
