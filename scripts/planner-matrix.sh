@@ -25,7 +25,10 @@
 # its earlier half of sequences, which plans, and its later half, which is evaluated (`grace
 # compare --split halves`: a plan made on earlier traffic serves later traffic); the 24 rotations
 # cut no trace and are left out of that run.
-# Usage: [PM_CEILING=1] [PM_SGLANG=1] [PM_BATCHING=trace|balanced] [PM_SPLIT=even-odd|halves]
+# PM_HOLDOUT=H (1, 2 or 3; default 1) holds out H of the four tasks (domains) per rotation: plan on
+# the other 4 - H, evaluate on the H, every such set (4, 6 or 4 rotations): with 2 or 3 the
+# planning traffic is further from the evaluated traffic, and with 3 there is less of it.
+# Usage: [PM_CEILING=1] [PM_SGLANG=1] [PM_BATCHING=trace|balanced] [PM_SPLIT=even-odd|halves] [PM_HOLDOUT=1|2|3]
 #        scripts/planner-matrix.sh [BUILD_DIR] [OUT_TSV]
 #        (needs ../shared/data)
 set -euo pipefail
@@ -36,20 +39,30 @@ BIN=${PM_BIN:-$BUILD/bench/planner_matrix}
 DATA=${GRACE_SHARED_DATA:-../shared/data}
 [[ -x $BIN ]] || { echo "planner-matrix: $BIN missing (cmake --build $BUILD --target planner_matrix)" >&2; exit 2; }
 [[ -d $DATA/traces ]] || { echo "planner-matrix: $DATA/traces not found (real traces needed)" >&2; exit 2; }
-mkdir -p "$(dirname "$OUT")"
 DS=$DATA/traces/deepseek-v2-lite-esft
 GO=$DATA/traces/gpt-oss-20b-mmlu
 ROWS=(eplb/wrr/flat uniform-affinity/primary/hierarchical eplb/tar/hierarchical
       uniform-affinity+replicas/cover/hierarchical grace/cover/hierarchical grace/cover/hierarchical/0)
 [[ ${PM_SGLANG:-0} == 1 ]] && ROWS+=(eplb/sglang-static/hierarchical uniform-affinity+replicas/sglang-static/hierarchical
                                      grace/sglang-static/hierarchical grace@sglang-static/sglang-static/hierarchical)
-: > "$OUT.raw"
 BATCHING=(--batching "${PM_BATCHING:-trace}")
+HOLDOUT=${PM_HOLDOUT:-1}
+[[ $HOLDOUT =~ ^[123]$ ]] || { echo "planner-matrix: PM_HOLDOUT must be 1, 2 or 3, not '$HOLDOUT'" >&2; exit 2; }
+held_sets() {  # every HOLDOUT of the items, in the items' order, joined by '+'
+  combos() {  # prefix, how many more to take, then the items left
+    local pre=$1 k=$2; shift 2
+    if ((k == 0)); then echo "$pre"; return; fi
+    while (($# >= k)); do combos "${pre:+$pre+}$1" $((k - 1)) "${@:2}"; shift; done
+  }
+  combos "" "$HOLDOUT" "$@"
+}
 case ${PM_SPLIT:-even-odd} in
   even-odd) SPLIT=even/odd ;;
   halves) SPLIT=halves ;;
   *) echo "planner-matrix: PM_SPLIT must be even-odd or halves, not '$PM_SPLIT'" >&2; exit 2 ;;
 esac
+mkdir -p "$(dirname "$OUT")"
+: > "$OUT.raw"
 run() {  # name, then planner_matrix arguments
   local name=$1; shift
   set -- "$@" "${BATCHING[@]}"
@@ -77,18 +90,22 @@ for topo in 2x4 4x4 4x2; do
   args=()
   for t in "${TASKS[@]}"; do args+=(--trace "$DS/${t}_topk_ids.npy.gz"); done
   run "deepseek-v2-lite $topo $SPLIT" --model deepseek-v2-lite --topology $topo --split "${PM_SPLIT:-even-odd}" "${args[@]}"
-  for held in "${ROTATE[@]}"; do
+  for held in $(held_sets "${ROTATE[@]}"); do
     args=()
-    for t in "${TASKS[@]}"; do [[ $t == "$held" ]] || args+=(--plan-trace "$DS/${t}_topk_ids.npy.gz"); done
-    run "deepseek-v2-lite $topo plan-3-tasks/eval-$held" --model deepseek-v2-lite --topology $topo "${args[@]}" \
-      --trace "$DS/${held}_topk_ids.npy.gz"
+    for t in "${TASKS[@]}"; do
+      if [[ "+$held+" == *"+$t+"* ]]; then args+=(--trace "$DS/${t}_topk_ids.npy.gz")
+      else args+=(--plan-trace "$DS/${t}_topk_ids.npy.gz"); fi
+    done
+    run "deepseek-v2-lite $topo plan-$((4 - HOLDOUT))-tasks/eval-$held" --model deepseek-v2-lite --topology $topo "${args[@]}"
   done
   run "gpt-oss-20b $topo $SPLIT" --model gpt-oss-20b --topology $topo --split "${PM_SPLIT:-even-odd}" --trace "$GO/topk_ids.npy.gz"
-  for held in "${DOMAINS[@]}"; do
+  for held in $(held_sets "${DOMAINS[@]}"); do
     args=()
-    for d in "${DOMAINS[@]}"; do [[ $d == "$held" ]] || args+=(--plan-trace "$DOM/${d}_topk_ids.npy.gz"); done
-    run "gpt-oss-20b $topo plan-3-domains/eval-$held" --model gpt-oss-20b --topology $topo "${args[@]}" \
-      --trace "$DOM/${held}_topk_ids.npy.gz"
+    for d in "${DOMAINS[@]}"; do
+      if [[ "+$held+" == *"+$d+"* ]]; then args+=(--trace "$DOM/${d}_topk_ids.npy.gz")
+      else args+=(--plan-trace "$DOM/${d}_topk_ids.npy.gz"); fi
+    done
+    run "gpt-oss-20b $topo plan-$((4 - HOLDOUT))-domains/eval-$held" --model gpt-oss-20b --topology $topo "${args[@]}"
   done
 done
 run "deepseek-v3 8x8@h200 synthetic $SPLIT" --model deepseek-v3 --topology 8x8@h200 --split "${PM_SPLIT:-even-odd}" \
