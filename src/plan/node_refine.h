@@ -42,6 +42,16 @@ std::vector<std::vector<int>> rebalance_nodes_each(const Hypergraph& hg, const s
                                                    const NodeRefineOptions& opt, const std::vector<double>& tols,
                                                    std::vector<int> node_of);
 
+// Iterated local search from node_of (node_kicks.cpp), for splits where moves and swaps stop
+// in a local optimum a longer search can leave: `kicks` times, swap `swaps_per_kick` random
+// pairs of experts on different nodes of the best split so far, bring the node loads within
+// opt.load_tol (rebalance_nodes) and search again (refine_nodes); the result replaces the best
+// split when its sum lambda is lower and its heaviest node is within the limit, or no heavier
+// than the split it replaces. Node sizes stay within opt's bounds. Deterministic for a seed.
+// Returns the reduction of sum lambda (>= 0).
+int64_t kick_refine_nodes(const Hypergraph& hg, const std::vector<double>& load, int nodes, const NodeRefineOptions& opt,
+                          int kicks, int swaps_per_kick, uint64_t seed, std::vector<int>& node_of);
+
 }  // namespace grace::plan
 
 #endif  // GRACE_PLAN_NODE_REFINE_H_

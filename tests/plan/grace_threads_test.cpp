@@ -15,14 +15,15 @@ namespace grace::plan {
 namespace {
 
 // The grace planner runs each layer's searches and candidates as tasks; whatever order they run
-// in, the placement is the same: 1, 2, 3 and 8 threads, at 2 nodes (METIS start candidate), 8
-// nodes (equal-size start alone) and 1 node, with the home-replica rule of sglang-static too.
+// in, the placement is the same: 1, 2, 3 and 8 threads, at 2 nodes (METIS start candidate), 4
+// nodes (the node search's kicks, each seeded by its layer and load limit), 8 nodes (equal-size
+// start alone) and 1 node, with the home-replica rule of sglang-static too.
 TEST(GracePlanner, PlacementDoesNotDependOnTheThreadCount) {
   const ModelSpec model = load_model("gpt-oss-20b");
   SynthOptions so;
   so.tokens = 4096, so.seed = 3;
   const Profile prof = build_profile(synthesize_trace(model, so));
-  for (const char* topo_name : {"2x4", "8x2", "1x4"})
+  for (const char* topo_name : {"2x4", "4x2", "8x2", "1x4"})
     for (const char* target : {"cover", "sglang-static"}) {
       const Topology topo = parse_topology(topo_name);
       std::vector<uint64_t> hashes;
