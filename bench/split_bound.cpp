@@ -28,6 +28,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "grace/error.h"
@@ -38,20 +39,20 @@
 #include "grace/topology.h"
 #include "grace/trace_io.h"
 #include "plan/hypergraph.h"
+#include "experiment/trace_split.h"
 #include "plan/node_refine.h"
 
 namespace {
 
 using namespace grace;
 
-// The sequences of `t` whose index has the given parity, as one trace.
-Trace sequences_of_parity(const Trace& t, int parity) {
+// The token ranges of `t` as one trace (their sequences kept).
+Trace copy_ranges(const Trace& t, const std::vector<std::pair<int64_t, int64_t>>& ranges) {
   Trace out;
   out.num_layers = t.num_layers, out.top_k = t.top_k, out.num_experts = t.num_experts;
   out.seq_offsets = {0};
   const int64_t row = int64_t(t.num_layers) * t.top_k;
-  for (int64_t s = parity; s < t.num_seqs(); s += 2) {
-    const int64_t b = t.seq_offsets[size_t(s)], e = t.seq_offsets[size_t(s) + 1];
+  for (const auto& [b, e] : ranges) {
     out.ids.insert(out.ids.end(), t.ids.begin() + b * row, t.ids.begin() + e * row);
     out.seq_offsets.push_back(out.seq_offsets.back() + (e - b));
   }
@@ -131,7 +132,8 @@ int main(int argc, char** argv) {
     Trace plan, eval;
     if (plan_traces.empty()) {
       const Trace all = read_trace(traces, E);
-      plan = sequences_of_parity(all, 0), eval = sequences_of_parity(all, 1);
+      const TraceSplit split = split_even_odd(all.seq_offsets, "--trace");
+      plan = copy_ranges(all, split.plan), eval = copy_ranges(all, split.eval);
     } else {
       plan = read_trace(plan_traces, E), eval = read_trace(traces, E);
     }

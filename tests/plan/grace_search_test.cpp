@@ -17,6 +17,7 @@
 #include "plan/node_sets.h"
 #include "plan/replica_gain.h"
 #include "plan/replica_load.h"
+#include "fixtures.h"
 
 namespace grace::plan {
 namespace {
@@ -124,22 +125,13 @@ TEST(NodeRefine, RebalanceBringsNodesUnderTheLimit) {
   EXPECT_LE(std::max(n0, n1), 55.0);
 }
 
-// Hyperedges drawn mostly inside 4 planted groups of E / 4 experts (expert e in group e % 4, so
-// the start e / (E / 4) splits every group).
+// Hyperedges drawn mostly inside 4 planted groups of E / 4 experts (tests/plan/fixtures.h: expert
+// e in group e % 4, so the start e / (E / 4) splits every group).
 Hypergraph planted_hg(uint32_t seed, int E, int k, int edges, double inside) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  std::vector<std::pair<std::vector<int>, int>> list;
-  for (int h = 0; h < edges; ++h) {
-    const int g = int(rng() % 4);
-    std::vector<int> pins;
-    while (int(pins.size()) < k) {
-      const int e = u(rng) < inside ? g + 4 * int(rng() % uint32_t(E / 4)) : int(rng() % uint32_t(E));
-      if (std::find(pins.begin(), pins.end(), e) == pins.end()) pins.push_back(e);
-    }
-    list.push_back({pins, 1});
-  }
-  return make_hg(E, k, list);
+  testing::ProfileSpec ps;
+  ps.layers = 1, ps.experts = E, ps.top_k = k, ps.tokens = edges, ps.clusters = 4, ps.in_cluster = inside;
+  ps.seed = seed;
+  return layer_hypergraph(testing::make_profile(ps), 0);
 }
 
 TEST(NodeKicks, NeverWorseWithinSizesAndLoadLimitAndDeterministic) {
