@@ -6,13 +6,14 @@
 //
 //   planner_matrix --model M --topology T --trace F... [--plan-trace F...] [--batch-tokens B]
 //                  [--seed S] [--batching trace|balanced] [--split even-odd|halves] [--foresight]
-//                  [--node-load-limit X] ROW...
+//                  [--node-load-limit X] [--node-kicks K] ROW...
 //   ROW = planner[@target]/router/comm[/redundant]    e.g. grace/cover/hierarchical/0,
 //         grace@sglang-static/sglang-static/hierarchical (planned for that router)
 // Without --plan-trace, even-indexed sequences plan and odd-indexed ones are evaluated (--split
 // halves: each trace's first half of sequences plans, its second half is evaluated).
 // Study options (PM_CEILING=1 scripts/planner-matrix.sh), never results: --foresight plans on the traffic that
-// is evaluated; --node-load-limit X plans grace under that one node load limit.
+// is evaluated; --node-load-limit X plans grace under that one node load limit; --node-kicks K gives
+// every node split K kicks (0: none; PlanOptions::node_kicks).
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -54,6 +55,8 @@ int main(int argc, char** argv) {
         o.foresight = true;
       else if (a == "--node-load-limit")
         o.node_load_limit = std::stod(next());
+      else if (a == "--node-kicks")
+        o.node_kicks = std::stoi(next());
       else
         rows.push_back(a);
     }

@@ -61,6 +61,7 @@ struct CompareOptions {
   // upper bound on what planning from a profile of that traffic can reach.
   bool foresight = false;
   double node_load_limit = -1;  // PlanOptions::node_load_limit for every row
+  int node_kicks = -1;          // PlanOptions::node_kicks for every row
   int threads = 0;              // profiling and planning threads (PlanOptions::threads); 0: the cores
 };
 

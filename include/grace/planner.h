@@ -34,6 +34,11 @@ struct PlanOptions {
   // instead of judging its pair {0.10, 0.50}; < 0: the pair. A study knob, not a CLI option
   // (PM_CEILING=1 scripts/planner-matrix.sh: how far a split that ignores balance gets).
   double node_load_limit = -1;
+  // grace: kicks per node split (iterated local search, docs/planners.md "Kicks at 3 and 4
+  // nodes"). < 0: the planner's own choice, 20 at 3 and 4 nodes with the splits before the kicks
+  // judged beside the kicked ones, none elsewhere; 0: none; K > 0: K at any node count, the
+  // kicked splits alone. A study knob, not a CLI option (build/bench/planner_matrix --node-kicks).
+  int node_kicks = -1;
   // The batches the placement will serve, as the evaluator and the engine cut them
   // (grace/batching.h): grace judges its candidate plans on its token sample cut the same way
   // (sequences pinned to GPUs, batch_tokens per batch), so it weighs node balance against

@@ -47,6 +47,7 @@ CompareResult run_compare(const CompareOptions& o, const std::function<void(cons
   PlanOptions popt;
   popt.seed = o.seed;
   popt.node_load_limit = o.node_load_limit;
+  popt.node_kicks = o.node_kicks;
   popt.batch_tokens = o.batch_tokens;
   popt.batching = o.batching;
   popt.threads = o.threads;
